@@ -1,0 +1,190 @@
+/* ad.c: forward and reverse mode as DAG transforms. One rule per operator
+ * gives the chain-rule term "partial of n w.r.t. argument i, times seed",
+ * built with the ordinary dag_ constructors, so derivative code shares the
+ * primal values, is folded and hash-consed like everything else, and can be
+ * differentiated again (Hessians are forward over reverse).
+ *
+ * Forward mode reads a rule as tangent(n) = sum_i term(n, i, tangent(arg_i));
+ * reverse mode as adjoint(arg_i) += term(n, i, adjoint(n)), micrograd's +=.
+ * Kinks follow PyTorch (SPEC 1.5): relu'(0) = 0, abs'(0) = 0, sign' = 0,
+ * max/min with equal arguments split 0.5/0.5, where() sends the derivative
+ * to the chosen branch only. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "ir.h"
+
+#define C(x) dag_const(g, (x))
+#define ARG(k) (nd.arg[k])
+
+NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
+  const Node nd = *dag_node(g, n); /* a copy: constructors may move g->nodes */
+  NodeId a = ARG(0), b = nd.nargs > 1 ? ARG(1) : NO_NODE, p = NO_NODE;
+  switch ((OpKind)nd.op) {
+  case OP_ADD:
+    return seed;
+  case OP_SUB:
+    return i == 0 ? seed : dag_neg(g, seed);
+  case OP_NEG:
+    return dag_neg(g, seed);
+  case OP_MUL:
+    return dag_mul(g, seed, i == 0 ? b : a);
+  case OP_DIV: /* d/da = 1/b; d/db = -a/b^2 = -n/b */
+    return i == 0 ? dag_div(g, seed, b)
+                  : dag_neg(g, dag_div(g, dag_mul(g, seed, n), b));
+  case OP_POW:
+    if (i == 0) { /* b a^(b-1); an integer b stays an integer power */
+      p = dag_mul(g, b, dag_pow(g, a, dag_sub(g, b, C(1))));
+    } else { /* n log(a), and 0 where a == 0 (PyTorch) */
+      p = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, a, C(0)), C(0),
+                 dag_mul(g, n, dag_un(g, OP_LOG, a)));
+    }
+    break;
+  case OP_EXP: p = n; break;
+  case OP_LOG: return dag_div(g, seed, a);
+  case OP_SQRT: return dag_div(g, dag_mul(g, C(0.5), seed), n);
+  case OP_ABS: p = dag_un(g, OP_SIGN, a); break;            /* abs'(0) = 0 */
+  case OP_SIN: p = dag_un(g, OP_COS, a); break;
+  case OP_COS: p = dag_neg(g, dag_un(g, OP_SIN, a)); break;
+  case OP_TAN: p = dag_add(g, C(1), dag_mul(g, n, n)); break;
+  case OP_ASIN:
+    return dag_div(g, seed, dag_un(g, OP_SQRT, dag_sub(g, C(1), dag_mul(g, a, a))));
+  case OP_ACOS:
+    return dag_neg(g, dag_div(g, seed, dag_un(g, OP_SQRT, dag_sub(g, C(1), dag_mul(g, a, a)))));
+  case OP_ATAN: return dag_div(g, seed, dag_add(g, C(1), dag_mul(g, a, a)));
+  case OP_SINH: p = dag_un(g, OP_COSH, a); break;
+  case OP_COSH: p = dag_un(g, OP_SINH, a); break;
+  case OP_TANH: p = dag_sub(g, C(1), dag_mul(g, n, n)); break;
+  case OP_ERF: /* 2/sqrt(pi) exp(-a^2) */
+    p = dag_mul(g, C(1.1283791670955126), dag_un(g, OP_EXP, dag_neg(g, dag_mul(g, a, a))));
+    break;
+  case OP_SIGMOID: p = dag_mul(g, n, dag_sub(g, C(1), n)); break;
+  case OP_RELU: /* relu'(0) = 0: the seed passes where a > 0 only */
+    return dag_op(g, OP_WHERE, dag_bin(g, OP_GT, a, C(0)), seed, C(0));
+  case OP_SOFTPLUS: p = dag_un(g, OP_SIGMOID, a); break;
+  case OP_LOG1P: return dag_div(g, seed, dag_add(g, C(1), a));
+  case OP_EXPM1: p = dag_add(g, n, C(1)); break;
+  case OP_ATAN2: { /* atan2(y, x): d/dy = x/(x^2+y^2), d/dx = -y/(x^2+y^2) */
+    NodeId r2 = dag_add(g, dag_mul(g, b, b), dag_mul(g, a, a));
+    return i == 0 ? dag_div(g, dag_mul(g, seed, b), r2)
+                  : dag_neg(g, dag_div(g, dag_mul(g, seed, a), r2));
+  }
+  case OP_MAX:
+  case OP_MIN: { /* the larger (smaller) argument gets it; a tie splits 0.5/0.5 */
+    NodeId self = i == 0 ? a : b, other = i == 0 ? b : a;
+    OpKind wins = nd.op == OP_MAX ? OP_GT : OP_LT;
+    p = dag_add(g, dag_bin(g, wins, self, other),
+                dag_mul(g, C(0.5), dag_bin(g, OP_EQ, a, b)));
+    break;
+  }
+  case OP_WHERE: /* the chosen branch only; the condition gets nothing */
+    if (i == 0)
+      return NO_NODE;
+    return i == 1 ? dag_op(g, OP_WHERE, a, seed, C(0))
+                  : dag_op(g, OP_WHERE, a, C(0), seed);
+  default: /* constants, variables, comparisons, sign: derivative 0 */
+    return NO_NODE;
+  }
+  return dag_mul(g, seed, p);
+}
+
+static int differentiable(OpKind op) {
+  OpClass c = op_info[op].cls;
+  return c == OC_INFIX || c == OC_FUNC;
+}
+
+/* Mark the nodes that the roots depend on. */
+static uint8_t *live_from(const Dag *g, uint32_t n, const NodeId *roots, int nroots) {
+  uint8_t *live = calloc(n ? n : 1, 1);
+  if (!live)
+    return NULL;
+  for (int r = 0; r < nroots; r++)
+    if (roots[r] < n)
+      live[roots[r]] = 1;
+  for (uint32_t i = n; i-- > 0;)
+    if (live[i])
+      for (int k = 0; k < g->nodes[i].nargs; k++)
+        live[g->nodes[i].arg[k]] = 1;
+  return live;
+}
+
+static NodeId accumulate(Dag *g, NodeId acc, NodeId term) {
+  if (term == NO_NODE)
+    return acc;
+  return acc == NO_NODE ? term : dag_add(g, acc, term);
+}
+
+NodeId *ad_forward(Dag *g, const NodeId *var_tangent, int nvars,
+                   const NodeId *roots, int nroots, uint32_t *n_out) {
+  uint32_t n = g->count;
+  NodeId *tan = malloc((n ? n : 1) * sizeof *tan);
+  uint8_t *live = live_from(g, n, roots, nroots);
+  if (!tan || !live) {
+    free(tan);
+    free(live);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    tan[i] = NO_NODE;
+    if (!live[i])
+      continue;
+    const Node nd = g->nodes[i];
+    if (nd.op == OP_VAR) {
+      if (nd.v.idx < nvars && var_tangent[nd.v.idx] != NO_NODE &&
+          !(dag_is_const(g, var_tangent[nd.v.idx]) && dag_num(g, var_tangent[nd.v.idx]) == 0))
+        tan[i] = var_tangent[nd.v.idx];
+      continue;
+    }
+    if (!differentiable((OpKind)nd.op))
+      continue;
+    NodeId acc = NO_NODE;
+    for (int k = 0; k < nd.nargs; k++)
+      if (tan[nd.arg[k]] != NO_NODE)
+        acc = accumulate(g, acc, ad_contrib(g, i, k, tan[nd.arg[k]]));
+    if (acc != NO_NODE && dag_is_const(g, acc) && dag_num(g, acc) == 0)
+      acc = NO_NODE;
+    tan[i] = acc;
+  }
+  free(live);
+  *n_out = n;
+  return tan;
+}
+
+NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out) {
+  uint32_t n = g->count;
+  NodeId *adj = malloc((n ? n : 1) * sizeof *adj);
+  uint8_t *active = calloc(n ? n : 1, 1);
+  if (!adj || !active) {
+    free(adj);
+    free(active);
+    return NULL;
+  }
+  /* active: depends on some variable through differentiable operators */
+  for (uint32_t i = 0; i < n; i++) {
+    const Node *nd = &g->nodes[i];
+    adj[i] = NO_NODE;
+    if (nd->op == OP_VAR)
+      active[i] = 1;
+    else if (differentiable((OpKind)nd->op))
+      for (int k = 0; k < nd->nargs; k++)
+        active[i] |= active[nd->arg[k]];
+  }
+  if (root < n && active[root])
+    adj[root] = seed == NO_NODE ? dag_const(g, 1) : seed;
+  for (uint32_t i = n; i-- > 0;) {
+    if (adj[i] == NO_NODE)
+      continue;
+    const Node nd = g->nodes[i];
+    if (nd.op == OP_VAR || !differentiable((OpKind)nd.op))
+      continue;
+    for (int k = 0; k < nd.nargs; k++) {
+      NodeId a = nd.arg[k];
+      if (!active[a])
+        continue;
+      adj[a] = accumulate(g, adj[a], ad_contrib(g, i, k, adj[i]));
+    }
+  }
+  free(active);
+  *n_out = n;
+  return adj;
+}

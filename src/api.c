@@ -1,0 +1,724 @@
+/* api.c: the public API of gradc.h on top of the passes: read and compile a
+ * program, build derivative roots, emit C for them and JIT it. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+
+struct GradcFn {
+  Gradc *g;
+  JitModule *mod;
+  JitThunk call;
+  int nargs, nres;
+  char **argnames, **resnames;
+  GradcFn *next;
+};
+
+struct Gradc {
+  Program prog;
+  Source src;
+  Diags diags;
+  Buf rendered;
+  GradcBackend backend;
+  int compiled;
+  GradcFn *fns;
+  Arena arena;       /* C identifiers, names of results */
+};
+
+Gradc *gradc_new(void) { return calloc(1, sizeof(Gradc)); }
+
+static void free_fn(GradcFn *f) {
+  jit_free(f->mod);
+  for (int i = 0; i < f->nargs; i++)
+    free(f->argnames[i]);
+  for (int i = 0; i < f->nres; i++)
+    free(f->resnames[i]);
+  free(f->argnames);
+  free(f->resnames);
+  free(f);
+}
+
+void gradc_free(Gradc *g) {
+  if (!g)
+    return;
+  while (g->fns) {
+    GradcFn *next = g->fns->next;
+    free_fn(g->fns);
+    g->fns = next;
+  }
+  program_free(&g->prog);
+  diags_free(&g->diags);
+  buf_free(&g->rendered);
+  free((char *)g->src.text);
+  free((char *)g->src.name);
+  arena_free(&g->arena);
+  free(g);
+}
+
+void gradc_set_backend(Gradc *g, GradcBackend b) { g->backend = b; }
+
+/* ---- compiling ------------------------------------------------------------ */
+
+GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
+                                 size_t len) {
+  if (g->compiled) {
+    gradc_error(g, GRADC_ERR_USAGE, "a context compiles one program");
+    return GRADC_ERR_USAGE;
+  }
+  g->compiled = 1;
+  char *copy = malloc(len + 1);
+  char *nm = strdup(name ? name : "<string>");
+  if (!copy || !nm) {
+    free(copy);
+    free(nm);
+    return GRADC_ERR_NOMEM;
+  }
+  memcpy(copy, text, len);
+  copy[len] = 0;
+  g->src = (Source){nm, copy, len};
+  /* binary files: a NUL byte means this is not a text file */
+  const char *nul = memchr(copy, 0, len);
+  if (nul) {
+    int line = 1, col = 1;
+    for (const char *s = copy; s < nul; s++) {
+      if (*s == '\n') {
+        line++;
+        col = 1;
+      } else {
+        col++;
+      }
+    }
+    diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, (Span){line, col, line, col}, NULL,
+             "this is not a text file (it contains a NUL byte)");
+    return GRADC_ERR_INPUT;
+  }
+  Parse p = {.arena = &g->prog.arena, .diags = &g->diags, .src = &g->src};
+  if (parse_source(&p) != 0) {
+    if (g->diags.count == 0)
+      diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, (Span){0}, NULL, "cannot parse");
+    return GRADC_ERR_INPUT;
+  }
+  return (GradcStatus)lower_program(&g->prog, &p);
+}
+
+GradcStatus gradc_compile_file(Gradc *g, const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    gradc_error(g, GRADC_ERR_INPUT, "cannot open %s: %s", path, strerror(errno));
+    return GRADC_ERR_INPUT;
+  }
+  Buf b = {0};
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    buf_putn(&b, chunk, n);
+  int err = ferror(f);
+  fclose(f);
+  if (err) {
+    buf_free(&b);
+    gradc_error(g, GRADC_ERR_INPUT, "cannot read %s", path);
+    return GRADC_ERR_INPUT;
+  }
+  if (b.oom) {
+    buf_free(&b);
+    return GRADC_ERR_NOMEM;
+  }
+  GradcStatus s = gradc_compile_string(g, path, b.data ? b.data : "", b.len);
+  buf_free(&b);
+  return s;
+}
+
+/* ---- diagnostics ------------------------------------------------------------ */
+
+int gradc_diag_count(const Gradc *g) { return g->diags.count; }
+const char *gradc_diag_message(const Gradc *g, int i) { return g->diags.items[i].msg; }
+int gradc_diag_line(const Gradc *g, int i) { return g->diags.items[i].span.line; }
+int gradc_diag_col(const Gradc *g, int i) { return g->diags.items[i].span.col; }
+
+const char *gradc_diag_render(Gradc *g) {
+  buf_free(&g->rendered);
+  for (int i = 0; i < g->diags.count; i++)
+    diag_render(&g->diags.items[i], &g->rendered);
+  return g->rendered.data ? g->rendered.data : "";
+}
+
+void gradc_error(Gradc *g, GradcStatus kind, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  diag_add(&g->diags, kind, NULL, (Span){0}, NULL, "%s", msg);
+}
+
+/* ---- the program -------------------------------------------------------------- */
+
+int gradc_var_count(const Gradc *g) { return g->prog.nvars; }
+const char *gradc_var_name(const Gradc *g, int i) { return g->prog.vars[i].name; }
+int gradc_var_is_param(const Gradc *g, int i) { return g->prog.vars[i].kind == VAR_PARAM; }
+int gradc_var_index(const Gradc *g, const char *name) { return program_var_index(&g->prog, name); }
+int gradc_output_count(const Gradc *g) { return g->prog.nouts; }
+const char *gradc_output_name(const Gradc *g, int i) { return g->prog.outs[i].name; }
+int gradc_output_index(const Gradc *g, const char *name) { return program_output_index(&g->prog, name); }
+int gradc_node_count(const Gradc *g) { return g->prog.dag ? (int)g->prog.dag->count : 0; }
+
+const char *gradc_var_suggest(const Gradc *g, const char *name) {
+  const char **c = malloc(((size_t)g->prog.nvars + 1) * sizeof *c);
+  if (!c)
+    return NULL;
+  for (int i = 0; i < g->prog.nvars; i++)
+    c[i] = g->prog.vars[i].name;
+  const char *best = diag_closest(name, c, g->prog.nvars);
+  free(c);
+  return best;
+}
+
+int gradc_var_default(const Gradc *g, int i, double *value) {
+  const Var *v = &g->prog.vars[i];
+  switch (v->init) {
+  case INIT_VALUE: *value = v->init_a; return 1;
+  case INIT_ZEROS: *value = 0; return 1;
+  case INIT_ONES: *value = 1; return 1;
+  default: return 0;
+  }
+}
+
+/* ---- building functions ----------------------------------------------------------- */
+
+/* What a function computes, before it is emitted. */
+typedef struct Plan {
+  int nres, capres;
+  NodeId *roots;
+  char **names;
+  int ntan;          /* tangent arguments after the variables */
+  const int *tan_of; /* their variables */
+  int oom;
+} Plan;
+
+static void plan_add(Plan *p, NodeId node, char *name) {
+  if (p->nres == p->capres) {
+    int cap = p->capres ? p->capres * 2 : 16;
+    NodeId *r = realloc(p->roots, (size_t)cap * sizeof *r);
+    char **n = r ? realloc(p->names, (size_t)cap * sizeof *n) : NULL;
+    if (r)
+      p->roots = r;
+    if (!n) {
+      p->oom = 1;
+      free(name);
+      return;
+    }
+    p->names = n;
+    p->capres = cap;
+  }
+  if (!name || node == NO_NODE) {
+    p->oom = 1;
+    free(name);
+    return;
+  }
+  p->roots[p->nres] = node;
+  p->names[p->nres++] = name;
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  int n = vsnprintf(NULL, 0, f, ap);
+  va_end(ap);
+  char *s = malloc((size_t)n + 1);
+  if (!s)
+    return NULL;
+  va_start(ap, f);
+  vsnprintf(s, (size_t)n + 1, f, ap);
+  va_end(ap);
+  return s;
+}
+
+static void plan_free(Plan *p) {
+  for (int i = 0; i < p->nres; i++)
+    free(p->names[i]);
+  free(p->roots);
+  free(p->names);
+}
+
+static GradcFn *build(Gradc *g, Plan *pl) {
+  Program *prog = &g->prog;
+  if (pl->oom || prog->dag->oom) {
+    gradc_error(g, GRADC_ERR_NOMEM, "out of memory while building derivatives");
+    plan_free(pl);
+    return NULL;
+  }
+  int nargs = prog->nvars + pl->ntan;
+  GradcFn *f = calloc(1, sizeof *f);
+  EmitArg *args = calloc((size_t)nargs + 1, sizeof *args);
+  int *arg_of_var = malloc(((size_t)nargs + 1) * sizeof *arg_of_var);
+  EmitRes *res = calloc((size_t)pl->nres + 1, sizeof *res);
+  char **argnames = calloc((size_t)nargs + 1, sizeof *argnames);
+  Buf src = {0};
+  if (!f || !args || !arg_of_var || !res || !argnames)
+    goto oom;
+  for (int k = 0; k < nargs; k++) {
+    const char *vn = prog->vars[k < prog->nvars ? k : pl->tan_of[k - prog->nvars]].name;
+    args[k].var = k;
+    arg_of_var[k] = k;
+    args[k].cname = k < prog->nvars ? emit_ident(&g->arena, vn) : NULL;
+    if (k >= prog->nvars) {
+      char *cn = fmt("g_dot_%s", emit_ident(&g->arena, vn));
+      args[k].cname = cn ? arena_strndup(&g->arena, cn, strlen(cn)) : NULL;
+      free(cn);
+    }
+    argnames[k] = k < prog->nvars ? strdup(vn) : fmt("tangent of %s", vn);
+    if (!args[k].cname || !argnames[k])
+      goto oom;
+  }
+  for (int r = 0; r < pl->nres; r++) {
+    char *cn = fmt("g_r%d", r);
+    res[r].cname = cn ? arena_strndup(&g->arena, cn, strlen(cn)) : NULL;
+    free(cn);
+    res[r].node = pl->roots[r];
+    if (!res[r].cname)
+      goto oom;
+  }
+  EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
+                .arg_of_var = arg_of_var, .res = res, .nres = pl->nres};
+  EmitOpts opts = {.thunks = 1};
+  emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
+  if (src.oom)
+    goto oom;
+  f->mod = jit_compile(src.data, g->backend, &g->diags);
+  if (!f->mod)
+    goto fail;
+  f->call = jit_lookup(f->mod, "g_thunk_g_fn");
+  if (!f->call) {
+    gradc_error(g, GRADC_ERR_INTERNAL, "the compiled code has no entry point");
+    goto fail;
+  }
+  buf_free(&src);
+  free(args);
+  free(arg_of_var);
+  free(res);
+  f->g = g;
+  f->nargs = nargs;
+  f->argnames = argnames;
+  f->nres = pl->nres;
+  f->resnames = pl->names; /* the plan's names move to the function */
+  free(pl->roots);
+  f->next = g->fns;
+  g->fns = f;
+  return f;
+oom:
+  gradc_error(g, GRADC_ERR_NOMEM, "out of memory");
+fail:
+  buf_free(&src);
+  if (argnames)
+    for (int k = 0; k < nargs; k++)
+      free(argnames[k]);
+  free(argnames);
+  free(args);
+  free(arg_of_var);
+  free(res);
+  if (f)
+    jit_free(f->mod);
+  free(f);
+  plan_free(pl);
+  return NULL;
+}
+
+static int ready(Gradc *g) {
+  if (!g->prog.dag || g->prog.nouts == 0) {
+    gradc_error(g, GRADC_ERR_USAGE, "no program has been compiled");
+    return 0;
+  }
+  return 1;
+}
+
+static void add_outputs(Gradc *g, Plan *pl) {
+  for (int o = 0; o < g->prog.nouts; o++)
+    plan_add(pl, g->prog.outs[o].node, strdup(g->prog.outs[o].name));
+}
+
+/* wrt == NULL: every param */
+static int *default_wrt(Gradc *g, const int *wrt, int *nwrt) {
+  int *w = malloc(((size_t)g->prog.nvars + (size_t)(*nwrt > 0 ? *nwrt : 0) + 1) * sizeof *w);
+  if (!w)
+    return NULL;
+  if (wrt) {
+    memcpy(w, wrt, (size_t)*nwrt * sizeof *w);
+    return w;
+  }
+  *nwrt = 0;
+  for (int i = 0; i < g->prog.nvars; i++)
+    if (g->prog.vars[i].kind == VAR_PARAM)
+      w[(*nwrt)++] = i;
+  return w;
+}
+
+GradcFn *gradc_fn_value(Gradc *g) {
+  if (!ready(g))
+    return NULL;
+  Plan pl = {0};
+  add_outputs(g, &pl);
+  return build(g, &pl);
+}
+
+static NodeId zero_if_none(Dag *d, NodeId n) { return n == NO_NODE ? dag_const(d, 0) : n; }
+
+GradcFn *gradc_fn_grad(Gradc *g, const int *wrt_in, int nwrt) {
+  if (!ready(g))
+    return NULL;
+  int *wrt = default_wrt(g, wrt_in, &nwrt);
+  if (!wrt)
+    return NULL;
+  Plan pl = {0};
+  Dag *d = g->prog.dag;
+  add_outputs(g, &pl);
+  for (int o = 0; o < g->prog.nouts && !pl.oom; o++) {
+    uint32_t n;
+    NodeId *adj = ad_reverse(d, g->prog.outs[o].node, NO_NODE, &n);
+    if (!adj) {
+      pl.oom = 1;
+      break;
+    }
+    for (int k = 0; k < nwrt; k++) {
+      const Var *v = &g->prog.vars[wrt[k]];
+      plan_add(&pl, zero_if_none(d, adj[v->node]),
+               fmt("d%s/d%s", g->prog.outs[o].name, v->name));
+    }
+    free(adj);
+  }
+  free(wrt);
+  return build(g, &pl);
+}
+
+GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt_in, int nwrt) {
+  if (!ready(g))
+    return NULL;
+  int *wrt = default_wrt(g, wrt_in, &nwrt);
+  if (!wrt)
+    return NULL;
+  Program *prog = &g->prog;
+  Dag *d = prog->dag;
+  NodeId *seed = malloc(((size_t)prog->nvars + 1) * sizeof *seed);
+  NodeId *roots = malloc(((size_t)prog->nouts + 1) * sizeof *roots);
+  Plan pl = {.ntan = nwrt, .tan_of = wrt};
+  if (!seed || !roots) {
+    free(seed);
+    free(roots);
+    free(wrt);
+    return NULL;
+  }
+  for (int i = 0; i < prog->nvars; i++)
+    seed[i] = NO_NODE;
+  for (int k = 0; k < nwrt; k++) /* the tangent arguments are variables too */
+    seed[wrt[k]] = dag_var(d, prog->nvars + k, prog->vars[wrt[k]].shape);
+  for (int o = 0; o < prog->nouts; o++)
+    roots[o] = prog->outs[o].node;
+  add_outputs(g, &pl);
+  uint32_t n;
+  NodeId *tan = ad_forward(d, seed, prog->nvars, roots, prog->nouts, &n);
+  if (!tan)
+    pl.oom = 1;
+  for (int o = 0; tan && o < prog->nouts; o++)
+    plan_add(&pl, zero_if_none(d, tan[roots[o]]), fmt("d%s", prog->outs[o].name));
+  free(tan);
+  free(seed);
+  free(roots);
+  GradcFn *f = build(g, &pl);
+  free(wrt);
+  return f;
+}
+
+GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt_in, int nwrt) {
+  if (!ready(g) || out < 0 || out >= g->prog.nouts)
+    return NULL;
+  int *wrt = default_wrt(g, wrt_in, &nwrt);
+  if (!wrt)
+    return NULL;
+  Program *prog = &g->prog;
+  Dag *d = prog->dag;
+  Plan pl = {0};
+  const Output *o = &prog->outs[out];
+  plan_add(&pl, o->node, strdup(o->name));
+  uint32_t n;
+  NodeId *adj = ad_reverse(d, o->node, NO_NODE, &n);
+  NodeId *grad = malloc(((size_t)nwrt + 1) * sizeof *grad);
+  NodeId *seed = malloc(((size_t)prog->nvars + 1) * sizeof *seed);
+  if (!adj || !grad || !seed) {
+    pl.oom = 1;
+  } else {
+    for (int k = 0; k < nwrt; k++)
+      grad[k] = zero_if_none(d, adj[prog->vars[wrt[k]].node]);
+    /* forward over reverse: H[i][j] = tangent of grad[i] along e_j */
+    NodeId *h = malloc(((size_t)nwrt * (size_t)nwrt + 1) * sizeof *h);
+    if (!h)
+      pl.oom = 1;
+    for (int j = 0; j < nwrt && !pl.oom; j++) {
+      for (int i = 0; i < prog->nvars; i++)
+        seed[i] = NO_NODE;
+      seed[wrt[j]] = dag_const(d, 1);
+      uint32_t m;
+      NodeId *tan = ad_forward(d, seed, prog->nvars, grad, nwrt, &m);
+      if (!tan) {
+        pl.oom = 1;
+        break;
+      }
+      for (int i = 0; i < nwrt; i++)
+        h[i * nwrt + j] = zero_if_none(d, grad[i] < m ? tan[grad[i]] : NO_NODE);
+      free(tan);
+    }
+    for (int i = 0; i < nwrt && !pl.oom; i++)
+      for (int j = 0; j < nwrt; j++)
+        plan_add(&pl, h[i * nwrt + j],
+                 fmt("d2%s/d%s/d%s", o->name, prog->vars[wrt[i]].name,
+                     prog->vars[wrt[j]].name));
+    free(h);
+  }
+  free(adj);
+  free(grad);
+  free(seed);
+  free(wrt);
+  return build(g, &pl);
+}
+
+int gradc_fn_arg_count(const GradcFn *f) { return f->nargs; }
+const char *gradc_fn_arg_name(const GradcFn *f, int i) { return f->argnames[i]; }
+int gradc_fn_res_count(const GradcFn *f) { return f->nres; }
+const char *gradc_fn_res_name(const GradcFn *f, int i) { return f->resnames[i]; }
+
+GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res) {
+  f->call(args, res);
+  return GRADC_OK;
+}
+
+/* ---- emitting C ------------------------------------------------------------------ */
+
+/* The C name of output F's function with this suffix: P_F, P_F_grad... */
+static const char *fn_name(Gradc *g, const char *prefix, const char *out, const char *suffix) {
+  char *s = fmt("%s_%s%s", prefix, out, suffix);
+  const char *r = s ? arena_strndup(&g->arena, s, strlen(s)) : NULL;
+  free(s);
+  return r;
+}
+
+static const char *arena_fmt_name(Gradc *g, const char *a, const char *b, const char *c) {
+  char *s = fmt("%s%s%s", a, b, c);
+  const char *r = s ? arena_strndup(&g->arena, s, strlen(s)) : NULL;
+  free(s);
+  return r;
+}
+
+GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
+                       char **header, const char *header_name) {
+  *source = NULL;
+  if (header)
+    *header = NULL;
+  if (!ready(g))
+    return GRADC_ERR_USAGE;
+  Program *prog = &g->prog;
+  Dag *d = prog->dag;
+  int nparams = 0;
+  for (int i = 0; i < prog->nvars; i++)
+    nparams += prog->vars[i].kind == VAR_PARAM;
+  int nv = prog->nvars;
+  int nfns = 3 * prog->nouts;
+  EmitFn *fns = calloc((size_t)nfns, sizeof *fns);
+  EmitArg *args = calloc((size_t)(nv + nparams) + 1, sizeof *args);
+  int *arg_of_var = malloc(((size_t)(nv + nparams) + 1) * sizeof *arg_of_var);
+  NodeId *seed = malloc(((size_t)nv + 1) * sizeof *seed);
+  EmitRes *res = calloc((size_t)prog->nouts * (size_t)(nparams + 2) + 1, sizeof *res);
+  Buf src = {0}, hdr = {0};
+  GradcStatus st = GRADC_OK;
+  if (!fns || !args || !arg_of_var || !seed || !res) {
+    st = GRADC_ERR_NOMEM;
+    goto done;
+  }
+  /* arguments: the variables in declaration order, then (jvp) the tangents */
+  int np = 0;
+  for (int k = 0; k < nv; k++) {
+    args[k] = (EmitArg){emit_ident(&g->arena, prog->vars[k].name), k};
+    arg_of_var[k] = k;
+    seed[k] = NO_NODE;
+  }
+  for (int k = 0; k < nv; k++)
+    if (prog->vars[k].kind == VAR_PARAM) {
+      int idx = nv + np++;
+      args[idx] = (EmitArg){arena_fmt_name(g, "g_dot_", args[k].cname, ""), idx};
+      arg_of_var[idx] = idx;
+      seed[k] = dag_var(d, idx, prog->vars[k].shape);
+    }
+  /* C function names must not collide: P_a_grad vs an output named a_grad */
+  for (int o = 0; o < prog->nouts; o++)
+    for (int q = 0; q < prog->nouts; q++) {
+      const char *a = prog->outs[o].name, *b = prog->outs[q].name;
+      size_t la = strlen(a);
+      if (!strncmp(a, b, la) && (!strcmp(b + la, "_grad") || !strcmp(b + la, "_jvp"))) {
+        diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, prog->outs[q].span, NULL,
+                 "output '%s' would have the same C name as the %s function of '%s'",
+                 b, b + la + 1, a);
+        st = GRADC_ERR_INPUT;
+        goto done;
+      }
+    }
+  EmitRes *r = res;
+  for (int o = 0; o < prog->nouts; o++) {
+    const Output *out = &prog->outs[o];
+    const char *oc = emit_ident(&g->arena, out->name);
+    EmitFn *fv = &fns[3 * o], *fg = fv + 1, *fj = fv + 2;
+    /* value */
+    *r = (EmitRes){oc, out->node, "the value"};
+    *fv = (EmitFn){fn_name(g, prefix, out->name, ""), NULL, args, nv, arg_of_var, r, 1};
+    fv->comment = arena_fmt_name(g, out->name, ": value", "");
+    /* value and gradient */
+    uint32_t n;
+    NodeId *adj = ad_reverse(d, out->node, NO_NODE, &n);
+    if (!adj) {
+      st = GRADC_ERR_NOMEM;
+      goto done;
+    }
+    EmitRes *gr = r + 1;
+    gr[0] = *r;
+    int k = 1;
+    for (int v = 0; v < nv; v++)
+      if (prog->vars[v].kind == VAR_PARAM) {
+        gr[k].cname = arena_fmt_name(g, "g_d", oc, "_d");
+        gr[k].cname = arena_fmt_name(g, gr[k].cname, args[v].cname, "");
+        gr[k].node = zero_if_none(d, adj[prog->vars[v].node]);
+        gr[k].comment = arena_fmt_name(g, "d", out->name, "/d");
+        gr[k].comment = arena_fmt_name(g, gr[k].comment, prog->vars[v].name, "");
+        k++;
+      }
+    free(adj);
+    *fg = (EmitFn){fn_name(g, prefix, out->name, "_grad"), NULL, args, nv, arg_of_var, gr, k};
+    fg->comment = arena_fmt_name(g, out->name, ": value and reverse-mode gradient", "");
+    /* value and directional derivative */
+    uint32_t m;
+    NodeId root = out->node;
+    NodeId *tan = ad_forward(d, seed, nv, &root, 1, &m);
+    if (!tan) {
+      st = GRADC_ERR_NOMEM;
+      goto done;
+    }
+    EmitRes *jr = gr + k;
+    jr[0] = *r;
+    jr[1] = (EmitRes){arena_fmt_name(g, "g_dot_", oc, ""), zero_if_none(d, tan[root]),
+                      "the directional derivative"};
+    free(tan);
+    *fj = (EmitFn){fn_name(g, prefix, out->name, "_jvp"), NULL, args, nv + np, arg_of_var, jr, 2};
+    fj->comment = arena_fmt_name(g, out->name, ": value and forward-mode directional derivative", "");
+    r = jr + 2;
+  }
+  if (d->oom) {
+    st = GRADC_ERR_NOMEM;
+    goto done;
+  }
+  emit_c(d, fns, nfns, NULL, &src, header ? &hdr : NULL);
+  if (src.oom || hdr.oom) {
+    st = GRADC_ERR_NOMEM;
+    goto done;
+  }
+  if (header) {
+    Buf h = {0};
+    char guard[256];
+    snprintf(guard, sizeof guard, "GRADC_%s_H", prefix);
+    for (char *c = guard; *c; c++)
+      if (*c >= 'a' && *c <= 'z')
+        *c = (char)(*c - 'a' + 'A');
+    buf_printf(&h, "#ifndef %s\n#define %s\n", guard, guard);
+    buf_putn(&h, hdr.data, hdr.len);
+    buf_printf(&h, "\n#endif\n");
+    *header = h.data;
+    if (header_name) {
+      Buf s2 = {0};
+      buf_printf(&s2, "#include \"%s\"\n", header_name);
+      buf_putn(&s2, src.data, src.len);
+      buf_free(&src);
+      src = s2;
+    }
+  }
+  *source = src.data;
+  src.data = NULL;
+done:
+  if (st == GRADC_ERR_NOMEM)
+    gradc_error(g, GRADC_ERR_NOMEM, "out of memory");
+  buf_free(&src);
+  buf_free(&hdr);
+  free(fns);
+  free(args);
+  free(arg_of_var);
+  free(seed);
+  free(res);
+  return st;
+}
+
+/* ---- Graphviz ---------------------------------------------------------------------- */
+
+GradcStatus gradc_dot(Gradc *g, int grad, char **text) {
+  *text = NULL;
+  if (!ready(g))
+    return GRADC_ERR_USAGE;
+  Program *prog = &g->prog;
+  Dag *d = prog->dag;
+  uint32_t nprimal = d->count;
+  NodeId *roots = malloc(((size_t)prog->nouts * ((size_t)prog->nvars + 1) + 1) * sizeof *roots);
+  if (!roots)
+    return GRADC_ERR_NOMEM;
+  int nroots = 0;
+  for (int o = 0; o < prog->nouts; o++)
+    roots[nroots++] = prog->outs[o].node;
+  if (grad)
+    for (int o = 0; o < prog->nouts; o++) {
+      uint32_t n;
+      NodeId *adj = ad_reverse(d, prog->outs[o].node, NO_NODE, &n);
+      if (!adj)
+        break;
+      for (int v = 0; v < prog->nvars; v++)
+        if (prog->vars[v].kind == VAR_PARAM && adj[prog->vars[v].node] != NO_NODE)
+          roots[nroots++] = adj[prog->vars[v].node];
+      free(adj);
+    }
+  uint8_t *live = calloc(d->count ? d->count : 1, 1);
+  Buf b = {0};
+  if (!live) {
+    free(roots);
+    return GRADC_ERR_NOMEM;
+  }
+  for (int r = 0; r < nroots; r++)
+    live[roots[r]] = 1;
+  for (uint32_t i = d->count; i-- > 0;)
+    if (live[i])
+      for (int k = 0; k < d->nodes[i].nargs; k++)
+        live[d->nodes[i].arg[k]] = 1;
+  buf_puts(&b, "digraph gradc {\n  rankdir=BT;\n  node [fontname=\"Helvetica\"];\n");
+  for (uint32_t i = 0; i < d->count; i++) {
+    if (!live[i])
+      continue;
+    const Node *nd = &d->nodes[i];
+    buf_printf(&b, "  n%u [label=\"", i);
+    if (nd->op == OP_CONST)
+      buf_printf(&b, "%.10g", nd->v.num);
+    else if (nd->op == OP_VAR)
+      buf_printf(&b, "%s", nd->v.idx < prog->nvars ? prog->vars[nd->v.idx].name : "?");
+    else if (nd->op == OP_NEG)
+      buf_puts(&b, "neg");
+    else
+      buf_puts(&b, op_info[nd->op].spell);
+    buf_printf(&b, "\"%s%s];\n", nd->op == OP_VAR ? ", shape=box" : "",
+               i >= nprimal ? ", style=filled, fillcolor=\"#ffe0e0\"" : "");
+    for (int k = 0; k < nd->nargs; k++)
+      buf_printf(&b, "  n%u -> n%u;\n", nd->arg[k], i);
+  }
+  for (int o = 0; o < prog->nouts; o++)
+    buf_printf(&b, "  out%d [label=\"%s\", shape=plaintext];\n  n%u -> out%d;\n", o,
+               prog->outs[o].name, prog->outs[o].node, o);
+  buf_puts(&b, "}\n");
+  free(live);
+  free(roots);
+  if (b.oom) {
+    buf_free(&b);
+    return GRADC_ERR_NOMEM;
+  }
+  *text = b.data;
+  return GRADC_OK;
+}

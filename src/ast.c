@@ -1,0 +1,96 @@
+/* ast.c: the small constructors that parser actions call. The AST lives in
+ * the parse arena and is thrown away once lower.c has built the DAG. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+
+Ast *ast_new(Parse *p, AstKind kind, Span span, int nkids) {
+  Ast *a = arena_alloc(p->arena, sizeof *a);
+  if (!a)
+    return NULL;
+  a->kind = (uint8_t)kind;
+  a->span = span;
+  a->nkids = nkids;
+  if (nkids > 0)
+    a->kids = arena_alloc(p->arena, (size_t)nkids * sizeof *a->kids);
+  return a;
+}
+
+Ast *ast_num(Parse *p, Span span, const char *text, size_t len) {
+  Ast *a = ast_new(p, AST_NUM, span, 0);
+  if (a) {
+    char small[64];
+    char *s = len < sizeof small ? small : malloc(len + 1);
+    if (s) {
+      memcpy(s, text, len);
+      s[len] = 0;
+      a->num = strtod(s, NULL);
+      if (s != small)
+        free(s);
+    }
+  }
+  return a;
+}
+
+Ast *ast_name(Parse *p, Span span, const char *text, size_t len) {
+  Ast *a = ast_new(p, AST_NAME, span, 0);
+  if (a)
+    a->name = arena_strndup(p->arena, text, len);
+  return a;
+}
+
+Ast *ast_unary(Parse *p, Span span, int op, Ast *x) {
+  Ast *a = ast_new(p, AST_UNARY, span, 1);
+  if (a) {
+    a->op = (uint8_t)op;
+    a->kids[0] = x;
+  }
+  return a;
+}
+
+Ast *ast_binary(Parse *p, Span span, int op, Ast *x, Ast *y) {
+  Ast *a = ast_new(p, AST_BINARY, span, 2);
+  if (a) {
+    a->op = (uint8_t)op;
+    a->kids[0] = x;
+    a->kids[1] = y;
+  }
+  return a;
+}
+
+/* Append to a list node; capacity doubles (powers of two). */
+Ast *ast_list_add(Parse *p, Ast *list, Ast *item) {
+  if (!list)
+    return NULL;
+  int n = list->nkids;
+  if ((n & (n - 1)) == 0) { /* n is 0 or a power of two: full */
+    int cap = n ? 2 * n : 1;
+    Ast **kids = arena_alloc(p->arena, (size_t)cap * sizeof *kids);
+    if (!kids)
+      return list;
+    if (n)
+      memcpy(kids, list->kids, (size_t)n * sizeof *kids);
+    list->kids = kids;
+  }
+  list->kids[list->nkids++] = item;
+  return list;
+}
+
+Stmt *ast_stmt(Parse *p, StmtKind kind, Span span, const char *name,
+               Ast *dims, Ast *value) {
+  Stmt *s = arena_alloc(p->arena, sizeof *s);
+  if (!s)
+    return NULL;
+  s->kind = kind;
+  s->span = span;
+  s->name = name;
+  s->dims = dims;
+  s->value = value;
+  if (p->last)
+    p->last->next = s;
+  else
+    p->first = s;
+  p->last = s;
+  return s;
+}

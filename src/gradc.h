@@ -1,0 +1,107 @@
+/* gradc.h: the public C API of gradc, the compiler for differentiable
+ * expressions. The CLI, the REPL and the tests use only this header.
+ *
+ * A Gradc context holds one compiled program (an .expr file or string),
+ * its diagnostics and the functions JIT-compiled from it. Contexts share
+ * nothing, so several may be used at once. Library code never prints and
+ * never exits: errors come back as a status and as diagnostics with source
+ * positions, which gradc_diag_render() formats as
+ *   FILE:LINE:COL: error: MESSAGE
+ *   <the source line>
+ *        ^
+ */
+#ifndef GRADC_H
+#define GRADC_H
+
+#include <stddef.h>
+
+#define GRADC_VERSION "0.1.0"
+
+typedef enum GradcStatus {
+  GRADC_OK = 0,
+  GRADC_ERR_INPUT = 1,     /* the .expr source, a value or a data file */
+  GRADC_ERR_USAGE = 2,     /* the API or the command line was misused */
+  GRADC_ERR_NOMEM = 4,
+  GRADC_ERR_INTERNAL = 5,  /* a bug in gradc (e.g. generated C rejected) */
+} GradcStatus;
+
+typedef enum GradcBackend {
+  GRADC_BACKEND_TCC = 0,   /* libtcc, in memory (default) */
+  GRADC_BACKEND_CC = 1,    /* the system C compiler, a shared object, dlopen */
+} GradcBackend;
+
+typedef struct Gradc Gradc;
+typedef struct GradcFn GradcFn;
+
+/* ---- context ---------------------------------------------------------- */
+
+Gradc *gradc_new(void);                  /* NULL when out of memory */
+void gradc_free(Gradc *g);               /* frees every GradcFn too */
+void gradc_set_backend(Gradc *g, GradcBackend b);   /* before building functions */
+
+/* ---- compiling a program (once per context) --------------------------- */
+
+GradcStatus gradc_compile_file(Gradc *g, const char *path);
+/* `name` is used in diagnostics; `text` need not be NUL-terminated. */
+GradcStatus gradc_compile_string(Gradc *g, const char *name,
+                                 const char *text, size_t len);
+
+/* ---- diagnostics ------------------------------------------------------ */
+
+int gradc_diag_count(const Gradc *g);
+const char *gradc_diag_message(const Gradc *g, int i);  /* the bare message */
+int gradc_diag_line(const Gradc *g, int i);             /* 1-based, 0 if none */
+int gradc_diag_col(const Gradc *g, int i);
+/* All diagnostics formatted; the string is owned by g, valid until the
+ * next call on g. */
+const char *gradc_diag_render(Gradc *g);
+/* Add a diagnostic of the caller's own (e.g. a bad value) without a place. */
+void gradc_error(Gradc *g, GradcStatus kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- the program ------------------------------------------------------ */
+
+int gradc_var_count(const Gradc *g);
+const char *gradc_var_name(const Gradc *g, int i);
+int gradc_var_is_param(const Gradc *g, int i);
+int gradc_var_index(const Gradc *g, const char *name);  /* -1 if none */
+/* A suggestion for a misspelt variable name, or NULL. */
+const char *gradc_var_suggest(const Gradc *g, const char *name);
+/* The default value of a scalar variable, if the file gives one. */
+int gradc_var_default(const Gradc *g, int i, double *value);
+int gradc_output_count(const Gradc *g);
+const char *gradc_output_name(const Gradc *g, int i);
+int gradc_output_index(const Gradc *g, const char *name);
+int gradc_node_count(const Gradc *g);    /* nodes in the DAG */
+
+/* ---- functions -------------------------------------------------------- */
+
+/* A compiled function takes one array per argument and writes one array
+ * per result. Arguments are the variables in declaration order, then (for
+ * JVP functions) the tangents of the wrt variables in wrt order. Results
+ * are listed by gradc_fn_res_name(): the outputs first, then derivatives
+ * named like "dL/dw". `wrt` lists variable indices; NULL means every param. */
+GradcFn *gradc_fn_value(Gradc *g);
+GradcFn *gradc_fn_grad(Gradc *g, const int *wrt, int nwrt);
+GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt, int nwrt);
+/* Hessian of output `out` with respect to wrt (forward over reverse):
+ * results are the output's value, then H row by row, one result per entry
+ * named "d2L/dw/dx". */
+GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
+
+int gradc_fn_arg_count(const GradcFn *f);
+const char *gradc_fn_arg_name(const GradcFn *f, int i);
+int gradc_fn_res_count(const GradcFn *f);
+const char *gradc_fn_res_name(const GradcFn *f, int i);
+GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res);
+
+/* ---- emitting C ------------------------------------------------------- */
+
+/* C source (and header) for every output's value, gradient and JVP
+ * functions, per SPEC section 3. Strings are malloc'd; the caller frees. */
+GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
+                       char **header, const char *header_name);
+/* Graphviz text of the DAG (with the gradient nodes if `grad`). */
+GradcStatus gradc_dot(Gradc *g, int grad, char **text);
+
+#endif

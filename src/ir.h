@@ -1,0 +1,333 @@
+/* ir.h: the types every stage of gradc shares, and each file's exports
+ * under a banner, so this header is a map of the compiler.
+ *
+ *   source --lexer.l/parser.y--> Ast --lower.c--> Dag --ad.c--> Dag
+ *          --emit_c.c--> C text --jit.c--> callable code
+ *
+ * The Dag is the one structure the passes transform. Nodes are hash-consed
+ * (same operator, children and payload: same node), only ever appended, and
+ * children always exist before their parents, so id order is a topological
+ * order: passes walk `for (i = 0; i < n; i++)`, never recursively.
+ */
+#ifndef GRADC_IR_H
+#define GRADC_IR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gradc.h"
+
+/* ---------------------------------------------------------------- arena.c */
+
+/* A bump allocator: everything allocated from it is freed at once. */
+typedef struct ArenaBlock ArenaBlock;
+typedef struct Arena {
+  ArenaBlock *head;
+} Arena;
+
+void *arena_alloc(Arena *a, size_t size);        /* zeroed; NULL on OOM */
+char *arena_strndup(Arena *a, const char *s, size_t n);
+void arena_free(Arena *a);
+
+/* A growable byte buffer (emitted C, rendered diagnostics). */
+typedef struct Buf {
+  char *data;
+  size_t len, cap;
+  int oom;                                       /* an append failed */
+} Buf;
+
+void buf_putn(Buf *b, const char *s, size_t n);
+void buf_puts(Buf *b, const char *s);
+void buf_printf(Buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void buf_free(Buf *b);
+
+/* ----------------------------------------------------------------- diag.c */
+
+/* A place in a source file: 1-based line and column (in bytes). */
+typedef struct Span {
+  int line, col;
+  int end_line, end_col;
+} Span;
+
+/* One source file (or REPL line) kept for rendering diagnostics. */
+typedef struct Source {
+  const char *name;   /* as given on the command line */
+  const char *text;   /* NUL-terminated copy of the contents */
+  size_t len;
+} Source;
+
+typedef struct Diag {
+  GradcStatus kind;   /* GRADC_ERR_INPUT, GRADC_ERR_INTERNAL, ... */
+  const Source *src;  /* NULL: not tied to a file */
+  Span span;
+  char *msg;
+  char *hint;         /* "did you mean 'w'?" or NULL */
+} Diag;
+
+typedef struct Diags {
+  Diag *items;
+  int count, cap;
+  int syntax_errors;  /* stop after 20 */
+} Diags;
+
+void diag_add(Diags *d, GradcStatus kind, const Source *src, Span span,
+              const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void diag_render(const Diag *d, Buf *out);
+void diags_free(Diags *d);
+const char *diag_closest(const char *name, const char *const *cands, int n);
+
+/* ------------------------------------------------------------------ dag.c */
+
+typedef uint32_t NodeId;
+#define NO_NODE ((NodeId)UINT32_MAX)
+
+typedef enum OpKind {
+#define OP(e, s, n, c) OP_##e,
+#include "ops.def"
+#undef OP
+  OP_COUNT
+} OpKind;
+
+typedef enum OpClass { OC_LEAF, OC_INFIX, OC_CMP, OC_FUNC, OC_NONDIFF } OpClass;
+
+typedef struct OpInfo {
+  const char *name;   /* enum name without OP_, for dumps */
+  const char *spell;  /* .expr spelling */
+  int nargs;
+  OpClass cls;
+} OpInfo;
+
+extern const OpInfo op_info[OP_COUNT];
+
+/* Shapes are interned in the Dag; shape 0 is the scalar. A dimension is a
+ * positive literal size, or ~k for symbolic dimension k. */
+#define MAX_RANK 4
+typedef struct Shape {
+  int rank;
+  int64_t dim[MAX_RANK];
+} Shape;
+typedef uint32_t ShapeId;
+#define SHAPE_SCALAR ((ShapeId)0)
+
+/* 32 bytes. A VAR's payload is its variable index; a CONST's its value. */
+typedef struct Node {
+  uint8_t op;
+  uint8_t nargs;
+  uint16_t flags;
+  ShapeId shape;
+  NodeId arg[3];
+  uint32_t hnext;     /* hash-cons chain */
+  union {
+    double num;
+    int64_t idx;
+  } v;
+} Node;
+
+typedef struct Dag {
+  Node *nodes;
+  uint32_t count, cap;
+  uint32_t *bucket;   /* hash-cons table: heads of chains, NO_NODE if empty */
+  uint32_t nbucket;   /* power of two */
+  Shape *shapes;
+  uint32_t nshape, capshape;
+  int oom;            /* an allocation failed: results are NO_NODE */
+  uint32_t max_nodes; /* limit; 0 = default */
+} Dag;
+
+Dag *dag_new(void);
+void dag_free(Dag *g);
+static inline const Node *dag_node(const Dag *g, NodeId n) { return &g->nodes[n]; }
+static inline int dag_is_const(const Dag *g, NodeId n) { return g->nodes[n].op == OP_CONST; }
+static inline double dag_num(const Dag *g, NodeId n) { return g->nodes[n].v.num; }
+
+NodeId dag_const(Dag *g, double x);
+NodeId dag_var(Dag *g, int index, ShapeId shape);
+/* The general constructor: folds constants and safe identities, then
+ * hash-conses. Every convenience constructor below goes through it. */
+NodeId dag_op(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c);
+NodeId dag_add(Dag *g, NodeId a, NodeId b);
+NodeId dag_sub(Dag *g, NodeId a, NodeId b);
+NodeId dag_mul(Dag *g, NodeId a, NodeId b);
+NodeId dag_div(Dag *g, NodeId a, NodeId b);
+NodeId dag_neg(Dag *g, NodeId a);
+NodeId dag_pow(Dag *g, NodeId a, NodeId b);
+NodeId dag_un(Dag *g, OpKind op, NodeId a);
+NodeId dag_bin(Dag *g, OpKind op, NodeId a, NodeId b);
+/* Evaluate one operator on numbers, exactly as the emitted C does. */
+double dag_eval_op(OpKind op, const double *x);
+/* Integer exponent of x^n emitted as multiplications, or 0 if n is not one. */
+int dag_small_int_pow(const Dag *g, NodeId exponent, int *n);
+int dag_check(const Dag *g);    /* invariants; 0 if they hold */
+
+/* ------------------------------------------------------------------ ast.c */
+
+typedef enum AstKind {
+  AST_NUM, AST_NAME, AST_UNARY, AST_BINARY, AST_CALL, AST_INDEX,
+  AST_SLICE, AST_VECTOR, AST_TRANSPOSE, AST_PATH,
+} AstKind;
+
+typedef struct Ast Ast;
+struct Ast {
+  uint8_t kind;
+  uint8_t op;        /* AST_UNARY/AST_BINARY: an OpKind (OP_NEG, OP_ADD...), or '@', '+' */
+  int nkids;
+  Span span;         /* the operator's place (chibicc's representative token) */
+  double num;
+  const char *name;  /* AST_NAME, AST_CALL (callee), AST_PATH (text) */
+  Ast **kids;
+};
+
+typedef enum StmtKind { ST_PARAM, ST_INPUT, ST_DEF, ST_OUTPUT, ST_EXPR } StmtKind;
+
+typedef struct Stmt Stmt;
+struct Stmt {
+  StmtKind kind;
+  Span span;         /* the name (or the expression) */
+  const char *name;
+  Ast *dims;         /* declarations: AST_VECTOR of dimensions, or NULL */
+  Ast *value;        /* initialiser / definition */
+  Stmt *next;
+};
+
+typedef struct Parse {
+  Arena *arena;
+  Diags *diags;
+  const Source *src;
+  Stmt *first, *last;
+  /* lexer state */
+  int line, col;     /* where the next token starts */
+  int depth;         /* bracket nesting */
+  int last_tok;      /* the previous token, for newline continuation */
+  int eof_nl;        /* the synthetic newline at end of file was sent */
+  int declkind;      /* ST_PARAM or ST_INPUT: the current declaration */
+  int fatal;         /* stop: later errors would be noise */
+  int errors;        /* syntax errors reported (at most 20) */
+} Parse;
+
+#define MAX_SYNTAX_ERRORS 20
+#define MAX_NESTING 1000
+#define MAX_NAME_LEN 256
+#define MAX_NUMBER_LEN 400
+
+Ast *ast_new(Parse *p, AstKind kind, Span span, int nkids);
+Ast *ast_num(Parse *p, Span span, const char *text, size_t len);
+Ast *ast_name(Parse *p, Span span, const char *text, size_t len);
+Ast *ast_unary(Parse *p, Span span, int op, Ast *a);
+Ast *ast_binary(Parse *p, Span span, int op, Ast *a, Ast *b);
+Ast *ast_list_add(Parse *p, Ast *list, Ast *item);
+Stmt *ast_stmt(Parse *p, StmtKind kind, Span span, const char *name,
+               Ast *dims, Ast *value);
+
+/* ------------------------------------------------------- lexer.l/parser.y */
+
+/* Parse a whole source; statements go to p->first, errors to p->diags.
+ * Returns 0 on success. */
+int parse_source(Parse *p);
+
+/* ---------------------------------------------------------------- lower.c */
+
+typedef enum VarKind { VAR_PARAM, VAR_INPUT } VarKind;
+
+typedef enum InitKind { INIT_NONE, INIT_VALUE, INIT_RANDN, INIT_UNIFORM,
+                        INIT_ZEROS, INIT_ONES, INIT_FILE } InitKind;
+
+typedef struct Var {
+  const char *name;
+  VarKind kind;
+  ShapeId shape;
+  NodeId node;
+  Span span;
+  InitKind init;
+  double init_a, init_b;  /* value; randn std; uniform lo, hi */
+  const char *init_path;
+} Var;
+
+typedef struct Output {
+  const char *name;
+  NodeId node;
+  Span span;
+} Output;
+
+/* A compiled program: the variables, the outputs and the DAG they live in. */
+typedef struct Program {
+  Arena arena;
+  Dag *dag;
+  Var *vars;
+  int nvars, capvars;
+  Output *outs;
+  int nouts, capouts;
+  const char **dimnames;   /* symbolic dimensions */
+  int ndims;
+  int declared;            /* the file declares its variables */
+} Program;
+
+int lower_program(Program *prog, Parse *p);
+void program_free(Program *prog);
+int program_var_index(const Program *prog, const char *name);
+int program_output_index(const Program *prog, const char *name);
+
+/* ---------------------------------------------------------------- ad.c */
+
+/* Forward mode: the tangent of every node live from the roots, given the
+ * tangents of the variables (var_tangent[k] for variable k; NO_NODE or
+ * k >= nvars: zero). Returns a malloc'd array indexed by node id, of the
+ * node count before the pass (*n_out); NO_NODE means a zero tangent. */
+NodeId *ad_forward(Dag *g, const NodeId *var_tangent, int nvars,
+                   const NodeId *roots, int nroots, uint32_t *n_out);
+/* Reverse mode: the adjoint of every node that `root` depends on, seeded
+ * with `seed` (NO_NODE: the constant 1). Same array convention. */
+NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out);
+/* The chain-rule term for argument i of node n: d n / d arg_i times `seed`
+ * (micrograd's _backward for one input); NO_NODE if it is zero. */
+NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed);
+
+/* ---------------------------------------------------------------- emit_c.c */
+
+/* One function to emit: a name, the variables it takes and the nodes it
+ * returns; argument lists follow SPEC section 3. */
+typedef struct EmitArg {
+  const char *cname;       /* C identifier of the parameter */
+  int var;                 /* variable index (for inputs/params and tangents) */
+} EmitArg;
+
+typedef struct EmitRes {
+  const char *cname;       /* C identifier of the result pointer */
+  NodeId node;
+  const char *comment;
+} EmitRes;
+
+typedef struct EmitFn {
+  const char *name;
+  const char *comment;
+  EmitArg *args;           /* in order; args[k].var indexes the variables */
+  int nargs;
+  int *arg_of_var;         /* variable index -> position in args, or -1 */
+  EmitRes *res;
+  int nres;
+} EmitFn;
+
+typedef struct EmitOpts {
+  int thunks;              /* add uniform-signature thunks for the JIT */
+} EmitOpts;
+
+void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
+            Buf *out, Buf *header);
+const char *emit_ident(Arena *a, const char *user);   /* user name -> C */
+int emit_count_ops(const Dag *g, const NodeId *roots, int nroots);
+
+/* ---------------------------------------------------------------- jit.c */
+
+typedef void (*JitThunk)(const double *const *args, double *const *res);
+typedef struct JitModule JitModule;
+
+/* Compile C source with libtcc (backend 0) or the system compiler into a
+ * shared object (backend 1). On failure returns NULL and adds an internal
+ * error to diags naming a saved copy of the source. */
+JitModule *jit_compile(const char *src, int backend, Diags *diags);
+JitThunk jit_lookup(JitModule *m, const char *name);
+void jit_free(JitModule *m);
+
+#endif

@@ -1,0 +1,204 @@
+/* jit.c: compile generated C and find its functions. The only file that
+ * includes libtcc.h. Backend 0 compiles in memory with libtcc; backend 1
+ * runs the system C compiler into a shared object and dlopens it.
+ *
+ * libtcc keeps global state; Debian's build serialises compiles with its
+ * own semaphore (CONFIG_TCC_SEMLOCK), and each TCCState is used by one
+ * thread only, so contexts on different threads are safe. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <libtcc.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ir.h"
+
+struct JitModule {
+  TCCState *tcc;
+  void *so;
+  char *dir;  /* temp directory of the cc backend */
+};
+
+typedef struct TccErrors {
+  Buf msgs;
+} TccErrors;
+
+static void on_tcc_error(void *opaque, const char *msg) {
+  TccErrors *e = opaque;
+  if (e->msgs.len < 4000) {
+    buf_puts(&e->msgs, msg);
+    buf_puts(&e->msgs, "\n");
+  }
+}
+
+/* Keep the generated source where a bug report can find it. */
+static void save_source(const char *src, char *path, size_t n) {
+  snprintf(path, n, "/tmp/gradc-generated-XXXXXX.c");
+  int fd = mkstemps(path, 2);
+  if (fd < 0) {
+    snprintf(path, n, "(could not save the generated C)");
+    return;
+  }
+  size_t len = strlen(src), off = 0;
+  while (off < len) {
+    ssize_t w = write(fd, src + off, len - off);
+    if (w <= 0)
+      break;
+    off += (size_t)w;
+  }
+  close(fd);
+}
+
+static void internal(Diags *d, const char *src, const char *what, const char *detail) {
+  char path[256];
+  save_source(src, path, sizeof path);
+  diag_add(d, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
+           "%s rejected the generated C (saved as %s):\n%s", what, path,
+           detail && *detail ? detail : "(no message)");
+}
+
+/* Every libm function that generated code may call (see emit_c.c). */
+static const struct {
+  const char *name;
+  void *fn;
+} libm_symbols[] = {
+    {"exp", (void *)exp},     {"log", (void *)log},       {"sqrt", (void *)sqrt},
+    {"sin", (void *)sin},     {"cos", (void *)cos},       {"tan", (void *)tan},
+    {"asin", (void *)asin},   {"acos", (void *)acos},     {"atan", (void *)atan},
+    {"sinh", (void *)sinh},   {"cosh", (void *)cosh},     {"tanh", (void *)tanh},
+    {"erf", (void *)erf},     {"log1p", (void *)log1p},   {"expm1", (void *)expm1},
+    {"fabs", (void *)fabs},   {"pow", (void *)pow},       {"atan2", (void *)atan2},
+    {"malloc", (void *)malloc}, {"free", (void *)free},
+};
+
+static JitModule *compile_tcc(const char *src, Diags *diags) {
+  JitModule *m = calloc(1, sizeof *m);
+  TccErrors errs = {{0}};
+  if (!m)
+    return NULL;
+  m->tcc = tcc_new();
+  if (!m->tcc) {
+    free(m);
+    return NULL;
+  }
+  tcc_set_error_func(m->tcc, &errs, on_tcc_error);
+  tcc_set_output_type(m->tcc, TCC_OUTPUT_MEMORY);
+  tcc_set_options(m->tcc, "-nostdlib");
+  for (size_t i = 0; i < sizeof libm_symbols / sizeof *libm_symbols; i++)
+    tcc_add_symbol(m->tcc, libm_symbols[i].name, libm_symbols[i].fn);
+  if (tcc_compile_string(m->tcc, src) < 0 ||
+      tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0) {
+    internal(diags, src, "libtcc", errs.msgs.data);
+    buf_free(&errs.msgs);
+    jit_free(m);
+    return NULL;
+  }
+  buf_free(&errs.msgs);
+  return m;
+}
+
+static int write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  size_t n = strlen(text);
+  int ok = fwrite(text, 1, n, f) == n;
+  ok &= fclose(f) == 0;
+  return ok ? 0 : -1;
+}
+
+static JitModule *compile_cc(const char *src, Diags *diags) {
+  JitModule *m = calloc(1, sizeof *m);
+  if (!m)
+    return NULL;
+  char tmpl[] = "/tmp/gradc-cc-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
+             "cannot make a temporary directory: %s", strerror(errno));
+    free(m);
+    return NULL;
+  }
+  m->dir = strdup(tmpl);
+  char cpath[64], sopath[64], logpath[64];
+  snprintf(cpath, sizeof cpath, "%s/g.c", tmpl);
+  snprintf(sopath, sizeof sopath, "%s/g.so", tmpl);
+  snprintf(logpath, sizeof logpath, "%s/cc.log", tmpl);
+  if (!m->dir || write_file(cpath, src) < 0) {
+    diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
+             "cannot write %s", cpath);
+    jit_free(m);
+    return NULL;
+  }
+  const char *cc = getenv("CC");
+  if (!cc || !*cc)
+    cc = "cc";
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE *log = freopen(logpath, "w", stderr);
+    (void)log;
+    execlp(cc, cc, "-std=c99", "-O2", "-shared", "-fPIC", "-o", sopath, cpath,
+           "-lm", (char *)NULL);
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0) {
+    char detail[2048] = "";
+    FILE *f = fopen(logpath, "r");
+    if (f) {
+      size_t n = fread(detail, 1, sizeof detail - 1, f);
+      detail[n] = 0;
+      fclose(f);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "the C compiler '%s'", cc);
+    internal(diags, src, what, detail);
+    jit_free(m);
+    return NULL;
+  }
+  m->so = dlopen(sopath, RTLD_NOW | RTLD_LOCAL);
+  if (!m->so) {
+    internal(diags, src, "dlopen", dlerror());
+    jit_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+JitModule *jit_compile(const char *src, int backend, Diags *diags) {
+  return backend == 1 ? compile_cc(src, diags) : compile_tcc(src, diags);
+}
+
+JitThunk jit_lookup(JitModule *m, const char *name) {
+  void *p = m->tcc ? tcc_get_symbol(m->tcc, name) : dlsym(m->so, name);
+  JitThunk f;
+  memcpy(&f, &p, sizeof f);
+  return p ? f : NULL;
+}
+
+static void remove_dir(const char *dir) {
+  static const char *const files[] = {"g.c", "g.so", "cc.log"};
+  char path[96];
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
+void jit_free(JitModule *m) {
+  if (!m)
+    return;
+  if (m->tcc)
+    tcc_delete(m->tcc);
+  if (m->so)
+    dlclose(m->so);
+  if (m->dir) {
+    remove_dir(m->dir);
+    free(m->dir);
+  }
+  free(m);
+}

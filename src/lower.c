@@ -1,0 +1,579 @@
+/* lower.c: from statements to the DAG. Resolves names (declared variables,
+ * free names in a file without declarations, definitions, outputs, built-in
+ * functions), checks arity, and builds every expression with the dag_
+ * constructors, walking the AST with an explicit stack so that a chain of a
+ * million operators needs no C recursion. Errors are reported here, while
+ * the source position is at hand. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+
+/* Built-ins that are not one DAG operator. */
+enum {
+  B_SUM = OP_COUNT + 1, B_MEAN, B_LOGSUMEXP, B_SOFTMAX, B_LOG_SOFTMAX, B_DOT,
+  B_TRANSPOSE, B_ONEHOT, B_ARGMAX, B_RANDN, B_UNIFORM, B_ZEROS, B_ONES
+};
+
+typedef struct Builtin {
+  const char *name;
+  int code;             /* an OpKind or a B_ code */
+  int minargs, maxargs;
+} Builtin;
+
+static const Builtin builtins[] = {
+    {"exp", OP_EXP, 1, 1},         {"log", OP_LOG, 1, 1},
+    {"sqrt", OP_SQRT, 1, 1},       {"abs", OP_ABS, 1, 1},
+    {"sign", OP_SIGN, 1, 1},       {"sin", OP_SIN, 1, 1},
+    {"cos", OP_COS, 1, 1},         {"tan", OP_TAN, 1, 1},
+    {"asin", OP_ASIN, 1, 1},       {"acos", OP_ACOS, 1, 1},
+    {"atan", OP_ATAN, 1, 1},       {"sinh", OP_SINH, 1, 1},
+    {"cosh", OP_COSH, 1, 1},       {"tanh", OP_TANH, 1, 1},
+    {"erf", OP_ERF, 1, 1},         {"sigmoid", OP_SIGMOID, 1, 1},
+    {"relu", OP_RELU, 1, 1},       {"softplus", OP_SOFTPLUS, 1, 1},
+    {"log1p", OP_LOG1P, 1, 1},     {"expm1", OP_EXPM1, 1, 1},
+    {"pow", OP_POW, 2, 2},         {"atan2", OP_ATAN2, 2, 2},
+    {"max", OP_MAX, 2, 2},         {"min", OP_MIN, 2, 2},
+    {"where", OP_WHERE, 3, 3},     {"sum", B_SUM, 1, 2},
+    {"mean", B_MEAN, 1, 2},        {"logsumexp", B_LOGSUMEXP, 1, 2},
+    {"softmax", B_SOFTMAX, 1, 2},  {"log_softmax", B_LOG_SOFTMAX, 1, 2},
+    {"dot", B_DOT, 2, 2},          {"transpose", B_TRANSPOSE, 1, 1},
+    {"onehot", B_ONEHOT, 2, 2},    {"argmax", B_ARGMAX, 1, 2},
+    {"randn", B_RANDN, 0, 1},      {"uniform", B_UNIFORM, 0, 2},
+    {"zeros", B_ZEROS, 0, 0},      {"ones", B_ONES, 0, 0},
+};
+enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
+
+static const Builtin *builtin(const char *name) {
+  for (int i = 0; i < NBUILTIN; i++)
+    if (!strcmp(builtins[i].name, name))
+      return &builtins[i];
+  return NULL;
+}
+
+/* ---- a string -> binding table ---------------------------------------- */
+
+typedef enum { B_VAR, B_DEF, B_LATER } BindKind;
+
+typedef struct Binding {
+  const char *name;
+  BindKind kind;
+  NodeId node;
+  int var;
+  Span span;
+} Binding;
+
+typedef struct Lower {
+  Program *prog;
+  Parse *p;
+  Diags *diags;
+  Binding *tab;        /* open addressing */
+  size_t cap, count;
+  int oom;
+} Lower;
+
+static size_t strhash(const char *s) {
+  size_t h = 14695981039346656037u;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211u;
+  return h;
+}
+
+static Binding *lookup(Lower *l, const char *name) {
+  if (!l->cap)
+    return NULL;
+  for (size_t i = strhash(name) & (l->cap - 1);; i = (i + 1) & (l->cap - 1)) {
+    if (!l->tab[i].name)
+      return NULL;
+    if (!strcmp(l->tab[i].name, name))
+      return &l->tab[i];
+  }
+}
+
+static Binding *bind(Lower *l, const char *name) {
+  if ((l->count + 1) * 2 > l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    Binding *tab = calloc(cap, sizeof *tab);
+    if (!tab) {
+      l->oom = 1;
+      return NULL;
+    }
+    for (size_t i = 0; i < l->cap; i++)
+      if (l->tab[i].name) {
+        size_t j = strhash(l->tab[i].name) & (cap - 1);
+        while (tab[j].name)
+          j = (j + 1) & (cap - 1);
+        tab[j] = l->tab[i];
+      }
+    free(l->tab);
+    l->tab = tab;
+    l->cap = cap;
+  }
+  size_t i = strhash(name) & (l->cap - 1);
+  while (l->tab[i].name) {
+    if (!strcmp(l->tab[i].name, name))
+      return &l->tab[i];
+    i = (i + 1) & (l->cap - 1);
+  }
+  l->tab[i].name = name;
+  l->count++;
+  return &l->tab[i];
+}
+
+#define ERR(l, span, ...) \
+  diag_add((l)->diags, GRADC_ERR_INPUT, (l)->p->src, (span), NULL, __VA_ARGS__)
+#define ERRH(l, span, hint, ...) \
+  diag_add((l)->diags, GRADC_ERR_INPUT, (l)->p->src, (span), (hint), __VA_ARGS__)
+
+/* "did you mean 'x'?" over every bound name and built-in */
+static void suggest(Lower *l, const char *name, char *out, size_t n) {
+  size_t nc = l->count + NBUILTIN;
+  const char **c = malloc(nc * sizeof *c);
+  out[0] = 0;
+  if (!c)
+    return;
+  size_t k = 0;
+  for (size_t i = 0; i < l->cap; i++)
+    if (l->tab[i].name && l->tab[i].kind != B_LATER)
+      c[k++] = l->tab[i].name;
+  for (int i = 0; i < NBUILTIN; i++)
+    c[k++] = builtins[i].name;
+  const char *best = diag_closest(name, c, (int)k);
+  if (best)
+    snprintf(out, n, "did you mean '%s'?", best);
+  free(c);
+}
+
+/* ---- variables and outputs --------------------------------------------- */
+
+static int add_var(Lower *l, const char *name, VarKind kind, Span span) {
+  Program *g = l->prog;
+  if (g->nvars == g->capvars) {
+    int cap = g->capvars ? g->capvars * 2 : 16;
+    Var *v = realloc(g->vars, (size_t)cap * sizeof *v);
+    if (!v) {
+      l->oom = 1;
+      return -1;
+    }
+    g->vars = v;
+    g->capvars = cap;
+  }
+  int k = g->nvars++;
+  Var *v = &g->vars[k];
+  memset(v, 0, sizeof *v);
+  v->name = name;
+  v->kind = kind;
+  v->shape = SHAPE_SCALAR;
+  v->span = span;
+  v->node = dag_var(g->dag, k, SHAPE_SCALAR);
+  Binding *b = bind(l, name);
+  if (b) {
+    b->kind = B_VAR;
+    b->node = v->node;
+    b->var = k;
+    b->span = span;
+  }
+  return k;
+}
+
+static void add_output(Lower *l, const char *name, NodeId node, Span span) {
+  Program *g = l->prog;
+  if (g->nouts == g->capouts) {
+    int cap = g->capouts ? g->capouts * 2 : 8;
+    Output *o = realloc(g->outs, (size_t)cap * sizeof *o);
+    if (!o) {
+      l->oom = 1;
+      return;
+    }
+    g->outs = o;
+    g->capouts = cap;
+  }
+  g->outs[g->nouts++] = (Output){name, node, span};
+}
+
+/* ---- expressions -------------------------------------------------------- */
+
+static NodeId name_ref(Lower *l, Ast *a) {
+  Binding *b = lookup(l, a->name);
+  if (b && b->kind != B_LATER)
+    return b->node;
+  if (b && b->kind == B_LATER) {
+    ERR(l, a->span, "'%s' is used before it is defined (line %d)", a->name,
+        b->span.line);
+    return NO_NODE;
+  }
+  if (builtin(a->name)) {
+    ERR(l, a->span, "'%s' is a built-in function; call it as %s(...)", a->name,
+        a->name);
+    return NO_NODE;
+  }
+  if (!l->prog->declared) { /* a free name is a scalar param */
+    int k = add_var(l, a->name, VAR_PARAM, a->span);
+    return k < 0 ? NO_NODE : l->prog->vars[k].node;
+  }
+  char hint[300];
+  suggest(l, a->name, hint, sizeof hint);
+  ERRH(l, a->span, hint[0] ? hint : NULL, "undeclared name '%s'", a->name);
+  return NO_NODE;
+}
+
+static NodeId call(Lower *l, Ast *a, const NodeId *x) {
+  Dag *g = l->prog->dag;
+  const Builtin *f = builtin(a->name);
+  if (!f) {
+    Binding *b = lookup(l, a->name);
+    if (b) {
+      ERR(l, a->span, "'%s' is not a function", a->name);
+      return NO_NODE;
+    }
+    const char *names[NBUILTIN];
+    for (int i = 0; i < NBUILTIN; i++)
+      names[i] = builtins[i].name;
+    const char *best = diag_closest(a->name, names, NBUILTIN);
+    char hint[300];
+    if (best)
+      snprintf(hint, sizeof hint, "did you mean '%s'?", best);
+    ERRH(l, a->span, best ? hint : NULL, "unknown function '%s'", a->name);
+    return NO_NODE;
+  }
+  int n = a->nkids;
+  if (n < f->minargs || n > f->maxargs) {
+    if (f->minargs == f->maxargs)
+      ERR(l, a->span, "%s() takes %d argument%s, not %d", f->name, f->minargs,
+          f->minargs == 1 ? "" : "s", n);
+    else
+      ERR(l, a->span, "%s() takes %d to %d arguments, not %d", f->name,
+          f->minargs, f->maxargs, n);
+    return NO_NODE;
+  }
+  for (int i = 0; i < n; i++)
+    if (x[i] == NO_NODE)
+      return NO_NODE;
+  if (f->code < OP_COUNT)
+    return dag_op(g, (OpKind)f->code, x[0], n > 1 ? x[1] : NO_NODE,
+                  n > 2 ? x[2] : NO_NODE);
+  if (f->code >= B_RANDN) {
+    ERR(l, a->span, "%s() is only allowed as the default of a declaration",
+        f->name);
+    return NO_NODE;
+  }
+  if (n == 2 && f->code != B_DOT && f->code != B_ONEHOT) {
+    ERR(l, a->kids[1]->span, "%s() with an axis needs a tensor; tensors are not supported yet",
+        f->name);
+    return NO_NODE;
+  }
+  /* On a scalar (rank 0) the tensor functions reduce to these. */
+  switch (f->code) {
+  case B_SUM: case B_MEAN: case B_LOGSUMEXP: case B_TRANSPOSE:
+    return x[0];
+  case B_SOFTMAX:
+    return dag_const(g, 1);
+  case B_LOG_SOFTMAX: case B_ARGMAX:
+    return dag_const(g, 0);
+  case B_DOT:
+    return dag_mul(g, x[0], x[1]);
+  default:
+    ERR(l, a->span, "%s() needs tensors; tensors are not supported yet", f->name);
+    return NO_NODE;
+  }
+}
+
+typedef struct Frame {
+  Ast *a;
+  int next;
+} Frame;
+
+static NodeId lower_expr(Lower *l, Ast *root) {
+  Frame *st = NULL;
+  NodeId *res = NULL;
+  size_t nst = 0, capst = 0, nres = 0, capres = 0;
+  NodeId out = NO_NODE;
+#define PUSH_RES(v)                                                         \
+  do {                                                                      \
+    if (nres == capres) {                                                   \
+      capres = capres ? capres * 2 : 64;                                    \
+      NodeId *r_ = realloc(res, capres * sizeof *r_);                       \
+      if (!r_) goto oom;                                                    \
+      res = r_;                                                             \
+    }                                                                       \
+    res[nres++] = (v);                                                      \
+  } while (0)
+#define PUSH_FRAME(x)                                                       \
+  do {                                                                      \
+    if (nst == capst) {                                                     \
+      capst = capst ? capst * 2 : 64;                                       \
+      Frame *s_ = realloc(st, capst * sizeof *s_);                          \
+      if (!s_) goto oom;                                                    \
+      st = s_;                                                              \
+    }                                                                       \
+    st[nst++] = (Frame){(x), 0};                                            \
+  } while (0)
+
+  Dag *g = l->prog->dag;
+  PUSH_FRAME(root);
+  while (nst > 0) {
+    Frame *f = &st[nst - 1];
+    Ast *a = f->a;
+    if (!a) { /* a parse that ran out of memory */
+      nst--;
+      PUSH_RES(NO_NODE);
+      continue;
+    }
+    switch (a->kind) {
+    case AST_NUM:
+      nst--;
+      PUSH_RES(dag_const(g, a->num));
+      continue;
+    case AST_NAME:
+      nst--;
+      PUSH_RES(name_ref(l, a));
+      continue;
+    case AST_INDEX:
+      nst--;
+      ERR(l, a->span, "indexing needs a tensor; tensors are not supported yet");
+      PUSH_RES(NO_NODE);
+      continue;
+    case AST_VECTOR:
+      nst--;
+      ERR(l, a->span, "vector and matrix literals are not supported yet");
+      PUSH_RES(NO_NODE);
+      continue;
+    case AST_PATH:
+      nst--;
+      ERR(l, a->span, "a data file can only be the default of a declaration");
+      PUSH_RES(NO_NODE);
+      continue;
+    case AST_SLICE:
+      nst--;
+      ERR(l, a->span, "a slice can only appear inside [ ]");
+      PUSH_RES(NO_NODE);
+      continue;
+    default:
+      break;
+    }
+    if (f->next < a->nkids) {
+      Ast *kid = a->kids[f->next++];
+      PUSH_FRAME(kid);
+      continue;
+    }
+    nst--;
+    int n = a->nkids;
+    NodeId *x = res + nres - n, r = NO_NODE;
+    int ok = 1;
+    for (int i = 0; i < n; i++)
+      ok &= x[i] != NO_NODE;
+    switch (a->kind) {
+    case AST_UNARY:
+      if (ok)
+        r = dag_op(g, (OpKind)a->op, x[0], NO_NODE, NO_NODE);
+      break;
+    case AST_TRANSPOSE:
+      r = x[0]; /* the transpose of a scalar is itself */
+      break;
+    case AST_BINARY:
+      if (a->op == '@') {
+        if (ok)
+          ERR(l, a->span, "'@' needs vectors or matrices; tensors are not supported yet");
+      } else if (ok) {
+        r = dag_op(g, (OpKind)a->op, x[0], x[1], NO_NODE);
+      }
+      break;
+    case AST_CALL:
+      r = call(l, a, x);
+      break;
+    default:
+      break;
+    }
+    nres -= (size_t)n;
+    PUSH_RES(r);
+  }
+  out = res[0];
+  free(st);
+  free(res);
+  return out;
+oom:
+  free(st);
+  free(res);
+  l->oom = 1;
+  return NO_NODE;
+#undef PUSH_RES
+#undef PUSH_FRAME
+}
+
+/* ---- declarations ------------------------------------------------------- */
+
+static void declare(Lower *l, Stmt *s) {
+  Program *prog = l->prog;
+  if (builtin(s->name)) {
+    ERR(l, s->span, "'%s' is a built-in function and cannot be used as a name", s->name);
+    return;
+  }
+  Binding *b = lookup(l, s->name);
+  if (b) {
+    ERR(l, s->span, "'%s' is already declared (line %d)", s->name, b->span.line);
+    return;
+  }
+  if (s->dims) {
+    ERR(l, s->dims->span, "tensor declarations are not supported yet");
+    return;
+  }
+  int k = add_var(l, s->name, s->kind == ST_PARAM ? VAR_PARAM : VAR_INPUT, s->span);
+  if (k < 0 || !s->value)
+    return;
+  Var *v = &prog->vars[k];
+  Ast *a = s->value;
+  if (a->kind == AST_PATH) {
+    ERR(l, a->span, "data files need a tensor declaration; tensors are not supported yet");
+    return;
+  }
+  const Builtin *f = (a->kind == AST_CALL || a->kind == AST_NAME) ? builtin(a->name) : NULL;
+  if (f && f->code >= B_RANDN) {
+    int n = a->kind == AST_CALL ? a->nkids : 0;
+    if (n < f->minargs || n > f->maxargs) {
+      ERR(l, a->span, "%s() takes %d to %d arguments, not %d", f->name,
+          f->minargs, f->maxargs, n);
+      return;
+    }
+    double arg[2] = {0, 0};
+    for (int i = 0; i < n; i++) {
+      NodeId x = lower_expr(l, a->kids[i]);
+      if (x == NO_NODE)
+        return;
+      if (!dag_is_const(prog->dag, x)) {
+        ERR(l, a->kids[i]->span, "the arguments of %s() must be constants", f->name);
+        return;
+      }
+      arg[i] = dag_num(prog->dag, x);
+    }
+    switch (f->code) {
+    case B_RANDN:
+      v->init = INIT_RANDN;
+      v->init_a = n ? arg[0] : 1.0;
+      break;
+    case B_UNIFORM:
+      v->init = INIT_UNIFORM;
+      v->init_a = n ? arg[0] : 0.0;
+      v->init_b = n > 1 ? arg[1] : 1.0;
+      break;
+    case B_ZEROS:
+      v->init = INIT_ZEROS;
+      break;
+    default:
+      v->init = INIT_ONES;
+      break;
+    }
+    return;
+  }
+  NodeId x = lower_expr(l, a);
+  if (x == NO_NODE)
+    return;
+  if (!dag_is_const(prog->dag, x)) {
+    ERR(l, a->span, "the default of '%s' must be a constant", s->name);
+    return;
+  }
+  v->init = INIT_VALUE;
+  v->init_a = dag_num(prog->dag, x);
+}
+
+/* ---- the whole program -------------------------------------------------- */
+
+int lower_program(Program *prog, Parse *p) {
+  Lower l = {.prog = prog, .p = p, .diags = p->diags};
+  int before = p->diags->count;
+  if (!prog->dag)
+    prog->dag = dag_new();
+  if (!prog->dag)
+    return GRADC_ERR_NOMEM;
+  Stmt *last = NULL;
+  for (Stmt *s = p->first; s; s = s->next) {
+    if (s->kind == ST_PARAM || s->kind == ST_INPUT)
+      prog->declared = 1;
+    last = s;
+  }
+  /* Pass 1: declarations, and the names that definitions will bind. */
+  for (Stmt *s = p->first; s; s = s->next)
+    if (s->kind == ST_PARAM || s->kind == ST_INPUT)
+      declare(&l, s);
+  for (Stmt *s = p->first; s; s = s->next) {
+    if (s->kind != ST_DEF && s->kind != ST_OUTPUT)
+      continue;
+    Binding *b = lookup(&l, s->name);
+    if (!b && !builtin(s->name) && (b = bind(&l, s->name))) {
+      b->kind = B_LATER;
+      b->span = s->span;
+    }
+  }
+  /* Pass 2: definitions and outputs, in order. */
+  int nexpr = 0;
+  for (Stmt *s = p->first; s; s = s->next) {
+    if (s->kind == ST_PARAM || s->kind == ST_INPUT)
+      continue;
+    if (s->kind == ST_EXPR && nexpr++ > 0) {
+      ERR(&l, s->span, "a second bare expression: name it ('name = ...' or 'output name = ...')");
+      continue;
+    }
+    if (builtin(s->name)) {
+      ERR(&l, s->span, "'%s' is a built-in function and cannot be used as a name", s->name);
+      continue;
+    }
+    Binding *b = lookup(&l, s->name);
+    if (b && b->kind != B_LATER) {
+      ERR(&l, s->span, "'%s' is already %s (line %d)", s->name,
+          b->kind == B_VAR ? "a variable" : "defined", b->span.line);
+      continue;
+    }
+    NodeId x = lower_expr(&l, s->value);
+    if (x == NO_NODE)
+      continue;
+    if (!b)
+      b = bind(&l, s->name);
+    if (!b)
+      break;
+    b->kind = B_DEF;
+    b->node = x;
+    b->span = s->span;
+    if (s->kind == ST_OUTPUT || s->kind == ST_EXPR)
+      add_output(&l, s->name, x, s->span);
+  }
+  if (prog->dag->oom == 2)
+    ERR(&l, (Span){0}, "the expression is too large (more than %u nodes)",
+        prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024);
+  if (p->diags->count == before && prog->nouts == 0) {
+    if (last && last->kind == ST_DEF) {
+      Binding *b = lookup(&l, last->name);
+      if (b && b->kind == B_DEF)
+        add_output(&l, last->name, b->node, last->span);
+    } else {
+      Span at = last ? last->span : (Span){1, 1, 1, 1};
+      ERR(&l, at, "%s", last ? "the file has no output: end it with an expression or 'output NAME = ...'"
+                              : "the file is empty: nothing to compute");
+    }
+  }
+  free(l.tab);
+  if (l.oom || prog->dag->oom == 1)
+    return GRADC_ERR_NOMEM;
+  return p->diags->count > before ? GRADC_ERR_INPUT : GRADC_OK;
+}
+
+void program_free(Program *prog) {
+  dag_free(prog->dag);
+  free(prog->vars);
+  free(prog->outs);
+  arena_free(&prog->arena);
+  memset(prog, 0, sizeof *prog);
+}
+
+int program_var_index(const Program *prog, const char *name) {
+  for (int i = 0; i < prog->nvars; i++)
+    if (!strcmp(prog->vars[i].name, name))
+      return i;
+  return -1;
+}
+
+int program_output_index(const Program *prog, const char *name) {
+  for (int i = 0; i < prog->nouts; i++)
+    if (!strcmp(prog->outs[i].name, name))
+      return i;
+  return -1;
+}
