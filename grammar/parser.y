@@ -174,6 +174,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, Parse *
   int n = yypcontext_expected_tokens(ctx, exp, N);
   yysymbol_kind_t got = yypcontext_token(ctx);
   Buf b = {0};
+  if (got == YYSYMBOL_YYEOF && p->depth > 0 && p->depth <= MAX_NESTING) {
+    const Span *at = &p->open[p->depth - 1];
+    diag_add(p->diags, GRADC_ERR_INPUT, p->src, *at, NULL,
+             "unexpected end of file: this bracket is never closed");
+    return 0;
+  }
   if (got == YYSYMBOL_YYEOF)
     buf_puts(&b, "unexpected end of file");
   else

@@ -61,6 +61,22 @@ void gradc_set_backend(Gradc *g, GradcBackend b) { g->backend = b; }
 
 /* ---- compiling ------------------------------------------------------------ */
 
+/* The first byte that is NUL or not part of valid UTF-8, or NULL. */
+static const char *not_text(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  while (p < end) {
+    unsigned char c = *p;
+    int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+    if (c == 0 || n < 0 || (n == 1 && c < 0xc2) || p + n >= end + (n == 0))
+      return (const char *)p;
+    for (int i = 1; i <= n; i++)
+      if ((p[i] & 0xc0) != 0x80)
+        return (const char *)p;
+    p += n + 1;
+  }
+  return NULL;
+}
+
 GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
                                  size_t len) {
   if (g->compiled) {
@@ -78,8 +94,9 @@ GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
   memcpy(copy, text, len);
   copy[len] = 0;
   g->src = (Source){nm, copy, len};
-  /* binary files: a NUL byte means this is not a text file */
-  const char *nul = memchr(copy, 0, len);
+  /* binary files: a NUL byte or bytes that are not UTF-8 mean this is not
+   * a text file, and echoing its "lines" would only print garbage */
+  const char *nul = not_text(copy, len);
   if (nul) {
     int line = 1, col = 1;
     for (const char *s = copy; s < nul; s++) {
@@ -91,7 +108,9 @@ GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
       }
     }
     diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, (Span){line, col, line, col}, NULL,
-             "this is not a text file (it contains a NUL byte)");
+             "this is not a text file (byte 0x%02x is not UTF-8 text)", (unsigned char)*nul);
+    if (g->diags.count)
+      g->diags.items[g->diags.count - 1].no_excerpt = 1;
     return GRADC_ERR_INPUT;
   }
   Parse p = {.arena = &g->prog.arena, .diags = &g->diags, .src = &g->src};

@@ -41,6 +41,7 @@ void diag_add(Diags *d, GradcStatus kind, const Source *src, Span span,
   g->span = span;
   g->msg = msg;
   g->hint = hint ? strdup(hint) : NULL;
+  g->no_excerpt = 0;
 }
 
 void diags_free(Diags *d) {
@@ -72,7 +73,7 @@ void diag_render(const Diag *d, Buf *out) {
   if (d->hint)
     buf_printf(out, " (%s)", d->hint);
   buf_puts(out, "\n");
-  if (!d->src || d->span.line <= 0)
+  if (!d->src || d->span.line <= 0 || d->no_excerpt)
     return;
   /* find the line */
   const char *s = d->src->text, *end = s + d->src->len;
@@ -128,7 +129,7 @@ const char *diag_closest(const char *name, const char *const *cands, int n) {
   const char *best = NULL;
   int bestd = 99;
   size_t len = strlen(name);
-  int limit = len <= 2 ? 1 : len <= 5 ? 2 : 3;
+  int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
   for (int i = 0; i < n; i++) {
     if (!cands[i] || !strcmp(cands[i], name))
       continue;

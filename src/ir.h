@@ -64,6 +64,7 @@ typedef struct Diag {
   Span span;
   char *msg;
   char *hint;         /* "did you mean 'w'?" or NULL */
+  int no_excerpt;     /* do not echo the source line (binary files) */
 } Diag;
 
 typedef struct Diags {
@@ -192,6 +193,11 @@ struct Stmt {
   Stmt *next;
 };
 
+#define MAX_SYNTAX_ERRORS 20
+#define MAX_NESTING 1000
+#define MAX_NAME_LEN 256
+#define MAX_NUMBER_LEN 400
+
 typedef struct Parse {
   Arena *arena;
   Diags *diags;
@@ -205,12 +211,9 @@ typedef struct Parse {
   int declkind;      /* ST_PARAM or ST_INPUT: the current declaration */
   int fatal;         /* stop: later errors would be noise */
   int errors;        /* syntax errors reported (at most 20) */
+  Span open[MAX_NESTING + 1]; /* where each open bracket is */
 } Parse;
 
-#define MAX_SYNTAX_ERRORS 20
-#define MAX_NESTING 1000
-#define MAX_NAME_LEN 256
-#define MAX_NUMBER_LEN 400
 
 Ast *ast_new(Parse *p, AstKind kind, Span span, int nkids);
 Ast *ast_num(Parse *p, Span span, const char *text, size_t len);
