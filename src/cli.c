@@ -627,7 +627,7 @@ static int cmd_hessian(Run *r, const int *wrt, int nwrt) {
       printf("%s%s", k ? ", " : "", gradc_var_name(g, wrt[k]));
     printf(") =\n[");
     for (int i = 0; i < nwrt; i++) {
-      printf("%s[", i ? ",\n [" : "[" + 1);
+      printf("%s[", i ? ",\n " : "");
       for (int j = 0; j < nwrt; j++) {
         if (j)
           printf(", ");
@@ -742,6 +742,68 @@ done:
   free(minus);
   free(e);
   return rc;
+}
+
+/* ---- trace ------------------------------------------------------------------------ */
+
+static int cmd_trace(Run *r, const int *wrt, int nwrt) {
+  Gradc *g = r->g;
+  int out = output_arg(r, "trace ");
+  if (out < 0)
+    return EXIT_USAGE;
+  if (nwrt != 1 && r->o->wrt) {
+    usage_error("trace ", "--wrt names one variable for trace");
+    return EXIT_USAGE;
+  }
+  if (nwrt == 0) {
+    usage_error("trace ", "%s has no param: name a variable with --wrt", r->o->file);
+    return EXIT_USAGE;
+  }
+  GradcTrace *t;
+  if (gradc_trace(g, out, wrt[0], r->val, &t) != GRADC_OK)
+    return report(g);
+  const char *wname = gradc_var_name(g, wrt[0]), *oname = gradc_output_name(g, out);
+  int no = gradc_output_count(g);
+  if (r->o->json) {
+    json_t *root = json_object(), *tr = jobj(root, "trace"), *rows = json_array();
+    json_object_set_new(tr, "wrt", json_string(wname));
+    json_object_set_new(tr, "output", json_string(oname));
+    for (int i = 0; i < t->nrows; i++) {
+      json_t *row = json_object();
+      json_object_set_new(row, "name", json_string(t->rows[i].name));
+      json_object_set_new(row, "definition", json_string(t->rows[i].def));
+      json_object_set_new(row, "value", jnum(t->rows[i].value));
+      json_object_set_new(row, "tangent", jnum(t->rows[i].tangent));
+      json_object_set_new(row, "adjoint", jnum(t->rows[i].adjoint));
+      json_array_append_new(rows, row);
+    }
+    json_object_set_new(tr, "rows", rows);
+    json_t *outs = jobj(tr, "outputs");
+    for (int o = 0; o < no; o++)
+      json_object_set_new(outs, gradc_output_name(g, o), json_string(t->out_row[o]));
+    json_print(root);
+  } else {
+    int w = 10;
+    for (int i = 0; i < t->nrows; i++) {
+      int len = (int)strlen(t->rows[i].name) + 3 + (int)strlen(t->rows[i].def);
+      if (len > w)
+        w = len;
+    }
+    char h1[64], h2[64];
+    snprintf(h1, sizeof h1, "tangent wrt %s", wname);
+    snprintf(h2, sizeof h2, "adjoint of %s", oname);
+    printf("%-*s  %16s  %16s  %16s\n", w, "node", "value", h1, h2);
+    for (int i = 0; i < t->nrows; i++) {
+      char def[4096];
+      snprintf(def, sizeof def, "%s = %s", t->rows[i].name, t->rows[i].def);
+      printf("%-*s  %16.10g  %16.10g  %16.10g\n", w, def, t->rows[i].value, t->rows[i].tangent,
+             t->rows[i].adjoint);
+    }
+    for (int o = 0; o < no; o++)
+      printf("%s = %s\n", gradc_output_name(g, o), t->out_row[o]);
+  }
+  gradc_trace_free(g, t);
+  return 0;
 }
 
 /* ---- emit and dot ----------------------------------------------------------------- */
@@ -1031,6 +1093,8 @@ int main(int argc, char **argv) {
         rc = cmd_hessian(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "check"))
         rc = cmd_check(&r, wrt, nwrt);
+      else if (!strcmp(o.cmd, "trace"))
+        rc = cmd_trace(&r, wrt, nwrt);
       else {
         fprintf(stderr, "gradc: %s is not implemented yet\n", o.cmd);
         rc = EXIT_USAGE;

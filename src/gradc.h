@@ -95,6 +95,28 @@ int gradc_fn_res_count(const GradcFn *f);
 const char *gradc_fn_res_name(const GradcFn *f, int i);
 GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res);
 
+/* ---- the evaluation trace (the course's tables) ----------------------- */
+
+/* One row per DAG node that the outputs depend on (constants are written
+ * into the definitions), in evaluation order: "a4", "a2 * a3", its value,
+ * its tangent along variable `wrt` (forward mode) and its adjoint for
+ * output `out` (reverse mode). */
+typedef struct GradcTraceRow {
+  char name[16];
+  char *def;
+  double value, tangent, adjoint;
+} GradcTraceRow;
+
+typedef struct GradcTrace {
+  GradcTraceRow *rows;
+  int nrows;
+  char **out_row;   /* per output: the row that holds it ("a6"), or its constant */
+} GradcTrace;
+
+/* vals: one value per (scalar) variable. Free with gradc_trace_free. */
+GradcStatus gradc_trace(Gradc *g, int out, int wrt, const double *vals, GradcTrace **trace);
+void gradc_trace_free(Gradc *g, GradcTrace *t);
+
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP
