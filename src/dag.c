@@ -51,15 +51,16 @@ void dag_free(Dag *g) {
 }
 
 
+static uint64_t mix(uint64_t z) { /* splitmix64's finaliser */
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 static uint32_t hash(const Node *n) {
-  uint64_t h = 0x9e3779b97f4a7c15ull * (n->op + 1);
-  h ^= n->arg[0] + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  h ^= n->arg[1] + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  h ^= n->arg[2] + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  h ^= (uint64_t)n->v.idx + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  h ^= n->shape;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
+  uint64_t h = mix(n->op | (uint64_t)n->nargs << 8 | (uint64_t)n->shape << 16);
+  h = mix(h ^ ((uint64_t)n->arg[0] << 32 | n->arg[1]));
+  h = mix(h ^ n->arg[2] ^ ((uint64_t)n->v.idx * 0x9e3779b97f4a7c15ull));
   return (uint32_t)h;
 }
 
