@@ -12,6 +12,7 @@ struct GradcFn {
   JitModule *mod;
   JitThunk call;
   int nargs, nres;
+  long ops;
   char **argnames, **resnames;
   GradcFn *next;
 };
@@ -302,14 +303,14 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   }
   EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres};
-  EmitOpts opts = {.thunks = 1};
+  EmitOpts opts = {.kernel = 1};
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)
     goto oom;
   f->mod = jit_compile(src.data, g->backend, &g->diags);
   if (!f->mod)
     goto fail;
-  f->call = jit_lookup(f->mod, "g_thunk_g_fn");
+  f->call = jit_lookup(f->mod, "g_fn");
   if (!f->call) {
     gradc_error(g, GRADC_ERR_INTERNAL, "the compiled code has no entry point");
     goto fail;
@@ -322,6 +323,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   f->nargs = nargs;
   f->argnames = argnames;
   f->nres = pl->nres;
+  f->ops = emit_count_ops(prog->dag, pl->roots, pl->nres);
   f->resnames = pl->names; /* the plan's names move to the function */
   free(pl->roots);
   f->next = g->fns;
@@ -506,9 +508,10 @@ const char *gradc_fn_arg_name(const GradcFn *f, int i) { return f->argnames[i]; 
 int gradc_fn_res_count(const GradcFn *f) { return f->nres; }
 const char *gradc_fn_res_name(const GradcFn *f, int i) { return f->resnames[i]; }
 
+long gradc_fn_op_count(const GradcFn *f) { return f->ops; }
+
 GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res) {
-  f->call(args, res);
-  return GRADC_OK;
+  return f->call(args, res) == 0 ? GRADC_OK : GRADC_ERR_NOMEM;
 }
 
 /* ---- emitting C ------------------------------------------------------------------ */

@@ -94,6 +94,9 @@ const char *gradc_fn_arg_name(const GradcFn *f, int i);
 int gradc_fn_res_count(const GradcFn *f);
 const char *gradc_fn_res_name(const GradcFn *f, int i);
 GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res);
+/* Arithmetic operations and calls in the function's code (x^n counts as
+ * its n-1 multiplications): the cost model of the benchmarks. */
+long gradc_fn_op_count(const GradcFn *f);
 
 /* ---- the evaluation trace (the course's tables) ----------------------- */
 

@@ -313,17 +313,20 @@ typedef struct EmitFn {
 } EmitFn;
 
 typedef struct EmitOpts {
-  int thunks;              /* add uniform-signature thunks for the JIT */
+  /* The JIT's calling convention: int NAME(const double *const *a,
+   * double *const *r), variable k read as a[k][0], result k written to
+   * r[k][0]. The body is the same code as the typed function's. */
+  int kernel;
 } EmitOpts;
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header);
 const char *emit_ident(Arena *a, const char *user);   /* user name -> C */
-int emit_count_ops(const Dag *g, const NodeId *roots, int nroots);
+long emit_count_ops(const Dag *g, const NodeId *roots, int nroots);
 
 /* ---------------------------------------------------------------- jit.c */
 
-typedef void (*JitThunk)(const double *const *args, double *const *res);
+typedef int (*JitThunk)(const double *const *args, double *const *res);
 typedef struct JitModule JitModule;
 
 /* Compile C source with libtcc (backend 0) or the system compiler into a
