@@ -90,7 +90,85 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
 
 static int differentiable(OpKind op) {
   OpClass c = op_info[op].cls;
-  return c == OC_INFIX || c == OC_FUNC;
+  if (op == OP_MAXR || op == OP_ARGMAX || op == OP_ONEHOT) /* derivative 0 */
+    return 0;
+  return c == OC_INFIX || c == OC_FUNC || c == OC_STRUCT;
+}
+
+/* x as a column (k, 1) or a row (1, k), for outer products. */
+static NodeId as_matrix(Dag *g, NodeId x, int column) {
+  const Shape *s = shape_get(g, dag_shape(g, x));
+  Shape r = {.rank = 2};
+  r.dim[0] = column ? s->dim[0] : 1;
+  r.dim[1] = column ? 1 : s->dim[0];
+  return dag_reshape(g, x, shape_intern(g, &r));
+}
+
+/* The rules of the tensor operators, one per mode: the tangent of n given
+ * the tangent t of its argument i (forward), or the adjoint of argument i
+ * given the adjoint t of n (reverse). */
+static NodeId struct_rule(Dag *g, NodeId n, int i, NodeId t, int reverse) {
+  const Node nd = *dag_node(g, n);
+  NodeId x = nd.arg[0];
+  ShapeId xs = dag_shape(g, x), ns = nd.shape;
+  switch ((OpKind)nd.op) {
+  case OP_BCAST:
+    return reverse ? shape_unbroadcast(g, t, xs) : dag_bcast(g, t, ns);
+  case OP_RESHAPE:
+    return dag_reshape(g, t, reverse ? xs : ns);
+  case OP_TRANSPOSE:
+    return dag_transpose(g, t);
+  case OP_SLICE:
+    return reverse ? dag_pad(g, t, &g->slices[nd.v.idx]) : dag_slice(g, t, &g->slices[nd.v.idx]);
+  case OP_PAD:
+    return reverse ? dag_slice(g, t, &g->slices[nd.v.idx]) : dag_pad(g, t, &g->slices[nd.v.idx]);
+  case OP_SUM: {
+    int axis = (int)nd.v.idx;
+    if (!reverse)
+      return dag_sum(g, t, axis);
+    if (axis >= 0)
+      t = dag_reshape(g, t, shape_keepdims(g, xs, axis));
+    return dag_bcast(g, t, xs);
+  }
+  case OP_MATMUL: {
+    NodeId a = nd.arg[0], b = nd.arg[1];
+    int f = (int)nd.v.idx, ta = f & 1, tb = (f >> 1) & 1;
+    if (!reverse) /* d(op(A) op(B)) = op(dA) op(B) + op(A) op(dB) */
+      return i == 0 ? dag_matmul(g, t, b, f) : dag_matmul(g, a, t, f);
+    int ra = shape_rank(g, dag_shape(g, a)), rb = shape_rank(g, dag_shape(g, b));
+    if (ra == 1 && rb == 1) /* a . b */
+      return dag_mul(g, t, i == 0 ? b : a);
+    if (ra == 1) { /* c(n) = a(k) op(B) */
+      if (i == 0)
+        return dag_matmul(g, b, t, tb ? 1 : 0);
+      return tb ? dag_mul(g, as_matrix(g, t, 1), as_matrix(g, a, 0))
+                : dag_mul(g, as_matrix(g, a, 1), as_matrix(g, t, 0));
+    }
+    if (rb == 1) { /* c(m) = op(A) b(k) */
+      if (i == 1)
+        return dag_matmul(g, a, t, ta ? 0 : 1);
+      return ta ? dag_mul(g, as_matrix(g, b, 1), as_matrix(g, t, 0))
+                : dag_mul(g, as_matrix(g, t, 1), as_matrix(g, b, 0));
+    }
+    /* dop(A) = dC op(B)', dop(B) = op(A)' dC */
+    if (i == 0)
+      return ta ? dag_matmul(g, b, t, (tb ? 1 : 0) | 2) : dag_matmul(g, t, b, tb ? 0 : 2);
+    return tb ? dag_matmul(g, t, a, 1 | (ta ? 2 : 0)) : dag_matmul(g, a, t, ta ? 0 : 1);
+  }
+  default:
+    return NO_NODE;
+  }
+}
+
+/* One chain-rule term, in either mode. */
+static NodeId term(Dag *g, NodeId n, int i, NodeId t, int reverse) {
+  if (op_info[g->nodes[n].op].cls == OC_STRUCT)
+    return struct_rule(g, n, i, t, reverse);
+  NodeId c = ad_contrib(g, n, i, t);
+  /* an elementwise operand that was broadcast gets its adjoint summed back */
+  if (reverse && c != NO_NODE)
+    c = shape_unbroadcast(g, c, dag_shape(g, g->nodes[n].arg[i]));
+  return c;
 }
 
 /* Mark the nodes that the roots depend on. */
@@ -140,9 +218,11 @@ NodeId *ad_forward(Dag *g, const NodeId *var_tangent, int nvars,
     NodeId acc = NO_NODE;
     for (int k = 0; k < nd.nargs; k++)
       if (tan[nd.arg[k]] != NO_NODE)
-        acc = accumulate(g, acc, ad_contrib(g, i, k, tan[nd.arg[k]]));
+        acc = accumulate(g, acc, term(g, i, k, tan[nd.arg[k]], 0));
     if (acc != NO_NODE && dag_is_const(g, acc) && dag_num(g, acc) == 0)
       acc = NO_NODE;
+    if (acc != NO_NODE && dag_shape(g, acc) != nd.shape) /* a broadcast operand */
+      acc = dag_bcast(g, acc, nd.shape);
     tan[i] = acc;
   }
   free(live);
@@ -170,7 +250,7 @@ NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out) {
         active[i] |= active[nd->arg[k]];
   }
   if (root < n && active[root])
-    adj[root] = seed == NO_NODE ? dag_const(g, 1) : seed;
+    adj[root] = seed == NO_NODE ? dag_bcast(g, dag_const(g, 1), g->nodes[root].shape) : seed;
   for (uint32_t i = n; i-- > 0;) {
     if (adj[i] == NO_NODE)
       continue;
@@ -181,7 +261,7 @@ NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out) {
       NodeId a = nd.arg[k];
       if (!active[a])
         continue;
-      adj[a] = accumulate(g, adj[a], ad_contrib(g, i, k, adj[i]));
+      adj[a] = accumulate(g, adj[a], term(g, i, k, adj[i], 1));
     }
   }
   free(active);

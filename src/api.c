@@ -7,31 +7,18 @@
 
 #include "ir.h"
 
-struct GradcFn {
-  Gradc *g;
-  JitModule *mod;
-  JitThunk call;
-  int nargs, nres;
-  long ops;
-  char **argnames, **resnames;
-  GradcFn *next;
-};
-
-struct Gradc {
-  Program prog;
-  Source src;
-  Diags diags;
-  Buf rendered;
-  GradcBackend backend;
-  int compiled;
-  GradcFn *fns;
-  Arena arena;       /* C identifiers, names of results */
-};
+#include "api.h"
 
 Gradc *gradc_new(void) { return calloc(1, sizeof(Gradc)); }
 
 static void free_fn(GradcFn *f) {
   jit_free(f->mod);
+  if (f->resdata)
+    for (int i = 0; i < f->nres; i++)
+      free(f->resdata[i]);
+  free(f->resdata);
+  free(f->argshape);
+  free(f->resshape);
   for (int i = 0; i < f->nargs; i++)
     free(f->argnames[i]);
   for (int i = 0; i < f->nres; i++)
@@ -49,6 +36,7 @@ void gradc_free(Gradc *g) {
     free_fn(g->fns);
     g->fns = next;
   }
+  values_free(g);
   program_free(&g->prog);
   diags_free(&g->diags);
   buf_free(&g->rendered);
@@ -212,8 +200,10 @@ typedef struct Plan {
   int nres, capres;
   NodeId *roots;
   char **names;
-  int ntan;          /* tangent arguments after the variables */
-  const int *tan_of; /* their variables */
+  int ntan;          /* extra arguments after the variables (tangents, cotangents) */
+  const int *tan_of; /* their variables (names and shapes), or NULL: */
+  ShapeId xshape;    /* one cotangent of this shape */
+  const char *xname;
   int oom;
 } Plan;
 
@@ -279,9 +269,16 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   Buf src = {0};
   if (!f || !args || !arg_of_var || !res || !argnames)
     goto oom;
+  f->argshape = malloc(((size_t)nargs + 1) * sizeof *f->argshape);
+  f->resshape = malloc(((size_t)pl->nres + 1) * sizeof *f->resshape);
+  if (!f->argshape || !f->resshape)
+    goto oom;
   for (int k = 0; k < nargs; k++) {
-    const char *vn = prog->vars[k < prog->nvars ? k : pl->tan_of[k - prog->nvars]].name;
+    const Var *var = k < prog->nvars ? &prog->vars[k] : pl->tan_of ? &prog->vars[pl->tan_of[k - prog->nvars]] : NULL;
+    const char *vn = var ? var->name : pl->xname;
     args[k].var = k;
+    args[k].shape = var ? var->shape : pl->xshape;
+    f->argshape[k] = args[k].shape;
     arg_of_var[k] = k;
     args[k].cname = k < prog->nvars ? emit_ident(&g->arena, vn) : NULL;
     if (k >= prog->nvars) {
@@ -289,7 +286,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
       args[k].cname = cn ? arena_strndup(&g->arena, cn, strlen(cn)) : NULL;
       free(cn);
     }
-    argnames[k] = k < prog->nvars ? strdup(vn) : fmt("tangent of %s", vn);
+    argnames[k] = k < prog->nvars ? strdup(vn) : fmt("%s of %s", var ? "tangent" : "cotangent", vn);
     if (!args[k].cname || !argnames[k])
       goto oom;
   }
@@ -298,11 +295,13 @@ static GradcFn *build(Gradc *g, Plan *pl) {
     res[r].cname = cn ? arena_strndup(&g->arena, cn, strlen(cn)) : NULL;
     free(cn);
     res[r].node = pl->roots[r];
+    f->resshape[r] = dag_shape(prog->dag, pl->roots[r]);
     if (!res[r].cname)
       goto oom;
   }
   EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
-                .arg_of_var = arg_of_var, .res = res, .nres = pl->nres};
+                .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
+                .dimc = prog->dimnames, .ndims = prog->ndims};
   EmitOpts opts = {.kernel = 1};
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)
@@ -340,8 +339,11 @@ fail:
   free(args);
   free(arg_of_var);
   free(res);
-  if (f)
+  if (f) {
     jit_free(f->mod);
+    free(f->argshape);
+    free(f->resshape);
+  }
   free(f);
   plan_free(pl);
   return NULL;
@@ -384,7 +386,10 @@ GradcFn *gradc_fn_value(Gradc *g) {
   return build(g, &pl);
 }
 
-static NodeId zero_if_none(Dag *d, NodeId n) { return n == NO_NODE ? dag_const(d, 0) : n; }
+/* A derivative that the passes found to be zero, as a zero of its shape. */
+static NodeId zero_if_none(Dag *d, NodeId n, ShapeId s) {
+  return n == NO_NODE ? dag_bcast(d, dag_const(d, 0), s) : n;
+}
 
 GradcFn *gradc_fn_grad(Gradc *g, const int *wrt_in, int nwrt) {
   if (!ready(g))
@@ -397,6 +402,8 @@ GradcFn *gradc_fn_grad(Gradc *g, const int *wrt_in, int nwrt) {
   add_outputs(g, &pl);
   for (int o = 0; o < g->prog.nouts && !pl.oom; o++) {
     uint32_t n;
+    if (dag_shape(d, g->prog.outs[o].node) != SHAPE_SCALAR)
+      continue; /* gradients are of scalar outputs; see gradc_fn_vjp */
     NodeId *adj = ad_reverse(d, g->prog.outs[o].node, NO_NODE, &n);
     if (!adj) {
       pl.oom = 1;
@@ -404,7 +411,7 @@ GradcFn *gradc_fn_grad(Gradc *g, const int *wrt_in, int nwrt) {
     }
     for (int k = 0; k < nwrt; k++) {
       const Var *v = &g->prog.vars[wrt[k]];
-      plan_add(&pl, zero_if_none(d, adj[v->node]),
+      plan_add(&pl, zero_if_none(d, adj[v->node], v->shape),
                fmt("d%s/d%s", g->prog.outs[o].name, v->name));
     }
     free(adj);
@@ -442,13 +449,38 @@ GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt_in, int nwrt) {
   if (!tan)
     pl.oom = 1;
   for (int o = 0; tan && o < prog->nouts; o++)
-    plan_add(&pl, zero_if_none(d, tan[roots[o]]), fmt("d%s", prog->outs[o].name));
+    plan_add(&pl, zero_if_none(d, tan[roots[o]], dag_shape(d, roots[o])), fmt("d%s", prog->outs[o].name));
   free(tan);
   free(seed);
   free(roots);
   GradcFn *f = build(g, &pl);
   free(wrt);
   return f;
+}
+
+GradcFn *gradc_fn_vjp(Gradc *g, int out, const int *wrt_in, int nwrt) {
+  if (!ready(g) || out < 0 || out >= g->prog.nouts)
+    return NULL;
+  int *wrt = default_wrt(g, wrt_in, &nwrt);
+  if (!wrt)
+    return NULL;
+  Program *prog = &g->prog;
+  Dag *d = prog->dag;
+  const Output *o = &prog->outs[out];
+  Plan pl = {.ntan = 1, .xshape = dag_shape(d, o->node), .xname = o->name};
+  NodeId ct = dag_var(d, prog->nvars, pl.xshape); /* the cotangent argument */
+  plan_add(&pl, o->node, strdup(o->name));
+  uint32_t n;
+  NodeId *adj = ad_reverse(d, o->node, ct, &n);
+  if (!adj)
+    pl.oom = 1;
+  for (int k = 0; adj && k < nwrt; k++) {
+    const Var *v = &prog->vars[wrt[k]];
+    plan_add(&pl, zero_if_none(d, adj[v->node], v->shape), fmt("d%s/d%s", o->name, v->name));
+  }
+  free(adj);
+  free(wrt);
+  return build(g, &pl);
 }
 
 GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt_in, int nwrt) {
@@ -470,7 +502,7 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt_in, int nwrt) {
     pl.oom = 1;
   } else {
     for (int k = 0; k < nwrt; k++)
-      grad[k] = zero_if_none(d, adj[prog->vars[wrt[k]].node]);
+      grad[k] = zero_if_none(d, adj[prog->vars[wrt[k]].node], SHAPE_SCALAR);
     /* forward over reverse: H[i][j] = tangent of grad[i] along e_j */
     NodeId *h = malloc(((size_t)nwrt * (size_t)nwrt + 1) * sizeof *h);
     if (!h)
@@ -486,7 +518,7 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt_in, int nwrt) {
         break;
       }
       for (int i = 0; i < nwrt; i++)
-        h[i * nwrt + j] = zero_if_none(d, grad[i] < m ? tan[grad[i]] : NO_NODE);
+        h[i * nwrt + j] = zero_if_none(d, grad[i] < m ? tan[grad[i]] : NO_NODE, SHAPE_SCALAR);
       free(tan);
     }
     for (int i = 0; i < nwrt && !pl.oom; i++)
@@ -510,8 +542,82 @@ const char *gradc_fn_res_name(const GradcFn *f, int i) { return f->resnames[i]; 
 
 long gradc_fn_op_count(const GradcFn *f) { return f->ops; }
 
+static GradcStatus status_of(Gradc *g, int rc) {
+  if (rc == 0)
+    return GRADC_OK;
+  if (rc < 0) {
+    gradc_error(g, GRADC_ERR_NOMEM, "out of memory for the workspace");
+    return GRADC_ERR_NOMEM;
+  }
+  gradc_error(g, GRADC_ERR_INPUT, "a label given to onehot() is not an integer in 0..k-1");
+  return GRADC_ERR_INPUT;
+}
+
+GradcStatus gradc_call_dims(GradcFn *f, const long *dims, const double *const *args,
+                            double *const *res) {
+  long none = 0;
+  return status_of(f->g, f->call(dims ? dims : &none, args, res, NULL));
+}
+
 GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res) {
-  return f->call(args, res) == 0 ? GRADC_OK : GRADC_ERR_NOMEM;
+  if (f->g->prog.ndims > 0) {
+    gradc_error(f->g, GRADC_ERR_USAGE, "this program has symbolic dimensions: use gradc_call_dims");
+    return GRADC_ERR_USAGE;
+  }
+  return gradc_call_dims(f, NULL, args, res);
+}
+
+GradcStatus gradc_run(GradcFn *f, const double *const *tangents) {
+  Gradc *g = f->g;
+  int nv = g->prog.nvars;
+  if (!g->vals) {
+    gradc_error(g, GRADC_ERR_USAGE, "no values: call gradc_set_defaults first");
+    return GRADC_ERR_USAGE;
+  }
+  for (int i = 0; i < nv; i++)
+    if (!g->vals[i].set) {
+      gradc_error(g, GRADC_ERR_USAGE, "no value for '%s'", g->prog.vars[i].name);
+      return GRADC_ERR_USAGE;
+    }
+  const double **args = malloc(((size_t)f->nargs + 1) * sizeof *args);
+  if (!f->resdata)
+    f->resdata = calloc((size_t)f->nres + 1, sizeof *f->resdata);
+  if (!args || !f->resdata) {
+    free(args);
+    return GRADC_ERR_NOMEM;
+  }
+  for (int k = 0; k < f->nargs; k++)
+    args[k] = k < nv ? g->vals[k].data : tangents[k - nv];
+  for (int r = 0; r < f->nres; r++) {
+    long n = values_size(g, f->resshape[r]);
+    free(f->resdata[r]);
+    f->resdata[r] = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+    if (!f->resdata[r]) {
+      free(args);
+      return GRADC_ERR_NOMEM;
+    }
+  }
+  GradcStatus st = gradc_call_dims(f, g->dimval, args, f->resdata);
+  free(args);
+  return st;
+}
+
+const double *gradc_fn_res_data(const GradcFn *f, int i) {
+  return f->resdata ? f->resdata[i] : NULL;
+}
+
+int gradc_fn_res_shape(const GradcFn *f, int i, long *dims) {
+  const Shape *s = shape_get(f->g->prog.dag, f->resshape[i]);
+  for (int k = 0; k < s->rank; k++)
+    dims[k] = s->dim[k] >= 0 ? (long)s->dim[k] : (f->g->dimval ? f->g->dimval[~s->dim[k]] : -1);
+  return s->rank;
+}
+
+int gradc_fn_arg_shape(const GradcFn *f, int i, long *dims) {
+  const Shape *s = shape_get(f->g->prog.dag, f->argshape[i]);
+  for (int k = 0; k < s->rank; k++)
+    dims[k] = s->dim[k] >= 0 ? (long)s->dim[k] : (f->g->dimval ? f->g->dimval[~s->dim[k]] : -1);
+  return s->rank;
 }
 
 /* ---- emitting C ------------------------------------------------------------------ */
@@ -556,17 +662,25 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     st = GRADC_ERR_NOMEM;
     goto done;
   }
+  /* symbolic dimensions, as safe C names */
+  const char **dimc = arena_alloc(&g->arena, ((size_t)prog->ndims + 1) * sizeof *dimc);
+  if (!dimc) {
+    st = GRADC_ERR_NOMEM;
+    goto done;
+  }
+  for (int k = 0; k < prog->ndims; k++)
+    dimc[k] = emit_ident(&g->arena, prog->dimnames[k]);
   /* arguments: the variables in declaration order, then (jvp) the tangents */
   int np = 0;
   for (int k = 0; k < nv; k++) {
-    args[k] = (EmitArg){emit_ident(&g->arena, prog->vars[k].name), k};
+    args[k] = (EmitArg){emit_ident(&g->arena, prog->vars[k].name), k, prog->vars[k].shape};
     arg_of_var[k] = k;
     seed[k] = NO_NODE;
   }
   for (int k = 0; k < nv; k++)
     if (prog->vars[k].kind == VAR_PARAM) {
       int idx = nv + np++;
-      args[idx] = (EmitArg){arena_fmt_name(g, "g_dot_", args[k].cname, ""), idx};
+      args[idx] = (EmitArg){arena_fmt_name(g, "g_dot_", args[k].cname, ""), idx, prog->vars[k].shape};
       arg_of_var[idx] = idx;
       seed[k] = dag_var(d, idx, prog->vars[k].shape);
     }
@@ -590,9 +704,9 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     EmitFn *fv = &fns[3 * o], *fg = fv + 1, *fj = fv + 2;
     /* value */
     *r = (EmitRes){oc, out->node, "the value"};
-    *fv = (EmitFn){fn_name(g, prefix, out->name, ""), NULL, args, nv, arg_of_var, r, 1};
+    *fv = (EmitFn){fn_name(g, prefix, out->name, ""), NULL, args, nv, arg_of_var, r, 1, dimc, prog->ndims};
     fv->comment = arena_fmt_name(g, out->name, ": value", "");
-    /* value and gradient */
+    /* value and gradient (of a scalar output) */
     uint32_t n;
     NodeId *adj = ad_reverse(d, out->node, NO_NODE, &n);
     if (!adj) {
@@ -606,13 +720,13 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
       if (prog->vars[v].kind == VAR_PARAM) {
         gr[k].cname = arena_fmt_name(g, "g_d", oc, "_d");
         gr[k].cname = arena_fmt_name(g, gr[k].cname, args[v].cname, "");
-        gr[k].node = zero_if_none(d, adj[prog->vars[v].node]);
+        gr[k].node = zero_if_none(d, adj[prog->vars[v].node], prog->vars[v].shape);
         gr[k].comment = arena_fmt_name(g, "d", out->name, "/d");
         gr[k].comment = arena_fmt_name(g, gr[k].comment, prog->vars[v].name, "");
         k++;
       }
     free(adj);
-    *fg = (EmitFn){fn_name(g, prefix, out->name, "_grad"), NULL, args, nv, arg_of_var, gr, k};
+    *fg = (EmitFn){fn_name(g, prefix, out->name, "_grad"), NULL, args, nv, arg_of_var, gr, k, dimc, prog->ndims};
     fg->comment = arena_fmt_name(g, out->name, ": value and reverse-mode gradient", "");
     /* value and directional derivative */
     uint32_t m;
@@ -624,10 +738,10 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     }
     EmitRes *jr = gr + k;
     jr[0] = *r;
-    jr[1] = (EmitRes){arena_fmt_name(g, "g_dot_", oc, ""), zero_if_none(d, tan[root]),
+    jr[1] = (EmitRes){arena_fmt_name(g, "g_dot_", oc, ""), zero_if_none(d, tan[root], dag_shape(d, root)),
                       "the directional derivative"};
     free(tan);
-    *fj = (EmitFn){fn_name(g, prefix, out->name, "_jvp"), NULL, args, nv + np, arg_of_var, jr, 2};
+    *fj = (EmitFn){fn_name(g, prefix, out->name, "_jvp"), NULL, args, nv + np, arg_of_var, jr, 2, dimc, prog->ndims};
     fj->comment = arena_fmt_name(g, out->name, ": value and forward-mode directional derivative", "");
     r = jr + 2;
   }

@@ -90,20 +90,8 @@ static void help(const char *cmd) {
       fputs(h[i].text, stdout);
 }
 
-/* ---- values ----------------------------------------------------------------- */
+/* ---- values ------------------------------------------------------------------ */
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void) { /* splitmix64 */
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static double rng_uniform(void) { return (double)(rng_next() >> 11) * 0x1.0p-53; }
-
-/* Parse a number, with nothing after it. */
 static int parse_number(const char *s, double *x) {
   char *end;
   errno = 0;
@@ -113,160 +101,45 @@ static int parse_number(const char *s, double *x) {
   return end != s && *end == 0;
 }
 
-static int json_to_scalar(json_t *j, double *x) {
-  if (json_is_number(j)) {
-    *x = json_number_value(j);
-    return 1;
-  }
-  if (json_is_string(j)) {
-    const char *s = json_string_value(j);
-    if (!strcmp(s, "NaN")) { *x = NAN; return 1; }
-    if (!strcmp(s, "Infinity")) { *x = INFINITY; return 1; }
-    if (!strcmp(s, "-Infinity")) { *x = -INFINITY; return 1; }
-  }
-  return 0;
+static int report(Gradc *g) {
+  fputs(gradc_diag_render(g), stderr);
+  return EXIT_INPUT;
 }
 
-/* A VALUE word for a scalar: a number, a JSON number, or @FILE.json. */
-static int value_of(const char *name, const char *text, double *x) {
-  if (parse_number(text, x))
-    return 0;
-  json_error_t err;
-  json_t *j = NULL;
-  if (text[0] == '@') {
-    const char *path = text + 1;
-    size_t n = strlen(path);
-    if (n >= 4 && !strcmp(path + n - 4, ".csv")) {
-      fprintf(stderr, "gradc: error: %s: '%s' is a scalar; CSV data needs a tensor declaration\n",
-              name, name);
-      return -1;
-    }
-    j = json_load_file(path, JSON_DECODE_ANY, &err);
-    if (!j) {
-      fprintf(stderr, "%s:%d:%d: error: %s\n", path, err.line, err.column, err.text);
-      return -1;
-    }
-  } else {
-    j = json_loads(text, JSON_DECODE_ANY, &err);
-    if (!j) {
-      fprintf(stderr, "gradc: error: %s=%s: not a number or JSON value (%s)\n", name, text,
-              err.text);
-      return -1;
-    }
-  }
-  int ok = json_to_scalar(j, x);
-  json_decref(j);
-  if (!ok) {
-    fprintf(stderr, "gradc: error: %s=%s: '%s' is a scalar and needs a number\n", name, text, name);
-    return -1;
-  }
-  return 0;
-}
-
-/* The value of every variable: command line > --inputs > defaults in the
- * file; missing ones are listed together. `fill_random` (check) gives
- * scalars without a value a seeded random one. */
-static int gather_values(Gradc *g, const Opts *o, double *val, int fill_random) {
-  int n = gradc_var_count(g);
-  char *have = calloc((size_t)n + 1, 1);
-  if (!have)
-    return -1;
-  int rc = 0;
-  for (int i = 0; i < n; i++)
-    have[i] = (char)gradc_var_default(g, i, &val[i]);
-  if (o->inputs) {
-    json_error_t err;
-    json_t *root = json_load_file(o->inputs, 0, &err);
-    if (!root) {
-      fprintf(stderr, "%s:%d:%d: error: %s\n", o->inputs, err.line, err.column, err.text);
-      free(have);
-      return -1;
-    }
-    if (!json_is_object(root)) {
-      fprintf(stderr, "%s: error: --inputs needs a JSON object of NAME: VALUE\n", o->inputs);
-      json_decref(root);
-      free(have);
-      return -1;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v) {
-      int k = gradc_var_index(g, key);
-      if (k < 0)
-        continue; /* one params file serves several .expr files */
-      if (!json_to_scalar(v, &val[k])) {
-        fprintf(stderr, "%s: error: \"%s\": '%s' is a scalar and needs a number\n", o->inputs,
-                key, key);
-        rc = -1;
-      }
-      have[k] = 1;
-    }
-    json_decref(root);
-  }
+/* Command line > --inputs > defaults in the file; every missing value is
+ * listed at once. */
+static int gather_values(Gradc *g, const Opts *o, int random_scalars) {
+  int bad = 0;
+  if (o->inputs && gradc_set_inputs_file(g, o->inputs) != GRADC_OK)
+    bad = 1;
   for (int a = 0; a < o->nassign; a++) {
     char *eq = strchr(o->assign[a], '=');
     *eq = 0;
-    const char *name = o->assign[a];
-    int k = gradc_var_index(g, name);
-    if (k < 0) {
-      const char *hint = gradc_var_suggest(g, name);
-      if (gradc_output_index(g, name) >= 0)
-        fprintf(stderr, "gradc: error: '%s' is an output, not a variable: it cannot be given a value\n", name);
-      else if (hint)
-        fprintf(stderr, "gradc: error: %s has no variable '%s' (did you mean '%s'?)\n", o->file, name, hint);
-      else
-        fprintf(stderr, "gradc: error: %s has no variable '%s'\n", o->file, name);
-      rc = -1;
-    } else if (value_of(name, eq + 1, &val[k]) < 0) {
-      rc = -1;
-    } else {
-      have[k] = 1;
-    }
+    if (gradc_set_value_text(g, o->assign[a], eq + 1) != GRADC_OK)
+      bad = 1;
     *eq = '=';
   }
-  if (rc == 0) {
-    int missing = 0;
-    for (int i = 0; i < n; i++) {
-      if (have[i])
-        continue;
-      if (fill_random) {
-        val[i] = 0.25 + rng_uniform();
-        continue;
-      }
-      if (!missing++)
-        fprintf(stderr, "gradc: error: no value for");
-      fprintf(stderr, " %s", gradc_var_name(g, i));
-    }
-    if (missing) {
-      fprintf(stderr, "\n  give %s as NAME=VALUE, in --inputs, or as a default in the file\n",
-              missing == 1 ? "it" : "them");
-      rc = -1;
-    }
-  }
-  free(have);
-  return rc;
+  if (!bad && gradc_set_defaults(g, o->seed, random_scalars) != GRADC_OK)
+    bad = 1;
+  return bad ? report(g) : 0;
 }
 
-/* --wrt a,b -> variable indices (NULL: default) */
+/* --wrt a,b -> variable indices (default: every param) */
 static int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt) {
-  *wrt = NULL;
-  *nwrt = 0;
   int n = gradc_var_count(g);
+  *nwrt = 0;
+  *wrt = malloc(((size_t)n + (list ? strlen(list) : 0) + 1) * sizeof **wrt);
+  if (!*wrt)
+    return -1;
   if (!list) {
-    *wrt = malloc(((size_t)n + 1) * sizeof **wrt);
-    if (!*wrt)
-      return -1;
     for (int i = 0; i < n; i++)
       if (gradc_var_is_param(g, i))
         (*wrt)[(*nwrt)++] = i;
     return 0;
   }
   char *copy = strdup(list);
-  *wrt = malloc((strlen(list) + 1) * sizeof **wrt);
-  if (!copy || !*wrt) {
-    free(copy);
+  if (!copy)
     return -1;
-  }
   int rc = 0;
   for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     int k = gradc_var_index(g, tok);
@@ -303,12 +176,56 @@ static void print_num(double x) {
     printf("%.10g", x);
 }
 
+static long count(const long *dims, int rank) {
+  long n = 1;
+  for (int i = 0; i < rank; i++)
+    n *= dims[i];
+  return n;
+}
+
+/* Nested brackets; the rows of a matrix on lines of their own. */
+static void print_tensor(const double *d, const long *dims, int rank, int depth, int col) {
+  if (rank == 0) {
+    print_num(d[0]);
+    return;
+  }
+  long inner = count(dims + 1, rank - 1);
+  putchar('[');
+  for (long i = 0; i < dims[0]; i++) {
+    if (i) {
+      putchar(',');
+      if (rank > 1)
+        printf("\n%*s", col + depth + 1, "");
+      else
+        putchar(' ');
+    }
+    print_tensor(d + i * inner, dims + 1, rank - 1, depth + 1, col);
+  }
+  putchar(']');
+}
+
+static void print_named(const char *name, const double *d, const long *dims, int rank) {
+  printf("%s = ", name);
+  print_tensor(d, dims, rank, 0, (int)strlen(name) + 3);
+  putchar('\n');
+}
+
 static json_t *jnum(double x) {
   if (isnan(x))
     return json_string("NaN");
   if (isinf(x))
     return json_string(x > 0 ? "Infinity" : "-Infinity");
   return json_real(x);
+}
+
+static json_t *jtensor(const double *d, const long *dims, int rank) {
+  if (rank == 0)
+    return jnum(d[0]);
+  json_t *a = json_array();
+  long inner = count(dims + 1, rank - 1);
+  for (long i = 0; i < dims[0]; i++)
+    json_array_append_new(a, jtensor(d + i * inner, dims + 1, rank - 1));
+  return a;
 }
 
 static void json_print(json_t *root) {
@@ -336,101 +253,102 @@ typedef struct Run {
   Gradc *g;
   const Opts *o;
   int nv;
-  double *val;        /* variable values */
-  const double **args;
 } Run;
 
-static int call_fn(Run *r, GradcFn *f, const double *tangent, double *res) {
-  int na = gradc_fn_arg_count(f), nr = gradc_fn_res_count(f);
-  const double **args = malloc(((size_t)na + 1) * sizeof *args);
-  double **out = malloc(((size_t)nr + 1) * sizeof *out);
-  if (!args || !out) {
-    free(args);
-    free(out);
-    return -1;
-  }
-  for (int i = 0; i < na; i++)
-    args[i] = i < r->nv ? &r->val[i] : &tangent[i - r->nv];
-  for (int i = 0; i < nr; i++)
-    out[i] = &res[i];
-  GradcStatus s = gradc_call(f, args, out);
-  free(args);
-  free(out);
-  return s == GRADC_OK ? 0 : -1;
+/* Result i of f, its dims and rank. */
+static const double *res(GradcFn *f, int i, long *dims, int *rank) {
+  *rank = gradc_fn_res_shape(f, i, dims);
+  return gradc_fn_res_data(f, i);
 }
 
-static int report(Gradc *g) {
-  fputs(gradc_diag_render(g), stderr);
-  int internal = 0;
-  for (int i = 0; i < gradc_diag_count(g); i++)
-    internal |= strstr(gradc_diag_message(g, i), "rejected the generated C") != NULL;
-  (void)internal; /* internal errors are reported as such; SPEC has no exit code of their own */
-  return EXIT_INPUT;
+static void put_result(json_t *obj, const char *key, GradcFn *f, int i) {
+  long dims[4];
+  int rank;
+  const double *d = res(f, i, dims, &rank);
+  json_object_set_new(obj, key, jtensor(d, dims, rank));
+}
+
+static void print_result(const char *name, GradcFn *f, int i) {
+  long dims[4];
+  int rank;
+  const double *d = res(f, i, dims, &rank);
+  print_named(name, d, dims, rank);
+}
+
+static int is_scalar_output(Gradc *g, int o) {
+  long dims[4];
+  return gradc_output_shape(g, o, dims) == 0;
 }
 
 static int cmd_eval(Run *r) {
   Gradc *g = r->g;
   GradcFn *f = gradc_fn_value(g);
-  if (!f)
+  if (!f || gradc_run(f, NULL) != GRADC_OK)
     return report(g);
   int no = gradc_output_count(g);
-  double *res = calloc((size_t)no + 1, sizeof *res);
-  if (!res || call_fn(r, f, NULL, res) < 0) {
-    free(res);
-    return report(g);
-  }
   if (r->o->json) {
     json_t *root = json_object(), *outs = jobj(root, "outputs");
     for (int i = 0; i < no; i++)
-      json_object_set_new(outs, gradc_output_name(g, i), jnum(res[i]));
+      put_result(outs, gradc_output_name(g, i), f, i);
     json_print(root);
   } else {
-    for (int i = 0; i < no; i++) {
-      printf("%s = ", gradc_output_name(g, i));
-      print_num(res[i]);
-      putchar('\n');
-    }
+    for (int i = 0; i < no; i++)
+      print_result(gradc_output_name(g, i), f, i);
   }
-  free(res);
   return 0;
 }
 
-/* Values and gradients: results are the outputs, then per output the
- * derivative w.r.t. each wrt variable. */
+/* Values and gradients: the outputs, then per scalar output the derivative
+ * with respect to each wrt variable (gradc_fn_grad's order). */
 static int cmd_grad(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
   GradcFn *f = gradc_fn_grad(g, wrt, nwrt);
-  if (!f)
+  if (!f || gradc_run(f, NULL) != GRADC_OK)
     return report(g);
-  int no = gradc_output_count(g), nr = gradc_fn_res_count(f);
-  double *res = calloc((size_t)nr + 1, sizeof *res);
-  if (!res || call_fn(r, f, NULL, res) < 0) {
-    free(res);
-    return report(g);
+  int no = gradc_output_count(g), k = no;
+  json_t *root = r->o->json ? json_object() : NULL;
+  json_t *outs = root ? jobj(root, "outputs") : NULL, *grads = root ? jobj(root, "gradients") : NULL;
+  for (int i = 0; i < no; i++) {
+    if (root)
+      put_result(outs, gradc_output_name(g, i), f, i);
+    else
+      print_result(gradc_output_name(g, i), f, i);
   }
-  if (r->o->json) {
-    json_t *root = json_object(), *outs = jobj(root, "outputs"), *grads = jobj(root, "gradients");
-    for (int i = 0; i < no; i++) {
-      json_object_set_new(outs, gradc_output_name(g, i), jnum(res[i]));
-      json_t *go = jobj(grads, gradc_output_name(g, i));
-      for (int k = 0; k < nwrt; k++)
-        json_object_set_new(go, gradc_var_name(g, wrt[k]), jnum(res[no + i * nwrt + k]));
+  for (int i = 0; i < no; i++) {
+    if (!is_scalar_output(g, i))
+      continue;
+    json_t *go = root ? jobj(grads, gradc_output_name(g, i)) : NULL;
+    for (int w = 0; w < nwrt; w++, k++) {
+      if (root)
+        put_result(go, gradc_var_name(g, wrt[w]), f, k);
+      else
+        print_result(gradc_fn_res_name(f, k), f, k);
     }
+  }
+  if (root)
     json_print(root);
-  } else {
-    for (int i = 0; i < no; i++) {
-      printf("%s = ", gradc_output_name(g, i));
-      print_num(res[i]);
-      putchar('\n');
-    }
-    for (int i = no; i < nr; i++) {
-      printf("%s = ", gradc_fn_res_name(f, i));
-      print_num(res[i]);
-      putchar('\n');
-    }
-  }
-  free(res);
   return 0;
+}
+
+/* Arrays of zeros, one per wrt variable, in its shape. */
+static double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes) {
+  double **t = calloc((size_t)nwrt + 1, sizeof *t);
+  for (int k = 0; t && k < nwrt; k++) {
+    long dims[4];
+    int rank;
+    gradc_get_value(g, wrt[k], dims, &rank);
+    sizes[k] = count(dims, rank);
+    t[k] = calloc((size_t)sizes[k] + 1, sizeof **t);
+    if (!t[k])
+      return NULL;
+  }
+  return t;
+}
+
+static void free_tangents(double **t, int n) {
+  for (int k = 0; t && k < n; k++)
+    free(t[k]);
+  free(t);
 }
 
 static int cmd_jvp(Run *r, int *wrt, int nwrt) {
@@ -440,10 +358,9 @@ static int cmd_jvp(Run *r, int *wrt, int nwrt) {
     usage_error("jvp ", "jvp needs --tangent NAME=VALUE...");
     return EXIT_USAGE;
   }
-  double *tan = calloc((size_t)r->nv + 1, sizeof *tan);
-  int rc = 0;
   /* the direction may name variables beyond --wrt: they join it */
-  for (int t = 0; t < o->ntangent && tan; t++) {
+  int rc = 0;
+  for (int t = 0; t < o->ntangent; t++) {
     char *eq = strchr(o->tangent[t], '=');
     *eq = 0;
     int k = gradc_var_index(g, o->tangent[t]);
@@ -458,82 +375,158 @@ static int cmd_jvp(Run *r, int *wrt, int nwrt) {
         found |= wrt[j] == k;
       if (!found)
         wrt[nwrt++] = k;
-      double x;
-      if (value_of(o->tangent[t], eq + 1, &x) < 0)
-        rc = EXIT_INPUT;
-      for (int j = 0; j < nwrt; j++)
-        if (wrt[j] == k)
-          tan[j] = x;
     }
     *eq = '=';
   }
-  if (!tan || rc) {
-    free(tan);
-    return rc ? rc : EXIT_INPUT;
+  if (rc)
+    return rc;
+  long *sizes = calloc((size_t)nwrt + 1, sizeof *sizes);
+  double **tan = sizes ? zero_tangents(g, wrt, nwrt, sizes) : NULL;
+  if (!tan) {
+    free(sizes);
+    return EXIT_INPUT;
   }
-  GradcFn *f = gradc_fn_jvp(g, wrt, nwrt);
-  int no = gradc_output_count(g);
-  double *res = f ? calloc((size_t)gradc_fn_res_count(f) + 1, sizeof *res) : NULL;
-  if (!f || !res || call_fn(r, f, tan, res) < 0) {
-    free(tan);
-    free(res);
-    return report(g);
+  for (int t = 0; t < o->ntangent && !rc; t++) {
+    char *eq = strchr(o->tangent[t], '=');
+    *eq = 0;
+    int k = gradc_var_index(g, o->tangent[t]), j = 0;
+    while (wrt[j] != k)
+      j++;
+    /* parse it as a value of that variable, then take it back */
+    long dims[4];
+    int rank;
+    double *saved = gradc_get_value(g, k, dims, &rank);
+    double *copy = malloc((size_t)sizes[j] * sizeof *copy + 1);
+    if (copy)
+      memcpy(copy, saved, (size_t)sizes[j] * sizeof *copy);
+    if (!copy || gradc_set_value_text(g, o->tangent[t], eq + 1) != GRADC_OK) {
+      rc = report(g);
+    } else {
+      long d2[4];
+      int r2;
+      double *v = gradc_get_value(g, k, d2, &r2);
+      if (count(d2, r2) != sizes[j]) {
+        fprintf(stderr, "gradc: error: --tangent %s: the tangent has another shape than '%s'\n",
+                o->tangent[t], o->tangent[t]);
+        rc = EXIT_INPUT;
+      } else {
+        memcpy(tan[j], v, (size_t)sizes[j] * sizeof *v);
+      }
+      gradc_set_value(g, k, copy, dims, rank);
+    }
+    free(copy);
+    *eq = '=';
   }
-  if (o->json) {
-    json_t *root = json_object(), *outs = jobj(root, "outputs"), *tans = jobj(root, "tangents");
-    for (int i = 0; i < no; i++) {
-      json_object_set_new(outs, gradc_output_name(g, i), jnum(res[i]));
-      json_object_set_new(tans, gradc_output_name(g, i), jnum(res[no + i]));
-    }
-    json_print(root);
-  } else {
-    for (int i = 0; i < no; i++) {
-      printf("%s = ", gradc_output_name(g, i));
-      print_num(res[i]);
-      putchar('\n');
-    }
-    for (int i = 0; i < no; i++) {
-      printf("d%s = ", gradc_output_name(g, i));
-      print_num(res[no + i]);
-      putchar('\n');
+  GradcFn *f = rc ? NULL : gradc_fn_jvp(g, wrt, nwrt);
+  if (!rc && (!f || gradc_run(f, (const double *const *)tan) != GRADC_OK))
+    rc = report(g);
+  if (!rc) {
+    int no = gradc_output_count(g);
+    if (o->json) {
+      json_t *root = json_object(), *outs = jobj(root, "outputs"), *tans = jobj(root, "tangents");
+      for (int i = 0; i < no; i++) {
+        put_result(outs, gradc_output_name(g, i), f, i);
+        put_result(tans, gradc_output_name(g, i), f, no + i);
+      }
+      json_print(root);
+    } else {
+      for (int i = 0; i < no; i++)
+        print_result(gradc_output_name(g, i), f, i);
+      for (int i = 0; i < no; i++)
+        print_result(gradc_fn_res_name(f, no + i), f, no + i);
     }
   }
-  free(tan);
-  free(res);
-  return 0;
+  free_tangents(tan, nwrt);
+  free(sizes);
+  return rc;
 }
 
-/* J[i][k] = d output_i / d wrt_k, by forward (one JVP per wrt variable) or
- * reverse mode (one gradient per output). */
-static int jacobian(Run *r, const int *wrt, int nwrt, int forward, double *vals, double *J) {
+/* ---- Jacobians ------------------------------------------------------------------------ */
+
+/* J[o][k]: the block of output o and wrt variable k, row-major with the
+ * output's shape followed by the variable's. */
+typedef struct Jac {
+  int no, nwrt;
+  long *osize, *wsize;
+  double **block;        /* [o * nwrt + k] */
+  double **value;        /* [o] */
+} Jac;
+
+static void jac_free(Jac *J) {
+  for (int i = 0; J->block && i < J->no * J->nwrt; i++)
+    free(J->block[i]);
+  for (int i = 0; J->value && i < J->no; i++)
+    free(J->value[i]);
+  free(J->block);
+  free(J->value);
+  free(J->osize);
+  free(J->wsize);
+}
+
+static int jacobian(Run *r, const int *wrt, int nwrt, int forward, Jac *J) {
   Gradc *g = r->g;
   int no = gradc_output_count(g);
-  if (forward) {
+  memset(J, 0, sizeof *J);
+  J->no = no;
+  J->nwrt = nwrt;
+  J->osize = calloc((size_t)no + 1, sizeof *J->osize);
+  J->wsize = calloc((size_t)nwrt + 1, sizeof *J->wsize);
+  J->block = calloc((size_t)no * (size_t)nwrt + 1, sizeof *J->block);
+  J->value = calloc((size_t)no + 1, sizeof *J->value);
+  double **tan = J->wsize ? zero_tangents(g, wrt, nwrt, J->wsize) : NULL;
+  int rc = (!J->osize || !J->block || !J->value || !tan) ? -1 : 0;
+  GradcFn *fv = rc ? NULL : gradc_fn_value(g);
+  if (!fv || gradc_run(fv, NULL) != GRADC_OK)
+    rc = -1;
+  for (int o = 0; !rc && o < no; o++) {
+    long dims[4];
+    int rank;
+    const double *d = res(fv, o, dims, &rank);
+    J->osize[o] = count(dims, rank);
+    J->value[o] = malloc((size_t)J->osize[o] * sizeof(double));
+    if (!J->value[o])
+      rc = -1;
+    else
+      memcpy(J->value[o], d, (size_t)J->osize[o] * sizeof(double));
+    for (int k = 0; !rc && k < nwrt; k++)
+      if (!(J->block[o * nwrt + k] = calloc((size_t)(J->osize[o] * J->wsize[k]) + 1, sizeof(double))))
+        rc = -1;
+  }
+  if (!rc && forward) { /* one JVP per element of every wrt variable */
     GradcFn *f = gradc_fn_jvp(g, wrt, nwrt);
-    double *tan = calloc((size_t)nwrt + 1, sizeof *tan);
-    double *res = calloc(2 * (size_t)no + 1, sizeof *res);
-    int rc = (!f || !tan || !res) ? -1 : 0;
-    for (int k = 0; k < nwrt && rc == 0; k++) {
-      memset(tan, 0, (size_t)nwrt * sizeof *tan);
-      tan[k] = 1;
-      rc = call_fn(r, f, tan, res);
-      for (int i = 0; i < no; i++)
-        J[i * nwrt + k] = res[no + i];
+    for (int k = 0; f && !rc && k < nwrt; k++)
+      for (long e = 0; !rc && e < J->wsize[k]; e++) {
+        tan[k][e] = 1;
+        rc = gradc_run(f, (const double *const *)tan) == GRADC_OK ? 0 : -1;
+        tan[k][e] = 0;
+        for (int o = 0; !rc && o < no; o++) {
+          const double *t = gradc_fn_res_data(f, no + o);
+          for (long i = 0; i < J->osize[o]; i++)
+            J->block[o * nwrt + k][i * J->wsize[k] + e] = t[i];
+        }
+      }
+    if (!f)
+      rc = -1;
+  } else if (!rc) { /* one VJP per element of every output */
+    for (int o = 0; !rc && o < no; o++) {
+      GradcFn *f = gradc_fn_vjp(g, o, wrt, nwrt);
+      double *ct = calloc((size_t)J->osize[o] + 1, sizeof *ct);
+      if (!f || !ct)
+        rc = -1;
+      for (long i = 0; !rc && i < J->osize[o]; i++) {
+        ct[i] = 1;
+        const double *args[1] = {ct};
+        rc = gradc_run(f, args) == GRADC_OK ? 0 : -1;
+        ct[i] = 0;
+        for (int k = 0; !rc && k < nwrt; k++) {
+          const double *a = gradc_fn_res_data(f, 1 + k);
+          memcpy(J->block[o * nwrt + k] + i * J->wsize[k], a, (size_t)J->wsize[k] * sizeof *a);
+        }
+      }
+      free(ct);
     }
-    if (rc == 0)
-      memcpy(vals, res, (size_t)no * sizeof *vals);
-    free(tan);
-    free(res);
-    return rc;
   }
-  GradcFn *f = gradc_fn_grad(g, wrt, nwrt);
-  double *res = f ? calloc((size_t)gradc_fn_res_count(f) + 1, sizeof *res) : NULL;
-  int rc = (!f || !res) ? -1 : call_fn(r, f, NULL, res);
-  if (rc == 0) {
-    memcpy(vals, res, (size_t)no * sizeof *vals);
-    memcpy(J, res + no, (size_t)no * (size_t)nwrt * sizeof *J);
-  }
-  free(res);
+  free_tangents(tan, nwrt);
   return rc;
 }
 
@@ -541,48 +534,66 @@ static int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
   const char *mode = r->o->mode ? r->o->mode : "auto";
   int no = gradc_output_count(g), forward;
+  long nin = 0, nout = 0, dims[4];
+  int rank;
+  for (int k = 0; k < nwrt; k++) {
+    gradc_get_value(g, wrt[k], dims, &rank);
+    nin += count(dims, rank);
+  }
+  GradcFn *fv = gradc_fn_value(g);
+  if (!fv || gradc_run(fv, NULL) != GRADC_OK)
+    return report(g);
+  for (int o = 0; o < no; o++) {
+    res(fv, o, dims, &rank);
+    nout += count(dims, rank);
+  }
   if (!strcmp(mode, "forward"))
     forward = 1;
   else if (!strcmp(mode, "reverse"))
     forward = 0;
   else if (!strcmp(mode, "auto"))
-    forward = nwrt < no;
+    forward = nin < nout; /* the course: forward when inputs are fewer */
   else {
     usage_error("jacobian ", "--mode must be forward, reverse or auto, not '%s'", mode);
     return EXIT_USAGE;
   }
-  double *vals = calloc((size_t)no + 1, sizeof *vals);
-  double *J = calloc((size_t)no * (size_t)nwrt + 1, sizeof *J);
-  if (!vals || !J || jacobian(r, wrt, nwrt, forward, vals, J) < 0) {
-    free(vals);
-    free(J);
+  Jac J;
+  if (jacobian(r, wrt, nwrt, forward, &J) < 0) {
+    jac_free(&J);
     return report(g);
   }
-  if (r->o->json) {
-    json_t *root = json_object(), *outs = jobj(root, "outputs"), *jac = jobj(root, "jacobians");
-    for (int i = 0; i < no; i++) {
-      json_object_set_new(outs, gradc_output_name(g, i), jnum(vals[i]));
-      json_t *jo = jobj(jac, gradc_output_name(g, i));
-      for (int k = 0; k < nwrt; k++)
-        json_object_set_new(jo, gradc_var_name(g, wrt[k]), jnum(J[i * nwrt + k]));
-    }
-    json_print(root);
-  } else {
+  json_t *root = r->o->json ? json_object() : NULL;
+  json_t *outs = root ? jobj(root, "outputs") : NULL, *jac = root ? jobj(root, "jacobians") : NULL;
+  if (!root)
     printf("# %s mode\n", forward ? "forward" : "reverse");
-    for (int i = 0; i < no; i++) {
-      printf("%s = ", gradc_output_name(g, i));
-      print_num(vals[i]);
-      putchar('\n');
-    }
-    for (int i = 0; i < no; i++)
-      for (int k = 0; k < nwrt; k++) {
-        printf("d%s/d%s = ", gradc_output_name(g, i), gradc_var_name(g, wrt[k]));
-        print_num(J[i * nwrt + k]);
-        putchar('\n');
-      }
+  for (int o = 0; o < no; o++) {
+    int orank = gradc_output_shape(g, o, dims);
+    res(fv, o, dims, &orank);
+    if (root)
+      json_object_set_new(outs, gradc_output_name(g, o), jtensor(J.value[o], dims, orank));
+    else
+      print_named(gradc_output_name(g, o), J.value[o], dims, orank);
   }
-  free(vals);
-  free(J);
+  for (int o = 0; o < no; o++) {
+    json_t *jo = root ? jobj(jac, gradc_output_name(g, o)) : NULL;
+    for (int k = 0; k < nwrt; k++) {
+      long bd[8];
+      int orank = gradc_fn_res_shape(fv, o, bd), wrank;
+      wrank = gradc_output_shape(g, 0, dims); /* unused; keeps dims valid */
+      gradc_get_value(g, wrt[k], bd + orank, &wrank);
+      const double *blk = J.block[o * nwrt + k];
+      if (root) {
+        json_object_set_new(jo, gradc_var_name(g, wrt[k]), jtensor(blk, bd, orank + wrank));
+      } else {
+        char name[600];
+        snprintf(name, sizeof name, "d%s/d%s", gradc_output_name(g, o), gradc_var_name(g, wrt[k]));
+        print_named(name, blk, bd, orank + wrank);
+      }
+    }
+  }
+  if (root)
+    json_print(root);
+  jac_free(&J);
   return 0;
 }
 
@@ -600,44 +611,44 @@ static int cmd_hessian(Run *r, const int *wrt, int nwrt) {
   int out = output_arg(r, "hessian ");
   if (out < 0)
     return EXIT_USAGE;
-  GradcFn *f = gradc_fn_hessian(g, out, wrt, nwrt);
-  double *res = f ? calloc((size_t)gradc_fn_res_count(f) + 1, sizeof *res) : NULL;
-  if (!f || !res || call_fn(r, f, NULL, res) < 0) {
-    free(res);
-    return report(g);
+  long dims[4];
+  if (!is_scalar_output(g, out)) {
+    fprintf(stderr, "gradc: error: hessian: output '%s' is not a scalar\n", gradc_output_name(g, out));
+    return EXIT_INPUT;
   }
+  for (int k = 0; k < nwrt; k++)
+    if (gradc_var_shape(g, wrt[k], dims) != 0) {
+      fprintf(stderr, "gradc: error: hessian: '%s' is a tensor; the Hessian is computed for scalar variables (use --wrt)\n",
+              gradc_var_name(g, wrt[k]));
+      return EXIT_INPUT;
+    }
+  GradcFn *f = gradc_fn_hessian(g, out, wrt, nwrt);
+  if (!f || gradc_run(f, NULL) != GRADC_OK)
+    return report(g);
+  const double *h0 = gradc_fn_res_data(f, 0);
   const char *name = gradc_output_name(g, out);
+  double *H = malloc(((size_t)nwrt * (size_t)nwrt + 1) * sizeof *H);
+  if (!H)
+    return EXIT_INPUT;
+  for (int i = 0; i < nwrt * nwrt; i++)
+    H[i] = gradc_fn_res_data(f, 1 + i)[0];
+  long hd[2] = {nwrt, nwrt};
   if (r->o->json) {
     json_t *root = json_object(), *outs = jobj(root, "outputs"), *hs = jobj(root, "hessians");
-    json_object_set_new(outs, name, jnum(res[0]));
-    json_t *rows = json_array();
-    for (int i = 0; i < nwrt; i++) {
-      json_t *row = json_array();
-      for (int j = 0; j < nwrt; j++)
-        json_array_append_new(row, jnum(res[1 + i * nwrt + j]));
-      json_array_append_new(rows, row);
-    }
-    json_object_set_new(hs, name, rows);
+    json_object_set_new(outs, name, jnum(h0[0]));
+    json_object_set_new(hs, name, jtensor(H, hd, 2));
     json_print(root);
   } else {
     printf("%s = ", name);
-    print_num(res[0]);
+    print_num(h0[0]);
     printf("\nhessian of %s w.r.t. (", name);
     for (int k = 0; k < nwrt; k++)
       printf("%s%s", k ? ", " : "", gradc_var_name(g, wrt[k]));
-    printf(") =\n[");
-    for (int i = 0; i < nwrt; i++) {
-      printf("%s[", i ? ",\n " : "");
-      for (int j = 0; j < nwrt; j++) {
-        if (j)
-          printf(", ");
-        print_num(res[1 + i * nwrt + j]);
-      }
-      printf("]");
-    }
-    printf("]\n");
+    printf(") =\n");
+    print_tensor(H, hd, 2, 0, 0);
+    putchar('\n');
   }
-  free(res);
+  free(H);
   return 0;
 }
 
@@ -645,6 +656,7 @@ static int cmd_hessian(Run *r, const int *wrt, int nwrt) {
 
 typedef struct Entry {
   int out, var, forward;
+  long elem;
   double analytic, numeric, err;
 } Entry;
 
@@ -662,40 +674,82 @@ static double rel_err(double a, double fd) {
   return isnan(d) ? INFINITY : d / s;
 }
 
+#define MAX_CHECKED 200 /* elements per variable; larger ones are sampled */
+
+static void entry_name(Gradc *g, const Entry *e, char *out, size_t n) {
+  long dims[4];
+  int rank;
+  gradc_get_value(g, e->var, dims, &rank);
+  int k = snprintf(out, n, "d%s/d%s", gradc_output_name(g, e->out), gradc_var_name(g, e->var));
+  if (rank > 0 && k > 0 && (size_t)k < n) {
+    long idx[4], rest = e->elem;
+    for (int i = rank - 1; i >= 0; i--) {
+      idx[i] = rest % dims[i];
+      rest /= dims[i];
+    }
+    for (int i = 0; i < rank && (size_t)k < n; i++)
+      k += snprintf(out + k, n - (size_t)k, "%s%ld%s", i ? "," : "[", idx[i], i + 1 == rank ? "]" : "");
+  }
+}
+
 static int cmd_check(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
   int no = gradc_output_count(g);
-  GradcFn *fv = gradc_fn_value(g);
-  if (!fv)
+  GradcFn *fv = gradc_fn_value(g), *fg = gradc_fn_grad(g, wrt, nwrt), *fj = gradc_fn_jvp(g, wrt, nwrt);
+  if (!fv || !fg || !fj)
     return report(g);
-  double *vals = calloc((size_t)no + 1, sizeof *vals);
-  double *Jr = calloc((size_t)no * (size_t)nwrt + 1, sizeof *Jr);
-  double *Jf = calloc((size_t)no * (size_t)nwrt + 1, sizeof *Jf);
+  long *sizes = calloc((size_t)nwrt + 1, sizeof *sizes);
+  double **tan = sizes ? zero_tangents(g, wrt, nwrt, sizes) : NULL;
+  long total = 0;
+  for (int k = 0; k < nwrt; k++)
+    total += sizes[k] < MAX_CHECKED ? sizes[k] : MAX_CHECKED;
+  Entry *e = calloc(2 * (size_t)no * (size_t)total + 1, sizeof *e);
   double *plus = calloc((size_t)no + 1, sizeof *plus), *minus = calloc((size_t)no + 1, sizeof *minus);
-  Entry *e = calloc(2 * (size_t)no * (size_t)nwrt + 1, sizeof *e);
-  int rc = 0;
-  if (!vals || !Jr || !Jf || !plus || !minus || !e || jacobian(r, wrt, nwrt, 0, vals, Jr) < 0 ||
-      jacobian(r, wrt, nwrt, 1, vals, Jf) < 0) {
+  int rc = 0, ne = 0, nscalar = 0;
+  if (!tan || !e || !plus || !minus || gradc_run(fg, NULL) != GRADC_OK) {
     rc = report(g);
     goto done;
   }
-  int ne = 0;
-  for (int k = 0; k < nwrt; k++) {
-    double x = r->val[wrt[k]];
-    double h = 6.0554544523933395e-06 * fmax(1.0, fabs(x)); /* cbrt(eps) */
-    r->val[wrt[k]] = x + h;
-    call_fn(r, fv, NULL, plus);
-    r->val[wrt[k]] = x - h;
-    call_fn(r, fv, NULL, minus);
-    r->val[wrt[k]] = x;
-    for (int i = 0; i < no; i++) {
-      double fd = (plus[i] - minus[i]) / (2 * h);
-      for (int m = 0; m < 2; m++) {
-        double a = (m ? Jf : Jr)[i * nwrt + k];
-        e[ne++] = (Entry){i, wrt[k], m, a, fd, rel_err(a, fd)};
+  for (int o = 0; o < no; o++)
+    nscalar += is_scalar_output(g, o);
+  for (int k = 0; k < nwrt && !rc; k++) {
+    long dims[4];
+    int rank;
+    double *x = gradc_get_value(g, wrt[k], dims, &rank);
+    long step = sizes[k] <= MAX_CHECKED ? 1 : sizes[k] / MAX_CHECKED;
+    for (long el = 0, done = 0; el < sizes[k] && done < MAX_CHECKED && !rc; el += step, done++) {
+      double x0 = x[el];
+      double h = 6.0554544523933395e-06 * fmax(1.0, fabs(x0)); /* cbrt(eps) */
+      x[el] = x0 + h;
+      rc |= gradc_run(fv, NULL) != GRADC_OK;
+      for (int o = 0; o < no; o++)
+        plus[o] = is_scalar_output(g, o) ? gradc_fn_res_data(fv, o)[0] : 0;
+      x[el] = x0 - h;
+      rc |= gradc_run(fv, NULL) != GRADC_OK;
+      for (int o = 0; o < no; o++)
+        minus[o] = is_scalar_output(g, o) ? gradc_fn_res_data(fv, o)[0] : 0;
+      x[el] = x0;
+      tan[k][el] = 1;
+      rc |= gradc_run(fj, (const double *const *)tan) != GRADC_OK;
+      tan[k][el] = 0;
+      if (rc) {
+        rc = report(g);
+        break;
+      }
+      for (int o = 0, so = 0; o < no; o++) {
+        if (!is_scalar_output(g, o))
+          continue;
+        double fd = (plus[o] - minus[o]) / (2 * h);
+        double rev = gradc_fn_res_data(fg, no + so * nwrt + k)[el];
+        double fwd = gradc_fn_res_data(fj, no + o)[0];
+        e[ne++] = (Entry){o, wrt[k], 0, el, rev, fd, rel_err(rev, fd)};
+        e[ne++] = (Entry){o, wrt[k], 1, el, fwd, fd, rel_err(fwd, fd)};
+        so++;
       }
     }
   }
+  if (rc)
+    goto done;
   qsort(e, (size_t)ne, sizeof *e, by_err);
   int bad = 0;
   for (int i = 0; i < ne; i++)
@@ -709,8 +763,8 @@ static int cmd_check(Run *r, const int *wrt, int nwrt) {
     json_t *worst = json_array();
     for (int i = 0; i < ne && i < 10; i++) {
       json_t *w = json_object();
-      char name[512];
-      snprintf(name, sizeof name, "d%s/d%s", gradc_output_name(g, e[i].out), gradc_var_name(g, e[i].var));
+      char name[600];
+      entry_name(g, &e[i], name, sizeof name);
       json_object_set_new(w, "derivative", json_string(name));
       json_object_set_new(w, "mode", json_string(e[i].forward ? "forward" : "reverse"));
       json_object_set_new(w, "analytic", jnum(e[i].analytic));
@@ -721,26 +775,25 @@ static int cmd_check(Run *r, const int *wrt, int nwrt) {
     json_object_set_new(chk, "worst", worst);
     json_print(root);
   } else {
-    printf("%s: %d derivatives (reverse and forward mode) against central differences\n",
-           bad ? "MISMATCH" : "ok", ne);
+    printf("%s: %d derivatives (reverse and forward mode) of %d scalar output%s against central differences\n",
+           bad ? "MISMATCH" : "ok", ne, nscalar, nscalar == 1 ? "" : "s");
     printf("max relative error %.3g, tolerance %.3g, %d over\n", ne ? e[0].err : 0.0, r->o->tol, bad);
-    printf("\nworst entries:\n  %-20s %-8s %20s %20s %10s\n", "derivative", "mode", "analytic",
+    printf("\nworst entries:\n  %-24s %-8s %20s %20s %10s\n", "derivative", "mode", "analytic",
            "finite difference", "error");
     for (int i = 0; i < ne && i < 10; i++) {
-      char name[512];
-      snprintf(name, sizeof name, "d%s/d%s", gradc_output_name(g, e[i].out), gradc_var_name(g, e[i].var));
-      printf("  %-20s %-8s %20.12g %20.12g %10.3g%s\n", name, e[i].forward ? "forward" : "reverse",
+      char name[600];
+      entry_name(g, &e[i], name, sizeof name);
+      printf("  %-24s %-8s %20.12g %20.12g %10.3g%s\n", name, e[i].forward ? "forward" : "reverse",
              e[i].analytic, e[i].numeric, e[i].err, e[i].err <= r->o->tol ? "" : "  <-");
     }
   }
   rc = bad ? EXIT_MISMATCH : 0;
 done:
-  free(vals);
-  free(Jr);
-  free(Jf);
+  free_tangents(tan, nwrt);
+  free(sizes);
+  free(e);
   free(plus);
   free(minus);
-  free(e);
   return rc;
 }
 
@@ -760,7 +813,18 @@ static int cmd_trace(Run *r, const int *wrt, int nwrt) {
     return EXIT_USAGE;
   }
   GradcTrace *t;
-  if (gradc_trace(g, out, wrt[0], r->val, &t) != GRADC_OK)
+  double *vals = malloc(((size_t)r->nv + 1) * sizeof *vals);
+  if (!vals)
+    return EXIT_INPUT;
+  for (int i = 0; i < r->nv; i++) {
+    long dims[4];
+    int rank;
+    const double *v = gradc_get_value(g, i, dims, &rank);
+    vals[i] = v ? v[0] : 0;
+  }
+  GradcStatus st = gradc_trace(g, out, wrt[0], vals, &t);
+  free(vals);
+  if (st != GRADC_OK)
     return report(g);
   const char *wname = gradc_var_name(g, wrt[0]), *oname = gradc_output_name(g, out);
   int no = gradc_output_count(g);
@@ -1050,7 +1114,6 @@ int main(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto out;
   }
-  rng_state = o.seed;
   Gradc *g = gradc_new();
   if (!g) {
     fprintf(stderr, "gradc: error: out of memory\n");
@@ -1070,10 +1133,10 @@ int main(int argc, char **argv) {
     rc = cmd_dot(&r);
   } else {
     int *wrt = NULL, nwrt = 0;
-    r.val = calloc((size_t)r.nv + 1, sizeof *r.val);
-    if (!r.val || parse_wrt(g, o.file, o.wrt, &wrt, &nwrt) < 0 ||
-        gather_values(g, &o, r.val, !strcmp(o.cmd, "check")) < 0) {
+    if (parse_wrt(g, o.file, o.wrt, &wrt, &nwrt) < 0) {
       rc = EXIT_INPUT;
+    } else if ((rc = gather_values(g, &o, !strcmp(o.cmd, "check"))) != 0) {
+      ;
     } else {
       /* jvp may add tangent variables to wrt */
       int *w2 = realloc(wrt, ((size_t)nwrt + (size_t)o.ntangent + 1) * sizeof *w2);
@@ -1101,7 +1164,6 @@ int main(int argc, char **argv) {
       }
     }
     free(wrt);
-    free(r.val);
   }
   gradc_free(g);
 out:

@@ -44,6 +44,7 @@ Dag *dag_new(void) {
 void dag_free(Dag *g) {
   if (!g)
     return;
+  free(g->slices);
   free(g->nodes);
   free(g->bucket);
   free(g->shapes);
@@ -206,13 +207,28 @@ double dag_eval_op(OpKind op, const double *x) {
   case OP_MAX: return g_max(x[0], x[1]);
   case OP_MIN: return g_min(x[0], x[1]);
   case OP_WHERE: return x[0] != 0 ? x[1] : x[2];
-  case OP_CONST: case OP_VAR: case OP_COUNT: break;
+  default: break; /* not elementwise */
   }
   return NAN;
 }
 
+/* A constant, or a tensor filled with one (BCAST of a constant). */
 static int is_num(const Dag *g, NodeId n, double v) {
+  if (g->nodes[n].op == OP_BCAST)
+    n = g->nodes[n].arg[0];
   return dag_is_const(g, n) && dag_num(g, n) == v;
+}
+
+static NodeId shape_err(Dag *g, const char *what, NodeId a, NodeId b) {
+  char sa[96], sb[96];
+  shape_format(g, dag_shape(g, a), sa, sizeof sa);
+  if (b == NO_NODE) {
+    snprintf(g->err, sizeof g->err, "%s %s", what, sa);
+  } else {
+    shape_format(g, dag_shape(g, b), sb, sizeof sb);
+    snprintf(g->err, sizeof g->err, "%s %s and %s", what, sa, sb);
+  }
+  return NO_NODE;
 }
 
 static int commutative(OpKind op) {
@@ -301,12 +317,19 @@ NodeId dag_op(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
     if (isfinite(r))
       return dag_const(g, r);
   }
+  /* the result's shape: every argument broadcast together */
+  ShapeId shape = SHAPE_SCALAR;
+  for (int i = 0; i < nargs; i++)
+    if (shape_broadcast(g, shape, dag_shape(g, args[i]), &shape) < 0)
+      return shape_err(g, "cannot broadcast shapes", args[0], args[i]);
   NodeId s = identity(g, op, args[0], args[1], args[2]);
-  if (s != NO_NODE || g->oom)
-    return s;
+  if (g->oom)
+    return NO_NODE;
+  if (s != NO_NODE)
+    return dag_shape(g, s) == shape ? s : dag_bcast(g, s, shape);
   Node key = {.op = (uint8_t)op, .nargs = (uint8_t)nargs,
               .arg = {args[0], args[1], args[2]}};
-  key.shape = SHAPE_SCALAR;
+  key.shape = shape;
   if (commutative(op)) {
     Node swapped = key;
     swapped.arg[0] = args[1];
@@ -316,6 +339,239 @@ NodeId dag_op(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
       return found;
   }
   return intern(g, &key);
+}
+
+/* ---- tensor constructors ---------------------------------------------- */
+
+static NodeId node1(Dag *g, OpKind op, NodeId x, ShapeId shape, int64_t payload) {
+  if (g->oom || x == NO_NODE)
+    return NO_NODE;
+  Node key = {.op = (uint8_t)op, .nargs = 1, .shape = shape,
+              .arg = {x, NO_NODE, NO_NODE}};
+  key.v.idx = payload;
+  return intern(g, &key);
+}
+
+/* The scalar a BCAST node fills its tensor with, or NO_NODE. */
+static NodeId fill_of(const Dag *g, NodeId x) {
+  const Node *n = &g->nodes[x];
+  if (n->op == OP_BCAST && dag_shape(g, n->arg[0]) == SHAPE_SCALAR)
+    return n->arg[0];
+  return dag_shape(g, x) == SHAPE_SCALAR ? x : NO_NODE;
+}
+
+NodeId dag_bcast(Dag *g, NodeId x, ShapeId to) {
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  if (dag_shape(g, x) == to)
+    return x;
+  ShapeId r;
+  if (shape_broadcast(g, dag_shape(g, x), to, &r) < 0 || r != to) {
+    char st[128];
+    shape_format(g, to, st, sizeof st);
+    shape_err(g, "cannot broadcast", x, NO_NODE);
+    size_t n = strlen(g->err);
+    snprintf(g->err + n, sizeof g->err - n, " to %s", st);
+    return NO_NODE;
+  }
+  if (g->nodes[x].op == OP_BCAST)
+    x = g->nodes[x].arg[0];
+  return node1(g, OP_BCAST, x, to, 0);
+}
+
+NodeId dag_reshape(Dag *g, NodeId x, ShapeId to) {
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  if (dag_shape(g, x) == to)
+    return x;
+  NodeId f = fill_of(g, x);
+  if (f != NO_NODE)
+    return dag_bcast(g, f, to);
+  if (g->nodes[x].op == OP_RESHAPE)
+    x = g->nodes[x].arg[0];
+  if (dag_shape(g, x) == to)
+    return x;
+  return node1(g, OP_RESHAPE, x, to, 0);
+}
+
+static NodeId reduce(Dag *g, OpKind op, NodeId x, int axis) {
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  ShapeId s = dag_shape(g, x);
+  int rank = shape_rank(g, s);
+  if (axis >= rank) {
+    char sx[128];
+    shape_format(g, s, sx, sizeof sx);
+    snprintf(g->err, sizeof g->err, "axis %d is out of range for shape %s", axis, sx);
+    return NO_NODE;
+  }
+  if (rank == 0)
+    return op == OP_ARGMAX ? dag_const(g, 0) : x;
+  if (axis >= 0 && rank == 1)
+    axis = -1;
+  ShapeId out = shape_drop(g, s, axis);
+  NodeId f = fill_of(g, x);
+  if (f != NO_NODE && op == OP_SUM && is_num(g, f, 0))
+    return dag_bcast(g, f, out);
+  if (f != NO_NODE && op == OP_MAXR)
+    return dag_bcast(g, f, out);
+  return node1(g, op, x, out, axis);
+}
+
+NodeId dag_sum(Dag *g, NodeId x, int axis) { return reduce(g, OP_SUM, x, axis); }
+NodeId dag_maxr(Dag *g, NodeId x, int axis) { return reduce(g, OP_MAXR, x, axis); }
+NodeId dag_argmax(Dag *g, NodeId x, int axis) { return reduce(g, OP_ARGMAX, x, axis); }
+
+NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags) {
+  if (a == NO_NODE || b == NO_NODE || g->oom)
+    return NO_NODE;
+  const Shape *x = shape_get(g, dag_shape(g, a)), *y = shape_get(g, dag_shape(g, b));
+  if (x->rank < 1 || x->rank > 2 || y->rank < 1 || y->rank > 2)
+    return shape_err(g, "'@' needs vectors or matrices, not", a, b);
+  if (x->rank == 1)
+    flags &= ~1;
+  if (y->rank == 1)
+    flags &= ~2;
+  int64_t m = 0, k1, k2, n = 0;
+  if (x->rank == 2) {
+    m = flags & 1 ? x->dim[1] : x->dim[0];
+    k1 = flags & 1 ? x->dim[0] : x->dim[1];
+  } else {
+    k1 = x->dim[0];
+  }
+  if (y->rank == 2) {
+    k2 = flags & 2 ? y->dim[1] : y->dim[0];
+    n = flags & 2 ? y->dim[0] : y->dim[1];
+  } else {
+    k2 = y->dim[0];
+  }
+  if (k1 != k2)
+    return shape_err(g, "'@': inner dimensions differ for", a, b);
+  Shape r = {0};
+  if (x->rank == 2)
+    r.dim[r.rank++] = m;
+  if (y->rank == 2)
+    r.dim[r.rank++] = n;
+  ShapeId out = shape_intern(g, &r);
+  if (is_num(g, a, 0) || is_num(g, b, 0))
+    return dag_bcast(g, dag_const(g, 0), out);
+  Node key = {.op = OP_MATMUL, .nargs = 2, .shape = out, .arg = {a, b, NO_NODE}};
+  key.v.idx = flags;
+  return intern(g, &key);
+}
+
+NodeId dag_transpose(Dag *g, NodeId x) {
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  const Shape *s = shape_get(g, dag_shape(g, x));
+  if (s->rank < 2)
+    return x;
+  if (g->nodes[x].op == OP_TRANSPOSE)
+    return g->nodes[x].arg[0];
+  Shape r = {0};
+  r.rank = s->rank;
+  for (int i = 0; i < s->rank; i++)
+    r.dim[i] = s->dim[s->rank - 1 - i];
+  ShapeId out = shape_intern(g, &r);
+  NodeId f = fill_of(g, x);
+  if (f != NO_NODE)
+    return dag_bcast(g, f, out);
+  return node1(g, OP_TRANSPOSE, x, out, 0);
+}
+
+static int64_t slice_spec(Dag *g, const SliceSpec *sp) {
+  for (uint32_t i = 0; i < g->nslice; i++)
+    if (!memcmp(&g->slices[i], sp, sizeof *sp))
+      return i;
+  if (g->nslice == g->capslice) {
+    uint32_t cap = g->capslice ? 2 * g->capslice : 16;
+    SliceSpec *n = realloc(g->slices, cap * sizeof *n);
+    if (!n) {
+      g->oom = 1;
+      return -1;
+    }
+    g->slices = n;
+    g->capslice = cap;
+  }
+  g->slices[g->nslice] = *sp;
+  return g->nslice++;
+}
+
+static ShapeId slice_shape(Dag *g, const SliceSpec *sp) {
+  Shape r = {0};
+  for (int i = 0; i < sp->rank; i++)
+    if (!(sp->drop >> i & 1))
+      r.dim[r.rank++] = sp->len[i];
+  return shape_intern(g, &r);
+}
+
+NodeId dag_slice(Dag *g, NodeId x, const SliceSpec *sp) {
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  SliceSpec c = {0};
+  c.rank = sp->rank;
+  c.drop = sp->drop;
+  for (int i = 0; i < sp->rank; i++)
+    c.full[i] = sp->full[i];
+  int whole = sp->drop == 0;
+  const Shape *s = shape_get(g, dag_shape(g, x));
+  for (int i = 0; i < sp->rank; i++) {
+    c.start[i] = sp->start[i];
+    c.len[i] = sp->len[i];
+    whole &= c.start[i] == 0 && c.len[i] == s->dim[i];
+  }
+  if (whole)
+    return x;
+  ShapeId out = slice_shape(g, &c);
+  NodeId f = fill_of(g, x);
+  if (f != NO_NODE)
+    return dag_bcast(g, f, out);
+  int64_t k = slice_spec(g, &c);
+  return k < 0 ? NO_NODE : node1(g, OP_SLICE, x, out, k);
+}
+
+NodeId dag_pad(Dag *g, NodeId x, const SliceSpec *sp) {
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  Shape full = {0};
+  full.rank = sp->rank;
+  for (int i = 0; i < sp->rank; i++)
+    full.dim[i] = sp->full[i];
+  ShapeId out = shape_intern(g, &full);
+  if (slice_shape(g, sp) != dag_shape(g, x))
+    return shape_err(g, "internal: pad of the wrong shape", x, NO_NODE);
+  if (is_num(g, x, 0))
+    return dag_bcast(g, x, out);
+  int64_t k = slice_spec(g, sp);
+  return k < 0 ? NO_NODE : node1(g, OP_PAD, x, out, k);
+}
+
+NodeId dag_onehot(Dag *g, NodeId labels, int k) {
+  if (labels == NO_NODE || g->oom)
+    return NO_NODE;
+  Shape r = *shape_get(g, dag_shape(g, labels));
+  if (r.rank >= MAX_RANK)
+    return shape_err(g, "onehot() of a tensor of rank 4 would exceed rank 4:", labels, NO_NODE);
+  r.dim[r.rank++] = k;
+  return node1(g, OP_ONEHOT, labels, shape_intern(g, &r), k);
+}
+
+NodeId dag_dim(Dag *g, int symbol) {
+  Node key = {.op = OP_DIM, .arg = {NO_NODE, NO_NODE, NO_NODE}};
+  key.v.idx = symbol;
+  return intern(g, &key);
+}
+
+NodeId dag_dim_size(Dag *g, ShapeId s, int axis) {
+  const Shape *x = shape_get(g, s);
+  if (axis < 0) {
+    NodeId n = dag_const(g, 1);
+    for (int i = 0; i < x->rank; i++)
+      n = dag_mul(g, n, dag_dim_size(g, s, i));
+    return n;
+  }
+  int64_t d = x->dim[axis];
+  return d < 0 ? dag_dim(g, (int)~d) : dag_const(g, (double)d);
 }
 
 NodeId dag_add(Dag *g, NodeId a, NodeId b) { return dag_op(g, OP_ADD, a, b, NO_NODE); }

@@ -1,10 +1,16 @@
-/* emit_c.c: straight-line C99 from the DAG, in id (topological) order.
+/* emit_c.c: C99 from the DAG, in id (topological) order.
  *
- * A node used more than once, the base of an integer power, and any node
- * whose inlined expression would nest deeper than INLINE_DEPTH get a slot
- * t[k] and are computed once; every other node is inlined into its only
- * user. Variables are the function's parameters, constants are literals.
- * tcc has a 256-entry value stack, so the depth bound matters (TOOLCHAIN). */
+ * Scalars: a node used more than once, the base of an integer power, and
+ * any node whose inlined expression would nest deeper than INLINE_DEPTH get
+ * a slot t[k] and are computed once; every other node is inlined into its
+ * only user. tcc has a 256-entry value stack, so the depth bound matters.
+ *
+ * Tensors: each tensor node is one loop nest writing a buffer in the
+ * workspace, never unrolled per element, so the size of the C does not
+ * depend on the sizes of the data. An elementwise node used once by an
+ * elementwise node of the same shape (or by a reduction) is inlined into
+ * that loop instead: elementwise chains fuse. Broadcast operands are read
+ * through index arithmetic inside the loop, never materialised. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,16 +92,124 @@ const char *emit_ident(Arena *a, const char *user) {
   return s;
 }
 
-/* ---- expressions --------------------------------------------------------- */
+/* ---- the plan: which node lives where ---------------------------------- */
+
+enum { ST_NONE = -3, ST_INLINE = -1 };  /* else: scalar slot or buffer number */
 
 typedef struct Emit {
   const Dag *g;
   const EmitFn *fn;
-  int32_t *slot;      /* node -> slot, -1 inlined, -2 not needed */
+  int32_t *slot;      /* node -> scalar slot / tensor buffer, ST_INLINE, ST_NONE */
+  uint8_t *alias;     /* RESHAPE of a stored tensor: the same memory */
   Buf *out;
   uint64_t used_ops;  /* bit per OpKind seen in the whole file */
-  int kernel;         /* JIT calling convention: arrays a[] and r[] */
+  int kernel;
+  int nbufs;
+  int loop_nested;    /* the current loop has index variables i0.. */
+  ShapeId loop_shape; /* the shape whose flat index is `o` in the current loop */
+  int indent;
+  int checks;         /* runtime checks emitted (onehot) */
 } Emit;
+
+static int is_tensor(const Emit *e, NodeId n) { return dag_shape(e->g, n) != SHAPE_SCALAR; }
+
+/* May node n be inlined into a consumer c (for argument position k)? */
+static int inlinable_into(const Emit *e, NodeId n, NodeId c) {
+  const Dag *g = e->g;
+  OpKind nop = (OpKind)g->nodes[n].op, cop = (OpKind)g->nodes[c].op;
+  if (!is_tensor(e, n))
+    return !is_tensor(e, c);
+  if (!(OP_IS_ELEMWISE(nop) || nop == OP_BCAST))
+    return 0;
+  if ((OP_IS_ELEMWISE(cop) || cop == OP_BCAST) && dag_shape(g, c) == dag_shape(g, n))
+    return cop != OP_BCAST;
+  return cop == OP_SUM || cop == OP_MAXR;
+}
+
+/* Decide where every node lives; returns the number of scalar slots. */
+static int plan(Emit *e, const EmitFn *fn) {
+  const Dag *g = e->g;
+  uint32_t n = g->count;
+  uint32_t *uses = calloc(n ? n : 1, sizeof *uses);
+  uint8_t *depth = calloc(n ? n : 1, 1);
+  uint8_t *noinline = calloc(n ? n : 1, 1);
+  if (!uses || !depth || !noinline) {
+    free(uses);
+    free(depth);
+    free(noinline);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    e->slot[i] = ST_NONE;
+    e->alias[i] = 0;
+  }
+  for (int r = 0; r < fn->nres; r++) {
+    e->slot[fn->res[r].node] = ST_INLINE;
+    uses[fn->res[r].node]++;
+    if (!is_tensor(e, fn->res[r].node))
+      continue;
+    /* a tensor root is computed by the loop that stores it: inlinable */
+  }
+  /* liveness and uses: one descending sweep */
+  for (uint32_t i = n; i-- > 0;) {
+    if (e->slot[i] == ST_NONE)
+      continue;
+    const Node *nd = dag_node(g, i);
+    for (int k = 0; k < nd->nargs; k++) {
+      NodeId a = nd->arg[k];
+      e->slot[a] = ST_INLINE;
+      uses[a]++;
+      if (!inlinable_into(e, a, i))
+        noinline[a] = 1;
+    }
+    int p;
+    if (nd->op == OP_POW && dag_small_int_pow(g, nd->arg[1], &p))
+      uses[nd->arg[0]] += 2; /* the base is read several times */
+  }
+  int nslots = 0;
+  e->nbufs = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (e->slot[i] == ST_NONE)
+      continue;
+    const Node *nd = dag_node(g, i);
+    if (nd->op == OP_VAR || nd->op == OP_CONST || nd->op == OP_DIM) {
+      depth[i] = 0;
+      continue;
+    }
+    if (nd->op == OP_RESHAPE && is_tensor(e, nd->arg[0])) {
+      e->alias[i] = 1; /* the operand's memory, seen with another shape */
+      continue;
+    }
+    int d = 0;
+    for (int k = 0; k < nd->nargs; k++)
+      if (depth[nd->arg[k]] > d)
+        d = depth[nd->arg[k]];
+    d++;
+    int store = uses[i] > 1 || d > INLINE_DEPTH || noinline[i];
+    if (is_tensor(e, i) && !(OP_IS_ELEMWISE(nd->op) || nd->op == OP_BCAST))
+      store = 1; /* structural tensor nodes always write a buffer */
+    if (!is_tensor(e, i) && nd->nargs && is_tensor(e, nd->arg[0]))
+      store = 1; /* a reduction to a scalar: computed by its own loop */
+    if (store) {
+      e->slot[i] = is_tensor(e, i) ? e->nbufs++ : nslots++;
+      d = 0;
+    }
+    depth[i] = (uint8_t)d;
+  }
+  /* the operand of an alias must have memory of its own */
+  for (uint32_t i = n; i-- > 0;)
+    if (e->alias[i]) {
+      NodeId a = g->nodes[i].arg[0];
+      if (e->slot[a] == ST_INLINE && g->nodes[a].op != OP_VAR && !e->alias[a])
+        e->slot[a] = e->nbufs++;
+    }
+  free(uses);
+  free(depth);
+  free(noinline);
+  return nslots;
+}
+
+/* ---- printing ------------------------------------------------------------- */
 
 enum { PREC_CMP = 0, PREC_ADD = 1, PREC_MUL = 2, PREC_UNARY = 3, PREC_ATOM = 4 };
 
@@ -107,9 +221,80 @@ static void literal(Buf *b, double x) {
   buf_puts(b, s);
 }
 
+static void indent(Emit *e) {
+  for (int i = 0; i < e->indent; i++)
+    buf_puts(e->out, "  ");
+}
+
+static void dim(Emit *e, int64_t d) {
+  if (d >= 0)
+    buf_printf(e->out, "%lld", (long long)d);
+  else if (e->kernel)
+    buf_printf(e->out, "d[%d]", (int)~d);
+  else
+    buf_puts(e->out, e->fn->dimc[~d]);
+}
+
+/* The number of elements of shape s, as a C expression. */
+static void size(Emit *e, ShapeId s) {
+  const Shape *x = shape_get(e->g, s);
+  if (x->rank == 0) {
+    buf_puts(e->out, "1");
+    return;
+  }
+  for (int i = 0; i < x->rank; i++) {
+    if (i)
+      buf_puts(e->out, "*");
+    dim(e, x->dim[i]);
+  }
+}
+
+/* The memory of a stored tensor (a variable, a result, a buffer). */
+static void ptr(Emit *e, NodeId n) {
+  const Node *nd = dag_node(e->g, n);
+  while (e->alias[n]) {
+    n = nd->arg[0];
+    nd = dag_node(e->g, n);
+  }
+  if (nd->op == OP_VAR) {
+    int k = e->fn->arg_of_var[nd->v.idx];
+    if (e->kernel)
+      buf_printf(e->out, "a[%d]", k);
+    else
+      buf_puts(e->out, k >= 0 ? e->fn->args[k].cname : "g_missing_argument");
+  } else {
+    buf_printf(e->out, "b%d", e->slot[n]);
+  }
+}
+
+/* The flat index of a tensor of shape s inside the current loop. */
+static void index_of(Emit *e, ShapeId s) {
+  if (s == e->loop_shape) {
+    buf_puts(e->out, "o");
+    return;
+  }
+  const Shape *x = shape_get(e->g, s), *o = shape_get(e->g, e->loop_shape);
+  int off = o->rank - x->rank, any = 0;
+  for (int k = 0; k < x->rank; k++) {
+    int bc = x->dim[k] == 1 && o->dim[k + off] != 1;
+    if (any) {
+      buf_puts(e->out, "*");
+      dim(e, x->dim[k]);
+      buf_puts(e->out, " + ");
+    }
+    if (bc)
+      buf_puts(e->out, "0");
+    else
+      buf_printf(e->out, "i%d", k + off);
+    any = 1;
+  }
+  if (!any)
+    buf_puts(e->out, "0");
+}
+
 static int node_prec(const Emit *e, NodeId n) {
   const Node *nd = dag_node(e->g, n);
-  if (e->slot[n] >= 0 || nd->op == OP_VAR)
+  if (e->slot[n] >= 0 || e->alias[n] || nd->op == OP_VAR || nd->op == OP_DIM)
     return PREC_ATOM;
   switch (nd->op) {
   case OP_CONST: return nd->v.num < 0 || (nd->v.num == 0 && 1 / nd->v.num < 0) ? PREC_UNARY : PREC_ATOM;
@@ -128,14 +313,23 @@ static int node_prec(const Emit *e, NodeId n) {
 
 static void expr(Emit *e, NodeId n, int minprec);
 
+/* A reference to the value of node n at the current loop position. */
 static void ref(Emit *e, NodeId n) {
   const Node *nd = dag_node(e->g, n);
-  if (nd->op == OP_VAR) {
+  if (is_tensor(e, n) && (nd->op == OP_VAR || e->slot[n] >= 0 || e->alias[n])) {
+    ptr(e, n);
+    buf_puts(e->out, "[");
+    index_of(e, dag_shape(e->g, n));
+    buf_puts(e->out, "]");
+  } else if (nd->op == OP_VAR) {
     int k = e->fn->arg_of_var[nd->v.idx];
     if (e->kernel)
       buf_printf(e->out, "a[%d][0]", k);
     else
       buf_puts(e->out, k >= 0 ? e->fn->args[k].cname : "g_missing_argument");
+  } else if (nd->op == OP_DIM) {
+    buf_puts(e->out, "(double)");
+    dim(e, ~nd->v.idx);
   } else if (e->slot[n] >= 0) {
     buf_printf(e->out, "t[%d]", e->slot[n]);
   } else {
@@ -156,7 +350,7 @@ static const char *c_func(OpKind op) {
   }
 }
 
-/* The expression that computes node n (not its slot). */
+/* The expression that computes elementwise node n (not its storage). */
 static void body(Emit *e, NodeId n) {
   const Node *nd = dag_node(e->g, n);
   Buf *b = e->out;
@@ -168,8 +362,11 @@ static void body(Emit *e, NodeId n) {
   case OP_CONST:
     literal(b, nd->v.num);
     return;
-  case OP_VAR:
+  case OP_VAR: case OP_DIM:
     ref(e, n);
+    return;
+  case OP_BCAST:
+    ref(e, nd->arg[0]);
     return;
   case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: {
     int p = (op == OP_ADD || op == OP_SUB) ? PREC_ADD : PREC_MUL;
@@ -182,7 +379,7 @@ static void body(Emit *e, NodeId n) {
     buf_puts(b, "-");
     expr(e, nd->arg[0], PREC_ATOM);
     return;
-  case OP_POW: {
+  case OP_POW:
     if (dag_small_int_pow(e->g, nd->arg[1], &k)) {
       int m = k < 0 ? -k : k;
       if (k < 0)
@@ -202,7 +399,6 @@ static void body(Emit *e, NodeId n) {
     expr(e, nd->arg[1], PREC_CMP);
     buf_puts(b, ")");
     return;
-  }
   case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
     buf_puts(b, "(");
     expr(e, nd->arg[0], PREC_ADD);
@@ -233,7 +429,7 @@ static void body(Emit *e, NodeId n) {
 
 static void expr(Emit *e, NodeId n, int minprec) {
   const Node *nd = dag_node(e->g, n);
-  if (nd->op == OP_VAR || e->slot[n] >= 0) {
+  if (nd->op == OP_VAR || nd->op == OP_DIM || e->slot[n] >= 0 || e->alias[n]) {
     ref(e, n);
     return;
   }
@@ -245,112 +441,546 @@ static void expr(Emit *e, NodeId n, int minprec) {
     buf_puts(e->out, ")");
 }
 
-/* ---- functions ------------------------------------------------------------ */
+/* ---- loops ------------------------------------------------------------------ */
 
-/* Decide which nodes get slots; returns the number of slots. */
-static int plan(Emit *e, const EmitFn *fn) {
-  const Dag *g = e->g;
-  uint32_t n = g->count;
-  uint32_t *uses = calloc(n, sizeof *uses);
-  uint8_t *depth = calloc(n, 1);
-  if (!uses || !depth) {
-    free(uses);
-    free(depth);
-    return -1;
-  }
-  for (uint32_t i = 0; i < n; i++)
-    e->slot[i] = -2;
-  for (int r = 0; r < fn->nres; r++) {
-    e->slot[fn->res[r].node] = -1;
-    uses[fn->res[r].node]++;
-  }
-  /* liveness: one descending sweep */
-  for (uint32_t i = n; i-- > 0;) {
-    if (e->slot[i] == -2)
-      continue;
-    const Node *nd = dag_node(g, i);
-    for (int k = 0; k < nd->nargs; k++) {
-      e->slot[nd->arg[k]] = -1;
-      uses[nd->arg[k]]++;
-    }
-    int p;
-    if (nd->op == OP_POW && dag_small_int_pow(g, nd->arg[1], &p))
-      uses[nd->arg[0]] += 2; /* the base is read several times */
-  }
-  int nslots = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    if (e->slot[i] == -2)
-      continue;
-    const Node *nd = dag_node(g, i);
-    if (nd->op == OP_VAR || nd->op == OP_CONST) {
-      depth[i] = 0;
-      continue;
-    }
-    int d = 0;
-    for (int k = 0; k < nd->nargs; k++)
-      if (depth[nd->arg[k]] > d)
-        d = depth[nd->arg[k]];
-    d++;
-    if (uses[i] > 1 || d > INLINE_DEPTH) {
-      e->slot[i] = nslots++;
-      d = 0;
-    }
-    depth[i] = (uint8_t)d;
-  }
-  free(uses);
-  free(depth);
-  return nslots;
+/* Does the inlined expression of n read a tensor of another shape than s
+ * (so the loop needs index variables)? */
+static int needs_nest(const Emit *e, NodeId n, ShapeId s, int top) {
+  const Node *nd = dag_node(e->g, n);
+  if (!is_tensor(e, n))
+    return 0;
+  if (!top && (nd->op == OP_VAR || e->slot[n] >= 0 || e->alias[n]))
+    return dag_shape(e->g, n) != s;
+  if (nd->op == OP_BCAST)
+    return is_tensor(e, nd->arg[0]);
+  for (int k = 0; k < nd->nargs; k++)
+    if (needs_nest(e, nd->arg[k], s, 0))
+      return 1;
+  return 0;
 }
 
-static void signature(Buf *b, const EmitFn *fn, int kernel) {
+/* Open loops over shape s (index variables i0.. and the flat index o),
+ * with dimension `last` (or none, -1) innermost; returns loops opened. */
+static int open_loops(Emit *e, ShapeId s, int nested, int last) {
+  const Shape *x = shape_get(e->g, s);
+  Buf *b = e->out;
+  e->loop_shape = s;
+  e->loop_nested = nested;
+  if (!nested) {
+    indent(e);
+    buf_puts(b, "for (long o = 0; o < ");
+    size(e, s);
+    buf_puts(b, "; o++) {\n");
+    e->indent++;
+    return 1;
+  }
+  int opened = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (int k = 0; k < x->rank; k++) {
+      if ((pass == 0) == (k == last))
+        continue;
+      indent(e);
+      buf_printf(b, "for (long i%d = 0; i%d < ", k, k);
+      dim(e, x->dim[k]);
+      buf_printf(b, "; i%d++) {\n", k);
+      e->indent++;
+      opened++;
+    }
+  return opened;
+}
+
+/* long o = flat index of the loop shape from i0.. */
+static void flat_index(Emit *e) {
+  const Shape *x = shape_get(e->g, e->loop_shape);
+  indent(e);
+  buf_puts(e->out, "long o = ");
+  for (int k = 0; k < x->rank; k++) {
+    if (k) {
+      buf_puts(e->out, "*");
+      dim(e, x->dim[k]);
+      buf_puts(e->out, " + ");
+    }
+    buf_printf(e->out, "i%d", k);
+  }
+  buf_puts(e->out, ";\n");
+}
+
+static void close_loops(Emit *e, int n) {
+  while (n-- > 0) {
+    e->indent--;
+    indent(e);
+    buf_puts(e->out, "}\n");
+  }
+}
+
+/* dest[o] = <elementwise expression of n>, over n's shape. */
+static void elementwise_loop(Emit *e, NodeId n, const char *dest_fmt, int dest_arg) {
+  ShapeId s = dag_shape(e->g, n);
+  int nested = needs_nest(e, n, s, 1);
+  int loops = open_loops(e, s, nested, -1);
+  if (nested)
+    flat_index(e);
+  indent(e);
+  buf_printf(e->out, dest_fmt, dest_arg);
+  buf_puts(e->out, "[o] = ");
+  body(e, n);
+  buf_puts(e->out, ";\n");
+  close_loops(e, loops);
+}
+
+/* Reductions: loops over the operand's shape, the axis innermost. */
+static void reduce_loop(Emit *e, NodeId n) {
+  const Node *nd = dag_node(e->g, n);
+  NodeId x = nd->arg[0];
+  int axis = (int)nd->v.idx;
+  ShapeId xs = dag_shape(e->g, x);
+  const Shape *sx = shape_get(e->g, xs);
+  Buf *b = e->out;
+  OpKind op = (OpKind)nd->op;
+  if (op == OP_MAXR || op == OP_ARGMAX)
+    e->used_ops |= 1ull << OP_MAX;
+  int all = axis < 0;
+  /* outer loops: every dimension but the axis */
+  int outer = 0;
+  if (!all) {
+    for (int k = 0; k < sx->rank; k++) {
+      if (k == axis)
+        continue;
+      indent(e);
+      buf_printf(b, "for (long i%d = 0; i%d < ", k, k);
+      dim(e, sx->dim[k]);
+      buf_printf(b, "; i%d++) {\n", k);
+      e->indent++;
+      outer++;
+    }
+  }
+  indent(e);
+  buf_puts(b, op == OP_SUM ? "double acc = 0.0;\n" : "double acc = 0.0, best = 0.0;\n");
+  int nested = !all || needs_nest(e, x, xs, 1) || needs_nest(e, x, xs, 0);
+  e->loop_shape = xs;
+  e->loop_nested = nested;
+  int inner;
+  if (all && !nested) {
+    indent(e);
+    buf_puts(b, "for (long o = 0; o < ");
+    size(e, xs);
+    buf_puts(b, "; o++) {\n");
+    e->indent++;
+    inner = 1;
+  } else if (all) {
+    inner = open_loops(e, xs, 1, -1);
+    flat_index(e);
+  } else {
+    indent(e);
+    buf_printf(b, "for (long i%d = 0; i%d < ", axis, axis);
+    dim(e, sx->dim[axis]);
+    buf_printf(b, "; i%d++) {\n", axis);
+    e->indent++;
+    inner = 1;
+    flat_index(e);
+  }
+  indent(e);
+  buf_puts(b, "double v = ");
+  expr(e, x, PREC_CMP);
+  buf_puts(b, ";\n");
+  indent(e);
+  if (op == OP_SUM) {
+    buf_puts(b, "acc += v;\n");
+  } else {
+    /* the first element starts it; NaN wins (g_max) */
+    const char *first = all ? "o == 0" : NULL;
+    char firstbuf[32];
+    if (!first) {
+      snprintf(firstbuf, sizeof firstbuf, "i%d == 0", axis);
+      first = firstbuf;
+    }
+    if (op == OP_MAXR)
+      buf_printf(b, "acc = %s ? v : g_max(acc, v);\n", first);
+    else
+      buf_printf(b, "if (%s || v > best || v != v) { best = v; acc = (double)%s; }\n", first,
+                 all ? "o" : (snprintf(firstbuf, sizeof firstbuf, "i%d", axis), firstbuf));
+  }
+  close_loops(e, inner);
+  indent(e);
+  if (!is_tensor(e, n)) {
+    buf_printf(b, "t[%d] = acc;\n", e->slot[n]);
+  } else {
+    /* the output index: the operand's indices without the axis */
+    buf_printf(b, "b%d[", e->slot[n]);
+    int any = 0;
+    for (int k = 0; k < sx->rank; k++) {
+      if (k == axis)
+        continue;
+      if (any) {
+        buf_puts(b, "*");
+        dim(e, sx->dim[k]);
+        buf_puts(b, " + ");
+      }
+      buf_printf(b, "i%d", k);
+      any = 1;
+    }
+    buf_puts(b, "] = acc;\n");
+  }
+  close_loops(e, outer);
+}
+
+/* C = op(A) @ op(B): rows of A times B, accumulated in the order p. */
+static void matmul_loop(Emit *e, NodeId n) {
+  const Node *nd = dag_node(e->g, n);
+  NodeId a = nd->arg[0], bb = nd->arg[1];
+  const Shape *x = shape_get(e->g, dag_shape(e->g, a)), *y = shape_get(e->g, dag_shape(e->g, bb));
+  int ta = nd->v.idx & 1, tb = (nd->v.idx >> 1) & 1;
+  Buf *b = e->out;
+  /* sizes: m (1 for a vector), k, n (1 for a vector) */
+  int64_t m = x->rank == 2 ? (ta ? x->dim[1] : x->dim[0]) : 1;
+  int64_t kk = x->rank == 2 ? (ta ? x->dim[0] : x->dim[1]) : x->dim[0];
+  int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
+  /* element (i, p) of op(A) and (p, j) of op(B) */
+  indent(e);
+  buf_puts(b, "for (long i = 0; i < ");
+  dim(e, m);
+  buf_puts(b, "; i++) {\n");
+  e->indent++;
+  indent(e);
+  buf_puts(b, "for (long j = 0; j < ");
+  dim(e, nn);
+  buf_puts(b, "; j++) {\n");
+  e->indent++;
+  indent(e);
+  buf_puts(b, "double acc = 0.0;\n");
+  indent(e);
+  buf_puts(b, "for (long p = 0; p < ");
+  dim(e, kk);
+  buf_puts(b, "; p++)\n");
+  e->indent++;
+  indent(e);
+  buf_puts(b, "acc += ");
+  ptr(e, a);
+  if (x->rank == 1) {
+    buf_puts(b, "[p]");
+  } else if (ta) {
+    buf_puts(b, "[p*");
+    dim(e, x->dim[1]);
+    buf_puts(b, " + i]");
+  } else {
+    buf_puts(b, "[i*");
+    dim(e, x->dim[1]);
+    buf_puts(b, " + p]");
+  }
+  buf_puts(b, "*");
+  ptr(e, bb);
+  if (y->rank == 1) {
+    buf_puts(b, "[p]");
+  } else if (tb) {
+    buf_puts(b, "[j*");
+    dim(e, y->dim[1]);
+    buf_puts(b, " + p]");
+  } else {
+    buf_puts(b, "[p*");
+    dim(e, y->dim[1]);
+    buf_puts(b, " + j]");
+  }
+  buf_puts(b, ";\n");
+  e->indent--;
+  indent(e);
+  if (is_tensor(e, n)) {
+    buf_printf(b, "b%d[i*", e->slot[n]);
+    dim(e, nn);
+    buf_puts(b, " + j] = acc;\n");
+  } else {
+    buf_printf(b, "t[%d] = acc;\n", e->slot[n]);
+  }
+  close_loops(e, 2);
+}
+
+/* Structural copies: transpose, slice, pad, onehot. */
+static void struct_loop(Emit *e, NodeId n) {
+  const Node *nd = dag_node(e->g, n);
+  NodeId x = nd->arg[0];
+  ShapeId s = dag_shape(e->g, n);
+  const Shape *so = shape_get(e->g, s), *sx = shape_get(e->g, dag_shape(e->g, x));
+  Buf *b = e->out;
+  int loops;
+  switch (nd->op) {
+  case OP_TRANSPOSE:
+    loops = open_loops(e, s, 1, -1);
+    indent(e);
+    buf_printf(b, "b%d[", e->slot[n]);
+    for (int k = 0; k < so->rank; k++) {
+      if (k) { buf_puts(b, "*"); dim(e, so->dim[k]); buf_puts(b, " + "); }
+      buf_printf(b, "i%d", k);
+    }
+    buf_puts(b, "] = ");
+    ptr(e, x);
+    buf_puts(b, "[");
+    for (int k = 0; k < sx->rank; k++) {
+      if (k) { buf_puts(b, "*"); dim(e, sx->dim[k]); buf_puts(b, " + "); }
+      buf_printf(b, "i%d", so->rank - 1 - k);
+    }
+    buf_puts(b, "];\n");
+    close_loops(e, loops);
+    return;
+  case OP_SLICE:
+  case OP_PAD: {
+    const SliceSpec *sp = &e->g->slices[nd->v.idx];
+    int pad = nd->op == OP_PAD;
+    if (pad) { /* zeros, then the piece */
+      indent(e);
+      buf_puts(b, "for (long o = 0; o < ");
+      size(e, s);
+      buf_printf(b, "; o++)\n");
+      indent(e);
+      buf_printf(b, "  b%d[o] = 0.0;\n", e->slot[n]);
+    }
+    /* loop over the piece: the slice's output shape (kept dims) */
+    ShapeId ps = pad ? dag_shape(e->g, x) : s;
+    loops = open_loops(e, ps, 1, -1);
+    /* full index: for each input dim, start + (kept ? i_j : 0) */
+    Buf full = {0};
+    Buf *save = e->out;
+    e->out = &full;
+    int j = 0;
+    for (int k = 0; k < sp->rank; k++) {
+      if (k) { buf_puts(&full, "*"); dim(e, sp->full[k]); buf_puts(&full, " + "); }
+      buf_printf(&full, "(%lld", (long long)sp->start[k]);
+      if (!(sp->drop >> k & 1))
+        buf_printf(&full, " + i%d", j++);
+      buf_puts(&full, ")");
+    }
+    e->out = save;
+    indent(e);
+    if (pad) {
+      buf_printf(b, "b%d[%s] = ", e->slot[n], full.data);
+      if (is_tensor(e, x)) {
+        ptr(e, x);
+        buf_puts(b, "[");
+        const Shape *px = shape_get(e->g, ps);
+        for (int k = 0; k < px->rank; k++) {
+          if (k) { buf_puts(b, "*"); dim(e, px->dim[k]); buf_puts(b, " + "); }
+          buf_printf(b, "i%d", k);
+        }
+        if (px->rank == 0)
+          buf_puts(b, "0");
+        buf_puts(b, "]");
+      } else {
+        ref(e, x);
+      }
+      buf_puts(b, ";\n");
+    } else {
+      buf_printf(b, "b%d[", e->slot[n]);
+      for (int k = 0; k < so->rank; k++) {
+        if (k) { buf_puts(b, "*"); dim(e, so->dim[k]); buf_puts(b, " + "); }
+        buf_printf(b, "i%d", k);
+      }
+      if (so->rank == 0)
+        buf_puts(b, "0");
+      buf_puts(b, "] = ");
+      ptr(e, x);
+      buf_printf(b, "[%s];\n", full.data);
+    }
+    buf_free(&full);
+    close_loops(e, loops);
+    return;
+  }
+  case OP_ONEHOT: {
+    int check = ++e->checks;
+    int64_t k = nd->v.idx;
+    indent(e);
+    buf_puts(b, "for (long o = 0; o < ");
+    size(e, dag_shape(e->g, x));
+    buf_puts(b, "; o++) {\n");
+    e->indent++;
+    e->loop_shape = dag_shape(e->g, x);
+    e->loop_nested = 0;
+    indent(e);
+    buf_puts(b, "double v = ");
+    ref(e, x);
+    buf_puts(b, ";\n");
+    indent(e);
+    buf_printf(b, "if (!(v > -0.5 && v < %lld.5)) { g_status = %d; goto g_done; }\n",
+               (long long)(k - 1), check);
+    indent(e);
+    buf_printf(b, "for (long c = 0; c < %lld; c++)\n", (long long)k);
+    indent(e);
+    buf_printf(b, "  b%d[o*%lld + c] = c == (long)(v + 0.5) ? 1.0 : 0.0;\n", e->slot[n],
+               (long long)k);
+    close_loops(e, 1);
+    return;
+  }
+  default:
+    return;
+  }
+}
+
+/* ---- functions ------------------------------------------------------------ */
+
+static void signature(Buf *b, const EmitFn *fn, int kernel, int work) {
   if (kernel) {
-    buf_printf(b, "int %s(const double *const *a, double *const *r)", fn->name);
+    buf_printf(b, "int %s(const long *d, const double *const *a, double *const *r, double *w)",
+               fn->name);
     return;
   }
   buf_printf(b, "int %s(", fn->name);
-  for (int k = 0; k < fn->nargs; k++)
-    buf_printf(b, "%sdouble %s", k ? ", " : "", fn->args[k].cname);
-  for (int k = 0; k < fn->nres; k++)
-    buf_printf(b, "%sdouble *%s", fn->nargs || k ? ", " : "", fn->res[k].cname);
-  if (fn->nargs + fn->nres == 0)
+  int any = 0;
+  for (int k = 0; k < fn->ndims; k++, any = 1)
+    buf_printf(b, "%slong %s", any ? ", " : "", fn->dimc[k]);
+  for (int k = 0; k < fn->nargs; k++, any = 1)
+    buf_printf(b, "%s%s %s", any ? ", " : "",
+               fn->args[k].shape == SHAPE_SCALAR ? "double" : "const double *", fn->args[k].cname);
+  for (int k = 0; k < fn->nres; k++, any = 1)
+    buf_printf(b, "%sdouble *%s", any ? ", " : "", fn->res[k].cname);
+  if (work) {
+    buf_printf(b, "%sdouble *work", any ? ", " : "");
+    any = 1;
+  }
+  if (!any)
     buf_puts(b, "void");
   buf_puts(b, ")");
 }
 
-static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap) {
+/* The workspace of a function: the sum of its buffers' sizes. */
+static void work_size(Emit *e, uint32_t count) {
+  int any = 0;
+  for (uint32_t i = 0; i < count; i++)
+    if (is_tensor(e, i) && e->slot[i] >= 0 && !e->alias[i]) {
+      buf_puts(e->out, any ? " + " : "");
+      size(e, dag_shape(e->g, i));
+      any = 1;
+    }
+  if (!any)
+    buf_puts(e->out, "0");
+}
+
+static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) {
   e->fn = fn;
+  e->checks = 0;
   int nslots = plan(e, fn);
   if (nslots < 0)
     return -1;
+  uint32_t count = e->g->count;
+  int bufs = e->nbufs > 0;
+  *work_fn = bufs;
+  if (bufs && !e->kernel) { /* the size of the workspace for given dimensions */
+    buf_printf(b, "/* doubles of workspace that %s needs */\nlong %s_work(", fn->name, fn->name);
+    for (int k = 0; k < fn->ndims; k++)
+      buf_printf(b, "%slong %s", k ? ", " : "", fn->dimc[k]);
+    buf_printf(b, "%s) {\n  return ", fn->ndims ? "" : "void");
+    Buf *save = e->out;
+    e->out = b;
+    work_size(e, count);
+    e->out = save;
+    buf_puts(b, ";\n}\n\n");
+  }
   if (fn->comment)
     buf_printf(b, "/* %s */\n", fn->comment);
-  signature(b, fn, e->kernel);
+  signature(b, fn, e->kernel, bufs);
   buf_puts(b, " {\n");
-  if (nslots > STACK_SLOTS) {
+  e->out = b;
+  e->indent = 1;
+  int slots_heap = nslots > STACK_SLOTS;
+  if (slots_heap) {
     *heap = 1;
     buf_printf(b, "  double *t = (double *)malloc(%d * sizeof(double));\n", nslots);
     buf_puts(b, "  if (!t)\n    return -1;\n");
   } else if (nslots > 0) {
     buf_printf(b, "  double t[%d];\n", nslots);
   }
-  for (uint32_t i = 0; i < e->g->count; i++) {
-    if (e->slot[i] < 0)
+  int status = 0;
+  for (uint32_t i = 0; i < count && !status; i++)
+    status = dag_node(e->g, i)->op == OP_ONEHOT && e->slot[i] != ST_NONE;
+  if (bufs || status)
+    buf_puts(b, "  int g_status = 0;\n");
+  if (bufs) {
+    *heap = 1;
+    const char *wname = e->kernel ? "w" : "work";
+    buf_printf(b, "  double *g_own = 0, *g_w = %s;\n  if (!g_w) {\n    g_w = g_own = (double *)malloc(sizeof(double) * (size_t)(", wname);
+    work_size(e, count);
+    buf_puts(b, " + 1));\n    if (!g_w) {\n");
+    if (slots_heap)
+      buf_puts(b, "      free(t);\n");
+    buf_puts(b, "      return -1;\n    }\n  }\n");
+    for (uint32_t i = 0; i < count; i++)
+      if (is_tensor(e, i) && e->slot[i] >= 0 && !e->alias[i]) {
+        buf_printf(b, "  double *b%d = g_w;\n  g_w += ", e->slot[i]);
+        size(e, dag_shape(e->g, i));
+        buf_puts(b, ";\n");
+      }
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    if (e->slot[i] < 0 || e->alias[i])
       continue;
-    buf_printf(b, "  t[%d] = ", e->slot[i]);
-    body(e, i);
-    buf_puts(b, ";\n");
+    const Node *nd = dag_node(e->g, i);
+    OpKind op = (OpKind)nd->op;
+    if (op == OP_SUM || op == OP_MAXR || op == OP_ARGMAX) {
+      buf_puts(b, "  {\n");
+      e->indent = 2;
+      reduce_loop(e, i);
+      buf_puts(b, "  }\n");
+    } else if (op == OP_MATMUL) {
+      buf_puts(b, "  {\n");
+      e->indent = 2;
+      matmul_loop(e, i);
+      buf_puts(b, "  }\n");
+    } else if (op == OP_TRANSPOSE || op == OP_SLICE || op == OP_PAD || op == OP_ONEHOT) {
+      buf_puts(b, "  {\n");
+      e->indent = 2;
+      struct_loop(e, i);
+      buf_puts(b, "  }\n");
+    } else if (is_tensor(e, i)) {
+      buf_puts(b, "  {\n");
+      e->indent = 2;
+      elementwise_loop(e, i, "b%d", e->slot[i]);
+      buf_puts(b, "  }\n");
+    } else {
+      e->loop_shape = SHAPE_SCALAR;
+      buf_printf(b, "  t[%d] = ", e->slot[i]);
+      body(e, i);
+      buf_puts(b, ";\n");
+    }
+    e->indent = 1;
   }
   for (int r = 0; r < fn->nres; r++) {
+    NodeId n = fn->res[r].node;
+    if (is_tensor(e, n)) {
+      buf_puts(b, "  {\n");
+      e->indent = 2;
+      char dest[64];
+      if (e->kernel)
+        snprintf(dest, sizeof dest, "r[%d]", r);
+      else
+        snprintf(dest, sizeof dest, "%s", fn->res[r].cname);
+      /* a stored or aliased root is copied; an inlined one computed here */
+      ShapeId s = dag_shape(e->g, n);
+      if (e->slot[n] >= 0 || e->alias[n] || dag_node(e->g, n)->op == OP_VAR) {
+        e->loop_shape = s;
+        indent(e);
+        buf_puts(b, "for (long o = 0; o < ");
+        size(e, s);
+        buf_printf(b, "; o++)\n    %s[o] = ", dest);
+        ptr(e, n);
+        buf_puts(b, "[o];\n");
+      } else {
+        elementwise_loop(e, n, dest, 0);
+      }
+      buf_puts(b, "  }\n");
+      e->indent = 1;
+      continue;
+    }
+    e->loop_shape = SHAPE_SCALAR;
     if (e->kernel)
       buf_printf(b, "  r[%d][0] = ", r);
     else
       buf_printf(b, "  *%s = ", fn->res[r].cname);
-    expr(e, fn->res[r].node, PREC_CMP);
+    expr(e, n, PREC_CMP);
     buf_puts(b, ";\n");
   }
-  if (nslots > STACK_SLOTS)
+  if (bufs || status)
+    buf_puts(b, "g_done:\n");
+  if (bufs)
+    buf_puts(b, "  free(g_own);\n");
+  if (slots_heap)
     buf_puts(b, "  free(t);\n");
-  buf_puts(b, "  return 0;\n}\n\n");
+  buf_puts(b, bufs || status ? "  return g_status;\n}\n\n" : "  return 0;\n}\n\n");
   return 0;
 }
 
@@ -360,22 +990,27 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   Buf code = {0};
   e.out = &code;
   e.slot = malloc((g->count ? g->count : 1) * sizeof *e.slot);
-  if (!e.slot) {
+  e.alias = malloc(g->count ? g->count : 1);
+  int *work = calloc((size_t)nfns + 1, sizeof *work);
+  if (!e.slot || !e.alias || !work) {
+    free(e.slot);
+    free(e.alias);
+    free(work);
     out->oom = 1;
     return;
   }
   int heap = 0;
   for (int f = 0; f < nfns; f++)
-    if (function(&e, &fns[f], &code, &heap) < 0)
+    if (function(&e, &fns[f], &code, &heap, &work[f]) < 0)
       out->oom = 1;
   free(e.slot);
+  free(e.alias);
 
   /* preamble: only what the code uses */
   buf_printf(out, "/* Generated by gradc %s. C99; link with -lm. */\n", GRADC_VERSION);
   if (heap)
     buf_puts(out, "#include <stdlib.h>\n");
   uint64_t u = e.used_ops;
-  int pow_used = (u >> OP_POW) & 1;
   static const OpKind libm[] = {OP_EXP, OP_LOG, OP_SQRT, OP_SIN, OP_COS, OP_TAN,
                                 OP_ASIN, OP_ACOS, OP_ATAN, OP_SINH, OP_COSH,
                                 OP_TANH, OP_ERF, OP_LOG1P, OP_EXPM1};
@@ -392,7 +1027,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   }
   if (need_fabs)
     buf_puts(out, "double fabs(double);\n");
-  if (pow_used)
+  if ((u >> OP_POW) & 1)
     buf_puts(out, "double pow(double, double);\n");
   if ((u >> OP_ATAN2) & 1)
     buf_puts(out, "double atan2(double, double);\n");
@@ -404,7 +1039,13 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   if ((u >> OP_MIN) & 1) buf_puts(out, STR(GRADC_RT_MIN) "\n");
   buf_puts(out, "\n");
   for (int f = 0; f < nfns; f++) { /* prototypes keep -Wmissing-prototypes quiet */
-    signature(out, &fns[f], e.kernel);
+    if (work[f] && !e.kernel) {
+      buf_printf(out, "long %s_work(", fns[f].name);
+      for (int k = 0; k < fns[f].ndims; k++)
+        buf_printf(out, "%slong %s", k ? ", " : "", fns[f].dimc[k]);
+      buf_puts(out, fns[f].ndims ? ");\n" : "void);\n");
+    }
+    signature(out, &fns[f], e.kernel, work[f]);
     buf_puts(out, ";\n");
   }
   buf_puts(out, "\n");
@@ -417,16 +1058,32 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     for (int f = 0; f < nfns; f++) {
       const EmitFn *fn = &fns[f];
       buf_printf(header, "\n/* %s\n", fn->comment ? fn->comment : fn->name);
-      for (int k = 0; k < fn->nargs; k++)
-        buf_printf(header, " *   %-12s scalar, in\n", fn->args[k].cname);
-      for (int k = 0; k < fn->nres; k++)
-        buf_printf(header, " *   %-12s scalar, out: %s\n", fn->res[k].cname,
+      char sh[128];
+      for (int k = 0; k < fn->ndims; k++)
+        buf_printf(header, " *   %-12s dimension, bound by the data\n", fn->dimc[k]);
+      for (int k = 0; k < fn->nargs; k++) {
+        shape_format(g, fn->args[k].shape, sh, sizeof sh);
+        buf_printf(header, " *   %-12s %s, in\n", fn->args[k].cname, sh);
+      }
+      for (int k = 0; k < fn->nres; k++) {
+        shape_format(g, dag_shape(g, fn->res[k].node), sh, sizeof sh);
+        buf_printf(header, " *   %-12s %s, out: %s\n", fn->res[k].cname, sh,
                    fn->res[k].comment ? fn->res[k].comment : "");
-      buf_puts(header, " * Returns 0, or -1 if out of memory. */\n");
-      signature(header, fn, 0);
+      }
+      if (work[f])
+        buf_printf(header, " *   work         %s_work(...) doubles, or NULL to allocate\n", fn->name);
+      buf_puts(header, " * Returns 0, -1 if out of memory, or k > 0 if runtime check k failed. */\n");
+      if (work[f]) {
+        buf_printf(header, "long %s_work(", fn->name);
+        for (int k = 0; k < fn->ndims; k++)
+          buf_printf(header, "%slong %s", k ? ", " : "", fn->dimc[k]);
+        buf_puts(header, fn->ndims ? ");\n" : "void);\n");
+      }
+      signature(header, fn, 0, work[f]);
       buf_puts(header, ";\n");
     }
   }
+  free(work);
 }
 
 long emit_count_ops(const Dag *g, const NodeId *roots, int nroots) {
@@ -440,12 +1097,23 @@ long emit_count_ops(const Dag *g, const NodeId *roots, int nroots) {
     if (!live[i])
       continue;
     const Node *nd = dag_node(g, i);
-    if (nd->op != OP_VAR && nd->op != OP_CONST) {
+    if (nd->op != OP_VAR && nd->op != OP_CONST && nd->op != OP_DIM) {
       int k;
+      int64_t sz = shape_size(g, nd->shape);
+      if (sz < 0)
+        sz = 1; /* per element of a symbolic dimension */
       if (nd->op == OP_POW && dag_small_int_pow(g, nd->arg[1], &k))
-        ops += (k < 0 ? -k : k) - (k > 0);
-      else
-        ops++;
+        ops += ((k < 0 ? -k : k) - (k > 0)) * sz;
+      else if (nd->op == OP_MATMUL || nd->op == OP_SUM) {
+        int64_t in = shape_size(g, dag_shape(g, nd->arg[0]));
+        ops += 2 * (in < 0 ? 1 : in) * (nd->op == OP_MATMUL ? 1 : 1);
+        if (nd->op == OP_MATMUL) {
+          const Shape *y = shape_get(g, dag_shape(g, nd->arg[1]));
+          ops *= 1;
+          (void)y;
+        }
+      } else if (nd->op != OP_RESHAPE && nd->op != OP_BCAST)
+        ops += sz;
     }
     for (int k = 0; k < nd->nargs; k++)
       live[nd->arg[k]] = 1;

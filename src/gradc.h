@@ -69,6 +69,31 @@ int gradc_var_index(const Gradc *g, const char *name);  /* -1 if none */
 const char *gradc_var_suggest(const Gradc *g, const char *name);
 /* The default value of a scalar variable, if the file gives one. */
 int gradc_var_default(const Gradc *g, int i, double *value);
+/* Shapes: returns the rank and fills dims; a symbolic dimension k is
+ * given as -(k+1). */
+int gradc_var_shape(const Gradc *g, int i, long *dims);
+int gradc_output_shape(const Gradc *g, int i, long *dims);
+int gradc_dim_count(const Gradc *g);
+const char *gradc_dim_name(const Gradc *g, int k);
+long gradc_dim_value(const Gradc *g, int k);   /* bound size, or -1 */
+
+/* ---- values ------------------------------------------------------------ */
+
+/* Values of variables, kept on the context for gradc_run. Later calls
+ * override earlier ones; gradc_set_defaults then fills in what is unset
+ * from the file (constants, seeded randn/uniform, zeros/ones, data files),
+ * binds the symbolic dimensions and checks that they agree, and lists
+ * every variable that still has no value. `random_scalars` gives scalars
+ * without any value a seeded random one (for `check`). */
+GradcStatus gradc_set_value(Gradc *g, int var, const double *data, const long *dims, int rank);
+/* text: a number, a JSON array, @FILE.json, or @FILE.csv[:COLS] */
+GradcStatus gradc_set_value_text(Gradc *g, const char *name, const char *text);
+GradcStatus gradc_set_inputs_file(Gradc *g, const char *path);  /* a JSON object */
+GradcStatus gradc_set_defaults(Gradc *g, unsigned long long seed, int random_scalars);
+/* The value of a variable (NULL if unset); the caller may change the
+ * numbers in place between runs (finite differences do). */
+double *gradc_get_value(const Gradc *g, int var, long *dims, int *rank);
+
 int gradc_output_count(const Gradc *g);
 const char *gradc_output_name(const Gradc *g, int i);
 int gradc_output_index(const Gradc *g, const char *name);
@@ -84,10 +109,28 @@ int gradc_node_count(const Gradc *g);    /* nodes in the DAG */
 GradcFn *gradc_fn_value(Gradc *g);
 GradcFn *gradc_fn_grad(Gradc *g, const int *wrt, int nwrt);
 GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt, int nwrt);
+/* Value of output `out` and its vector-Jacobian product: one extra argument,
+ * the cotangent (the output's shape); results: the value, then the adjoint
+ * of each wrt variable. */
+GradcFn *gradc_fn_vjp(Gradc *g, int out, const int *wrt, int nwrt);
 /* Hessian of output `out` with respect to wrt (forward over reverse):
  * results are the output's value, then H row by row, one result per entry
  * named "d2L/dw/dx". */
 GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
+
+/* Call with the values set on the context (gradc_set_value..., then
+ * gradc_set_defaults); `tangents` has one array per tangent argument (JVP
+ * functions), else NULL. Results are read with gradc_fn_res_data and are
+ * valid until the next run of f. */
+GradcStatus gradc_run(GradcFn *f, const double *const *tangents);
+const double *gradc_fn_res_data(const GradcFn *f, int i);
+/* Shapes with the bound dimensions; returns the rank. */
+int gradc_fn_res_shape(const GradcFn *f, int i, long *dims);
+int gradc_fn_arg_shape(const GradcFn *f, int i, long *dims);
+/* The low-level call: dims holds the symbolic dimensions' sizes (NULL if
+ * the program has none), args one array per argument, res one per result. */
+GradcStatus gradc_call_dims(GradcFn *f, const long *dims, const double *const *args,
+                            double *const *res);
 
 int gradc_fn_arg_count(const GradcFn *f);
 const char *gradc_fn_arg_name(const GradcFn *f, int i);

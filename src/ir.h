@@ -92,7 +92,10 @@ typedef enum OpKind {
   OP_COUNT
 } OpKind;
 
-typedef enum OpClass { OC_LEAF, OC_INFIX, OC_CMP, OC_FUNC, OC_NONDIFF } OpClass;
+typedef enum OpClass { OC_LEAF, OC_INFIX, OC_CMP, OC_FUNC, OC_NONDIFF, OC_STRUCT } OpClass;
+
+/* elementwise: one output element from the same element of each argument */
+#define OP_IS_ELEMWISE(op) (op_info[op].cls >= OC_INFIX && op_info[op].cls <= OC_NONDIFF)
 
 typedef struct OpInfo {
   const char *name;   /* enum name without OP_, for dumps */
@@ -127,6 +130,15 @@ typedef struct Node {
   } v;
 } Node;
 
+/* SLICE/PAD: out[j...] = in[start + j...] over `len`, and dimensions in
+ * `drop` (a bit per input dimension, taken at one index) removed. */
+typedef struct SliceSpec {
+  int rank;                 /* of the input */
+  int64_t full[MAX_RANK];   /* the input's dimensions */
+  int64_t start[MAX_RANK], len[MAX_RANK];
+  unsigned drop;
+} SliceSpec;
+
 typedef struct Dag {
   Node *nodes;
   uint32_t count, cap;
@@ -134,8 +146,12 @@ typedef struct Dag {
   uint32_t nbucket;   /* power of two */
   Shape *shapes;
   uint32_t nshape, capshape;
+  SliceSpec *slices;
+  uint32_t nslice, capslice;
   int oom;            /* an allocation failed: results are NO_NODE */
   uint32_t max_nodes; /* limit; 0 = default */
+  char err[256];      /* why the last constructor returned NO_NODE (shapes) */
+  const char *const *dimnames; /* symbolic dimension names, for messages */
 } Dag;
 
 Dag *dag_new(void);
@@ -162,6 +178,36 @@ double dag_eval_op(OpKind op, const double *x);
 /* Integer exponent of x^n emitted as multiplications, or 0 if n is not one. */
 int dag_small_int_pow(const Dag *g, NodeId exponent, int *n);
 int dag_check(const Dag *g);    /* invariants; 0 if they hold */
+static inline ShapeId dag_shape(const Dag *g, NodeId n) { return g->nodes[n].shape; }
+/* Tensor constructors; NO_NODE with g->err set on a shape error. */
+NodeId dag_bcast(Dag *g, NodeId x, ShapeId to);        /* numpy broadcast_to */
+NodeId dag_reshape(Dag *g, NodeId x, ShapeId to);      /* same size */
+NodeId dag_sum(Dag *g, NodeId x, int axis);            /* axis -1: everything */
+NodeId dag_maxr(Dag *g, NodeId x, int axis);
+NodeId dag_argmax(Dag *g, NodeId x, int axis);
+NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags);
+NodeId dag_transpose(Dag *g, NodeId x);
+NodeId dag_slice(Dag *g, NodeId x, const SliceSpec *s);
+NodeId dag_pad(Dag *g, NodeId x, const SliceSpec *s); /* inverse of slice, zeros around */
+NodeId dag_onehot(Dag *g, NodeId labels, int k);
+NodeId dag_dim(Dag *g, int symbol);
+/* A scalar node for the number of elements along `axis` of shape s. */
+NodeId dag_dim_size(Dag *g, ShapeId s, int axis);
+
+/* ---------------------------------------------------------------- shape.c */
+
+ShapeId shape_intern(Dag *g, const Shape *s);      /* SHAPE_SCALAR on OOM */
+static inline const Shape *shape_get(const Dag *g, ShapeId s) { return &g->shapes[s]; }
+static inline int shape_rank(const Dag *g, ShapeId s) { return g->shapes[s].rank; }
+int shape_broadcast(Dag *g, ShapeId a, ShapeId b, ShapeId *out);  /* -1: they do not */
+ShapeId shape_keepdims(Dag *g, ShapeId s, int axis); /* the axis made 1 (all if -1) */
+ShapeId shape_drop(Dag *g, ShapeId s, int axis);     /* the axis removed (all if -1) */
+void shape_format(const Dag *g, ShapeId s, char *out, size_t n);  /* "(N, 2)" */
+/* Sum an adjoint of a broadcast result back to the shape of the operand. */
+NodeId shape_unbroadcast(Dag *g, NodeId adj, ShapeId to);
+int shape_has_symbols(const Dag *g, ShapeId s);
+/* The number of elements, if every dimension is a literal; -1 otherwise. */
+int64_t shape_size(const Dag *g, ShapeId s);
 
 /* ------------------------------------------------------------------ ast.c */
 
@@ -245,7 +291,8 @@ typedef struct Var {
   Span span;
   InitKind init;
   double init_a, init_b;  /* value; randn std; uniform lo, hi */
-  const char *init_path;
+  const char *init_path;   /* INIT_FILE: path[:COLS], relative to the cwd */
+  Span init_span;
 } Var;
 
 typedef struct Output {
@@ -294,6 +341,7 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed);
 typedef struct EmitArg {
   const char *cname;       /* C identifier of the parameter */
   int var;                 /* variable index (for inputs/params and tangents) */
+  ShapeId shape;
 } EmitArg;
 
 typedef struct EmitRes {
@@ -310,12 +358,17 @@ typedef struct EmitFn {
   int *arg_of_var;         /* variable index -> position in args, or -1 */
   EmitRes *res;
   int nres;
+  const char *const *dimc; /* C names of the symbolic dimensions */
+  int ndims;
 } EmitFn;
 
 typedef struct EmitOpts {
-  /* The JIT's calling convention: int NAME(const double *const *a,
-   * double *const *r), variable k read as a[k][0], result k written to
-   * r[k][0]. The body is the same code as the typed function's. */
+  /* The JIT's calling convention:
+   *   int NAME(const long *d, const double *const *a, double *const *r, double *w)
+   * dimension k is d[k], variable k is a[k], result k is r[k], w the
+   * workspace (NULL: allocated inside). The body is the same code as the
+   * typed function's. A kernel returns 0, -1 when out of memory, or k > 0
+   * when runtime check k failed (a onehot label out of range). */
   int kernel;
 } EmitOpts;
 
@@ -326,7 +379,7 @@ long emit_count_ops(const Dag *g, const NodeId *roots, int nroots);
 
 /* ---------------------------------------------------------------- jit.c */
 
-typedef int (*JitThunk)(const double *const *args, double *const *res);
+typedef int (*JitThunk)(const long *dims, const double *const *args, double *const *res, double *work);
 typedef struct JitModule JitModule;
 
 /* Compile C source with libtcc (backend 0) or the system compiler into a

@@ -54,7 +54,7 @@ static const Builtin *builtin(const char *name) {
 
 /* ---- a string -> binding table ---------------------------------------- */
 
-typedef enum { B_VAR, B_DEF, B_LATER } BindKind;
+typedef enum { B_VAR, B_DEF, B_LATER, B_DIMNAME } BindKind;
 
 typedef struct Binding {
   const char *name;
@@ -147,7 +147,7 @@ static void suggest(Lower *l, const char *name, char *out, size_t n) {
 
 /* ---- variables and outputs --------------------------------------------- */
 
-static int add_var(Lower *l, const char *name, VarKind kind, Span span) {
+static int add_var(Lower *l, const char *name, VarKind kind, Span span, ShapeId shape) {
   Program *g = l->prog;
   if (g->nvars == g->capvars) {
     int cap = g->capvars ? g->capvars * 2 : 16;
@@ -164,9 +164,9 @@ static int add_var(Lower *l, const char *name, VarKind kind, Span span) {
   memset(v, 0, sizeof *v);
   v->name = name;
   v->kind = kind;
-  v->shape = SHAPE_SCALAR;
+  v->shape = shape;
   v->span = span;
-  v->node = dag_var(g->dag, k, SHAPE_SCALAR);
+  v->node = dag_var(g->dag, k, shape);
   Binding *b = bind(l, name);
   if (b) {
     b->kind = B_VAR;
@@ -196,6 +196,8 @@ static void add_output(Lower *l, const char *name, NodeId node, Span span) {
 
 static NodeId name_ref(Lower *l, Ast *a) {
   Binding *b = lookup(l, a->name);
+  if (b && b->kind == B_DIMNAME)
+    return dag_dim(l->prog->dag, b->var);
   if (b && b->kind != B_LATER)
     return b->node;
   if (b && b->kind == B_LATER) {
@@ -209,13 +211,60 @@ static NodeId name_ref(Lower *l, Ast *a) {
     return NO_NODE;
   }
   if (!l->prog->declared) { /* a free name is a scalar param */
-    int k = add_var(l, a->name, VAR_PARAM, a->span);
+    int k = add_var(l, a->name, VAR_PARAM, a->span, SHAPE_SCALAR);
     return k < 0 ? NO_NODE : l->prog->vars[k].node;
   }
   char hint[300];
   suggest(l, a->name, hint, sizeof hint);
   ERRH(l, a->span, hint[0] ? hint : NULL, "undeclared name '%s'", a->name);
   return NO_NODE;
+}
+
+/* A constructor returned NO_NODE: report a shape error at the operator. */
+static NodeId checked(Lower *l, Ast *a, const char *what, NodeId r) {
+  Dag *g = l->prog->dag;
+  if (r == NO_NODE && !g->oom && g->err[0]) {
+    ERR(l, a->span, "%s: %s", what, g->err);
+    g->err[0] = 0;
+  }
+  return r;
+}
+
+/* An integer literal argument (axis, number of classes). */
+static int int_arg(Lower *l, Ast *a, NodeId x, const char *what, int64_t *v) {
+  Dag *g = l->prog->dag;
+  if (!dag_is_const(g, x) || dag_num(g, x) != (double)(int64_t)dag_num(g, x) ||
+      fabs(dag_num(g, x)) > 1e9) {
+    ERR(l, a->span, "%s must be an integer literal", what);
+    return 0;
+  }
+  *v = (int64_t)dag_num(g, x);
+  return 1;
+}
+
+/* Normalise a possibly negative axis for a tensor of rank r. */
+static int axis_arg(Lower *l, Ast *a, NodeId x, int rank, int *axis) {
+  int64_t v;
+  if (!int_arg(l, a, x, "the axis", &v))
+    return 0;
+  if (v < -rank || v >= rank || rank == 0) {
+    ERR(l, a->span, "axis %lld is out of range for a tensor of rank %d", (long long)v, rank);
+    return 0;
+  }
+  *axis = (int)(v < 0 ? v + rank : v);
+  return 1;
+}
+
+/* logsumexp along axis (-1: all), shifted by the maximum; the maximum is
+ * not differentiated (the result does not depend on it). */
+static NodeId lse(Dag *g, NodeId x, int axis, NodeId *keep) {
+  NodeId m = dag_maxr(g, x, axis);
+  ShapeId ks = shape_keepdims(g, dag_shape(g, x), axis);
+  NodeId mk = dag_reshape(g, m, axis < 0 ? SHAPE_SCALAR : ks);
+  NodeId s = dag_sum(g, dag_un(g, OP_EXP, dag_sub(g, x, mk)), axis);
+  NodeId r = dag_add(g, m, dag_un(g, OP_LOG, s));
+  *keep = dag_reshape(g, r, axis < 0 ? SHAPE_SCALAR : ks);
+  return r;
 }
 
 static NodeId call(Lower *l, Ast *a, const NodeId *x) {
@@ -251,32 +300,179 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
     if (x[i] == NO_NODE)
       return NO_NODE;
   if (f->code < OP_COUNT)
-    return dag_op(g, (OpKind)f->code, x[0], n > 1 ? x[1] : NO_NODE,
-                  n > 2 ? x[2] : NO_NODE);
+    return checked(l, a, f->name, dag_op(g, (OpKind)f->code, x[0], n > 1 ? x[1] : NO_NODE,
+                                         n > 2 ? x[2] : NO_NODE));
   if (f->code >= B_RANDN) {
     ERR(l, a->span, "%s() is only allowed as the default of a declaration",
         f->name);
     return NO_NODE;
   }
-  if (n == 2 && f->code != B_DOT && f->code != B_ONEHOT) {
-    ERR(l, a->kids[1]->span, "%s() with an axis needs a tensor; tensors are not supported yet",
-        f->name);
+  int rank = shape_rank(g, dag_shape(g, x[0]));
+  int axis = -1;
+  if (n == 2 && f->code != B_DOT && f->code != B_ONEHOT &&
+      !axis_arg(l, a->kids[1], x[1], rank, &axis))
     return NO_NODE;
-  }
-  /* On a scalar (rank 0) the tensor functions reduce to these. */
+  NodeId keep, r;
   switch (f->code) {
-  case B_SUM: case B_MEAN: case B_LOGSUMEXP: case B_TRANSPOSE:
-    return x[0];
+  case B_SUM:
+    return checked(l, a, f->name, dag_sum(g, x[0], axis));
+  case B_MEAN:
+    return dag_div(g, dag_sum(g, x[0], axis), dag_dim_size(g, dag_shape(g, x[0]), axis));
+  case B_LOGSUMEXP:
+    return lse(g, x[0], axis, &keep);
   case B_SOFTMAX:
-    return dag_const(g, 1);
-  case B_LOG_SOFTMAX: case B_ARGMAX:
-    return dag_const(g, 0);
+    lse(g, x[0], axis, &keep);
+    return dag_un(g, OP_EXP, dag_sub(g, x[0], keep));
+  case B_LOG_SOFTMAX:
+    lse(g, x[0], axis, &keep);
+    return dag_sub(g, x[0], keep);
+  case B_ARGMAX:
+    return checked(l, a, f->name, dag_argmax(g, x[0], axis));
+  case B_TRANSPOSE:
+    return dag_transpose(g, x[0]);
   case B_DOT:
-    return dag_mul(g, x[0], x[1]);
+    if (rank == 0 || shape_rank(g, dag_shape(g, x[1])) == 0)
+      return checked(l, a, f->name, dag_mul(g, x[0], x[1]));
+    return checked(l, a, "dot", dag_matmul(g, x[0], x[1], 0));
+  case B_ONEHOT: {
+    int64_t k;
+    if (!int_arg(l, a->kids[1], x[1], "the number of classes", &k))
+      return NO_NODE;
+    if (k < 1 || k > 1000000) {
+      ERR(l, a->kids[1]->span, "the number of classes must be between 1 and 1000000");
+      return NO_NODE;
+    }
+    r = dag_onehot(g, x[0], (int)k);
+    return checked(l, a, f->name, r);
+  }
   default:
-    ERR(l, a->span, "%s() needs tensors; tensors are not supported yet", f->name);
+    ERR(l, a->span, "%s() is not supported here", f->name);
     return NO_NODE;
   }
+}
+
+/* An integer literal in the source: 3 or -3. */
+static int ast_int(const Ast *a, int64_t *v) {
+  int neg = 0;
+  if (a && a->kind == AST_UNARY && a->op == OP_NEG) {
+    neg = 1;
+    a = a->kids[0];
+  }
+  if (!a || a->kind != AST_NUM || a->num != floor(a->num) || fabs(a->num) > 1e15)
+    return 0;
+  *v = (int64_t)(neg ? -a->num : a->num);
+  return 1;
+}
+
+/* x[i, a:b, :] as a slice with the integer-indexed dimensions dropped. */
+static NodeId index_expr(Lower *l, Ast *a, NodeId x) {
+  Dag *g = l->prog->dag;
+  const Shape *s = shape_get(g, dag_shape(g, x));
+  int nidx = a->nkids - 1;
+  if (nidx > s->rank) {
+    ERR(l, a->span, "%d indices for a tensor of rank %d", nidx, s->rank);
+    return NO_NODE;
+  }
+  SliceSpec sp = {0};
+  sp.rank = s->rank;
+  for (int i = 0; i < s->rank; i++) {
+    int64_t d = s->dim[i];
+    sp.full[i] = d;
+    sp.start[i] = 0;
+    sp.len[i] = d;
+    if (i >= nidx)
+      continue;
+    Ast *ix = a->kids[i + 1];
+    if (ix->kind == AST_SLICE) {
+      int64_t lo = 0, hi = d;
+      if ((ix->kids[0] && !ast_int(ix->kids[0], &lo)) || (ix->kids[1] && !ast_int(ix->kids[1], &hi))) {
+        ERR(l, ix->span, "slice bounds must be integer literals");
+        return NO_NODE;
+      }
+      if (d < 0) {
+        if (ix->kids[0] || ix->kids[1]) {
+          ERR(l, ix->span, "dimension %s is only known at call time: it can only be sliced whole (':')",
+              l->prog->dimnames[~d]);
+          return NO_NODE;
+        }
+        continue;
+      }
+      if (lo < 0) lo += d;
+      if (hi < 0) hi += d;
+      lo = lo < 0 ? 0 : lo > d ? d : lo;
+      hi = hi < lo ? lo : hi > d ? d : hi;
+      if (hi == lo) {
+        ERR(l, ix->span, "the slice %lld:%lld of a dimension of size %lld is empty",
+            (long long)lo, (long long)hi, (long long)d);
+        return NO_NODE;
+      }
+      sp.start[i] = lo;
+      sp.len[i] = hi - lo;
+      continue;
+    }
+    int64_t k;
+    if (!ast_int(ix, &k)) {
+      ERR(l, ix->span, "an index must be an integer literal or a slice");
+      return NO_NODE;
+    }
+    if (d < 0 && k < 0) {
+      ERR(l, ix->span, "dimension %s is only known at call time: index it from the start",
+          l->prog->dimnames[~d]);
+      return NO_NODE;
+    }
+    if (d >= 0 && (k >= d || k < -d)) {
+      ERR(l, ix->span, "index %lld is out of range for a dimension of size %lld", (long long)k,
+          (long long)d);
+      return NO_NODE;
+    }
+    if (d < 0) {
+      /* checked at call time would need a runtime check; keep it simple */
+      ERR(l, ix->span, "dimension %s is only known at call time: it can only be sliced whole (':')",
+          l->prog->dimnames[~d]);
+      return NO_NODE;
+    }
+    sp.start[i] = k < 0 ? k + d : k;
+    sp.len[i] = 1;
+    sp.drop |= 1u << i;
+  }
+  return checked(l, a, "indexing", dag_slice(g, x, &sp));
+}
+
+/* [a, b, c]: every element has the same shape; the result stacks them
+ * along a new first dimension (sum of zero-padded pieces). */
+static NodeId vector_expr(Lower *l, Ast *a, const NodeId *x) {
+  Dag *g = l->prog->dag;
+  int n = a->nkids;
+  ShapeId es = dag_shape(g, x[0]);
+  const Shape *e = shape_get(g, es);
+  for (int i = 1; i < n; i++)
+    if (dag_shape(g, x[i]) != es) {
+      char s0[96], si[96];
+      shape_format(g, es, s0, sizeof s0);
+      shape_format(g, dag_shape(g, x[i]), si, sizeof si);
+      ERR(l, a->kids[i]->span, "the elements of a literal must have one shape: %s and %s", s0, si);
+      return NO_NODE;
+    }
+  if (e->rank >= MAX_RANK) {
+    ERR(l, a->span, "a literal of rank more than %d", MAX_RANK);
+    return NO_NODE;
+  }
+  SliceSpec sp = {0};
+  sp.rank = e->rank + 1;
+  sp.full[0] = n;
+  sp.len[0] = 1;
+  sp.drop = 1;
+  for (int i = 0; i < e->rank; i++) {
+    sp.full[i + 1] = e->dim[i];
+    sp.len[i + 1] = e->dim[i];
+  }
+  NodeId r = NO_NODE;
+  for (int i = 0; i < n; i++) {
+    sp.start[0] = i;
+    NodeId p = dag_pad(g, x[i], &sp);
+    r = r == NO_NODE ? p : dag_add(g, r, p);
+  }
+  return checked(l, a, "literal", r);
 }
 
 typedef struct Frame {
@@ -329,16 +525,6 @@ static NodeId lower_expr(Lower *l, Ast *root) {
       nst--;
       PUSH_RES(name_ref(l, a));
       continue;
-    case AST_INDEX:
-      nst--;
-      ERR(l, a->span, "indexing needs a tensor; tensors are not supported yet");
-      PUSH_RES(NO_NODE);
-      continue;
-    case AST_VECTOR:
-      nst--;
-      ERR(l, a->span, "vector and matrix literals are not supported yet");
-      PUSH_RES(NO_NODE);
-      continue;
     case AST_PATH:
       nst--;
       ERR(l, a->span, "a data file can only be the default of a declaration");
@@ -352,13 +538,14 @@ static NodeId lower_expr(Lower *l, Ast *root) {
     default:
       break;
     }
-    if (f->next < a->nkids) {
+    /* an index expression lowers only the indexed tensor */
+    int n = a->kind == AST_INDEX ? 1 : a->nkids;
+    if (f->next < n) {
       Ast *kid = a->kids[f->next++];
       PUSH_FRAME(kid);
       continue;
     }
     nst--;
-    int n = a->nkids;
     NodeId *x = res + nres - n, r = NO_NODE;
     int ok = 1;
     for (int i = 0; i < n; i++)
@@ -369,14 +556,25 @@ static NodeId lower_expr(Lower *l, Ast *root) {
         r = dag_op(g, (OpKind)a->op, x[0], NO_NODE, NO_NODE);
       break;
     case AST_TRANSPOSE:
-      r = x[0]; /* the transpose of a scalar is itself */
+      if (ok)
+        r = dag_transpose(g, x[0]);
+      break;
+    case AST_INDEX:
+      if (ok)
+        r = index_expr(l, a, x[0]);
+      break;
+    case AST_VECTOR:
+      if (ok)
+        r = vector_expr(l, a, x);
       break;
     case AST_BINARY:
       if (a->op == '@') {
         if (ok)
-          ERR(l, a->span, "'@' needs vectors or matrices; tensors are not supported yet");
+          r = checked(l, a, "'@'", dag_matmul(g, x[0], x[1], 0));
       } else if (ok) {
-        r = dag_op(g, (OpKind)a->op, x[0], x[1], NO_NODE);
+        char what[8];
+        snprintf(what, sizeof what, "'%s'", op_info[a->op].spell);
+        r = checked(l, a, what, dag_op(g, (OpKind)a->op, x[0], x[1], NO_NODE));
       }
       break;
     case AST_CALL:
@@ -403,6 +601,64 @@ oom:
 
 /* ---- declarations ------------------------------------------------------- */
 
+#define NO_SHAPE ((ShapeId)UINT32_MAX)
+
+static int dim_symbol(Lower *l, Ast *d) {
+  Program *prog = l->prog;
+  Binding *b = lookup(l, d->name);
+  if (b && b->kind == B_DIMNAME)
+    return b->var;
+  if (b || builtin(d->name)) {
+    ERR(l, d->span, "'%s' is already a name; a dimension needs a name of its own", d->name);
+    return -1;
+  }
+  const char **names = realloc(prog->dimnames, ((size_t)prog->ndims + 1) * sizeof *names);
+  if (!names) {
+    l->oom = 1;
+    return -1;
+  }
+  prog->dimnames = names;
+  prog->dag->dimnames = names;
+  names[prog->ndims] = d->name;
+  b = bind(l, d->name);
+  if (!b)
+    return -1;
+  b->kind = B_DIMNAME;
+  b->var = prog->ndims;
+  b->span = d->span;
+  return prog->ndims++;
+}
+
+static ShapeId decl_shape(Lower *l, Ast *dims) {
+  Shape sh = {0};
+  if (dims->nkids > MAX_RANK) {
+    ERR(l, dims->span, "tensors have at most %d dimensions", MAX_RANK);
+    return NO_SHAPE;
+  }
+  double total = 1;
+  for (int i = 0; i < dims->nkids; i++) {
+    Ast *d = dims->kids[i];
+    if (d->kind == AST_NAME) {
+      int k = dim_symbol(l, d);
+      if (k < 0)
+        return NO_SHAPE;
+      sh.dim[sh.rank++] = ~(int64_t)k;
+      continue;
+    }
+    if (d->num != floor(d->num) || d->num < 1) {
+      ERR(l, d->span, "a dimension must be a positive integer or a name");
+      return NO_SHAPE;
+    }
+    total *= d->num;
+    if (total > (double)(1ll << 40)) {
+      ERR(l, d->span, "the tensor is too large (more than 2^40 elements)");
+      return NO_SHAPE;
+    }
+    sh.dim[sh.rank++] = (int64_t)d->num;
+  }
+  return shape_intern(l->prog->dag, &sh);
+}
+
 static void declare(Lower *l, Stmt *s) {
   Program *prog = l->prog;
   if (builtin(s->name)) {
@@ -414,17 +670,35 @@ static void declare(Lower *l, Stmt *s) {
     ERR(l, s->span, "'%s' is already declared (line %d)", s->name, b->span.line);
     return;
   }
-  if (s->dims) {
-    ERR(l, s->dims->span, "tensor declarations are not supported yet");
+  ShapeId shape = SHAPE_SCALAR;
+  if (s->dims && (shape = decl_shape(l, s->dims)) == NO_SHAPE)
     return;
-  }
-  int k = add_var(l, s->name, s->kind == ST_PARAM ? VAR_PARAM : VAR_INPUT, s->span);
-  if (k < 0 || !s->value)
+  int k = add_var(l, s->name, s->kind == ST_PARAM ? VAR_PARAM : VAR_INPUT, s->span, shape);
+  if (k < 0)
     return;
   Var *v = &prog->vars[k];
+  if (!s->value)
+    return;
   Ast *a = s->value;
   if (a->kind == AST_PATH) {
-    ERR(l, a->span, "data files need a tensor declaration; tensors are not supported yet");
+    if (shape == SHAPE_SCALAR) {
+      ERR(l, a->span, "data from a file needs a tensor declaration, e.g. %s[N, 2]", s->name);
+      return;
+    }
+    /* relative to the directory of the .expr file */
+    const char *file = l->p->src->name, *slash = strrchr(file, '/');
+    size_t dn = slash && a->name[0] != '/' ? (size_t)(slash - file) + 1 : 0;
+    size_t n = dn + strlen(a->name);
+    char *path = arena_alloc(&prog->arena, n + 1);
+    if (!path) {
+      l->oom = 1;
+      return;
+    }
+    memcpy(path, file, dn);
+    strcpy(path + dn, a->name);
+    v->init = INIT_FILE;
+    v->init_path = path;
+    v->init_span = a->span;
     return;
   }
   const Builtin *f = (a->kind == AST_CALL || a->kind == AST_NAME) ? builtin(a->name) : NULL;
@@ -558,6 +832,7 @@ int lower_program(Program *prog, Parse *p) {
 
 void program_free(Program *prog) {
   dag_free(prog->dag);
+  free(prog->dimnames);
   free(prog->vars);
   free(prog->outs);
   arena_free(&prog->arena);

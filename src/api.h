@@ -1,0 +1,47 @@
+/* api.h: the insides of the opaque types of gradc.h, shared by api.c and
+ * values.c. */
+#ifndef GRADC_API_H
+#define GRADC_API_H
+
+#include "ir.h"
+
+struct GradcFn {
+  Gradc *g;
+  JitModule *mod;
+  JitThunk call;
+  int nargs, nres;
+  long ops;
+  char **argnames, **resnames;
+  ShapeId *argshape, *resshape;
+  double **resdata;  /* gradc_run's results, sized by the bound dimensions */
+  GradcFn *next;
+};
+
+/* The value of one variable, as set by the caller or from its default. */
+typedef struct Value {
+  double *data;
+  long dims[MAX_RANK];
+  int rank;
+  int set;           /* 0 none, 1 default, 2 --inputs, 3 set by the caller */
+} Value;
+
+struct Gradc {
+  Program prog;
+  Source src;
+  Diags diags;
+  Buf rendered;
+  GradcBackend backend;
+  int compiled;
+  GradcFn *fns;
+  Arena arena;       /* C identifiers, names of results */
+  Value *vals;       /* one per variable */
+  long *dimval;      /* bound symbolic dimensions (-1: not yet) */
+};
+
+/* values.c */
+void values_free(Gradc *g);
+/* The number of elements of shape s with the bound dimensions; -1 if a
+ * dimension is not bound. */
+long values_size(const Gradc *g, ShapeId s);
+
+#endif

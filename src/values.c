@@ -1,0 +1,669 @@
+/* values.c: the values of a program's variables: set by the caller
+ * (numbers, JSON, data files), read from --inputs, or from the defaults in
+ * the file (constants, seeded randn/uniform, zeros/ones, CSV or JSON data),
+ * with symbolic dimensions bound from the data and checked for agreement. */
+#include <csv.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+#define ERROR(g, ...) diag_add(&(g)->diags, GRADC_ERR_INPUT, NULL, (Span){0}, NULL, __VA_ARGS__)
+
+static int ensure(Gradc *g) {
+  if (g->vals)
+    return 1;
+  g->vals = calloc((size_t)g->prog.nvars + 1, sizeof *g->vals);
+  g->dimval = malloc(((size_t)g->prog.ndims + 1) * sizeof *g->dimval);
+  if (!g->vals || !g->dimval)
+    return 0;
+  for (int k = 0; k < g->prog.ndims; k++)
+    g->dimval[k] = -1;
+  return 1;
+}
+
+void values_free(Gradc *g) {
+  if (g->vals)
+    for (int i = 0; i < g->prog.nvars; i++)
+      free(g->vals[i].data);
+  free(g->vals);
+  free(g->dimval);
+  g->vals = NULL;
+  g->dimval = NULL;
+}
+
+long values_size(const Gradc *g, ShapeId s) {
+  const Shape *x = shape_get(g->prog.dag, s);
+  long n = 1;
+  for (int i = 0; i < x->rank; i++) {
+    long d = x->dim[i] >= 0 ? (long)x->dim[i] : g->dimval ? g->dimval[~x->dim[i]] : -1;
+    if (d < 0)
+      return -1;
+    n *= d;
+  }
+  return n;
+}
+
+int gradc_dim_count(const Gradc *g) { return g->prog.ndims; }
+const char *gradc_dim_name(const Gradc *g, int k) { return g->prog.dimnames[k]; }
+long gradc_dim_value(const Gradc *g, int k) { return g->dimval ? g->dimval[k] : -1; }
+
+static int shape_dims(const Gradc *g, ShapeId s, long *dims) {
+  const Shape *x = shape_get(g->prog.dag, s);
+  for (int i = 0; i < x->rank; i++)
+    dims[i] = (long)x->dim[i];
+  return x->rank;
+}
+
+int gradc_var_shape(const Gradc *g, int i, long *dims) {
+  return shape_dims(g, g->prog.vars[i].shape, dims);
+}
+
+int gradc_output_shape(const Gradc *g, int i, long *dims) {
+  return shape_dims(g, dag_shape(g->prog.dag, g->prog.outs[i].node), dims);
+}
+
+/* Store a value (taking `data`), checking its shape against the declaration. */
+static GradcStatus store(Gradc *g, int var, double *data, const long *dims, int rank, int level,
+                         const char *from) {
+  const Var *v = &g->prog.vars[var];
+  const Shape *s = shape_get(g->prog.dag, v->shape);
+  int ok = rank == s->rank;
+  for (int i = 0; ok && i < rank; i++)
+    ok = s->dim[i] < 0 ? dims[i] > 0 : dims[i] == s->dim[i];
+  if (!ok) {
+    char want[128], got[128] = "(";
+    shape_format(g->prog.dag, v->shape, want, sizeof want);
+    if (rank == 0)
+      snprintf(got, sizeof got, "a scalar");
+    for (int i = 0; i < rank; i++) {
+      size_t n = strlen(got);
+      snprintf(got + n, sizeof got - n, "%s%ld%s", i ? ", " : "", dims[i], i + 1 == rank ? ")" : "");
+    }
+    ERROR(g, "%s: '%s' is declared %s but the value is %s", from, v->name, want, got);
+    free(data);
+    return GRADC_ERR_INPUT;
+  }
+  Value *x = &g->vals[var];
+  free(x->data);
+  x->data = data;
+  x->rank = rank;
+  for (int i = 0; i < rank; i++)
+    x->dims[i] = dims[i];
+  x->set = level;
+  return GRADC_OK;
+}
+
+GradcStatus gradc_set_value(Gradc *g, int var, const double *data, const long *dims, int rank) {
+  if (!ensure(g) || var < 0 || var >= g->prog.nvars)
+    return GRADC_ERR_USAGE;
+  long n = 1;
+  for (int i = 0; i < rank; i++)
+    n *= dims[i];
+  double *copy = malloc((size_t)(n > 0 ? n : 1) * sizeof *copy);
+  if (!copy)
+    return GRADC_ERR_NOMEM;
+  memcpy(copy, data, (size_t)n * sizeof *copy);
+  return store(g, var, copy, dims, rank, 3, "value");
+}
+
+double *gradc_get_value(const Gradc *g, int var, long *dims, int *rank) {
+  if (!g->vals || !g->vals[var].set)
+    return NULL;
+  const Value *v = &g->vals[var];
+  if (dims)
+    memcpy(dims, v->dims, sizeof v->dims);
+  if (rank)
+    *rank = v->rank;
+  return v->data;
+}
+
+/* ---- JSON ------------------------------------------------------------------------ */
+
+static int json_scalar(json_t *j, double *x) {
+  if (json_is_number(j)) {
+    *x = json_number_value(j);
+    return 1;
+  }
+  if (json_is_string(j)) {
+    const char *s = json_string_value(j);
+    if (!strcmp(s, "NaN")) { *x = NAN; return 1; }
+    if (!strcmp(s, "Infinity")) { *x = INFINITY; return 1; }
+    if (!strcmp(s, "-Infinity")) { *x = -INFINITY; return 1; }
+  }
+  return 0;
+}
+
+/* A nested JSON array -> row-major data and dims; 0 on success. */
+static int json_tensor(json_t *j, double **data, long *dims, int *rank, char *why, size_t nwhy) {
+  *rank = 0;
+  json_t *p = j;
+  while (json_is_array(p)) {
+    if (*rank >= MAX_RANK) {
+      snprintf(why, nwhy, "more than %d nested arrays", MAX_RANK);
+      return -1;
+    }
+    dims[(*rank)++] = (long)json_array_size(p);
+    if (json_array_size(p) == 0) {
+      snprintf(why, nwhy, "an empty array");
+      return -1;
+    }
+    p = json_array_get(p, 0);
+  }
+  long n = 1;
+  for (int i = 0; i < *rank; i++)
+    n *= dims[i];
+  double *d = malloc((size_t)n * sizeof *d);
+  if (!d) {
+    snprintf(why, nwhy, "out of memory");
+    return -1;
+  }
+  /* walk the elements in row-major order, checking that the array is regular */
+  long idx[MAX_RANK] = {0};
+  for (long e = 0; e < n; e++) {
+    json_t *q = j;
+    for (int i = 0; i < *rank; i++) {
+      if (!json_is_array(q) || (long)json_array_size(q) != dims[i]) {
+        snprintf(why, nwhy, "the nested arrays are not all the same length");
+        free(d);
+        return -1;
+      }
+      q = json_array_get(q, (size_t)idx[i]);
+    }
+    if (!json_scalar(q, &d[e])) {
+      snprintf(why, nwhy, "element %ld is not a number", e);
+      free(d);
+      return -1;
+    }
+    for (int i = *rank - 1; i >= 0; i--) {
+      if (++idx[i] < dims[i])
+        break;
+      idx[i] = 0;
+    }
+  }
+  *data = d;
+  return 0;
+}
+
+/* ---- CSV ----------------------------------------------------------------------------- */
+
+typedef struct Csv {
+  const char *path;
+  char **cells;          /* the current row */
+  int ncells, capcells;
+  long row;              /* 1-based line */
+  int header;            /* row 1 is a header */
+  char **names;          /* header names */
+  int nnames;
+  int ncols;             /* columns per row (from the first row) */
+  int *pick;             /* the chosen columns */
+  int npick;
+  const char *cols;      /* the COLS spec, or NULL: all */
+  double *data;
+  long nrows, caprows;
+  Gradc *g;
+  int failed;
+} Csv;
+
+static void on_cell(void *s, size_t len, void *ctx) {
+  Csv *c = ctx;
+  if (c->failed)
+    return;
+  if (c->ncells == c->capcells) {
+    int cap = c->capcells ? 2 * c->capcells : 16;
+    char **n = realloc(c->cells, (size_t)cap * sizeof *n);
+    if (!n) {
+      c->failed = 1;
+      return;
+    }
+    c->cells = n;
+    c->capcells = cap;
+  }
+  char *v = malloc(len + 1);
+  if (!v) {
+    c->failed = 1;
+    return;
+  }
+  memcpy(v, s, len);
+  v[len] = 0;
+  c->cells[c->ncells++] = v;
+}
+
+static int number(const char *s, double *x) {
+  char *end;
+  while (*s == ' ' || *s == '\t')
+    s++;
+  if (!*s)
+    return 0;
+  *x = strtod(s, &end);
+  while (*end == ' ' || *end == '\t' || *end == '\r')
+    end++;
+  return *end == 0;
+}
+
+/* Choose the columns once the first row is known. */
+static int choose(Csv *c) {
+  c->pick = malloc(((size_t)c->ncols + 1) * sizeof *c->pick);
+  if (!c->pick)
+    return -1;
+  if (!c->cols) {
+    for (int i = 0; i < c->ncols; i++)
+      c->pick[c->npick++] = i;
+    return 0;
+  }
+  char *spec = strdup(c->cols);
+  if (!spec)
+    return -1;
+  for (char *save, *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *end;
+    long k = strtol(tok, &end, 10);
+    int col = -1;
+    if (*tok && !*end) {
+      col = k >= 0 && k < c->ncols ? (int)k : -1;
+      if (col < 0)
+        ERROR(c->g, "%s: column %ld does not exist (the file has %d columns)", c->path, k, c->ncols);
+    } else {
+      for (int i = 0; i < c->nnames; i++)
+        if (!strcmp(c->names[i], tok))
+          col = i;
+      if (col < 0) {
+        const char *best = diag_closest(tok, (const char *const *)c->names, c->nnames);
+        if (c->header && best)
+          ERROR(c->g, "%s:1: no column named '%s' (did you mean '%s'?)", c->path, tok, best);
+        else if (c->header)
+          ERROR(c->g, "%s:1: no column named '%s'", c->path, tok);
+        else
+          ERROR(c->g, "%s: no header row, so columns are numbers, not '%s'", c->path, tok);
+      }
+    }
+    if (col < 0) {
+      free(spec);
+      return -1;
+    }
+    c->pick[c->npick++] = col;
+  }
+  free(spec);
+  if (c->npick == 0) {
+    ERROR(c->g, "%s: no columns chosen", c->path);
+    return -1;
+  }
+  return 0;
+}
+
+static void on_row(int ch, void *ctx) {
+  (void)ch;
+  Csv *c = ctx;
+  c->row++;
+  if (c->failed)
+    goto done;
+  if (c->ncells == 1 && c->cells[0][0] == 0)
+    goto done; /* an empty line */
+  if (c->row == 1 || (c->ncols == 0)) {
+    c->ncols = c->ncells;
+    int header = 0;
+    double x;
+    for (int i = 0; i < c->ncells; i++)
+      header |= !number(c->cells[i], &x);
+    if (header) {
+      c->header = 1;
+      c->names = c->cells;
+      c->nnames = c->ncells;
+      c->cells = NULL;
+      c->ncells = c->capcells = 0;
+    }
+    if (choose(c) < 0) {
+      c->failed = 1;
+      goto done;
+    }
+    if (header)
+      return;
+  }
+  if (c->ncells != c->ncols) {
+    ERROR(c->g, "%s:%ld:%d: error: this row has %d cells, the first had %d", c->path, c->row,
+          c->ncells < c->ncols ? c->ncells + 1 : c->ncols + 1, c->ncells, c->ncols);
+    c->failed = 1;
+    goto done;
+  }
+  if (c->nrows == c->caprows) {
+    long cap = c->caprows ? 2 * c->caprows : 256;
+    double *d = realloc(c->data, (size_t)cap * (size_t)c->npick * sizeof *d);
+    if (!d) {
+      c->failed = 1;
+      goto done;
+    }
+    c->data = d;
+    c->caprows = cap;
+  }
+  for (int j = 0; j < c->npick; j++) {
+    double x;
+    const char *cell = c->cells[c->pick[j]];
+    if (!number(cell, &x) || isnan(x)) {
+      ERROR(c->g, "%s:%ld:%d: the cell '%.40s' in column %s is not a number", c->path, c->row,
+            c->pick[j] + 1, cell, c->header ? c->names[c->pick[j]] : "");
+      c->failed = 1;
+      goto done;
+    }
+    c->data[c->nrows * c->npick + j] = x;
+  }
+  c->nrows++;
+done:
+  for (int i = 0; i < c->ncells; i++)
+    free(c->cells[i]);
+  c->ncells = 0;
+}
+
+/* Read PATH[:COLS] into a (rows, cols) matrix. */
+static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *cols) {
+  char *path = strdup(spec);
+  if (!path)
+    return -1;
+  char *colon = strrchr(path, ':');
+  const char *colspec = NULL;
+  if (colon && colon > strrchr(path, '/') && strstr(path, ".csv") && strstr(path, ".csv") < colon) {
+    *colon = 0;
+    colspec = colon + 1;
+  }
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    ERROR(g, "cannot open %s: %s", path, strerror(errno));
+    free(path);
+    return -1;
+  }
+  struct csv_parser p;
+  csv_init(&p, CSV_APPEND_NULL);
+  Csv c = {.path = path, .cols = colspec, .g = g};
+  char buf[65536];
+  size_t n;
+  while (!c.failed && (n = fread(buf, 1, sizeof buf, f)) > 0)
+    if (csv_parse(&p, buf, n, on_cell, on_row, &c) != n) {
+      ERROR(g, "%s: %s", path, csv_strerror(csv_error(&p)));
+      c.failed = 1;
+    }
+  if (!c.failed)
+    csv_fini(&p, on_cell, on_row, &c);
+  csv_free(&p);
+  fclose(f);
+  for (int i = 0; i < c.ncells; i++)
+    free(c.cells[i]);
+  free(c.cells);
+  for (int i = 0; i < c.nnames; i++)
+    free(c.names[i]);
+  free(c.names);
+  free(c.pick);
+  if (!c.failed && c.nrows == 0) {
+    ERROR(g, "%s: no rows of data", path);
+    c.failed = 1;
+  }
+  free(path);
+  if (c.failed) {
+    free(c.data);
+    return -1;
+  }
+  *data = c.data;
+  *rows = c.nrows;
+  *cols = c.npick;
+  return 0;
+}
+
+/* ---- text values ------------------------------------------------------------------------ */
+
+static int ends_with(const char *s, const char *t) {
+  size_t a = strlen(s), b = strlen(t);
+  return a >= b && !strcmp(s + a - b, t);
+}
+
+/* A value from text: a number, JSON, @FILE.json or @FILE.csv[:COLS]. */
+static GradcStatus value_text(Gradc *g, int var, const char *text, int level, const char *from) {
+  const Var *v = &g->prog.vars[var];
+  char *end;
+  double x = strtod(text, &end);
+  if (end != text && *end == 0) {
+    double *d = malloc(sizeof *d);
+    if (!d)
+      return GRADC_ERR_NOMEM;
+    *d = x;
+    long dims[1] = {0};
+    return store(g, var, d, dims, 0, level, from);
+  }
+  if (text[0] == '@') {
+    const char *path = text + 1;
+    char *plain = strdup(path), *colon = plain ? strrchr(plain, ':') : NULL;
+    if (colon && strstr(plain, ".csv") && strstr(plain, ".csv") < colon)
+      *colon = 0;
+    int csv = plain && ends_with(plain, ".csv");
+    free(plain);
+    if (csv) {
+      double *data;
+      long rows;
+      int cols;
+      if (load_csv(g, path, &data, &rows, &cols) < 0)
+        return GRADC_ERR_INPUT;
+      const Shape *s = shape_get(g->prog.dag, v->shape);
+      long dims[2] = {rows, cols};
+      if (s->rank == 1 && cols == 1)
+        return store(g, var, data, dims, 1, level, path);
+      return store(g, var, data, dims, 2, level, path);
+    }
+    json_error_t err;
+    json_t *j = json_load_file(path, JSON_DECODE_ANY, &err);
+    if (!j) {
+      ERROR(g, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+      return GRADC_ERR_INPUT;
+    }
+    double *data = NULL;
+    long dims[MAX_RANK];
+    int rank;
+    char why[128];
+    int rc = json_tensor(j, &data, dims, &rank, why, sizeof why);
+    json_decref(j);
+    if (rc < 0) {
+      ERROR(g, "%s: %s", path, why);
+      return GRADC_ERR_INPUT;
+    }
+    return store(g, var, data, dims, rank, level, path);
+  }
+  json_error_t err;
+  json_t *j = json_loads(text, JSON_DECODE_ANY, &err);
+  if (!j) {
+    ERROR(g, "%s=%s: not a number, a JSON array or @FILE (%s)", v->name, text, err.text);
+    return GRADC_ERR_INPUT;
+  }
+  double *data = NULL;
+  long dims[MAX_RANK];
+  int rank;
+  char why[128];
+  int rc = json_tensor(j, &data, dims, &rank, why, sizeof why);
+  json_decref(j);
+  if (rc < 0) {
+    ERROR(g, "%s=%s: %s", v->name, text, why);
+    return GRADC_ERR_INPUT;
+  }
+  return store(g, var, data, dims, rank, level, from);
+}
+
+GradcStatus gradc_set_value_text(Gradc *g, const char *name, const char *text) {
+  if (!ensure(g))
+    return GRADC_ERR_NOMEM;
+  int k = program_var_index(&g->prog, name);
+  if (k < 0) {
+    const char *hint = gradc_var_suggest(g, name);
+    if (program_output_index(&g->prog, name) >= 0)
+      ERROR(g, "'%s' is an output, not a variable: it cannot be given a value", name);
+    else if (hint)
+      ERROR(g, "%s has no variable '%s' (did you mean '%s'?)", g->src.name, name, hint);
+    else
+      ERROR(g, "%s has no variable '%s'", g->src.name, name);
+    return GRADC_ERR_INPUT;
+  }
+  char from[300];
+  snprintf(from, sizeof from, "%s=...", name);
+  return value_text(g, k, text, 3, from);
+}
+
+GradcStatus gradc_set_inputs_file(Gradc *g, const char *path) {
+  if (!ensure(g))
+    return GRADC_ERR_NOMEM;
+  json_error_t err;
+  json_t *root = json_load_file(path, 0, &err);
+  if (!root) {
+    ERROR(g, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+    return GRADC_ERR_INPUT;
+  }
+  if (!json_is_object(root)) {
+    ERROR(g, "%s: --inputs needs a JSON object of NAME: VALUE", path);
+    json_decref(root);
+    return GRADC_ERR_INPUT;
+  }
+  GradcStatus st = GRADC_OK;
+  const char *key;
+  json_t *val;
+  json_object_foreach(root, key, val) {
+    int k = program_var_index(&g->prog, key);
+    if (k < 0)
+      continue; /* one params file serves several .expr files */
+    double *data = NULL;
+    long dims[MAX_RANK];
+    int rank;
+    char why[128];
+    if (json_tensor(val, &data, dims, &rank, why, sizeof why) < 0) {
+      ERROR(g, "%s: \"%s\": %s", path, key, why);
+      st = GRADC_ERR_INPUT;
+      continue;
+    }
+    GradcStatus s = store(g, k, data, dims, rank, 2, path);
+    if (s != GRADC_OK)
+      st = s;
+  }
+  json_decref(root);
+  return st;
+}
+
+/* ---- defaults and dimensions -------------------------------------------------------------- */
+
+static uint64_t splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static double uniform01(uint64_t *s) { return ((double)(splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
+
+static double normal(uint64_t *s) { /* Box-Muller */
+  double u = uniform01(s), v = uniform01(s);
+  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* Bind symbolic dimensions from every value, in declaration order. */
+static GradcStatus bind_dims(Gradc *g) {
+  int *from = malloc(((size_t)g->prog.ndims + 1) * sizeof *from);
+  if (!from)
+    return GRADC_ERR_NOMEM;
+  for (int k = 0; k < g->prog.ndims; k++) {
+    g->dimval[k] = -1;
+    from[k] = -1;
+  }
+  GradcStatus st = GRADC_OK;
+  for (int i = 0; i < g->prog.nvars; i++) {
+    const Value *v = &g->vals[i];
+    if (!v->set)
+      continue;
+    const Shape *s = shape_get(g->prog.dag, g->prog.vars[i].shape);
+    for (int d = 0; d < s->rank; d++) {
+      if (s->dim[d] >= 0)
+        continue;
+      int k = (int)~s->dim[d];
+      if (g->dimval[k] < 0) {
+        g->dimval[k] = v->dims[d];
+        from[k] = i;
+      } else if (g->dimval[k] != v->dims[d]) {
+        ERROR(g, "dimension %s is %ld in '%s' but %ld in '%s'", g->prog.dimnames[k],
+              g->dimval[k], g->prog.vars[from[k]].name, v->dims[d], g->prog.vars[i].name);
+        st = GRADC_ERR_INPUT;
+      }
+    }
+  }
+  free(from);
+  return st;
+}
+
+GradcStatus gradc_set_defaults(Gradc *g, unsigned long long seed, int random_scalars) {
+  if (!ensure(g))
+    return GRADC_ERR_NOMEM;
+  GradcStatus st = GRADC_OK;
+  /* data files first: they bind dimensions */
+  for (int i = 0; i < g->prog.nvars; i++) {
+    const Var *v = &g->prog.vars[i];
+    if (g->vals[i].set || v->init != INIT_FILE)
+      continue;
+    char *text = malloc(strlen(v->init_path) + 2);
+    if (!text)
+      return GRADC_ERR_NOMEM;
+    text[0] = '@';
+    strcpy(text + 1, v->init_path);
+    GradcStatus s = value_text(g, i, text, 1, v->init_path);
+    free(text);
+    if (s != GRADC_OK)
+      st = s;
+  }
+  if (st != GRADC_OK)
+    return st;
+  if ((st = bind_dims(g)) != GRADC_OK)
+    return st;
+  /* then constants and seeded random values, each variable its own stream */
+  Buf missing = {0};
+  for (int i = 0; i < g->prog.nvars; i++) {
+    const Var *v = &g->prog.vars[i];
+    if (g->vals[i].set)
+      continue;
+    InitKind init = v->init;
+    if (init == INIT_NONE && random_scalars && v->shape == SHAPE_SCALAR)
+      init = INIT_UNIFORM; /* check: a seeded random point */
+    if (init == INIT_NONE) {
+      buf_printf(&missing, " %s", v->name);
+      continue;
+    }
+    long n = values_size(g, v->shape);
+    if (n < 0) {
+      ERROR(g, "'%s' has a symbolic dimension that no data binds: give a value for it", v->name);
+      st = GRADC_ERR_INPUT;
+      continue;
+    }
+    double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
+    if (!d) {
+      buf_free(&missing);
+      return GRADC_ERR_NOMEM;
+    }
+    uint64_t s = seed * 0x9e3779b97f4a7c15ull + (uint64_t)i * 0xd1b54a32d192ed03ull + 1;
+    for (long e = 0; e < n; e++) {
+      switch (init) {
+      case INIT_VALUE: d[e] = v->init_a; break;
+      case INIT_ZEROS: d[e] = 0; break;
+      case INIT_ONES: d[e] = 1; break;
+      case INIT_RANDN: d[e] = v->init_a * normal(&s); break;
+      case INIT_UNIFORM:
+        d[e] = v->init == INIT_UNIFORM ? v->init_a + (v->init_b - v->init_a) * uniform01(&s)
+                                       : 0.25 + uniform01(&s);
+        break;
+      default: d[e] = 0; break;
+      }
+    }
+    long dims[MAX_RANK];
+    const Shape *sh = shape_get(g->prog.dag, v->shape);
+    for (int k = 0; k < sh->rank; k++)
+      dims[k] = sh->dim[k] >= 0 ? (long)sh->dim[k] : g->dimval[~sh->dim[k]];
+    GradcStatus r = store(g, i, d, dims, sh->rank, 1, "default");
+    if (r != GRADC_OK)
+      st = r;
+  }
+  if (missing.len) {
+    ERROR(g, "no value for%s: give %s as NAME=VALUE, in --inputs, or as a default in the file",
+          missing.data, strchr(missing.data + 1, ' ') ? "them" : "it");
+    st = GRADC_ERR_INPUT;
+  }
+  buf_free(&missing);
+  return st;
+}
