@@ -650,12 +650,12 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   for (int i = 0; i < prog->nvars; i++)
     nparams += prog->vars[i].kind == VAR_PARAM;
   int nv = prog->nvars;
-  int nfns = 3 * prog->nouts;
-  EmitFn *fns = calloc((size_t)nfns, sizeof *fns);
+  int nfns = 0;
+  EmitFn *fns = calloc(3 * (size_t)prog->nouts, sizeof *fns);
   EmitArg *args = calloc((size_t)(nv + nparams) + 1, sizeof *args);
   int *arg_of_var = malloc(((size_t)(nv + nparams) + 1) * sizeof *arg_of_var);
   NodeId *seed = malloc(((size_t)nv + 1) * sizeof *seed);
-  EmitRes *res = calloc((size_t)prog->nouts * (size_t)(nparams + 2) + 1, sizeof *res);
+  EmitRes *res = calloc((size_t)prog->nouts * (size_t)(nparams + 4) + 1, sizeof *res);
   Buf src = {0}, hdr = {0};
   GradcStatus st = GRADC_OK;
   if (!fns || !args || !arg_of_var || !seed || !res) {
@@ -701,21 +701,26 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   for (int o = 0; o < prog->nouts; o++) {
     const Output *out = &prog->outs[o];
     const char *oc = emit_ident(&g->arena, out->name);
-    EmitFn *fv = &fns[3 * o], *fg = fv + 1, *fj = fv + 2;
+    EmitFn *fv = &fns[nfns], *fg = fv + 1;
+    int scalar = dag_shape(d, out->node) == SHAPE_SCALAR;
+    EmitFn *fj = scalar ? fv + 2 : fv + 1;
+    nfns += scalar ? 3 : 2;
     /* value */
     *r = (EmitRes){oc, out->node, "the value"};
     *fv = (EmitFn){fn_name(g, prefix, out->name, ""), NULL, args, nv, arg_of_var, r, 1, dimc, prog->ndims};
     fv->comment = arena_fmt_name(g, out->name, ": value", "");
     /* value and gradient (of a scalar output) */
     uint32_t n;
+    EmitRes *gr = r + 1;
+    int k = 1;
+    if (!scalar)
+      goto jvp;
     NodeId *adj = ad_reverse(d, out->node, NO_NODE, &n);
     if (!adj) {
       st = GRADC_ERR_NOMEM;
       goto done;
     }
-    EmitRes *gr = r + 1;
     gr[0] = *r;
-    int k = 1;
     for (int v = 0; v < nv; v++)
       if (prog->vars[v].kind == VAR_PARAM) {
         gr[k].cname = arena_fmt_name(g, "g_d", oc, "_d");
@@ -729,7 +734,10 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     *fg = (EmitFn){fn_name(g, prefix, out->name, "_grad"), NULL, args, nv, arg_of_var, gr, k, dimc, prog->ndims};
     fg->comment = arena_fmt_name(g, out->name, ": value and reverse-mode gradient", "");
     /* value and directional derivative */
+  jvp:;
     uint32_t m;
+    if (!scalar)
+      k = 0;
     NodeId root = out->node;
     NodeId *tan = ad_forward(d, seed, nv, &root, 1, &m);
     if (!tan) {

@@ -425,6 +425,15 @@ NodeId dag_argmax(Dag *g, NodeId x, int axis) { return reduce(g, OP_ARGMAX, x, a
 NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags) {
   if (a == NO_NODE || b == NO_NODE || g->oom)
     return NO_NODE;
+  /* A' @ B reads A transposed in place instead of copying it */
+  if (g->nodes[a].op == OP_TRANSPOSE && shape_rank(g, dag_shape(g, a)) == 2) {
+    a = g->nodes[a].arg[0];
+    flags ^= 1;
+  }
+  if (g->nodes[b].op == OP_TRANSPOSE && shape_rank(g, dag_shape(g, b)) == 2) {
+    b = g->nodes[b].arg[0];
+    flags ^= 2;
+  }
   const Shape *x = shape_get(g, dag_shape(g, a)), *y = shape_get(g, dag_shape(g, b));
   if (x->rank < 1 || x->rank > 2 || y->rank < 1 || y->rank > 2)
     return shape_err(g, "'@' needs vectors or matrices, not", a, b);

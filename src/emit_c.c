@@ -555,7 +555,7 @@ static void reduce_loop(Emit *e, NodeId n) {
     }
   }
   indent(e);
-  buf_puts(b, op == OP_SUM ? "double acc = 0.0;\n" : "double acc = 0.0, best = 0.0;\n");
+  buf_puts(b, op == OP_ARGMAX ? "double acc = 0.0, best = 0.0;\n" : "double acc = 0.0;\n");
   int nested = !all || needs_nest(e, x, xs, 1) || needs_nest(e, x, xs, 0);
   e->loop_shape = xs;
   e->loop_nested = nested;
@@ -888,6 +888,18 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   int status = 0;
   for (uint32_t i = 0; i < count && !status; i++)
     status = dag_node(e->g, i)->op == OP_ONEHOT && e->slot[i] != ST_NONE;
+  if (!e->kernel) { /* parameters that this function does not read */
+    for (int k = 0; k < fn->ndims; k++)
+      buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
+    for (int k = 0; k < fn->nargs; k++) {
+      int used = 0;
+      for (uint32_t i = 0; i < count && !used; i++)
+        used = dag_node(e->g, i)->op == OP_VAR && e->slot[i] != ST_NONE &&
+               fn->arg_of_var[dag_node(e->g, i)->v.idx] == k;
+      if (!used)
+        buf_printf(b, "  (void)%s;\n", fn->args[k].cname);
+    }
+  }
   if (bufs || status)
     buf_puts(b, "  int g_status = 0;\n");
   if (bufs) {
@@ -974,7 +986,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     expr(e, n, PREC_CMP);
     buf_puts(b, ";\n");
   }
-  if (bufs || status)
+  if (status)
     buf_puts(b, "g_done:\n");
   if (bufs)
     buf_puts(b, "  free(g_own);\n");
