@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gradc.h"
@@ -25,6 +27,9 @@ typedef struct Opts {
   int nassign;
   char **tangent;      /* jvp --tangent words */
   int ntangent;
+  const char *loss, *optimizer, *save;
+  long steps, batch;
+  double lr;
 } Opts;
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
@@ -54,7 +59,7 @@ static void help(const char *cmd) {
            "  emit      standalone C source (and header)\n"
            "  dot       Graphviz of the DAG\n"
            "  repl      interactive session (not implemented yet)\n"
-           "  train     gradient descent on a loss (not implemented yet)\n\n"
+           "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
@@ -83,7 +88,12 @@ static void help(const char *cmd) {
                "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
       {"repl", "gradc repl [FILE]\n  Not implemented yet.\n"},
-      {"train", "gradc train FILE ...\n  Not implemented yet.\n"},
+      {"train", "gradc train FILE [NAME=VALUE...] [--loss NAME] [--steps N] [--lr R]\n"
+                "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
+                "  Minimises a scalar output (default: the first) over the params, printing the\n"
+                "  loss and the other scalar outputs as metrics; --save writes the params as\n"
+                "  JSON that --inputs reads back. Ctrl-C stops and still saves.\n"
+                "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
   };
   for (size_t i = 0; i < sizeof h / sizeof *h; i++)
     if (!strcmp(h[i].cmd, cmd))
@@ -870,6 +880,175 @@ static int cmd_trace(Run *r, const int *wrt, int nwrt) {
   return 0;
 }
 
+/* ---- train ------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int write_atomic(const char *path, const char *text);
+
+/* The params as a JSON object that --inputs reads back. */
+static int save_params(Gradc *g, const char *path) {
+  json_t *root = json_object();
+  for (int i = 0; i < gradc_var_count(g); i++) {
+    if (!gradc_var_is_param(g, i))
+      continue;
+    long dims[4];
+    int rank;
+    const double *v = gradc_get_value(g, i, dims, &rank);
+    json_object_set_new(root, gradc_var_name(g, i), jtensor(v, dims, rank));
+  }
+  char *s = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+  json_decref(root);
+  if (!s)
+    return -1;
+  size_t n = strlen(s);
+  char *t = malloc(n + 2);
+  int rc = -1;
+  if (t) {
+    memcpy(t, s, n);
+    t[n] = '\n';
+    t[n + 1] = 0;
+    rc = write_atomic(path, t);
+  }
+  free(t);
+  free(s);
+  return rc;
+}
+
+/* Loss and metrics (every scalar output) on the whole data. */
+static int metrics(Gradc *g, GradcFn *fv, GradcTrainer *t, double *out) {
+  if (gradc_trainer_full_data(t) != GRADC_OK || gradc_run(fv, NULL) != GRADC_OK)
+    return -1;
+  for (int o = 0; o < gradc_output_count(g); o++)
+    out[o] = is_scalar_output(g, o) ? gradc_fn_res_data(fv, o)[0] : NAN;
+  return 0;
+}
+
+static void print_metrics(Gradc *g, int loss, const double *m) {
+  printf("%s = %.6g", gradc_output_name(g, loss), m[loss]);
+  for (int o = 0; o < gradc_output_count(g); o++)
+    if (o != loss && !isnan(m[o]))
+      printf("  %s = %.6g", gradc_output_name(g, o), m[o]);
+}
+
+static int cmd_train(Run *r) {
+  Gradc *g = r->g;
+  const Opts *o = r->o;
+  int loss = -1, no = gradc_output_count(g);
+  if (o->loss) {
+    loss = gradc_output_index(g, o->loss);
+    if (loss < 0) {
+      usage_error("train ", "--loss: %s has no output '%s'", o->file, o->loss);
+      return EXIT_USAGE;
+    }
+  } else {
+    for (int i = 0; i < no && loss < 0; i++)
+      if (is_scalar_output(g, i))
+        loss = i;
+    if (loss < 0) {
+      fprintf(stderr, "gradc: error: %s has no scalar output to minimise\n", o->file);
+      return EXIT_INPUT;
+    }
+  }
+  GradcOptimizer opt = GRADC_ADAM;
+  const char *oname = o->optimizer ? o->optimizer : "adam";
+  if (!strcmp(oname, "gd"))
+    opt = GRADC_GD;
+  else if (!strcmp(oname, "momentum"))
+    opt = GRADC_MOMENTUM;
+  else if (strcmp(oname, "adam")) {
+    usage_error("train ", "--optimizer must be gd, momentum or adam, not '%s'", oname);
+    return EXIT_USAGE;
+  }
+  double lr = o->lr > 0 ? o->lr : opt == GRADC_ADAM ? 0.01 : 0.1;
+  long steps = o->steps > 0 ? o->steps : 2000;
+  GradcTrainer *t = gradc_trainer_new(g, loss, opt, lr, o->batch, o->seed);
+  GradcFn *fv = t ? gradc_fn_value(g) : NULL;
+  double *m = calloc((size_t)no + 1, sizeof *m);
+  if (!t || !fv || !m) {
+    gradc_trainer_free(t);
+    free(m);
+    return report(g);
+  }
+  int tty = isatty(STDOUT_FILENO);
+  long every = steps / 20 > 0 ? steps / 20 : 1;
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigaction(SIGINT, &sa, &old);
+  printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
+         o->batch > 0 ? ", mini-batches of " : " on the whole data");
+  if (o->batch > 0)
+    printf("%ld", o->batch);
+  printf("\n");
+  int rc = 0;
+  if (metrics(g, fv, t, m) < 0) {
+    rc = report(g);
+    goto out;
+  }
+  printf("step %*d  ", (int)snprintf(NULL, 0, "%ld", steps), 0);
+  print_metrics(g, loss, m);
+  printf("\n");
+  double t0 = now();
+  long s;
+  for (s = 1; s <= steps && !interrupted; s++) {
+    double l;
+    if (gradc_trainer_step(t, &l) != GRADC_OK) {
+      rc = report(g);
+      goto out;
+    }
+    if (tty && (s % (every / 10 + 1) == 0 || s == steps)) {
+      int w = 30, fill = (int)(w * s / steps);
+      printf("\r[%.*s%*s] step %ld/%ld  %s %.6g  %.0f steps/s ", fill,
+             "==============================", w - fill, "", s, steps, gradc_output_name(g, loss), l,
+             (double)s / (now() - t0 + 1e-9));
+      fflush(stdout);
+    }
+    if (s % every == 0 || s == steps) {
+      if (metrics(g, fv, t, m) < 0) {
+        rc = report(g);
+        goto out;
+      }
+      if (tty)
+        printf("\r%*s\r", 80, "");
+      printf("step %*ld  ", (int)snprintf(NULL, 0, "%ld", steps), s);
+      print_metrics(g, loss, m);
+      printf("  (%.0f steps/s)\n", (double)s / (now() - t0 + 1e-9));
+      fflush(stdout);
+    }
+  }
+  if (interrupted) {
+    if (tty)
+      printf("\n");
+    printf("interrupted after %ld steps\n", s - 1);
+    if (metrics(g, fv, t, m) == 0) {
+      print_metrics(g, loss, m);
+      printf("\n");
+    }
+  }
+  if (o->save) {
+    if (gradc_trainer_full_data(t) != GRADC_OK || save_params(g, o->save) < 0)
+      rc = EXIT_INPUT;
+    else
+      printf("saved the params to %s\n", o->save);
+  }
+out:
+  sigaction(SIGINT, &old, NULL);
+  gradc_trainer_free(t);
+  free(m);
+  return rc;
+}
+
 /* ---- emit and dot ----------------------------------------------------------------- */
 
 /* Write a file atomically: a temporary file in the same directory, then
@@ -1076,6 +1255,31 @@ int main(int argc, char **argv) {
         usage_error(cmdsp, "--seed needs a non-negative integer, not '%s'", v);
         bad = 1;
       }
+    } else if ((v = take(argc, argv, &i, "--loss", cmdsp, &bad))) {
+      o.loss = v;
+    } else if ((v = take(argc, argv, &i, "--optimizer", cmdsp, &bad))) {
+      o.optimizer = v;
+    } else if ((v = take(argc, argv, &i, "--save", cmdsp, &bad))) {
+      o.save = v;
+    } else if ((v = take(argc, argv, &i, "--lr", cmdsp, &bad))) {
+      if (!parse_number(v, &o.lr) || !(o.lr > 0)) {
+        usage_error(cmdsp, "--lr needs a positive number, not '%s'", v);
+        bad = 1;
+      }
+    } else if ((v = take(argc, argv, &i, "--steps", cmdsp, &bad)) ||
+               (v = take(argc, argv, &i, "--batch", cmdsp, &bad))) {
+      int steps = !strncmp(argv[i - (argv[i] == v ? 1 : 0)], "--steps", 7);
+      char *end;
+      errno = 0;
+      long n = strtol(v, &end, 10);
+      if (!*v || *end || errno || n < 1) {
+        usage_error(cmdsp, "%s needs a positive integer, not '%s'", steps ? "--steps" : "--batch", v);
+        bad = 1;
+      }
+      if (steps)
+        o.steps = n;
+      else
+        o.batch = n;
     } else if ((v = take(argc, argv, &i, "--backend", cmdsp, &bad))) {
       if (!strcmp(v, "tcc"))
         o.backend = GRADC_BACKEND_TCC;
@@ -1104,7 +1308,7 @@ int main(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto out;
   }
-  if (!strcmp(o.cmd, "repl") || !strcmp(o.cmd, "train")) {
+  if (!strcmp(o.cmd, "repl")) {
     fprintf(stderr, "gradc: %s is not implemented yet\n", o.cmd);
     rc = EXIT_USAGE;
     goto out;
@@ -1158,6 +1362,8 @@ int main(int argc, char **argv) {
         rc = cmd_check(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "trace"))
         rc = cmd_trace(&r, wrt, nwrt);
+      else if (!strcmp(o.cmd, "train"))
+        rc = cmd_train(&r);
       else {
         fprintf(stderr, "gradc: %s is not implemented yet\n", o.cmd);
         rc = EXIT_USAGE;

@@ -596,9 +596,12 @@ static void reduce_loop(Emit *e, NodeId n) {
     }
     if (op == OP_MAXR)
       buf_printf(b, "acc = %s ? v : g_max(acc, v);\n", first);
-    else
-      buf_printf(b, "if (%s || v > best || v != v) { best = v; acc = (double)%s; }\n", first,
-                 all ? "o" : (snprintf(firstbuf, sizeof firstbuf, "i%d", axis), firstbuf));
+    else {
+      char idx[32];
+      snprintf(idx, sizeof idx, all ? "o" : "i%d", axis);
+      buf_printf(b, "if (%s || v > best || (v != v && best == best)) { best = v; acc = (double)%s; }\n",
+                 first, idx);
+    }
   }
   close_loops(e, inner);
   indent(e);

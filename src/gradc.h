@@ -163,6 +163,23 @@ typedef struct GradcTrace {
 GradcStatus gradc_trace(Gradc *g, int out, int wrt, const double *vals, GradcTrace **trace);
 void gradc_trace_free(Gradc *g, GradcTrace *t);
 
+/* ---- training -------------------------------------------------------- */
+
+typedef enum GradcOptimizer { GRADC_GD, GRADC_MOMENTUM, GRADC_ADAM } GradcOptimizer;
+typedef struct GradcTrainer GradcTrainer;
+
+/* Minimise scalar output `loss` over every param, starting from the
+ * params' values on the context (gradc_set_defaults first). batch > 0
+ * takes seeded random mini-batches of that many rows along the data
+ * dimension (the first symbolic dimension of the inputs). */
+GradcTrainer *gradc_trainer_new(Gradc *g, int loss, GradcOptimizer opt, double lr, long batch,
+                                unsigned long long seed);
+/* One update; *loss gets the loss before it (on the batch). */
+GradcStatus gradc_trainer_step(GradcTrainer *t, double *loss);
+/* Put the whole data back on the context, e.g. to evaluate metrics. */
+GradcStatus gradc_trainer_full_data(GradcTrainer *t);
+void gradc_trainer_free(GradcTrainer *t);
+
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP

@@ -1,0 +1,234 @@
+/* train.c: gradient descent on a compiled program. The trainer owns a VJP
+ * function of the loss (value and gradient with respect to every param)
+ * and updates the params' values on the context in place: plain gradient
+ * descent, momentum or Adam, on the whole data or on seeded mini-batches
+ * over the data dimension (the first symbolic dimension of the inputs). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+struct GradcTrainer {
+  Gradc *g;
+  GradcFn *fn;             /* loss and its gradient */
+  int loss;
+  GradcOptimizer opt;
+  double lr;
+  int *params, nparams;
+  double **m, **v;         /* momentum / Adam moments */
+  long step;
+  /* mini-batches */
+  long batch, n;           /* rows per step, rows in all */
+  int dim;                 /* the data dimension */
+  int *data, ndata;        /* inputs with the data dimension first */
+  double **full;           /* their whole data */
+  long *rowsize;
+  long *perm, pos;
+  uint64_t rng;
+  int batched;             /* values on the context are a batch now */
+};
+
+static uint64_t next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static void shuffle(GradcTrainer *t) {
+  for (long i = t->n - 1; i > 0; i--) {
+    long j = (long)(next(&t->rng) % (uint64_t)(i + 1));
+    long x = t->perm[i];
+    t->perm[i] = t->perm[j];
+    t->perm[j] = x;
+  }
+  t->pos = 0;
+}
+
+void gradc_trainer_free(GradcTrainer *t) {
+  if (!t)
+    return;
+  if (t->batched)
+    gradc_trainer_full_data(t);
+  for (int i = 0; i < t->nparams; i++) {
+    if (t->m) free(t->m[i]);
+    if (t->v) free(t->v[i]);
+  }
+  for (int i = 0; i < t->ndata; i++)
+    if (t->full) free(t->full[i]);
+  free(t->m);
+  free(t->v);
+  free(t->full);
+  free(t->params);
+  free(t->data);
+  free(t->rowsize);
+  free(t->perm);
+  free(t);
+}
+
+GradcTrainer *gradc_trainer_new(Gradc *g, int loss, GradcOptimizer opt, double lr, long batch,
+                                unsigned long long seed) {
+  Program *prog = &g->prog;
+  if (loss < 0 || loss >= prog->nouts || dag_shape(prog->dag, prog->outs[loss].node) != SHAPE_SCALAR) {
+    gradc_error(g, GRADC_ERR_INPUT, "the loss must be a scalar output");
+    return NULL;
+  }
+  GradcTrainer *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  t->g = g;
+  t->loss = loss;
+  t->opt = opt;
+  t->lr = lr;
+  t->rng = seed * 0x2545f4914f6cdd1dull + 7;
+  t->params = malloc(((size_t)prog->nvars + 1) * sizeof *t->params);
+  t->data = malloc(((size_t)prog->nvars + 1) * sizeof *t->data);
+  if (!t->params || !t->data)
+    goto fail;
+  for (int i = 0; i < prog->nvars; i++)
+    if (prog->vars[i].kind == VAR_PARAM)
+      t->params[t->nparams++] = i;
+  if (t->nparams == 0) {
+    gradc_error(g, GRADC_ERR_INPUT, "there is no param to train");
+    goto fail;
+  }
+  t->fn = gradc_fn_vjp(g, loss, t->params, t->nparams);
+  if (!t->fn)
+    goto fail;
+  t->m = calloc((size_t)t->nparams, sizeof *t->m);
+  t->v = calloc((size_t)t->nparams, sizeof *t->v);
+  if (!t->m || !t->v)
+    goto fail;
+  for (int k = 0; k < t->nparams; k++) {
+    long n = values_size(g, prog->vars[t->params[k]].shape);
+    t->m[k] = calloc((size_t)n + 1, sizeof(double));
+    t->v[k] = calloc((size_t)n + 1, sizeof(double));
+    if (!t->m[k] || !t->v[k])
+      goto fail;
+  }
+  /* the data dimension: the first symbolic dimension of an input */
+  t->dim = -1;
+  for (int i = 0; i < prog->nvars && t->dim < 0; i++) {
+    const Shape *s = shape_get(prog->dag, prog->vars[i].shape);
+    if (prog->vars[i].kind == VAR_INPUT && s->rank > 0 && s->dim[0] < 0)
+      t->dim = (int)~s->dim[0];
+  }
+  if (batch > 0 && t->dim >= 0 && batch < g->dimval[t->dim]) {
+    t->batch = batch;
+    t->n = g->dimval[t->dim];
+    for (int i = 0; i < prog->nvars; i++) {
+      const Shape *s = shape_get(prog->dag, prog->vars[i].shape);
+      if (prog->vars[i].kind == VAR_INPUT && s->rank > 0 && s->dim[0] == ~(int64_t)t->dim)
+        t->data[t->ndata++] = i;
+    }
+    t->full = calloc((size_t)t->ndata + 1, sizeof *t->full);
+    t->rowsize = calloc((size_t)t->ndata + 1, sizeof *t->rowsize);
+    t->perm = malloc((size_t)t->n * sizeof *t->perm);
+    if (!t->full || !t->rowsize || !t->perm)
+      goto fail;
+    for (int k = 0; k < t->ndata; k++) {
+      Value *v = &g->vals[t->data[k]];
+      long n = 1;
+      for (int d = 1; d < v->rank; d++)
+        n *= v->dims[d];
+      t->rowsize[k] = n;
+      t->full[k] = malloc((size_t)(n * t->n) * sizeof(double));
+      if (!t->full[k])
+        goto fail;
+      memcpy(t->full[k], v->data, (size_t)(n * t->n) * sizeof(double));
+    }
+    for (long i = 0; i < t->n; i++)
+      t->perm[i] = i;
+    shuffle(t);
+  }
+  return t;
+fail:
+  gradc_trainer_free(t);
+  return NULL;
+}
+
+/* Put the whole data back on the context (for metrics, or saving). */
+GradcStatus gradc_trainer_full_data(GradcTrainer *t) {
+  if (!t->batched)
+    return GRADC_OK;
+  Gradc *g = t->g;
+  for (int k = 0; k < t->ndata; k++) {
+    Value *v = &g->vals[t->data[k]];
+    long dims[MAX_RANK];
+    memcpy(dims, v->dims, sizeof dims);
+    dims[0] = t->n;
+    GradcStatus s = gradc_set_value(g, t->data[k], t->full[k], dims, v->rank);
+    if (s != GRADC_OK)
+      return s;
+  }
+  t->batched = 0;
+  return gradc_set_defaults(g, 0, 0); /* rebinds the dimensions */
+}
+
+static GradcStatus next_batch(GradcTrainer *t) {
+  Gradc *g = t->g;
+  if (t->pos + t->batch > t->n)
+    shuffle(t);
+  for (int k = 0; k < t->ndata; k++) {
+    Value *v = &g->vals[t->data[k]];
+    long rs = t->rowsize[k];
+    double *b = malloc((size_t)(rs * t->batch) * sizeof *b);
+    if (!b)
+      return GRADC_ERR_NOMEM;
+    for (long r = 0; r < t->batch; r++)
+      memcpy(b + r * rs, t->full[k] + t->perm[t->pos + r] * rs, (size_t)rs * sizeof *b);
+    long dims[MAX_RANK];
+    memcpy(dims, v->dims, sizeof dims);
+    dims[0] = t->batch;
+    GradcStatus s = gradc_set_value(g, t->data[k], b, dims, v->rank);
+    free(b);
+    if (s != GRADC_OK)
+      return s;
+  }
+  t->pos += t->batch;
+  t->batched = 1;
+  return gradc_set_defaults(g, 0, 0);
+}
+
+GradcStatus gradc_trainer_step(GradcTrainer *t, double *loss) {
+  Gradc *g = t->g;
+  GradcStatus s;
+  if (t->batch > 0 && (s = next_batch(t)) != GRADC_OK)
+    return s;
+  const double one = 1.0;
+  const double *ct[1] = {&one};
+  if ((s = gradc_run(t->fn, ct)) != GRADC_OK)
+    return s;
+  if (loss)
+    *loss = gradc_fn_res_data(t->fn, 0)[0];
+  t->step++;
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  double c1 = 1 - pow(b1, (double)t->step), c2 = 1 - pow(b2, (double)t->step);
+  for (int k = 0; k < t->nparams; k++) {
+    Value *pv = &g->vals[t->params[k]];
+    const double *grad = gradc_fn_res_data(t->fn, 1 + k);
+    long n = values_size(g, g->prog.vars[t->params[k]].shape);
+    double *p = pv->data, *m = t->m[k], *v = t->v[k];
+    switch (t->opt) {
+    case GRADC_GD:
+      for (long i = 0; i < n; i++)
+        p[i] -= t->lr * grad[i];
+      break;
+    case GRADC_MOMENTUM:
+      for (long i = 0; i < n; i++) {
+        m[i] = 0.9 * m[i] + grad[i];
+        p[i] -= t->lr * m[i];
+      }
+      break;
+    case GRADC_ADAM:
+      for (long i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1 - b1) * grad[i];
+        v[i] = b2 * v[i] + (1 - b2) * grad[i] * grad[i];
+        p[i] -= t->lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps);
+      }
+      break;
+    }
+  }
+  return GRADC_OK;
+}
