@@ -1,0 +1,390 @@
+/* test_emit.c: the C that `emit` writes (SPEC 3). It must compile with
+ * cc -std=c99 -Wall -Wextra -pedantic -Werror, link with -lm only, keep no
+ * mutable global state, survive any user names, and compute exactly what
+ * the JIT computes: a driver built at test time compares them bit for bit. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#define CFLAGS "-std=c99 -Wall -Wextra -pedantic -Werror"
+
+/* ---- a scratch directory and a shell ------------------------------------------- */
+
+static char dir[64];
+
+static void make_dir(void) {
+  strcpy(dir, "/tmp/gradc-test-emit-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+static void write_file(const char *name, const char *text) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f, "cannot write %s", path);
+  cr_assert_eq(fputs(text, f) >= 0, 1);
+  cr_assert_eq(fclose(f), 0);
+}
+
+static char *read_file(const char *name) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return strdup("");
+  static char buf[1 << 16];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  return strdup(buf);
+}
+
+/* Run a shell command in the scratch directory; its output goes to log.txt.
+ * Returns the exit status. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+  char cmd[2048], full[2400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  snprintf(full, sizeof full, "cd '%s' && { %s ; } >log.txt 2>&1", dir, cmd);
+  int st = system(full);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void expect_sh_ok(const char *what, int status) {
+  if (status != 0) {
+    char *log = read_file("log.txt");
+    cr_assert_fail("%s failed (exit %d):\n%s", what, status, log);
+    free(log);
+  }
+}
+
+/* Emit `g` with prefix P into P.c and P.h in the scratch directory. */
+static void emit_to(Gradc *g, const char *prefix) {
+  char *src = NULL, *hdr = NULL, hname[128], cname[128];
+  snprintf(hname, sizeof hname, "%s.h", prefix);
+  snprintf(cname, sizeof cname, "%s.c", prefix);
+  GradcStatus st = gradc_emit(g, prefix, &src, &hdr, hname);
+  cr_assert_eq(st, GRADC_OK, "gradc_emit: %s", gradc_diag_render(g));
+  cr_assert_not_null(src);
+  cr_assert_not_null(hdr);
+  write_file(cname, src);
+  write_file(hname, hdr);
+  free(src);
+  free(hdr);
+}
+
+/* An object file must not define writable data (SPEC 3: no global
+ * mutable state, so every function is reentrant). */
+static void expect_no_mutable_globals(const char *obj) {
+  expect_sh_ok("nm", sh("nm '%s' > nm.txt", obj));
+  char *syms = read_file("nm.txt");
+  for (char *line = strtok(syms, "\n"); line; line = strtok(NULL, "\n")) {
+    char *t = strchr(line, ' ');
+    while (t && *t == ' ')
+      t++;
+    if (t && strchr("BbDdCcGgSsVv", t[0]) && t[1] == ' ')
+      cr_assert_fail("%s defines mutable data: %s", obj, line);
+  }
+  free(syms);
+}
+
+/* ---- every example compiles warning-free ------------------------------------------ */
+
+Test(emit, every_example_compiles_with_strict_warnings, .timeout = 120) {
+  make_dir();
+  DIR *d = opendir(GRADC_EXAMPLES);
+  cr_assert_not_null(d, "cannot open %s", GRADC_EXAMPLES);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    size_t len = strlen(e->d_name);
+    if (len < 6 || strcmp(e->d_name + len - 5, ".expr"))
+      continue;
+    char path[512], prefix[128];
+    snprintf(path, sizeof path, "%s/%s", GRADC_EXAMPLES, e->d_name);
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(len - 5), e->d_name);
+    for (char *c = prefix; *c; c++)
+      if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+        *c = '_';
+    Gradc *g = gradc_new();
+    cr_assert_eq(gradc_compile_file(g, path), GRADC_OK, "%s:\n%s", path, gradc_diag_render(g));
+    emit_to(g, prefix);
+    gradc_free(g);
+    expect_sh_ok(path, sh("cc " CFLAGS " -c %s.c -o %s.o", prefix, prefix));
+    /* the header alone is a valid translation unit too */
+    expect_sh_ok(path, sh("printf '#include \"%s.h\"\\n#include \"%s.h\"\\nint g_unused;\\n' > hdr_only.c"
+                          " && cc " CFLAGS " -c hdr_only.c -o hdr_only.o",
+                          prefix, prefix));
+    char obj[160];
+    snprintf(obj, sizeof obj, "%s.o", prefix);
+    expect_no_mutable_globals(obj);
+    n++;
+  }
+  closedir(d);
+  cr_assert_geq(n, 1, "no examples in %s", GRADC_EXAMPLES);
+  remove_dir();
+  ASSERT_NO_LEAKS();
+}
+
+/* ---- emitted C against the JIT, bit for bit --------------------------------------- */
+
+/* driver: reads points (w x y and a tangent) as C99 hex floats, prints
+ * every result's bits. It uses only the generated header. */
+static const char driver_c[] =
+    "#include <stdio.h>\n"
+    "#include <string.h>\n"
+    "#include \"seed_scalar.h\"\n"
+    "static void put(double v) {\n"
+    "  unsigned long long u;\n"
+    "  memcpy(&u, &v, sizeof u);\n"
+    "  printf(\" %016llx\", u);\n"
+    "}\n"
+    "int main(void) {\n"
+    "  double w, x, y, tw, tx, ty;\n"
+    "  while (scanf(\"%la %la %la %la %la %la\", &w, &x, &y, &tw, &tx, &ty) == 6) {\n"
+    "    double f = 0, g[4] = {0}, j[2] = {0};\n"
+    "    if (seed_scalar_f(w, x, y, &f) != 0) return 1;\n"
+    "    if (seed_scalar_f_grad(w, x, y, &g[0], &g[1], &g[2], &g[3]) != 0) return 1;\n"
+    "    if (seed_scalar_f_jvp(w, x, y, tw, tx, ty, &j[0], &j[1]) != 0) return 1;\n"
+    "    put(f);\n"
+    "    for (int i = 0; i < 4; i++) put(g[i]);\n"
+    "    for (int i = 0; i < 2; i++) put(j[i]);\n"
+    "    printf(\"\\n\");\n"
+    "  }\n"
+    "  return 0;\n"
+    "}\n";
+
+enum { NPOINTS = 12, NRES = 7 };
+
+static uint64_t rng = 88172645463325252ull;
+static double uniform(double lo, double hi) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return lo + (hi - lo) * (double)(rng >> 11) * 0x1.0p-53;
+}
+
+/* The same seven numbers per point from JIT-compiled functions. */
+static void jit_results(GradcBackend backend, double pts[][6], double out[][NRES]) {
+  Gradc *g = gradc_new();
+  gradc_set_backend(g, backend);
+  cr_assert_eq(gradc_compile_file(g, GRADC_EXAMPLES "/seed_scalar.expr"), GRADC_OK, "%s",
+               gradc_diag_render(g));
+  cr_assert_eq(gradc_var_count(g), 3);
+  GradcFn *fv = gradc_fn_value(g), *fg = gradc_fn_grad(g, NULL, 0), *fj = gradc_fn_jvp(g, NULL, 0);
+  cr_assert(fv && fg && fj, "%s", gradc_diag_render(g));
+  cr_assert_eq(gradc_fn_res_count(fg), 4);
+  cr_assert_eq(gradc_fn_arg_count(fj), 6);
+  cr_assert_eq(gradc_fn_res_count(fj), 2);
+  for (int p = 0; p < NPOINTS; p++) {
+    call_scalars(fv, pts[p], &out[p][0]);
+    call_scalars(fg, pts[p], &out[p][1]);
+    call_scalars(fj, pts[p], &out[p][5]);
+  }
+  gradc_free(g);
+}
+
+Test(emit, emitted_seed_example_matches_the_jit_bit_for_bit, .timeout = 120) {
+  make_dir();
+  /* the seed point, then random ones of several magnitudes */
+  double pts[NPOINTS][6] = {{2, 3, 1, 1, 0, 0}, {2, 3, 1, 0.5, -1, 2}, {0, 0, 0, 1, 1, 1}};
+  for (int p = 3; p < NPOINTS; p++) {
+    double scale = p % 3 == 0 ? 1e-3 : p % 3 == 1 ? 1 : 1e4;
+    for (int k = 0; k < 6; k++)
+      pts[p][k] = uniform(-scale, scale);
+  }
+  char input[4096] = "";
+  for (int p = 0; p < NPOINTS; p++) {
+    char line[256];
+    snprintf(line, sizeof line, "%a %a %a %a %a %a\n", pts[p][0], pts[p][1], pts[p][2],
+             pts[p][3], pts[p][4], pts[p][5]);
+    strcat(input, line);
+  }
+  write_file("points.txt", input);
+
+  Gradc *g = gradc_new();
+  cr_assert_eq(gradc_compile_file(g, GRADC_EXAMPLES "/seed_scalar.expr"), GRADC_OK);
+  emit_to(g, "seed_scalar");
+  gradc_free(g);
+  write_file("driver.c", driver_c);
+  expect_sh_ok("building the driver",
+               sh("cc " CFLAGS " -O2 driver.c seed_scalar.c -o driver -lm"));
+  expect_sh_ok("running the driver", sh("./driver < points.txt > results.txt"));
+  char *text = read_file("results.txt");
+
+  double tcc[NPOINTS][NRES], cc[NPOINTS][NRES];
+  jit_results(GRADC_BACKEND_TCC, pts, tcc);
+  jit_results(GRADC_BACKEND_CC, pts, cc);
+
+  const char *s = text;
+  for (int p = 0; p < NPOINTS; p++) {
+    for (int k = 0; k < NRES; k++) {
+      unsigned long long bits;
+      int used = 0;
+      cr_assert_eq(sscanf(s, " %llx%n", &bits, &used), 1, "driver output ends early:\n%s", text);
+      s += used;
+      double emitted;
+      memcpy(&emitted, &bits, sizeof emitted);
+      cr_assert(memcmp(&emitted, &tcc[p][k], sizeof emitted) == 0,
+                "point %d result %d: emitted C %a, JIT (tcc) %a", p, k, emitted, tcc[p][k]);
+      cr_assert(memcmp(&cc[p][k], &tcc[p][k], sizeof emitted) == 0,
+                "point %d result %d: JIT (cc) %a, JIT (tcc) %a", p, k, cc[p][k], tcc[p][k]);
+    }
+  }
+  /* and the numbers themselves at the seed point: L = 12.5, grad (15, 10, -5),
+   * along (1, 0, 0): 15; along (0.5, -1, 2): 7.5 - 10 - 10 = -12.5 */
+  const double want[NRES] = {12.5, 12.5, 15, 10, -5, 12.5, 15};
+  for (int k = 0; k < NRES; k++)
+    cr_assert_eq(tcc[0][k], want[k], "result %d: %.17g", k, tcc[0][k]);
+  cr_assert_eq(tcc[1][6], -12.5);
+  free(text);
+  remove_dir();
+  ASSERT_NO_LEAKS();
+}
+
+/* ---- identifiers ---------------------------------------------------------------------- */
+
+static const char collide_driver_c[] =
+    "#include <stdio.h>\n"
+    "#include \"names.h\"\n"
+    "int main(void) {\n"
+    "  double L = 0, g[6] = {0}, j[2] = {0};\n"
+    "  if (names_L(2, 3, 5, 7, 11, &L) != 0) return 1;\n"
+    "  if (names_L_grad(2, 3, 5, 7, 11, &g[0], &g[1], &g[2], &g[3], &g[4], &g[5]) != 0) return 1;\n"
+    "  if (names_L_jvp(2, 3, 5, 7, 11, 1, 0, 0, 0, 0, &j[0], &j[1]) != 0) return 1;\n"
+    "  printf(\"%.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g\\n\",\n"
+    "         L, g[1], g[2], g[3], g[4], g[5], j[0], j[1]);\n"
+    "  return 0;\n"
+    "}\n";
+
+/* Names that are C keywords, library functions, gradc's own slot array and
+ * its escape prefix must still give distinct, valid identifiers. */
+Test(emit, user_names_never_collide_with_c_or_each_other, .timeout = 60) {
+  make_dir();
+  Gradc *g = compile_ok("param int, t, exp2, u_x, x\n"
+                        "output L = int*t + exp2*u_x + x*x*exp2\n");
+  emit_to(g, "names");
+  gradc_free(g);
+  expect_sh_ok("names.c", sh("cc " CFLAGS " -c names.c -o names.o"));
+  write_file("driver.c", collide_driver_c);
+  expect_sh_ok("building the driver", sh("cc " CFLAGS " driver.c names.o -o driver -lm"));
+  expect_sh_ok("running the driver", sh("./driver > out.txt"));
+  char *out = read_file("out.txt");
+  double r[8];
+  cr_assert_eq(sscanf(out, "%lf %lf %lf %lf %lf %lf %lf %lf", &r[0], &r[1], &r[2], &r[3],
+                      &r[4], &r[5], &r[6], &r[7]),
+               8, "%s", out);
+  /* int=2 t=3 exp2=5 u_x=7 x=11: L = 6 + 35 + 605 */
+  const double want[8] = {646, 3, 2, 7 + 121, 5, 2 * 11 * 5, 646, 3};
+  for (int k = 0; k < 8; k++)
+    cr_assert_eq(r[k], want[k], "result %d: %.17g, want %.17g", k, r[k], want[k]);
+  free(out);
+  remove_dir();
+  ASSERT_NO_LEAKS();
+}
+
+Test(emit, hostile_names_compile_warning_free, .timeout = 60) {
+  static const char *const progs[] = {
+      "param main, double, errno, fabs, NULL, printf\n"
+      "output int = main*double + errno*fabs - NULL/printf\n"
+      "output t = sin(main)*double*errno*fabs*NULL*printf\n",
+      "param g_dot_x, g_dL_dx, x, dL, g_r0, u_u_x, u_x\n"
+      "output L = g_dot_x*x + g_dL_dx*dL + g_r0*u_u_x*u_x\n",
+      "param a, r, i, k, n, work, res, args\n"
+      "output out = a*r + i*k + n*work + res*args\n",
+      "param size_t, int8_t, EDOM, SIGINT, isfoo, strx, memcpy, INT_MAX\n"
+      "output wchar_t = size_t*int8_t + EDOM*SIGINT + isfoo*strx + memcpy*INT_MAX\n",
+  };
+  make_dir();
+  for (size_t i = 0; i < sizeof progs / sizeof *progs; i++) {
+    Gradc *g = compile_ok(progs[i]);
+    emit_to(g, "hostile");
+    gradc_free(g);
+    if (sh("cc " CFLAGS " -c hostile.c -o hostile.o") != 0) {
+      char *log = read_file("log.txt");
+      char *c = read_file("hostile.c");
+      cr_assert_fail("program %zu:\n%s\n--- cc says:\n%s\n--- emitted:\n%s", i, progs[i], log, c);
+    }
+  }
+  remove_dir();
+  ASSERT_NO_LEAKS();
+}
+
+/* Every function takes every variable (SPEC 3), so one that an output does
+ * not read must not trip -Wunused-parameter under -Werror. */
+Test(emit, outputs_that_ignore_some_variables_compile_warning_free, .timeout = 60) {
+  make_dir();
+  Gradc *g = compile_ok("param a, b, c\noutput y1 = a*b\noutput y2 = c\noutput y3 = 2\n");
+  emit_to(g, "partial");
+  gradc_free(g);
+  if (sh("cc " CFLAGS " -c partial.c -o partial.o") != 0) {
+    char *log = read_file("log.txt");
+    cr_assert_fail("cc says:\n%.2000s", log);
+  }
+  remove_dir();
+  ASSERT_NO_LEAKS();
+}
+
+/* ---- what the emitted code contains ------------------------------------------------- */
+
+static int count_substr(const char *s, const char *needle) {
+  int n = 0;
+  for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+    n++;
+  return n;
+}
+
+/* Where function `name` is defined (not merely declared) in C text. */
+static const char *definition(const char *src, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = src; (p = strstr(p, name)); p += n) {
+    if ((p > src && (p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z'))) || p[n] != '(')
+      continue;
+    size_t stop = strcspn(p, ";{");
+    if (p[stop] == '{')
+      return p;
+  }
+  return NULL;
+}
+
+/* The value function computes the shared w*x - y once and calls sin once. */
+Test(emit, a_shared_subexpression_is_computed_once) {
+  Gradc *g = compile_ok("output L = (w*x-y)^2 + sin(w*x-y)\n");
+  char *src = NULL;
+  cr_assert_eq(gradc_emit(g, "p", &src, NULL, NULL), GRADC_OK);
+  const char *value = definition(src, "p_L");
+  cr_assert_not_null(value, "%s", src);
+  const char *end = strstr(value, "\n}\n");
+  cr_assert_not_null(end);
+  char *body = strndup(value, (size_t)(end - value));
+  cr_assert_eq(count_substr(body, "w*x"), 1, "%s", body);
+  cr_assert_eq(count_substr(body, "sin("), 1, "%s", body);
+  free(body);
+  free(src);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+Test(emit, a_program_without_outputs_of_its_own_emits_its_last_definition) {
+  Gradc *g = compile_ok("u = 2*w\nv = u + 1\n");
+  cr_assert_eq(gradc_output_count(g), 1);
+  cr_assert_str_eq(gradc_output_name(g, 0), "v");
+  char *src = NULL;
+  cr_assert_eq(gradc_emit(g, "p", &src, NULL, NULL), GRADC_OK);
+  cr_assert(strstr(src, "p_v(") && strstr(src, "p_v_grad(") && strstr(src, "p_v_jvp("), "%s", src);
+  free(src);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
