@@ -1015,3 +1015,15 @@ void gradc_trace_free(Gradc *g, GradcTrace *t) {
   free(t->rows);
   free(t);
 }
+
+int gradc_differentiable(Gradc *g, int out, int var) {
+  if (!ready(g) || out < 0 || out >= g->prog.nouts || var < 0 || var >= g->prog.nvars)
+    return 0;
+  uint32_t n;
+  NodeId *adj = ad_reverse(g->prog.dag, g->prog.outs[out].node, NO_NODE, &n);
+  if (!adj)
+    return 0;
+  int r = adj[g->prog.vars[var].node] != NO_NODE;
+  free(adj);
+  return r;
+}

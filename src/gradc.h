@@ -98,6 +98,9 @@ int gradc_output_count(const Gradc *g);
 const char *gradc_output_name(const Gradc *g, int i);
 int gradc_output_index(const Gradc *g, const char *name);
 int gradc_node_count(const Gradc *g);    /* nodes in the DAG */
+/* Whether output `out` depends on variable `var` through differentiable
+ * operators (comparisons, argmax, onehot and sign have derivative 0). */
+int gradc_differentiable(Gradc *g, int out, int var);
 
 /* ---- functions -------------------------------------------------------- */
 
