@@ -1,0 +1,1 @@
+eval tests/cli/data/special.expr a=0 --json

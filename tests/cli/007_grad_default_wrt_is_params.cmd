@@ -1,0 +1,1 @@
+grad tests/cli/data/two_outputs.expr a=1 t=2

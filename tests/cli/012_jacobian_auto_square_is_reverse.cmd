@@ -1,0 +1,1 @@
+jacobian tests/cli/data/two_outputs.expr a=1 t=2 --mode auto

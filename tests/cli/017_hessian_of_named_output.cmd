@@ -1,0 +1,1 @@
+hessian tests/cli/data/two_outputs.expr a=1 t=2 --output y2

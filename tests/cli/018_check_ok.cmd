@@ -1,0 +1,1 @@
+check examples/seed_scalar.expr

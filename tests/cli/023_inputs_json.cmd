@@ -1,0 +1,1 @@
+eval examples/seed_scalar.expr --inputs tests/cli/data/seed_inputs.json

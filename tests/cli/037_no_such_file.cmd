@@ -1,0 +1,1 @@
+eval tests/cli/data/no_such_file.expr

@@ -1,0 +1,1 @@
+eval tests/cli/040_syntax_errors.expr

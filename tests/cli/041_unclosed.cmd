@@ -1,0 +1,1 @@
+eval tests/cli/041_unclosed.expr

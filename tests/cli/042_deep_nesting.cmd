@@ -1,0 +1,1 @@
+eval tests/cli/042_deep_nesting.expr

@@ -1,0 +1,1 @@
+eval tests/cli/043_unknown_function.expr

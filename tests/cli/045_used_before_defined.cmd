@@ -1,0 +1,1 @@
+eval tests/cli/045_used_before_defined.expr

@@ -1,0 +1,1 @@
+eval tests/cli/046_redefinition.expr

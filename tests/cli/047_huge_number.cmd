@@ -1,0 +1,1 @@
+eval tests/cli/047_huge_number.expr

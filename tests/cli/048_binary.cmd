@@ -1,0 +1,1 @@
+eval tests/cli/048_binary.expr

@@ -1,0 +1,1 @@
+eval tests/cli/049_empty.expr

@@ -1,0 +1,1 @@
+eval tests/cli/050_missing_newline.expr

@@ -1,0 +1,1 @@
+eval tests/cli/052_builtin_as_name.expr

@@ -1,0 +1,1 @@
+dot tests/cli/data/tiny.expr --grad
