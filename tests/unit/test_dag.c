@@ -347,7 +347,7 @@ static void *chain_work(void *arg) {
   j->grad = adj ? adj[x] : NO_NODE;
   free(adj);
   j->check = dag_check(g);
-  EmitArg args[1] = {{"x", 0}};
+  EmitArg args[1] = {{"x", 0, SHAPE_SCALAR}};
   int arg_of_var[1] = {0};
   EmitRes res[2] = {{"g_r0", j->root, NULL}, {"g_r1", j->grad, NULL}};
   EmitFn fn = {.name = "chain", .args = args, .nargs = 1, .arg_of_var = arg_of_var,
