@@ -249,6 +249,42 @@ static void size(Emit *e, ShapeId s) {
   }
 }
 
+/* A row-major flat index from per-dimension terms, in Horner form:
+ * ((t0*d1 + t1)*d2 + t2). */
+typedef struct Ix {
+  char term[48];
+  int64_t dim;
+} Ix;
+
+static void horner(Emit *e, const Ix *ix, int n) {
+  if (n == 0) {
+    buf_puts(e->out, "0");
+    return;
+  }
+  for (int i = 0; i < n - 2; i++)
+    buf_puts(e->out, "(");
+  buf_puts(e->out, ix[0].term);
+  for (int k = 1; k < n; k++) {
+    buf_puts(e->out, "*");
+    dim(e, ix[k].dim);
+    buf_printf(e->out, " + %s", ix[k].term);
+    if (k < n - 1)
+      buf_puts(e->out, ")");
+  }
+}
+
+/* The index variables i<first>.. over the dimensions of s. */
+static int loop_terms(const Shape *s, Ix *ix, int first, int skip) {
+  int n = 0;
+  for (int k = 0; k < s->rank; k++) {
+    if (k == skip)
+      continue;
+    snprintf(ix[n].term, sizeof ix[n].term, "i%d", k + first);
+    ix[n++].dim = s->dim[k];
+  }
+  return n;
+}
+
 /* The memory of a stored tensor (a variable, a result, a buffer). */
 static void ptr(Emit *e, NodeId n) {
   const Node *nd = dag_node(e->g, n);
@@ -274,22 +310,14 @@ static void index_of(Emit *e, ShapeId s) {
     return;
   }
   const Shape *x = shape_get(e->g, s), *o = shape_get(e->g, e->loop_shape);
-  int off = o->rank - x->rank, any = 0;
+  int off = o->rank - x->rank;
+  Ix ix[MAX_RANK];
   for (int k = 0; k < x->rank; k++) {
-    int bc = x->dim[k] == 1 && o->dim[k + off] != 1;
-    if (any) {
-      buf_puts(e->out, "*");
-      dim(e, x->dim[k]);
-      buf_puts(e->out, " + ");
-    }
-    if (bc)
-      buf_puts(e->out, "0");
-    else
-      buf_printf(e->out, "i%d", k + off);
-    any = 1;
+    int bc = x->dim[k] == 1 && o->dim[k + off] != 1; /* broadcast: index 0 */
+    snprintf(ix[k].term, sizeof ix[k].term, bc ? "0" : "i%d", k + off);
+    ix[k].dim = x->dim[k];
   }
-  if (!any)
-    buf_puts(e->out, "0");
+  horner(e, ix, x->rank);
 }
 
 static int node_prec(const Emit *e, NodeId n) {
@@ -494,14 +522,8 @@ static void flat_index(Emit *e) {
   const Shape *x = shape_get(e->g, e->loop_shape);
   indent(e);
   buf_puts(e->out, "long o = ");
-  for (int k = 0; k < x->rank; k++) {
-    if (k) {
-      buf_puts(e->out, "*");
-      dim(e, x->dim[k]);
-      buf_puts(e->out, " + ");
-    }
-    buf_printf(e->out, "i%d", k);
-  }
+  Ix ix[MAX_RANK];
+  horner(e, ix, loop_terms(x, ix, 0, -1));
   buf_puts(e->out, ";\n");
 }
 
@@ -610,18 +632,8 @@ static void reduce_loop(Emit *e, NodeId n) {
   } else {
     /* the output index: the operand's indices without the axis */
     buf_printf(b, "b%d[", e->slot[n]);
-    int any = 0;
-    for (int k = 0; k < sx->rank; k++) {
-      if (k == axis)
-        continue;
-      if (any) {
-        buf_puts(b, "*");
-        dim(e, sx->dim[k]);
-        buf_puts(b, " + ");
-      }
-      buf_printf(b, "i%d", k);
-      any = 1;
-    }
+    Ix ix[MAX_RANK];
+    horner(e, ix, loop_terms(sx, ix, 0, axis));
     buf_puts(b, "] = acc;\n");
   }
   close_loops(e, outer);
@@ -709,17 +721,16 @@ static void struct_loop(Emit *e, NodeId n) {
     loops = open_loops(e, s, 1, -1);
     indent(e);
     buf_printf(b, "b%d[", e->slot[n]);
-    for (int k = 0; k < so->rank; k++) {
-      if (k) { buf_puts(b, "*"); dim(e, so->dim[k]); buf_puts(b, " + "); }
-      buf_printf(b, "i%d", k);
-    }
+    Ix ix[MAX_RANK];
+    horner(e, ix, loop_terms(so, ix, 0, -1));
     buf_puts(b, "] = ");
     ptr(e, x);
     buf_puts(b, "[");
-    for (int k = 0; k < sx->rank; k++) {
-      if (k) { buf_puts(b, "*"); dim(e, sx->dim[k]); buf_puts(b, " + "); }
-      buf_printf(b, "i%d", so->rank - 1 - k);
+    for (int k = 0; k < sx->rank; k++) { /* the input's dimension k is the output's rank-1-k */
+      snprintf(ix[k].term, sizeof ix[k].term, "i%d", so->rank - 1 - k);
+      ix[k].dim = sx->dim[k];
     }
+    horner(e, ix, sx->rank);
     buf_puts(b, "];\n");
     close_loops(e, loops);
     return;
@@ -742,14 +753,15 @@ static void struct_loop(Emit *e, NodeId n) {
     Buf full = {0};
     Buf *save = e->out;
     e->out = &full;
-    int j = 0;
-    for (int k = 0; k < sp->rank; k++) {
-      if (k) { buf_puts(&full, "*"); dim(e, sp->full[k]); buf_puts(&full, " + "); }
-      buf_printf(&full, "(%lld", (long long)sp->start[k]);
-      if (!(sp->drop >> k & 1))
-        buf_printf(&full, " + i%d", j++);
-      buf_puts(&full, ")");
+    Ix fx[MAX_RANK];
+    for (int k = 0, j = 0; k < sp->rank; k++) {
+      if (sp->drop >> k & 1)
+        snprintf(fx[k].term, sizeof fx[k].term, "%lld", (long long)sp->start[k]);
+      else
+        snprintf(fx[k].term, sizeof fx[k].term, "(%lld + i%d)", (long long)sp->start[k], j++);
+      fx[k].dim = sp->full[k];
     }
+    horner(e, fx, sp->rank);
     e->out = save;
     indent(e);
     if (pad) {
@@ -757,26 +769,21 @@ static void struct_loop(Emit *e, NodeId n) {
       if (is_tensor(e, x)) {
         ptr(e, x);
         buf_puts(b, "[");
-        const Shape *px = shape_get(e->g, ps);
-        for (int k = 0; k < px->rank; k++) {
-          if (k) { buf_puts(b, "*"); dim(e, px->dim[k]); buf_puts(b, " + "); }
-          buf_printf(b, "i%d", k);
-        }
-        if (px->rank == 0)
-          buf_puts(b, "0");
+        Ix ix[MAX_RANK];
+        horner(e, ix, loop_terms(shape_get(e->g, ps), ix, 0, -1));
         buf_puts(b, "]");
       } else {
         ref(e, x);
       }
       buf_puts(b, ";\n");
+    } else if (so->rank == 0) { /* one element: a scalar */
+      buf_printf(b, "t[%d] = ", e->slot[n]);
+      ptr(e, x);
+      buf_printf(b, "[%s];\n", full.data);
     } else {
       buf_printf(b, "b%d[", e->slot[n]);
-      for (int k = 0; k < so->rank; k++) {
-        if (k) { buf_puts(b, "*"); dim(e, so->dim[k]); buf_puts(b, " + "); }
-        buf_printf(b, "i%d", k);
-      }
-      if (so->rank == 0)
-        buf_puts(b, "0");
+      Ix ix[MAX_RANK];
+      horner(e, ix, loop_terms(so, ix, 0, -1));
       buf_puts(b, "] = ");
       ptr(e, x);
       buf_printf(b, "[%s];\n", full.data);

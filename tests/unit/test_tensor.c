@@ -1,0 +1,313 @@
+/* test_tensor.c: tensors. Every tensor operator's forward (JVP) and
+ * reverse (gradient) derivative against central differences, including
+ * broadcasting and negative axes; the course's Iris network against a
+ * hand-written backprop; shape errors; emitted C independent of N. */
+#include "test_util.h"
+
+/* ---- a small harness: params with values, a scalar output L ------------- */
+
+static unsigned long long rng = 12345;
+static double urand(void) {
+  rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+  return (double)(rng >> 11) * 0x1.0p-53;
+}
+
+/* Fill every variable with values in [lo, hi]. */
+static void random_values(Gradc *g, double lo, double hi) {
+  for (int i = 0; i < gradc_var_count(g); i++) {
+    long dims[4];
+    int rank = gradc_var_shape(g, i, dims);
+    long n = 1;
+    for (int k = 0; k < rank; k++)
+      n *= dims[k];
+    double *v = malloc((size_t)n * sizeof *v);
+    for (long e = 0; e < n; e++)
+      v[e] = lo + (hi - lo) * urand();
+    cr_assert_eq(gradc_set_value(g, i, v, dims, rank), GRADC_OK, "%s", gradc_diag_render(g));
+    free(v);
+  }
+  cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK, "%s", gradc_diag_render(g));
+}
+
+static double output0(GradcFn *f) { return gradc_fn_res_data(f, 0)[0]; }
+
+/* Reverse and forward derivatives of the first output (a scalar) agree with
+ * central differences for every element of every param. */
+static void check_derivatives(const char *src, double lo, double hi) {
+  Gradc *g = compile_ok(src);
+  random_values(g, lo, hi);
+  GradcFn *fv = gradc_fn_value(g), *fg = gradc_fn_grad(g, NULL, 0), *fj = gradc_fn_jvp(g, NULL, 0);
+  cr_assert(fv && fg && fj, "%s\n%s", src, gradc_diag_render(g));
+  cr_assert_eq(gradc_run(fg, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+  int no = gradc_output_count(g), nt = gradc_fn_arg_count(fj) - gradc_var_count(g);
+  int scalar_outputs_before = 0; /* the gradients of output 0 come first */
+  (void)scalar_outputs_before;
+  double **tan = calloc((size_t)nt + 1, sizeof *tan);
+  long *size = calloc((size_t)nt + 1, sizeof *size);
+  int *var = calloc((size_t)nt + 1, sizeof *var);
+  for (int i = 0, t = 0; i < gradc_var_count(g); i++) {
+    if (!gradc_var_is_param(g, i))
+      continue;
+    long dims[4];
+    int rank = gradc_var_shape(g, i, dims);
+    size[t] = 1;
+    for (int k = 0; k < rank; k++)
+      size[t] *= dims[k];
+    tan[t] = calloc((size_t)size[t], sizeof **tan);
+    var[t++] = i;
+  }
+  for (int t = 0; t < nt; t++) {
+    double *x = gradc_get_value(g, var[t], NULL, NULL);
+    const double *grad = gradc_fn_res_data(fg, no + t);
+    for (long e = 0; e < size[t]; e++) {
+      double x0 = x[e], h = 1e-6 * fmax(1, fabs(x0));
+      x[e] = x0 + h;
+      cr_assert_eq(gradc_run(fv, NULL), GRADC_OK);
+      double fp = output0(fv);
+      x[e] = x0 - h;
+      cr_assert_eq(gradc_run(fv, NULL), GRADC_OK);
+      double fm = output0(fv);
+      x[e] = x0;
+      double fd = (fp - fm) / (2 * h);
+      tan[t][e] = 1;
+      cr_assert_eq(gradc_run(fj, (const double *const *)tan), GRADC_OK);
+      tan[t][e] = 0;
+      double fwd = gradc_fn_res_data(fj, no)[0];
+      double scale = fmax(1, fabs(fd));
+      cr_assert(fabs(grad[e] - fd) <= 1e-6 * scale,
+                "%s\nreverse d/d%s[%ld] = %.12g, finite difference %.12g", src,
+                gradc_var_name(g, var[t]), e, grad[e], fd);
+      cr_assert(fabs(fwd - fd) <= 1e-6 * scale, "%s\nforward d/d%s[%ld] = %.12g, finite difference %.12g",
+                src, gradc_var_name(g, var[t]), e, fwd, fd);
+    }
+  }
+  for (int t = 0; t < nt; t++)
+    free(tan[t]);
+  free(tan);
+  free(size);
+  free(var);
+  gradc_free(g);
+}
+
+#define DECLS "param A[3, 4], B[4, 2], C[4, 3], x[4], y[4], z[3], c[3, 1], s\n"
+
+Test(tensor, elementwise_with_broadcasting) {
+  check_derivatives(DECLS "sum(A * x)", -1, 1);                 /* (3,4) * (4) */
+  check_derivatives(DECLS "sum((A + c)^2)", -1, 1);             /* (3,4) + (3,1) */
+  check_derivatives(DECLS "sum(s * A - z[0] * x)", -1, 1);      /* scalar broadcast */
+  check_derivatives(DECLS "sum(sigmoid(A) * tanh(A + x) / (1 + exp(c)))", -1, 1);
+  check_derivatives(DECLS "sum(where(A > 0, A, 2*A) + max(A, x) + min(c, A))", -1, 1);
+  check_derivatives(DECLS "sum(log(A) + sqrt(A) + A^3 + pow(A, c))", 0.5, 2);
+}
+
+Test(tensor, matrix_products) {
+  check_derivatives(DECLS "sum((A @ B)^2)", -1, 1);   /* (3,4)@(4,2) */
+  check_derivatives(DECLS "sum(sin(x @ B))", -1, 1);   /* (4)@(4,2) */
+  check_derivatives(DECLS "sum(exp(A @ x))", -1, 1);   /* (3,4)@(4) */
+  check_derivatives(DECLS "x @ y + dot(x, y)^2", -1, 1); /* (4)@(4) */
+  check_derivatives(DECLS "sum((A' @ z) * x)", -1, 1); /* transposed operand */
+  check_derivatives(DECLS "sum((C' @ A')^2)", -1, 1);  /* both transposed */
+  check_derivatives(DECLS "sum(transpose(A) * C)", -1, 1);
+}
+
+Test(tensor, reductions_with_axes) {
+  check_derivatives(DECLS "sum(sum(A, 0)^2) + sum(sum(A, -1)^3)", -1, 1);
+  check_derivatives(DECLS "sum(mean(A, -2) * x) + mean(A)^2", -1, 1);
+  check_derivatives(DECLS "sum(logsumexp(A, -1)) + logsumexp(A)", -1, 1);
+  check_derivatives(DECLS "sum(softmax(A, 0) * A) + sum(softmax(x) * y)", -1, 1);
+  check_derivatives(DECLS "sum(log_softmax(A, 1) * A)", -1, 1);
+}
+
+Test(tensor, indexing_slicing_and_literals) {
+  check_derivatives(DECLS "sum(A[1, :] * x) + A[-1, -2]^2", -1, 1);
+  check_derivatives(DECLS "sum(A[:, 1:3]^2) + sum(A[0:2, -1])", -1, 1);
+  check_derivatives(DECLS "sum([s, x[0], y[3]] * z) + sum([[s, s^2], [x[1], 1]] * A[0:2, 0:2])", -1, 1);
+}
+
+Test(tensor, rank_four) {
+  check_derivatives("param T[2, 3, 2, 2], u[2]\nsum(sum(T * u, -1)^2) + sum(sum(T, 1) * T[:, 0, :, :])",
+                    -1, 1);
+}
+
+Test(tensor, values_of_operators) {
+  Gradc *g = compile_ok("param A[2, 3], v[3]\noutput P = A @ v\noutput S = sum(A, 0)\n"
+                        "output M = softmax(v)\noutput I = argmax(A, 1)\noutput O = onehot(v, 4)\n"
+                        "output T = A'\noutput K = A[1, 1:]\n");
+  double a[6] = {1, 2, 3, 4, 5, 6}, v[3] = {1, 0, 2};
+  long da[2] = {2, 3}, dv[1] = {3};
+  cr_assert_eq(gradc_set_value(g, 0, a, da, 2), GRADC_OK);
+  cr_assert_eq(gradc_set_value(g, 1, v, dv, 1), GRADC_OK);
+  cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK);
+  GradcFn *f = gradc_fn_value(g);
+  cr_assert(f && gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+  const double *P = gradc_fn_res_data(f, 0), *S = gradc_fn_res_data(f, 1), *M = gradc_fn_res_data(f, 2);
+  const double *I = gradc_fn_res_data(f, 3), *O = gradc_fn_res_data(f, 4), *T = gradc_fn_res_data(f, 5);
+  const double *K = gradc_fn_res_data(f, 6);
+  cr_assert(P[0] == 7 && P[1] == 16);
+  cr_assert(S[0] == 5 && S[1] == 7 && S[2] == 9);
+  double z = exp(1) + 1 + exp(2);
+  cr_assert(fabs(M[0] - exp(1) / z) < 1e-15 && fabs(M[2] - exp(2) / z) < 1e-15);
+  cr_assert(I[0] == 2 && I[1] == 2);
+  double onehot[12] = {0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0};
+  cr_assert(!memcmp(O, onehot, sizeof onehot));
+  cr_assert(T[0] == 1 && T[1] == 4 && T[2] == 2 && T[5] == 6);
+  cr_assert(K[0] == 5 && K[1] == 6);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+Test(tensor, onehot_label_out_of_range_is_an_error) {
+  Gradc *g = compile_ok("input l[N]\nparam w[3]\nsum(onehot(l, 3) @ w)\n");
+  double l[2] = {1, 3}, w[3] = {1, 2, 3};
+  long dl[1] = {2}, dw[1] = {3};
+  gradc_set_value(g, 0, l, dl, 1);
+  gradc_set_value(g, 1, w, dw, 1);
+  cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK);
+  GradcFn *f = gradc_fn_value(g);
+  cr_assert_eq(gradc_run(f, NULL), GRADC_ERR_INPUT);
+  cr_assert(strstr(gradc_diag_render(g), "onehot"), "%s", gradc_diag_render(g));
+  gradc_free(g);
+}
+
+/* ---- shape errors ---------------------------------------------------------- */
+
+static void expect_error(const char *src, int line, int col, const char *text) {
+  GradcStatus st;
+  Gradc *g = compile_src(src, &st);
+  cr_assert_eq(st, GRADC_ERR_INPUT, "accepted:\n%s", src);
+  cr_assert_geq(gradc_diag_count(g), 1);
+  cr_assert(strstr(gradc_diag_message(g, 0), text), "message '%s' lacks '%s'",
+            gradc_diag_message(g, 0), text);
+  cr_assert_eq(gradc_diag_line(g, 0), line, "%s", gradc_diag_render(g));
+  cr_assert_eq(gradc_diag_col(g, 0), col, "%s", gradc_diag_render(g));
+  gradc_free(g);
+}
+
+Test(tensor, shape_errors_name_the_operator_and_shapes) {
+  expect_error("param A[3, 4], B[3, 4]\nL = sum(A @ B)\n", 2, 11,
+               "'@': inner dimensions differ for (3, 4) and (3, 4)");
+  expect_error("param A[3, 4], v[3]\nsum(A + v)\n", 2, 7, "cannot broadcast shapes (3, 4) and (3)");
+  expect_error("param A[3, 4]\nsum(A, 2)\n", 2, 8, "axis 2 is out of range for a tensor of rank 2");
+  expect_error("param A[3, 4]\nA[3, 0]\n", 2, 3, "index 3 is out of range");
+  expect_error("param A[3, 4], x\n[A, x]\n", 2, 5, "one shape: (3, 4) and scalar");
+  expect_error("input X[N, 2]\nparam w[3]\nsum(X @ w)\n", 3, 7, "(N, 2) and (3)");
+}
+
+Test(tensor, symbolic_dimensions_must_agree) {
+  Gradc *g = compile_ok("input X[N, 2], y[N]\nparam w[2]\nsum((X @ w - y)^2)\n");
+  double x[6] = {0}, y[2] = {0}, w[2] = {0};
+  long dx[2] = {3, 2}, dy[1] = {2}, dw[1] = {2};
+  gradc_set_value(g, 0, x, dx, 2);
+  gradc_set_value(g, 1, y, dy, 1);
+  gradc_set_value(g, 2, w, dw, 1);
+  cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_ERR_INPUT);
+  const char *msg = gradc_diag_render(g);
+  cr_assert(strstr(msg, "dimension N is 3 in 'X' but 2 in 'y'"), "%s", msg);
+  gradc_free(g);
+}
+
+/* ---- the course's Iris network ------------------------------------------------ */
+
+/* The course's hand-written backprop for g(W h(V x)), with biases and the
+ * mean over the N flowers: dy = yh - y; dw = z' dy; dz = dy w';
+ * dv = x' (dz * z * (1 - z)). */
+static void backprop(long n, const double *X, const double *label, const double *V, const double *b,
+                     const double *W, const double *c, double *dV, double *db, double *dW, double *dc) {
+  memset(dV, 0, 32 * sizeof *dV);
+  memset(db, 0, 16 * sizeof *db);
+  memset(dW, 0, 48 * sizeof *dW);
+  memset(dc, 0, 3 * sizeof *dc);
+  for (long i = 0; i < n; i++) {
+    double z[16], s[3], dy[3], dz[16];
+    for (int j = 0; j < 16; j++) {
+      double a = b[j];
+      for (int k = 0; k < 2; k++)
+        a += X[2 * i + k] * V[2 * j + k];
+      z[j] = 1 / (1 + exp(-a));
+    }
+    double m = -INFINITY, sum = 0;
+    for (int q = 0; q < 3; q++) {
+      s[q] = c[q];
+      for (int j = 0; j < 16; j++)
+        s[q] += z[j] * W[16 * q + j];
+      m = fmax(m, s[q]);
+    }
+    for (int q = 0; q < 3; q++)
+      sum += exp(s[q] - m);
+    for (int q = 0; q < 3; q++) /* yh - y, over N for the mean */
+      dy[q] = (exp(s[q] - m) / sum - (label[i] == q)) / (double)n;
+    for (int j = 0; j < 16; j++) {
+      dz[j] = 0;
+      for (int q = 0; q < 3; q++) {
+        dW[16 * q + j] += z[j] * dy[q];
+        dz[j] += dy[q] * W[16 * q + j];
+      }
+      double d = dz[j] * z[j] * (1 - z[j]);
+      db[j] += d;
+      for (int k = 0; k < 2; k++)
+        dV[2 * j + k] += X[2 * i + k] * d;
+    }
+    for (int q = 0; q < 3; q++)
+      dc[q] += dy[q];
+  }
+}
+
+Test(tensor, iris_gradient_matches_hand_written_backprop) {
+  Gradc *g = gradc_new();
+  cr_assert_eq(gradc_compile_file(g, GRADC_EXAMPLES "/iris_mlp.expr"), GRADC_OK, "%s",
+               gradc_diag_render(g));
+  cr_assert_eq(gradc_set_defaults(g, 3, 0), GRADC_OK, "%s", gradc_diag_render(g));
+  int J = gradc_output_index(g, "J");
+  int vars[6];
+  const char *names[6] = {"X", "label", "V", "b", "W", "c"};
+  for (int i = 0; i < 6; i++)
+    cr_assert_geq(vars[i] = gradc_var_index(g, names[i]), 0);
+  long dims[4];
+  int rank;
+  const double *X = gradc_get_value(g, vars[0], dims, &rank);
+  long n = dims[0];
+  cr_assert_eq(n, 150);
+  int wrt[4] = {vars[2], vars[3], vars[4], vars[5]};
+  GradcFn *f = gradc_fn_grad(g, wrt, 4);
+  cr_assert(f && gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+  double dV[32], db[16], dW[48], dc[3];
+  backprop(n, X, gradc_get_value(g, vars[1], NULL, NULL), gradc_get_value(g, vars[2], NULL, NULL),
+           gradc_get_value(g, vars[3], NULL, NULL), gradc_get_value(g, vars[4], NULL, NULL),
+           gradc_get_value(g, vars[5], NULL, NULL), dV, db, dW, dc);
+  const double *want[4] = {dV, db, dW, dc};
+  long sizes[4] = {32, 16, 48, 3};
+  int no = gradc_output_count(g), scalar_before = 0;
+  for (int o = 0; o < J; o++)
+    scalar_before += gradc_output_shape(g, o, dims) == 0;
+  for (int k = 0; k < 4; k++) {
+    const double *got = gradc_fn_res_data(f, no + scalar_before * 4 + k);
+    for (long e = 0; e < sizes[k]; e++)
+      cr_assert(fabs(got[e] - want[k][e]) <= 1e-13 + 1e-10 * fabs(want[k][e]),
+                "d%s[%ld]: gradc %.17g, hand-written %.17g", names[2 + k], e, got[e], want[k][e]);
+  }
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+/* The emitted C does not depend on the number of rows: N is a parameter. */
+Test(tensor, emitted_iris_code_is_the_same_for_any_n) {
+  char *src[2];
+  for (int t = 0; t < 2; t++) {
+    Gradc *g = gradc_new();
+    cr_assert_eq(gradc_compile_file(g, GRADC_EXAMPLES "/iris_mlp.expr"), GRADC_OK);
+    if (t == 1) { /* a million rows of data bound to X: emission must not care */
+      long dx[2] = {1000000, 2}, dl[1] = {1000000};
+      double *x = calloc(2000000, sizeof *x), *l = calloc(1000000, sizeof *l);
+      cr_assert_eq(gradc_set_value(g, gradc_var_index(g, "X"), x, dx, 2), GRADC_OK);
+      cr_assert_eq(gradc_set_value(g, gradc_var_index(g, "label"), l, dl, 1), GRADC_OK);
+      free(x);
+      free(l);
+    }
+    cr_assert_eq(gradc_emit(g, "iris", &src[t], NULL, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+    gradc_free(g);
+  }
+  cr_assert_str_eq(src[0], src[1]);
+  cr_assert(strstr(src[0], "long N"), "N is not a parameter of the emitted functions");
+  free(src[0]);
+  free(src[1]);
+}
