@@ -549,7 +549,16 @@ static GradcStatus status_of(Gradc *g, int rc) {
     gradc_error(g, GRADC_ERR_NOMEM, "out of memory for the workspace");
     return GRADC_ERR_NOMEM;
   }
-  gradc_error(g, GRADC_ERR_INPUT, "a label given to onehot() is not an integer in 0..k-1");
+  /* a failed runtime check: the kernel returns the onehot node + 1 */
+  NodeId n = (NodeId)(rc - 1);
+  int64_t k = n < g->prog.dag->count ? g->prog.dag->nodes[n].v.idx : 0;
+  for (int i = 0; i < g->prog.nchecks; i++)
+    if (g->prog.check_node[i] == n) {
+      diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, g->prog.check_span[i], NULL,
+               "onehot(): a label is not an integer in 0..%lld", (long long)(k - 1));
+      return GRADC_ERR_INPUT;
+    }
+  gradc_error(g, GRADC_ERR_INPUT, "onehot(): a label is not an integer in 0..%lld", (long long)(k - 1));
   return GRADC_ERR_INPUT;
 }
 

@@ -42,12 +42,14 @@ void diag_add(Diags *d, GradcStatus kind, const Source *src, Span span,
   g->msg = msg;
   g->hint = hint ? strdup(hint) : NULL;
   g->no_excerpt = 0;
+  g->file = NULL;
 }
 
 void diags_free(Diags *d) {
   for (int i = 0; i < d->count; i++) {
     free(d->items[i].msg);
     free(d->items[i].hint);
+    free(d->items[i].file);
   }
   free(d->items);
   memset(d, 0, sizeof *d);
@@ -61,9 +63,28 @@ static void put_visible(Buf *out, unsigned char c) {
     buf_putn(out, "?", 1);
 }
 
+void diag_file(Diags *d, const char *file, int line, int col, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = vformat(fmt, ap);
+  va_end(ap);
+  if (!msg)
+    return;
+  diag_add(d, GRADC_ERR_INPUT, NULL, (Span){line, col, line, col}, NULL, "%s", msg);
+  free(msg);
+  if (d->count)
+    d->items[d->count - 1].file = strdup(file);
+}
+
 void diag_render(const Diag *d, Buf *out) {
   const char *what = d->kind == GRADC_ERR_INTERNAL ? "internal error" : "error";
-  if (d->src && d->span.line > 0)
+  if (d->file && d->span.col > 0)
+    buf_printf(out, "%s:%d:%d: %s: %s", d->file, d->span.line, d->span.col, what, d->msg);
+  else if (d->file && d->span.line > 0)
+    buf_printf(out, "%s:%d: %s: %s", d->file, d->span.line, what, d->msg);
+  else if (d->file)
+    buf_printf(out, "%s: %s: %s", d->file, what, d->msg);
+  else if (d->src && d->span.line > 0)
     buf_printf(out, "%s:%d:%d: %s: %s", d->src->name, d->span.line,
                d->span.col, what, d->msg);
   else if (d->src)

@@ -793,7 +793,8 @@ static void struct_loop(Emit *e, NodeId n) {
     return;
   }
   case OP_ONEHOT: {
-    int check = ++e->checks;
+    int check = (int)n + 1; /* the kernel returns the failing node + 1 */
+    e->checks++;
     int64_t k = nd->v.idx;
     indent(e);
     buf_puts(b, "for (long o = 0; o < ");

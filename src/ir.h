@@ -64,6 +64,7 @@ typedef struct Diag {
   Span span;
   char *msg;
   char *hint;         /* "did you mean 'w'?" or NULL */
+  char *file;         /* a place in another file (data): FILE:LINE:COL */
   int no_excerpt;     /* do not echo the source line (binary files) */
 } Diag;
 
@@ -76,6 +77,9 @@ typedef struct Diags {
 void diag_add(Diags *d, GradcStatus kind, const Source *src, Span span,
               const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* An error at a line and column of a data file. */
+void diag_file(Diags *d, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 void diag_render(const Diag *d, Buf *out);
 void diags_free(Diags *d);
 const char *diag_closest(const char *name, const char *const *cands, int n);
@@ -312,6 +316,9 @@ typedef struct Program {
   const char **dimnames;   /* symbolic dimensions */
   int ndims;
   int declared;            /* the file declares its variables */
+  NodeId *check_node;      /* runtime checks (onehot labels) and where they are */
+  Span *check_span;
+  int nchecks;
 } Program;
 
 int lower_program(Program *prog, Parse *p);

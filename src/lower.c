@@ -343,6 +343,18 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
       return NO_NODE;
     }
     r = dag_onehot(g, x[0], (int)k);
+    if (r != NO_NODE && g->nodes[r].op == OP_ONEHOT) { /* where a bad label is reported */
+      Program *prog = l->prog;
+      NodeId *cn = realloc(prog->check_node, ((size_t)prog->nchecks + 1) * sizeof *cn);
+      if (cn)
+        prog->check_node = cn;
+      Span *cs = cn ? realloc(prog->check_span, ((size_t)prog->nchecks + 1) * sizeof *cs) : NULL;
+      if (cs) {
+        prog->check_span = cs;
+        prog->check_node[prog->nchecks] = r;
+        prog->check_span[prog->nchecks++] = a->span;
+      }
+    }
     return checked(l, a, f->name, r);
   }
   default:
@@ -833,6 +845,8 @@ int lower_program(Program *prog, Parse *p) {
 void program_free(Program *prog) {
   dag_free(prog->dag);
   free(prog->dimnames);
+  free(prog->check_node);
+  free(prog->check_span);
   free(prog->vars);
   free(prog->outs);
   arena_free(&prog->arena);

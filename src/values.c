@@ -264,7 +264,7 @@ static int choose(Csv *c) {
     if (*tok && !*end) {
       col = k >= 0 && k < c->ncols ? (int)k : -1;
       if (col < 0)
-        ERROR(c->g, "%s: column %ld does not exist (the file has %d columns)", c->path, k, c->ncols);
+        diag_file(&c->g->diags, c->path, 0, 0, "column %ld does not exist (the file has %d columns)", k, c->ncols);
     } else {
       for (int i = 0; i < c->nnames; i++)
         if (!strcmp(c->names[i], tok))
@@ -272,11 +272,11 @@ static int choose(Csv *c) {
       if (col < 0) {
         const char *best = diag_closest(tok, (const char *const *)c->names, c->nnames);
         if (c->header && best)
-          ERROR(c->g, "%s:1: no column named '%s' (did you mean '%s'?)", c->path, tok, best);
+          diag_file(&c->g->diags, c->path, 1, 0, "no column named '%s' (did you mean '%s'?)", tok, best);
         else if (c->header)
-          ERROR(c->g, "%s:1: no column named '%s'", c->path, tok);
+          diag_file(&c->g->diags, c->path, 1, 0, "no column named '%s'", tok);
         else
-          ERROR(c->g, "%s: no header row, so columns are numbers, not '%s'", c->path, tok);
+          diag_file(&c->g->diags, c->path, 1, 0, "no header row, so columns are numbers, not '%s'", tok);
       }
     }
     if (col < 0) {
@@ -287,7 +287,7 @@ static int choose(Csv *c) {
   }
   free(spec);
   if (c->npick == 0) {
-    ERROR(c->g, "%s: no columns chosen", c->path);
+    diag_file(&c->g->diags, c->path, 0, 0, "no columns chosen");
     return -1;
   }
   return 0;
@@ -322,8 +322,8 @@ static void on_row(int ch, void *ctx) {
       return;
   }
   if (c->ncells != c->ncols) {
-    ERROR(c->g, "%s:%ld:%d: error: this row has %d cells, the first had %d", c->path, c->row,
-          c->ncells < c->ncols ? c->ncells + 1 : c->ncols + 1, c->ncells, c->ncols);
+    diag_file(&c->g->diags, c->path, (int)c->row, c->ncells < c->ncols ? c->ncells + 1 : c->ncols + 1,
+              "this row has %d cells, the first had %d", c->ncells, c->ncols);
     c->failed = 1;
     goto done;
   }
@@ -341,8 +341,9 @@ static void on_row(int ch, void *ctx) {
     double x;
     const char *cell = c->cells[c->pick[j]];
     if (!number(cell, &x) || isnan(x)) {
-      ERROR(c->g, "%s:%ld:%d: the cell '%.40s' in column %s is not a number", c->path, c->row,
-            c->pick[j] + 1, cell, c->header ? c->names[c->pick[j]] : "");
+      diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
+                "the cell '%.40s'%s%s is not a number", cell, c->header ? " in column " : "",
+                c->header ? c->names[c->pick[j]] : "");
       c->failed = 1;
       goto done;
     }
@@ -368,7 +369,7 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   }
   FILE *f = fopen(path, "rb");
   if (!f) {
-    ERROR(g, "cannot open %s: %s", path, strerror(errno));
+    diag_file(&g->diags, path, 0, 0, "cannot open it: %s", strerror(errno));
     free(path);
     return -1;
   }
@@ -379,7 +380,7 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   size_t n;
   while (!c.failed && (n = fread(buf, 1, sizeof buf, f)) > 0)
     if (csv_parse(&p, buf, n, on_cell, on_row, &c) != n) {
-      ERROR(g, "%s: %s", path, csv_strerror(csv_error(&p)));
+      diag_file(&g->diags, path, (int)c.row + 1, 0, "%s", csv_strerror(csv_error(&p)));
       c.failed = 1;
     }
   if (!c.failed)
@@ -394,7 +395,7 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   free(c.names);
   free(c.pick);
   if (!c.failed && c.nrows == 0) {
-    ERROR(g, "%s: no rows of data", path);
+    diag_file(&g->diags, path, 0, 0, "no rows of data");
     c.failed = 1;
   }
   free(path);
@@ -450,7 +451,7 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
     json_error_t err;
     json_t *j = json_load_file(path, JSON_DECODE_ANY, &err);
     if (!j) {
-      ERROR(g, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+      diag_file(&g->diags, path, err.line, err.column, "%s", err.text);
       return GRADC_ERR_INPUT;
     }
     double *data = NULL;
@@ -460,7 +461,7 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
     int rc = json_tensor(j, &data, dims, &rank, why, sizeof why);
     json_decref(j);
     if (rc < 0) {
-      ERROR(g, "%s: %s", path, why);
+      diag_file(&g->diags, path, 0, 0, "%s", why);
       return GRADC_ERR_INPUT;
     }
     return store(g, var, data, dims, rank, level, path);
@@ -509,11 +510,11 @@ GradcStatus gradc_set_inputs_file(Gradc *g, const char *path) {
   json_error_t err;
   json_t *root = json_load_file(path, 0, &err);
   if (!root) {
-    ERROR(g, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+    diag_file(&g->diags, path, err.line, err.column, "%s", err.text);
     return GRADC_ERR_INPUT;
   }
   if (!json_is_object(root)) {
-    ERROR(g, "%s: --inputs needs a JSON object of NAME: VALUE", path);
+    diag_file(&g->diags, path, 0, 0, "--inputs needs a JSON object of NAME: VALUE");
     json_decref(root);
     return GRADC_ERR_INPUT;
   }
@@ -529,7 +530,7 @@ GradcStatus gradc_set_inputs_file(Gradc *g, const char *path) {
     int rank;
     char why[128];
     if (json_tensor(val, &data, dims, &rank, why, sizeof why) < 0) {
-      ERROR(g, "%s: \"%s\": %s", path, key, why);
+      diag_file(&g->diags, path, 0, 0, "\"%s\": %s", key, why);
       st = GRADC_ERR_INPUT;
       continue;
     }
@@ -604,10 +605,15 @@ GradcStatus gradc_set_defaults(Gradc *g, unsigned long long seed, int random_sca
       return GRADC_ERR_NOMEM;
     text[0] = '@';
     strcpy(text + 1, v->init_path);
+    int before = g->diags.count;
     GradcStatus s = value_text(g, i, text, 1, v->init_path);
     free(text);
-    if (s != GRADC_OK)
+    if (s != GRADC_OK) {
       st = s;
+      if (g->diags.count > before) /* and where the file names the data */
+        diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, v->init_span, NULL,
+                 "in the default data of '%s'", v->name);
+    }
   }
   if (st != GRADC_OK)
     return st;
