@@ -347,6 +347,46 @@ Test(ad, hessian_follows_the_wrt_order) {
   ASSERT_NO_LEAKS();
 }
 
+/* ---- vector literals ----------------------------------------------------------------- */
+
+/* [a, b, c] builds a vector (SPEC 1.4); each entry must get its share of
+ * the adjoint, in both modes. Here p = 2, q = 1, v = (1, 2, 3) and
+ * X = [[1, 2, 3], [4, 5, 6]]. */
+Test(ad, gradients_flow_through_vector_literals) {
+  static const struct {
+    const char *text;
+    double L, dp, dq;
+  } cases[] = {
+      /* 3p + 4q */
+      {"param p, q\ninput v[3], X[2, 3]\noutput L = sum([p, q] * [3, 4])\n", 10, 3, 4},
+      /* p sum(v) */
+      {"param p, q\ninput v[3], X[2, 3]\noutput L = sum(v * [p, p, q])\n", 9, 3, 3},
+      /* v . (p, 2p, q) = p + 4p + 3q */
+      {"param p, q\ninput v[3], X[2, 3]\noutput L = dot(v, [p, 2*p, q])\n", 13, 5, 3},
+      /* sum(X (p, p, q)) = p (1+2+4+5) + q (3+6) */
+      {"param p, q\ninput v[3], X[2, 3]\noutput L = sum(X @ [p, p, q])\n", 33, 12, 9},
+  };
+  static const double p = 2, q = 1, v[3] = {1, 2, 3}, X[6] = {1, 2, 3, 4, 5, 6};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    Gradc *g = compile_ok(cases[i].text);
+    GradcFn *fg = gradc_fn_grad(g, NULL, 0), *fj = gradc_fn_jvp(g, NULL, 0);
+    cr_assert(fg && fj, "%s\n%s", cases[i].text, gradc_diag_render(g));
+    cr_assert_eq(gradc_fn_res_count(fg), 3);
+    double L = NAN, dp = NAN, dq = NAN, tp = 1, tq = 0, jL = NAN, jd = NAN;
+    const double *args[6] = {&p, &q, v, X, &tp, &tq};
+    double *res[3] = {&L, &dp, &dq};
+    cr_assert_eq(gradc_call(fg, args, res), GRADC_OK);
+    cr_assert_eq(L, cases[i].L, "%s: L = %.17g", cases[i].text, L);
+    cr_assert_eq(dp, cases[i].dp, "%s: reverse dL/dp = %.17g, want %g", cases[i].text, dp, cases[i].dp);
+    cr_assert_eq(dq, cases[i].dq, "%s: reverse dL/dq = %.17g, want %g", cases[i].text, dq, cases[i].dq);
+    double *jres[2] = {&jL, &jd};
+    cr_assert_eq(gradc_call(fj, args, jres), GRADC_OK);
+    cr_assert_eq(jd, cases[i].dp, "%s: forward dL/dp = %.17g, want %g", cases[i].text, jd, cases[i].dp);
+    gradc_free(g);
+  }
+  ASSERT_NO_LEAKS();
+}
+
 /* ---- random expressions ---------------------------------------------------------------------- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;

@@ -322,6 +322,34 @@ Test(emit, hostile_names_compile_warning_free, .timeout = 60) {
   ASSERT_NO_LEAKS();
 }
 
+/* Tensor code runs in loops with locals of its own (loop counters,
+ * accumulators, buffers); a user name equal to one of them must not be
+ * captured by it. With param o, "for (long o = ...) ... X[o]*o" multiplies
+ * by the index (sum(X*o) gives 20, not 100, for X = [[1,2],[3,4]], o = 10),
+ * and a param b0 clashes with the buffer "double *b0". */
+Test(emit, loop_locals_never_capture_user_names, .timeout = 60) {
+  static const char *const progs[] = {
+      "input X[N, 2]\nparam o\noutput L = sum(X*o)\n",
+      "input X[N, 2]\nparam acc\noutput L = sum(X*acc)\n",
+      "input X[N, 2]\nparam v\noutput L = sum(X*v)\n",
+      "input X[N, 2]\nparam b0[2]\noutput L = sum(X @ b0)\n",
+      "input X[N, 3]\nparam W[3, 3], p, i, j\noutput L = sum((X @ W)*p*i*j)\n",
+      "input X[N, 3]\nparam i0, i1, best\noutput L = sum(X*i0*i1) + sum(argmax(X*best, 1))\n",
+  };
+  make_dir();
+  for (size_t i = 0; i < sizeof progs / sizeof *progs; i++) {
+    Gradc *g = compile_ok(progs[i]);
+    emit_to(g, "loops");
+    gradc_free(g);
+    if (sh("cc " CFLAGS " -c loops.c -o loops.o") != 0) {
+      char *log = read_file("log.txt");
+      cr_assert_fail("program %zu:\n%s--- cc says:\n%.1500s", i, progs[i], log);
+    }
+  }
+  remove_dir();
+  ASSERT_NO_LEAKS();
+}
+
 /* Every function takes every variable (SPEC 3), so one that an output does
  * not read must not trip -Wunused-parameter under -Werror. */
 Test(emit, outputs_that_ignore_some_variables_compile_warning_free, .timeout = 60) {
