@@ -104,10 +104,12 @@ void diag_render(const Diag *d, Buf *out) {
   const char *e = s;
   while (e < end && *e != '\n')
     e++;
-  size_t len = (size_t)(e - s);
+  size_t linelen = (size_t)(e - s), len = linelen;
   if (len > 500) /* a huge line: show the part around the column */
     len = 500;
   size_t col = d->span.col > 0 ? (size_t)d->span.col - 1 : 0;
+  if (col > linelen) /* just past the end of the line */
+    col = linelen;
   size_t from = 0;
   if (col > 400) {
     from = col - 200;
