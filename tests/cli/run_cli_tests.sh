@@ -11,6 +11,11 @@
 # EXTRA_ARGS (e.g. "--backend cc") are appended to every command. The script
 # runs from REPO_ROOT, prints a diff for every failing case, and exits 1 if
 # any case failed. Set CLI_FILTER to a glob to run some cases only.
+#
+# Inputs too big to keep in git are generated into a scratch directory
+# first; @GEN@ in a .cmd or .expect file stands for that directory:
+#   @GEN@/deep_parens.expr   100,000 nested parentheses around x
+#   @GEN@/huge_number.expr   x = <a 10 MB number literal>, then x
 set -u
 
 if [ $# -lt 2 ]; then
@@ -32,6 +37,20 @@ cd "$root" || exit 2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gradc-cli-XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
+gen=$tmp/gen
+mkdir "$gen" || exit 2
+{
+  head -c 100000 /dev/zero | tr '\0' '('
+  printf 'x'
+  head -c 100000 /dev/zero | tr '\0' ')'
+  printf '\n'
+} >"$gen/deep_parens.expr"
+{
+  printf 'x = '
+  head -c 10485760 /dev/zero | tr '\0' '7'
+  printf '\nx\n'
+} >"$gen/huge_number.expr"
+
 pass=0
 fail=0
 failed=""
@@ -45,17 +64,18 @@ for cmd in tests/cli/$filter.cmd; do
     failed="$failed $case"
     continue
   fi
-  args=$(cat "$cmd")
+  args=$(sed "s|@GEN@|$gen|g" "$cmd")
   # shellcheck disable=SC2086 # EXTRA_ARGS is split into words on purpose
   eval "set -- $args"
   "$gradc" "$@" $extra >"$tmp/out" 2>&1
   rc=$?
   want_rc=$(tr -d ' \n' <"$name.rc")
   ok=1
-  if ! cmp -s "$tmp/out" "$name.expect"; then
+  sed "s|@GEN@|$gen|g" "$name.expect" >"$tmp/expect"
+  if ! cmp -s "$tmp/out" "$tmp/expect"; then
     ok=0
     echo "FAIL $case: output differs (gradc $args $extra)"
-    diff -u "$name.expect" "$tmp/out" | sed 's/^/    /' | head -60
+    diff -u "$tmp/expect" "$tmp/out" | sed 's/^/    /' | head -60
   fi
   if [ "$rc" != "$want_rc" ]; then
     ok=0

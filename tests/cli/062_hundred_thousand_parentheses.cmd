@@ -1,0 +1,1 @@
+eval @GEN@/deep_parens.expr x=1

@@ -1,0 +1,1 @@
+eval @GEN@/huge_number.expr
