@@ -1,0 +1,1 @@
+hessian examples/seed_scalar.expr w=2 x=3 y=1 --wrt y,w
