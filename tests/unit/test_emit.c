@@ -16,15 +16,20 @@
 
 static char dir[64];
 
+/* .init and .fini of every test that uses the directory: .fini also runs
+ * after a failed assertion, so nothing is left behind in /tmp. */
 static void make_dir(void) {
   strcpy(dir, "/tmp/gradc-test-emit-XXXXXX");
   cr_assert_not_null(mkdtemp(dir));
 }
 
 static void remove_dir(void) {
+  if (!dir[0])
+    return;
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   cr_assert_eq(system(cmd), 0);
+  dir[0] = 0;
 }
 
 static void write_file(const char *name, const char *text) {
@@ -103,8 +108,8 @@ static void expect_no_mutable_globals(const char *obj) {
 
 /* ---- every example compiles warning-free ------------------------------------------ */
 
-Test(emit, every_example_compiles_with_strict_warnings, .timeout = 120) {
-  make_dir();
+Test(emit, every_example_compiles_with_strict_warnings, .init = make_dir, .fini = remove_dir,
+     .timeout = 120) {
   DIR *d = opendir(GRADC_EXAMPLES);
   cr_assert_not_null(d, "cannot open %s", GRADC_EXAMPLES);
   int n = 0;
@@ -134,7 +139,6 @@ Test(emit, every_example_compiles_with_strict_warnings, .timeout = 120) {
   }
   closedir(d);
   cr_assert_geq(n, 1, "no examples in %s", GRADC_EXAMPLES);
-  remove_dir();
   ASSERT_NO_LEAKS();
 }
 
@@ -196,8 +200,8 @@ static void jit_results(GradcBackend backend, double pts[][6], double out[][NRES
   gradc_free(g);
 }
 
-Test(emit, emitted_seed_example_matches_the_jit_bit_for_bit, .timeout = 120) {
-  make_dir();
+Test(emit, emitted_seed_example_matches_the_jit_bit_for_bit, .init = make_dir, .fini = remove_dir,
+     .timeout = 120) {
   /* the seed point, then random ones of several magnitudes */
   double pts[NPOINTS][6] = {{2, 3, 1, 1, 0, 0}, {2, 3, 1, 0.5, -1, 2}, {0, 0, 0, 1, 1, 1}};
   for (int p = 3; p < NPOINTS; p++) {
@@ -250,7 +254,6 @@ Test(emit, emitted_seed_example_matches_the_jit_bit_for_bit, .timeout = 120) {
     cr_assert_eq(tcc[0][k], want[k], "result %d: %.17g", k, tcc[0][k]);
   cr_assert_eq(tcc[1][6], -12.5);
   free(text);
-  remove_dir();
   ASSERT_NO_LEAKS();
 }
 
@@ -271,8 +274,8 @@ static const char collide_driver_c[] =
 
 /* Names that are C keywords, library functions, gradc's own slot array and
  * its escape prefix must still give distinct, valid identifiers. */
-Test(emit, user_names_never_collide_with_c_or_each_other, .timeout = 60) {
-  make_dir();
+Test(emit, user_names_never_collide_with_c_or_each_other, .init = make_dir, .fini = remove_dir,
+     .timeout = 60) {
   Gradc *g = compile_ok("param int, t, exp2, u_x, x\n"
                         "output L = int*t + exp2*u_x + x*x*exp2\n");
   emit_to(g, "names");
@@ -291,11 +294,11 @@ Test(emit, user_names_never_collide_with_c_or_each_other, .timeout = 60) {
   for (int k = 0; k < 8; k++)
     cr_assert_eq(r[k], want[k], "result %d: %.17g, want %.17g", k, r[k], want[k]);
   free(out);
-  remove_dir();
   ASSERT_NO_LEAKS();
 }
 
-Test(emit, hostile_names_compile_warning_free, .timeout = 60) {
+Test(emit, hostile_names_compile_warning_free, .init = make_dir, .fini = remove_dir,
+     .timeout = 60) {
   static const char *const progs[] = {
       "param main, double, errno, fabs, NULL, printf\n"
       "output int = main*double + errno*fabs - NULL/printf\n"
@@ -307,7 +310,6 @@ Test(emit, hostile_names_compile_warning_free, .timeout = 60) {
       "param size_t, int8_t, EDOM, SIGINT, isfoo, strx, memcpy, INT_MAX\n"
       "output wchar_t = size_t*int8_t + EDOM*SIGINT + isfoo*strx + memcpy*INT_MAX\n",
   };
-  make_dir();
   for (size_t i = 0; i < sizeof progs / sizeof *progs; i++) {
     Gradc *g = compile_ok(progs[i]);
     emit_to(g, "hostile");
@@ -318,7 +320,6 @@ Test(emit, hostile_names_compile_warning_free, .timeout = 60) {
       cr_assert_fail("program %zu:\n%s\n--- cc says:\n%s\n--- emitted:\n%s", i, progs[i], log, c);
     }
   }
-  remove_dir();
   ASSERT_NO_LEAKS();
 }
 
@@ -327,7 +328,8 @@ Test(emit, hostile_names_compile_warning_free, .timeout = 60) {
  * captured by it. With param o, "for (long o = ...) ... X[o]*o" multiplies
  * by the index (sum(X*o) gives 20, not 100, for X = [[1,2],[3,4]], o = 10),
  * and a param b0 clashes with the buffer "double *b0". */
-Test(emit, loop_locals_never_capture_user_names, .timeout = 60) {
+Test(emit, loop_locals_never_capture_user_names, .init = make_dir, .fini = remove_dir,
+     .timeout = 60) {
   static const char *const progs[] = {
       "input X[N, 2]\nparam o\noutput L = sum(X*o)\n",
       "input X[N, 2]\nparam acc\noutput L = sum(X*acc)\n",
@@ -336,7 +338,6 @@ Test(emit, loop_locals_never_capture_user_names, .timeout = 60) {
       "input X[N, 3]\nparam W[3, 3], p, i, j\noutput L = sum((X @ W)*p*i*j)\n",
       "input X[N, 3]\nparam i0, i1, best\noutput L = sum(X*i0*i1) + sum(argmax(X*best, 1))\n",
   };
-  make_dir();
   for (size_t i = 0; i < sizeof progs / sizeof *progs; i++) {
     Gradc *g = compile_ok(progs[i]);
     emit_to(g, "loops");
@@ -346,14 +347,13 @@ Test(emit, loop_locals_never_capture_user_names, .timeout = 60) {
       cr_assert_fail("program %zu:\n%s--- cc says:\n%.1500s", i, progs[i], log);
     }
   }
-  remove_dir();
   ASSERT_NO_LEAKS();
 }
 
 /* Every function takes every variable (SPEC 3), so one that an output does
  * not read must not trip -Wunused-parameter under -Werror. */
-Test(emit, outputs_that_ignore_some_variables_compile_warning_free, .timeout = 60) {
-  make_dir();
+Test(emit, outputs_that_ignore_some_variables_compile_warning_free, .init = make_dir, .fini = remove_dir,
+     .timeout = 60) {
   Gradc *g = compile_ok("param a, b, c\noutput y1 = a*b\noutput y2 = c\noutput y3 = 2\n");
   emit_to(g, "partial");
   gradc_free(g);
@@ -361,7 +361,6 @@ Test(emit, outputs_that_ignore_some_variables_compile_warning_free, .timeout = 6
     char *log = read_file("log.txt");
     cr_assert_fail("cc says:\n%.2000s", log);
   }
-  remove_dir();
   ASSERT_NO_LEAKS();
 }
 
