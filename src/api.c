@@ -152,6 +152,8 @@ const char *gradc_diag_render(Gradc *g) {
   return g->rendered.data ? g->rendered.data : "";
 }
 
+void gradc_diag_clear(Gradc *g) { diags_free(&g->diags); }
+
 void gradc_error(Gradc *g, GradcStatus kind, const char *fmt, ...) {
   char msg[1024];
   va_list ap;
@@ -1035,4 +1037,202 @@ int gradc_differentiable(Gradc *g, int out, int var) {
   int r = adj[g->prog.vars[var].node] != NO_NODE;
   free(adj);
   return r;
+}
+
+/* ---- derivatives as readable expressions (the REPL's :diff) ----------------------------- */
+
+typedef struct Printer {
+  const Dag *d;
+  const Program *prog;
+  Buf *out;
+  int *let;           /* node -> let number (> 0), or 0 */
+  const char **name;  /* node -> a definition's name, or NULL */
+} Printer;
+
+static int prec_of(const Printer *p, NodeId n) {
+  const Node *nd = &p->d->nodes[n];
+  if (p->let[n] || p->name[n])
+    return 9;
+  switch (nd->op) {
+  case OP_ADD: case OP_SUB: return 2;
+  case OP_MUL: case OP_DIV: case OP_MATMUL: return 3;
+  case OP_NEG: return 4;
+  case OP_POW: return 5;
+  case OP_CONST: return nd->v.num < 0 ? 4 : 9;
+  case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE: return 1;
+  default: return 9;
+  }
+}
+
+static void print_node(Printer *p, NodeId n, int minprec);
+
+static void print_arg(Printer *p, NodeId n, int minprec) {
+  int paren = prec_of(p, n) < minprec;
+  if (paren)
+    buf_puts(p->out, "(");
+  print_node(p, n, 0);
+  if (paren)
+    buf_puts(p->out, ")");
+}
+
+static void print_node(Printer *p, NodeId n, int top) {
+  const Node *nd = &p->d->nodes[n];
+  Buf *b = p->out;
+  if (!top && p->let[n]) {
+    buf_printf(b, "t%d", p->let[n]);
+    return;
+  }
+  if (!top && p->name[n]) {
+    buf_puts(b, p->name[n]);
+    return;
+  }
+  OpKind op = (OpKind)nd->op;
+  switch (op) {
+  case OP_CONST:
+    buf_printf(b, "%.10g", nd->v.num);
+    return;
+  case OP_VAR:
+    buf_puts(b, nd->v.idx < p->prog->nvars ? p->prog->vars[nd->v.idx].name : "?");
+    return;
+  case OP_DIM:
+    buf_puts(b, p->prog->dimnames[nd->v.idx]);
+    return;
+  case OP_NEG:
+    buf_puts(b, "-");
+    print_arg(p, nd->arg[0], 5);
+    return;
+  case OP_BCAST: case OP_RESHAPE: /* numpy broadcasting says the rest */
+    print_node(p, nd->arg[0], 0);
+    return;
+  case OP_TRANSPOSE:
+    print_arg(p, nd->arg[0], 9);
+    buf_puts(b, "'");
+    return;
+  case OP_MATMUL:
+    print_arg(p, nd->arg[0], 3);
+    buf_puts(b, nd->v.idx & 1 ? "' @ " : " @ ");
+    print_arg(p, nd->arg[1], 4);
+    if (nd->v.idx & 2)
+      buf_puts(b, "'");
+    return;
+  case OP_SUM: case OP_MAXR: case OP_ARGMAX:
+    buf_printf(b, "%s(", op == OP_SUM ? "sum" : op == OP_MAXR ? "max" : "argmax");
+    print_node(p, nd->arg[0], 0);
+    if (nd->v.idx >= 0)
+      buf_printf(b, ", %d", (int)nd->v.idx);
+    buf_puts(b, ")");
+    return;
+  case OP_ONEHOT:
+    buf_puts(b, "onehot(");
+    print_node(p, nd->arg[0], 0);
+    buf_printf(b, ", %d)", (int)nd->v.idx);
+    return;
+  case OP_SLICE: case OP_PAD: {
+    const SliceSpec *sp = &p->d->slices[nd->v.idx];
+    if (op == OP_PAD)
+      buf_puts(b, "pad(");
+    print_arg(p, nd->arg[0], 9);
+    buf_puts(b, op == OP_PAD ? " into [" : "[");
+    for (int k = 0; k < sp->rank; k++) {
+      if (k)
+        buf_puts(b, ", ");
+      if (sp->drop >> k & 1)
+        buf_printf(b, "%lld", (long long)sp->start[k]);
+      else if (sp->start[k] == 0 && sp->len[k] == sp->full[k])
+        buf_puts(b, ":");
+      else
+        buf_printf(b, "%lld:%lld", (long long)sp->start[k], (long long)(sp->start[k] + sp->len[k]));
+    }
+    buf_puts(b, op == OP_PAD ? "])" : "]");
+    return;
+  }
+  default:
+    break;
+  }
+  int pr = prec_of(p, n);
+  if (op_info[op].cls == OC_INFIX || op_info[op].cls == OC_CMP || op == OP_POW) {
+    int right = op == OP_POW; /* ^ is right-associative */
+    print_arg(p, nd->arg[0], right ? pr + 1 : pr);
+    buf_printf(b, op == OP_MUL || op == OP_DIV || op == OP_POW ? "%s" : " %s ", op_info[op].spell);
+    print_arg(p, nd->arg[1], right ? pr : pr + 1);
+    return;
+  }
+  buf_printf(b, "%s(", op_info[op].spell);
+  for (int k = 0; k < nd->nargs; k++) {
+    if (k)
+      buf_puts(b, ", ");
+    print_node(p, nd->arg[k], 0);
+  }
+  buf_puts(b, ")");
+}
+
+GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text) {
+  *text = NULL;
+  if (!ready(g) || out < 0 || out >= g->prog.nouts || var < 0 || var >= g->prog.nvars)
+    return GRADC_ERR_USAGE;
+  Program *prog = &g->prog;
+  Dag *d = prog->dag;
+  uint32_t n0 = d->count, n;
+  NodeId *adj = ad_reverse(d, prog->outs[out].node, NO_NODE, &n);
+  if (!adj)
+    return GRADC_ERR_NOMEM;
+  NodeId root = zero_if_none(d, adj[prog->vars[var].node], prog->vars[var].shape);
+  free(adj);
+  uint32_t count = d->count;
+  int *uses = calloc(count + 1, sizeof *uses), *let = calloc(count + 1, sizeof *let);
+  uint8_t *depth = calloc(count + 1, 1);
+  const char **name = calloc(count + 1, sizeof *name);
+  Buf b = {0};
+  if (!uses || !let || !depth || !name || root == NO_NODE) {
+    free(uses);
+    free(let);
+    free(depth);
+    free(name);
+    return GRADC_ERR_NOMEM;
+  }
+  /* primal definitions print as their names */
+  for (int i = 0; i < prog->ndefs; i++) {
+    NodeId x = prog->defs[i].node;
+    if (x < n0 && d->nodes[x].op != OP_VAR && d->nodes[x].op != OP_CONST && !name[x])
+      name[x] = prog->defs[i].name;
+  }
+  uses[root] = 1;
+  for (uint32_t i = count; i-- > 0;) {
+    if (!uses[i] || (name[i] && i != root))
+      continue;
+    for (int k = 0; k < d->nodes[i].nargs; k++)
+      uses[d->nodes[i].arg[k]]++;
+  }
+  int nlet = 0;
+  Printer p = {d, prog, &b, let, name};
+  for (uint32_t i = 0; i < count; i++) { /* shared or deep nodes become let lines */
+    const Node *nd = &d->nodes[i];
+    if (!uses[i] || nd->op == OP_VAR || nd->op == OP_CONST || nd->op == OP_DIM || (name[i] && i != root))
+      continue;
+    int dp = 0;
+    for (int k = 0; k < nd->nargs; k++)
+      if (!let[nd->arg[k]] && depth[nd->arg[k]] > dp)
+        dp = depth[nd->arg[k]];
+    depth[i] = (uint8_t)(dp + 1);
+    if (i != root && (uses[i] > 1 || depth[i] > 40) && nd->op != OP_BCAST && nd->op != OP_RESHAPE) {
+      let[i] = ++nlet;
+      depth[i] = 0;
+      buf_printf(&b, "let t%d = ", nlet);
+      print_node(&p, i, 1);
+      buf_puts(&b, "\n");
+    }
+  }
+  buf_printf(&b, "d%s/d%s = ", prog->outs[out].name, prog->vars[var].name);
+  print_node(&p, root, 1);
+  buf_puts(&b, "\n");
+  free(uses);
+  free(let);
+  free(depth);
+  free(name);
+  if (b.oom) {
+    buf_free(&b);
+    return GRADC_ERR_NOMEM;
+  }
+  *text = b.data;
+  return GRADC_OK;
 }

@@ -12,30 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gradc.h"
+#include "cli.h"
 
-enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_MISMATCH = 3 };
 
-typedef struct Opts {
-  const char *cmd, *file;
-  int json, grad_dot;
-  const char *inputs, *wrt, *mode, *out, *header, *prefix, *output;
-  double tol;
-  unsigned long long seed;
-  GradcBackend backend;
-  char **assign;       /* NAME=VALUE words */
-  int nassign;
-  char **tangent;      /* jvp --tangent words */
-  int ntangent;
-  const char *loss, *optimizer, *save;
-  long steps, batch;
-  double lr;
-} Opts;
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
                                  "trace", "emit", "dot", "repl", "train"};
 
-static void usage_error(const char *cmd, const char *fmt, ...) {
+void usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
   fprintf(stderr, "gradc: error: ");
   va_start(ap, fmt);
@@ -58,7 +42,7 @@ static void help(const char *cmd) {
            "  trace     the evaluation trace, one row per DAG node\n"
            "  emit      standalone C source (and header)\n"
            "  dot       Graphviz of the DAG\n"
-           "  repl      interactive session (not implemented yet)\n"
+           "  repl      interactive session: define, differentiate, JIT-evaluate\n"
            "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
@@ -87,7 +71,11 @@ static void help(const char *cmd) {
       {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P]\n"
                "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
-      {"repl", "gradc repl [FILE]\n  Not implemented yet.\n"},
+      {"repl", "gradc repl [FILE]\n"
+               "  An interactive session: statements as in .expr files, bare expressions are\n"
+               "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
+               "  :diff :check :trace :emit :dot :time :load :quit). With stdin not a terminal,\n"
+               "  no prompts are printed and the exit code is 1 if any line failed.\n"},
       {"train", "gradc train FILE [NAME=VALUE...] [--loss NAME] [--steps N] [--lr R]\n"
                 "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
                 "  Minimises a scalar output (default: the first) over the params, printing the\n"
@@ -102,7 +90,7 @@ static void help(const char *cmd) {
 
 /* ---- values ------------------------------------------------------------------ */
 
-static int parse_number(const char *s, double *x) {
+int parse_number(const char *s, double *x) {
   char *end;
   errno = 0;
   *x = strtod(s, &end);
@@ -111,14 +99,14 @@ static int parse_number(const char *s, double *x) {
   return end != s && *end == 0;
 }
 
-static int report(Gradc *g) {
+int report(Gradc *g) {
   fputs(gradc_diag_render(g), stderr);
   return EXIT_INPUT;
 }
 
 /* Command line > --inputs > defaults in the file; every missing value is
  * listed at once. */
-static int gather_values(Gradc *g, const Opts *o, int random_scalars) {
+int gather_values(Gradc *g, const Opts *o, int random_scalars) {
   int bad = 0;
   if (o->inputs && gradc_set_inputs_file(g, o->inputs) != GRADC_OK)
     bad = 1;
@@ -135,7 +123,7 @@ static int gather_values(Gradc *g, const Opts *o, int random_scalars) {
 }
 
 /* --wrt a,b -> variable indices (default: every param) */
-static int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt) {
+int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt) {
   int n = gradc_var_count(g);
   *nwrt = 0;
   *wrt = malloc(((size_t)n + (list ? strlen(list) : 0) + 1) * sizeof **wrt);
@@ -214,7 +202,7 @@ static void print_tensor(const double *d, const long *dims, int rank, int depth,
   putchar(']');
 }
 
-static void print_named(const char *name, const double *d, const long *dims, int rank) {
+void print_named(const char *name, const double *d, const long *dims, int rank) {
   printf("%s = ", name);
   print_tensor(d, dims, rank, 0, (int)strlen(name) + 3);
   putchar('\n');
@@ -259,11 +247,6 @@ static json_t *jobj(json_t *root, const char *key) {
 
 /* ---- running ------------------------------------------------------------------- */
 
-typedef struct Run {
-  Gradc *g;
-  const Opts *o;
-  int nv;
-} Run;
 
 /* Result i of f, its dims and rank. */
 static const double *res(GradcFn *f, int i, long *dims, int *rank) {
@@ -285,12 +268,12 @@ static void print_result(const char *name, GradcFn *f, int i) {
   print_named(name, d, dims, rank);
 }
 
-static int is_scalar_output(Gradc *g, int o) {
+int is_scalar_output(Gradc *g, int o) {
   long dims[4];
   return gradc_output_shape(g, o, dims) == 0;
 }
 
-static int cmd_eval(Run *r) {
+int cmd_eval(Run *r) {
   Gradc *g = r->g;
   GradcFn *f = gradc_fn_value(g);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
@@ -310,7 +293,7 @@ static int cmd_eval(Run *r) {
 
 /* Values and gradients: the outputs, then per scalar output the derivative
  * with respect to each wrt variable (gradc_fn_grad's order). */
-static int cmd_grad(Run *r, const int *wrt, int nwrt) {
+int cmd_grad(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
   GradcFn *f = gradc_fn_grad(g, wrt, nwrt);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
@@ -361,7 +344,7 @@ static void free_tangents(double **t, int n) {
   free(t);
 }
 
-static int cmd_jvp(Run *r, int *wrt, int nwrt) {
+int cmd_jvp(Run *r, int *wrt, int nwrt) {
   Gradc *g = r->g;
   const Opts *o = r->o;
   if (o->ntangent == 0) {
@@ -540,7 +523,7 @@ static int jacobian(Run *r, const int *wrt, int nwrt, int forward, Jac *J) {
   return rc;
 }
 
-static int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
+int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
   const char *mode = r->o->mode ? r->o->mode : "auto";
   int no = gradc_output_count(g), forward;
@@ -616,7 +599,7 @@ static int output_arg(Run *r, const char *cmd) {
   return k;
 }
 
-static int cmd_hessian(Run *r, const int *wrt, int nwrt) {
+int cmd_hessian(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
   int out = output_arg(r, "hessian ");
   if (out < 0)
@@ -702,7 +685,7 @@ static void entry_name(Gradc *g, const Entry *e, char *out, size_t n) {
   }
 }
 
-static int cmd_check(Run *r, const int *wrt, int nwrt) {
+int cmd_check(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
   int no = gradc_output_count(g);
   GradcFn *fv = gradc_fn_value(g), *fg = gradc_fn_grad(g, wrt, nwrt), *fj = gradc_fn_jvp(g, wrt, nwrt);
@@ -834,7 +817,7 @@ done:
 
 /* ---- trace ------------------------------------------------------------------------ */
 
-static int cmd_trace(Run *r, const int *wrt, int nwrt) {
+int cmd_trace(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
   int out = output_arg(r, "trace ");
   if (out < 0)
@@ -919,8 +902,6 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int write_atomic(const char *path, const char *text);
-
 /* The params as a JSON object that --inputs reads back. */
 static int save_params(Gradc *g, const char *path) {
   json_t *root = json_object();
@@ -966,7 +947,7 @@ static void print_metrics(Gradc *g, int loss, const double *m) {
       printf("  %s = %.6g", gradc_output_name(g, o), m[o]);
 }
 
-static int cmd_train(Run *r) {
+int cmd_train(Run *r) {
   Gradc *g = r->g;
   const Opts *o = r->o;
   int loss = -1, no = gradc_output_count(g);
@@ -1078,7 +1059,7 @@ out:
 
 /* Write a file atomically: a temporary file in the same directory, then
  * rename, so a failed run leaves any previous file intact. */
-static int write_atomic(const char *path, const char *text) {
+int write_atomic(const char *path, const char *text) {
   size_t n = strlen(path);
   char *tmp = malloc(n + 16);
   if (!tmp)
@@ -1137,7 +1118,7 @@ static int valid_ident(const char *s) {
   return 1;
 }
 
-static int cmd_emit(Run *r) {
+int cmd_emit(Run *r) {
   const Opts *o = r->o;
   char *prefix = o->prefix ? strdup(o->prefix) : default_prefix(o->file);
   if (!prefix)
@@ -1167,7 +1148,7 @@ static int cmd_emit(Run *r) {
   return rc;
 }
 
-static int cmd_dot(Run *r) {
+int cmd_dot(Run *r) {
   char *text = NULL;
   if (gradc_dot(r->g, r->o->grad_dot, &text) != GRADC_OK)
     return report(r->g);
@@ -1334,8 +1315,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (!strcmp(o.cmd, "repl")) {
-    fprintf(stderr, "gradc: %s is not implemented yet\n", o.cmd);
-    rc = EXIT_USAGE;
+    rc = repl_main(&o);
     goto out;
   }
   if (!o.file) {

@@ -55,6 +55,8 @@ int gradc_diag_col(const Gradc *g, int i);
 /* All diagnostics formatted; the string is owned by g, valid until the
  * next call on g. */
 const char *gradc_diag_render(Gradc *g);
+/* Forget the diagnostics so far (a long-lived context, as in the REPL). */
+void gradc_diag_clear(Gradc *g);
 /* Add a diagnostic of the caller's own (e.g. a bad value) without a place. */
 void gradc_error(Gradc *g, GradcStatus kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -189,6 +191,10 @@ void gradc_trainer_free(GradcTrainer *t);
  * functions, per SPEC section 3. Strings are malloc'd; the caller frees. */
 GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
                        char **header, const char *header_name);
+/* The derivative of output `out` with respect to variable `var` as a
+ * readable expression, shared subexpressions as "let tK = ..." lines and
+ * the program's definitions by name. The string is malloc'd. */
+GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text);
 /* Graphviz text of the DAG (with the gradient nodes if `grad`). */
 GradcStatus gradc_dot(Gradc *g, int grad, char **text);
 

@@ -316,6 +316,8 @@ typedef struct Program {
   const char **dimnames;   /* symbolic dimensions */
   int ndims;
   int declared;            /* the file declares its variables */
+  Output *defs;            /* every definition (name = expr), for printing */
+  int ndefs, capdefs;
   NodeId *check_node;      /* runtime checks (onehot labels) and where they are */
   Span *check_span;
   int nchecks;

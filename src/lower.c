@@ -819,6 +819,16 @@ int lower_program(Program *prog, Parse *p) {
     b->kind = B_DEF;
     b->node = x;
     b->span = s->span;
+    if (prog->ndefs == prog->capdefs) {
+      int cap = prog->capdefs ? 2 * prog->capdefs : 16;
+      Output *d = realloc(prog->defs, (size_t)cap * sizeof *d);
+      if (d) {
+        prog->defs = d;
+        prog->capdefs = cap;
+      }
+    }
+    if (prog->ndefs < prog->capdefs)
+      prog->defs[prog->ndefs++] = (Output){s->name, x, s->span};
     if (s->kind == ST_OUTPUT || s->kind == ST_EXPR)
       add_output(&l, s->name, x, s->span);
   }
@@ -847,6 +857,7 @@ void program_free(Program *prog) {
   free(prog->dimnames);
   free(prog->check_node);
   free(prog->check_span);
+  free(prog->defs);
   free(prog->vars);
   free(prog->outs);
   arena_free(&prog->arena);

@@ -1,0 +1,56 @@
+/* cli.h: the commands of the CLI, shared with the REPL (repl.c). Both use
+ * only gradc.h; they are the only files that print and choose exit codes. */
+#ifndef GRADC_CLI_H
+#define GRADC_CLI_H
+
+#include "gradc.h"
+
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_MISMATCH = 3 };
+
+typedef struct Opts {
+  const char *cmd, *file;
+  int json, grad_dot;
+  const char *inputs, *wrt, *mode, *out, *header, *prefix, *output;
+  double tol;
+  unsigned long long seed;
+  GradcBackend backend;
+  char **assign;       /* NAME=VALUE words */
+  int nassign;
+  char **tangent;      /* jvp --tangent words */
+  int ntangent;
+  const char *loss, *optimizer, *save;
+  long steps, batch;
+  double lr;
+} Opts;
+
+typedef struct Run {
+  Gradc *g;
+  const Opts *o;
+  int nv;
+} Run;
+
+void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int report(Gradc *g);                 /* print the diagnostics; EXIT_INPUT */
+int parse_number(const char *s, double *x);
+int gather_values(Gradc *g, const Opts *o, int random_scalars);
+int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
+int is_scalar_output(Gradc *g, int o);
+void print_named(const char *name, const double *d, const long *dims, int rank);
+int write_atomic(const char *path, const char *text);
+
+/* each returns an exit code and prints its results */
+int cmd_eval(Run *r);
+int cmd_grad(Run *r, const int *wrt, int nwrt);
+int cmd_jvp(Run *r, int *wrt, int nwrt);      /* wrt has room for the tangents' variables */
+int cmd_jacobian(Run *r, const int *wrt, int nwrt);
+int cmd_hessian(Run *r, const int *wrt, int nwrt);
+int cmd_check(Run *r, const int *wrt, int nwrt);
+int cmd_trace(Run *r, const int *wrt, int nwrt);
+int cmd_train(Run *r);
+int cmd_emit(Run *r);
+int cmd_dot(Run *r);
+
+/* repl.c */
+int repl_main(const Opts *o);
+
+#endif
