@@ -639,7 +639,8 @@ static int command(Repl *r, char *line) {
     for (int i = r->nset - 1; g && !bad && i >= 0 && i >= r->nset - 32; i--) {
       char *eq = strchr(r->set[i], '=');
       *eq = 0;
-      if (gradc_set_value_text(g, r->set[i], eq + 1) != GRADC_OK) {
+      /* a name the session does not have yet keeps its value for later */
+      if (gradc_var_index(g, r->set[i]) >= 0 && gradc_set_value_text(g, r->set[i], eq + 1) != GRADC_OK) {
         fputs(gradc_diag_render(g), stderr);
         bad = 1;
         free(r->set[i]);
