@@ -519,6 +519,10 @@ static NodeId lower_expr(Lower *l, Ast *root) {
   } while (0)
 
   Dag *g = l->prog->dag;
+  capres = 64; /* never NULL: a call with no arguments takes res + nres - 0 */
+  res = malloc(capres * sizeof *res);
+  if (!res)
+    goto oom;
   PUSH_FRAME(root);
   while (nst > 0) {
     Frame *f = &st[nst - 1];
