@@ -279,7 +279,7 @@ static int loop_terms(const Shape *s, Ix *ix, int first, int skip) {
   for (int k = 0; k < s->rank; k++) {
     if (k == skip)
       continue;
-    snprintf(ix[n].term, sizeof ix[n].term, "i%d", k + first);
+    snprintf(ix[n].term, sizeof ix[n].term, "g_i%d", k + first);
     ix[n++].dim = s->dim[k];
   }
   return n;
@@ -299,14 +299,14 @@ static void ptr(Emit *e, NodeId n) {
     else
       buf_puts(e->out, k >= 0 ? e->fn->args[k].cname : "g_missing_argument");
   } else {
-    buf_printf(e->out, "b%d", e->slot[n]);
+    buf_printf(e->out, "g_b%d", e->slot[n]);
   }
 }
 
 /* The flat index of a tensor of shape s inside the current loop. */
 static void index_of(Emit *e, ShapeId s) {
   if (s == e->loop_shape) {
-    buf_puts(e->out, "o");
+    buf_puts(e->out, "g_o");
     return;
   }
   const Shape *x = shape_get(e->g, s), *o = shape_get(e->g, e->loop_shape);
@@ -314,7 +314,7 @@ static void index_of(Emit *e, ShapeId s) {
   Ix ix[MAX_RANK];
   for (int k = 0; k < x->rank; k++) {
     int bc = x->dim[k] == 1 && o->dim[k + off] != 1; /* broadcast: index 0 */
-    snprintf(ix[k].term, sizeof ix[k].term, bc ? "0" : "i%d", k + off);
+    snprintf(ix[k].term, sizeof ix[k].term, bc ? "0" : "g_i%d", k + off);
     ix[k].dim = x->dim[k];
   }
   horner(e, ix, x->rank);
@@ -496,9 +496,9 @@ static int open_loops(Emit *e, ShapeId s, int nested, int last) {
   e->loop_nested = nested;
   if (!nested) {
     indent(e);
-    buf_puts(b, "for (long o = 0; o < ");
+    buf_puts(b, "for (long g_o = 0; g_o < ");
     size(e, s);
-    buf_puts(b, "; o++) {\n");
+    buf_puts(b, "; g_o++) {\n");
     e->indent++;
     return 1;
   }
@@ -508,9 +508,9 @@ static int open_loops(Emit *e, ShapeId s, int nested, int last) {
       if ((pass == 0) == (k == last))
         continue;
       indent(e);
-      buf_printf(b, "for (long i%d = 0; i%d < ", k, k);
+      buf_printf(b, "for (long g_i%d = 0; g_i%d < ", k, k);
       dim(e, x->dim[k]);
-      buf_printf(b, "; i%d++) {\n", k);
+      buf_printf(b, "; g_i%d++) {\n", k);
       e->indent++;
       opened++;
     }
@@ -521,7 +521,7 @@ static int open_loops(Emit *e, ShapeId s, int nested, int last) {
 static void flat_index(Emit *e) {
   const Shape *x = shape_get(e->g, e->loop_shape);
   indent(e);
-  buf_puts(e->out, "long o = ");
+  buf_puts(e->out, "long g_o = ");
   Ix ix[MAX_RANK];
   horner(e, ix, loop_terms(x, ix, 0, -1));
   buf_puts(e->out, ";\n");
@@ -544,7 +544,7 @@ static void elementwise_loop(Emit *e, NodeId n, const char *dest_fmt, int dest_a
     flat_index(e);
   indent(e);
   buf_printf(e->out, dest_fmt, dest_arg);
-  buf_puts(e->out, "[o] = ");
+  buf_puts(e->out, "[g_o] = ");
   body(e, n);
   buf_puts(e->out, ";\n");
   close_loops(e, loops);
@@ -569,24 +569,24 @@ static void reduce_loop(Emit *e, NodeId n) {
       if (k == axis)
         continue;
       indent(e);
-      buf_printf(b, "for (long i%d = 0; i%d < ", k, k);
+      buf_printf(b, "for (long g_i%d = 0; g_i%d < ", k, k);
       dim(e, sx->dim[k]);
-      buf_printf(b, "; i%d++) {\n", k);
+      buf_printf(b, "; g_i%d++) {\n", k);
       e->indent++;
       outer++;
     }
   }
   indent(e);
-  buf_puts(b, op == OP_ARGMAX ? "double acc = 0.0, best = 0.0;\n" : "double acc = 0.0;\n");
+  buf_puts(b, op == OP_ARGMAX ? "double g_acc = 0.0, g_best = 0.0;\n" : "double g_acc = 0.0;\n");
   int nested = !all || needs_nest(e, x, xs, 1) || needs_nest(e, x, xs, 0);
   e->loop_shape = xs;
   e->loop_nested = nested;
   int inner;
   if (all && !nested) {
     indent(e);
-    buf_puts(b, "for (long o = 0; o < ");
+    buf_puts(b, "for (long g_o = 0; g_o < ");
     size(e, xs);
-    buf_puts(b, "; o++) {\n");
+    buf_puts(b, "; g_o++) {\n");
     e->indent++;
     inner = 1;
   } else if (all) {
@@ -594,47 +594,47 @@ static void reduce_loop(Emit *e, NodeId n) {
     flat_index(e);
   } else {
     indent(e);
-    buf_printf(b, "for (long i%d = 0; i%d < ", axis, axis);
+    buf_printf(b, "for (long g_i%d = 0; g_i%d < ", axis, axis);
     dim(e, sx->dim[axis]);
-    buf_printf(b, "; i%d++) {\n", axis);
+    buf_printf(b, "; g_i%d++) {\n", axis);
     e->indent++;
     inner = 1;
     flat_index(e);
   }
   indent(e);
-  buf_puts(b, "double v = ");
+  buf_puts(b, "double g_v = ");
   expr(e, x, PREC_CMP);
   buf_puts(b, ";\n");
   indent(e);
   if (op == OP_SUM) {
-    buf_puts(b, "acc += v;\n");
+    buf_puts(b, "g_acc += g_v;\n");
   } else {
     /* the first element starts it; NaN wins (g_max) */
-    const char *first = all ? "o == 0" : NULL;
+    const char *first = all ? "g_o == 0" : NULL;
     char firstbuf[32];
     if (!first) {
-      snprintf(firstbuf, sizeof firstbuf, "i%d == 0", axis);
+      snprintf(firstbuf, sizeof firstbuf, "g_i%d == 0", axis);
       first = firstbuf;
     }
     if (op == OP_MAXR)
-      buf_printf(b, "acc = %s ? v : g_max(acc, v);\n", first);
+      buf_printf(b, "g_acc = %s ? g_v : g_max(g_acc, g_v);\n", first);
     else {
       char idx[32];
-      snprintf(idx, sizeof idx, all ? "o" : "i%d", axis);
-      buf_printf(b, "if (%s || v > best || (v != v && best == best)) { best = v; acc = (double)%s; }\n",
+      snprintf(idx, sizeof idx, all ? "g_o" : "g_i%d", axis);
+      buf_printf(b, "if (%s || g_v > g_best || (g_v != g_v && g_best == g_best)) { g_best = g_v; g_acc = (double)%s; }\n",
                  first, idx);
     }
   }
   close_loops(e, inner);
   indent(e);
   if (!is_tensor(e, n)) {
-    buf_printf(b, "t[%d] = acc;\n", e->slot[n]);
+    buf_printf(b, "t[%d] = g_acc;\n", e->slot[n]);
   } else {
     /* the output index: the operand's indices without the axis */
-    buf_printf(b, "b%d[", e->slot[n]);
+    buf_printf(b, "g_b%d[", e->slot[n]);
     Ix ix[MAX_RANK];
     horner(e, ix, loop_terms(sx, ix, 0, axis));
-    buf_puts(b, "] = acc;\n");
+    buf_puts(b, "] = g_acc;\n");
   }
   close_loops(e, outer);
 }
@@ -652,58 +652,58 @@ static void matmul_loop(Emit *e, NodeId n) {
   int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
   /* element (i, p) of op(A) and (p, j) of op(B) */
   indent(e);
-  buf_puts(b, "for (long i = 0; i < ");
+  buf_puts(b, "for (long g_i = 0; g_i < ");
   dim(e, m);
-  buf_puts(b, "; i++) {\n");
+  buf_puts(b, "; g_i++) {\n");
   e->indent++;
   indent(e);
-  buf_puts(b, "for (long j = 0; j < ");
+  buf_puts(b, "for (long g_j = 0; g_j < ");
   dim(e, nn);
-  buf_puts(b, "; j++) {\n");
+  buf_puts(b, "; g_j++) {\n");
   e->indent++;
   indent(e);
-  buf_puts(b, "double acc = 0.0;\n");
+  buf_puts(b, "double g_acc = 0.0;\n");
   indent(e);
-  buf_puts(b, "for (long p = 0; p < ");
+  buf_puts(b, "for (long g_p = 0; g_p < ");
   dim(e, kk);
-  buf_puts(b, "; p++)\n");
+  buf_puts(b, "; g_p++)\n");
   e->indent++;
   indent(e);
-  buf_puts(b, "acc += ");
+  buf_puts(b, "g_acc += ");
   ptr(e, a);
   if (x->rank == 1) {
-    buf_puts(b, "[p]");
+    buf_puts(b, "[g_p]");
   } else if (ta) {
-    buf_puts(b, "[p*");
+    buf_puts(b, "[g_p*");
     dim(e, x->dim[1]);
-    buf_puts(b, " + i]");
+    buf_puts(b, " + g_i]");
   } else {
-    buf_puts(b, "[i*");
+    buf_puts(b, "[g_i*");
     dim(e, x->dim[1]);
-    buf_puts(b, " + p]");
+    buf_puts(b, " + g_p]");
   }
   buf_puts(b, "*");
   ptr(e, bb);
   if (y->rank == 1) {
-    buf_puts(b, "[p]");
+    buf_puts(b, "[g_p]");
   } else if (tb) {
-    buf_puts(b, "[j*");
+    buf_puts(b, "[g_j*");
     dim(e, y->dim[1]);
-    buf_puts(b, " + p]");
+    buf_puts(b, " + g_p]");
   } else {
-    buf_puts(b, "[p*");
+    buf_puts(b, "[g_p*");
     dim(e, y->dim[1]);
-    buf_puts(b, " + j]");
+    buf_puts(b, " + g_j]");
   }
   buf_puts(b, ";\n");
   e->indent--;
   indent(e);
   if (is_tensor(e, n)) {
-    buf_printf(b, "b%d[i*", e->slot[n]);
+    buf_printf(b, "g_b%d[g_i*", e->slot[n]);
     dim(e, nn);
-    buf_puts(b, " + j] = acc;\n");
+    buf_puts(b, " + g_j] = g_acc;\n");
   } else {
-    buf_printf(b, "t[%d] = acc;\n", e->slot[n]);
+    buf_printf(b, "t[%d] = g_acc;\n", e->slot[n]);
   }
   close_loops(e, 2);
 }
@@ -720,14 +720,14 @@ static void struct_loop(Emit *e, NodeId n) {
   case OP_TRANSPOSE:
     loops = open_loops(e, s, 1, -1);
     indent(e);
-    buf_printf(b, "b%d[", e->slot[n]);
+    buf_printf(b, "g_b%d[", e->slot[n]);
     Ix ix[MAX_RANK];
     horner(e, ix, loop_terms(so, ix, 0, -1));
     buf_puts(b, "] = ");
     ptr(e, x);
     buf_puts(b, "[");
     for (int k = 0; k < sx->rank; k++) { /* the input's dimension k is the output's rank-1-k */
-      snprintf(ix[k].term, sizeof ix[k].term, "i%d", so->rank - 1 - k);
+      snprintf(ix[k].term, sizeof ix[k].term, "g_i%d", so->rank - 1 - k);
       ix[k].dim = sx->dim[k];
     }
     horner(e, ix, sx->rank);
@@ -740,11 +740,11 @@ static void struct_loop(Emit *e, NodeId n) {
     int pad = nd->op == OP_PAD;
     if (pad) { /* zeros, then the piece */
       indent(e);
-      buf_puts(b, "for (long o = 0; o < ");
+      buf_puts(b, "for (long g_o = 0; g_o < ");
       size(e, s);
-      buf_printf(b, "; o++)\n");
+      buf_printf(b, "; g_o++)\n");
       indent(e);
-      buf_printf(b, "  b%d[o] = 0.0;\n", e->slot[n]);
+      buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
     }
     /* loop over the piece: the slice's output shape (kept dims) */
     ShapeId ps = pad ? dag_shape(e->g, x) : s;
@@ -758,14 +758,14 @@ static void struct_loop(Emit *e, NodeId n) {
       if (sp->drop >> k & 1)
         snprintf(fx[k].term, sizeof fx[k].term, "%lld", (long long)sp->start[k]);
       else
-        snprintf(fx[k].term, sizeof fx[k].term, "(%lld + i%d)", (long long)sp->start[k], j++);
+        snprintf(fx[k].term, sizeof fx[k].term, "(%lld + g_i%d)", (long long)sp->start[k], j++);
       fx[k].dim = sp->full[k];
     }
     horner(e, fx, sp->rank);
     e->out = save;
     indent(e);
     if (pad) {
-      buf_printf(b, "b%d[%s] = ", e->slot[n], full.data);
+      buf_printf(b, "g_b%d[%s] = ", e->slot[n], full.data);
       if (is_tensor(e, x)) {
         ptr(e, x);
         buf_puts(b, "[");
@@ -781,7 +781,7 @@ static void struct_loop(Emit *e, NodeId n) {
       ptr(e, x);
       buf_printf(b, "[%s];\n", full.data);
     } else {
-      buf_printf(b, "b%d[", e->slot[n]);
+      buf_printf(b, "g_b%d[", e->slot[n]);
       Ix ix[MAX_RANK];
       horner(e, ix, loop_terms(so, ix, 0, -1));
       buf_puts(b, "] = ");
@@ -797,23 +797,23 @@ static void struct_loop(Emit *e, NodeId n) {
     e->checks++;
     int64_t k = nd->v.idx;
     indent(e);
-    buf_puts(b, "for (long o = 0; o < ");
+    buf_puts(b, "for (long g_o = 0; g_o < ");
     size(e, dag_shape(e->g, x));
-    buf_puts(b, "; o++) {\n");
+    buf_puts(b, "; g_o++) {\n");
     e->indent++;
     e->loop_shape = dag_shape(e->g, x);
     e->loop_nested = 0;
     indent(e);
-    buf_puts(b, "double v = ");
+    buf_puts(b, "double g_v = ");
     ref(e, x);
     buf_puts(b, ";\n");
     indent(e);
-    buf_printf(b, "if (!(v > -0.5 && v < %lld.5)) { g_status = %d; goto g_done; }\n",
+    buf_printf(b, "if (!(g_v > -0.5 && g_v < %lld.5)) { g_status = %d; goto g_done; }\n",
                (long long)(k - 1), check);
     indent(e);
-    buf_printf(b, "for (long c = 0; c < %lld; c++)\n", (long long)k);
+    buf_printf(b, "for (long g_c = 0; g_c < %lld; g_c++)\n", (long long)k);
     indent(e);
-    buf_printf(b, "  b%d[o*%lld + c] = c == (long)(v + 0.5) ? 1.0 : 0.0;\n", e->slot[n],
+    buf_printf(b, "  g_b%d[g_o*%lld + g_c] = g_c == (long)(g_v + 0.5) ? 1.0 : 0.0;\n", e->slot[n],
                (long long)k);
     close_loops(e, 1);
     return;
@@ -924,7 +924,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     buf_puts(b, "      return -1;\n    }\n  }\n");
     for (uint32_t i = 0; i < count; i++)
       if (is_tensor(e, i) && e->slot[i] >= 0 && !e->alias[i]) {
-        buf_printf(b, "  double *b%d = g_w;\n  g_w += ", e->slot[i]);
+        buf_printf(b, "  double *g_b%d = g_w;\n  g_w += ", e->slot[i]);
         size(e, dag_shape(e->g, i));
         buf_puts(b, ";\n");
       }
@@ -952,7 +952,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     } else if (is_tensor(e, i)) {
       buf_puts(b, "  {\n");
       e->indent = 2;
-      elementwise_loop(e, i, "b%d", e->slot[i]);
+      elementwise_loop(e, i, "g_b%d", e->slot[i]);
       buf_puts(b, "  }\n");
     } else {
       e->loop_shape = SHAPE_SCALAR;
@@ -977,11 +977,11 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       if (e->slot[n] >= 0 || e->alias[n] || dag_node(e->g, n)->op == OP_VAR) {
         e->loop_shape = s;
         indent(e);
-        buf_puts(b, "for (long o = 0; o < ");
+        buf_puts(b, "for (long g_o = 0; g_o < ");
         size(e, s);
-        buf_printf(b, "; o++)\n    %s[o] = ", dest);
+        buf_printf(b, "; g_o++)\n    %s[g_o] = ", dest);
         ptr(e, n);
-        buf_puts(b, "[o];\n");
+        buf_puts(b, "[g_o];\n");
       } else {
         elementwise_loop(e, n, dest, 0);
       }

@@ -54,7 +54,7 @@ static const Builtin *builtin(const char *name) {
 
 /* ---- a string -> binding table ---------------------------------------- */
 
-typedef enum { B_VAR, B_DEF, B_LATER, B_DIMNAME } BindKind;
+typedef enum { B_VAR, B_DEF, B_LATER, B_DIMNAME, B_FAILED } BindKind;
 
 typedef struct Binding {
   const char *name;
@@ -198,6 +198,8 @@ static NodeId name_ref(Lower *l, Ast *a) {
   Binding *b = lookup(l, a->name);
   if (b && b->kind == B_DIMNAME)
     return dag_dim(l->prog->dag, b->var);
+  if (b && b->kind == B_FAILED) /* its definition was reported already */
+    return NO_NODE;
   if (b && b->kind != B_LATER)
     return b->node;
   if (b && b->kind == B_LATER) {
@@ -814,10 +816,13 @@ int lower_program(Program *prog, Parse *p) {
       continue;
     }
     NodeId x = lower_expr(&l, s->value);
-    if (x == NO_NODE)
-      continue;
     if (!b)
       b = bind(&l, s->name);
+    if (x == NO_NODE) {
+      if (b)
+        b->kind = B_FAILED;
+      continue;
+    }
     if (!b)
       break;
     b->kind = B_DEF;
