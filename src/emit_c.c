@@ -109,6 +109,7 @@ typedef struct Emit {
   ShapeId loop_shape; /* the shape whose flat index is `o` in the current loop */
   int indent;
   int checks;         /* runtime checks emitted (onehot) */
+  ShapeId *bufshape;  /* physical buffer -> a shape of its size */
 } Emit;
 
 static int is_tensor(const Emit *e, NodeId n) { return dag_shape(e->g, n) != SHAPE_SCALAR; }
@@ -124,6 +125,104 @@ static int inlinable_into(const Emit *e, NodeId n, NodeId c) {
   if ((OP_IS_ELEMWISE(cop) || cop == OP_BCAST) && dag_shape(g, c) == dag_shape(g, n))
     return cop != OP_BCAST;
   return cop == OP_SUM || cop == OP_MAXR;
+}
+
+/* Do two shapes have the same number of elements, whatever the dimensions? */
+static int same_size(const Dag *g, ShapeId a, ShapeId b) {
+  if (a == b)
+    return 1;
+  const Shape *x = shape_get(g, a), *y = shape_get(g, b);
+  int64_t px = 1, py = 1;
+  int64_t sx[MAX_RANK], sy[MAX_RANK];
+  int nx = 0, ny = 0;
+  for (int i = 0; i < x->rank; i++)
+    if (x->dim[i] < 0)
+      sx[nx++] = x->dim[i];
+    else
+      px *= x->dim[i];
+  for (int i = 0; i < y->rank; i++)
+    if (y->dim[i] < 0)
+      sy[ny++] = y->dim[i];
+    else
+      py *= y->dim[i];
+  if (px != py || nx != ny)
+    return 0;
+  for (int i = 0; i < nx; i++) { /* the same symbols, in any order */
+    int found = 0;
+    for (int j = 0; j < ny && !found; j++)
+      if (sy[j] == sx[i]) {
+        sy[j] = 0;
+        found = 1;
+      }
+    if (!found)
+      return 0;
+  }
+  return 1;
+}
+
+/* Tensor buffers are reused once their node's last reader has run:
+ * e->slot[n] becomes a physical buffer, e->bufshape[k] its size. */
+static int share_buffers(Emit *e, const EmitFn *fn) {
+  const Dag *g = e->g;
+  uint32_t n = g->count;
+  uint32_t *when = malloc((n ? n : 1) * sizeof *when); /* when a node is evaluated */
+  uint32_t *last = malloc((n ? n : 1) * sizeof *last);  /* its memory's last read */
+  int32_t *phys_last = NULL;
+  if (!when || !last) {
+    free(when);
+    free(last);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    when[i] = i;
+    last[i] = 0;
+  }
+  for (int r = 0; r < fn->nres; r++) /* results are copied out at the end */
+    when[fn->res[r].node] = last[fn->res[r].node] = UINT32_MAX;
+  for (uint32_t i = n; i-- > 0;) {
+    if (e->slot[i] == ST_NONE)
+      continue;
+    const Node *nd = dag_node(g, i);
+    for (int k = 0; k < nd->nargs; k++) {
+      NodeId a = nd->arg[k];
+      if (e->slot[a] == ST_INLINE && !e->alias[a] && when[a] != UINT32_MAX)
+        when[a] = when[i]; /* an inlined node is evaluated inside its reader */
+      if (when[i] > last[a])
+        last[a] = when[i];
+    }
+  }
+  for (uint32_t i = n; i-- > 0;) /* an alias reads its operand's memory */
+    if (e->slot[i] != ST_NONE && e->alias[i] && last[i] > last[dag_node(g, i)->arg[0]])
+      last[dag_node(g, i)->arg[0]] = last[i];
+  free(e->bufshape);
+  e->bufshape = malloc(((size_t)e->nbufs + 1) * sizeof *e->bufshape);
+  phys_last = malloc(((size_t)e->nbufs + 1) * sizeof *phys_last);
+  int nphys = 0;
+  if (!e->bufshape || !phys_last) {
+    free(when);
+    free(last);
+    free(phys_last);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (!is_tensor(e, i) || e->slot[i] < 0 || e->alias[i])
+      continue;
+    int pick = -1;
+    for (int k = 0; k < nphys && pick < 0; k++) /* free, and of the same size */
+      if (phys_last[k] >= 0 && (uint32_t)phys_last[k] < i && same_size(g, e->bufshape[k], dag_shape(g, i)))
+        pick = k;
+    if (pick < 0) {
+      pick = nphys++;
+      e->bufshape[pick] = dag_shape(g, i);
+    }
+    phys_last[pick] = last[i] == UINT32_MAX ? -1 : (int32_t)last[i]; /* -1: never free */
+    e->slot[i] = pick;
+  }
+  e->nbufs = nphys;
+  free(when);
+  free(last);
+  free(phys_last);
+  return 0;
 }
 
 /* Decide where every node lives; returns the number of scalar slots. */
@@ -206,6 +305,8 @@ static int plan(Emit *e, const EmitFn *fn) {
   free(uses);
   free(depth);
   free(noinline);
+  if (share_buffers(e, fn) < 0)
+    return -1;
   return nslots;
 }
 
@@ -851,14 +952,12 @@ static void signature(Buf *b, const EmitFn *fn, int kernel, int work) {
 
 /* The workspace of a function: the sum of its buffers' sizes. */
 static void work_size(Emit *e, uint32_t count) {
-  int any = 0;
-  for (uint32_t i = 0; i < count; i++)
-    if (is_tensor(e, i) && e->slot[i] >= 0 && !e->alias[i]) {
-      buf_puts(e->out, any ? " + " : "");
-      size(e, dag_shape(e->g, i));
-      any = 1;
-    }
-  if (!any)
+  (void)count;
+  for (int k = 0; k < e->nbufs; k++) {
+    buf_puts(e->out, k ? " + " : "");
+    size(e, e->bufshape[k]);
+  }
+  if (!e->nbufs)
     buf_puts(e->out, "0");
 }
 
@@ -922,12 +1021,11 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     if (slots_heap)
       buf_puts(b, "      free(t);\n");
     buf_puts(b, "      return -1;\n    }\n  }\n");
-    for (uint32_t i = 0; i < count; i++)
-      if (is_tensor(e, i) && e->slot[i] >= 0 && !e->alias[i]) {
-        buf_printf(b, "  double *g_b%d = g_w;\n  g_w += ", e->slot[i]);
-        size(e, dag_shape(e->g, i));
-        buf_puts(b, ";\n");
-      }
+    for (int k = 0; k < e->nbufs; k++) {
+      buf_printf(b, "  double *g_b%d = g_w;\n  g_w += ", k);
+      size(e, e->bufshape[k]);
+      buf_puts(b, ";\n");
+    }
   }
   for (uint32_t i = 0; i < count; i++) {
     if (e->slot[i] < 0 || e->alias[i])
@@ -1028,6 +1126,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
       out->oom = 1;
   free(e.slot);
   free(e.alias);
+  free(e.bufshape);
 
   /* preamble: only what the code uses */
   buf_printf(out, "/* Generated by gradc %s. C99; link with -lm. */\n", GRADC_VERSION);
