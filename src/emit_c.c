@@ -740,23 +740,72 @@ static void reduce_loop(Emit *e, NodeId n) {
   close_loops(e, outer);
 }
 
-/* C = op(A) @ op(B): rows of A times B, accumulated in the order p. */
+/* Element (i, p) of op(A), or (p, j) of op(B), as C text. */
+static void mm_elem(Emit *e, NodeId m, const Shape *s, int t, const char *row, const char *col) {
+  ptr(e, m);
+  if (s->rank == 1) { /* a vector is indexed by the summed index */
+    buf_puts(e->out, "[g_p]");
+  } else if (t) { /* stored transposed: element (row, col) is m[col][row] */
+    buf_printf(e->out, "[%s*", col);
+    dim(e, s->dim[1]);
+    buf_printf(e->out, " + %s]", row);
+  } else {
+    buf_printf(e->out, "[%s*", row);
+    dim(e, s->dim[1]);
+    buf_printf(e->out, " + %s]", col);
+  }
+}
+
+/* C = op(A) @ op(B). Each C[i][j] sums p in increasing order whatever the
+ * loop order, so both forms give the same bits: rows of B streamed into a
+ * row of C (i, p, j) when B is read along its rows, dot products (i, j, p)
+ * when it is read along columns or is a vector. */
 static void matmul_loop(Emit *e, NodeId n) {
   const Node *nd = dag_node(e->g, n);
   NodeId a = nd->arg[0], bb = nd->arg[1];
   const Shape *x = shape_get(e->g, dag_shape(e->g, a)), *y = shape_get(e->g, dag_shape(e->g, bb));
   int ta = nd->v.idx & 1, tb = (nd->v.idx >> 1) & 1;
   Buf *b = e->out;
-  /* sizes: m (1 for a vector), k, n (1 for a vector) */
   int64_t m = x->rank == 2 ? (ta ? x->dim[1] : x->dim[0]) : 1;
   int64_t kk = x->rank == 2 ? (ta ? x->dim[0] : x->dim[1]) : x->dim[0];
   int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
-  /* element (i, p) of op(A) and (p, j) of op(B) */
+  int stream = is_tensor(e, n) && y->rank == 2 && !tb;
   indent(e);
   buf_puts(b, "for (long g_i = 0; g_i < ");
   dim(e, m);
   buf_puts(b, "; g_i++) {\n");
   e->indent++;
+  if (stream) {
+    indent(e);
+    buf_printf(b, "double *g_row = g_b%d + g_i*", e->slot[n]);
+    dim(e, nn);
+    buf_puts(b, ";\n");
+    indent(e);
+    buf_puts(b, "for (long g_j = 0; g_j < ");
+    dim(e, nn);
+    buf_puts(b, "; g_j++)\n");
+    indent(e);
+    buf_puts(b, "  g_row[g_j] = 0.0;\n");
+    indent(e);
+    buf_puts(b, "for (long g_p = 0; g_p < ");
+    dim(e, kk);
+    buf_puts(b, "; g_p++) {\n");
+    e->indent++;
+    indent(e);
+    buf_puts(b, "double g_a = ");
+    mm_elem(e, a, x, ta, "g_i", "g_p");
+    buf_puts(b, ";\n");
+    indent(e);
+    buf_puts(b, "for (long g_j = 0; g_j < ");
+    dim(e, nn);
+    buf_puts(b, "; g_j++)\n");
+    indent(e);
+    buf_puts(b, "  g_row[g_j] += g_a*");
+    mm_elem(e, bb, y, tb, "g_p", "g_j");
+    buf_puts(b, ";\n");
+    close_loops(e, 2);
+    return;
+  }
   indent(e);
   buf_puts(b, "for (long g_j = 0; g_j < ");
   dim(e, nn);
@@ -768,36 +817,12 @@ static void matmul_loop(Emit *e, NodeId n) {
   buf_puts(b, "for (long g_p = 0; g_p < ");
   dim(e, kk);
   buf_puts(b, "; g_p++)\n");
-  e->indent++;
   indent(e);
-  buf_puts(b, "g_acc += ");
-  ptr(e, a);
-  if (x->rank == 1) {
-    buf_puts(b, "[g_p]");
-  } else if (ta) {
-    buf_puts(b, "[g_p*");
-    dim(e, x->dim[1]);
-    buf_puts(b, " + g_i]");
-  } else {
-    buf_puts(b, "[g_i*");
-    dim(e, x->dim[1]);
-    buf_puts(b, " + g_p]");
-  }
+  buf_puts(b, "  g_acc += ");
+  mm_elem(e, a, x, ta, "g_i", "g_p");
   buf_puts(b, "*");
-  ptr(e, bb);
-  if (y->rank == 1) {
-    buf_puts(b, "[g_p]");
-  } else if (tb) {
-    buf_puts(b, "[g_j*");
-    dim(e, y->dim[1]);
-    buf_puts(b, " + g_p]");
-  } else {
-    buf_puts(b, "[g_p*");
-    dim(e, y->dim[1]);
-    buf_puts(b, " + g_j]");
-  }
+  mm_elem(e, bb, y, tb, "g_p", "g_j");
   buf_puts(b, ";\n");
-  e->indent--;
   indent(e);
   if (is_tensor(e, n)) {
     buf_printf(b, "g_b%d[g_i*", e->slot[n]);
