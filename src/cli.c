@@ -1219,10 +1219,10 @@ int main(int argc, char **argv) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       help(o.cmd);
-      return 0;
+      goto done;
     } else if (!strcmp(a, "--version")) {
       printf("gradc %s\n", GRADC_VERSION);
-      return 0;
+      goto done;
     } else if (!strcmp(a, "--json")) {
       o.json = 1;
     } else if (!strcmp(a, "--grad")) {
@@ -1381,4 +1381,8 @@ out:
   free(o.assign);
   free(o.tangent);
   return rc;
+done: /* --help and --version: nothing else runs */
+  free(o.assign);
+  free(o.tangent);
+  return 0;
 }
