@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# train_cli.sh: `gradc train` from the outside, one case per ctest test.
+#
+#   tests/train/train_cli.sh GRADC REPO_ROOT CASE
+#
+# Runs from REPO_ROOT, so that examples/iris_mlp.expr finds its data, in a
+# scratch directory of its own for whatever the case writes. Prints what
+# went wrong and exits 1 when the case fails.
+set -u
+
+if [ $# -ne 3 ]; then
+  echo "usage: $0 GRADC REPO_ROOT CASE" >&2
+  exit 2
+fi
+gradc=$1
+root=$2
+case=$3
+case $gradc in /*) ;; *) gradc=$(pwd)/$gradc ;; esac
+cd "$root" || exit 2
+[ -x "$gradc" ] || { echo "no gradc binary at $gradc" >&2; exit 2; }
+data=tests/train/data
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gradc-train-XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+
+failures=0
+fail() {
+  echo "FAIL $case: $*"
+  failures=$((failures + 1))
+}
+
+# run NAME ARGS...: gradc ARGS with stdout in $tmp/NAME.out, stderr in
+# $tmp/NAME.err and the exit code in $rc.
+run() {
+  local name=$1
+  shift
+  "$gradc" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+  rc=$?
+}
+
+expect_rc() { # NAME WANT
+  if [ "$rc" != "$2" ]; then
+    fail "$1: exit code $rc, want $2"
+    sed 's/^/    stderr: /' "$tmp/$1.err" | head -20
+  fi
+}
+
+# The "step N  J = ..." lines without the speed, which varies.
+steps_only() {
+  grep '^step ' "$1" | sed 's/  ([0-9.e+]* steps\/s)$//'
+}
+
+# The value of METRIC (J, accuracy) on the last step line of FILE.
+last_metric() { # FILE METRIC
+  grep '^step ' "$1" | tail -1 | sed -n "s/.*  $2 = \([^ ]*\).*/\1/p"
+}
+
+# Every J on the step lines must be below the one before, and the last
+# below half the first.
+check_falling() { # NAME
+  awk -v name="$1" '
+    /^step / { for (i = 1; i < NF; i++) if ($i == "J" && $(i + 1) == "=") { j = $(i + 2) + 0
+                 if (n > 0 && j >= prev) { printf "loss rose: %s after %s\n", $0, prev; bad = 1 }
+                 if (n == 0) first = j
+                 prev = j; n++ } }
+    END { if (n < 3) { print "fewer than 3 step lines"; bad = 1 }
+          else if (prev >= first / 2) { printf "loss %g -> %g: not halved\n", first, prev; bad = 1 }
+          exit bad }' "$tmp/$1.out" || fail "$1: the loss did not fall"
+}
+
+at_least() { # VALUE MIN WHAT
+  if [ -z "$1" ] || ! awk -v v="$1" -v m="$2" 'BEGIN { exit !(v + 0 >= m + 0) }'; then
+    fail "$3 = '$1', want >= $2"
+  fi
+}
+
+# "FILE:LINE:COL: error: MESSAGE" (SPEC 2.3) for every error line on stderr.
+check_error_format() { # NAME
+  local bad
+  bad=$(grep 'error:' "$tmp/$1.err" | grep -Ev '^[^: ]+:[0-9]+:[0-9]+: error: .+$')
+  if [ -n "$bad" ] || ! grep -q 'error:' "$tmp/$1.err"; then
+    fail "$1: an error line is not FILE:LINE:COL: error: MESSAGE (SPEC 2.3):"
+    echo "${bad:-(no error line at all)}" | sed 's/^/    /'
+  fi
+}
+
+case $case in
+
+iris_accuracy)
+  # The course's network reaches 95% on the training data, with a loss that
+  # falls at every report, and no progress bar when stdout is not a terminal.
+  run iris train examples/iris_mlp.expr
+  expect_rc iris 0
+  head -1 "$tmp/iris.out" | grep -qx 'training J: adam, lr 0.01, 2000 steps on the whole data' ||
+    fail "first line: $(head -1 "$tmp/iris.out")"
+  [ "$(grep -c '^step ' "$tmp/iris.out")" = 21 ] || fail "want 21 step lines (0, 100, ..., 2000)"
+  grep -q '^step 2000  J = ' "$tmp/iris.out" || fail "no line for step 2000"
+  at_least "$(last_metric "$tmp/iris.out" accuracy)" 0.95 "final training accuracy"
+  check_falling iris
+  if grep -q $'\r' "$tmp/iris.out"; then fail "a progress bar (\\r) on a non-terminal stdout"; fi
+  [ -s "$tmp/iris.err" ] && fail "stderr is not empty: $(head -3 "$tmp/iris.err")"
+  ;;
+
+iris_deterministic)
+  # Same seed: the same output apart from the speed; another seed differs.
+  run a train examples/iris_mlp.expr --steps 300 --seed 7
+  run b train examples/iris_mlp.expr --steps 300 --seed 7
+  run c train examples/iris_mlp.expr --steps 300 --seed 8
+  run d train examples/iris_mlp.expr --steps 300
+  run e train examples/iris_mlp.expr --steps 300 --seed 0
+  for n in a b c d e; do expect_rc $n 0; done
+  grep -v '^step ' "$tmp/a.out" >"$tmp/a.rest"
+  grep -v '^step ' "$tmp/b.out" >"$tmp/b.rest"
+  steps_only "$tmp/a.out" >"$tmp/a.steps"
+  steps_only "$tmp/b.out" >"$tmp/b.steps"
+  steps_only "$tmp/c.out" >"$tmp/c.steps"
+  steps_only "$tmp/d.out" >"$tmp/d.steps"
+  steps_only "$tmp/e.out" >"$tmp/e.steps"
+  [ "$(wc -l <"$tmp/a.steps")" -ge 20 ] || fail "fewer than 20 step lines"
+  cmp -s "$tmp/a.steps" "$tmp/b.steps" && cmp -s "$tmp/a.rest" "$tmp/b.rest" || {
+    fail "two runs with --seed 7 differ"
+    diff "$tmp/a.out" "$tmp/b.out" | head -20 | sed 's/^/    /'
+  }
+  cmp -s "$tmp/a.steps" "$tmp/c.steps" && fail "--seed 7 and --seed 8 print the same training"
+  cmp -s "$tmp/d.steps" "$tmp/e.steps" || fail "the default seed is not --seed 0"
+  # each run's speed figures are the only thing stripped
+  [ "$(grep -c 'steps/s)$' "$tmp/a.out")" = 20 ] || fail "want 20 lines with a speed"
+  ;;
+
+save_and_reload)
+  # --save writes JSON that eval --inputs reads back to the same loss, by
+  # a temp file and a rename: nothing else is left in the directory.
+  mkdir "$tmp/out"
+  run train train examples/iris_mlp.expr --steps 150 --seed 3 --save "$tmp/out/p.json"
+  expect_rc train 0
+  grep -qx "saved the params to $tmp/out/p.json" "$tmp/train.out" || fail "no 'saved the params to' line"
+  [ "$(ls -A "$tmp/out")" = p.json ] || fail "the save left other files: $(ls -A "$tmp/out" | tr '\n' ' ')"
+  jt=$(last_metric "$tmp/train.out" J)
+  at=$(last_metric "$tmp/train.out" accuracy)
+  run eval eval examples/iris_mlp.expr --inputs "$tmp/out/p.json"
+  expect_rc eval 0
+  je=$(sed -n 's/^J = //p' "$tmp/eval.out")
+  ae=$(sed -n 's/^accuracy = //p' "$tmp/eval.out")
+  [ -n "$jt" ] && [ -n "$je" ] || fail "no J in train ('$jt') or eval ('$je')"
+  # train prints 6 significant digits, eval 10
+  [ "$(printf '%.6g' "$je")" = "$(printf '%.6g' "$jt")" ] || fail "train's final J = $jt, eval of the saved params J = $je"
+  [ "$(printf '%.6g' "$ae")" = "$(printf '%.6g' "$at")" ] || fail "train's final accuracy = $at, eval's = $ae"
+  # the same params as JSON: every param, with the shapes of the file
+  for p in V b W c; do grep -q "\"$p\":" "$tmp/out/p.json" || fail "param $p is not saved"; done
+  grep -q '"X"\|"label"' "$tmp/out/p.json" && fail "inputs were saved with the params"
+  # saving again replaces the file, still with nothing left behind
+  cp "$tmp/out/p.json" "$tmp/first.json"
+  run again train examples/iris_mlp.expr --steps 10 --seed 3 --save "$tmp/out/p.json"
+  expect_rc again 0
+  [ "$(ls -A "$tmp/out")" = p.json ] || fail "the second save left: $(ls -A "$tmp/out" | tr '\n' ' ')"
+  cmp -s "$tmp/first.json" "$tmp/out/p.json" && fail "the second save did not replace the file"
+  # a save that cannot be written is an error, and leaves no file
+  run nodir train examples/iris_mlp.expr --steps 2 --save "$tmp/out/missing/p.json"
+  expect_rc nodir 1
+  grep -q "$tmp/out/missing/p.json" "$tmp/nodir.err" || fail "the error does not name the file: $(cat "$tmp/nodir.err")"
+  [ "$(ls -A "$tmp/out")" = p.json ] || fail "a failed save left: $(ls -A "$tmp/out" | tr '\n' ' ')"
+  ;;
+
+save_permissions)
+  # The saved params are an ordinary file: its mode follows the umask like
+  # any file a program creates (0644 under umask 022), not mkstemp's 0600.
+  umask 022
+  run train train examples/iris_mlp.expr --steps 2 --save "$tmp/p.json"
+  expect_rc train 0
+  mode=$(stat -c %a "$tmp/p.json" 2>/dev/null)
+  [ "$mode" = 644 ] || fail "--save wrote mode $mode under umask 022, want 644"
+  ;;
+
+mini_batches)
+  # --batch 16: the same seed gives the same batches, another seed others,
+  # and the loss on the whole data still falls.
+  run a train examples/iris_mlp.expr --batch 16 --steps 400 --seed 5
+  run b train examples/iris_mlp.expr --batch 16 --steps 400 --seed 5
+  run c train examples/iris_mlp.expr --batch 16 --steps 400 --seed 6
+  for n in a b c; do expect_rc $n 0; done
+  head -1 "$tmp/a.out" | grep -qx 'training J: adam, lr 0.01, 400 steps, mini-batches of 16' ||
+    fail "first line: $(head -1 "$tmp/a.out")"
+  steps_only "$tmp/a.out" >"$tmp/a.steps"
+  steps_only "$tmp/b.out" >"$tmp/b.steps"
+  steps_only "$tmp/c.out" >"$tmp/c.steps"
+  cmp -s "$tmp/a.steps" "$tmp/b.steps" || {
+    fail "two runs with --batch 16 --seed 5 differ"
+    diff "$tmp/a.steps" "$tmp/b.steps" | head -20 | sed 's/^/    /'
+  }
+  cmp -s "$tmp/a.steps" "$tmp/c.steps" && fail "--seed 5 and --seed 6 print the same mini-batch training"
+  j0=$(grep '^step ' "$tmp/a.out" | head -1 | sed -n 's/.*  J = \([^ ]*\).*/\1/p')
+  j1=$(last_metric "$tmp/a.out" J)
+  awk -v a="$j0" -v b="$j1" 'BEGIN { exit !(b + 0 < a / 2) }' || fail "mini-batch loss $j0 -> $j1: not halved"
+  at_least "$(last_metric "$tmp/a.out" accuracy)" 0.9 "accuracy after 400 mini-batch steps"
+  # full-batch training with the same seed is another run entirely
+  run full train examples/iris_mlp.expr --steps 400 --seed 5
+  steps_only "$tmp/full.out" >"$tmp/full.steps"
+  cmp -s "$tmp/a.steps" "$tmp/full.steps" && fail "--batch 16 trains exactly like the whole data"
+  ;;
+
+data_missing_column)
+  run e train $data/missing_column.expr --steps 2
+  expect_rc e 1
+  grep -q "small.csv" "$tmp/e.err" || fail "the error does not name small.csv"
+  grep -q "'c'" "$tmp/e.err" || fail "the error does not name the column 'c'"
+  grep -q "^$data/missing_column.expr:2:17: error: " "$tmp/e.err" || fail "no error at the declaration (2:17)"
+  check_error_format e
+  ;;
+
+data_non_numeric)
+  run e train $data/non_numeric.expr --steps 2
+  expect_rc e 1
+  cmp -s "$tmp/e.err" $data/non_numeric.expect_stderr || {
+    fail "stderr differs"
+    diff -u $data/non_numeric.expect_stderr "$tmp/e.err" | sed 's/^/    /'
+  }
+  check_error_format e
+  [ -s "$tmp/e.out" ] && fail "stdout is not empty: $(head -2 "$tmp/e.out")"
+  # the same cell given on the command line: the same place
+  run cli eval examples/iris_mlp.expr "X=@$data/non_numeric.csv:a,b"
+  expect_rc cli 1
+  grep -qx "$data/non_numeric.csv:3:2: error: the cell 'oops' in column b is not a number" "$tmp/cli.err" ||
+    fail "X=@non_numeric.csv: $(head -1 "$tmp/cli.err")"
+  ;;
+
+data_ragged_row)
+  run e train $data/ragged.expr --steps 2
+  expect_rc e 1
+  head -1 "$tmp/e.err" | grep -qx "$data/ragged.csv:3:3: error: this row has 2 cells, the first had 3" ||
+    fail "first error: $(head -1 "$tmp/e.err")"
+  grep -q "^$data/ragged.expr:1:17: error: in the default data of 'X'$" "$tmp/e.err" ||
+    fail "no error at the declaration of X"
+  check_error_format e
+  ;;
+
+data_label_out_of_range)
+  run e train $data/bad_label.expr --steps 2
+  expect_rc e 1
+  cmp -s "$tmp/e.err" $data/bad_label.expect_stderr || {
+    fail "stderr differs"
+    diff -u $data/bad_label.expect_stderr "$tmp/e.err" | sed 's/^/    /'
+  }
+  check_error_format e
+  grep -q '^step' "$tmp/e.out" && fail "training went on: $(grep '^step' "$tmp/e.out" | head -1)"
+  ;;
+
+digits_accuracy)
+  # 8x8 digits, 64-32-10: 97% on the training data in 80 full-batch steps.
+  run d train examples/digits_mlp.expr --steps 80 --lr 0.01
+  expect_rc d 0
+  at_least "$(last_metric "$tmp/d.out" accuracy)" 0.97 "digits training accuracy after 80 steps"
+  check_falling d
+  ;;
+
+sigint)
+  # Ctrl-C stops the training, which still reports and saves: exit 0.
+  set -m # a job of its own, so that SIGINT is not ignored in the child
+  "$gradc" train examples/iris_mlp.expr --steps 100000000 --save "$tmp/X.json" >"$tmp/int.out" 2>"$tmp/int.err" &
+  pid=$!
+  set +m
+  # wait until gradc has its SIGINT handler, then let it train for a second
+  for _ in $(seq 200); do
+    cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
+    [ -n "$cgt" ] && [ $((0x$cgt & 2)) != 0 ] && break
+    sleep 0.05
+  done
+  sleep 1
+  kill -INT "$pid"
+  # give it 20 s to stop
+  for _ in $(seq 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"
+    fail "gradc train did not stop within 20 s of SIGINT"
+  fi
+  wait "$pid"
+  rc=$?
+  expect_rc int 0
+  grep -q '^interrupted after [0-9]* steps$' "$tmp/int.out" || fail "no 'interrupted after N steps' line"
+  n=$(sed -n 's/^interrupted after \([0-9]*\) steps$/\1/p' "$tmp/int.out")
+  [ -n "$n" ] && [ "$n" -gt 0 ] || fail "interrupted after '$n' steps"
+  grep -qx "saved the params to $tmp/X.json" "$tmp/int.out" || fail "no 'saved the params' line"
+  [ -f "$tmp/X.json" ] || fail "X.json was not written"
+  [ "$(ls -A "$tmp" | grep -c 'X\.json')" = 1 ] || fail "a temp file is left: $(ls -A "$tmp" | tr '\n' ' ')"
+  run reload eval examples/iris_mlp.expr --inputs "$tmp/X.json"
+  expect_rc reload 0
+  # the metrics printed after the interruption are those of the saved params
+  ji=$(grep -A1 '^interrupted after' "$tmp/int.out" | sed -n 's/^J = \([^ ]*\).*/\1/p')
+  je=$(sed -n 's/^J = //p' "$tmp/reload.out")
+  [ -n "$ji" ] && [ "$(printf '%.6g' "$je")" = "$(printf '%.6g' "$ji")" ] ||
+    fail "J after the interruption = '$ji', eval of X.json J = '$je'"
+  ;;
+
+*)
+  echo "unknown case $case" >&2
+  exit 2
+  ;;
+esac
+
+if [ $failures -ne 0 ]; then
+  echo "--- stdout of the last run:"
+  ls "$tmp"/*.out >/dev/null 2>&1 && tail -5 "$(ls -t "$tmp"/*.out | head -1)" | sed 's/^/    /'
+  exit 1
+fi
+echo "ok $case"
+exit 0
