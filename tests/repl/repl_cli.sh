@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# repl_cli.sh: scripted `gradc repl` sessions (stdin is a file, not a
+# terminal), one case per ctest test.
+#
+#   tests/repl/repl_cli.sh GRADC REPO_ROOT CASE
+#
+# Runs from REPO_ROOT. Prints what went wrong and exits 1 when the case
+# fails.
+set -u
+
+if [ $# -ne 3 ]; then
+  echo "usage: $0 GRADC REPO_ROOT CASE" >&2
+  exit 2
+fi
+gradc=$1
+root=$2
+case=$3
+case $gradc in /*) ;; *) gradc=$(pwd)/$gradc ;; esac
+cd "$root" || exit 2
+[ -x "$gradc" ] || { echo "no gradc binary at $gradc" >&2; exit 2; }
+here=tests/repl
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gradc-repl-XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+
+failures=0
+fail() {
+  echo "FAIL $case: $*"
+  failures=$((failures + 1))
+}
+
+# session NAME: `gradc repl` with stdin $tmp/NAME.in (or the file given
+# as $2); stdout in $tmp/NAME.out, stderr in $tmp/NAME.err, exit code in $rc.
+session() {
+  local name=$1 in=${2:-$tmp/$1.in}
+  HOME=$tmp GRADC_HISTORY=$tmp/history "$gradc" repl <"$in" >"$tmp/$name.out" 2>"$tmp/$name.err"
+  rc=$?
+}
+
+expect_rc() { # NAME WANT
+  if [ "$rc" != "$2" ]; then
+    fail "$1: exit code $rc, want $2"
+    sed 's/^/    stderr: /' "$tmp/$1.err" | head -20
+  fi
+}
+
+same() { # WANT_FILE GOT_FILE WHAT
+  cmp -s "$1" "$2" || {
+    fail "$3 differs from $1"
+    diff -u "$1" "$2" | sed 's/^/    /' | head -60
+  }
+}
+
+empty() { # FILE WHAT
+  [ -s "$1" ] && { fail "$2 is not empty:"; head -10 "$1" | sed 's/^/    /'; }
+}
+
+# Without a terminal the REPL is a filter: no banner, no prompts, no
+# escape sequences, no history file.
+quiet() { # NAME
+  if grep -q -e 'gradc> ' -e '\.\.\.> ' -e 'type :help' "$tmp/$1.out" "$tmp/$1.err"; then
+    fail "$1: a prompt or the banner was printed although stdin is not a terminal"
+  fi
+  if grep -q $'\e\|\r' "$tmp/$1.out" "$tmp/$1.err"; then
+    fail "$1: escape codes or carriage returns in the output"
+  fi
+  [ -e "$tmp/history" ] && fail "$1: a history file was written although stdin is not a terminal"
+}
+
+# Every error block "repl:LINE:COL: error: ... 'NAME'", source line, caret
+# line must have its caret at COL, under NAME in the source line shown.
+carets_under_names() { # NAME
+  awk '
+    state == 2 { caret = index($0, "^")
+                 if (caret != col || substr(src, col, length(nm)) != nm) {
+                   printf "    %s\n    %s\n    %s\n    (the caret is at %d, COL is %d, want both under %s)\n", head, src, $0, caret, col, nm
+                   bad = 1 }
+                 state = 0; next }
+    state == 1 { src = $0; state = 2; next }
+    /^repl:[0-9]+:[0-9]+: error: .*'"'"'[^'"'"']*'"'"'/ {
+                 head = $0; split($0, f, ":"); col = f[3] + 0
+                 nm = $0; sub(/^[^'"'"']*'"'"'/, "", nm); sub(/'"'"'.*/, "", nm)
+                 n++; state = 1 }
+    END { if (n == 0) { print "    no repl:LINE:COL error with a quoted name"; bad = 1 }; exit bad }
+  ' "$tmp/$1.err" || fail "$1: an error's column or caret is not under the name it reports"
+}
+
+case $case in
+
+session)
+  # The course's example typed into the REPL: value, gradient, the
+  # derivative as an expression, the check and the trace. The expected
+  # output was checked by hand against 0.5*(w*x - y)^2 at w=2, x=3, y=1.
+  session s "$here/session.in"
+  expect_rc s 0
+  same "$here/session.expect" "$tmp/s.out" "stdout"
+  empty "$tmp/s.err" "stderr"
+  quiet s
+  ;;
+
+errors)
+  # Lines that fail are reported at repl:LINE:COL with the line typed and
+  # a caret, and the session goes on; it exits 1 at the end.
+  session e "$here/errors.in"
+  expect_rc e 1
+  same "$here/errors.expect" "$tmp/e.out" "stdout"
+  same "$here/errors.expect_stderr" "$tmp/e.err" "stderr"
+  quiet e
+  ;;
+
+error_column_in_expressions)
+  # An error in a bare expression, or in the expression after a command,
+  # is at its column in what was typed (not in the program the REPL
+  # builds around it).
+  cat >"$tmp/x.in" <<'EOF'
+f = 0.5*(w*x-y)^2
+:set w=2 x=3 y=1
+foo(1)
+w + zz(1)
+:grad w*sinn(x)
+f
+EOF
+  session x
+  expect_rc x 1
+  grep -q '^repl:3:1: error: unknown function '"'foo'"'$' "$tmp/x.err" || fail "foo(1): want repl:3:1"
+  grep -q '^repl:4:5: error: unknown function '"'zz'"'$' "$tmp/x.err" || fail "w + zz(1): want repl:4:5"
+  carets_under_names x
+  [ "$(tail -1 "$tmp/x.out")" = "f = 12.5" ] || fail "the session did not go on: $(tail -1 "$tmp/x.out")"
+  ;;
+
+error_column_after_semicolon)
+  # Statements separated by ';': the error is at its column in the line
+  # typed, and that whole line is shown.
+  printf '%s\n' 'a = w; g = foo(w)' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' "repl:1:12: error: unknown function 'foo'" 'a = w; g = foo(w)' '           ^' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
+free_name_f)
+  # A free variable may be called f in the REPL as in a file
+  # (gradc eval of "f*x" with f=3 x=2 prints f = 6).
+  printf '%s\n' ':set f=3 x=2' 'f*x' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  grep -q ' = 6$' "$tmp/x.out" || fail "f*x at f=3, x=2: want 6, stdout: $(cat "$tmp/x.out")"
+  ;;
+
+unknown_command)
+  printf '%s\n' 'f = w' ':frobnicate' ':frobnicate f' ':set w=2' 'f' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  [ "$(grep -c 'unknown command' "$tmp/x.err")" = 2 ] || {
+    fail "want 'unknown command' for both :frobnicate lines"
+    sed 's/^/    stderr: /' "$tmp/x.err"
+  }
+  [ "$(tail -1 "$tmp/x.out")" = "f = 2" ] || fail "the session did not go on"
+  ;;
+
+set_json_array_with_spaces)
+  # :set takes JSON arrays as typed by people, with spaces after commas.
+  printf '%s\n' 'param v[2], M[2, 2]' ':set v=[1, 2]' ':set M=[[1, 2], [3, 4]]' 'sum(v)' 'sum(M @ v)' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  printf '%s\n' 'f = 3' 'f = 16' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  ;;
+
+redefinition)
+  # SPEC 1.3: in the REPL a redefinition replaces the old definition, and
+  # what depends on it follows.
+  printf '%s\n' 'g = w*2' 'h = g + 1' ':set w=5' 'h' 'g = w*3' 'h' ':grad h' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  printf '%s\n' 'h = 11' 'h = 16' 'h = 16' 'dh/dw = 3' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  ;;
+
+time_ten_thousand_nodes)
+  # :time on an expression of about 10,000 nodes: 2,500 terms sin(w*k + x)
+  awk 'BEGIN { printf ":set w=0.5 x=0.25\n:time 0"
+               for (k = 1; k <= 2500; k++) printf " + sin(w*%d + x)", k
+               printf "\n" }' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  num='[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?'
+  grep -Eqx "[0-9]+ DAG nodes: parse and build $num ms; value: emit\+JIT $num ms, run $num us; value\+gradient: emit\+JIT $num ms, run $num us \([0-9]+ and [0-9]+ operations\)" "$tmp/x.out" ||
+    fail "unexpected :time output: $(cat "$tmp/x.out")"
+  nodes=$(sed -n 's/^\([0-9]*\) DAG nodes.*/\1/p' "$tmp/x.out")
+  ops=$(sed -n 's/.*(\([0-9]*\) and [0-9]* operations)$/\1/p' "$tmp/x.out")
+  [ -n "$nodes" ] && [ "$nodes" -ge 10000 ] || fail "$nodes DAG nodes, want at least 10,000"
+  [ -n "$ops" ] && [ "$ops" -ge 9000 ] && [ "$ops" -le 11000 ] || fail "$ops operations in the value, want about 10,000"
+  ;;
+
+load_and_grad)
+  # :load the Iris network, then :grad J: the gradient tensors with the
+  # params' shapes, the same numbers as gradc grad.
+  printf '%s\n' ':load examples/iris_mlp.expr' ':grad J' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  [ "$(head -1 "$tmp/x.out")" = "J = 1.190580918" ] || fail "first line: $(head -1 "$tmp/x.out")"
+  rows() { # NAME: the rows of a printed matrix
+    awk -v n="$1" 'index($0, n " = [[") == 1 { on = 1 } on { c++ } on && /\]\]$/ { print c; exit }' "$tmp/x.out"
+  }
+  entries() { # NAME: the entries of a printed vector
+    awk -v n="$1" 'index($0, n " = [") == 1 { print split($0, a, ","); exit }' "$tmp/x.out"
+  }
+  [ "$(rows dJ/dV)" = 16 ] || fail "dJ/dV has $(rows dJ/dV) rows, want 16"
+  [ "$(rows dJ/dW)" = 3 ] || fail "dJ/dW has $(rows dJ/dW) rows, want 3"
+  [ "$(entries dJ/db)" = 16 ] || fail "dJ/db has $(entries dJ/db) entries, want 16"
+  [ "$(entries dJ/dc)" = 3 ] || fail "dJ/dc has $(entries dJ/dc) entries, want 3"
+  "$gradc" grad examples/iris_mlp.expr --wrt V,b,W,c >"$tmp/grad.out" 2>&1
+  awk '/^J = |^dJ\/d/ { on = 1 } /^[a-z]+ = |^daccuracy/ && !/^J = / { on = 0 } on' "$tmp/grad.out" >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout (gradc grad's J and dJ lines)"
+  # from another directory, the data path still resolves against the file
+  (cd "$tmp" && printf '%s\n' ":load $root/examples/iris_mlp.expr" 'accuracy' |
+    "$gradc" repl >"$tmp/abs.out" 2>"$tmp/abs.err")
+  rc=$?
+  expect_rc abs 0
+  [ "$(cat "$tmp/abs.out")" = "accuracy = 0.3333333333" ] || fail ":load by absolute path: $(cat "$tmp/abs.out")"
+  ;;
+
+*)
+  echo "unknown case $case" >&2
+  exit 2
+  ;;
+esac
+
+if [ $failures -ne 0 ]; then
+  exit 1
+fi
+echo "ok $case"
+exit 0
