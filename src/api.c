@@ -122,11 +122,11 @@ GradcStatus gradc_compile_file(Gradc *g, const char *path) {
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
     buf_putn(&b, chunk, n);
-  int err = ferror(f);
+  int err = ferror(f) ? errno : 0;
   fclose(f);
   if (err) {
     buf_free(&b);
-    gradc_error(g, GRADC_ERR_INPUT, "cannot read %s", path);
+    gradc_error(g, GRADC_ERR_INPUT, "cannot read %s: %s", path, strerror(err));
     return GRADC_ERR_INPUT;
   }
   if (b.oom) {

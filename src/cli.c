@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1066,6 +1067,11 @@ int write_atomic(const char *path, const char *text) {
     return -1;
   snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
   int fd = mkstemp(tmp);
+  if (fd >= 0) { /* mkstemp makes 0600; a plain file gets 0666 less the umask */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+  }
   if (fd < 0) {
     fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
     free(tmp);
@@ -1189,7 +1195,7 @@ static const char *take(int argc, char **argv, int *i, const char *name, const c
 int main(int argc, char **argv) {
   Opts o = {.tol = 1e-6};
   if (argc < 2) {
-    help(NULL);
+    usage_error(NULL, "a command is missing");
     return EXIT_USAGE;
   }
   if (!strcmp(argv[1], "--version")) {

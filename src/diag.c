@@ -151,15 +151,19 @@ static int distance(const char *a, const char *b) {
 const char *diag_closest(const char *name, const char *const *cands, int n) {
   const char *best = NULL;
   int bestd = 99;
-  size_t len = strlen(name);
-  int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
+  size_t len = strlen(name), bestp = 0;
+  int limit = len <= 1 ? 0 : len <= 3 ? 1 : len <= 6 ? 2 : 3; /* one letter: no guess */
   for (int i = 0; i < n; i++) {
     if (!cands[i] || !strcmp(cands[i], name))
       continue;
     int d = distance(name, cands[i]);
-    if (d < bestd) {
+    size_t p = 0; /* on a tie, the one that starts like the name wins */
+    while (name[p] && name[p] == cands[i][p])
+      p++;
+    if (d < bestd || (d == bestd && p > bestp)) {
       bestd = d;
       best = cands[i];
+      bestp = p;
     }
   }
   return bestd <= limit ? best : NULL;

@@ -83,7 +83,10 @@ static GradcStatus store(Gradc *g, int var, double *data, const long *dims, int 
       size_t n = strlen(got);
       snprintf(got + n, sizeof got - n, "%s%ld%s", i ? ", " : "", dims[i], i + 1 == rank ? ")" : "");
     }
-    ERROR(g, "%s: '%s' is declared %s but the value is %s", from, v->name, want, got);
+    if (s->rank == 0)
+      ERROR(g, "%s: '%s' is a scalar but the value has shape %s", from, v->name, got);
+    else
+      ERROR(g, "%s: '%s' is declared %s but the value is %s", from, v->name, want, got);
     free(data);
     return GRADC_ERR_INPUT;
   }
@@ -264,7 +267,7 @@ static int choose(Csv *c) {
     if (*tok && !*end) {
       col = k >= 0 && k < c->ncols ? (int)k : -1;
       if (col < 0)
-        diag_file(&c->g->diags, c->path, 0, 0, "column %ld does not exist (the file has %d columns)", k, c->ncols);
+        diag_file(&c->g->diags, c->path, 1, 1, "column %ld does not exist (the file has %d columns)", k, c->ncols);
     } else {
       for (int i = 0; i < c->nnames; i++)
         if (!strcmp(c->names[i], tok))
@@ -272,11 +275,11 @@ static int choose(Csv *c) {
       if (col < 0) {
         const char *best = diag_closest(tok, (const char *const *)c->names, c->nnames);
         if (c->header && best)
-          diag_file(&c->g->diags, c->path, 1, 0, "no column named '%s' (did you mean '%s'?)", tok, best);
+          diag_file(&c->g->diags, c->path, 1, 1, "no column named '%s' (did you mean '%s'?)", tok, best);
         else if (c->header)
-          diag_file(&c->g->diags, c->path, 1, 0, "no column named '%s'", tok);
+          diag_file(&c->g->diags, c->path, 1, 1, "no column named '%s'", tok);
         else
-          diag_file(&c->g->diags, c->path, 1, 0, "no header row, so columns are numbers, not '%s'", tok);
+          diag_file(&c->g->diags, c->path, 1, 1, "no header row, so columns are numbers, not '%s'", tok);
       }
     }
     if (col < 0) {
@@ -287,7 +290,7 @@ static int choose(Csv *c) {
   }
   free(spec);
   if (c->npick == 0) {
-    diag_file(&c->g->diags, c->path, 0, 0, "no columns chosen");
+    diag_file(&c->g->diags, c->path, 1, 1, "no columns chosen");
     return -1;
   }
   return 0;
@@ -380,7 +383,7 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   size_t n;
   while (!c.failed && (n = fread(buf, 1, sizeof buf, f)) > 0)
     if (csv_parse(&p, buf, n, on_cell, on_row, &c) != n) {
-      diag_file(&g->diags, path, (int)c.row + 1, 0, "%s", csv_strerror(csv_error(&p)));
+      diag_file(&g->diags, path, (int)c.row + 1, 1, "%s", csv_strerror(csv_error(&p)));
       c.failed = 1;
     }
   if (!c.failed)
@@ -395,7 +398,7 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   free(c.names);
   free(c.pick);
   if (!c.failed && c.nrows == 0) {
-    diag_file(&g->diags, path, 0, 0, "no rows of data");
+    diag_file(&g->diags, path, 1, 1, "no rows of data");
     c.failed = 1;
   }
   free(path);
@@ -461,7 +464,7 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
     int rc = json_tensor(j, &data, dims, &rank, why, sizeof why);
     json_decref(j);
     if (rc < 0) {
-      diag_file(&g->diags, path, 0, 0, "%s", why);
+      diag_file(&g->diags, path, 1, 1, "%s", why);
       return GRADC_ERR_INPUT;
     }
     return store(g, var, data, dims, rank, level, path);
@@ -610,9 +613,20 @@ GradcStatus gradc_set_defaults(Gradc *g, unsigned long long seed, int random_sca
     free(text);
     if (s != GRADC_OK) {
       st = s;
-      if (g->diags.count > before) /* and where the file names the data */
+      Diag *last = g->diags.count > before ? &g->diags.items[g->diags.count - 1] : NULL;
+      if (last && last->file && last->span.line == 0) {
+        /* a file that cannot be read at all: say so where the .expr names it */
+        char *msg = last->msg, *file = last->file;
+        g->diags.count--;
+        diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, v->init_span, NULL,
+                 "the default data of '%s': %s: %s", v->name, file, msg);
+        free(msg);
+        free(file);
+        free(last->hint);
+      } else if (last) { /* and where the file names the data */
         diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, v->init_span, NULL,
                  "in the default data of '%s'", v->name);
+      }
     }
   }
   if (st != GRADC_OK)
