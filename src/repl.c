@@ -44,6 +44,10 @@ typedef struct Repl {
   int tty, failed, lineno;
   Cached cache[NCACHE];
   int next_cache;
+  /* where the text being compiled came from, for error columns */
+  char *line_text;  /* the input as typed (a copy) */
+  int coloff;       /* where the current statement or target starts in it */
+  int prefix;       /* characters the REPL put before it ("output f = ") */
 } Repl;
 
 static Repl *the_repl; /* for tab completion */
@@ -225,6 +229,11 @@ static void show_errors_at(Repl *r, Gradc *g, const char *typed, int skip, const
     const char *s = text;
     for (int k = 0; k < off && strchr(s, '\n'); k++)
       s = strchr(s, '\n') + 1;
+    if (text == typed && off == 0 && !strcmp(origin, "repl") && r->line_text) {
+      /* the line as typed: columns count from its start */
+      col = col - r->prefix + r->coloff;
+      s = r->line_text;
+    }
     int len = (int)strcspn(s, "\n");
     fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", origin, first + off, col,
             gradc_diag_message(g, i), len, s, col > 1 ? col - 1 : 0, "");
@@ -276,6 +285,15 @@ static int set_values(Repl *r, Gradc *g) {
   return 0;
 }
 
+/* Does the text use the identifier `id`? */
+static int uses_name(const char *text, const char *id) {
+  size_t n = strlen(id);
+  for (const char *p = text; (p = strstr(p, id)) != NULL; p += n)
+    if ((p == text || !is_name_char(p[-1], 0)) && !is_name_char(p[n], 0))
+      return 1;
+  return 0;
+}
+
 /* The session compiled with `target` (a name or an expression) as its only
  * output, named *shown. */
 static Gradc *target_context(Repl *r, const char *target, const char **shown) {
@@ -300,15 +318,15 @@ static Gradc *target_context(Repl *r, const char *target, const char **shown) {
     char *out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", skip_space(t));
     text = program(r, found, out, 1, NULL, NULL);
     free(out);
-  } else {
-    int taken = 0;
-    for (int i = 0; i < r->n; i++) {
-      classify(r->st[i].text, &nm);
-      taken |= nm && !strcmp(nm, "f");
-      free(nm);
-    }
+  } else { /* a bare expression is an output named f, unless f is taken */
+    int taken = uses_name(target, "f");
+    for (int i = 0; i < r->n && !taken; i++)
+      taken = uses_name(r->st[i].text, "f");
+    for (int i = 0; i < r->nset && !taken; i++)
+      taken = !strncmp(r->set[i], "f=", 2);
     snprintf(name, sizeof name, "%s", taken ? "_" : "f");
     char *extra = fmt("output %s = %s", name, target);
+    r->prefix = (int)strlen(extra) - (int)strlen(target);
     text = program(r, -1, NULL, 1, extra, NULL);
     free(extra);
   }
@@ -452,6 +470,7 @@ static void add_stmt(Repl *r, int at, const char *text, const char *origin, int 
 
 /* A statement: check the session with it, then keep it. */
 static int statement(Repl *r, const char *text, const char *origin, int line) {
+  r->prefix = 0;
   char *nm;
   Kind k = classify(text, &nm);
   int at = r->n;
@@ -603,6 +622,27 @@ static int load(Repl *r, const char *path) {
   return bad;
 }
 
+/* Split at blanks outside brackets: NAME=[1, 2] is one word. */
+static int split_words(char *s, char **words, int max) {
+  int n = 0;
+  while (*s && n < max) {
+    while (*s == ' ' || *s == '\t')
+      *s++ = 0;
+    if (!*s)
+      break;
+    words[n++] = s;
+    int depth = 0;
+    while (*s && (depth > 0 || (*s != ' ' && *s != '\t'))) {
+      if (*s == '[' || *s == '(')
+        depth++;
+      else if ((*s == ']' || *s == ')') && depth > 0)
+        depth--;
+      s++;
+    }
+  }
+  return n;
+}
+
 static int command(Repl *r, char *line) {
   char *args = line;
   while (*args && *args != ' ' && *args != '\t')
@@ -612,6 +652,15 @@ static int command(Repl *r, char *line) {
   args = (char *)skip_space(args);
   Opts o = *r->o;
   const char *cmd = line;
+  int known = !strcmp(cmd, ":q");
+  for (int i = 0; commands[i]; i++)
+    known |= !strcmp(cmd, commands[i]);
+  if (!known) {
+    fprintf(stderr, "repl: error: unknown command %s (:help lists them)\n", cmd);
+    return 1;
+  }
+  if (r->line_text) /* where the arguments start in the line typed */
+    r->coloff = (int)(args - line) + (int)(skip_space(r->line_text) - r->line_text);
   if (!strcmp(cmd, ":help")) {
     help();
     return 0;
@@ -622,7 +671,10 @@ static int command(Repl *r, char *line) {
     return load(r, args);
   if (!strcmp(cmd, ":set")) {
     int bad = 0;
-    for (char *save, *w = strtok_r(args, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+    char *words[256];
+    int nw = split_words(args, words, 256);
+    for (int q = 0; q < nw; q++) {
+      char *w = words[q];
       if (!strchr(w, '=') || w[0] == '=') {
         fprintf(stderr, "repl: error: :set takes NAME=VALUE words, not '%s'\n", w);
         bad = 1;
@@ -738,6 +790,7 @@ static int command(Repl *r, char *line) {
     return rc;
   }
   target = split_wrt(args, &wrtlist);
+  r->coloff += (int)(target - args);
   if (!*target) {
     fprintf(stderr, "repl: error: %s needs a name or an expression\n", cmd);
     return 1;
@@ -914,22 +967,27 @@ int repl_main(const Opts *o) {
     if (*s && *s != '#') {
       if (r.tty)
         add_history(in);
+      free(r.line_text);
+      r.line_text = xstrdup(in);
+      r.coloff = 0;
+      r.lineno = start; /* errors point into the input typed */
       if (*s == ':')
         rc = command(&r, (char *)s);
       else {
-        char *copy = xstrdup(s), *save;
+        char *copy = xstrdup(in), *save;
         for (char *part = strtok_r(copy, ";", &save); part && rc == 0; part = strtok_r(NULL, ";", &save)) {
           char *hash = strchr(part, '#');
           if (hash)
             *hash = 0;
-          if (*skip_space(part)) {
-            r.lineno = start; /* errors point into the input typed */
-            rc = statement(&r, part, "repl", start);
-            r.lineno = last;
+          const char *body = skip_space(part);
+          if (*body) {
+            r.coloff = (int)(body - copy);
+            rc = statement(&r, body, "repl", start);
           }
         }
         free(copy);
       }
+      r.lineno = last;
     }
     free(in);
     fflush(stdout);
@@ -941,6 +999,7 @@ int repl_main(const Opts *o) {
   }
   if (r.tty)
     save_history();
+  free(r.line_text);
   for (int i = 0; i < r.n; i++) {
     free(r.st[i].text);
     free(r.st[i].name);
