@@ -9,10 +9,19 @@
 
 #include "api.h"
 
+#include <time.h>
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 Gradc *gradc_new(void) { return calloc(1, sizeof(Gradc)); }
 
 static void free_fn(GradcFn *f) {
   jit_free(f->mod);
+  free(f->key);
   if (f->resdata)
     for (int i = 0; i < f->nres; i++)
       free(f->resdata[i]);
@@ -103,12 +112,18 @@ GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
     return GRADC_ERR_INPUT;
   }
   Parse p = {.arena = &g->prog.arena, .diags = &g->diags, .src = &g->src};
-  if (parse_source(&p) != 0) {
+  double t0 = now();
+  int rc = parse_source(&p);
+  double t1 = now();
+  g->t_parse = t1 - t0;
+  if (rc != 0) {
     if (g->diags.count == 0)
       diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, (Span){0}, NULL, "cannot parse");
     return GRADC_ERR_INPUT;
   }
-  return (GradcStatus)lower_program(&g->prog, &p);
+  GradcStatus st = (GradcStatus)lower_program(&g->prog, &p);
+  g->t_lower = now() - t1;
+  return st;
 }
 
 GradcStatus gradc_compile_file(Gradc *g, const char *path) {
@@ -207,6 +222,7 @@ typedef struct Plan {
   ShapeId xshape;    /* one cotangent of this shape */
   const char *xname;
   int oom;
+  double t0;         /* when building started (derivatives are timed from it) */
 } Plan;
 
 static void plan_add(Plan *p, NodeId node, char *name) {
@@ -305,10 +321,15 @@ static GradcFn *build(Gradc *g, Plan *pl) {
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
                 .dimc = prog->dimnames, .ndims = prog->ndims};
   EmitOpts opts = {.kernel = 1};
+  double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)
     goto oom;
+  double t2 = now();
   f->mod = jit_compile(src.data, g->backend, &g->diags);
+  f->t_ad = pl->t0 > 0 ? t1 - pl->t0 : 0;
+  f->t_emit = t2 - t1;
+  f->t_jit = now() - t2;
   if (!f->mod)
     goto fail;
   f->call = jit_lookup(f->mod, "g_fn");
@@ -351,6 +372,36 @@ fail:
   return NULL;
 }
 
+/* Functions are cached per context by what they compute. */
+static char *fn_key(const char *kind, int out, const int *wrt, int nwrt) {
+  Buf b = {0};
+  buf_printf(&b, "%s:%d:", kind, out);
+  if (!wrt)
+    buf_puts(&b, "params");
+  for (int k = 0; wrt && k < nwrt; k++)
+    buf_printf(&b, "%d,", wrt[k]);
+  return b.data;
+}
+
+static GradcFn *cached(Gradc *g, char *key) {
+  if (!key)
+    return NULL;
+  for (GradcFn *f = g->fns; f; f = f->next)
+    if (f->key && !strcmp(f->key, key)) {
+      free(key);
+      return f;
+    }
+  return NULL;
+}
+
+static GradcFn *remember(GradcFn *f, char *key) {
+  if (f && !f->key)
+    f->key = key;
+  else
+    free(key);
+  return f;
+}
+
 static int ready(Gradc *g) {
   if (!g->prog.dag || g->prog.nouts == 0) {
     gradc_error(g, GRADC_ERR_USAGE, "no program has been compiled");
@@ -380,10 +431,10 @@ static int *default_wrt(Gradc *g, const int *wrt, int *nwrt) {
   return w;
 }
 
-GradcFn *gradc_fn_value(Gradc *g) {
+static GradcFn *gradc_fn_value_build(Gradc *g) {
   if (!ready(g))
     return NULL;
-  Plan pl = {0};
+  Plan pl = {.t0 = now()};
   add_outputs(g, &pl);
   return build(g, &pl);
 }
@@ -393,13 +444,13 @@ static NodeId zero_if_none(Dag *d, NodeId n, ShapeId s) {
   return n == NO_NODE ? dag_bcast(d, dag_const(d, 0), s) : n;
 }
 
-GradcFn *gradc_fn_grad(Gradc *g, const int *wrt_in, int nwrt) {
+static GradcFn *gradc_fn_grad_build(Gradc *g, const int *wrt_in, int nwrt) {
   if (!ready(g))
     return NULL;
   int *wrt = default_wrt(g, wrt_in, &nwrt);
   if (!wrt)
     return NULL;
-  Plan pl = {0};
+  Plan pl = {.t0 = now()};
   Dag *d = g->prog.dag;
   add_outputs(g, &pl);
   for (int o = 0; o < g->prog.nouts && !pl.oom; o++) {
@@ -422,7 +473,7 @@ GradcFn *gradc_fn_grad(Gradc *g, const int *wrt_in, int nwrt) {
   return build(g, &pl);
 }
 
-GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt_in, int nwrt) {
+static GradcFn *gradc_fn_jvp_build(Gradc *g, const int *wrt_in, int nwrt) {
   if (!ready(g))
     return NULL;
   int *wrt = default_wrt(g, wrt_in, &nwrt);
@@ -432,7 +483,7 @@ GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt_in, int nwrt) {
   Dag *d = prog->dag;
   NodeId *seed = malloc(((size_t)prog->nvars + 1) * sizeof *seed);
   NodeId *roots = malloc(((size_t)prog->nouts + 1) * sizeof *roots);
-  Plan pl = {.ntan = nwrt, .tan_of = wrt};
+  Plan pl = {.ntan = nwrt, .tan_of = wrt, .t0 = now()};
   if (!seed || !roots) {
     free(seed);
     free(roots);
@@ -460,7 +511,7 @@ GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt_in, int nwrt) {
   return f;
 }
 
-GradcFn *gradc_fn_vjp(Gradc *g, int out, const int *wrt_in, int nwrt) {
+static GradcFn *gradc_fn_vjp_build(Gradc *g, int out, const int *wrt_in, int nwrt) {
   if (!ready(g) || out < 0 || out >= g->prog.nouts)
     return NULL;
   int *wrt = default_wrt(g, wrt_in, &nwrt);
@@ -469,7 +520,7 @@ GradcFn *gradc_fn_vjp(Gradc *g, int out, const int *wrt_in, int nwrt) {
   Program *prog = &g->prog;
   Dag *d = prog->dag;
   const Output *o = &prog->outs[out];
-  Plan pl = {.ntan = 1, .xshape = dag_shape(d, o->node), .xname = o->name};
+  Plan pl = {.ntan = 1, .xshape = dag_shape(d, o->node), .xname = o->name, .t0 = now()};
   NodeId ct = dag_var(d, prog->nvars, pl.xshape); /* the cotangent argument */
   plan_add(&pl, o->node, strdup(o->name));
   uint32_t n;
@@ -485,7 +536,7 @@ GradcFn *gradc_fn_vjp(Gradc *g, int out, const int *wrt_in, int nwrt) {
   return build(g, &pl);
 }
 
-GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt_in, int nwrt) {
+static GradcFn *gradc_fn_hessian_build(Gradc *g, int out, const int *wrt_in, int nwrt) {
   if (!ready(g) || out < 0 || out >= g->prog.nouts)
     return NULL;
   int *wrt = default_wrt(g, wrt_in, &nwrt);
@@ -493,7 +544,7 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt_in, int nwrt) {
     return NULL;
   Program *prog = &g->prog;
   Dag *d = prog->dag;
-  Plan pl = {0};
+  Plan pl = {.t0 = now()};
   const Output *o = &prog->outs[out];
   plan_add(&pl, o->node, strdup(o->name));
   uint32_t n;
@@ -1235,4 +1286,42 @@ GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text) {
   }
   *text = b.data;
   return GRADC_OK;
+}
+
+void gradc_timings(const Gradc *g, const GradcFn *f, double t[5]) {
+  t[0] = g->t_parse;
+  t[1] = g->t_lower;
+  t[2] = f ? f->t_ad : 0;
+  t[3] = f ? f->t_emit : 0;
+  t[4] = f ? f->t_jit : 0;
+}
+
+GradcFn *gradc_fn_value(Gradc *g) {
+  char *key = fn_key("value", 0, NULL, 0);
+  GradcFn *f = cached(g, key);
+  return f ? f : remember(gradc_fn_value_build(g), key);
+}
+
+GradcFn *gradc_fn_grad(Gradc *g, const int *wrt, int nwrt) {
+  char *key = fn_key("grad", 0, wrt, nwrt);
+  GradcFn *f = cached(g, key);
+  return f ? f : remember(gradc_fn_grad_build(g, wrt, nwrt), key);
+}
+
+GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt, int nwrt) {
+  char *key = fn_key("jvp", 0, wrt, nwrt);
+  GradcFn *f = cached(g, key);
+  return f ? f : remember(gradc_fn_jvp_build(g, wrt, nwrt), key);
+}
+
+GradcFn *gradc_fn_vjp(Gradc *g, int out, const int *wrt, int nwrt) {
+  char *key = fn_key("vjp", out, wrt, nwrt);
+  GradcFn *f = cached(g, key);
+  return f ? f : remember(gradc_fn_vjp_build(g, out, wrt, nwrt), key);
+}
+
+GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt) {
+  char *key = fn_key("hessian", out, wrt, nwrt);
+  GradcFn *f = cached(g, key);
+  return f ? f : remember(gradc_fn_hessian_build(g, out, wrt, nwrt), key);
 }

@@ -14,6 +14,8 @@ struct GradcFn {
   char **argnames, **resnames;
   ShapeId *argshape, *resshape;
   double **resdata;  /* gradc_run's results, sized by the bound dimensions */
+  double t_ad, t_emit, t_jit; /* seconds spent building it, per stage */
+  char *key;         /* what it computes: asking again returns this one */
   GradcFn *next;
 };
 
@@ -36,6 +38,7 @@ struct Gradc {
   Arena arena;       /* C identifiers, names of results */
   Value *vals;       /* one per variable */
   long *dimval;      /* bound symbolic dimensions (-1: not yet) */
+  double t_parse, t_lower;    /* seconds spent compiling, per stage */
 };
 
 /* values.c */

@@ -145,6 +145,10 @@ GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res
 /* Arithmetic operations and calls in the function's code (x^n counts as
  * its n-1 multiplications): the cost model of the benchmarks. */
 long gradc_fn_op_count(const GradcFn *f);
+/* Seconds spent per stage: t[0] parsing, t[1] building the DAG (names,
+ * folding, hash-consing), and for f: t[2] differentiation, t[3] emitting C,
+ * t[4] compiling it (libtcc or cc). */
+void gradc_timings(const Gradc *g, const GradcFn *f, double t[5]);
 
 /* ---- the evaluation trace (the course's tables) ----------------------- */
 
