@@ -816,6 +816,8 @@ int lower_program(Program *prog, Parse *p) {
       continue;
     }
     NodeId x = lower_expr(&l, s->value);
+    /* lowering may have grown the table (free names): look again */
+    b = lookup(&l, s->name);
     if (!b)
       b = bind(&l, s->name);
     if (x == NO_NODE) {
