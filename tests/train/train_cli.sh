@@ -258,10 +258,12 @@ sigint)
   "$gradc" train examples/iris_mlp.expr --steps 100000000 --save "$tmp/X.json" >"$tmp/int.out" 2>"$tmp/int.err" &
   pid=$!
   set +m
-  # wait until gradc has its SIGINT handler, then let it train for a second
+  # wait until gradc (not the shell's child before exec, which has the
+  # shell's handlers) catches SIGINT, then let it train for a second
   for _ in $(seq 200); do
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null)
     cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
-    [ -n "$cgt" ] && [ $((0x$cgt & 2)) != 0 ] && break
+    [ "$comm" = gradc ] && [ -n "$cgt" ] && [ $((0x$cgt & 2)) != 0 ] && break
     sleep 0.05
   done
   sleep 1
