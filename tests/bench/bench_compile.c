@@ -1,0 +1,180 @@
+/* bench_compile: compile latency per stage, per node, from 10^3 to 10^6
+ * DAG nodes: parse, DAG (names, folding, hash-consing), differentiate,
+ * emit C, libtcc; then one evaluation of value+gradient. Each size runs in
+ * a child process so its peak memory (wait4's ru_maxrss) is its own.
+ *   bench_compile [--quick] [--max N] [--json FILE]
+ * The growth must be linear: the table prints microseconds per node. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gradc.h"
+
+/* CPU time of the process: what a stage costs, whatever else the machine
+ * is doing (compiling is single-threaded). */
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A random DAG of n operations over 16 inputs: each reads recent nodes or
+ * any earlier one; the unused ones are summed into the output. */
+static char *program(long n, size_t *len) {
+  size_t cap = (size_t)n * 40 + 4096, at = 0;
+  char *s = malloc(cap);
+  char *used = calloc((size_t)n + 16, 1);
+  unsigned long long r = 88172645463325252ull;
+  if (!s || !used)
+    exit(1);
+  for (long k = 16; k < n + 16; k++) {
+    r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+    long a = (r & 3) ? k - 1 - (long)((r >> 8) % (k < 32 ? (unsigned long)k : 32)) : (long)((r >> 8) % (unsigned long)k);
+    long b = (r & 12) ? k - 1 - (long)((r >> 20) % (k < 32 ? (unsigned long)k : 32)) : (long)((r >> 20) % (unsigned long)k);
+    used[a] = used[b] = 1;
+    const char *ca = a < 16 ? "x" : "a", *cb = b < 16 ? "x" : "a";
+    static const char *const fmts[] = {"a%ld = %s%ld * %s%ld\n", "a%ld = %s%ld + %s%ld\n",
+                                       "a%ld = %s%ld - 0.5*%s%ld\n", "a%ld = sin(%s%ld) + %s%ld\n",
+                                       "a%ld = tanh(%s%ld) * %s%ld\n"};
+    at += (size_t)snprintf(s + at, cap - at, fmts[(r >> 40) % 5], k, ca, a, cb, b);
+  }
+  at += (size_t)snprintf(s + at, cap - at, "output f = 0");
+  for (long k = 16; k < n + 16; k++)
+    if (!used[k]) {
+      if (at + 32 > cap) {
+        cap *= 2;
+        s = realloc(s, cap);
+        if (!s)
+          exit(1);
+      }
+      at += (size_t)snprintf(s + at, cap - at, " + a%ld", k);
+    }
+  at += (size_t)snprintf(s + at, cap - at, "\n");
+  free(used);
+  *len = at;
+  return s;
+}
+
+typedef struct Row {
+  long n;
+  int primal, nodes;
+  double t[5], eval, total;
+  long rss_kb;
+  int ok;
+} Row;
+
+static void run(long n, Row *row) {
+  size_t len;
+  char *src = program(n, &len);
+  double t0 = now();
+  Gradc *g = gradc_new();
+  GradcStatus st = gradc_compile_string(g, "bench.expr", src, len);
+  free(src);
+  row->primal = gradc_node_count(g);
+  GradcFn *f = st == GRADC_OK ? gradc_fn_grad(g, NULL, 0) : NULL;
+  if (!f) {
+    fputs(gradc_diag_render(g), stderr);
+    return;
+  }
+  row->nodes = gradc_node_count(g);
+  gradc_timings(g, f, row->t);
+  int nv = gradc_var_count(g), nr = gradc_fn_res_count(f);
+  double *x = malloc((size_t)nv * sizeof *x), *res = malloc((size_t)nr * sizeof *res);
+  const double **args = malloc((size_t)nv * sizeof *args);
+  double **out = malloc((size_t)nr * sizeof *out);
+  for (int i = 0; i < nv; i++) {
+    x[i] = 0.1 + 0.05 * i;
+    args[i] = &x[i];
+  }
+  for (int i = 0; i < nr; i++)
+    out[i] = &res[i];
+  double t1 = now();
+  row->ok = gradc_call(f, args, out) == GRADC_OK;
+  row->eval = now() - t1;
+  row->total = now() - t0;
+  free(x);
+  free(res);
+  free(args);
+  free(out);
+  gradc_free(g);
+}
+
+int main(int argc, char **argv) {
+  long max = 430000;
+  const char *json = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--quick"))
+      max = 4300;
+    else if (!strcmp(argv[i], "--max") && i + 1 < argc)
+      max = atol(argv[++i]);
+    else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+      json = argv[++i];
+    else {
+      fprintf(stderr, "usage: bench_compile [--quick] [--max N] [--json FILE]\n");
+      return 2;
+    }
+  }
+  Row rows[8];
+  int nrows = 0, fail = 0;
+  /* about 2.3 primal nodes per operation: 430,000 operations is 10^6 nodes */
+  long sizes[] = {430, 4300, 43000, 430000, 4300000};
+  for (int si = 0; si < 5 && sizes[si] <= max && nrows < 8; si++) {
+    long n = sizes[si];
+    int fd[2];
+    if (pipe(fd) < 0)
+      return 1;
+    pid_t pid = fork();
+    if (pid == 0) { /* the child measures one size and sends its row back */
+      close(fd[0]);
+      Row r = {.n = n};
+      run(n, &r);
+      ssize_t w = write(fd[1], &r, sizeof r);
+      _exit(w == (ssize_t)sizeof r && r.ok ? 0 : 1);
+    }
+    close(fd[1]);
+    Row r = {.n = n};
+    ssize_t got = read(fd[0], &r, sizeof r);
+    close(fd[0]);
+    int status;
+    struct rusage ru;
+    wait4(pid, &status, 0, &ru);
+    r.rss_kb = ru.ru_maxrss;
+    if (got != (ssize_t)sizeof r || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      fprintf(stderr, "bench_compile: size %ld failed\n", n);
+      fail = 1;
+      continue;
+    }
+    rows[nrows++] = r;
+  }
+  printf("%9s %9s %9s | %9s %9s %9s %9s %9s | %9s %9s | %8s %9s %9s\n", "ops", "primal", "+grad", "parse",
+         "DAG", "diff", "emit", "tcc", "eval", "total", "us/node", "peak MB", "B/node");
+  for (int i = 0; i < nrows; i++) {
+    Row *r = &rows[i];
+    printf("%9ld %9d %9d | %8.1fms %8.1fms %8.1fms %8.1fms %8.1fms | %8.1fms %8.2fs | %8.2f %9.0f %9.0f\n",
+           r->n, r->primal, r->nodes, 1e3 * r->t[0], 1e3 * r->t[1], 1e3 * r->t[2], 1e3 * r->t[3],
+           1e3 * r->t[4], 1e3 * r->eval, r->total, 1e6 * r->total / r->nodes, r->rss_kb / 1024.0,
+           r->rss_kb * 1024.0 / r->nodes);
+  }
+  if (json) {
+    FILE *f = fopen(json, "w");
+    if (f) {
+      fprintf(f, "[\n");
+      for (int i = 0; i < nrows; i++) {
+        Row *r = &rows[i];
+        fprintf(f, "  {\"ops\": %ld, \"primal_nodes\": %d, \"nodes\": %d, \"parse_s\": %.6f, \"dag_s\": %.6f, "
+                   "\"diff_s\": %.6f, \"emit_s\": %.6f, \"tcc_s\": %.6f, \"eval_s\": %.6f, "
+                   "\"total_s\": %.6f, \"peak_rss_kb\": %ld}%s\n",
+                r->n, r->primal, r->nodes, r->t[0], r->t[1], r->t[2], r->t[3], r->t[4], r->eval, r->total,
+                r->rss_kb, i + 1 < nrows ? "," : "");
+      }
+      fprintf(f, "]\n");
+      fclose(f);
+    }
+  }
+  return fail;
+}
