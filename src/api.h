@@ -33,6 +33,7 @@ struct Gradc {
   Diags diags;
   Buf rendered;
   GradcBackend backend;
+  int blas;          /* matrix products by OpenBLAS */
   int compiled;
   GradcFn *fns;
   Arena arena;       /* C identifiers, names of results */

@@ -45,7 +45,7 @@ static void help(const char *cmd) {
            "  dot       Graphviz of the DAG\n"
            "  repl      interactive session: define, differentiate, JIT-evaluate\n"
            "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n\n"
-           "common options: --json, --inputs F.json, --seed S, --backend tcc|cc,\n"
+           "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
     return;
@@ -1233,6 +1233,8 @@ int main(int argc, char **argv) {
       o.json = 1;
     } else if (!strcmp(a, "--grad")) {
       o.grad_dot = 1;
+    } else if (!strcmp(a, "--blas")) {
+      o.blas = 1;
     } else if (!strcmp(a, "--tangent")) {
       while (i + 1 < argc && is_assign(argv[i + 1]))
         o.tangent[o.ntangent++] = argv[++i];
@@ -1336,6 +1338,12 @@ int main(int argc, char **argv) {
     goto out;
   }
   gradc_set_backend(g, o.backend);
+  if (o.blas && gradc_set_blas(g, 1) < 0) {
+    usage_error(cmdsp, "--blas: this gradc was built without OpenBLAS");
+    gradc_free(g);
+    rc = EXIT_USAGE;
+    goto out;
+  }
   if (gradc_compile_file(g, o.file) != GRADC_OK) {
     rc = report(g);
     gradc_free(g);

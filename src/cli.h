@@ -20,6 +20,7 @@ typedef struct Opts {
   int ntangent;
   const char *loss, *optimizer, *save;
   long steps, batch;
+  int blas;
   double lr;
 } Opts;
 

@@ -104,6 +104,8 @@ typedef struct Emit {
   Buf *out;
   uint64_t used_ops;  /* bit per OpKind seen in the whole file */
   int kernel;
+  int blas;
+  int used_blas;
   int nbufs;
   int loop_nested;    /* the current loop has index variables i0.. */
   ShapeId loop_shape; /* the shape whose flat index is `o` in the current loop */
@@ -770,6 +772,28 @@ static void matmul_loop(Emit *e, NodeId n) {
   int64_t kk = x->rank == 2 ? (ta ? x->dim[0] : x->dim[1]) : x->dim[0];
   int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
   int stream = is_tensor(e, n) && y->rank == 2 && !tb;
+  if (e->blas && x->rank == 2 && y->rank == 2) { /* C = op(A) op(B) by OpenBLAS */
+    e->used_blas = 1;
+    indent(e);
+    buf_printf(b, "cblas_dgemm(101, %d, %d, (int)(", ta ? 112 : 111, tb ? 112 : 111);
+    dim(e, m);
+    buf_puts(b, "), (int)(");
+    dim(e, nn);
+    buf_puts(b, "), (int)(");
+    dim(e, kk);
+    buf_puts(b, "), 1.0, ");
+    ptr(e, a);
+    buf_puts(b, ", (int)(");
+    dim(e, x->dim[1]);
+    buf_puts(b, "), ");
+    ptr(e, bb);
+    buf_puts(b, ", (int)(");
+    dim(e, y->dim[1]);
+    buf_printf(b, "), 0.0, g_b%d, (int)(", e->slot[n]);
+    dim(e, nn);
+    buf_puts(b, "));\n");
+    return;
+  }
   indent(e);
   buf_puts(b, "for (long g_i = 0; g_i < ");
   dim(e, m);
@@ -1132,7 +1156,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
-  Emit e = {.g = g, .kernel = o && o->kernel};
+  Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas};
   Buf code = {0};
   e.out = &code;
   e.slot = malloc((g->count ? g->count : 1) * sizeof *e.slot);
@@ -1178,6 +1202,9 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     buf_puts(out, "double pow(double, double);\n");
   if ((u >> OP_ATAN2) & 1)
     buf_puts(out, "double atan2(double, double);\n");
+  if (e.used_blas) /* OpenBLAS's cblas_dgemm; link with -lopenblas */
+    buf_puts(out, "void cblas_dgemm(int, int, int, int, int, int, double, const double *, int,\n"
+                  "                 const double *, int, double, double *, int);\n");
   if ((u >> OP_RELU) & 1) buf_puts(out, STR(GRADC_RT_RELU) "\n");
   if ((u >> OP_SIGN) & 1) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
   if ((u >> OP_SIGMOID) & 1) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");

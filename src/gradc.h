@@ -38,6 +38,10 @@ typedef struct GradcFn GradcFn;
 Gradc *gradc_new(void);                  /* NULL when out of memory */
 void gradc_free(Gradc *g);               /* frees every GradcFn too */
 void gradc_set_backend(Gradc *g, GradcBackend b);   /* before building functions */
+/* Matrix-matrix products by OpenBLAS's cblas_dgemm, in JIT code and in
+ * emitted C (which then links with -lopenblas); -1 if gradc was built
+ * without OpenBLAS. Results may differ from the loops in the last bits. */
+int gradc_set_blas(Gradc *g, int on);
 
 /* ---- compiling a program (once per context) --------------------------- */
 

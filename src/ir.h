@@ -379,6 +379,7 @@ typedef struct EmitOpts {
    * typed function's. A kernel returns 0, -1 when out of memory, or k > 0
    * when runtime check k failed (a onehot label out of range). */
   int kernel;
+  int blas;                /* matrix-matrix products as cblas_dgemm */
 } EmitOpts;
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
@@ -397,5 +398,6 @@ typedef struct JitModule JitModule;
 JitModule *jit_compile(const char *src, int backend, Diags *diags);
 JitThunk jit_lookup(JitModule *m, const char *name);
 void jit_free(JitModule *m);
+int jit_have_blas(void);
 
 #endif

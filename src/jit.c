@@ -16,6 +16,10 @@
 
 #include "ir.h"
 
+#ifdef GRADC_HAVE_BLAS
+#include <cblas.h>
+#endif
+
 struct JitModule {
   TCCState *tcc;
   void *so;
@@ -89,6 +93,9 @@ static JitModule *compile_tcc(const char *src, Diags *diags) {
   tcc_set_options(m->tcc, "-nostdlib");
   for (size_t i = 0; i < sizeof libm_symbols / sizeof *libm_symbols; i++)
     tcc_add_symbol(m->tcc, libm_symbols[i].name, libm_symbols[i].fn);
+#ifdef GRADC_HAVE_BLAS
+  tcc_add_symbol(m->tcc, "cblas_dgemm", (void *)cblas_dgemm);
+#endif
   if (tcc_compile_string(m->tcc, src) < 0 ||
       tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0) {
     internal(diags, src, "libtcc", errs.msgs.data);
@@ -139,6 +146,11 @@ static JitModule *compile_cc(const char *src, Diags *diags) {
   if (pid == 0) {
     FILE *log = freopen(logpath, "w", stderr);
     (void)log;
+#ifdef GRADC_HAVE_BLAS
+    if (strstr(src, "cblas_dgemm"))
+      execlp(cc, cc, "-std=c99", "-O2", "-shared", "-fPIC", "-o", sopath, cpath, "-lopenblas",
+             "-lm", (char *)NULL);
+#endif
     execlp(cc, cc, "-std=c99", "-O2", "-shared", "-fPIC", "-o", sopath, cpath,
            "-lm", (char *)NULL);
     _exit(127);
@@ -201,4 +213,12 @@ void jit_free(JitModule *m) {
     free(m->dir);
   }
   free(m);
+}
+
+int jit_have_blas(void) {
+#ifdef GRADC_HAVE_BLAS
+  return 1;
+#else
+  return 0;
+#endif
 }
