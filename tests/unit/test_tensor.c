@@ -311,3 +311,35 @@ Test(tensor, emitted_iris_code_is_the_same_for_any_n) {
   free(src[0]);
   free(src[1]);
 }
+
+/* The C that the cc backend compiles with gcc -O2 is the emitted code's
+ * body; it must agree with libtcc's to the last bit on every example. */
+Test(tensor, tcc_and_cc_agree_to_the_bit_on_the_examples, .timeout = 240) {
+  static const char *files[] = {"iris_mlp", "batchnorm_mlp", "residual_mlp", "logistic_regression",
+                                "linear_regression", "seed_scalar", "seed_sincos"};
+  for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+    char path[512];
+    snprintf(path, sizeof path, GRADC_EXAMPLES "/%s.expr", files[k]);
+    Gradc *g[2];
+    GradcFn *f[2];
+    for (int b = 0; b < 2; b++) {
+      g[b] = gradc_new();
+      gradc_set_backend(g[b], b ? GRADC_BACKEND_CC : GRADC_BACKEND_TCC);
+      cr_assert_eq(gradc_compile_file(g[b], path), GRADC_OK, "%s", gradc_diag_render(g[b]));
+      cr_assert_eq(gradc_set_defaults(g[b], 7, 1), GRADC_OK, "%s", gradc_diag_render(g[b]));
+      f[b] = gradc_fn_grad(g[b], NULL, 0);
+      cr_assert(f[b] && gradc_run(f[b], NULL) == GRADC_OK, "%s: %s", files[k], gradc_diag_render(g[b]));
+    }
+    for (int r = 0; r < gradc_fn_res_count(f[0]); r++) {
+      long dims[4];
+      int rank = gradc_fn_res_shape(f[0], r, dims);
+      long n = 1;
+      for (int i = 0; i < rank; i++)
+        n *= dims[i];
+      cr_assert(!memcmp(gradc_fn_res_data(f[0], r), gradc_fn_res_data(f[1], r), (size_t)n * sizeof(double)),
+                "%s: result %s differs between tcc and cc", files[k], gradc_fn_res_name(f[0], r));
+    }
+    gradc_free(g[0]);
+    gradc_free(g[1]);
+  }
+}
