@@ -23,6 +23,7 @@ Gradc *gradc_new(void) { return calloc(1, sizeof(Gradc)); }
 
 static void free_fn(GradcFn *f) {
   jit_free(f->mod);
+  free(f->work);
   free(f->key);
   if (f->resdata)
     for (int i = 0; i < f->nres; i++)
@@ -342,6 +343,10 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   if (!f->mod)
     goto fail;
   f->call = jit_lookup(f->mod, "g_fn");
+  {
+    JitThunk ws = jit_lookup(f->mod, "g_fn_work"); /* a long (*)(const long *) */
+    memcpy(&f->work_size, &ws, sizeof ws);
+  }
   if (!f->call) {
     gradc_error(g, GRADC_ERR_INTERNAL, "the compiled code has no entry point");
     goto fail;
@@ -627,7 +632,18 @@ static GradcStatus status_of(Gradc *g, int rc) {
 GradcStatus gradc_call_dims(GradcFn *f, const long *dims, const double *const *args,
                             double *const *res) {
   long none = 0;
-  return status_of(f->g, f->call(dims ? dims : &none, args, res, NULL));
+  dims = dims ? dims : &none;
+  /* a workspace kept between calls: no allocation (and no page faults on
+   * fresh memory) per call */
+  long need = f->work_size ? f->work_size(dims) : 0;
+  if (need > f->work_cap) {
+    double *w = realloc(f->work, (size_t)need * sizeof *w);
+    if (w) {
+      f->work = w;
+      f->work_cap = need;
+    }
+  }
+  return status_of(f->g, f->call(dims, args, res, need <= f->work_cap && need > 0 ? f->work : NULL));
 }
 
 GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res) {

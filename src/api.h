@@ -9,6 +9,9 @@ struct GradcFn {
   Gradc *g;
   JitModule *mod;
   JitThunk call;
+  long (*work_size)(const long *dims);
+  double *work;      /* kept between calls */
+  long work_cap;
   int nargs, nres;
   long ops;
   char **argnames, **resnames;

@@ -1019,7 +1019,15 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   uint32_t count = e->g->count;
   int bufs = e->nbufs > 0;
   *work_fn = bufs;
-  if (bufs && !e->kernel) { /* the size of the workspace for given dimensions */
+  if (e->kernel) { /* the JIT keeps a workspace of this size between calls */
+    buf_printf(b, "long %s_work(const long *d);\nlong %s_work(const long *d) {\n  (void)d;\n  return ",
+               fn->name, fn->name);
+    Buf *save = e->out;
+    e->out = b;
+    work_size(e, count);
+    e->out = save;
+    buf_puts(b, ";\n}\n\n");
+  } else if (bufs) { /* the size of the workspace for given dimensions */
     buf_printf(b, "/* doubles of workspace that %s needs */\nlong %s_work(", fn->name, fn->name);
     for (int k = 0; k < fn->ndims; k++)
       buf_printf(b, "%slong %s", k ? ", " : "", fn->dimc[k]);

@@ -14,9 +14,9 @@
 
 #include "gradc.h"
 
-static double now(void) {
+static double now(void) { /* process CPU time */
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -172,9 +172,82 @@ static int run(const char *name, const char *src, GradcBackend be, Row *row) {
   return 0;
 }
 
+/* Time gradc_run of f. */
+static double time_run(GradcFn *f) {
+  long reps = 1;
+  for (;;) {
+    double t0 = now();
+    for (long r = 0; r < reps; r++)
+      gradc_run(f, NULL);
+    if (now() - t0 > 0.02)
+      break;
+    reps *= 2;
+  }
+  double s[7];
+  for (int k = 0; k < 7; k++) {
+    double t0 = now();
+    for (long r = 0; r < reps; r++)
+      gradc_run(f, NULL);
+    s[k] = (now() - t0) / (double)reps;
+  }
+  qsort(s, 7, sizeof *s, cmp);
+  return s[3];
+}
+
+/* The Iris network (tests/bench/iris_bench.expr) on n random flowers. */
+static int run_iris(const char *path, long n, GradcBackend be, Row *row) {
+  Gradc *g = gradc_new();
+  gradc_set_backend(g, be);
+  if (gradc_compile_file(g, path) != GRADC_OK) {
+    fputs(gradc_diag_render(g), stderr);
+    gradc_free(g);
+    return -1;
+  }
+  for (int i = 0; i < gradc_var_count(g); i++) {
+    long dims[4];
+    int rank = gradc_var_shape(g, i, dims);
+    long size = 1;
+    for (int k = 0; k < rank; k++) {
+      if (dims[k] < 0)
+        dims[k] = n;
+      size *= dims[k];
+    }
+    double *v = malloc((size_t)size * sizeof *v);
+    int label = !strcmp(gradc_var_name(g, i), "label");
+    for (long e = 0; e < size; e++)
+      v[e] = label ? (double)(e % 3) : (double)rnd(1000) / 500.0 - 1.0;
+    gradc_set_value(g, i, v, dims, rank);
+    free(v);
+  }
+  if (gradc_set_defaults(g, 0, 0) != GRADC_OK) {
+    fputs(gradc_diag_render(g), stderr);
+    gradc_free(g);
+    return -1;
+  }
+  double t0 = now();
+  GradcFn *fv = gradc_fn_value(g);
+  double t1 = now();
+  GradcFn *fg = gradc_fn_grad(g, NULL, 0);
+  double t2 = now();
+  if (!fv || !fg) {
+    fputs(gradc_diag_render(g), stderr);
+    gradc_free(g);
+    return -1;
+  }
+  row->nodes = gradc_node_count(g);
+  row->ops_v = gradc_fn_op_count(fv);
+  row->ops_g = gradc_fn_op_count(fg);
+  row->compile_v = t1 - t0;
+  row->compile_g = t2 - t1;
+  row->t_v = time_run(fv);
+  row->t_g = time_run(fg);
+  gradc_free(g);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int quick = 0;
-  const char *json = NULL, *backends = "both";
+  const char *json = NULL, *backends = "both", *iris_path = GRADC_BENCH_DIR "/iris_bench.expr";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick"))
       quick = 1;
@@ -182,6 +255,8 @@ int main(int argc, char **argv) {
       json = argv[++i];
     else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
       backends = argv[++i];
+    else if (!strcmp(argv[i], "--iris") && i + 1 < argc)
+      iris_path = argv[++i];
     else {
       fprintf(stderr, "usage: bench_grad [--quick] [--json FILE] [--backend tcc|cc|both]\n");
       return 2;
@@ -193,7 +268,7 @@ int main(int argc, char **argv) {
   snprintf(name2, sizeof name2, "random DAG %d", n_dag);
   char *srcs[2] = {rosenbrock(n_rosen), random_dag(n_dag)};
   const char *names[2] = {name1, name2};
-  Row rows[4];
+  Row rows[8];
   int nrows = 0, fail = 0;
   for (int b = 0; b < 2; b++) {
     const char *bname = b ? "cc" : "tcc";
@@ -204,6 +279,20 @@ int main(int argc, char **argv) {
       r->workload = names[w];
       r->backend = bname;
       if (run(names[w], srcs[w], b ? GRADC_BACKEND_CC : GRADC_BACKEND_TCC, r) < 0) {
+        fail = 1;
+        continue;
+      }
+      nrows++;
+    }
+    /* the Iris network, N = 150 and N = 100,000 (ops per row of data) */
+    long ns[2] = {150, quick ? 2000 : 100000};
+    for (int k = 0; k < 2; k++) {
+      Row *r = &rows[nrows];
+      static char names[2][48];
+      snprintf(names[k], sizeof names[k], "iris N=%ld", ns[k]);
+      r->workload = names[k];
+      r->backend = bname;
+      if (run_iris(iris_path, ns[k], b ? GRADC_BACKEND_CC : GRADC_BACKEND_TCC, r) < 0) {
         fail = 1;
         continue;
       }
