@@ -315,9 +315,11 @@ Test(atomic, sigkill_while_writing_never_leaves_a_truncated_file, .timeout = 900
   cr_assert_gt(new_len, 1000000u);
   cr_assert_str_neq(new_text, OLD);
 
-  /* kill at fractions of the write time after the temp file appears;
-   * -1: 0.2 s after the start, before the temp file */
-  static const double at[] = {-1, 0, 0.3, 0.6, 0.9};
+  /* Kill points: 0.2 s after the start (before the temp file exists);
+   * as soon as the temp file appears; when it holds 10%, 50% or 90% of
+   * the new content; when it holds all of it (before or around the
+   * rename); and after a delay of half the measured write time. */
+  static const double at[] = {-1, 0, 0.1, 0.5, 0.9, 1.0, 2};
   const int n = sizeof at / sizeof *at;
   int olds = 0, news = 0, mid_write = 0, finished = 0, temps_left = 0;
   for (int i = 0; i < n; i++) {
@@ -330,8 +332,16 @@ Test(atomic, sigkill_while_writing_never_leaves_a_truncated_file, .timeout = 900
       sleep_us(200000);
     } else {
       done = wait_for_temp(pid, &st, t0) < 0;
-      if (!done && at[i] > 0)
-        sleep_us((long)(at[i] * write_time * 1e6));
+      if (at[i] > 1) {
+        sleep_us((long)(0.5 * write_time * 1e6));
+      } else if (at[i] > 0) {
+        /* poll the temp file's size; stop if it is renamed or gradc ends */
+        long want = (long)(at[i] * (double)new_len);
+        while (!done && (tsize = temp_size()) >= 0 && tsize < want) {
+          done = waitpid(pid, &st, WNOHANG) == pid;
+          sleep_us(50);
+        }
+      }
       tsize = temp_size();
     }
     if (!done) {
@@ -348,13 +358,13 @@ Test(atomic, sigkill_while_writing_never_leaves_a_truncated_file, .timeout = 900
       mid_write++;
     size_t len;
     char *got = read_all(outp, &len);
-    cr_assert_not_null(got, "OUT.c is gone after a kill at %.2f of the write", at[i]);
+    cr_assert_not_null(got, "OUT.c is gone after kill point %d", i);
     if (!strcmp(got, OLD)) {
       olds++;
     } else {
       cr_assert(len == new_len && !memcmp(got, new_text, len),
-                "OUT.c is neither the old nor the complete new content after a kill "
-                "at %.2f of the write: %zu of %zu bytes", at[i], len, new_len);
+                "OUT.c is neither the old nor the complete new content after kill point %d "
+                "(temp file %ld bytes): %zu of %zu bytes", i, tsize, len, new_len);
       news++;
     }
     free(got);
