@@ -75,11 +75,15 @@ static const char *not_text(const char *s, size_t len) {
   while (p < end) {
     unsigned char c = *p;
     int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
-    if (c == 0 || n < 0 || (n == 1 && c < 0xc2) || p + n >= end + (n == 0))
+    if (c == 0 || n < 0 || (n == 1 && c < 0xc2) || c > 0xf4 || p + n >= end + (n == 0))
       return (const char *)p;
     for (int i = 1; i <= n; i++)
       if ((p[i] & 0xc0) != 0x80)
         return (const char *)p;
+    /* overlong forms, surrogates and code points above U+10FFFF */
+    if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90) ||
+        (c == 0xf4 && p[1] > 0x8f))
+      return (const char *)p;
     p += n + 1;
   }
   return NULL;
@@ -283,6 +287,12 @@ static void plan_free(Plan *p) {
 
 static GradcFn *build(Gradc *g, Plan *pl) {
   Program *prog = &g->prog;
+  if (prog->dag->oom == 2) {
+    gradc_error(g, GRADC_ERR_INPUT, "the expression is too large (more than %u nodes)",
+                prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024);
+    plan_free(pl);
+    return NULL;
+  }
   if (pl->oom || prog->dag->oom) {
     gradc_error(g, GRADC_ERR_NOMEM, "out of memory while building derivatives");
     plan_free(pl);

@@ -96,10 +96,24 @@ static int rehash(Dag *g) {
   return 1;
 }
 
+#define MAX_ELEMENTS (1ll << 40)
+
 /* Find the node, or append it. */
 static NodeId intern(Dag *g, Node *key) {
   if (g->oom)
     return NO_NODE;
+  if (key->shape != SHAPE_SCALAR) { /* tensors whose literal size is absurd */
+    const Shape *s = &g->shapes[key->shape];
+    double n = 1;
+    for (int i = 0; i < s->rank; i++)
+      n *= s->dim[i] > 0 ? (double)s->dim[i] : 1;
+    if (n > (double)MAX_ELEMENTS) {
+      char sx[96];
+      shape_format(g, key->shape, sx, sizeof sx);
+      snprintf(g->err, sizeof g->err, "the result %s is too large (more than 2^40 elements)", sx);
+      return NO_NODE;
+    }
+  }
   NodeId found = find(g, key);
   if (found != NO_NODE)
     return found;

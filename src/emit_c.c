@@ -345,6 +345,11 @@ static void size(Emit *e, ShapeId s) {
     buf_puts(e->out, "1");
     return;
   }
+  double lit = 1;
+  for (int i = 0; i < x->rank; i++)
+    lit *= x->dim[i] > 0 ? (double)x->dim[i] : 1;
+  if (lit > 2147483647.0) /* the literals' product would overflow an int */
+    buf_puts(e->out, "(long)");
   for (int i = 0; i < x->rank; i++) {
     if (i)
       buf_puts(e->out, "*");

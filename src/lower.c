@@ -689,8 +689,14 @@ static void declare(Lower *l, Stmt *s) {
     return;
   }
   ShapeId shape = SHAPE_SCALAR;
-  if (s->dims && (shape = decl_shape(l, s->dims)) == NO_SHAPE)
+  if (s->dims && (shape = decl_shape(l, s->dims)) == NO_SHAPE) {
+    Binding *fb = bind(l, s->name); /* its uses are not errors of their own */
+    if (fb) {
+      fb->kind = B_FAILED;
+      fb->span = s->span;
+    }
     return;
+  }
   int k = add_var(l, s->name, s->kind == ST_PARAM ? VAR_PARAM : VAR_INPUT, s->span, shape);
   if (k < 0)
     return;

@@ -652,10 +652,11 @@ GradcStatus gradc_set_defaults(Gradc *g, unsigned long long seed, int random_sca
       st = GRADC_ERR_INPUT;
       continue;
     }
-    double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
+    double *d = (double)n * sizeof(double) < 1e15 ? malloc((size_t)(n > 0 ? n : 1) * sizeof *d) : NULL;
     if (!d) {
-      buf_free(&missing);
-      return GRADC_ERR_NOMEM;
+      ERROR(g, "out of memory for the default value of '%s' (%ld numbers)", v->name, n);
+      st = GRADC_ERR_NOMEM;
+      continue;
     }
     uint64_t s = seed * 0x9e3779b97f4a7c15ull + (uint64_t)i * 0xd1b54a32d192ed03ull + 1;
     for (long e = 0; e < n; e++) {
