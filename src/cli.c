@@ -1058,25 +1058,23 @@ out:
 
 /* ---- emit and dot ----------------------------------------------------------------- */
 
-/* Write a file atomically: a temporary file in the same directory, then
- * rename, so a failed run leaves any previous file intact. */
-int write_atomic(const char *path, const char *text) {
+/* Write text to a new temporary file beside path; returns its name
+ * (malloc'd) or NULL after printing why. */
+static char *write_temp(const char *path, const char *text) {
   size_t n = strlen(path);
   char *tmp = malloc(n + 16);
   if (!tmp)
-    return -1;
+    return NULL;
   snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
   int fd = mkstemp(tmp);
-  if (fd >= 0) { /* mkstemp makes 0600; a plain file gets 0666 less the umask */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-  }
   if (fd < 0) {
     fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
     free(tmp);
-    return -1;
+    return NULL;
   }
+  mode_t mask = umask(0); /* mkstemp makes 0600; a plain file gets 0666 less the umask */
+  umask(mask);
+  fchmod(fd, 0666 & ~mask);
   FILE *f = fdopen(fd, "w");
   size_t len = strlen(text);
   int ok = f && fwrite(text, 1, len, f) == len;
@@ -1085,14 +1083,31 @@ int write_atomic(const char *path, const char *text) {
     ok &= fclose(f) == 0;
   else
     close(fd);
-  if (ok && rename(tmp, path) == 0) {
+  if (!ok) {
+    fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
+    unlink(tmp);
     free(tmp);
-    return 0;
+    return NULL;
   }
-  fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
-  unlink(tmp);
+  return tmp;
+}
+
+/* Put a temporary file in place. */
+static int commit(char *tmp, const char *path) {
+  int rc = rename(tmp, path);
+  if (rc != 0) {
+    fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
+    unlink(tmp);
+  }
   free(tmp);
-  return -1;
+  return rc == 0 ? 0 : -1;
+}
+
+/* Write a file atomically: a temporary file in the same directory, then
+ * rename, so a failed run leaves any previous file intact. */
+int write_atomic(const char *path, const char *text) {
+  char *tmp = write_temp(path, text);
+  return tmp ? commit(tmp, path) : -1;
 }
 
 /* The file's stem as a C identifier: examples/seed-scalar.expr -> seed_scalar */
@@ -1144,11 +1159,26 @@ int cmd_emit(Run *r) {
   free(prefix);
   if (s != GRADC_OK)
     return report(r->g);
+  /* both files are written before either replaces its old version */
   int rc = 0;
-  if (o->header && write_atomic(o->header, hdr) < 0)
+  char *th = o->header ? write_temp(o->header, hdr) : NULL;
+  char *ts = th || !o->header ? (o->out ? write_temp(o->out, src) : NULL) : NULL;
+  if ((o->header && !th) || (o->out && !ts)) {
+    if (th)
+      unlink(th);
+    if (ts)
+      unlink(ts);
+    free(th);
+    free(ts);
     rc = EXIT_INPUT;
-  else if (o->out ? write_atomic(o->out, src) < 0 : fputs(src, stdout) < 0)
-    rc = EXIT_INPUT;
+  } else {
+    if (th && commit(th, o->header) < 0)
+      rc = EXIT_INPUT;
+    if (ts && commit(ts, o->out) < 0)
+      rc = EXIT_INPUT;
+    if (!o->out && fputs(src, stdout) < 0)
+      rc = EXIT_INPUT;
+  }
   free(src);
   free(hdr);
   return rc;
