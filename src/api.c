@@ -629,10 +629,26 @@ static GradcStatus status_of(Gradc *g, int rc) {
   /* a failed runtime check: the kernel returns the onehot node + 1 */
   NodeId n = (NodeId)(rc - 1);
   int64_t k = n < g->prog.dag->count ? g->prog.dag->nodes[n].v.idx : 0;
+  char which[160] = "a label";
+  if (n < g->prog.dag->count && g->vals) { /* labels straight from an input: which one? */
+    const Node *l = &g->prog.dag->nodes[g->prog.dag->nodes[n].arg[0]];
+    if (l->op == OP_VAR && l->v.idx < g->prog.nvars && g->vals[l->v.idx].set) {
+      const Value *v = &g->vals[l->v.idx];
+      long cnt = values_size(g, g->prog.vars[l->v.idx].shape);
+      for (long e = 0; e < cnt; e++) {
+        double x = v->data[e];
+        if (!(x > -0.5 && x < (double)k - 0.5)) {
+          snprintf(which, sizeof which, "the label %.10g (element %ld of '%s')", x, e,
+                   g->prog.vars[l->v.idx].name);
+          break;
+        }
+      }
+    }
+  }
   for (int i = 0; i < g->prog.nchecks; i++)
     if (g->prog.check_node[i] == n) {
       diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, g->prog.check_span[i], NULL,
-               "onehot(): a label is not an integer in 0..%lld", (long long)(k - 1));
+               "onehot(): %s is not an integer in 0..%lld", which, (long long)(k - 1));
       return GRADC_ERR_INPUT;
     }
   gradc_error(g, GRADC_ERR_INPUT, "onehot(): a label is not an integer in 0..%lld", (long long)(k - 1));

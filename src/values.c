@@ -603,6 +603,16 @@ GradcStatus gradc_set_defaults(Gradc *g, unsigned long long seed, int random_sca
     const Var *v = &g->prog.vars[i];
     if (g->vals[i].set || v->init != INIT_FILE)
       continue;
+    int seen_bad = 0; /* a file that failed for an earlier variable is not read again */
+    for (int j = 0; j < i && !seen_bad; j++) {
+      const Var *u = &g->prog.vars[j];
+      size_t a = strcspn(u->init_path ? u->init_path : "", ":"), b = strcspn(v->init_path, ":");
+      seen_bad = u->init == INIT_FILE && !g->vals[j].set && a == b && !strncmp(u->init_path, v->init_path, a);
+    }
+    if (seen_bad) {
+      st = GRADC_ERR_INPUT;
+      continue;
+    }
     char *text = malloc(strlen(v->init_path) + 2);
     if (!text)
       return GRADC_ERR_NOMEM;
