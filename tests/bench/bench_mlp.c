@@ -170,8 +170,14 @@ static double timeit(Net *t, GradFn f) {
 }
 
 int main(int argc, char **argv) {
-  int quick = argc > 1 && !strcmp(argv[1], "--quick");
-  const char *json = argc > 2 && !strcmp(argv[1], "--json") ? argv[2] : NULL;
+  int quick = 0;
+  const char *json = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--quick"))
+      quick = 1;
+    else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+      json = argv[++i];
+  }
   struct { const char *name; long n, d, m, k; GradFn loops, blas; long (*work)(long); } w[] = {
       {"iris N=150", 150, 2, 16, 3, iris_J_grad, irisb_J_grad, iris_J_grad_work},
       {"iris N=100000", quick ? 2000 : 100000, 2, 16, 3, iris_J_grad, irisb_J_grad, iris_J_grad_work},
@@ -214,6 +220,10 @@ int main(int argc, char **argv) {
       fprintf(jf, "  {\"workload\": \"%s\", \"hand_loops_s\": %.9f, \"gradc_loops_s\": %.9f, "
                   "\"hand_blas_s\": %.9f, \"gradc_blas_s\": %.9f}%s\n",
               w[i].name, h, g, hb, gb, i < 2 ? "," : "");
+    double *all[] = {t.X, t.label, t.V, t.b, t.W, t.c, t.dV, t.db, t.dW, t.dc,
+                     t.Z, t.S, t.dS, t.dZ, t.work};
+    for (size_t q = 0; q < sizeof all / sizeof *all; q++)
+      free(all[q]);
   }
   if (jf) {
     fprintf(jf, "]\n");
