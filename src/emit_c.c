@@ -670,6 +670,28 @@ static void reduce_loop(Emit *e, NodeId n) {
   if (op == OP_MAXR || op == OP_ARGMAX)
     e->used_ops |= 1ull << OP_MAX;
   int all = axis < 0;
+  if (op == OP_SUM && !all && axis < sx->rank - 1) {
+    /* a sum over a leading axis walks the operand in memory order and adds
+     * into the output: each output element still sums the axis in
+     * increasing order, so the bits are those of the loop below */
+    indent(e);
+    buf_puts(b, "for (long g_o = 0; g_o < ");
+    size(e, nd->shape);
+    buf_printf(b, "; g_o++)\n");
+    indent(e);
+    buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
+    int loops = open_loops(e, xs, 1, -1);
+    flat_index(e);
+    indent(e);
+    buf_printf(b, "g_b%d[", e->slot[n]);
+    Ix ix[MAX_RANK];
+    horner(e, ix, loop_terms(sx, ix, 0, axis));
+    buf_puts(b, "] += ");
+    expr(e, x, PREC_CMP);
+    buf_puts(b, ";\n");
+    close_loops(e, loops);
+    return;
+  }
   /* outer loops: every dimension but the axis */
   int outer = 0;
   if (!all) {
