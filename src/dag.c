@@ -450,7 +450,7 @@ NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags) {
   }
   const Shape *x = shape_get(g, dag_shape(g, a)), *y = shape_get(g, dag_shape(g, b));
   if (x->rank < 1 || x->rank > 2 || y->rank < 1 || y->rank > 2)
-    return shape_err(g, "'@' needs vectors or matrices, not", a, b);
+    return shape_err(g, "needs vectors or matrices, not", a, b);
   if (x->rank == 1)
     flags &= ~1;
   if (y->rank == 1)
@@ -469,7 +469,7 @@ NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags) {
     k2 = y->dim[0];
   }
   if (k1 != k2)
-    return shape_err(g, "'@': inner dimensions differ for", a, b);
+    return shape_err(g, "inner dimensions differ for", a, b);
   Shape r = {0};
   if (x->rank == 2)
     r.dim[r.rank++] = m;
