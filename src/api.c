@@ -103,6 +103,10 @@ GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
     free(nm);
     return GRADC_ERR_NOMEM;
   }
+  if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) { /* a UTF-8 byte-order mark */
+    text += 3;
+    len -= 3;
+  }
   memcpy(copy, text, len);
   copy[len] = 0;
   g->src = (Source){nm, copy, len};

@@ -341,12 +341,12 @@ static void on_row(int ch, void *ctx) {
     c->caprows = cap;
   }
   for (int j = 0; j < c->npick; j++) {
-    double x;
+    double x = 0;
     const char *cell = c->cells[c->pick[j]];
-    if (!number(cell, &x) || isnan(x)) {
+    if (!number(cell, &x) || !isfinite(x)) {
       diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
-                "the cell '%.40s'%s%s is not a number", cell, c->header ? " in column " : "",
-                c->header ? c->names[c->pick[j]] : "");
+                "the cell '%.40s'%s%s is not a %snumber", cell, c->header ? " in column " : "",
+                c->header ? c->names[c->pick[j]] : "", isinf(x) ? "finite " : "");
       c->failed = 1;
       goto done;
     }
