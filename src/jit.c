@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,14 +118,81 @@ static int write_file(const char *path, const char *text) {
   return ok ? 0 : -1;
 }
 
+/* The compile cache of the cc backend: shared objects named by a hash of
+ * the compiler and the generated source, in $GRADC_CACHE_DIR, else
+ * $XDG_CACHE_HOME/gradc, else ~/.cache/gradc. NULL: no cache. */
+static char *cache_path(const char *cc, const char *src) {
+  uint64_t h = 14695981039346656037ull;
+  for (const char *p = cc; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  for (const char *p = src; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  char dir[4096];
+  const char *env = getenv("GRADC_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+  if (env && *env)
+    snprintf(dir, sizeof dir, "%s", env);
+  else if (xdg && *xdg)
+    snprintf(dir, sizeof dir, "%s/gradc", xdg);
+  else if (home && *home)
+    snprintf(dir, sizeof dir, "%s/.cache/gradc", home);
+  else
+    return NULL;
+  /* make the directory and its parents */
+  for (char *p = dir + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      mkdir(dir, 0777);
+      *p = '/';
+    }
+  if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+    return NULL;
+  size_t n = strlen(dir) + 32;
+  char *path = malloc(n);
+  if (path)
+    snprintf(path, n, "%s/%016llx.so", dir, (unsigned long long)h);
+  return path;
+}
+
+/* Copy the compiled object into the cache (a temp file, then rename). */
+static void cache_store(const char *so, const char *path) {
+  size_t n = strlen(path) + 16;
+  char *tmp = malloc(n);
+  if (!tmp)
+    return;
+  snprintf(tmp, n, "%s.tmpXXXXXX", path);
+  int out = mkstemp(tmp);
+  FILE *in = fopen(so, "rb");
+  int ok = out >= 0 && in;
+  char buf[65536];
+  size_t k;
+  while (ok && (k = fread(buf, 1, sizeof buf, in)) > 0)
+    ok = write(out, buf, k) == (ssize_t)k;
+  if (in)
+    fclose(in);
+  if (out >= 0) {
+    ok &= fchmod(out, 0755) == 0;
+    ok &= close(out) == 0;
+  }
+  if (!ok || rename(tmp, path) != 0)
+    unlink(tmp);
+  free(tmp);
+}
+
 static JitModule *compile_cc(const char *src, Diags *diags) {
   JitModule *m = calloc(1, sizeof *m);
   if (!m)
     return NULL;
+  const char *ccname = getenv("CC");
+  char *cached = cache_path(ccname && *ccname ? ccname : "cc", src);
+  if (cached && access(cached, R_OK) == 0 && (m->so = dlopen(cached, RTLD_NOW | RTLD_LOCAL))) {
+    free(cached);
+    return m; /* compiled before */
+  }
   char tmpl[] = "/tmp/gradc-cc-XXXXXX";
   if (!mkdtemp(tmpl)) {
     diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
              "cannot make a temporary directory: %s", strerror(errno));
+    free(cached);
     free(m);
     return NULL;
   }
@@ -136,6 +204,7 @@ static JitModule *compile_cc(const char *src, Diags *diags) {
   if (!m->dir || write_file(cpath, src) < 0) {
     diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
              "cannot write %s", cpath);
+    free(cached);
     jit_free(m);
     return NULL;
   }
@@ -168,12 +237,18 @@ static JitModule *compile_cc(const char *src, Diags *diags) {
     char what[128];
     snprintf(what, sizeof what, "the C compiler '%s'", cc);
     internal(diags, src, what, detail);
+    free(cached);
     jit_free(m);
     return NULL;
   }
+  if (cached)
+    cache_store(sopath, cached);
+  free(cached);
+  cached = NULL;
   m->so = dlopen(sopath, RTLD_NOW | RTLD_LOCAL);
   if (!m->so) {
     internal(diags, src, "dlopen", dlerror());
+    free(cached);
     jit_free(m);
     return NULL;
   }
