@@ -329,6 +329,24 @@ static void indent(Emit *e) {
     buf_puts(e->out, "  ");
 }
 
+static void dim(Emit *e, int64_t d);
+
+/* for (long VAR = 0; VAR < D; VAR++) {  and one level deeper */
+static void open_loop(Emit *e, const char *var, int64_t d) {
+  indent(e);
+  buf_printf(e->out, "for (long %s = 0; %s < ", var, var);
+  dim(e, d);
+  buf_printf(e->out, "; %s++) {\n", var);
+  e->indent++;
+}
+
+/* the same over index variable g_i<k> */
+static void open_index_loop(Emit *e, int k, int64_t d) {
+  char var[16];
+  snprintf(var, sizeof var, "g_i%d", k);
+  open_loop(e, var, d);
+}
+
 static void dim(Emit *e, int64_t d) {
   if (d >= 0)
     buf_printf(e->out, "%lld", (long long)d);
@@ -615,11 +633,7 @@ static int open_loops(Emit *e, ShapeId s, int nested, int last) {
     for (int k = 0; k < x->rank; k++) {
       if ((pass == 0) == (k == last))
         continue;
-      indent(e);
-      buf_printf(b, "for (long g_i%d = 0; g_i%d < ", k, k);
-      dim(e, x->dim[k]);
-      buf_printf(b, "; g_i%d++) {\n", k);
-      e->indent++;
+      open_index_loop(e, k, x->dim[k]);
       opened++;
     }
   return opened;
@@ -698,11 +712,7 @@ static void reduce_loop(Emit *e, NodeId n) {
     for (int k = 0; k < sx->rank; k++) {
       if (k == axis)
         continue;
-      indent(e);
-      buf_printf(b, "for (long g_i%d = 0; g_i%d < ", k, k);
-      dim(e, sx->dim[k]);
-      buf_printf(b, "; g_i%d++) {\n", k);
-      e->indent++;
+      open_index_loop(e, k, sx->dim[k]);
       outer++;
     }
   }
@@ -723,11 +733,7 @@ static void reduce_loop(Emit *e, NodeId n) {
     inner = open_loops(e, xs, 1, -1);
     flat_index(e);
   } else {
-    indent(e);
-    buf_printf(b, "for (long g_i%d = 0; g_i%d < ", axis, axis);
-    dim(e, sx->dim[axis]);
-    buf_printf(b, "; g_i%d++) {\n", axis);
-    e->indent++;
+    open_index_loop(e, axis, sx->dim[axis]);
     inner = 1;
     flat_index(e);
   }
@@ -821,11 +827,7 @@ static void matmul_loop(Emit *e, NodeId n) {
     buf_puts(b, "));\n");
     return;
   }
-  indent(e);
-  buf_puts(b, "for (long g_i = 0; g_i < ");
-  dim(e, m);
-  buf_puts(b, "; g_i++) {\n");
-  e->indent++;
+  open_loop(e, "g_i", m);
   if (stream) {
     indent(e);
     buf_printf(b, "double *g_row = g_b%d + g_i*", e->slot[n]);
@@ -837,11 +839,7 @@ static void matmul_loop(Emit *e, NodeId n) {
     buf_puts(b, "; g_j++)\n");
     indent(e);
     buf_puts(b, "  g_row[g_j] = 0.0;\n");
-    indent(e);
-    buf_puts(b, "for (long g_p = 0; g_p < ");
-    dim(e, kk);
-    buf_puts(b, "; g_p++) {\n");
-    e->indent++;
+    open_loop(e, "g_p", kk);
     indent(e);
     buf_puts(b, "double g_a = ");
     mm_elem(e, a, x, ta, "g_i", "g_p");
@@ -857,11 +855,7 @@ static void matmul_loop(Emit *e, NodeId n) {
     close_loops(e, 2);
     return;
   }
-  indent(e);
-  buf_puts(b, "for (long g_j = 0; g_j < ");
-  dim(e, nn);
-  buf_puts(b, "; g_j++) {\n");
-  e->indent++;
+  open_loop(e, "g_j", nn);
   indent(e);
   buf_puts(b, "double g_acc = 0.0;\n");
   indent(e);
