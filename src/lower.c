@@ -58,6 +58,7 @@ typedef enum { B_VAR, B_DEF, B_LATER, B_DIMNAME, B_FAILED } BindKind;
 
 typedef struct Binding {
   const char *name;
+  uint32_t hash;     /* of the name: most probes end without a strcmp */
   BindKind kind;
   NodeId node;
   int var;
@@ -83,10 +84,11 @@ static size_t strhash(const char *s) {
 static Binding *lookup(Lower *l, const char *name) {
   if (!l->cap)
     return NULL;
-  for (size_t i = strhash(name) & (l->cap - 1);; i = (i + 1) & (l->cap - 1)) {
+  size_t h = strhash(name);
+  for (size_t i = h & (l->cap - 1);; i = (i + 1) & (l->cap - 1)) {
     if (!l->tab[i].name)
       return NULL;
-    if (!strcmp(l->tab[i].name, name))
+    if (l->tab[i].hash == (uint32_t)h && !strcmp(l->tab[i].name, name))
       return &l->tab[i];
   }
 }
@@ -101,7 +103,7 @@ static Binding *bind(Lower *l, const char *name) {
     }
     for (size_t i = 0; i < l->cap; i++)
       if (l->tab[i].name) {
-        size_t j = strhash(l->tab[i].name) & (cap - 1);
+        size_t j = l->tab[i].hash & (cap - 1); /* cap <= 2^32: the low bits suffice */
         while (tab[j].name)
           j = (j + 1) & (cap - 1);
         tab[j] = l->tab[i];
@@ -110,13 +112,15 @@ static Binding *bind(Lower *l, const char *name) {
     l->tab = tab;
     l->cap = cap;
   }
-  size_t i = strhash(name) & (l->cap - 1);
+  size_t h = strhash(name);
+  size_t i = h & (l->cap - 1);
   while (l->tab[i].name) {
-    if (!strcmp(l->tab[i].name, name))
+    if (l->tab[i].hash == (uint32_t)h && !strcmp(l->tab[i].name, name))
       return &l->tab[i];
     i = (i + 1) & (l->cap - 1);
   }
   l->tab[i].name = name;
+  l->tab[i].hash = (uint32_t)h;
   l->count++;
   return &l->tab[i];
 }
@@ -821,9 +825,10 @@ int lower_program(Program *prog, Parse *p) {
           b->kind == B_VAR ? "a variable" : "defined", b->span.line);
       continue;
     }
+    size_t cap = l.cap;
     NodeId x = lower_expr(&l, s->value);
-    /* lowering may have grown the table (free names): look again */
-    b = lookup(&l, s->name);
+    if (l.cap != cap) /* lowering grew the table (free names): look again */
+      b = lookup(&l, s->name);
     if (!b)
       b = bind(&l, s->name);
     if (x == NO_NODE) {

@@ -105,7 +105,7 @@ static void run(long n, Row *row) {
 }
 
 int main(int argc, char **argv) {
-  long max = 430000;
+  long max = 600000;
   const char *json = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick"))
@@ -121,8 +121,8 @@ int main(int argc, char **argv) {
   }
   Row rows[8];
   int nrows = 0, fail = 0;
-  /* about 2.3 primal nodes per operation: 430,000 operations is 10^6 nodes */
-  long sizes[] = {430, 4300, 43000, 430000, 4300000};
+  /* about 1.7 primal nodes per operation: 600,000 operations is 10^6 nodes */
+  long sizes[] = {430, 4300, 43000, 430000, 600000};
   for (int si = 0; si < 5 && sizes[si] <= max && nrows < 8; si++) {
     long n = sizes[si];
     int fd[2];
