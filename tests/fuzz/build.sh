@@ -9,7 +9,7 @@ cmake -S . -B $out/lib -DCMAKE_C_COMPILER=clang -DGRADC_TESTS=OFF -DGRADC_BENCH=
   -DCMAKE_C_FLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
   >/dev/null
 cmake --build $out/lib --target gradc_core -j"$(nproc)" >/dev/null
-libs="$out/lib/libgradc_core.a /usr/lib/x86_64-linux-gnu/libtcc.a -ljansson -lcsv -ldl -lm -lpthread"
+libs="$out/lib/libgradc_core.a /usr/lib/x86_64-linux-gnu/libtcc.a -ljansson -lcsv $(pkg-config --libs openblas 2>/dev/null) -ldl -lm -lpthread"
 for f in compile jit values; do
   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc \
     tests/fuzz/fuzz_$f.c $libs -o $out/fuzz_$f
