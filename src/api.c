@@ -564,6 +564,29 @@ static GradcFn *gradc_fn_vjp_build(Gradc *g, int out, const int *wrt_in, int nwr
   return build(g, &pl);
 }
 
+/* A constant tensor of shape s with a 1 at flat element e (a zero-padded
+ * scalar), or NO_NODE if s has symbolic dimensions. */
+static NodeId unit_tensor(Dag *d, ShapeId s, long e) {
+  if (s == SHAPE_SCALAR)
+    return dag_const(d, 1);
+  const Shape *x = shape_get(d, s);
+  SliceSpec sp = {0};
+  sp.rank = x->rank;
+  for (int i = x->rank; i-- > 0;) {
+    if (x->dim[i] < 0)
+      return NO_NODE;
+    sp.full[i] = x->dim[i];
+    sp.start[i] = e % x->dim[i];
+    sp.len[i] = 1;
+    e /= x->dim[i];
+  }
+  sp.drop = (1u << x->rank) - 1;
+  return dag_pad(d, dag_const(d, 1), &sp);
+}
+
+/* Forward over reverse: the gradient g_k of every wrt variable, then for
+ * each element r of the wrt variables flattened in order, the tangent of
+ * every g_k along e_r: row r of the Hessian, one result per variable. */
 static GradcFn *gradc_fn_hessian_build(Gradc *g, int out, const int *wrt_in, int nwrt) {
   if (!ready(g) || out < 0 || out >= g->prog.nouts)
     return NULL;
@@ -579,40 +602,46 @@ static GradcFn *gradc_fn_hessian_build(Gradc *g, int out, const int *wrt_in, int
   NodeId *adj = ad_reverse(d, o->node, NO_NODE, &n);
   NodeId *grad = malloc(((size_t)nwrt + 1) * sizeof *grad);
   NodeId *seed = malloc(((size_t)prog->nvars + 1) * sizeof *seed);
-  if (!adj || !grad || !seed) {
+  if (!adj || !grad || !seed)
     pl.oom = 1;
-  } else {
-    for (int k = 0; k < nwrt; k++)
-      grad[k] = zero_if_none(d, adj[prog->vars[wrt[k]].node], SHAPE_SCALAR);
-    /* forward over reverse: H[i][j] = tangent of grad[i] along e_j */
-    NodeId *h = malloc(((size_t)nwrt * (size_t)nwrt + 1) * sizeof *h);
-    if (!h)
-      pl.oom = 1;
-    for (int j = 0; j < nwrt && !pl.oom; j++) {
+  for (int k = 0; !pl.oom && k < nwrt; k++)
+    grad[k] = zero_if_none(d, adj[prog->vars[wrt[k]].node], prog->vars[wrt[k]].shape);
+  for (int jv = 0; jv < nwrt && !pl.oom; jv++) {
+    const Var *vj = &prog->vars[wrt[jv]];
+    int64_t size = shape_size(d, vj->shape);
+    if (size < 0) {
+      gradc_error(g, GRADC_ERR_INPUT, "hessian: '%s' has a symbolic dimension", vj->name);
+      pl.oom = 2;
+      break;
+    }
+    for (long e = 0; e < size && !pl.oom; e++) {
       for (int i = 0; i < prog->nvars; i++)
         seed[i] = NO_NODE;
-      seed[wrt[j]] = dag_const(d, 1);
+      seed[wrt[jv]] = unit_tensor(d, vj->shape, e);
       uint32_t m;
       NodeId *tan = ad_forward(d, seed, prog->nvars, grad, nwrt, &m);
       if (!tan) {
         pl.oom = 1;
         break;
       }
-      for (int i = 0; i < nwrt; i++)
-        h[i * nwrt + j] = zero_if_none(d, grad[i] < m ? tan[grad[i]] : NO_NODE, SHAPE_SCALAR);
+      for (int k = 0; k < nwrt; k++) {
+        const Var *vk = &prog->vars[wrt[k]];
+        char *name = vj->shape == SHAPE_SCALAR
+                         ? fmt("d2%s/d%s/d%s", o->name, vj->name, vk->name)
+                         : fmt("d2%s/d%s[%ld]/d%s", o->name, vj->name, e, vk->name);
+        plan_add(&pl, zero_if_none(d, grad[k] < m ? tan[grad[k]] : NO_NODE, vk->shape), name);
+      }
       free(tan);
     }
-    for (int i = 0; i < nwrt && !pl.oom; i++)
-      for (int j = 0; j < nwrt; j++)
-        plan_add(&pl, h[i * nwrt + j],
-                 fmt("d2%s/d%s/d%s", o->name, prog->vars[wrt[i]].name,
-                     prog->vars[wrt[j]].name));
-    free(h);
   }
   free(adj);
   free(grad);
   free(seed);
   free(wrt);
+  if (pl.oom == 2) {
+    plan_free(&pl);
+    return NULL;
+  }
   return build(g, &pl);
 }
 

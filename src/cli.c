@@ -605,28 +605,35 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
   int out = output_arg(r, "hessian ");
   if (out < 0)
     return EXIT_USAGE;
-  long dims[4];
   if (!is_scalar_output(g, out)) {
     fprintf(stderr, "gradc: error: hessian: output '%s' is not a scalar\n", gradc_output_name(g, out));
     return EXIT_INPUT;
   }
-  for (int k = 0; k < nwrt; k++)
-    if (gradc_var_shape(g, wrt[k], dims) != 0) {
-      fprintf(stderr, "gradc: error: hessian: '%s' is a tensor; the Hessian is computed for scalar variables (use --wrt)\n",
-              gradc_var_name(g, wrt[k]));
-      return EXIT_INPUT;
-    }
   GradcFn *f = gradc_fn_hessian(g, out, wrt, nwrt);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
     return report(g);
+  /* H over the wrt variables flattened in order (SPEC 2.2) */
+  long *size = calloc((size_t)nwrt + 1, sizeof *size), total = 0;
+  if (!size)
+    return EXIT_INPUT;
+  for (int k = 0; k < nwrt; k++) {
+    long dims[4];
+    int rank;
+    gradc_get_value(g, wrt[k], dims, &rank);
+    size[k] = count(dims, rank);
+    total += size[k];
+  }
+  double *H = malloc(((size_t)total * (size_t)total + 1) * sizeof *H);
+  if (!H) {
+    free(size);
+    return EXIT_INPUT;
+  }
+  for (long row = 0, res = 1; row < total; row++)
+    for (int k = 0, col = 0; k < nwrt; col += (int)size[k], k++, res++)
+      memcpy(H + row * total + col, gradc_fn_res_data(f, (int)res), (size_t)size[k] * sizeof *H);
   const double *h0 = gradc_fn_res_data(f, 0);
   const char *name = gradc_output_name(g, out);
-  double *H = malloc(((size_t)nwrt * (size_t)nwrt + 1) * sizeof *H);
-  if (!H)
-    return EXIT_INPUT;
-  for (int i = 0; i < nwrt * nwrt; i++)
-    H[i] = gradc_fn_res_data(f, 1 + i)[0];
-  long hd[2] = {nwrt, nwrt};
+  long hd[2] = {total, total};
   if (r->o->json) {
     json_t *root = json_object(), *outs = jobj(root, "outputs"), *hs = jobj(root, "hessians");
     json_object_set_new(outs, name, jnum(h0[0]));
@@ -637,12 +644,13 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
     print_num(h0[0]);
     printf("\nhessian of %s w.r.t. (", name);
     for (int k = 0; k < nwrt; k++)
-      printf("%s%s", k ? ", " : "", gradc_var_name(g, wrt[k]));
+      printf("%s%s%s", k ? ", " : "", gradc_var_name(g, wrt[k]), size[k] > 1 ? "[...]" : "");
     printf(") =\n");
     print_tensor(H, hd, 2, 0, 0);
     putchar('\n');
   }
   free(H);
+  free(size);
   return 0;
 }
 

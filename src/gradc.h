@@ -123,8 +123,10 @@ GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt, int nwrt);
  * of each wrt variable. */
 GradcFn *gradc_fn_vjp(Gradc *g, int out, const int *wrt, int nwrt);
 /* Hessian of output `out` with respect to wrt (forward over reverse):
- * results are the output's value, then H row by row, one result per entry
- * named "d2L/dw/dx". */
+ * results are the output's value, then H row by row: for each element r
+ * of the wrt variables flattened in order, one result per wrt variable
+ * (its shape), named "d2L/dw/dx" (or "d2L/dV[r]/dx"). With scalar
+ * variables that is one scalar per entry. */
 GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
 
 /* Call with the values set on the context (gradc_set_value..., then

@@ -343,3 +343,41 @@ Test(tensor, tcc_and_cc_agree_to_the_bit_on_the_examples, .timeout = 240) {
     gradc_free(g[1]);
   }
 }
+
+/* The Hessian over tensor variables, flattened in order (SPEC 2.2),
+ * against central differences of the reverse-mode gradient. */
+Test(tensor, hessian_of_tensor_variables_matches_differences_of_the_gradient) {
+  Gradc *g = compile_ok("param A[2, 3], v[3], s\n"
+                        "output L = sum(tanh(A @ v) * s) + sum(sigmoid(A)^2) + s^3\n");
+  random_values(g, -1, 1);
+  GradcFn *h = gradc_fn_hessian(g, 0, NULL, 0), *gr = gradc_fn_grad(g, NULL, 0);
+  cr_assert(h && gr && gradc_run(h, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+  int vars[3] = {0, 1, 2};
+  long size[3] = {6, 3, 1}, total = 10;
+  double H[10][10];
+  for (long row = 0, res = 1; row < total; row++)
+    for (int k = 0, col = 0; k < 3; col += (int)size[k], k++, res++)
+      memcpy(&H[row][col], gradc_fn_res_data(h, (int)res), (size_t)size[k] * sizeof(double));
+  /* column j of H: the change of the gradient along element j */
+  for (int jv = 0, j = 0; jv < 3; jv++)
+    for (long e = 0; e < size[jv]; e++, j++) {
+      double *x = gradc_get_value(g, vars[jv], NULL, NULL), x0 = x[e], step = 1e-5;
+      double gp[10], gm[10];
+      for (int sgn = 0; sgn < 2; sgn++) {
+        x[e] = x0 + (sgn ? -step : step);
+        cr_assert_eq(gradc_run(gr, NULL), GRADC_OK);
+        for (int k = 0, i = 0; k < 3; k++)
+          for (long c = 0; c < size[k]; c++, i++)
+            (sgn ? gm : gp)[i] = gradc_fn_res_data(gr, 1 + k)[c];
+      }
+      x[e] = x0;
+      for (int i = 0; i < 10; i++) {
+        double fd = (gp[i] - gm[i]) / (2 * step);
+        cr_assert(fabs(H[i][j] - fd) < 1e-6 * fmax(1, fabs(fd)), "H[%d][%d] = %.12g, differences %.12g",
+                  i, j, H[i][j], fd);
+        cr_assert(fabs(H[i][j] - H[j][i]) < 1e-12 * fmax(1, fabs(H[i][j])), "H is not symmetric at %d,%d", i, j);
+      }
+    }
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
