@@ -680,6 +680,19 @@ static int command(Repl *r, char *line) {
         bad = 1;
         continue;
       }
+      int defined = 0; /* a definition has no value to set */
+      for (int i = 0; i < r->n && !defined; i++) {
+        char *nm;
+        Kind k = classify(r->st[i].text, &nm);
+        defined = (k == K_DEF || k == K_OUTPUT) && nm && !strncmp(w, nm, strlen(nm)) && w[strlen(nm)] == '=';
+        free(nm);
+      }
+      if (defined) {
+        fprintf(stderr, "repl: error: '%.*s' is defined in the session; :set gives values to variables\n",
+                (int)(strchr(w, '=') - w), w);
+        bad = 1;
+        continue;
+      }
       r->set = realloc(r->set, ((size_t)r->nset + 1) * sizeof *r->set);
       r->set[r->nset++] = xstrdup(w);
     }
