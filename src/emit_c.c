@@ -827,6 +827,37 @@ static void matmul_loop(Emit *e, NodeId n) {
     buf_puts(b, "));\n");
     return;
   }
+  if (stream && ta && x->rank == 2) {
+    /* A' @ B with both read along their rows (a weight gradient such as
+     * dS' @ Z): one pass over A and B, adding row p's outer product into C;
+     * every C[i][j] still sums p in increasing order */
+    indent(e);
+    buf_puts(b, "for (long g_o = 0; g_o < ");
+    size(e, nd->shape);
+    buf_printf(b, "; g_o++)\n");
+    indent(e);
+    buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
+    open_loop(e, "g_p", kk);
+    open_loop(e, "g_i", m);
+    indent(e);
+    buf_puts(b, "double g_a = ");
+    mm_elem(e, a, x, ta, "g_i", "g_p");
+    buf_puts(b, ";\n");
+    indent(e);
+    buf_printf(b, "double *g_row = g_b%d + g_i*", e->slot[n]);
+    dim(e, nn);
+    buf_puts(b, ";\n");
+    indent(e);
+    buf_puts(b, "for (long g_j = 0; g_j < ");
+    dim(e, nn);
+    buf_puts(b, "; g_j++)\n");
+    indent(e);
+    buf_puts(b, "  g_row[g_j] += g_a*");
+    mm_elem(e, bb, y, tb, "g_p", "g_j");
+    buf_puts(b, ";\n");
+    close_loops(e, 2);
+    return;
+  }
   open_loop(e, "g_i", m);
   if (stream) {
     indent(e);
