@@ -183,6 +183,10 @@ int main(int argc, char **argv) {
       {"iris N=100000", quick ? 2000 : 100000, 2, 16, 3, iris_J_grad, irisb_J_grad, iris_J_grad_work},
       {"digits 64-256-10 N=1797", quick ? 200 : 1797, 64, 256, 10, digits_J_grad, digitsb_J_grad, digits_J_grad_work},
   };
+  /* one BLAS thread unless asked otherwise: the hand-written and the
+   * emitted code share it, and threads on a busy 2-core box only add noise */
+  if (!getenv("OPENBLAS_NUM_THREADS"))
+    openblas_set_num_threads(1);
   FILE *jf = json ? fopen(json, "w") : NULL;
   if (jf)
     fprintf(jf, "[\n");
