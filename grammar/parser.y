@@ -80,7 +80,7 @@ stmt:
   | INPUT decls
   | NAME '=' expr      { ast_stmt(p, ST_DEF, $1->span, $1->name, NULL, $3); }
   | OUTPUT NAME '=' expr { ast_stmt(p, ST_OUTPUT, $2->span, $2->name, NULL, $4); }
-  | expr               { ast_stmt(p, ST_EXPR, $1->span, "f", NULL, $1); }
+  | expr               { ast_stmt(p, ST_EXPR, $1->span, ast_intern(p, "f", 1), NULL, $1); }
   ;
 
 decls:

@@ -135,11 +135,13 @@ GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
   double t1 = now();
   g->t_parse = t1 - t0;
   if (rc != 0) {
+    parse_done(&p);
     if (g->diags.count == 0)
       diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, (Span){0}, NULL, "cannot parse");
     return GRADC_ERR_INPUT;
   }
   GradcStatus st = (GradcStatus)lower_program(&g->prog, &p);
+  parse_done(&p);
   g->t_lower = now() - t1;
   return st;
 }

@@ -5,6 +5,56 @@
 
 #include "ir.h"
 
+const char *ast_intern(Parse *p, const char *text, size_t len) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)text[i]) * 16777619u;
+  h ^= h >> 16; /* FNV's low bits cluster for names like a1, a2...: */
+  h *= 0x85ebca6bu; /* murmur3's finaliser spreads them over the table */
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  if ((p->nsym + 1) * 2 > p->capsym) {
+    /* sized from the source at first (a slot per 16 bytes of source),
+     * so a large file is not rehashed as it grows */
+    uint32_t cap = p->capsym ? p->capsym * 2 : 256;
+    while (!p->capsym && p->src && cap < p->src->len / 16 && cap < (1u << 30))
+      cap *= 2;
+    SymSlot *tab = big_alloc((size_t)cap * sizeof *tab);
+    if (!tab)
+      return NULL;
+    for (uint32_t i = 0; i < p->capsym; i++)
+      if (p->syms[i].sym) {
+        uint32_t j = p->syms[i].hash & (cap - 1);
+        while (tab[j].sym)
+          j = (j + 1) & (cap - 1);
+        tab[j] = p->syms[i];
+      }
+    big_free(p->syms);
+    p->syms = tab;
+    p->capsym = cap;
+  }
+  uint32_t i = h & (p->capsym - 1);
+  for (Sym *s; (s = p->syms[i].sym); i = (i + 1) & (p->capsym - 1))
+    if (p->syms[i].hash == h && s->len == len && !memcmp(s->name, text, len))
+      return s->name;
+  Sym *s = arena_alloc(p->arena, sizeof *s + len + 1);
+  if (!s)
+    return NULL;
+  s->len = (uint32_t)len;
+  memcpy(s->name, text, len);
+  s->name[len] = 0;
+  p->syms[i] = (SymSlot){s, h};
+  p->nsym++;
+  return s->name;
+}
+
+void parse_done(Parse *p) {
+  big_free(p->syms);
+  p->syms = NULL;
+  p->nsym = p->capsym = 0;
+}
+
 Ast *ast_new(Parse *p, AstKind kind, Span span, int nkids) {
   Ast *a = arena_alloc(p->arena, sizeof *a);
   if (!a)
@@ -36,7 +86,7 @@ Ast *ast_num(Parse *p, Span span, const char *text, size_t len) {
 Ast *ast_name(Parse *p, Span span, const char *text, size_t len) {
   Ast *a = ast_new(p, AST_NAME, span, 0);
   if (a)
-    a->name = arena_strndup(p->arena, text, len);
+    a->name = ast_intern(p, text, len);
   return a;
 }
 

@@ -29,7 +29,7 @@ Dag *dag_new(void) {
   if (!g)
     return NULL;
   g->nbucket = 1024;
-  g->bucket = malloc(g->nbucket * sizeof *g->bucket);
+  g->bucket = big_alloc(g->nbucket * sizeof *g->bucket);
   g->shapes = calloc(16, sizeof *g->shapes);
   if (!g->bucket || !g->shapes) {
     dag_free(g);
@@ -45,8 +45,8 @@ void dag_free(Dag *g) {
   if (!g)
     return;
   free(g->slices);
-  free(g->nodes);
-  free(g->bucket);
+  big_free(g->nodes);
+  big_free(g->bucket);
   free(g->shapes);
   free(g);
 }
@@ -81,7 +81,7 @@ static NodeId find(const Dag *g, const Node *key) {
 
 static int rehash(Dag *g) {
   uint32_t nb = g->nbucket * 2;
-  uint32_t *b = malloc((size_t)nb * sizeof *b);
+  uint32_t *b = big_alloc((size_t)nb * sizeof *b);
   if (!b)
     return 0;
   memset(b, 0xff, (size_t)nb * sizeof *b);
@@ -90,7 +90,7 @@ static int rehash(Dag *g) {
     g->nodes[i].hnext = b[h];
     b[h] = i;
   }
-  free(g->bucket);
+  big_free(g->bucket);
   g->bucket = b;
   g->nbucket = nb;
   return 1;
@@ -124,7 +124,7 @@ static NodeId intern(Dag *g, Node *key) {
   }
   if (g->count == g->cap) {
     uint32_t cap = g->cap ? g->cap * 2 : 1024;
-    Node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+    Node *nodes = big_grow(g->nodes, (size_t)cap * sizeof *nodes);
     if (!nodes) {
       g->oom = 1;
       return NO_NODE;

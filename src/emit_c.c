@@ -167,12 +167,12 @@ static int same_size(const Dag *g, ShapeId a, ShapeId b) {
 static int share_buffers(Emit *e, const EmitFn *fn) {
   const Dag *g = e->g;
   uint32_t n = g->count;
-  uint32_t *when = malloc((n ? n : 1) * sizeof *when); /* when a node is evaluated */
-  uint32_t *last = malloc((n ? n : 1) * sizeof *last);  /* its memory's last read */
+  uint32_t *when = big_alloc((n ? n : 1) * sizeof *when); /* when a node is evaluated */
+  uint32_t *last = big_alloc((n ? n : 1) * sizeof *last); /* its memory's last read */
   int32_t *phys_last = NULL;
   if (!when || !last) {
-    free(when);
-    free(last);
+    big_free(when);
+    big_free(last);
     return -1;
   }
   for (uint32_t i = 0; i < n; i++) {
@@ -201,8 +201,8 @@ static int share_buffers(Emit *e, const EmitFn *fn) {
   phys_last = malloc(((size_t)e->nbufs + 1) * sizeof *phys_last);
   int nphys = 0;
   if (!e->bufshape || !phys_last) {
-    free(when);
-    free(last);
+    big_free(when);
+    big_free(last);
     free(phys_last);
     return -1;
   }
@@ -221,8 +221,8 @@ static int share_buffers(Emit *e, const EmitFn *fn) {
     e->slot[i] = pick;
   }
   e->nbufs = nphys;
-  free(when);
-  free(last);
+  big_free(when);
+  big_free(last);
   free(phys_last);
   return 0;
 }
@@ -231,11 +231,11 @@ static int share_buffers(Emit *e, const EmitFn *fn) {
 static int plan(Emit *e, const EmitFn *fn) {
   const Dag *g = e->g;
   uint32_t n = g->count;
-  uint32_t *uses = calloc(n ? n : 1, sizeof *uses);
+  uint32_t *uses = big_alloc((n ? n : 1) * sizeof *uses);
   uint8_t *depth = calloc(n ? n : 1, 1);
   uint8_t *noinline = calloc(n ? n : 1, 1);
   if (!uses || !depth || !noinline) {
-    free(uses);
+    big_free(uses);
     free(depth);
     free(noinline);
     return -1;
@@ -304,7 +304,7 @@ static int plan(Emit *e, const EmitFn *fn) {
       if (e->slot[a] == ST_INLINE && g->nodes[a].op != OP_VAR && !e->alias[a])
         e->slot[a] = e->nbufs++;
     }
-  free(uses);
+  big_free(uses);
   free(depth);
   free(noinline);
   if (share_buffers(e, fn) < 0)
@@ -1219,11 +1219,11 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas};
   Buf code = {0};
   e.out = &code;
-  e.slot = malloc((g->count ? g->count : 1) * sizeof *e.slot);
+  e.slot = big_alloc((g->count ? g->count : 1) * sizeof *e.slot);
   e.alias = malloc(g->count ? g->count : 1);
   int *work = calloc((size_t)nfns + 1, sizeof *work);
   if (!e.slot || !e.alias || !work) {
-    free(e.slot);
+    big_free(e.slot);
     free(e.alias);
     free(work);
     out->oom = 1;
@@ -1233,7 +1233,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   for (int f = 0; f < nfns; f++)
     if (function(&e, &fns[f], &code, &heap, &work[f]) < 0)
       out->oom = 1;
-  free(e.slot);
+  big_free(e.slot);
   free(e.alias);
   free(e.bufshape);
 

@@ -24,11 +24,19 @@
 typedef struct ArenaBlock ArenaBlock;
 typedef struct Arena {
   ArenaBlock *head;
+  size_t total;                                  /* bytes in its blocks */
 } Arena;
 
 void *arena_alloc(Arena *a, size_t size);        /* zeroed; NULL on OOM */
 char *arena_strndup(Arena *a, const char *s, size_t n);
 void arena_free(Arena *a);
+
+/* Big arrays (per-node tables): their own zeroed mapping, grown without a
+ * copy, on transparent huge pages where offered; freed with big_free. */
+void *big_alloc(size_t n);
+void *big_grow(void *p, size_t n);               /* keeps the contents */
+void big_free(void *p);
+void mem_hint_huge(void *p, size_t n);
 
 /* A growable byte buffer (emitted C, rendered diagnostics). */
 typedef struct Buf {
@@ -248,11 +256,33 @@ struct Stmt {
 #define MAX_NAME_LEN 256
 #define MAX_NUMBER_LEN 400
 
+/* Every name in a parse is interned: one Sym per distinct spelling, and
+ * the name's text (Ast.name, Stmt.name) lives inside it, so equal names
+ * are equal pointers and lower.c finds a name's binding without hashing
+ * (Lua's TString does the same). */
+typedef struct Sym {
+  uint32_t len;
+  uint32_t bind;     /* lower.c: 1 + index of the name's binding, 0: none */
+  int16_t builtin;   /* lower.c: 0 unknown, -1 not a built-in, else 1 + index */
+  char name[];
+} Sym;
+
+static inline Sym *sym_of(const char *name) {
+  return (Sym *)(void *)(name - offsetof(Sym, name));
+}
+
+typedef struct SymSlot {
+  Sym *sym;
+  uint32_t hash;
+} SymSlot;
+
 typedef struct Parse {
   Arena *arena;
   Diags *diags;
   const Source *src;
   Stmt *first, *last;
+  SymSlot *syms;     /* open addressing; big_alloc'd, freed by parse_done */
+  uint32_t nsym, capsym;
   /* lexer state */
   int line, col;     /* where the next token starts */
   int depth;         /* bracket nesting */
@@ -265,6 +295,8 @@ typedef struct Parse {
 } Parse;
 
 
+const char *ast_intern(Parse *p, const char *text, size_t len); /* NULL: OOM */
+void parse_done(Parse *p);                       /* frees the symbol table */
 Ast *ast_new(Parse *p, AstKind kind, Span span, int nkids);
 Ast *ast_num(Parse *p, Span span, const char *text, size_t len);
 Ast *ast_name(Parse *p, Span span, const char *text, size_t len);

@@ -45,11 +45,19 @@ static const Builtin builtins[] = {
 };
 enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
 
+/* The built-in called `name` (an interned name: the answer is kept in its
+ * Sym), or NULL. */
 static const Builtin *builtin(const char *name) {
-  for (int i = 0; i < NBUILTIN; i++)
-    if (!strcmp(builtins[i].name, name))
-      return &builtins[i];
-  return NULL;
+  if (!name)
+    return NULL;
+  Sym *sym = sym_of(name);
+  if (!sym->builtin) {
+    sym->builtin = -1;
+    for (int i = 0; i < NBUILTIN; i++)
+      if (!strcmp(builtins[i].name, name))
+        sym->builtin = (int16_t)(i + 1);
+  }
+  return sym->builtin > 0 ? &builtins[sym->builtin - 1] : NULL;
 }
 
 /* ---- a string -> binding table ---------------------------------------- */
@@ -58,7 +66,6 @@ typedef enum { B_VAR, B_DEF, B_LATER, B_DIMNAME, B_FAILED } BindKind;
 
 typedef struct Binding {
   const char *name;
-  uint32_t hash;     /* of the name: most probes end without a strcmp */
   BindKind kind;
   NodeId node;
   int var;
@@ -69,60 +76,42 @@ typedef struct Lower {
   Program *prog;
   Parse *p;
   Diags *diags;
-  Binding *tab;        /* open addressing */
-  size_t cap, count;
+  Binding *tab;        /* every bound name, in binding order; big_alloc'd */
+  size_t cap, count;   /* a name's index is kept in its Sym (ast_intern) */
   int oom;
 } Lower;
 
-static size_t strhash(const char *s) {
-  size_t h = 14695981039346656037u;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211u;
-  return h;
-}
-
+/* The binding of an interned name, or NULL. The index in the Sym may be
+ * left over from an earlier lowering of the same parse: the binding must
+ * point back at the name. */
 static Binding *lookup(Lower *l, const char *name) {
-  if (!l->cap)
+  if (!name)
     return NULL;
-  size_t h = strhash(name);
-  for (size_t i = h & (l->cap - 1);; i = (i + 1) & (l->cap - 1)) {
-    if (!l->tab[i].name)
-      return NULL;
-    if (l->tab[i].hash == (uint32_t)h && !strcmp(l->tab[i].name, name))
-      return &l->tab[i];
-  }
+  uint32_t k = sym_of(name)->bind;
+  return k && k <= l->count && l->tab[k - 1].name == name ? &l->tab[k - 1] : NULL;
 }
 
+/* The binding of name, made if there is none. The table may move: a
+ * Binding pointer held across bind() must be looked up again (l->cap). */
 static Binding *bind(Lower *l, const char *name) {
-  if ((l->count + 1) * 2 > l->cap) {
+  Binding *b = lookup(l, name);
+  if (b || !name)
+    return b;
+  if (l->count == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 64;
-    Binding *tab = calloc(cap, sizeof *tab);
+    Binding *tab = big_grow(l->tab, cap * sizeof *tab);
     if (!tab) {
       l->oom = 1;
       return NULL;
     }
-    for (size_t i = 0; i < l->cap; i++)
-      if (l->tab[i].name) {
-        size_t j = l->tab[i].hash & (cap - 1); /* cap <= 2^32: the low bits suffice */
-        while (tab[j].name)
-          j = (j + 1) & (cap - 1);
-        tab[j] = l->tab[i];
-      }
-    free(l->tab);
     l->tab = tab;
     l->cap = cap;
   }
-  size_t h = strhash(name);
-  size_t i = h & (l->cap - 1);
-  while (l->tab[i].name) {
-    if (l->tab[i].hash == (uint32_t)h && !strcmp(l->tab[i].name, name))
-      return &l->tab[i];
-    i = (i + 1) & (l->cap - 1);
-  }
-  l->tab[i].name = name;
-  l->tab[i].hash = (uint32_t)h;
-  l->count++;
-  return &l->tab[i];
+  b = &l->tab[l->count++];
+  memset(b, 0, sizeof *b);
+  b->name = name;
+  sym_of(name)->bind = (uint32_t)l->count;
+  return b;
 }
 
 #define ERR(l, span, ...) \
@@ -138,8 +127,8 @@ static void suggest(Lower *l, const char *name, char *out, size_t n) {
   if (!c)
     return;
   size_t k = 0;
-  for (size_t i = 0; i < l->cap; i++)
-    if (l->tab[i].name && l->tab[i].kind != B_LATER)
+  for (size_t i = 0; i < l->count; i++)
+    if (l->tab[i].kind != B_LATER)
       c[k++] = l->tab[i].name;
   for (int i = 0; i < NBUILTIN; i++)
     c[k++] = builtins[i].name;
@@ -868,7 +857,7 @@ int lower_program(Program *prog, Parse *p) {
                               : "the file is empty: nothing to compute");
     }
   }
-  free(l.tab);
+  big_free(l.tab);
   if (l.oom || prog->dag->oom == 1)
     return GRADC_ERR_NOMEM;
   return p->diags->count > before ? GRADC_ERR_INPUT : GRADC_OK;

@@ -2,7 +2,9 @@
  * DAG nodes: parse, DAG (names, folding, hash-consing), differentiate,
  * emit C, libtcc; then one evaluation of value+gradient. Each size runs in
  * a child process so its peak memory (wait4's ru_maxrss) is its own.
- *   bench_compile [--quick] [--max N] [--json FILE]
+ *   bench_compile [--quick] [--max N] [--reps R] [--json FILE]
+ *   (every size R times, 3 by default: medians)
+ *   bench_compile --source OPS    (the program of OPS operations, to profile) 
  * The growth must be linear: the table prints microseconds per node. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,8 +106,63 @@ static void run(long n, Row *row) {
   gradc_free(g);
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* One size in a child process (so that its peak memory is its own). */
+static int run_child(long n, Row *out) {
+  int fd[2];
+  if (pipe(fd) < 0)
+    return 0;
+  pid_t pid = fork();
+  if (pid == 0) { /* the child measures one size and sends its row back */
+    close(fd[0]);
+    Row r = {.n = n};
+    run(n, &r);
+    ssize_t w = write(fd[1], &r, sizeof r);
+    _exit(w == (ssize_t)sizeof r && r.ok ? 0 : 1);
+  }
+  close(fd[1]);
+  Row r = {.n = n};
+  ssize_t got = read(fd[0], &r, sizeof r);
+  close(fd[0]);
+  int status;
+  struct rusage ru;
+  wait4(pid, &status, 0, &ru);
+  r.rss_kb = ru.ru_maxrss;
+  if (got != (ssize_t)sizeof r || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return 0;
+  *out = r;
+  return 1;
+}
+
+/* The median of every figure over reps runs (each stage on its own). */
+static void median_row(Row *runs, int reps, Row *m) {
+  *m = runs[0];
+  double v[16];
+  for (int f = 0; f < 7; f++) {
+    for (int i = 0; i < reps; i++)
+      v[i] = f < 5 ? runs[i].t[f] : f == 5 ? runs[i].eval : runs[i].total;
+    qsort(v, (size_t)reps, sizeof *v, cmp_double);
+    double x = reps % 2 ? v[reps / 2] : 0.5 * (v[reps / 2 - 1] + v[reps / 2]);
+    if (f < 5)
+      m->t[f] = x;
+    else if (f == 5)
+      m->eval = x;
+    else
+      m->total = x;
+  }
+  for (int i = 0; i < reps; i++)
+    v[i] = (double)runs[i].rss_kb;
+  qsort(v, (size_t)reps, sizeof *v, cmp_double);
+  m->rss_kb = (long)v[reps / 2];
+}
+
 int main(int argc, char **argv) {
   long max = 600000;
+  int reps = 3;
   const char *json = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick"))
@@ -114,8 +171,16 @@ int main(int argc, char **argv) {
       max = atol(argv[++i]);
     else if (!strcmp(argv[i], "--json") && i + 1 < argc)
       json = argv[++i];
-    else {
-      fprintf(stderr, "usage: bench_compile [--quick] [--max N] [--json FILE]\n");
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 15)
+      reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--source") && i + 1 < argc) { /* the program, for profiling */
+      size_t len;
+      char *src = program(atol(argv[++i]), &len);
+      fwrite(src, 1, len, stdout);
+      free(src);
+      return 0;
+    } else {
+      fprintf(stderr, "usage: bench_compile [--quick] [--max N] [--reps R] [--json FILE] [--source OPS]\n");
       return 2;
     }
   }
@@ -125,30 +190,17 @@ int main(int argc, char **argv) {
   long sizes[] = {430, 4300, 43000, 430000, 600000};
   for (int si = 0; si < 5 && sizes[si] <= max && nrows < 8; si++) {
     long n = sizes[si];
-    int fd[2];
-    if (pipe(fd) < 0)
-      return 1;
-    pid_t pid = fork();
-    if (pid == 0) { /* the child measures one size and sends its row back */
-      close(fd[0]);
-      Row r = {.n = n};
-      run(n, &r);
-      ssize_t w = write(fd[1], &r, sizeof r);
-      _exit(w == (ssize_t)sizeof r && r.ok ? 0 : 1);
-    }
-    close(fd[1]);
-    Row r = {.n = n};
-    ssize_t got = read(fd[0], &r, sizeof r);
-    close(fd[0]);
-    int status;
-    struct rusage ru;
-    wait4(pid, &status, 0, &ru);
-    r.rss_kb = ru.ru_maxrss;
-    if (got != (ssize_t)sizeof r || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    Row runs[16];
+    int ok = 1;
+    for (int k = 0; k < reps && ok; k++)
+      ok = run_child(n, &runs[k]);
+    if (!ok) {
       fprintf(stderr, "bench_compile: size %ld failed\n", n);
       fail = 1;
       continue;
     }
+    Row r;
+    median_row(runs, reps, &r);
     rows[nrows++] = r;
   }
   printf("%9s %9s %9s | %9s %9s %9s %9s %9s | %9s %9s | %8s %9s %9s\n", "ops", "primal", "+grad", "parse",
