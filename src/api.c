@@ -31,6 +31,7 @@ static void free_fn(GradcFn *f) {
   free(f->resdata);
   free(f->argshape);
   free(f->resshape);
+  free(f->roots);
   for (int i = 0; i < f->nargs; i++)
     free(f->argnames[i]);
   for (int i = 0; i < f->nres; i++)
@@ -310,7 +311,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   int *arg_of_var = malloc(((size_t)nargs + 1) * sizeof *arg_of_var);
   EmitRes *res = calloc((size_t)pl->nres + 1, sizeof *res);
   char **argnames = calloc((size_t)nargs + 1, sizeof *argnames);
-  Buf src = {0};
+  Buf src = {.big = 1}; /* never leaves build() */
   if (!f || !args || !arg_of_var || !res || !argnames)
     goto oom;
   f->argshape = malloc(((size_t)nargs + 1) * sizeof *f->argshape);
@@ -375,9 +376,8 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   f->nargs = nargs;
   f->argnames = argnames;
   f->nres = pl->nres;
-  f->ops = emit_count_ops(prog->dag, pl->roots, pl->nres);
-  f->resnames = pl->names; /* the plan's names move to the function */
-  free(pl->roots);
+  f->resnames = pl->names; /* the plan's names and roots move to the function */
+  f->roots = pl->roots;
   f->next = g->fns;
   g->fns = f;
   return f;
@@ -652,7 +652,9 @@ const char *gradc_fn_arg_name(const GradcFn *f, int i) { return f->argnames[i]; 
 int gradc_fn_res_count(const GradcFn *f) { return f->nres; }
 const char *gradc_fn_res_name(const GradcFn *f, int i) { return f->resnames[i]; }
 
-long gradc_fn_op_count(const GradcFn *f) { return f->ops; }
+long gradc_fn_op_count(const GradcFn *f) {
+  return emit_count_ops(f->g->prog.dag, f->roots, f->nres); /* on demand: a pass over the DAG */
+}
 
 static GradcStatus status_of(Gradc *g, int rc) {
   if (rc == 0)

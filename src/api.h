@@ -13,7 +13,7 @@ struct GradcFn {
   double *work;      /* kept between calls */
   long work_cap;
   int nargs, nres;
-  long ops;
+  NodeId *roots;     /* its results' nodes (gradc_fn_op_count) */
   char **argnames, **resnames;
   ShapeId *argshape, *resshape;
   double **resdata;  /* gradc_run's results, sized by the bound dimensions */

@@ -120,7 +120,7 @@ static int grow(Buf *b, size_t extra) {
   size_t cap = b->cap ? b->cap : 256;
   while (cap < b->len + extra + 1)
     cap *= 2;
-  char *d = realloc(b->data, cap);
+  char *d = b->big ? big_grow(b->data, cap) : realloc(b->data, cap);
   if (!d) {
     b->oom = 1;
     return 0;
@@ -139,6 +139,19 @@ void buf_putn(Buf *b, const char *s, size_t n) {
 }
 
 void buf_puts(Buf *b, const char *s) { buf_putn(b, s, strlen(s)); }
+
+/* A decimal integer: the emitter writes millions of slot indices, and
+ * printf's format parsing was a tenth of its time. */
+void buf_int(Buf *b, long long v) {
+  char s[24], *p = s + sizeof s;
+  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do
+    *--p = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0)
+    *--p = '-';
+  buf_putn(b, p, (size_t)(s + sizeof s - p));
+}
 
 void buf_printf(Buf *b, const char *fmt, ...) {
   char small[256];
@@ -161,6 +174,11 @@ void buf_printf(Buf *b, const char *fmt, ...) {
 }
 
 void buf_free(Buf *b) {
-  free(b->data);
+  int big = b->big;
+  if (big)
+    big_free(b->data);
+  else
+    free(b->data);
   memset(b, 0, sizeof *b);
+  b->big = big;
 }

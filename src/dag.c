@@ -29,13 +29,12 @@ Dag *dag_new(void) {
   if (!g)
     return NULL;
   g->nbucket = 1024;
-  g->bucket = big_alloc(g->nbucket * sizeof *g->bucket);
+  g->bucket = big_alloc(g->nbucket * sizeof *g->bucket); /* zeroed: empty */
   g->shapes = calloc(16, sizeof *g->shapes);
   if (!g->bucket || !g->shapes) {
     dag_free(g);
     return NULL;
   }
-  memset(g->bucket, 0xff, g->nbucket * sizeof *g->bucket);
   g->capshape = 16;
   g->nshape = 1; /* shape 0: the scalar */
   return g;
@@ -58,37 +57,61 @@ static uint64_t mix(uint64_t z) { /* splitmix64's finaliser */
   return z ^ (z >> 31);
 }
 
+static int commutative(OpKind op) {
+  return op == OP_ADD || op == OP_MUL || op == OP_MAX || op == OP_MIN ||
+         op == OP_EQ || op == OP_NE;
+}
+
+/* Operands of a commutative operator hash in either order, so that a*b
+ * finds b*a with one probe sequence. */
 static uint32_t hash(const Node *n) {
   uint64_t h = mix(n->op | (uint64_t)n->nargs << 8 | (uint64_t)n->shape << 16);
-  h = mix(h ^ ((uint64_t)n->arg[0] << 32 | n->arg[1]));
+  NodeId a = n->arg[0], b = n->arg[1];
+  if (commutative((OpKind)n->op) && a > b) {
+    NodeId t = a;
+    a = b;
+    b = t;
+  }
+  h = mix(h ^ ((uint64_t)a << 32 | b));
   h = mix(h ^ n->arg[2] ^ ((uint64_t)n->v.idx * 0x9e3779b97f4a7c15ull));
   return (uint32_t)h;
 }
 
 static int same(const Node *a, const Node *b) {
   return a->op == b->op && a->nargs == b->nargs && a->shape == b->shape &&
-         a->arg[0] == b->arg[0] && a->arg[1] == b->arg[1] &&
+         ((a->arg[0] == b->arg[0] && a->arg[1] == b->arg[1]) ||
+          (commutative((OpKind)a->op) && a->arg[0] == b->arg[1] && a->arg[1] == b->arg[0])) &&
          a->arg[2] == b->arg[2] && a->v.idx == b->v.idx;
 }
 
-static NodeId find(const Dag *g, const Node *key) {
-  uint32_t h = hash(key) & (g->nbucket - 1);
-  for (NodeId i = g->bucket[h]; i != NO_NODE; i = g->nodes[i].hnext)
-    if (same(&g->nodes[i], key))
-      return i;
-  return NO_NODE;
+/* The hash-cons table: open addressing, at most half full. A slot holds
+ * the node's 32-bit hash (high half) and 1 + its id (low half; 0: empty),
+ * so a probe reads a node only when the hashes agree, and growing the
+ * table reads no node at all. */
+static uint64_t *slot_of(const Dag *g, const Node *key, uint32_t h, NodeId *found) {
+  uint32_t mask = g->nbucket - 1;
+  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+    uint64_t s = g->bucket[i];
+    if (!s || ((s >> 32) == h && same(&g->nodes[(uint32_t)s - 1], key))) {
+      *found = s ? (uint32_t)s - 1 : NO_NODE;
+      return &g->bucket[i];
+    }
+  }
 }
 
 static int rehash(Dag *g) {
   uint32_t nb = g->nbucket * 2;
-  uint32_t *b = big_alloc((size_t)nb * sizeof *b);
+  uint64_t *b = big_alloc((size_t)nb * sizeof *b);
   if (!b)
     return 0;
-  memset(b, 0xff, (size_t)nb * sizeof *b);
-  for (NodeId i = 0; i < g->count; i++) {
-    uint32_t h = hash(&g->nodes[i]) & (nb - 1);
-    g->nodes[i].hnext = b[h];
-    b[h] = i;
+  for (uint32_t i = 0; i < g->nbucket; i++) {
+    uint64_t s = g->bucket[i];
+    if (!s)
+      continue;
+    uint32_t j = (uint32_t)(s >> 32) & (nb - 1);
+    while (b[j])
+      j = (j + 1) & (nb - 1);
+    b[j] = s;
   }
   big_free(g->bucket);
   g->bucket = b;
@@ -114,7 +137,9 @@ static NodeId intern(Dag *g, Node *key) {
       return NO_NODE;
     }
   }
-  NodeId found = find(g, key);
+  uint32_t h = hash(key);
+  NodeId found;
+  uint64_t *slot = slot_of(g, key, h, &found);
   if (found != NO_NODE)
     return found;
   uint32_t limit = g->max_nodes ? g->max_nodes : DEFAULT_MAX_NODES;
@@ -132,16 +157,16 @@ static NodeId intern(Dag *g, Node *key) {
     g->nodes = nodes;
     g->cap = cap;
   }
-  if (g->count >= g->nbucket && !rehash(g)) {
-    g->oom = 1;
-    return NO_NODE;
+  if ((g->count + 1) * 2 > g->nbucket) {
+    if (!rehash(g)) {
+      g->oom = 1;
+      return NO_NODE;
+    }
+    slot = slot_of(g, key, h, &found);
   }
   NodeId id = g->count++;
-  Node *n = &g->nodes[id];
-  *n = *key;
-  uint32_t h = hash(n) & (g->nbucket - 1);
-  n->hnext = g->bucket[h];
-  g->bucket[h] = id;
+  g->nodes[id] = *key;
+  *slot = (uint64_t)h << 32 | ((uint64_t)id + 1);
   return id;
 }
 
@@ -245,11 +270,6 @@ static NodeId shape_err(Dag *g, const char *what, NodeId a, NodeId b) {
   return NO_NODE;
 }
 
-static int commutative(OpKind op) {
-  return op == OP_ADD || op == OP_MUL || op == OP_MAX || op == OP_MIN ||
-         op == OP_EQ || op == OP_NE;
-}
-
 /* Safe identities, applied before hash-consing. Returns the simpler node,
  * or NO_NODE when none applies. */
 static NodeId identity(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
@@ -344,15 +364,7 @@ NodeId dag_op(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
   Node key = {.op = (uint8_t)op, .nargs = (uint8_t)nargs,
               .arg = {args[0], args[1], args[2]}};
   key.shape = shape;
-  if (commutative(op)) {
-    Node swapped = key;
-    swapped.arg[0] = args[1];
-    swapped.arg[1] = args[0];
-    NodeId found = find(g, &swapped);
-    if (found != NO_NODE)
-      return found;
-  }
-  return intern(g, &key);
+  return intern(g, &key); /* finds b*a for a*b too */
 }
 
 /* ---- tensor constructors ---------------------------------------------- */
@@ -614,7 +626,9 @@ int dag_check(const Dag *g) {
     for (int k = 0; k < n->nargs; k++)
       if (n->arg[k] >= i)
         return 2; /* children must be older than parents */
-    if (find(g, n) != i)
+    NodeId found;
+    slot_of(g, n, hash(n), &found);
+    if (found != i)
       return 3; /* hash-cons table out of step */
     if (n->shape >= g->nshape)
       return 4;

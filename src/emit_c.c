@@ -11,6 +11,7 @@
  * elementwise node of the same shape (or by a reduction) is inlined into
  * that loop instead: elementwise chains fuse. Broadcast operands are read
  * through index arithmetic inside the loop, never materialised. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,6 +318,11 @@ static int plan(Emit *e, const EmitFn *fn) {
 enum { PREC_CMP = 0, PREC_ADD = 1, PREC_MUL = 2, PREC_UNARY = 3, PREC_ATOM = 4 };
 
 static void literal(Buf *b, double x) {
+  if (fabs(x) < 1e15 && x == (double)(long long)x && (x != 0 || !signbit(x))) {
+    buf_int(b, (long long)x); /* what %.17g prints for an integer, faster */
+    buf_putn(b, ".0", 2);
+    return;
+  }
   char s[40];
   snprintf(s, sizeof s, "%.17g", x);
   if (!strpbrk(s, ".eEn"))
@@ -477,15 +483,20 @@ static void ref(Emit *e, NodeId n) {
     buf_puts(e->out, "]");
   } else if (nd->op == OP_VAR) {
     int k = e->fn->arg_of_var[nd->v.idx];
-    if (e->kernel)
-      buf_printf(e->out, "a[%d][0]", k);
-    else
+    if (e->kernel) {
+      buf_putn(e->out, "a[", 2);
+      buf_int(e->out, k);
+      buf_putn(e->out, "][0]", 4);
+    } else {
       buf_puts(e->out, k >= 0 ? e->fn->args[k].cname : "g_missing_argument");
+    }
   } else if (nd->op == OP_DIM) {
     buf_puts(e->out, "(double)");
     dim(e, ~nd->v.idx);
   } else if (e->slot[n] >= 0) {
-    buf_printf(e->out, "t[%d]", e->slot[n]);
+    buf_putn(e->out, "t[", 2);
+    buf_int(e->out, e->slot[n]);
+    buf_putn(e->out, "]", 1);
   } else {
     expr(e, n, PREC_ATOM);
   }
@@ -570,7 +581,8 @@ static void body(Emit *e, NodeId n) {
     buf_puts(b, ")");
     return;
   default:
-    buf_printf(b, "%s(", c_func(op));
+    buf_puts(b, c_func(op));
+    buf_putn(b, "(", 1);
     for (int i = 0; i < nd->nargs; i++) {
       if (i)
         buf_puts(b, ", ");
@@ -1163,7 +1175,9 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       buf_puts(b, "  }\n");
     } else {
       e->loop_shape = SHAPE_SCALAR;
-      buf_printf(b, "  t[%d] = ", e->slot[i]);
+      buf_putn(b, "  t[", 4);
+      buf_int(b, e->slot[i]);
+      buf_putn(b, "] = ", 4);
       body(e, i);
       buf_puts(b, ";\n");
     }
@@ -1217,7 +1231,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
   Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas};
-  Buf code = {0};
+  Buf code = {.big = 1};
   e.out = &code;
   e.slot = big_alloc((g->count ? g->count : 1) * sizeof *e.slot);
   e.alias = malloc(g->count ? g->count : 1);
@@ -1338,14 +1352,15 @@ long emit_count_ops(const Dag *g, const NodeId *roots, int nroots) {
         sz = 1; /* per element of a symbolic dimension */
       if (nd->op == OP_POW && dag_small_int_pow(g, nd->arg[1], &k))
         ops += ((k < 0 ? -k : k) - (k > 0)) * sz;
-      else if (nd->op == OP_MATMUL || nd->op == OP_SUM) {
+      else if (nd->op == OP_SUM) {
         int64_t in = shape_size(g, dag_shape(g, nd->arg[0]));
-        ops += 2 * (in < 0 ? 1 : in) * (nd->op == OP_MATMUL ? 1 : 1);
-        if (nd->op == OP_MATMUL) {
-          const Shape *y = shape_get(g, dag_shape(g, nd->arg[1]));
-          ops *= 1;
-          (void)y;
-        }
+        ops += in < 0 ? 1 : in;
+      } else if (nd->op == OP_MATMUL) {
+        /* (M,K)@(K,N): 2MKN, and MKN = sqrt(|a| |b| |out|) whatever the
+         * transposes, and for vectors too */
+        int64_t a = shape_size(g, dag_shape(g, nd->arg[0])), b = shape_size(g, dag_shape(g, nd->arg[1]));
+        double mkn = sqrt((double)(a < 0 ? 1 : a) * (double)(b < 0 ? 1 : b) * (double)(sz < 0 ? 1 : sz));
+        ops += 2 * (long)(mkn + 0.5);
       } else if (nd->op != OP_RESHAPE && nd->op != OP_BCAST)
         ops += sz;
     }

@@ -43,10 +43,12 @@ typedef struct Buf {
   char *data;
   size_t len, cap;
   int oom;                                       /* an append failed */
+  int big;      /* data is big_alloc'd (emitted C that never leaves gradc) */
 } Buf;
 
 void buf_putn(Buf *b, const char *s, size_t n);
 void buf_puts(Buf *b, const char *s);
+void buf_int(Buf *b, long long v);
 void buf_printf(Buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void buf_free(Buf *b);
@@ -135,7 +137,7 @@ typedef struct Node {
   uint16_t flags;
   ShapeId shape;
   NodeId arg[3];
-  uint32_t hnext;     /* hash-cons chain */
+  uint32_t spare;     /* keeps the node 32 bytes */
   union {
     double num;
     int64_t idx;
@@ -154,8 +156,8 @@ typedef struct SliceSpec {
 typedef struct Dag {
   Node *nodes;
   uint32_t count, cap;
-  uint32_t *bucket;   /* hash-cons table: heads of chains, NO_NODE if empty */
-  uint32_t nbucket;   /* power of two */
+  uint64_t *bucket;   /* hash-cons table: hash << 32 | (1 + id), 0 if empty */
+  uint32_t nbucket;   /* power of two, at least twice count */
   Shape *shapes;
   uint32_t nshape, capshape;
   SliceSpec *slices;
