@@ -3,7 +3,7 @@
  * emit C, libtcc; then one evaluation of value+gradient. Each size runs in
  * a child process so its peak memory (wait4's ru_maxrss) is its own.
  *   bench_compile [--quick] [--max N] [--reps R] [--json FILE]
- *   (every size R times, 3 by default: medians)
+ *   (every size R times, 3 by default: medians; --size: that size only)
  *   bench_compile --source OPS    (the program of OPS operations, to profile) 
  * The growth must be linear: the table prints microseconds per node. */
 #include <stdarg.h>
@@ -161,7 +161,7 @@ static void median_row(Row *runs, int reps, Row *m) {
 }
 
 int main(int argc, char **argv) {
-  long max = 600000;
+  long max = 600000, only = 0;
   int reps = 3;
   const char *json = NULL;
   for (int i = 1; i < argc; i++) {
@@ -171,6 +171,8 @@ int main(int argc, char **argv) {
       max = atol(argv[++i]);
     else if (!strcmp(argv[i], "--json") && i + 1 < argc)
       json = argv[++i];
+    else if (!strcmp(argv[i], "--size") && i + 1 < argc && atol(argv[i + 1]) > 0)
+      only = atol(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 15)
       reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--source") && i + 1 < argc) { /* the program, for profiling */
@@ -180,7 +182,7 @@ int main(int argc, char **argv) {
       free(src);
       return 0;
     } else {
-      fprintf(stderr, "usage: bench_compile [--quick] [--max N] [--reps R] [--json FILE] [--source OPS]\n");
+      fprintf(stderr, "usage: bench_compile [--quick] [--max N] [--size OPS] [--reps R] [--json FILE] [--source OPS]\n");
       return 2;
     }
   }
@@ -188,7 +190,12 @@ int main(int argc, char **argv) {
   int nrows = 0, fail = 0;
   /* about 1.7 primal nodes per operation: 600,000 operations is 10^6 nodes */
   long sizes[] = {430, 4300, 43000, 430000, 600000};
-  for (int si = 0; si < 5 && sizes[si] <= max && nrows < 8; si++) {
+  int nsizes = 5;
+  if (only) {
+    sizes[0] = max = only;
+    nsizes = 1;
+  }
+  for (int si = 0; si < nsizes && sizes[si] <= max && nrows < 8; si++) {
     long n = sizes[si];
     Row runs[16];
     int ok = 1;
