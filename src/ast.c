@@ -14,6 +14,9 @@ const char *ast_intern(Parse *p, const char *text, size_t len) {
   h ^= h >> 13;
   h *= 0xc2b2ae35u;
   h ^= h >> 16;
+  SymSlot *r = &p->recent[h & 255]; /* in cache, unlike the big table */
+  if (r->sym && r->hash == h && r->sym->len == len && !memcmp(r->sym->name, text, len))
+    return r->sym->name;
   if ((p->nsym + 1) * 2 > p->capsym) {
     /* sized from the source at first (a slot per 16 bytes of source),
      * so a large file is not rehashed as it grows */
@@ -36,15 +39,17 @@ const char *ast_intern(Parse *p, const char *text, size_t len) {
   }
   uint32_t i = h & (p->capsym - 1);
   for (Sym *s; (s = p->syms[i].sym); i = (i + 1) & (p->capsym - 1))
-    if (p->syms[i].hash == h && s->len == len && !memcmp(s->name, text, len))
+    if (p->syms[i].hash == h && s->len == len && !memcmp(s->name, text, len)) {
+      *r = p->syms[i];
       return s->name;
+    }
   Sym *s = arena_alloc(p->arena, sizeof *s + len + 1);
   if (!s)
     return NULL;
   s->len = (uint32_t)len;
   memcpy(s->name, text, len);
   s->name[len] = 0;
-  p->syms[i] = (SymSlot){s, h};
+  p->syms[i] = *r = (SymSlot){s, h};
   p->nsym++;
   return s->name;
 }

@@ -113,6 +113,10 @@ typedef struct Emit {
   int indent;
   int checks;         /* runtime checks emitted (onehot) */
   ShapeId *bufshape;  /* physical buffer -> a shape of its size */
+  struct {            /* constants already formatted (%.17g is slow) */
+    NodeId node;
+    char text[32];
+  } lit[64];
 } Emit;
 
 static int is_tensor(const Emit *e, NodeId n) { return dag_shape(e->g, n) != SHAPE_SCALAR; }
@@ -317,17 +321,11 @@ static int plan(Emit *e, const EmitFn *fn) {
 
 enum { PREC_CMP = 0, PREC_ADD = 1, PREC_MUL = 2, PREC_UNARY = 3, PREC_ATOM = 4 };
 
-static void literal(Buf *b, double x) {
-  if (fabs(x) < 1e15 && x == (double)(long long)x && (x != 0 || !signbit(x))) {
-    buf_int(b, (long long)x); /* what %.17g prints for an integer, faster */
-    buf_putn(b, ".0", 2);
-    return;
-  }
-  char s[40];
-  snprintf(s, sizeof s, "%.17g", x);
+/* A double literal that reads back to the same bits (at most 26 chars). */
+static void literal_text(double x, char s[32]) {
+  snprintf(s, 32, "%.17g", x);
   if (!strpbrk(s, ".eEn"))
     strcat(s, ".0");
-  buf_puts(b, s);
 }
 
 static void indent(Emit *e) {
@@ -525,7 +523,11 @@ static void body(Emit *e, NodeId n) {
     e->used_ops |= 1ull << op; /* which prototypes and helpers to emit */
   switch (op) {
   case OP_CONST:
-    literal(b, nd->v.num);
+    if (e->lit[n & 63].node != n) { /* a few constants recur: cache their text */
+      literal_text(nd->v.num, e->lit[n & 63].text);
+      e->lit[n & 63].node = n;
+    }
+    buf_puts(b, e->lit[n & 63].text);
     return;
   case OP_VAR: case OP_DIM:
     ref(e, n);
@@ -1116,21 +1118,27 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   } else if (nslots > 0) {
     buf_printf(b, "  double t[%d];\n", nslots);
   }
+  /* one pass: does it check labels (onehot), which arguments does it read */
   int status = 0;
-  for (uint32_t i = 0; i < count && !status; i++)
-    status = dag_node(e->g, i)->op == OP_ONEHOT && e->slot[i] != ST_NONE;
+  uint8_t *read = calloc((size_t)fn->nargs + 1, 1);
+  if (!read)
+    return -1;
+  for (uint32_t i = 0; i < count; i++) {
+    const Node *nd = dag_node(e->g, i);
+    if (e->slot[i] == ST_NONE)
+      continue;
+    status |= nd->op == OP_ONEHOT;
+    if (nd->op == OP_VAR && fn->arg_of_var[nd->v.idx] >= 0)
+      read[fn->arg_of_var[nd->v.idx]] = 1;
+  }
   if (!e->kernel) { /* parameters that this function does not read */
     for (int k = 0; k < fn->ndims; k++)
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
-    for (int k = 0; k < fn->nargs; k++) {
-      int used = 0;
-      for (uint32_t i = 0; i < count && !used; i++)
-        used = dag_node(e->g, i)->op == OP_VAR && e->slot[i] != ST_NONE &&
-               fn->arg_of_var[dag_node(e->g, i)->v.idx] == k;
-      if (!used)
+    for (int k = 0; k < fn->nargs; k++)
+      if (!read[k])
         buf_printf(b, "  (void)%s;\n", fn->args[k].cname);
-    }
   }
+  free(read);
   if (bufs || status)
     buf_puts(b, "  int g_status = 0;\n");
   if (bufs) {
@@ -1231,6 +1239,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
   Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas};
+  for (int i = 0; i < 64; i++)
+    e.lit[i].node = NO_NODE;
   Buf code = {.big = 1};
   e.out = &code;
   e.slot = big_alloc((g->count ? g->count : 1) * sizeof *e.slot);

@@ -285,6 +285,7 @@ typedef struct Parse {
   Stmt *first, *last;
   SymSlot *syms;     /* open addressing; big_alloc'd, freed by parse_done */
   uint32_t nsym, capsym;
+  SymSlot recent[256]; /* names seen lately, by hash: most uses are near */
   /* lexer state */
   int line, col;     /* where the next token starts */
   int depth;         /* bracket nesting */
