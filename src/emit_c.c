@@ -113,6 +113,7 @@ typedef struct Emit {
   int indent;
   int checks;         /* runtime checks emitted (onehot) */
   ShapeId *bufshape;  /* physical buffer -> a shape of its size */
+  int in_part;        /* writing a part of a split function (see split) */
   struct {            /* constants already formatted (%.17g is slow) */
     NodeId node;
     char text[32];
@@ -481,10 +482,10 @@ static void ref(Emit *e, NodeId n) {
     buf_puts(e->out, "]");
   } else if (nd->op == OP_VAR) {
     int k = e->fn->arg_of_var[nd->v.idx];
-    if (e->kernel) {
-      buf_putn(e->out, "a[", 2);
+    if (e->kernel || e->in_part) {
+      buf_putn(e->out, e->kernel ? "a[" : "g_v[", e->kernel ? 2 : 4);
       buf_int(e->out, k);
-      buf_putn(e->out, "][0]", 4);
+      buf_puts(e->out, e->kernel ? "][0]" : "]");
     } else {
       buf_puts(e->out, k >= 0 ? e->fn->args[k].cname : "g_missing_argument");
     }
@@ -1076,6 +1077,91 @@ static void work_size(Emit *e, uint32_t count) {
     buf_puts(e->out, "0");
 }
 
+static void scalar_statement(Emit *e, Buf *b, NodeId i) {
+  e->loop_shape = SHAPE_SCALAR;
+  buf_putn(b, "  t[", 4);
+  buf_int(b, e->slot[i]);
+  buf_putn(b, "] = ", 4);
+  body(e, i);
+  buf_puts(b, ";\n");
+}
+
+/* A long straight-line function is split into parts of PART_STMTS
+ * statements that the function calls in order: values pass through t[]
+ * as before, so the arithmetic is the same, but cc -O2 (whose register
+ * allocation and scheduling grow faster than linearly with a function's
+ * size) compiles a 10^4-node gradient in seconds instead of minutes.
+ * Only functions of scalars: tensor code is loops, and short. */
+#define PART_STMTS 128
+
+static int splittable(const Emit *e, uint32_t count) {
+  long stmts = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    if (e->slot[i] == ST_NONE)
+      continue;
+    const Node *nd = dag_node(e->g, i);
+    if (is_tensor(e, i) || nd->op == OP_DIM || nd->op == OP_ONEHOT)
+      return 0;
+    stmts += e->slot[i] >= 0 && !e->alias[i];
+  }
+  return stmts > 2 * PART_STMTS;
+}
+
+static void part_name(Buf *b, const EmitFn *fn, int k) {
+  if (strncmp(fn->name, "g_", 2)) /* our own identifiers are g_* */
+    buf_puts(b, "g_");
+  buf_puts(b, fn->name);
+  buf_putn(b, "_p", 2);
+  buf_int(b, k);
+}
+
+/* Writes the parts (before the function that calls them); returns how
+ * many, 0 if the function is not split. */
+static int split_parts(Emit *e, const EmitFn *fn, Buf *b, uint32_t count) {
+  if (!splittable(e, count))
+    return 0;
+  int part = 0, n = 0;
+  e->in_part = 1;
+  for (uint32_t i = 0; i < count; i++) {
+    if (e->slot[i] < 0 || e->alias[i])
+      continue;
+    if (n == 0) {
+      buf_puts(b, "static void ");
+      part_name(b, fn, part);
+      buf_puts(b, e->kernel ? "(const double *const *a, double *t) {\n  (void)a;\n"
+                            : "(const double *g_v, double *t) {\n  (void)g_v;\n");
+    }
+    scalar_statement(e, b, i);
+    if (++n == PART_STMTS) {
+      buf_puts(b, "}\n\n");
+      n = 0;
+      part++;
+    }
+  }
+  if (n) {
+    buf_puts(b, "}\n\n");
+    part++;
+  }
+  e->in_part = 0;
+  return part;
+}
+
+/* In the split function: the arguments in an array (standalone C), then
+ * the parts in order. */
+static void split_calls(Emit *e, const EmitFn *fn, Buf *b, int parts) {
+  if (!e->kernel) {
+    buf_printf(b, "  double g_v[%d];\n", fn->nargs > 0 ? fn->nargs : 1);
+    for (int k = 0; k < fn->nargs; k++)
+      if (fn->args[k].shape == SHAPE_SCALAR)
+        buf_printf(b, "  g_v[%d] = %s;\n", k, fn->args[k].cname);
+  }
+  for (int k = 0; k < parts; k++) {
+    buf_puts(b, "  ");
+    part_name(b, fn, k);
+    buf_puts(b, e->kernel ? "(a, t);\n" : "(g_v, t);\n");
+  }
+}
+
 static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) {
   e->fn = fn;
   e->checks = 0;
@@ -1104,6 +1190,9 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     e->out = save;
     buf_puts(b, ";\n}\n\n");
   }
+  int parts = split_parts(e, fn, b, count);
+  if (parts < 0)
+    return -1;
   if (fn->comment)
     buf_printf(b, "/* %s */\n", fn->comment);
   signature(b, fn, e->kernel, bufs);
@@ -1156,7 +1245,9 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       buf_puts(b, ";\n");
     }
   }
-  for (uint32_t i = 0; i < count; i++) {
+  if (parts)
+    split_calls(e, fn, b, parts);
+  for (uint32_t i = 0; i < count && !parts; i++) {
     if (e->slot[i] < 0 || e->alias[i])
       continue;
     const Node *nd = dag_node(e->g, i);
@@ -1182,12 +1273,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       elementwise_loop(e, i, "g_b%d", e->slot[i]);
       buf_puts(b, "  }\n");
     } else {
-      e->loop_shape = SHAPE_SCALAR;
-      buf_putn(b, "  t[", 4);
-      buf_int(b, e->slot[i]);
-      buf_putn(b, "] = ", 4);
-      body(e, i);
-      buf_puts(b, ";\n");
+      scalar_statement(e, b, i);
     }
     e->indent = 1;
   }

@@ -415,3 +415,97 @@ Test(emit, a_program_without_outputs_of_its_own_emits_its_last_definition) {
   gradc_free(g);
   ASSERT_NO_LEAKS();
 }
+
+/* ---- long functions are split into parts -------------------------------------------- */
+
+/* A chain of 400 definitions, each used twice (so each is a statement):
+ * every function is split into parts (cc -O2 compiles a 10^4-node
+ * gradient in seconds, not minutes), and the parts compute bit for bit
+ * what the JIT computes, with tcc and with cc. */
+static char *long_chain(void) {
+  size_t cap = 400 * 64, at = 0;
+  char *s = malloc(cap);
+  cr_assert_not_null(s);
+  at += (size_t)snprintf(s + at, cap - at, "param x, y, z\na0 = x*y + z\n");
+  for (int k = 1; k < 400; k++)
+    at += (size_t)snprintf(s + at, cap - at, "a%d = sin(a%d)*y + a%d*(x - 0.001*%d)\n", k, k - 1, k - 1, k);
+  snprintf(s + at, cap - at, "output f = a399*z + tanh(a200)\n");
+  return s;
+}
+
+static const char split_driver_c[] =
+    "#include <stdio.h>\n"
+    "#include <string.h>\n"
+    "#include \"chain.h\"\n"
+    "static unsigned long long bits(double x) { unsigned long long u; memcpy(&u, &x, 8); return u; }\n"
+    "int main(void) {\n"
+    "  double f, g[3], v;\n"
+    "  if (chain_f_grad(0.3, 0.7, -0.2, &f, &g[0], &g[1], &g[2]) != 0) return 1;\n"
+    "  if (chain_f(0.3, 0.7, -0.2, &v) != 0) return 1;\n"
+    "  printf(\"%llx %llx %llx %llx %llx\\n\", bits(v), bits(f), bits(g[0]), bits(g[1]), bits(g[2]));\n"
+    "  return 0;\n"
+    "}\n";
+
+Test(emit, long_functions_are_split_and_compute_the_same_bits, .init = make_dir,
+     .fini = remove_dir, .timeout = 300) {
+  char *text = long_chain();
+  Gradc *g = compile_ok(text);
+  char *src = NULL, *hdr = NULL;
+  cr_assert_eq(gradc_emit(g, "chain", &src, &hdr, "chain.h"), GRADC_OK);
+  /* value and gradient are split: parts g_chain_f_p0.. and g_chain_f_grad_p0.. */
+  cr_assert_not_null(strstr(src, "static void g_chain_f_p2(const double *g_v, double *t)"), "%.2000s", src);
+  cr_assert_not_null(strstr(src, "static void g_chain_f_grad_p5(const double *g_v, double *t)"));
+  cr_assert_not_null(strstr(src, "  g_chain_f_grad_p5(g_v, t);\n"));
+  write_file("chain.c", src);
+  write_file("chain.h", hdr);
+  free(src);
+  free(hdr);
+  gradc_free(g);
+  expect_sh_ok("chain.c", sh("cc " CFLAGS " -O2 -c chain.c -o chain.o"));
+  expect_no_mutable_globals("chain.o");
+  write_file("driver.c", split_driver_c);
+  expect_sh_ok("building the driver", sh("cc " CFLAGS " driver.c chain.o -o driver -lm"));
+  expect_sh_ok("running the driver", sh("./driver > out.txt"));
+  char *out = read_file("out.txt");
+  unsigned long long want[5];
+  cr_assert_eq(sscanf(out, "%llx %llx %llx %llx %llx", &want[0], &want[1], &want[2], &want[3], &want[4]), 5,
+               "%s", out);
+  free(out);
+
+  const GradcBackend backends[2] = {GRADC_BACKEND_TCC, GRADC_BACKEND_CC};
+  for (int b = 0; b < 2; b++) {
+    g = gradc_new();
+    gradc_set_backend(g, backends[b]);
+    cr_assert_eq(gradc_compile_string(g, "chain.expr", text, strlen(text)), GRADC_OK);
+    GradcFn *fv = gradc_fn_value(g), *fg = gradc_fn_grad(g, NULL, 0);
+    cr_assert(fv && fg, "%s", gradc_diag_render(g));
+    const double x[3] = {0.3, 0.7, -0.2};
+    double r[5];
+    call_scalars(fv, x, &r[0]);
+    call_scalars(fg, x, &r[1]);
+    for (int k = 0; k < 5; k++) {
+      unsigned long long u;
+      memcpy(&u, &r[k], sizeof u);
+      cr_assert_eq(u, want[k], "backend %d, result %d: JIT %a, emitted C %llx", b, k, r[k], want[k]);
+    }
+    gradc_free(g);
+  }
+  /* and the gradient is right: against central differences */
+  g = compile_ok(text);
+  GradcFn *fv = gradc_fn_value(g);
+  double dx[3];
+  for (int k = 0; k < 3; k++) {
+    double x[3] = {0.3, 0.7, -0.2}, hi, lo, h = 1e-6;
+    x[k] += h;
+    call_scalars(fv, x, &hi);
+    x[k] -= 2 * h;
+    call_scalars(fv, x, &lo);
+    dx[k] = (hi - lo) / (2 * h);
+    double gk;
+    memcpy(&gk, &want[2 + k], sizeof gk);
+    cr_assert(rel_diff(gk, dx[k]) < 1e-5, "d/d%d: %.17g vs differences %.17g", k, gk, dx[k]);
+  }
+  gradc_free(g);
+  free(text);
+  ASSERT_NO_LEAKS();
+}
