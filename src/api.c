@@ -347,7 +347,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
                 .dimc = prog->dimnames, .ndims = prog->ndims};
-  EmitOpts opts = {.kernel = 1, .blas = g->blas};
+  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = g->backend == GRADC_BACKEND_CC};
   double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)
@@ -907,7 +907,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     st = GRADC_ERR_NOMEM;
     goto done;
   }
-  EmitOpts eo = {.blas = g->blas};
+  EmitOpts eo = {.blas = g->blas, .split = 1};
   emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
   if (src.oom || hdr.oom) {
     st = GRADC_ERR_NOMEM;

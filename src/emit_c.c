@@ -113,7 +113,9 @@ typedef struct Emit {
   int indent;
   int checks;         /* runtime checks emitted (onehot) */
   ShapeId *bufshape;  /* physical buffer -> a shape of its size */
-  int in_part;        /* writing a part of a split function (see split) */
+  int split;          /* long scalar functions may be split (split_parts) */
+  int in_part;        /* writing a part of a split function */
+  uint8_t *local;     /* in a part: the node is a local of its part, not t[] */
   struct {            /* constants already formatted (%.17g is slow) */
     NodeId node;
     char text[32];
@@ -493,9 +495,14 @@ static void ref(Emit *e, NodeId n) {
     buf_puts(e->out, "(double)");
     dim(e, ~nd->v.idx);
   } else if (e->slot[n] >= 0) {
-    buf_putn(e->out, "t[", 2);
-    buf_int(e->out, e->slot[n]);
-    buf_putn(e->out, "]", 1);
+    if (e->in_part && e->local[n]) {
+      buf_putn(e->out, "g_l", 3);
+      buf_int(e->out, e->slot[n]);
+    } else {
+      buf_putn(e->out, "t[", 2);
+      buf_int(e->out, e->slot[n]);
+      buf_putn(e->out, "]", 1);
+    }
   } else {
     expr(e, n, PREC_ATOM);
   }
@@ -1079,9 +1086,15 @@ static void work_size(Emit *e, uint32_t count) {
 
 static void scalar_statement(Emit *e, Buf *b, NodeId i) {
   e->loop_shape = SHAPE_SCALAR;
-  buf_putn(b, "  t[", 4);
-  buf_int(b, e->slot[i]);
-  buf_putn(b, "] = ", 4);
+  if (e->in_part && e->local[i]) {
+    buf_putn(b, "  double g_l", 12);
+    buf_int(b, e->slot[i]);
+    buf_putn(b, " = ", 3);
+  } else {
+    buf_putn(b, "  t[", 4);
+    buf_int(b, e->slot[i]);
+    buf_putn(b, "] = ", 4);
+  }
   body(e, i);
   buf_puts(b, ";\n");
 }
@@ -1115,11 +1128,80 @@ static void part_name(Buf *b, const EmitFn *fn, int k) {
   buf_int(b, k);
 }
 
+typedef struct NodeStack {
+  NodeId *at;
+  size_t top, cap;
+} NodeStack;
+
+/* last[x] = max(last[x], reader) for every stored node x that the code of
+ * n reads: n's operands, through the inlined ones. */
+static int mark_reads(const Emit *e, NodeId n, uint32_t reader, uint32_t *last, NodeStack *st) {
+  st->top = 0;
+  st->at[st->top++] = n;
+  while (st->top) {
+    const Node *nd = dag_node(e->g, st->at[--st->top]);
+    for (int k = 0; k < nd->nargs; k++) {
+      NodeId x = nd->arg[k];
+      if (e->slot[x] >= 0) {
+        if (reader > last[x])
+          last[x] = reader;
+        continue;
+      }
+      if (st->top == st->cap) {
+        NodeId *grown = realloc(st->at, 2 * st->cap * sizeof *grown);
+        if (!grown)
+          return -1;
+        st->at = grown;
+        st->cap *= 2;
+      }
+      st->at[st->top++] = x;
+    }
+  }
+  return 0;
+}
+
+/* Marks the stored nodes whose value never leaves the part that computes
+ * it: those are locals of the part (registers for cc, frame slots for tcc)
+ * instead of t[] entries. A node is read by the statements whose inlined
+ * expressions reach it, and by the results (in the calling function). */
+static int find_locals(Emit *e, const EmitFn *fn, uint32_t count) {
+  uint32_t *part = big_alloc((size_t)(count ? count : 1) * sizeof *part);
+  uint32_t *last = big_alloc((size_t)(count ? count : 1) * sizeof *last);
+  NodeStack st = {malloc(64 * sizeof(NodeId)), 0, 64};
+  int rc = part && last && st.at ? 0 : -1;
+  uint32_t nstmt = 0;
+  for (uint32_t i = 0; i < count && !rc; i++)
+    if (e->slot[i] >= 0 && !e->alias[i])
+      part[i] = last[i] = nstmt++ / PART_STMTS;
+  for (uint32_t i = 0; i < count && !rc; i++)
+    if (e->slot[i] >= 0 && !e->alias[i])
+      rc = mark_reads(e, i, part[i], last, &st);
+  for (int r = 0; r < fn->nres && !rc; r++) { /* the results: read outside every part */
+    NodeId n = fn->res[r].node;
+    if (e->slot[n] >= 0)
+      last[n] = UINT32_MAX;
+    else
+      rc = mark_reads(e, n, UINT32_MAX, last, &st);
+  }
+  for (uint32_t i = 0; i < count && !rc; i++)
+    e->local[i] = e->slot[i] >= 0 && !e->alias[i] && last[i] == part[i];
+  big_free(part);
+  big_free(last);
+  free(st.at);
+  return rc;
+}
+
 /* Writes the parts (before the function that calls them); returns how
  * many, 0 if the function is not split. */
 static int split_parts(Emit *e, const EmitFn *fn, Buf *b, uint32_t count) {
-  if (!splittable(e, count))
+  if (!e->split || !splittable(e, count))
     return 0;
+  e->local = big_alloc(count);
+  if (!e->local || find_locals(e, fn, count) < 0) {
+    big_free(e->local);
+    e->local = NULL;
+    return -1;
+  }
   int part = 0, n = 0;
   e->in_part = 1;
   for (uint32_t i = 0; i < count; i++) {
@@ -1143,6 +1225,8 @@ static int split_parts(Emit *e, const EmitFn *fn, Buf *b, uint32_t count) {
     part++;
   }
   e->in_part = 0;
+  big_free(e->local);
+  e->local = NULL;
   return part;
 }
 
@@ -1324,7 +1408,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
-  Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas};
+  Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas, .split = o && o->split};
   for (int i = 0; i < 64; i++)
     e.lit[i].node = NO_NODE;
   Buf code = {.big = 1};

@@ -415,6 +415,8 @@ typedef struct EmitOpts {
    * when runtime check k failed (a onehot label out of range). */
   int kernel;
   int blas;                /* matrix-matrix products as cblas_dgemm */
+  int split;               /* long scalar functions in parts (for cc -O2;
+                              tcc is linear in size and a little slower) */
 } EmitOpts;
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,

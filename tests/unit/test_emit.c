@@ -421,7 +421,7 @@ Test(emit, a_program_without_outputs_of_its_own_emits_its_last_definition) {
 /* A chain of 400 definitions, each used twice (so each is a statement):
  * every function is split into parts (cc -O2 compiles a 10^4-node
  * gradient in seconds, not minutes), and the parts compute bit for bit
- * what the JIT computes, with tcc and with cc. */
+ * what the JIT computes, with tcc (not split) and with cc (split). */
 static char *long_chain(void) {
   size_t cap = 400 * 64, at = 0;
   char *s = malloc(cap);
@@ -456,6 +456,8 @@ Test(emit, long_functions_are_split_and_compute_the_same_bits, .init = make_dir,
   cr_assert_not_null(strstr(src, "static void g_chain_f_p2(const double *g_v, double *t)"), "%.2000s", src);
   cr_assert_not_null(strstr(src, "static void g_chain_f_grad_p5(const double *g_v, double *t)"));
   cr_assert_not_null(strstr(src, "  g_chain_f_grad_p5(g_v, t);\n"));
+  /* a value read only inside its part is a local there, not a t[] entry */
+  cr_assert_not_null(strstr(src, "  double g_l"));
   write_file("chain.c", src);
   write_file("chain.h", hdr);
   free(src);
