@@ -22,7 +22,9 @@ static Prog *prog_compile(const char *text) {
   p->src = (Source){"t.expr", text, strlen(text)};
   Parse ps = {.arena = &p->prog.arena, .diags = &p->diags, .src = &p->src};
   cr_assert_eq(parse_source(&ps), 0, "parse failed: %s", text);
-  cr_assert_eq(lower_program(&p->prog, &ps), GRADC_OK, "lowering failed: %s (%s)", text,
+  int rc = lower_program(&p->prog, &ps);
+  parse_done(&ps);
+  cr_assert_eq(rc, GRADC_OK, "lowering failed: %s (%s)", text,
                p->diags.count ? p->diags.items[0].msg : "?");
   cr_assert_eq(dag_check(p->prog.dag), 0);
   return p;
