@@ -4,7 +4,7 @@
  * a child process so its peak memory (wait4's ru_maxrss) is its own.
  *   bench_compile [--quick] [--max N] [--reps R] [--json FILE]
  *   (every size R times, 3 by default: medians; --size: that size only)
- *   bench_compile --source OPS    (the program of OPS operations, to profile) 
+ *   bench_compile --source OPS    (the program of OPS operations, to profile)
  * The growth must be linear: the table prints microseconds per node. */
 #include <stdarg.h>
 #include <stdio.h>
