@@ -6,6 +6,11 @@
  *
  * Forward mode reads a rule as tangent(n) = sum_i term(n, i, tangent(arg_i));
  * reverse mode as adjoint(arg_i) += term(n, i, adjoint(n)), micrograd's +=.
+ * Every term is seed times partial by dag_smul: strong zeros (SPEC 1.6), so
+ * a zero seed (the branch where() did not take, an element that reaches no
+ * output, a zero tangent) adds exactly 0 even where the partial is
+ * infinite or NaN, and a zero partial stops an infinite seed; forward and
+ * reverse mode then agree. Only factors that may be non-finite pay for it.
  * Kinks follow PyTorch (SPEC 1.5): relu'(0) = 0, abs'(0) = 0, sign' = 0,
  * max/min with equal arguments split 0.5/0.5, where() sends the derivative
  * to the chosen branch only. */
@@ -28,30 +33,38 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   case OP_NEG:
     return dag_neg(g, seed);
   case OP_MUL:
-    return dag_mul(g, seed, i == 0 ? b : a);
+  case OP_SMUL:
+    p = i == 0 ? b : a;
+    break;
   case OP_DIV: /* d/da = 1/b; d/db = -a/b^2 = -n/b */
-    return i == 0 ? dag_div(g, seed, b)
-                  : dag_neg(g, dag_div(g, dag_mul(g, seed, n), b));
+    if (dag_nonzero(g, b)) /* a constant or a dimension: no 0*inf */
+      return i == 0 ? dag_div(g, seed, b)
+                    : dag_neg(g, dag_div(g, dag_mul(g, seed, n), b));
+    p = dag_div(g, C(1), b);
+    if (i == 1)
+      p = dag_neg(g, dag_mul(g, n, p));
+    break;
   case OP_POW:
-    if (i == 0) { /* b a^(b-1); an integer b stays an integer power */
-      p = dag_mul(g, b, dag_pow(g, a, dag_sub(g, b, C(1))));
+    if (i == 0) { /* b a^(b-1), 0 where b == 0; an integer b stays an integer power */
+      p = dag_smul(g, b, dag_pow(g, a, dag_sub(g, b, C(1))));
     } else { /* n log(a), and 0 where a == 0 (PyTorch) */
       p = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, a, C(0)), C(0),
                  dag_mul(g, n, dag_un(g, OP_LOG, a)));
     }
     break;
   case OP_EXP: p = n; break;
-  case OP_LOG: return dag_div(g, seed, a);
-  case OP_SQRT: return dag_div(g, dag_mul(g, C(0.5), seed), n);
+  case OP_LOG: p = dag_div(g, C(1), a); break;
+  case OP_SQRT: p = dag_div(g, C(0.5), n); break;
   case OP_ABS: p = dag_un(g, OP_SIGN, a); break;            /* abs'(0) = 0 */
   case OP_SIN: p = dag_un(g, OP_COS, a); break;
   case OP_COS: p = dag_neg(g, dag_un(g, OP_SIN, a)); break;
   case OP_TAN: p = dag_add(g, C(1), dag_mul(g, n, n)); break;
   case OP_ASIN:
-    return dag_div(g, seed, dag_un(g, OP_SQRT, dag_sub(g, C(1), dag_mul(g, a, a))));
-  case OP_ACOS:
-    return dag_neg(g, dag_div(g, seed, dag_un(g, OP_SQRT, dag_sub(g, C(1), dag_mul(g, a, a)))));
-  case OP_ATAN: return dag_div(g, seed, dag_add(g, C(1), dag_mul(g, a, a)));
+  case OP_ACOS: /* +-1/sqrt(1 - a^2) */
+    p = dag_div(g, C(nd.op == OP_ASIN ? 1 : -1),
+                dag_un(g, OP_SQRT, dag_sub(g, C(1), dag_mul(g, a, a))));
+    break;
+  case OP_ATAN: p = dag_div(g, C(1), dag_add(g, C(1), dag_mul(g, a, a))); break;
   case OP_SINH: p = dag_un(g, OP_COSH, a); break;
   case OP_COSH: p = dag_un(g, OP_SINH, a); break;
   case OP_TANH: p = dag_sub(g, C(1), dag_mul(g, n, n)); break;
@@ -62,12 +75,12 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   case OP_RELU: /* relu'(0) = 0: the seed passes where a > 0 only */
     return dag_op(g, OP_WHERE, dag_bin(g, OP_GT, a, C(0)), seed, C(0));
   case OP_SOFTPLUS: p = dag_un(g, OP_SIGMOID, a); break;
-  case OP_LOG1P: return dag_div(g, seed, dag_add(g, C(1), a));
+  case OP_LOG1P: p = dag_div(g, C(1), dag_add(g, C(1), a)); break;
   case OP_EXPM1: p = dag_add(g, n, C(1)); break;
   case OP_ATAN2: { /* atan2(y, x): d/dy = x/(x^2+y^2), d/dx = -y/(x^2+y^2) */
     NodeId r2 = dag_add(g, dag_mul(g, b, b), dag_mul(g, a, a));
-    return i == 0 ? dag_div(g, dag_mul(g, seed, b), r2)
-                  : dag_neg(g, dag_div(g, dag_mul(g, seed, a), r2));
+    p = i == 0 ? dag_div(g, b, r2) : dag_neg(g, dag_div(g, a, r2));
+    break;
   }
   case OP_MAX:
   case OP_MIN: { /* the larger (smaller) argument gets it; a tie splits 0.5/0.5 */
@@ -85,7 +98,9 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   default: /* constants, variables, comparisons, sign: derivative 0 */
     return NO_NODE;
   }
-  return dag_mul(g, seed, p);
+  /* strong zero (SPEC 1.6): a zero seed or a zero partial gives exactly 0,
+   * even where the other is infinite; plain where both are finite */
+  return dag_smul(g, seed, p);
 }
 
 static int differentiable(OpKind op) {

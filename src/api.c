@@ -1195,7 +1195,7 @@ static int prec_of(const Printer *p, NodeId n) {
     return 9;
   switch (nd->op) {
   case OP_ADD: case OP_SUB: return 2;
-  case OP_MUL: case OP_DIV: case OP_MATMUL: return 3;
+  case OP_MUL: case OP_SMUL: case OP_DIV: case OP_MATMUL: return 3;
   case OP_NEG: return 4;
   case OP_POW: return 5;
   case OP_CONST: return nd->v.num < 0 ? 4 : 9;
@@ -1293,7 +1293,7 @@ static void print_node(Printer *p, NodeId n, int top) {
   if (op_info[op].cls == OC_INFIX || op_info[op].cls == OC_CMP || op == OP_POW) {
     int right = op == OP_POW; /* ^ is right-associative */
     print_arg(p, nd->arg[0], right ? pr + 1 : pr);
-    buf_printf(b, op == OP_MUL || op == OP_DIV || op == OP_POW ? "%s" : " %s ", op_info[op].spell);
+    buf_printf(b, op == OP_MUL || op == OP_SMUL || op == OP_DIV || op == OP_POW ? "%s" : " %s ", op_info[op].spell);
     print_arg(p, nd->arg[1], right ? pr : pr + 1);
     return;
   }

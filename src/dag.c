@@ -58,7 +58,7 @@ static uint64_t mix(uint64_t z) { /* splitmix64's finaliser */
 }
 
 static int commutative(OpKind op) {
-  return op == OP_ADD || op == OP_MUL || op == OP_MAX || op == OP_MIN ||
+  return op == OP_ADD || op == OP_MUL || op == OP_SMUL || op == OP_MAX || op == OP_MIN ||
          op == OP_EQ || op == OP_NE;
 }
 
@@ -121,6 +121,48 @@ static int rehash(Dag *g) {
 
 #define MAX_ELEMENTS (1ll << 40)
 
+/* A value that cannot be zero: a nonzero finite constant, a dimension, or
+ * a product of them (dag_dim_size), possibly broadcast. */
+int dag_nonzero(const Dag *g, NodeId n) {
+  const Node *x = &g->nodes[n];
+  if (x->op == OP_BCAST)
+    x = &g->nodes[x->arg[0]];
+  if (x->op == OP_CONST)
+    return x->v.num != 0 && isfinite(x->v.num);
+  if (x->op == OP_MUL)
+    return dag_nonzero(g, x->arg[0]) && dag_nonzero(g, x->arg[1]);
+  return x->op == OP_DIM;
+}
+
+/* NF_NONFINITE: may this node be infinite or NaN with every variable
+ * finite? Operators that can overflow or leave their domain at a finite
+ * argument start it; the others pass on their arguments'. */
+static unsigned node_flags(const Dag *g, const Node *k) {
+  unsigned f = 0;
+  for (int i = 0; i < k->nargs; i++)
+    f |= g->nodes[k->arg[i]].flags & NF_NONFINITE;
+  switch ((OpKind)k->op) {
+  case OP_CONST:
+    return isfinite(k->v.num) ? 0 : NF_NONFINITE;
+  case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
+  case OP_ARGMAX: case OP_ONEHOT: case OP_SIGN:
+    return 0;
+  case OP_WHERE: /* the condition only chooses */
+    return (g->nodes[k->arg[1]].flags | g->nodes[k->arg[2]].flags) & NF_NONFINITE;
+  case OP_DIV:
+    return dag_nonzero(g, k->arg[1]) ? f : NF_NONFINITE;
+  case OP_POW: {
+    int n;
+    return dag_small_int_pow(g, k->arg[1], &n) && n > 0 ? f : NF_NONFINITE;
+  }
+  case OP_EXP: case OP_LOG: case OP_SQRT: case OP_ASIN: case OP_ACOS:
+  case OP_SINH: case OP_COSH: case OP_LOG1P: case OP_EXPM1:
+    return NF_NONFINITE;
+  default:
+    return f;
+  }
+}
+
 /* Find the node, or append it. */
 static NodeId intern(Dag *g, Node *key) {
   if (g->oom)
@@ -137,6 +179,7 @@ static NodeId intern(Dag *g, Node *key) {
       return NO_NODE;
     }
   }
+  key->flags = (uint16_t)node_flags(g, key);
   uint32_t h = hash(key);
   NodeId found;
   uint64_t *slot = slot_of(g, key, h, &found);
@@ -246,6 +289,7 @@ double dag_eval_op(OpKind op, const double *x) {
   case OP_MAX: return g_max(x[0], x[1]);
   case OP_MIN: return g_min(x[0], x[1]);
   case OP_WHERE: return x[0] != 0 ? x[1] : x[2];
+  case OP_SMUL: return x[0] == 0 || x[1] == 0 ? 0.0 : x[0] * x[1];
   default: break; /* not elementwise */
   }
   return NAN;
@@ -257,6 +301,39 @@ static int is_num(const Dag *g, NodeId n, double v) {
     n = g->nodes[n].arg[0];
   return dag_is_const(g, n) && dag_num(g, n) == v;
 }
+
+/* Is n >= 0 (or NaN) wherever it is defined? Sums of squares and the like;
+ * walks at most a few levels, never the whole graph. */
+static int nonnegative_depth(const Dag *g, NodeId n, int depth) {
+  const Node *x = &g->nodes[n];
+  if (depth > 8)
+    return 0;
+  switch ((OpKind)x->op) {
+  case OP_CONST: return !(x->v.num < 0);
+  case OP_ABS: case OP_EXP: case OP_SQRT: case OP_SIGMOID: case OP_RELU:
+  case OP_SOFTPLUS: case OP_COSH: case OP_ONEHOT:
+  case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
+    return 1;
+  case OP_MUL: case OP_SMUL:
+    return x->arg[0] == x->arg[1] ||
+           (nonnegative_depth(g, x->arg[0], depth + 1) && nonnegative_depth(g, x->arg[1], depth + 1));
+  case OP_POW: {
+    int k;
+    if (dag_small_int_pow(g, x->arg[1], &k) && k % 2 == 0)
+      return 1;
+    return nonnegative_depth(g, x->arg[0], depth + 1);
+  }
+  case OP_ADD: case OP_DIV: case OP_MAX: case OP_MATMUL:
+    return nonnegative_depth(g, x->arg[0], depth + 1) && nonnegative_depth(g, x->arg[1], depth + 1);
+  case OP_SUM: case OP_BCAST: case OP_RESHAPE: case OP_TRANSPOSE: case OP_SLICE:
+  case OP_MAXR: case OP_DIM:
+    return x->op == OP_DIM || nonnegative_depth(g, x->arg[0], depth + 1);
+  default:
+    return 0;
+  }
+}
+
+static int nonnegative(const Dag *g, NodeId n) { return nonnegative_depth(g, n, 0); }
 
 static NodeId shape_err(Dag *g, const char *what, NodeId a, NodeId b) {
   char sa[96], sb[96];
@@ -270,10 +347,16 @@ static NodeId shape_err(Dag *g, const char *what, NodeId a, NodeId b) {
   return NO_NODE;
 }
 
-/* Safe identities, applied before hash-consing. Returns the simpler node,
- * or NO_NODE when none applies. */
+/* Safe identities, applied before hash-consing. They keep IEEE outcomes
+ * (SPEC 1.6): nothing here turns a NaN or an infinity into a number or back,
+ * so 0*x, 0/x and x-x are left alone unless x is a constant (and then
+ * folding decides). Returns the simpler node, or NO_NODE when none applies. */
 static NodeId identity(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
   const Node *na = &g->nodes[a];
+  NodeId s = stable_rewrite(g, op, a, b); /* stable.c */
+  if (s != NO_NODE || g->oom)
+    return s;
+  na = &g->nodes[a];
   switch (op) {
   case OP_ADD: /* a + -b is exactly a - b */
     if (is_num(g, a, 0)) return b;
@@ -284,22 +367,22 @@ static NodeId identity(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
   case OP_SUB:
     if (is_num(g, b, 0)) return a;
     if (is_num(g, a, 0)) return dag_neg(g, b);
-    if (a == b) return dag_const(g, 0);
     if (g->nodes[b].op == OP_NEG) return dag_add(g, a, g->nodes[b].arg[0]);
-    /* exp(x) - 1 -> expm1(x) (SPEC 1.5 stable forms) */
-    if (na->op == OP_EXP && is_num(g, b, 1)) return dag_un(g, OP_EXPM1, na->arg[0]);
     break;
+  case OP_SMUL: /* derivative code: a zero factor wins (strong zero) */
+    if (is_num(g, a, 0) || is_num(g, b, 0)) return dag_const(g, 0);
+    /* fall through */
   case OP_MUL:
     if (is_num(g, a, 1)) return b;
     if (is_num(g, b, 1)) return a;
-    if (is_num(g, a, 0) || is_num(g, b, 0)) return dag_const(g, 0);
     if (is_num(g, a, -1)) return dag_neg(g, b);
     if (is_num(g, b, -1)) return dag_neg(g, a);
+    /* sqrt(u)*sqrt(u) -> u for u >= 0: exact where sqrt(u)^2 rounds */
+    if (a == b && na->op == OP_SQRT && nonnegative(g, na->arg[0])) return na->arg[0];
     break;
   case OP_DIV:
     if (is_num(g, b, 1)) return a;
     if (is_num(g, b, -1)) return dag_neg(g, a);
-    if (is_num(g, a, 0)) return dag_const(g, 0);
     break;
   case OP_NEG:
     if (na->op == OP_NEG) return na->arg[0];
@@ -307,15 +390,7 @@ static NodeId identity(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
   case OP_POW:
     if (is_num(g, b, 1)) return a;
     if (is_num(g, b, 0) || is_num(g, a, 1)) return dag_const(g, 1);
-    break;
-  case OP_LOG:
-    /* log(1 + x) -> log1p(x); log(sigmoid(x)) -> -softplus(-x) */
-    if (na->op == OP_ADD && is_num(g, na->arg[0], 1))
-      return dag_un(g, OP_LOG1P, na->arg[1]);
-    if (na->op == OP_ADD && is_num(g, na->arg[1], 1))
-      return dag_un(g, OP_LOG1P, na->arg[0]);
-    if (na->op == OP_SIGMOID)
-      return dag_neg(g, dag_un(g, OP_SOFTPLUS, dag_neg(g, na->arg[0])));
+    if (is_num(g, b, 2) && na->op == OP_SQRT && nonnegative(g, na->arg[0])) return na->arg[0];
     break;
   case OP_MAX:
   case OP_MIN:
@@ -341,7 +416,7 @@ NodeId dag_op(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
       return NO_NODE;
   /* constant folding: only results that a C literal can spell */
   int allconst = 1;
-  double x[3];
+  double x[3] = {0, 0, 0};
   for (int i = 0; i < nargs; i++) {
     allconst &= dag_is_const(g, args[i]);
     x[i] = g->nodes[args[i]].v.num;
@@ -361,6 +436,8 @@ NodeId dag_op(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
     return NO_NODE;
   if (s != NO_NODE)
     return dag_shape(g, s) == shape ? s : dag_bcast(g, s, shape);
+  if (op == OP_SMUL && !dag_nonfinite(g, args[0]) && !dag_nonfinite(g, args[1]))
+    op = OP_MUL; /* both finite: a zero factor gives 0 anyway */
   Node key = {.op = (uint8_t)op, .nargs = (uint8_t)nargs,
               .arg = {args[0], args[1], args[2]}};
   key.shape = shape;
@@ -615,6 +692,7 @@ NodeId dag_mul(Dag *g, NodeId a, NodeId b) { return dag_op(g, OP_MUL, a, b, NO_N
 NodeId dag_div(Dag *g, NodeId a, NodeId b) { return dag_op(g, OP_DIV, a, b, NO_NODE); }
 NodeId dag_neg(Dag *g, NodeId a) { return dag_op(g, OP_NEG, a, NO_NODE, NO_NODE); }
 NodeId dag_pow(Dag *g, NodeId a, NodeId b) { return dag_op(g, OP_POW, a, b, NO_NODE); }
+NodeId dag_smul(Dag *g, NodeId a, NodeId b) { return dag_op(g, OP_SMUL, a, b, NO_NODE); }
 NodeId dag_un(Dag *g, OpKind op, NodeId a) { return dag_op(g, op, a, NO_NODE, NO_NODE); }
 NodeId dag_bin(Dag *g, OpKind op, NodeId a, NodeId b) { return dag_op(g, op, a, b, NO_NODE); }
 

@@ -274,6 +274,9 @@ static int plan(Emit *e, const EmitFn *fn) {
     int p;
     if (nd->op == OP_POW && dag_small_int_pow(g, nd->arg[1], &p))
       uses[nd->arg[0]] += 2; /* the base is read several times */
+    if (nd->op == OP_SMUL) /* a factor is tested for zero, then multiplied */
+      for (int k = 0; k < 2; k++)
+        uses[nd->arg[k]] += dag_nonfinite(g, nd->arg[1 - k]) ? 1 : 0;
   }
   int nslots = 0;
   e->nbufs = 0;
@@ -580,6 +583,22 @@ static void body(Emit *e, NodeId n) {
     buf_printf(b, " %s ", op_info[op].spell);
     expr(e, nd->arg[1], PREC_ADD);
     buf_puts(b, " ? 1.0 : 0.0)");
+    return;
+  case OP_SMUL: /* strong zero: a factor that is 0 wins over an inf or NaN */
+    buf_puts(b, "(");
+    for (int i = 0, first = 1; i < 2; i++)
+      if (dag_nonfinite(e->g, nd->arg[1 - i])) {
+        if (!first)
+          buf_puts(b, " || ");
+        expr(e, nd->arg[i], PREC_ADD);
+        buf_puts(b, " == 0.0");
+        first = 0;
+      }
+    buf_puts(b, " ? 0.0 : ");
+    expr(e, nd->arg[0], PREC_MUL);
+    buf_puts(b, "*");
+    expr(e, nd->arg[1], PREC_MUL + 1);
+    buf_puts(b, ")");
     return;
   case OP_WHERE:
     buf_puts(b, "(");

@@ -134,7 +134,7 @@ typedef uint32_t ShapeId;
 typedef struct Node {
   uint8_t op;
   uint8_t nargs;
-  uint16_t flags;
+  uint16_t flags;     /* NF_ bits, derived from op and arguments at intern */
   ShapeId shape;
   NodeId arg[3];
   uint32_t spare;     /* keeps the node 32 bytes */
@@ -166,7 +166,13 @@ typedef struct Dag {
   uint32_t max_nodes; /* limit; 0 = default */
   char err[256];      /* why the last constructor returned NO_NODE (shapes) */
   const char *const *dimnames; /* symbolic dimension names, for messages */
+  int no_rewrite;     /* > 0: stable.c's rewrites are off (building them) */
 } Dag;
+
+/* Node.flags: the value may be infinite or NaN although every variable is
+ * finite (it goes through exp, log, sqrt, a division...). Derivative code
+ * multiplies by such a value strongly (dag_smul), by anything else plainly. */
+#define NF_NONFINITE 1u
 
 Dag *dag_new(void);
 void dag_free(Dag *g);
@@ -185,6 +191,14 @@ NodeId dag_mul(Dag *g, NodeId a, NodeId b);
 NodeId dag_div(Dag *g, NodeId a, NodeId b);
 NodeId dag_neg(Dag *g, NodeId a);
 NodeId dag_pow(Dag *g, NodeId a, NodeId b);
+/* The product of derivative code, with strong zeros (SPEC 1.6, Enzyme's
+ * strong-zero mode): exactly 0 when either factor is 0, whatever the other
+ * is. An OP_SMUL node only where a factor may be non-finite (NF_NONFINITE);
+ * otherwise a plain product, so smooth code pays nothing. */
+NodeId dag_smul(Dag *g, NodeId a, NodeId b);
+static inline int dag_nonfinite(const Dag *g, NodeId n) { return g->nodes[n].flags & NF_NONFINITE; }
+/* Is n a finite nonzero constant, a dimension, or a product of them? */
+int dag_nonzero(const Dag *g, NodeId n);
 NodeId dag_un(Dag *g, OpKind op, NodeId a);
 NodeId dag_bin(Dag *g, OpKind op, NodeId a, NodeId b);
 /* Evaluate one operator on numbers, exactly as the emitted C does. */
@@ -207,6 +221,17 @@ NodeId dag_onehot(Dag *g, NodeId labels, int k);
 NodeId dag_dim(Dag *g, int symbol);
 /* A scalar node for the number of elements along `axis` of shape s. */
 NodeId dag_dim_size(Dag *g, ShapeId s, int axis);
+
+/* --------------------------------------------------------------- stable.c */
+
+/* Guarded, accurate forms (SPEC 1.6): shift by the maximum (0 where it is
+ * not finite), normalise after. axis -1: the whole tensor. */
+NodeId dag_logsumexp(Dag *g, NodeId x, int axis);
+NodeId dag_softmax(Dag *g, NodeId x, int axis);
+NodeId dag_log_softmax(Dag *g, NodeId x, int axis);
+/* The stable form of op(a, b) if it is an unstable one (log(softmax(x)),
+ * log(1 + exp(x)), exp(x) - 1, ...), or NO_NODE. Called by dag_op. */
+NodeId stable_rewrite(Dag *g, OpKind op, NodeId a, NodeId b);
 
 /* ---------------------------------------------------------------- shape.c */
 

@@ -250,18 +250,6 @@ static int axis_arg(Lower *l, Ast *a, NodeId x, int rank, int *axis) {
   return 1;
 }
 
-/* logsumexp along axis (-1: all), shifted by the maximum; the maximum is
- * not differentiated (the result does not depend on it). */
-static NodeId lse(Dag *g, NodeId x, int axis, NodeId *keep) {
-  NodeId m = dag_maxr(g, x, axis);
-  ShapeId ks = shape_keepdims(g, dag_shape(g, x), axis);
-  NodeId mk = dag_reshape(g, m, axis < 0 ? SHAPE_SCALAR : ks);
-  NodeId s = dag_sum(g, dag_un(g, OP_EXP, dag_sub(g, x, mk)), axis);
-  NodeId r = dag_add(g, m, dag_un(g, OP_LOG, s));
-  *keep = dag_reshape(g, r, axis < 0 ? SHAPE_SCALAR : ks);
-  return r;
-}
-
 static NodeId call(Lower *l, Ast *a, const NodeId *x) {
   Dag *g = l->prog->dag;
   const Builtin *f = builtin(a->name);
@@ -307,20 +295,18 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
   if (n == 2 && f->code != B_DOT && f->code != B_ONEHOT &&
       !axis_arg(l, a->kids[1], x[1], rank, &axis))
     return NO_NODE;
-  NodeId keep, r;
+  NodeId r;
   switch (f->code) {
   case B_SUM:
     return checked(l, a, f->name, dag_sum(g, x[0], axis));
   case B_MEAN:
     return dag_div(g, dag_sum(g, x[0], axis), dag_dim_size(g, dag_shape(g, x[0]), axis));
   case B_LOGSUMEXP:
-    return lse(g, x[0], axis, &keep);
+    return dag_logsumexp(g, x[0], axis);
   case B_SOFTMAX:
-    lse(g, x[0], axis, &keep);
-    return dag_un(g, OP_EXP, dag_sub(g, x[0], keep));
+    return dag_softmax(g, x[0], axis);
   case B_LOG_SOFTMAX:
-    lse(g, x[0], axis, &keep);
-    return dag_sub(g, x[0], keep);
+    return dag_log_softmax(g, x[0], axis);
   case B_ARGMAX:
     return checked(l, a, f->name, dag_argmax(g, x[0], axis));
   case B_TRANSPOSE:

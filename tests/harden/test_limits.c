@@ -251,7 +251,7 @@ Test(names, long_name_through_the_api) {
 static char *sines(int n) {
   char *s = malloc((size_t)n * 24 + 16);
   cr_assert_not_null(s);
-  char *p = s + sprintf(s, "x*0");
+  char *p = s + sprintf(s, "0");
   for (int i = 1; i <= n; i++)
     p += sprintf(p, " + sin(%d*x)", i);
   strcpy(p, "\n");
