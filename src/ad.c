@@ -148,27 +148,31 @@ static NodeId struct_rule(Dag *g, NodeId n, int i, NodeId t, int reverse) {
   case OP_MATMUL: {
     NodeId a = nd.arg[0], b = nd.arg[1];
     int f = (int)nd.v.idx, ta = f & 1, tb = (f >> 1) & 1;
+    /* strong zeros where a factor may be non-finite, as dag_smul */
+    if (dag_nonfinite(g, t) || dag_nonfinite(g, a) || dag_nonfinite(g, b))
+      f |= MM_STRONG;
+    int s = f & MM_STRONG;
     if (!reverse) /* d(op(A) op(B)) = op(dA) op(B) + op(A) op(dB) */
       return i == 0 ? dag_matmul(g, t, b, f) : dag_matmul(g, a, t, f);
     int ra = shape_rank(g, dag_shape(g, a)), rb = shape_rank(g, dag_shape(g, b));
     if (ra == 1 && rb == 1) /* a . b */
-      return dag_mul(g, t, i == 0 ? b : a);
+      return dag_smul(g, t, i == 0 ? b : a);
     if (ra == 1) { /* c(n) = a(k) op(B) */
       if (i == 0)
-        return dag_matmul(g, b, t, tb ? 1 : 0);
-      return tb ? dag_mul(g, as_matrix(g, t, 1), as_matrix(g, a, 0))
-                : dag_mul(g, as_matrix(g, a, 1), as_matrix(g, t, 0));
+        return dag_matmul(g, b, t, (tb ? 1 : 0) | s);
+      return tb ? dag_smul(g, as_matrix(g, t, 1), as_matrix(g, a, 0))
+                : dag_smul(g, as_matrix(g, a, 1), as_matrix(g, t, 0));
     }
     if (rb == 1) { /* c(m) = op(A) b(k) */
       if (i == 1)
-        return dag_matmul(g, a, t, ta ? 0 : 1);
-      return ta ? dag_mul(g, as_matrix(g, b, 1), as_matrix(g, t, 0))
-                : dag_mul(g, as_matrix(g, t, 1), as_matrix(g, b, 0));
+        return dag_matmul(g, a, t, (ta ? 0 : 1) | s);
+      return ta ? dag_smul(g, as_matrix(g, b, 1), as_matrix(g, t, 0))
+                : dag_smul(g, as_matrix(g, t, 1), as_matrix(g, b, 0));
     }
     /* dop(A) = dC op(B)', dop(B) = op(A)' dC */
     if (i == 0)
-      return ta ? dag_matmul(g, b, t, (tb ? 1 : 0) | 2) : dag_matmul(g, t, b, tb ? 0 : 2);
-    return tb ? dag_matmul(g, t, a, 1 | (ta ? 2 : 0)) : dag_matmul(g, a, t, ta ? 0 : 1);
+      return ta ? dag_matmul(g, b, t, (tb ? 1 : 0) | 2 | s) : dag_matmul(g, t, b, (tb ? 0 : 2) | s);
+    return tb ? dag_matmul(g, t, a, 1 | (ta ? 2 : 0) | s) : dag_matmul(g, a, t, (ta ? 0 : 1) | s);
   }
   default:
     return NO_NODE;

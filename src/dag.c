@@ -150,12 +150,14 @@ static unsigned node_flags(const Dag *g, const Node *k) {
   case OP_WHERE: /* the condition only chooses */
     return (g->nodes[k->arg[1]].flags | g->nodes[k->arg[2]].flags) & NF_NONFINITE;
   case OP_DIV:
-    return dag_nonzero(g, k->arg[1]) ? f : NF_NONFINITE;
+    return dag_nonzero(g, k->arg[1]) || stable_finite(g, k) ? f : NF_NONFINITE;
   case OP_POW: {
     int n;
     return dag_small_int_pow(g, k->arg[1], &n) && n > 0 ? f : NF_NONFINITE;
   }
-  case OP_EXP: case OP_LOG: case OP_SQRT: case OP_ASIN: case OP_ACOS:
+  case OP_EXP: case OP_LOG:
+    return stable_finite(g, k) ? f : NF_NONFINITE;
+  case OP_SQRT: case OP_ASIN: case OP_ACOS:
   case OP_SINH: case OP_COSH: case OP_LOG1P: case OP_EXPM1:
     return NF_NONFINITE;
   default:

@@ -832,6 +832,32 @@ static void mm_elem(Emit *e, NodeId m, const Shape *s, int t, const char *row, c
   }
 }
 
+/* "x*y", or with strong zeros (MM_STRONG) "(x == 0.0 || y == 0.0 ? 0.0 :
+ * x*y)"; x is the text xs (a local) or, if xs is NULL, element (i, p) of A. */
+static void mm_product(Emit *e, int strong, const char *xs, NodeId a, const Shape *x, int ta,
+                       const char *i, const char *p, NodeId bb, const Shape *y, int tb,
+                       const char *j) {
+  Buf *b = e->out;
+  if (strong) {
+    buf_puts(b, "(");
+    if (xs)
+      buf_puts(b, xs);
+    else
+      mm_elem(e, a, x, ta, i, p);
+    buf_puts(b, " == 0.0 || ");
+    mm_elem(e, bb, y, tb, p, j);
+    buf_puts(b, " == 0.0 ? 0.0 : ");
+  }
+  if (xs)
+    buf_puts(b, xs);
+  else
+    mm_elem(e, a, x, ta, i, p);
+  buf_puts(b, "*");
+  mm_elem(e, bb, y, tb, p, j);
+  if (strong)
+    buf_puts(b, ")");
+}
+
 /* C = op(A) @ op(B). Each C[i][j] sums p in increasing order whatever the
  * loop order, so both forms give the same bits: rows of B streamed into a
  * row of C (i, p, j) when B is read along its rows, dot products (i, j, p)
@@ -840,13 +866,13 @@ static void matmul_loop(Emit *e, NodeId n) {
   const Node *nd = dag_node(e->g, n);
   NodeId a = nd->arg[0], bb = nd->arg[1];
   const Shape *x = shape_get(e->g, dag_shape(e->g, a)), *y = shape_get(e->g, dag_shape(e->g, bb));
-  int ta = nd->v.idx & 1, tb = (nd->v.idx >> 1) & 1;
+  int ta = nd->v.idx & 1, tb = (nd->v.idx >> 1) & 1, strong = (nd->v.idx & MM_STRONG) != 0;
   Buf *b = e->out;
   int64_t m = x->rank == 2 ? (ta ? x->dim[1] : x->dim[0]) : 1;
   int64_t kk = x->rank == 2 ? (ta ? x->dim[0] : x->dim[1]) : x->dim[0];
   int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
   int stream = is_tensor(e, n) && y->rank == 2 && !tb;
-  if (e->blas && x->rank == 2 && y->rank == 2) { /* C = op(A) op(B) by OpenBLAS */
+  if (e->blas && !strong && x->rank == 2 && y->rank == 2) { /* C = op(A) op(B) by OpenBLAS */
     e->used_blas = 1;
     indent(e);
     buf_printf(b, "cblas_dgemm(101, %d, %d, (int)(", ta ? 112 : 111, tb ? 112 : 111);
@@ -893,8 +919,8 @@ static void matmul_loop(Emit *e, NodeId n) {
     dim(e, nn);
     buf_puts(b, "; g_j++)\n");
     indent(e);
-    buf_puts(b, "  g_row[g_j] += g_a*");
-    mm_elem(e, bb, y, tb, "g_p", "g_j");
+    buf_puts(b, "  g_row[g_j] += ");
+    mm_product(e, strong, "g_a", a, x, ta, "g_i", "g_p", bb, y, tb, "g_j");
     buf_puts(b, ";\n");
     close_loops(e, 2);
     return;
@@ -921,8 +947,8 @@ static void matmul_loop(Emit *e, NodeId n) {
     dim(e, nn);
     buf_puts(b, "; g_j++)\n");
     indent(e);
-    buf_puts(b, "  g_row[g_j] += g_a*");
-    mm_elem(e, bb, y, tb, "g_p", "g_j");
+    buf_puts(b, "  g_row[g_j] += ");
+    mm_product(e, strong, "g_a", a, x, ta, "g_i", "g_p", bb, y, tb, "g_j");
     buf_puts(b, ";\n");
     close_loops(e, 2);
     return;
@@ -936,9 +962,7 @@ static void matmul_loop(Emit *e, NodeId n) {
   buf_puts(b, "; g_p++)\n");
   indent(e);
   buf_puts(b, "  g_acc += ");
-  mm_elem(e, a, x, ta, "g_i", "g_p");
-  buf_puts(b, "*");
-  mm_elem(e, bb, y, tb, "g_p", "g_j");
+  mm_product(e, strong, NULL, a, x, ta, "g_i", "g_p", bb, y, tb, "g_j");
   buf_puts(b, ";\n");
   indent(e);
   if (is_tensor(e, n)) {

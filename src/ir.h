@@ -214,6 +214,9 @@ NodeId dag_sum(Dag *g, NodeId x, int axis);            /* axis -1: everything */
 NodeId dag_maxr(Dag *g, NodeId x, int axis);
 NodeId dag_argmax(Dag *g, NodeId x, int axis);
 NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags);
+/* dag_matmul flags: 1 A', 2 B', MM_STRONG products with strong zeros
+ * (derivative code with an operand that may be non-finite; no BLAS) */
+#define MM_STRONG 4
 NodeId dag_transpose(Dag *g, NodeId x);
 NodeId dag_slice(Dag *g, NodeId x, const SliceSpec *s);
 NodeId dag_pad(Dag *g, NodeId x, const SliceSpec *s); /* inverse of slice, zeros around */
@@ -232,6 +235,9 @@ NodeId dag_log_softmax(Dag *g, NodeId x, int axis);
 /* The stable form of op(a, b) if it is an unstable one (log(softmax(x)),
  * log(1 + exp(x)), exp(x) - 1, ...), or NO_NODE. Called by dag_op. */
 NodeId stable_rewrite(Dag *g, OpKind op, NodeId a, NodeId b);
+/* Is node k (exp, log or a division) a part of the guarded forms above,
+ * finite wherever its arguments are? (Node.flags, NF_NONFINITE) */
+int stable_finite(const Dag *g, const Node *k);
 
 /* ---------------------------------------------------------------- shape.c */
 

@@ -86,6 +86,31 @@ static int is_shifted(const Dag *g, NodeId u) {
          g->nodes[m->arg[1]].arg[0] == n->arg[0];
 }
 
+/* Is n sum(exp(u)) for a shifted u (possibly kept with its axis)? It is
+ * then at least 1 and finite where x is. */
+static int is_shifted_sum_exp(const Dag *g, NodeId n) {
+  const Node *s = &g->nodes[n];
+  if (s->op == OP_RESHAPE)
+    s = &g->nodes[s->arg[0]];
+  if (s->op != OP_SUM)
+    return 0;
+  const Node *e = &g->nodes[s->arg[0]];
+  return e->op == OP_EXP && is_shifted(g, e->arg[0]);
+}
+
+int stable_finite(const Dag *g, const Node *k) {
+  switch ((OpKind)k->op) {
+  case OP_EXP: /* exp(x - max(x)) <= 1 */
+    return is_shifted(g, k->arg[0]);
+  case OP_LOG: /* log(sum(exp(x - max(x)))) in [0, log n] */
+    return is_shifted_sum_exp(g, k->arg[0]);
+  case OP_DIV: /* e / sum(exp(x - max(x))): a divisor of at least 1 */
+    return is_shifted_sum_exp(g, k->arg[1]);
+  default:
+    return 0;
+  }
+}
+
 static int is_const(const Dag *g, NodeId n, double v) {
   return dag_is_const(g, n) && dag_num(g, n) == v;
 }
