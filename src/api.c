@@ -1290,6 +1290,21 @@ static void print_node(Printer *p, NodeId n, int top) {
     break;
   }
   int pr = prec_of(p, n);
+  /* a*(c/d), as reverse mode writes seed times partial, reads c*a/d */
+  for (int k = 0; (op == OP_MUL || op == OP_SMUL) && k < 2; k++) {
+    NodeId q = nd->arg[k];
+    const Node *qd = &p->d->nodes[q];
+    if (p->let[q] || p->name[q] || qd->op != OP_DIV || qd->shape != nd->shape ||
+        p->d->nodes[qd->arg[0]].op != OP_CONST)
+      continue;
+    double c = p->d->nodes[qd->arg[0]].v.num;
+    if (c != 1)
+      buf_printf(b, "%.10g*", c);
+    print_arg(p, nd->arg[1 - k], 3);
+    buf_puts(b, "/");
+    print_arg(p, qd->arg[1], 4);
+    return;
+  }
   if (op_info[op].cls == OC_INFIX || op_info[op].cls == OC_CMP || op == OP_POW) {
     int right = op == OP_POW; /* ^ is right-associative */
     print_arg(p, nd->arg[0], right ? pr + 1 : pr);
