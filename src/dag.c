@@ -567,7 +567,12 @@ NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags) {
   if (y->rank == 2)
     r.dim[r.rank++] = n;
   ShapeId out = shape_intern(g, &r);
-  if (is_num(g, a, 0) || is_num(g, b, 0))
+  /* a zero factor: zero, unless the other may hold an inf or NaN that
+   * IEEE arithmetic would spread (strong products ignore it) */
+  NodeId fa = fill_of(g, a), fb = fill_of(g, b);
+  int strong = (flags & MM_STRONG) != 0;
+  if ((is_num(g, a, 0) && (strong || (fb != NO_NODE && dag_is_const(g, fb) && isfinite(dag_num(g, fb))))) ||
+      (is_num(g, b, 0) && (strong || (fa != NO_NODE && dag_is_const(g, fa) && isfinite(dag_num(g, fa))))))
     return dag_bcast(g, dag_const(g, 0), out);
   Node key = {.op = OP_MATMUL, .nargs = 2, .shape = out, .arg = {a, b, NO_NODE}};
   key.v.idx = flags;
