@@ -1310,7 +1310,10 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     buf_printf(b, "/* doubles of workspace that %s needs */\nlong %s_work(", fn->name, fn->name);
     for (int k = 0; k < fn->ndims; k++)
       buf_printf(b, "%slong %s", k ? ", " : "", fn->dimc[k]);
-    buf_printf(b, "%s) {\n  return ", fn->ndims ? "" : "void");
+    buf_printf(b, "%s) {\n", fn->ndims ? "" : "void");
+    for (int k = 0; k < fn->ndims; k++) /* a size need not use every dimension */
+      buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
+    buf_puts(b, "  return ");
     Buf *save = e->out;
     e->out = b;
     work_size(e, count);

@@ -364,6 +364,21 @@ Test(emit, outputs_that_ignore_some_variables_compile_warning_free, .init = make
   ASSERT_NO_LEAKS();
 }
 
+/* A workspace size that does not depend on every dimension (D below) still
+ * takes them all, and must not trip -Wunused-parameter either. */
+Test(emit, workspace_sizes_that_ignore_a_dimension_compile_warning_free, .init = make_dir,
+     .fini = remove_dir, .timeout = 60) {
+  Gradc *g = compile_ok("input X[N, D], y[N]\nparam w[D], b\n"
+                        "output L = mean((X @ w + b - y)^2)\n");
+  emit_to(g, "dims");
+  gradc_free(g);
+  if (sh("cc " CFLAGS " -c dims.c -o dims.o") != 0) {
+    char *log = read_file("log.txt");
+    cr_assert_fail("cc says:\n%.2000s", log);
+  }
+  ASSERT_NO_LEAKS();
+}
+
 /* ---- what the emitted code contains ------------------------------------------------- */
 
 static int count_substr(const char *s, const char *needle) {
