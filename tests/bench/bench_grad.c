@@ -63,8 +63,11 @@ static unsigned rnd(unsigned n) {
 }
 
 /* A random DAG of about `nodes` operations over 16 inputs, each node reading
- * recent nodes (or any earlier one); every unused node feeds the output. */
-static char *random_dag(int nodes) {
+ * recent nodes (or any earlier one); every unused node feeds the output.
+ * edges: half the operations are ones whose derivative may be infinite
+ * (sqrt, log, exp, pow, division), so strong-zero products (SPEC 1.6) are
+ * what the gradient pays for; otherwise only bounded operations. */
+static char *random_dag(int nodes, int edges) {
   Text t = {0};
   int nin = 16, n = nin + nodes;
   char *used = calloc((size_t)n, 1);
@@ -74,6 +77,16 @@ static char *random_dag(int nodes) {
     used[a] = used[b] = 1;
     put(&t, "a%d = ", k);
 #define A(i) (i) < nin ? "x" : "a", (i)
+    if (edges && rnd(2)) {
+      switch (rnd(5)) {
+      case 0: put(&t, "sqrt(%s%d^2 + %s%d^2)\n", A(a), A(b)); break;
+      case 1: put(&t, "log(1 + %s%d^2) * %s%d\n", A(a), A(b)); break;
+      case 2: put(&t, "exp(-%s%d^2) * %s%d\n", A(a), A(b)); break;
+      case 3: put(&t, "%s%d / (1 + %s%d^2)\n", A(a), A(b)); break;
+      default: put(&t, "pow(%s%d^2 + 0.5, 0.75)\n", A(a)); break;
+      }
+      continue;
+    }
     switch (rnd(7)) {
     case 0: put(&t, "%s%d * %s%d\n", A(a), A(b)); break;
     case 1: put(&t, "%s%d + %s%d\n", A(a), A(b)); break;
@@ -263,18 +276,19 @@ int main(int argc, char **argv) {
     }
   }
   int n_rosen = quick ? 100 : 1000, n_dag = quick ? 1000 : 10000;
-  char name1[64], name2[64];
+  char name1[64], name2[64], name3[64];
   snprintf(name1, sizeof name1, "rosenbrock n=%d", n_rosen);
   snprintf(name2, sizeof name2, "random DAG %d", n_dag);
-  char *srcs[2] = {rosenbrock(n_rosen), random_dag(n_dag)};
-  const char *names[2] = {name1, name2};
-  Row rows[8];
+  snprintf(name3, sizeof name3, "edges DAG %d", n_dag);
+  char *srcs[3] = {rosenbrock(n_rosen), random_dag(n_dag, 0), random_dag(n_dag, 1)};
+  const char *names[3] = {name1, name2, name3};
+  Row rows[10];
   int nrows = 0, fail = 0;
   for (int b = 0; b < 2; b++) {
     const char *bname = b ? "cc" : "tcc";
     if (strcmp(backends, "both") && strcmp(backends, bname))
       continue;
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < 3; w++) {
       Row *r = &rows[nrows];
       r->workload = names[w];
       r->backend = bname;
@@ -326,7 +340,7 @@ int main(int argc, char **argv) {
       fclose(f);
     }
   }
-  free(srcs[0]);
-  free(srcs[1]);
+  for (int w = 0; w < 3; w++)
+    free(srcs[w]);
   return fail;
 }
