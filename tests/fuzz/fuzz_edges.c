@@ -20,11 +20,14 @@
  *                 finite, the function finite at the point and at x +- h for
  *                 three step sizes h (1e-4, 1e-6, 1e-8 times |x|, or
  *                 absolute at x = 0; skipped when an input is tiny,
- *                 0 < |x| < 1e-150), and the six one-sided difference
- *                 quotients finite and agreeing with each other (which
- *                 rules out kinks, jumps of comparisons/where/sign, points
- *                 where a branch is undefined on one side, and overflow
- *                 nearby)
+ *                 0 < |x| < 1e-150), the six one-sided difference
+ *                 quotients finite, the gap between the two sides shrinking
+ *                 at least linearly with h and the central quotients
+ *                 agreeing (which rules out kinks, jumps of comparisons,
+ *                 where and sign, cusps, points where a branch is
+ *                 undefined on one side, and overflow nearby); nor where
+ *                 the value is finite only because C's pow(NaN, 0) = 1 or
+ *                 max/min/relu/sign hide a NaN
  *   bvalue    (e) the value differs between tcc and cc, likewise
  *   value     (f) the value is not IEEE-faithful: its class (NaN, +inf,
  *                 -inf, finite) differs from the program evaluated naively
@@ -472,8 +475,11 @@ static double sigmoid_ref(double x) {
 
 static double softplus_ref(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 
-/* Evaluate node t into out[0..len-1]; *amb set when the result is not
- * specified (NaN into max/relu/sign, non-finite softmax entries...). */
+/* Evaluate node t into out[0..len-1]; *amb gets bit 1 when the result is
+ * not specified (NaN into max/relu/sign/where, non-finite softmax
+ * entries...) and bit 2 when a NaN is hidden by C's pow (pow(NaN, 0) and
+ * pow(1, NaN) are 1), max, min, relu or sign: the function is then finite
+ * only by convention and (d) does not judge the point. */
 static void ref_eval(const Case *c, int t, const double *in, double *out, int *amb) {
   const Node *n = &c->n[t];
   double a[MAXV] = {0}, b[MAXV] = {0}, d[MAXV] = {0};
@@ -528,7 +534,7 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
         m = a[i];
     }
     if (nan)
-      *amb = 1;
+      *amb |= 1;
     else if (pinf)
       out[0] = INFINITY;
     else if (allninf)
@@ -545,7 +551,7 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
     double m = -INFINITY, s = 0;
     for (int i = 0; i < la; i++) {
       if (!isfinite(a[i]))
-        *amb = 1;
+        *amb |= 1;
       if (a[i] > m)
         m = a[i];
     }
@@ -568,7 +574,7 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
     case O_ABS: r = fabs(x); break;
     case O_SIGN:
       if (isnan(x))
-        *amb = 1;
+        *amb |= 3;
       r = x > 0 ? 1 : x < 0 ? -1 : 0;
       break;
     case O_SIN: r = sin(x); break;
@@ -584,7 +590,7 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
     case O_SIGMOID: r = sigmoid_ref(x); break;
     case O_RELU:
       if (isnan(x))
-        *amb = 1;
+        *amb |= 3;
       r = x > 0 ? x : 0;
       break;
     case O_SOFTPLUS: r = softplus_ref(x); break;
@@ -594,11 +600,15 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
     case O_SUB: r = x - y; break;
     case O_MUL: r = x * y; break;
     case O_DIV: r = x / y; break;
-    case O_POWOP: case O_POW: r = pow(x, y); break;
+    case O_POWOP: case O_POW:
+      if ((isnan(x) && y == 0) || (x == 1 && isnan(y)))
+        *amb |= 2;
+      r = pow(x, y);
+      break;
     case O_ATAN2: r = atan2(x, y); break;
     case O_MAX: case O_MIN:
       if (isnan(x) || isnan(y))
-        *amb = 1;
+        *amb |= 3;
       r = (n->op == O_MAX ? x > y : x < y) ? x : y;
       break;
     case O_LT: r = x < y; break;
@@ -609,10 +619,10 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
     case O_NE: r = x != y; break;
     case O_WHERE:
       if (isnan(x))
-        *amb = 1;
+        *amb |= 1;
       r = x != 0 ? y : w;
       break;
-    default: *amb = 1; break;
+    default: *amb |= 1; break;
     }
     out[i] = r;
   }
@@ -800,11 +810,15 @@ static const char *in_name(const Case *c, int j, char *buf) {
   return buf;
 }
 
-/* (d): derivative entry (i, j) is not finite; is f_i smooth around the point
- * along input j? All six one-sided quotients finite and agreeing. */
+/* (d): derivative entry (i, j) is not finite; is f_i differentiable at the
+ * point along input j? With the one-sided quotients q+(h), q-(h) at three
+ * steps h0 > h1 > h2 (all finite), a smooth f has q+ - q- = f''h + O(h^2)
+ * and (q+ + q-)/2 = f' + O(h^2): the gap must shrink at least linearly with
+ * h (a kink keeps it, a jump or a cusp makes it grow) and the central
+ * quotients must agree, both up to rounding (16 eps |f| / h). */
 static int smooth_along(Ctx *x, const Case *c, const double *in, int i, int j, double *q0) {
   static const double steps[3] = {1e-4, 1e-6, 1e-8};
-  double p[MAXIN], f[MAXV], q[6], fmaxabs = fabs(x->val[i]);
+  double p[MAXIN], f[MAXV], qp[3], qm[3], h[3], fmaxabs = fabs(x->val[i]);
   if (!isfinite(x->val[i]))
     return 0;
   /* no infinite inputs, and no tiny nonzero ones: a step would jump over
@@ -813,30 +827,37 @@ static int smooth_along(Ctx *x, const Case *c, const double *in, int i, int j, d
     if (!isfinite(in[k]) || (in[k] != 0 && fabs(in[k]) < 1e-150))
       return 0;
   /* steps relative to |x| (absolute at 0), so x +- h keeps the sign of x */
-  double scale = in[j] == 0 ? 1.0 : fabs(in[j]), hmin = scale;
+  double scale = in[j] == 0 ? 1.0 : fabs(in[j]);
   for (int s = 0; s < 3; s++) {
-    double h = steps[s] * scale;
-    hmin = fmin(hmin, h);
     for (int side = 0; side < 2; side++) {
       memcpy(p, in, sizeof p);
-      p[j] = side ? in[j] - h : in[j] + h;
+      p[j] = side ? in[j] - steps[s] * scale : in[j] + steps[s] * scale;
       double hh = side ? in[j] - p[j] : p[j] - in[j]; /* the step actually taken */
       if (!value_at(x, c, p, f) || !isfinite(f[i]) || hh <= 0)
         return 0;
       fmaxabs = fmax(fmaxabs, fabs(f[i]));
-      q[2 * s + side] = side ? (x->val[i] - f[i]) / hh : (f[i] - x->val[i]) / hh;
-      if (!isfinite(q[2 * s + side]) || fabs(q[2 * s + side]) > 1e300)
+      double q = side ? (x->val[i] - f[i]) / hh : (f[i] - x->val[i]) / hh;
+      if (!isfinite(q) || fabs(q) > 1e300)
         return 0;
+      if (side)
+        qm[s] = q;
+      else
+        qp[s] = q, h[s] = hh;
     }
   }
-  double lo = q[0], hi = q[0];
-  for (int k = 1; k < 6; k++) {
-    lo = fmin(lo, q[k]);
-    hi = fmax(hi, q[k]);
+  double d0 = fabs(qp[0] - qm[0]), c2 = (qp[2] + qm[2]) / 2, slop2 = 16 * DBL_EPSILON * fmaxabs / h[2];
+  for (int s = 1; s < 3; s++) {
+    double slop = 16 * DBL_EPSILON * fmaxabs / h[s];
+    if (fabs(qp[s] - qm[s]) > 10 * d0 * h[s] / h[0] + 2 * slop)
+      return 0;
   }
-  double slop = 16 * DBL_EPSILON * fmaxabs / hmin;
-  *q0 = q[4];
-  return hi - lo <= 1e-2 * fmax(fabs(lo), fabs(hi)) + slop;
+  for (int s = 0; s < 2; s++) {
+    double cs = (qp[s] + qm[s]) / 2, slop = 16 * DBL_EPSILON * fmaxabs / h[s];
+    if (fabs(cs - c2) > 1e-2 * fmax(fabs(cs), fabs(c2)) + d0 + slop + slop2)
+      return 0;
+  }
+  *q0 = c2;
+  return 1;
 }
 
 static void print_point(const Case *c, const double *in, Buf *b) {
@@ -861,11 +882,12 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
     return;
   int m = t->m, ni = t->ni;
   /* (f) value against the naive C reference */
-  if (with_ref) {
-    double ref[MAXV] = {0};
-    int amb = 0;
+  double ref[MAXV] = {0};
+  int amb = 0;
+  if (with_ref >= 0) /* -1: no tree (replaying a file) */
     ref_eval(c, c->root, in, ref, &amb);
-    for (int i = 0; !amb && i < m; i++)
+  if (with_ref > 0) {
+    for (int i = 0; !(amb & 1) && i < m; i++)
       if (num_class(ref[i]) != num_class(t->val[i]))
         note(rep, K_VALUE, "f[%d] = %.17g, naive C gives %.17g", i, t->val[i], ref[i]);
   }
@@ -887,7 +909,7 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
   /* (d) non-finite derivative where f is smooth */
   for (int i = 0; i < m; i++)
     for (int j = 0; j < ni; j++) {
-      if (isfinite(t->jr[i][j]) && isfinite(t->jf[i][j]))
+      if ((isfinite(t->jr[i][j]) && isfinite(t->jf[i][j])) || (amb & 2))
         continue;
       double q;
       if (smooth_along(t, c, in, i, j, &q))
@@ -936,6 +958,12 @@ static unsigned check_case(const Case *c, int use_cc, int only, Report *rep) {
   return rep->kinds;
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* ---- shrinking ------------------------------------------------------------------- */
 
 static unsigned kinds_at(const Case *c, int use_cc, int p) {
@@ -961,13 +989,13 @@ static void collect(const Case *c, int t, int *list, int *n) {
 /* Replace subtrees by a child of the same shape or by a leaf while the
  * case keeps finding `kind` at point p; the point stays. */
 static void shrink(Case *c, int use_cc, int p, unsigned kind, double deadline_s) {
-  clock_t t0 = clock();
+  double t0 = now_s(); /* wall time: cc compiles in child processes */
   int changed = 1;
-  while (changed && (double)(clock() - t0) / CLOCKS_PER_SEC < deadline_s) {
+  while (changed && now_s() - t0 < deadline_s) {
     changed = 0;
     int list[MAXNODES], n = 0;
     collect(c, c->root, list, &n);
-    for (int li = 0; li < n && !changed; li++) {
+    for (int li = 0; li < n && !changed && now_s() - t0 < deadline_s; li++) {
       int t = list[li];
       Node saved = c->n[t];
       Node cand[12];
@@ -1082,7 +1110,7 @@ static void save_finding(const Opts *o, const Case *c, int p, unsigned kinds, co
     double ref[MAXV] = {0};
     int amb = 0;
     ref_eval(c, c->root, c->pt[p], ref, &amb);
-    if (!amb) {
+    if (!(amb & 1)) {
       fprintf(f, "#! ref");
       for (int i = 0; i < (out_len(c) ? out_len(c) : 1); i++)
         fprintf(f, " %.17g", ref[i]);
@@ -1114,7 +1142,7 @@ static unsigned run_case(Case *c, int use_cc, const Opts *o) {
       continue; /* flaky? should not happen */
     Case s = *c;
     if (o->do_shrink && kind != K_ERROR)
-      shrink(&s, use_cc && (kind == K_BACKENDS || kind == K_BVALUE), p, kind, 20.0);
+      shrink(&s, use_cc && (kind == K_BACKENDS || kind == K_BVALUE), p, kind, 10.0);
     int cc_needed = use_cc && (kind == K_BACKENDS || kind == K_BVALUE);
     Report r = {0};
     unsigned sk = check_case(&s, cc_needed, p, &r);
@@ -1211,7 +1239,7 @@ static int replay_file(const char *path) {
   if (!ctx_open(&t, c, text, GRADC_BACKEND_TCC, &rep) || !ctx_open(&cc, c, text, GRADC_BACKEND_CC, &rep)) {
     ok = 0;
   } else {
-    check_point(&t, &cc, c, c->pt[0], 0, &rep);
+    check_point(&t, &cc, c, c->pt[0], -1, &rep);
     for (int i = 0; i < nref && i < t.m; i++)
       if (num_class(ref[i]) != num_class(t.val[i]))
         note(&rep, K_VALUE, "f[%d] = %.17g, naive C gives %.17g", i, t.val[i], ref[i]);
@@ -1249,12 +1277,6 @@ static unsigned long long splitmix(unsigned long long *s) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int usage(void) {
@@ -1339,7 +1361,7 @@ int main(int argc, char **argv) {
     }
   }
   double el = now_s() - t0;
-  printf("fuzz_edges: %ld cases (%ld points) in %.1f s, %.1f s of it shrinking findings\n", cases, points, el,
+  printf("fuzz_edges: %ld cases (%ld points) in %.1f s, %.1f s of it shrinking and reporting findings\n", cases, points, el,
          t_find);
   printf("fuzz_edges: checking %.1f cases/s, %.1f points/s (%.1f cases/s overall)\n", cases / (el - t_find),
          points / (el - t_find), cases / el);
