@@ -1,0 +1,1375 @@
+/* fuzz_edges: a differential fuzzer of derivatives at the edges (issue 13,
+ * SPEC 1.5 and 1.6).
+ *
+ * A case is a random program over every built-in of SPEC 1.5 (1-3 scalar
+ * params x, y, z and maybe a vector param v[2] or v[3]; a scalar or vector
+ * output), evaluated at edge points: 0, -0, +-1, +-inf, huge (1e300, 1e16,
+ * 1e10, 800) and tiny (1e-300, 5e-324) values, ties (y == x, equal vector
+ * entries), and a few ordinary numbers. At each point it computes the
+ * value, the Jacobian in reverse mode (gradient, or one VJP per output
+ * element) and in forward mode (one JVP per input element), and the Hessian
+ * of a scalar output, with libtcc; one case in --cc-every (20) also with the
+ * system cc. A finding is one of these kinds:
+ *   modes     (a) reverse and forward mode disagree: not within 1e-12
+ *                 relative (absolute floor 1e-14) and not the same
+ *                 non-finite value (NaN and NaN, inf and inf of one sign)
+ *   backends  (b) a derivative differs between tcc and cc, likewise
+ *   hessian   (c) the Hessian is not symmetric, likewise
+ *   nan       (d) a derivative is NaN or infinite where the function is
+ *                 finite and differentiable around the point: every input
+ *                 finite, the function finite at the point and at x +- h for
+ *                 three step sizes h (1e-4, 1e-6, 1e-8 times |x|, or
+ *                 absolute at x = 0; skipped when an input is tiny,
+ *                 0 < |x| < 1e-150), the six one-sided difference
+ *                 quotients finite, the gap between the two sides shrinking
+ *                 at least linearly with h and the central quotients
+ *                 agreeing (which rules out kinks, jumps of comparisons,
+ *                 where and sign, cusps, points where a branch is
+ *                 undefined on one side, and overflow nearby); nor where
+ *                 the value is finite only because C's pow(NaN, 0) = 1 or
+ *                 max/min/relu/sign hide a NaN
+ *   bvalue    (e) the value differs between tcc and cc, likewise
+ *   value     (f) the value is not IEEE-faithful: its class (NaN, +inf,
+ *                 -inf, finite) differs from the program evaluated naively
+ *                 in C by this file's own interpreter (SPEC 1.6: the
+ *                 simplifier never turns NaN or inf into a number or back).
+ *                 Skipped for programs holding a stable-form pattern of 1.6
+ *                 (log of a sum/sigmoid/exp/softmax, exp(x) +- 1 ...) and at
+ *                 points where the reference is unspecified (NaN into max,
+ *                 relu, sign; a non-finite entry of softmax).
+ *   error         gradc rejected the program or a call failed
+ *
+ * Usage (the standalone program, built by CMake as build/tests/fuzz/fuzz_edges):
+ *   fuzz_edges --seconds 300 --seed 7      random cases for 5 minutes
+ *   fuzz_edges --quick                     3 seconds, seed 1, no files (ctest fuzz_edges_quick)
+ *   fuzz_edges --replay FILE...              (ctest replay_edges: regress-edges/)
+ *   options: --cc-every N (0: never), --points K, --findings DIR,
+ *            --no-save, --no-shrink, --stop (at the first finding), -v
+ * Each finding is shrunk (subtrees replaced by their children or leaves
+ * while the same kind stays), printed, and saved once per distinct shrunk
+ * program as DIR/KIND-HASH.expr (default tests/fuzz/findings/): the program
+ * with its point and expected properties in "#!" lines, so it can be
+ * replayed and moved to tests/fuzz/regress-edges/. Exit status: 0 no
+ * finding, 1 findings, 2 usage error.
+ *
+ * The same file is a libFuzzer harness (tests/fuzz/build.sh builds
+ * build-fuzz/fuzz_edges without FUZZ_EDGES_MAIN): the bytes choose the
+ * program and the points; a finding is saved as above and aborts, so
+ * libFuzzer keeps the input as a crash.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "gradc.h"
+
+/* ---- finding kinds --------------------------------------------------------------- */
+
+enum { K_MODES = 1, K_BACKENDS = 2, K_HESSIAN = 4, K_NAN = 8, K_BVALUE = 16, K_VALUE = 32, K_ERROR = 64 };
+#define NKINDS 7
+static const char *kind_name[NKINDS] = {"modes", "backends", "hessian", "nan", "bvalue", "value", "error"};
+
+/* ---- the expression tree ---------------------------------------------------------- */
+
+enum Op {
+  O_PARAM, O_VPARAM, O_CONST, O_INDEX, /* leaves, v, constants, (V)[i] */
+  O_NEG, O_EXP, O_LOG, O_SQRT, O_ABS, O_SIGN, O_SIN, O_COS, O_TAN, O_ASIN, O_ACOS, O_ATAN,
+  O_SINH, O_COSH, O_TANH, O_ERF, O_SIGMOID, O_RELU, O_SOFTPLUS, O_LOG1P, O_EXPM1,
+  O_ADD, O_SUB, O_MUL, O_DIV, O_POWOP, O_POW, O_ATAN2, O_MAX, O_MIN,
+  O_LT, O_LE, O_GT, O_GE, O_EQ, O_NE,
+  O_WHERE, O_SUM, O_MEAN, O_LSE, O_SOFTMAX, O_LOGSOFTMAX, O_LIST,
+  O_COUNT
+};
+#define FIRST_UNARY O_NEG
+#define LAST_UNARY O_EXPM1
+#define NUNARY (LAST_UNARY - FIRST_UNARY + 1)
+
+static const char *op_name[O_COUNT] = {
+    [O_NEG] = "-", [O_EXP] = "exp", [O_LOG] = "log", [O_SQRT] = "sqrt", [O_ABS] = "abs",
+    [O_SIGN] = "sign", [O_SIN] = "sin", [O_COS] = "cos", [O_TAN] = "tan", [O_ASIN] = "asin",
+    [O_ACOS] = "acos", [O_ATAN] = "atan", [O_SINH] = "sinh", [O_COSH] = "cosh", [O_TANH] = "tanh",
+    [O_ERF] = "erf", [O_SIGMOID] = "sigmoid", [O_RELU] = "relu", [O_SOFTPLUS] = "softplus",
+    [O_LOG1P] = "log1p", [O_EXPM1] = "expm1", [O_ADD] = "+", [O_SUB] = "-", [O_MUL] = "*",
+    [O_DIV] = "/", [O_POWOP] = "^", [O_POW] = "pow", [O_ATAN2] = "atan2", [O_MAX] = "max",
+    [O_MIN] = "min", [O_LT] = "<", [O_LE] = "<=", [O_GT] = ">", [O_GE] = ">=", [O_EQ] = "==",
+    [O_NE] = "!=", [O_WHERE] = "where", [O_SUM] = "sum", [O_MEAN] = "mean",
+    [O_LSE] = "logsumexp", [O_SOFTMAX] = "softmax", [O_LOGSOFTMAX] = "log_softmax"};
+
+#define MAXNODES 256
+#define MAXV 3        /* vector length at most */
+#define MAXIN 6       /* flattened inputs: x, y, z, v[3] */
+#define MAXPOINTS 16
+
+typedef struct Node {
+  int op, len;     /* len 0: scalar, else a vector of that length */
+  int kid[3], nk;
+  int idx;         /* O_PARAM: 0..2; O_INDEX: the index */
+  double c;        /* O_CONST */
+} Node;
+
+typedef struct Case {
+  Node n[MAXNODES];
+  int nn, root;
+  int np, vlen;    /* scalar params, length of v (0: none) */
+  int npoints;
+  double pt[MAXPOINTS][MAXIN];
+} Case;
+
+static int n_inputs(const Case *c) { return c->np + c->vlen; }
+static int out_len(const Case *c) { return c->n[c->root].len; }
+
+/* ---- bytes -> case ---------------------------------------------------------------- */
+
+typedef struct Bytes {
+  const uint8_t *p;
+  size_t n, i;
+} Bytes;
+
+static unsigned next(Bytes *b) { return b->i < b->n ? b->p[b->i++] : 0; }
+
+static const double edge_vals[] = {
+    0.0,   -0.0,  1.0,  -1.0,  INFINITY, -INFINITY, 1e300, -1e300, 1e16,   -1e16, 1e10,  800.0, -800.0,
+    1e-300, -1e-300, 5e-324, 0.5, -0.5,  2.0,   3.0,   0.3,   -1.7,  710.0, 40.0, -40.0, 1e-8};
+#define NEDGE ((int)(sizeof edge_vals / sizeof edge_vals[0]))
+static const double const_vals[] = {0, 1, 2, 3, 0.5, -1, -2, 10, 1e300, 1e-300, 800, 1e16, 5e-324, -0.5};
+#define NCONST ((int)(sizeof const_vals / sizeof const_vals[0]))
+static const double expo_vals[] = {2, 3, 0.5, -1, 0, 1, -2, 1.5, 4, -0.5};
+#define NEXPO ((int)(sizeof expo_vals / sizeof expo_vals[0]))
+
+static int new_node(Case *c, int op, int len) {
+  if (c->nn >= MAXNODES)
+    return -1;
+  Node *n = &c->n[c->nn];
+  memset(n, 0, sizeof *n);
+  n->op = op;
+  n->len = len;
+  return c->nn++;
+}
+
+static int gen(Case *c, Bytes *b, int depth, int len);
+
+static int leaf(Case *c, Bytes *b, int len) {
+  unsigned r = next(b);
+  if (len) {
+    if (c->vlen == len && r % 3) {
+      return new_node(c, O_VPARAM, len);
+    }
+    int l = new_node(c, O_LIST, len);
+    if (l < 0)
+      return -1;
+    for (int i = 0; i < len; i++) {
+      int k = leaf(c, b, 0);
+      if (k < 0)
+        return -1;
+      c->n[l].kid[c->n[l].nk++] = k;
+    }
+    return l;
+  }
+  if (r % 5 == 0) {
+    int k = new_node(c, O_CONST, 0);
+    if (k >= 0)
+      c->n[k].c = const_vals[next(b) % NCONST];
+    return k;
+  }
+  if (c->vlen && r % 5 == 1) {
+    int k = new_node(c, O_INDEX, 0);
+    int v = new_node(c, O_VPARAM, c->vlen);
+    if (k < 0 || v < 0)
+      return -1;
+    c->n[k].kid[0] = v;
+    c->n[k].nk = 1;
+    c->n[k].idx = (int)(next(b) % (unsigned)c->vlen);
+    return k;
+  }
+  int k = new_node(c, O_PARAM, 0);
+  if (k >= 0)
+    c->n[k].idx = (int)(next(b) % (unsigned)c->np);
+  return k;
+}
+
+static int copy_tree(Case *c, int t) {
+  int k = new_node(c, 0, 0);
+  if (k < 0)
+    return -1;
+  c->n[k] = c->n[t];
+  for (int i = 0; i < c->n[t].nk; i++)
+    if ((c->n[k].kid[i] = copy_tree(c, c->n[t].kid[i])) < 0)
+      return -1;
+  return k;
+}
+
+static int node2(Case *c, int op, int len, int a, int b) {
+  if (a < 0 || b < 0)
+    return -1;
+  int k = new_node(c, op, len);
+  if (k >= 0) {
+    c->n[k].kid[0] = a;
+    c->n[k].kid[1] = b;
+    c->n[k].nk = 2;
+  }
+  return k;
+}
+
+static int node1(Case *c, int op, int len, int a) {
+  if (a < 0)
+    return -1;
+  int k = new_node(c, op, len);
+  if (k >= 0) {
+    c->n[k].kid[0] = a;
+    c->n[k].nk = 1;
+  }
+  return k;
+}
+
+/* Two operands whose lengths broadcast to len (vector and scalar mixed). */
+static void operands(Case *c, Bytes *b, int depth, int len, int *x, int *y) {
+  unsigned r = len ? next(b) % 4 : 0;
+  *x = gen(c, b, depth - 1, r == 1 ? 0 : len);
+  if (*x >= 0 && c->n[*x].len == len && next(b) % 8 == 0)
+    *y = copy_tree(c, *x); /* ties: max(a, a), a - a, a / a */
+  else
+    *y = gen(c, b, depth - 1, r == 2 ? 0 : len);
+}
+
+static int gen(Case *c, Bytes *b, int depth, int len) {
+  if (depth <= 0 || next(b) % 6 == 0 || c->nn > MAXNODES - 40)
+    return leaf(c, b, len);
+  unsigned r = next(b) % 13;
+  int x, y;
+  if (len && r >= 9)
+    r = next(b) % 9; /* reductions and indexing give scalars */
+  if (len && r == 7) /* a vector literal */
+    r = 12;
+  switch (r) {
+  case 0: case 1: case 2:
+    return node1(c, FIRST_UNARY + (int)(next(b) % NUNARY), len, gen(c, b, depth - 1, len));
+  case 3: case 4: case 10: {
+    int op = O_ADD + (int)(next(b) % 5);
+    if (op == O_POWOP && next(b) % 5 < 3) {
+      x = gen(c, b, depth - 1, len);
+      y = new_node(c, O_CONST, 0);
+      if (y >= 0)
+        c->n[y].c = expo_vals[next(b) % NEXPO];
+    } else {
+      operands(c, b, depth, len, &x, &y);
+    }
+    return node2(c, op, len, x, y);
+  }
+  case 5: case 11:
+    operands(c, b, depth, len, &x, &y);
+    return node2(c, O_POW + (int)(next(b) % 4), len, x, y);
+  case 6: { /* where(a CMP b, p, q) */
+    int cmp = O_LT + (int)(next(b) % 6);
+    operands(c, b, depth, len, &x, &y);
+    int cond = node2(c, cmp, len ? (c->n[x >= 0 ? x : 0].len | c->n[y >= 0 ? y : 0].len) : 0, x, y);
+    int p, q;
+    operands(c, b, depth, len, &p, &q);
+    if (cond < 0 || p < 0 || q < 0)
+      return -1;
+    int k = new_node(c, O_WHERE, len);
+    if (k >= 0) {
+      Node *n = &c->n[k];
+      n->kid[0] = cond;
+      n->kid[1] = p;
+      n->kid[2] = q;
+      n->nk = 3;
+    }
+    return k;
+  }
+  case 7:
+    operands(c, b, depth, len, &x, &y);
+    return node2(c, O_LT + (int)(next(b) % 6), len, x, y);
+  case 8:
+    if (len)
+      return node1(c, next(b) % 2 ? O_SOFTMAX : O_LOGSOFTMAX, len, gen(c, b, depth - 1, len));
+    return node1(c, O_SUM + (int)(next(b) % 3), 0, gen(c, b, depth - 1, c->vlen ? c->vlen : 2));
+  case 9: {
+    int vl = c->vlen ? c->vlen : 2;
+    unsigned w = next(b) % 3;
+    int v = gen(c, b, depth - 1, vl);
+    if (v >= 0 && w)
+      v = node1(c, w == 1 ? O_SOFTMAX : O_LOGSOFTMAX, vl, v);
+    int k = node1(c, O_INDEX, 0, v);
+    if (k >= 0)
+      c->n[k].idx = (int)(next(b) % (unsigned)vl);
+    return k;
+  }
+  case 12:
+  default: {
+    int k = new_node(c, O_LIST, len ? len : 1);
+    if (k < 0)
+      return -1;
+    int n = len ? len : 1;
+    for (int i = 0; i < n; i++) {
+      int e = gen(c, b, depth - 1, 0);
+      if (e < 0)
+        return -1;
+      c->n[k].kid[c->n[k].nk++] = e;
+    }
+    if (!len) /* [a][0] */
+      return node1(c, O_INDEX, 0, k);
+    return k;
+  }
+  }
+}
+
+static double edge(Bytes *b) { return edge_vals[next(b) % NEDGE]; }
+
+/* The case from bytes; 0 if the bytes make none. */
+static int make_case(Case *c, const uint8_t *data, size_t size, int npoints) {
+  Bytes b = {data, size, 0};
+  memset(c, 0, sizeof *c);
+  c->np = 1 + (int)(next(&b) % 3);
+  unsigned r = next(&b);
+  c->vlen = r % 3 == 0 ? 2 + (int)(r / 3 % 2) : 0;
+  int olen = next(&b) % 4 == 0 ? (c->vlen ? c->vlen : 2) : 0;
+  c->root = gen(c, &b, 2 + (int)(next(&b) % 3), olen);
+  if (c->root < 0)
+    return 0;
+  c->npoints = npoints > MAXPOINTS ? MAXPOINTS : npoints;
+  for (int p = 0; p < c->npoints; p++) {
+    int ni = n_inputs(c);
+    for (int j = 0; j < ni; j++) {
+      unsigned t = next(&b);
+      if (j > 0 && t % 5 == 0) /* a tie with the input before, or its negation */
+        c->pt[p][j] = t % 10 == 0 ? -c->pt[p][j - 1] : c->pt[p][j - 1];
+      else
+        c->pt[p][j] = edge(&b);
+    }
+  }
+  return 1;
+}
+
+/* ---- the program text ------------------------------------------------------------- */
+
+typedef struct Buf {
+  char *s;
+  size_t n, cap;
+} Buf;
+
+static void bprintf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(Buf *b, const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, fmt);
+    int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+    va_end(ap);
+    if (k < 0)
+      return;
+    if (b->s && b->n + (size_t)k < b->cap) {
+      b->n += (size_t)k;
+      return;
+    }
+    size_t cap = (b->cap + (size_t)k + 64) * 2;
+    char *s = realloc(b->s, cap);
+    if (!s)
+      abort();
+    b->s = s;
+    b->cap = cap;
+  }
+}
+
+static const char *pname[3] = {"x", "y", "z"};
+
+/* The shortest text that reads back as v. */
+static void shortest(char *s, size_t n, double v) {
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(s, n, "%.*g", prec, v);
+    if (strtod(s, NULL) == v)
+      return;
+  }
+}
+
+static void num(Buf *b, double v) {
+  char s[40];
+  shortest(s, sizeof s, fabs(v));
+  if (v < 0 || (v == 0 && signbit(v)))
+    bprintf(b, "(-%s)", s);
+  else
+    bprintf(b, "%s", s);
+}
+
+static void print_expr(const Case *c, int t, Buf *b) {
+  const Node *n = &c->n[t];
+  switch (n->op) {
+  case O_PARAM:
+    bprintf(b, "%s", pname[n->idx]);
+    return;
+  case O_VPARAM:
+    bprintf(b, "v");
+    return;
+  case O_CONST:
+    num(b, n->c);
+    return;
+  case O_INDEX:
+    if (c->n[n->kid[0]].op == O_VPARAM) {
+      bprintf(b, "v[%d]", n->idx);
+    } else {
+      bprintf(b, "(");
+      print_expr(c, n->kid[0], b);
+      bprintf(b, ")[%d]", n->idx);
+    }
+    return;
+  case O_NEG:
+    bprintf(b, "(-");
+    print_expr(c, n->kid[0], b);
+    bprintf(b, ")");
+    return;
+  case O_LIST:
+    bprintf(b, "[");
+    for (int i = 0; i < n->nk; i++) {
+      if (i)
+        bprintf(b, ", ");
+      print_expr(c, n->kid[i], b);
+    }
+    bprintf(b, "]");
+    return;
+  default:
+    break;
+  }
+  if ((n->op >= O_ADD && n->op <= O_POWOP) || (n->op >= O_LT && n->op <= O_NE)) {
+    bprintf(b, "(");
+    print_expr(c, n->kid[0], b);
+    bprintf(b, " %s ", op_name[n->op]);
+    print_expr(c, n->kid[1], b);
+    bprintf(b, ")");
+    return;
+  }
+  bprintf(b, "%s(", op_name[n->op]);
+  for (int i = 0; i < n->nk; i++) {
+    if (i)
+      bprintf(b, ", ");
+    print_expr(c, n->kid[i], b);
+  }
+  bprintf(b, ")");
+}
+
+static char *program(const Case *c) {
+  Buf b = {0};
+  bprintf(&b, "param ");
+  for (int i = 0; i < c->np; i++)
+    bprintf(&b, "%s%s", i ? ", " : "", pname[i]);
+  bprintf(&b, "\n");
+  if (c->vlen)
+    bprintf(&b, "param v[%d]\n", c->vlen);
+  bprintf(&b, "output f = ");
+  print_expr(c, c->root, &b);
+  bprintf(&b, "\n");
+  return b.s;
+}
+
+/* ---- the naive C reference -------------------------------------------------------- */
+
+static double sigmoid_ref(double x) {
+  if (x >= 0)
+    return 1 / (1 + exp(-x));
+  double e = exp(x);
+  return e / (1 + e);
+}
+
+static double softplus_ref(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+
+/* Evaluate node t into out[0..len-1]; *amb gets bit 1 when the result is
+ * not specified (NaN into max/relu/sign/where, non-finite softmax
+ * entries...) and bit 2 when a NaN is hidden by C's pow (pow(NaN, 0) and
+ * pow(1, NaN) are 1), max, min, relu or sign: the function is then finite
+ * only by convention and (d) does not judge the point. */
+static void ref_eval(const Case *c, int t, const double *in, double *out, int *amb) {
+  const Node *n = &c->n[t];
+  double a[MAXV] = {0}, b[MAXV] = {0}, d[MAXV] = {0};
+  int la = 0, lb = 0, L = n->len ? n->len : 1;
+  if (n->nk > 0 && n->op != O_LIST) {
+    ref_eval(c, n->kid[0], in, a, amb);
+    la = c->n[n->kid[0]].len;
+  }
+  if (n->nk > 1 && n->op != O_LIST) {
+    ref_eval(c, n->kid[1], in, b, amb);
+    lb = c->n[n->kid[1]].len;
+  }
+  if (n->nk > 2 && n->op != O_LIST)
+    ref_eval(c, n->kid[2], in, d, amb);
+  int ld = n->nk > 2 ? c->n[n->kid[2]].len : 0;
+  switch (n->op) {
+  case O_PARAM:
+    out[0] = in[n->idx];
+    return;
+  case O_VPARAM:
+    for (int i = 0; i < n->len; i++)
+      out[i] = in[c->np + i];
+    return;
+  case O_CONST:
+    out[0] = n->c;
+    return;
+  case O_INDEX:
+    out[0] = a[n->idx];
+    return;
+  case O_LIST:
+    for (int i = 0; i < n->nk; i++) {
+      double e[MAXV];
+      ref_eval(c, n->kid[i], in, e, amb);
+      out[i] = e[0];
+    }
+    return;
+  case O_SUM: case O_MEAN: {
+    double s = 0;
+    for (int i = 0; i < la; i++)
+      s += a[i];
+    out[0] = n->op == O_MEAN ? s / la : s;
+    return;
+  }
+  case O_LSE: {
+    int nan = 0, pinf = 0, allninf = 1;
+    double m = -INFINITY;
+    for (int i = 0; i < la; i++) {
+      nan |= isnan(a[i]);
+      pinf |= a[i] == INFINITY;
+      allninf &= a[i] == -INFINITY;
+      if (a[i] > m)
+        m = a[i];
+    }
+    if (nan)
+      *amb |= 1;
+    else if (pinf)
+      out[0] = INFINITY;
+    else if (allninf)
+      out[0] = -INFINITY;
+    else {
+      double s = 0;
+      for (int i = 0; i < la; i++)
+        s += exp(a[i] - m);
+      out[0] = m + log(s);
+    }
+    return;
+  }
+  case O_SOFTMAX: case O_LOGSOFTMAX: {
+    double m = -INFINITY, s = 0;
+    for (int i = 0; i < la; i++) {
+      if (!isfinite(a[i]))
+        *amb |= 1;
+      if (a[i] > m)
+        m = a[i];
+    }
+    for (int i = 0; i < la; i++)
+      s += exp(a[i] - m);
+    for (int i = 0; i < la; i++)
+      out[i] = n->op == O_SOFTMAX ? exp(a[i] - m) / s : a[i] - m - log(s);
+    return;
+  }
+  default:
+    break;
+  }
+  for (int i = 0; i < L; i++) {
+    double x = la ? a[i] : a[0], y = lb ? b[i] : b[0], w = ld ? d[i] : d[0], r = 0;
+    switch (n->op) {
+    case O_NEG: r = -x; break;
+    case O_EXP: r = exp(x); break;
+    case O_LOG: r = log(x); break;
+    case O_SQRT: r = sqrt(x); break;
+    case O_ABS: r = fabs(x); break;
+    case O_SIGN:
+      if (isnan(x))
+        *amb |= 3;
+      r = x > 0 ? 1 : x < 0 ? -1 : 0;
+      break;
+    case O_SIN: r = sin(x); break;
+    case O_COS: r = cos(x); break;
+    case O_TAN: r = tan(x); break;
+    case O_ASIN: r = asin(x); break;
+    case O_ACOS: r = acos(x); break;
+    case O_ATAN: r = atan(x); break;
+    case O_SINH: r = sinh(x); break;
+    case O_COSH: r = cosh(x); break;
+    case O_TANH: r = tanh(x); break;
+    case O_ERF: r = erf(x); break;
+    case O_SIGMOID: r = sigmoid_ref(x); break;
+    case O_RELU:
+      if (isnan(x))
+        *amb |= 3;
+      r = x > 0 ? x : 0;
+      break;
+    case O_SOFTPLUS: r = softplus_ref(x); break;
+    case O_LOG1P: r = log1p(x); break;
+    case O_EXPM1: r = expm1(x); break;
+    case O_ADD: r = x + y; break;
+    case O_SUB: r = x - y; break;
+    case O_MUL: r = x * y; break;
+    case O_DIV: r = x / y; break;
+    case O_POWOP: case O_POW:
+      if ((isnan(x) && y == 0) || (x == 1 && isnan(y)))
+        *amb |= 2;
+      r = pow(x, y);
+      break;
+    case O_ATAN2: r = atan2(x, y); break;
+    case O_MAX: case O_MIN:
+      if (isnan(x) || isnan(y))
+        *amb |= 3;
+      r = (n->op == O_MAX ? x > y : x < y) ? x : y;
+      break;
+    case O_LT: r = x < y; break;
+    case O_LE: r = x <= y; break;
+    case O_GT: r = x > y; break;
+    case O_GE: r = x >= y; break;
+    case O_EQ: r = x == y; break;
+    case O_NE: r = x != y; break;
+    case O_WHERE:
+      if (isnan(x))
+        *amb |= 1;
+      r = x != 0 ? y : w;
+      break;
+    default: *amb |= 1; break;
+    }
+    out[i] = r;
+  }
+}
+
+/* A pattern that SPEC 1.6 rewrites to a stable form (which may turn an
+ * overflow into a number): the naive reference does not apply. */
+static int has_stable_pattern(const Case *c, int t) {
+  const Node *n = &c->n[t];
+  if (n->op == O_LOG) {
+    int k = c->n[n->kid[0]].op;
+    if (k == O_ADD || k == O_SUB || k == O_EXP || k == O_SUM || k == O_SIGMOID || k == O_SOFTMAX ||
+        k == O_INDEX || k == O_MEAN)
+      return 1;
+  }
+  if (n->op == O_ADD || n->op == O_SUB) {
+    int a = c->n[n->kid[0]].op, b = c->n[n->kid[1]].op;
+    if ((a == O_EXP && b == O_CONST) || (a == O_CONST && b == O_EXP))
+      return 1;
+  }
+  for (int i = 0; i < n->nk; i++)
+    if (has_stable_pattern(c, n->kid[i]))
+      return 1;
+  return 0;
+}
+
+/* ---- comparing numbers ---------------------------------------------------------- */
+
+static int agree(double a, double b) {
+  if (isnan(a) || isnan(b))
+    return isnan(a) && isnan(b);
+  if (isinf(a) || isinf(b))
+    return a == b;
+  double d = fabs(a - b);
+  return d <= 1e-14 || d <= 1e-12 * fmax(fabs(a), fabs(b));
+}
+
+static int num_class(double v) { return isnan(v) ? 0 : v == INFINITY ? 1 : v == -INFINITY ? 2 : 3; }
+
+/* ---- running gradc ---------------------------------------------------------------- */
+
+typedef struct Ctx {
+  Gradc *g;
+  GradcFn *fv, *fg, *fvjp, *fj, *fh;
+  int ni, m;                     /* inputs flattened, output size */
+  double val[MAXV];
+  double jr[MAXV][MAXIN], jf[MAXV][MAXIN], h[MAXIN][MAXIN];
+} Ctx;
+
+typedef struct Report {
+  unsigned kinds;
+  Buf text;
+} Report;
+
+static void note(Report *r, unsigned kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(Report *r, unsigned kind, const char *fmt, ...) {
+  if (!(r->kinds & kind)) { /* the first few lines of each kind */
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    int k = 0;
+    while (1u << k != kind)
+      k++;
+    bprintf(&r->text, "  [%s] %s\n", kind_name[k], line);
+  }
+  r->kinds |= kind;
+}
+
+static void ctx_free(Ctx *x) {
+  gradc_free(x->g);
+  memset(x, 0, sizeof *x);
+}
+
+static int ctx_open(Ctx *x, const Case *c, const char *text, GradcBackend be, Report *rep) {
+  memset(x, 0, sizeof *x);
+  x->g = gradc_new();
+  if (!x->g)
+    return 0;
+  gradc_set_backend(x->g, be);
+  x->ni = n_inputs(c);
+  x->m = out_len(c) ? out_len(c) : 1;
+  if (gradc_compile_string(x->g, "edges.expr", text, strlen(text)) != GRADC_OK) {
+    note(rep, K_ERROR, "compile: %s", gradc_diag_render(x->g));
+    return 0;
+  }
+  x->fv = gradc_fn_value(x->g);
+  x->fj = gradc_fn_jvp(x->g, NULL, 0);
+  if (out_len(c) == 0) {
+    x->fg = gradc_fn_grad(x->g, NULL, 0);
+    x->fh = gradc_fn_hessian(x->g, 0, NULL, 0);
+  } else {
+    x->fvjp = gradc_fn_vjp(x->g, 0, NULL, 0);
+  }
+  if (!x->fv || !x->fj || (out_len(c) == 0 ? !x->fg || !x->fh : !x->fvjp)) {
+    note(rep, K_ERROR, "building functions (%s): %s", be == GRADC_BACKEND_CC ? "cc" : "tcc",
+         gradc_diag_render(x->g));
+    return 0;
+  }
+  return 1;
+}
+
+static int set_point(Ctx *x, const Case *c, const double *in) {
+  for (int i = 0; i < c->np; i++)
+    if (gradc_set_value(x->g, i, in + i, NULL, 0) != GRADC_OK)
+      return 0;
+  if (c->vlen) {
+    long d = c->vlen;
+    if (gradc_set_value(x->g, c->np, in + c->np, &d, 1) != GRADC_OK)
+      return 0;
+  }
+  return gradc_set_defaults(x->g, 0, 0) == GRADC_OK;
+}
+
+/* The value only (for the differences): 0 if a call fails. */
+static int value_at(Ctx *x, const Case *c, const double *in, double *out) {
+  if (!set_point(x, c, in) || gradc_run(x->fv, NULL) != GRADC_OK)
+    return 0;
+  memcpy(out, gradc_fn_res_data(x->fv, 0), (size_t)x->m * sizeof *out);
+  return 1;
+}
+
+/* Value, both Jacobians and the Hessian at `in`. */
+static int eval_all(Ctx *x, const Case *c, const double *in, Report *rep) {
+  if (!value_at(x, c, in, x->val)) {
+    note(rep, K_ERROR, "value call failed: %s", gradc_diag_render(x->g));
+    return 0;
+  }
+  int ni = x->ni, m = x->m;
+  if (x->fg) {
+    if (gradc_run(x->fg, NULL) != GRADC_OK)
+      goto fail;
+    for (int j = 0; j < c->np; j++)
+      x->jr[0][j] = gradc_fn_res_data(x->fg, 1 + j)[0];
+    if (c->vlen)
+      memcpy(&x->jr[0][c->np], gradc_fn_res_data(x->fg, 1 + c->np), (size_t)c->vlen * sizeof(double));
+  } else {
+    for (int i = 0; i < m; i++) {
+      double ct[MAXV] = {0};
+      ct[i] = 1;
+      const double *args[1] = {ct};
+      if (gradc_run(x->fvjp, args) != GRADC_OK)
+        goto fail;
+      for (int j = 0; j < c->np; j++)
+        x->jr[i][j] = gradc_fn_res_data(x->fvjp, 1 + j)[0];
+      if (c->vlen)
+        memcpy(&x->jr[i][c->np], gradc_fn_res_data(x->fvjp, 1 + c->np), (size_t)c->vlen * sizeof(double));
+    }
+  }
+  for (int e = 0; e < ni; e++) {
+    double t[MAXIN + 1] = {0};
+    const double *tan[4];
+    for (int j = 0; j < c->np; j++)
+      tan[j] = t + j;
+    tan[c->np] = t + c->np;
+    t[e] = 1;
+    if (gradc_run(x->fj, tan) != GRADC_OK)
+      goto fail;
+    const double *d = gradc_fn_res_data(x->fj, 1);
+    for (int i = 0; i < m; i++)
+      x->jf[i][e] = d[i];
+  }
+  if (x->fh) {
+    if (gradc_run(x->fh, NULL) != GRADC_OK)
+      goto fail;
+    int res = 1;
+    for (int r = 0; r < ni; r++) {
+      for (int j = 0; j < c->np; j++)
+        x->h[r][j] = gradc_fn_res_data(x->fh, res++)[0];
+      if (c->vlen)
+        memcpy(&x->h[r][c->np], gradc_fn_res_data(x->fh, res++), (size_t)c->vlen * sizeof(double));
+    }
+  }
+  return 1;
+fail:
+  note(rep, K_ERROR, "derivative call failed: %s", gradc_diag_render(x->g));
+  return 0;
+}
+
+static const char *in_name(const Case *c, int j, char *buf) {
+  if (j < c->np)
+    return pname[j];
+  snprintf(buf, 16, "v[%d]", j - c->np);
+  return buf;
+}
+
+/* (d): derivative entry (i, j) is not finite; is f_i differentiable at the
+ * point along input j? With the one-sided quotients q+(h), q-(h) at three
+ * steps h0 > h1 > h2 (all finite), a smooth f has q+ - q- = f''h + O(h^2)
+ * and (q+ + q-)/2 = f' + O(h^2): the gap must shrink at least linearly with
+ * h (a kink keeps it, a jump or a cusp makes it grow) and the central
+ * quotients must agree, both up to rounding (16 eps |f| / h). */
+static int smooth_along(Ctx *x, const Case *c, const double *in, int i, int j, double *q0) {
+  static const double steps[3] = {1e-4, 1e-6, 1e-8};
+  double p[MAXIN], f[MAXV], qp[3], qm[3], h[3], fmaxabs = fabs(x->val[i]);
+  if (!isfinite(x->val[i]))
+    return 0;
+  /* no infinite inputs, and no tiny nonzero ones: a step would jump over
+   * 0 (x/x at 5e-324), and products of them underflow */
+  for (int k = 0; k < x->ni; k++)
+    if (!isfinite(in[k]) || (in[k] != 0 && fabs(in[k]) < 1e-150))
+      return 0;
+  /* steps relative to |x| (absolute at 0), so x +- h keeps the sign of x */
+  double scale = in[j] == 0 ? 1.0 : fabs(in[j]);
+  for (int s = 0; s < 3; s++) {
+    for (int side = 0; side < 2; side++) {
+      memcpy(p, in, sizeof p);
+      p[j] = side ? in[j] - steps[s] * scale : in[j] + steps[s] * scale;
+      double hh = side ? in[j] - p[j] : p[j] - in[j]; /* the step actually taken */
+      if (!value_at(x, c, p, f) || !isfinite(f[i]) || hh <= 0)
+        return 0;
+      fmaxabs = fmax(fmaxabs, fabs(f[i]));
+      double q = side ? (x->val[i] - f[i]) / hh : (f[i] - x->val[i]) / hh;
+      if (!isfinite(q) || fabs(q) > 1e300)
+        return 0;
+      if (side)
+        qm[s] = q;
+      else
+        qp[s] = q, h[s] = hh;
+    }
+  }
+  double d0 = fabs(qp[0] - qm[0]), c2 = (qp[2] + qm[2]) / 2, slop2 = 16 * DBL_EPSILON * fmaxabs / h[2];
+  for (int s = 1; s < 3; s++) {
+    double slop = 16 * DBL_EPSILON * fmaxabs / h[s];
+    if (fabs(qp[s] - qm[s]) > 10 * d0 * h[s] / h[0] + 2 * slop)
+      return 0;
+  }
+  for (int s = 0; s < 2; s++) {
+    double cs = (qp[s] + qm[s]) / 2, slop = 16 * DBL_EPSILON * fmaxabs / h[s];
+    if (fabs(cs - c2) > 1e-2 * fmax(fabs(cs), fabs(c2)) + d0 + slop + slop2)
+      return 0;
+  }
+  *q0 = c2;
+  return 1;
+}
+
+static void print_point(const Case *c, const double *in, Buf *b) {
+  char s[40];
+  for (int j = 0; j < c->np; j++) {
+    shortest(s, sizeof s, in[j]);
+    bprintf(b, "%s%s=%s", j ? " " : "", pname[j], s);
+  }
+  if (c->vlen) {
+    bprintf(b, " v=");
+    for (int k = 0; k < c->vlen; k++) {
+      shortest(s, sizeof s, in[c->np + k]);
+      bprintf(b, "%s%s", k ? "," : "", s);
+    }
+  }
+}
+
+/* Every check at point p (cc when `cc` is open). */
+static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int with_ref, Report *rep) {
+  char nb[16];
+  if (!eval_all(t, c, in, rep))
+    return;
+  int m = t->m, ni = t->ni;
+  /* (f) value against the naive C reference */
+  double ref[MAXV] = {0};
+  int amb = 0;
+  if (with_ref >= 0) /* -1: no tree (replaying a file) */
+    ref_eval(c, c->root, in, ref, &amb);
+  if (with_ref > 0) {
+    for (int i = 0; !(amb & 1) && i < m; i++)
+      if (num_class(ref[i]) != num_class(t->val[i]))
+        note(rep, K_VALUE, "f[%d] = %.17g, naive C gives %.17g", i, t->val[i], ref[i]);
+  }
+  /* (a) the two modes */
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < ni; j++)
+      if (!agree(t->jr[i][j], t->jf[i][j]))
+        note(rep, K_MODES, "df[%d]/d%s: reverse %.17g, forward %.17g", i, in_name(c, j, nb), t->jr[i][j],
+             t->jf[i][j]);
+  /* (c) Hessian symmetry */
+  if (t->fh)
+    for (int r = 0; r < ni; r++)
+      for (int s = r + 1; s < ni; s++)
+        if (!agree(t->h[r][s], t->h[s][r])) {
+          char nb2[16];
+          note(rep, K_HESSIAN, "d2f/d%s/d%s = %.17g but d2f/d%s/d%s = %.17g", in_name(c, r, nb),
+               in_name(c, s, nb2), t->h[r][s], in_name(c, s, nb2), in_name(c, r, nb), t->h[s][r]);
+        }
+  /* (d) non-finite derivative where f is smooth */
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < ni; j++) {
+      if ((isfinite(t->jr[i][j]) && isfinite(t->jf[i][j])) || (amb & 2))
+        continue;
+      double q;
+      if (smooth_along(t, c, in, i, j, &q))
+        note(rep, K_NAN, "df[%d]/d%s: reverse %.17g, forward %.17g; f = %.17g, one-sided differences ~ %.6g",
+             i, in_name(c, j, nb), t->jr[i][j], t->jf[i][j], t->val[i], q);
+    }
+  /* (b), (e) the other backend */
+  if (cc && cc->g) {
+    if (!eval_all(cc, c, in, rep))
+      return;
+    for (int i = 0; i < m; i++) {
+      if (!agree(t->val[i], cc->val[i]))
+        note(rep, K_BVALUE, "f[%d]: tcc %.17g, cc %.17g", i, t->val[i], cc->val[i]);
+      for (int j = 0; j < ni; j++) {
+        if (!agree(t->jr[i][j], cc->jr[i][j]))
+          note(rep, K_BACKENDS, "df[%d]/d%s reverse: tcc %.17g, cc %.17g", i, in_name(c, j, nb), t->jr[i][j],
+               cc->jr[i][j]);
+        if (!agree(t->jf[i][j], cc->jf[i][j]))
+          note(rep, K_BACKENDS, "df[%d]/d%s forward: tcc %.17g, cc %.17g", i, in_name(c, j, nb), t->jf[i][j],
+               cc->jf[i][j]);
+      }
+    }
+    if (t->fh)
+      for (int r = 0; r < ni; r++)
+        for (int s = 0; s < ni; s++)
+          if (!agree(t->h[r][s], cc->h[r][s]))
+            note(rep, K_BACKENDS, "hessian[%d][%d]: tcc %.17g, cc %.17g", r, s, t->h[r][s], cc->h[r][s]);
+  }
+}
+
+/* All points of a case; the kinds found. `only` restricts to one point (-1: all). */
+static unsigned check_case(const Case *c, int use_cc, int only, Report *rep) {
+  char *text = program(c);
+  Ctx t, cc;
+  memset(&cc, 0, sizeof cc);
+  int ok = ctx_open(&t, c, text, GRADC_BACKEND_TCC, rep);
+  if (ok && use_cc && !ctx_open(&cc, c, text, GRADC_BACKEND_CC, rep))
+    ok = 0;
+  int with_ref = !has_stable_pattern(c, c->root);
+  for (int p = 0; ok && p < c->npoints; p++)
+    if (only < 0 || only == p)
+      check_point(&t, use_cc ? &cc : NULL, c, c->pt[p], with_ref, rep);
+  ctx_free(&t);
+  ctx_free(&cc);
+  free(text);
+  return rep->kinds;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- shrinking ------------------------------------------------------------------- */
+
+static unsigned kinds_at(const Case *c, int use_cc, int p) {
+  Report r = {0};
+  unsigned k = check_case(c, use_cc, p, &r);
+  free(r.text.s);
+  return k;
+}
+
+static int tree_size(const Case *c, int t) {
+  int s = 1;
+  for (int i = 0; i < c->n[t].nk; i++)
+    s += tree_size(c, c->n[t].kid[i]);
+  return s;
+}
+
+static void collect(const Case *c, int t, int *list, int *n) {
+  list[(*n)++] = t;
+  for (int i = 0; i < c->n[t].nk; i++)
+    collect(c, c->n[t].kid[i], list, n);
+}
+
+/* Replace subtrees by a child of the same shape or by a leaf while the
+ * case keeps finding `kind` at point p; the point stays. */
+static void shrink(Case *c, int use_cc, int p, unsigned kind, double deadline_s) {
+  double t0 = now_s(); /* wall time: cc compiles in child processes */
+  int changed = 1;
+  while (changed && now_s() - t0 < deadline_s) {
+    changed = 0;
+    int list[MAXNODES], n = 0;
+    collect(c, c->root, list, &n);
+    for (int li = 0; li < n && !changed && now_s() - t0 < deadline_s; li++) {
+      int t = list[li];
+      Node saved = c->n[t];
+      Node cand[12];
+      int nc = 0;
+      for (int i = 0; i < saved.nk; i++)
+        if (c->n[saved.kid[i]].len == saved.len)
+          cand[nc++] = c->n[saved.kid[i]];
+      if (saved.op != O_PARAM && saved.op != O_CONST && saved.op != O_VPARAM) {
+        if (saved.len == 0) {
+          for (int j = 0; j < c->np; j++)
+            cand[nc++] = (Node){.op = O_PARAM, .idx = j};
+          cand[nc++] = (Node){.op = O_CONST, .c = 1};
+          cand[nc++] = (Node){.op = O_CONST, .c = 0};
+        } else if (c->vlen == saved.len) {
+          cand[nc++] = (Node){.op = O_VPARAM, .len = saved.len};
+        }
+      }
+      int before = tree_size(c, c->root);
+      for (int k = 0; k < nc && !changed; k++) {
+        c->n[t] = cand[k];
+        if (tree_size(c, c->root) < before && (kinds_at(c, use_cc, p) & kind))
+          changed = 1;
+        else
+          c->n[t] = saved;
+      }
+    }
+  }
+  /* then the point: inputs to 0 or 1 where the finding stays */
+  for (int j = 0; j < n_inputs(c); j++) {
+    static const double simple[2] = {0, 1};
+    for (int k = 0; k < 2; k++) {
+      double old = c->pt[p][j];
+      if (old == simple[k] && !signbit(old))
+        break;
+      c->pt[p][j] = simple[k];
+      if (kinds_at(c, use_cc, p) & kind)
+        break;
+      c->pt[p][j] = old;
+    }
+  }
+}
+
+/* The operators of a tree as a bit set: findings of one kind with the same
+ * set of operators count as one (the first is printed and saved). */
+static unsigned long long op_set(const Case *c, int t) {
+  unsigned long long s = 1ull << c->n[t].op;
+  if (c->n[t].len)
+    s |= 1ull << O_COUNT; /* a vector somewhere */
+  for (int i = 0; i < c->n[t].nk; i++)
+    s |= op_set(c, c->n[t].kid[i]);
+  return s;
+}
+
+/* ---- findings ----------------------------------------------------------------------- */
+
+typedef struct Opts {
+  const char *dir;   /* NULL: do not save */
+  int cc_every, points, do_shrink, stop, verbose;
+} Opts;
+
+static unsigned long long hash_str(const char *s) {
+  unsigned long long h = 1469598103934665603ull;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* distinct shrunk programs seen (per kind), so each is reported once */
+#define MAXSEEN 4096
+static unsigned long long seen[MAXSEEN];
+static int nseen;
+static long found_per_kind[NKINDS], distinct_per_kind[NKINDS];
+
+static int seen_before(unsigned long long h) {
+  for (int i = 0; i < nseen; i++)
+    if (seen[i] == h)
+      return 1;
+  if (nseen < MAXSEEN)
+    seen[nseen++] = h;
+  return 0;
+}
+
+static void save_finding(const Opts *o, const Case *c, int p, unsigned kinds, const char *kname, const char *details,
+                         const char *text) {
+  if (!o->dir)
+    return;
+  mkdir(o->dir, 0777);
+  char path[1024];
+  Buf pt = {0};
+  print_point(c, c->pt[p], &pt);
+  snprintf(path, sizeof path, "%s/%s-%016llx.expr", o->dir, kname, hash_str(text) ^ hash_str(pt.s));
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    perror(path);
+    free(pt.s);
+    return;
+  }
+  fprintf(f, "# fuzz_edges finding: %s\n", kname);
+  for (const char *s = details; *s;) { /* the details, as comments */
+    const char *e = strchr(s, '\n');
+    int len = e ? (int)(e - s) : (int)strlen(s);
+    fprintf(f, "#%.*s\n", len, s);
+    s += len + (e ? 1 : 0);
+  }
+  fprintf(f, "#! point %s\n", pt.s);
+  fprintf(f, "#! expect");
+  for (int k = 0; k < NKINDS; k++)
+    if (kinds & (1u << k))
+      fprintf(f, " %s", kind_name[k]);
+  fprintf(f, "\n");
+  if (!has_stable_pattern(c, c->root)) {
+    double ref[MAXV] = {0};
+    int amb = 0;
+    ref_eval(c, c->root, c->pt[p], ref, &amb);
+    if (!(amb & 1)) {
+      fprintf(f, "#! ref");
+      for (int i = 0; i < (out_len(c) ? out_len(c) : 1); i++)
+        fprintf(f, " %.17g", ref[i]);
+      fprintf(f, "\n");
+    }
+  }
+  fputs(text, f);
+  fclose(f);
+  printf("  saved %s\n", path);
+  free(pt.s);
+}
+
+/* Check a case; on findings shrink, print and save. Returns the kinds. */
+static unsigned run_case(Case *c, int use_cc, const Opts *o) {
+  Report rep = {0};
+  unsigned kinds = check_case(c, use_cc, -1, &rep);
+  free(rep.text.s);
+  if (!kinds)
+    return 0;
+  for (int k = 0; k < NKINDS; k++) {
+    unsigned kind = 1u << k;
+    if (!(kinds & kind))
+      continue;
+    found_per_kind[k]++;
+    int p = 0; /* the first point that shows it */
+    while (p < c->npoints && !(kinds_at(c, use_cc, p) & kind))
+      p++;
+    if (p == c->npoints)
+      continue; /* flaky? should not happen */
+    Case s = *c;
+    if (o->do_shrink && kind != K_ERROR)
+      shrink(&s, use_cc && (kind == K_BACKENDS || kind == K_BVALUE), p, kind, 10.0);
+    int cc_needed = use_cc && (kind == K_BACKENDS || kind == K_BVALUE);
+    Report r = {0};
+    unsigned sk = check_case(&s, cc_needed, p, &r);
+    char *text = program(&s);
+    Buf pt = {0};
+    print_point(&s, s.pt[p], &pt);
+    Buf kb = {0};
+    bprintf(&kb, "%s|%llx", kind_name[k], op_set(&s, s.root));
+    if (!seen_before(hash_str(kb.s))) {
+      distinct_per_kind[k]++;
+      printf("FINDING %s\n%s  at %s\n%s", kind_name[k], text, pt.s, r.text.s ? r.text.s : "");
+      save_finding(o, &s, p, sk, kind_name[k], r.text.s ? r.text.s : "", text);
+      fflush(stdout);
+    }
+    free(kb.s);
+    free(pt.s);
+    free(text);
+    free(r.text.s);
+  }
+  return kinds;
+}
+
+/* ---- replaying saved findings ----------------------------------------------------- */
+
+/* A finding file: the program, "#! point x=.. y=.. v=a,b", optionally
+ * "#! ref r0 r1 ..". Runs every check with both backends; 1 if it passes. */
+static int replay_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    perror(path);
+    return 0;
+  }
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *text = calloc((size_t)len + 1, 1);
+  if (!text || fread(text, 1, (size_t)len, f) != (size_t)len) {
+    fclose(f);
+    free(text);
+    return 0;
+  }
+  fclose(f);
+  /* a Case holding only the shape of the program: inputs and output size */
+  Case *c = calloc(1, sizeof *c);
+  double ref[MAXV];
+  int nref = -1;
+  Report rep = {0};
+  Ctx t, cc;
+  int ok = 1;
+  memset(&t, 0, sizeof t);
+  memset(&cc, 0, sizeof cc);
+  Gradc *g = gradc_new();
+  if (!c || !g || gradc_compile_string(g, path, text, (size_t)len) != GRADC_OK) {
+    printf("FAIL %s: does not compile\n%s", path, g ? gradc_diag_render(g) : "");
+    ok = 0;
+    goto done;
+  }
+  long dims[4];
+  c->np = 0;
+  for (int i = 0; i < gradc_var_count(g); i++) {
+    int rank = gradc_var_shape(g, i, dims);
+    if (rank == 0)
+      c->np++;
+    else
+      c->vlen = (int)dims[0];
+  }
+  int orank = gradc_output_shape(g, 0, dims);
+  c->root = 0;
+  c->n[0].len = orank ? (int)dims[0] : 0;
+  c->npoints = 1;
+  for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    if (!strncmp(line, "#! point ", 9)) {
+      char *s = line + 9;
+      for (int j = 0; j < n_inputs(c);) {
+        char *eq = strchr(s, '=');
+        if (!eq)
+          break;
+        s = eq + 1;
+        do {
+          char *end;
+          c->pt[0][j++] = strtod(s, &end);
+          s = end;
+        } while (*s == ',' && s++);
+      }
+    } else if (!strncmp(line, "#! ref ", 7)) {
+      char *s = line + 7, *end;
+      for (nref = 0; nref < MAXV; nref++, s = end) {
+        ref[nref] = strtod(s, &end);
+        if (end == s)
+          break;
+      }
+    }
+  }
+  if (!ctx_open(&t, c, text, GRADC_BACKEND_TCC, &rep) || !ctx_open(&cc, c, text, GRADC_BACKEND_CC, &rep)) {
+    ok = 0;
+  } else {
+    check_point(&t, &cc, c, c->pt[0], -1, &rep);
+    for (int i = 0; i < nref && i < t.m; i++)
+      if (num_class(ref[i]) != num_class(t.val[i]))
+        note(&rep, K_VALUE, "f[%d] = %.17g, naive C gives %.17g", i, t.val[i], ref[i]);
+  }
+  ok = ok && !rep.kinds;
+  printf("%s %s\n%s", ok ? "ok" : "FAIL", path, rep.text.s ? rep.text.s : "");
+done:
+  ctx_free(&t);
+  ctx_free(&cc);
+  gradc_free(g);
+  free(rep.text.s);
+  free(c);
+  free(text);
+  return ok;
+}
+
+/* ---- libFuzzer entry ----------------------------------------------------------------- */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static Case c;
+  if (size < 4 || !make_case(&c, data, size, 4))
+    return 0;
+  Opts o = {.dir = getenv("GRADC_EDGES_FINDINGS") ? getenv("GRADC_EDGES_FINDINGS") : "tests/fuzz/findings",
+            .do_shrink = 1};
+  if (run_case(&c, data[0] % 20 == 19, &o))
+    abort();
+  return 0;
+}
+
+/* ---- the standalone program -------------------------------------------------------- */
+
+#ifdef FUZZ_EDGES_MAIN
+static unsigned long long splitmix(unsigned long long *s) {
+  unsigned long long z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static int usage(void) {
+  fprintf(stderr, "usage: fuzz_edges [--seconds S] [--seed N] [--cc-every N] [--points K] [--findings DIR]\n"
+                  "                  [--no-save] [--no-shrink] [--stop] [-v] | --quick | --replay FILE...\n");
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  double seconds = 10;
+  unsigned long long seed = (unsigned long long)time(NULL);
+  long max_cases = -1;
+  Opts o = {.dir = "tests/fuzz/findings", .cc_every = 20, .points = 6, .do_shrink = 1};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--replay")) {
+      int ok = 1;
+      for (int k = i + 1; k < argc; k++)
+        ok &= replay_file(argv[k]);
+      return ok ? 0 : 1;
+    } else if (!strcmp(a, "--quick")) {
+      seconds = 3;
+      seed = 1;
+      o.dir = NULL;
+      o.do_shrink = 0;
+    } else if (!strcmp(a, "--no-save")) {
+      o.dir = NULL;
+    } else if (!strcmp(a, "--no-shrink")) {
+      o.do_shrink = 0;
+    } else if (!strcmp(a, "--stop")) {
+      o.stop = 1;
+    } else if (!strcmp(a, "-v")) {
+      o.verbose = 1;
+    } else if (v && !strcmp(a, "--seconds")) {
+      seconds = atof(v), i++;
+    } else if (v && !strcmp(a, "--cases")) {
+      max_cases = atol(v), i++;
+    } else if (v && !strcmp(a, "--seed")) {
+      seed = strtoull(v, NULL, 0), i++;
+    } else if (v && !strcmp(a, "--cc-every")) {
+      o.cc_every = atoi(v), i++;
+    } else if (v && !strcmp(a, "--points")) {
+      o.points = atoi(v), i++;
+    } else if (v && !strcmp(a, "--findings")) {
+      o.dir = v, i++;
+    } else {
+      return usage();
+    }
+  }
+  printf("fuzz_edges: seed %llu, %.0f s, cc every %d cases\n", seed, seconds, o.cc_every);
+  double t0 = now_s(), t_find = 0; /* t_find: shrinking and reporting */
+  long cases = 0, points = 0, with_findings = 0;
+  static Case c;
+  uint8_t bytes[512];
+  while (now_s() - t0 < seconds && (max_cases < 0 || cases < max_cases)) {
+    unsigned long long s = seed * 1000003ull + (unsigned long long)cases;
+    for (size_t i = 0; i < sizeof bytes; i += 8) {
+      unsigned long long r = splitmix(&s);
+      memcpy(bytes + i, &r, 8);
+    }
+    cases++;
+    if (!make_case(&c, bytes, sizeof bytes, o.points))
+      continue;
+    points += c.npoints;
+    int use_cc = o.cc_every > 0 && cases % o.cc_every == 0;
+    if (o.verbose) {
+      char *text = program(&c);
+      printf("case %ld:\n%s", cases, text);
+      free(text);
+    }
+    double t1 = now_s();
+    Report rep = {0};
+    unsigned k = check_case(&c, use_cc, -1, &rep);
+    free(rep.text.s);
+    if (k) {
+      with_findings++;
+      printf("-- case %ld (seed %llu)\n", cases, seed);
+      run_case(&c, use_cc, &o);
+      t_find += now_s() - t1;
+      if (o.stop)
+        break;
+    }
+  }
+  double el = now_s() - t0;
+  printf("fuzz_edges: %ld cases (%ld points) in %.1f s, %.1f s of it shrinking and reporting findings\n", cases, points, el,
+         t_find);
+  printf("fuzz_edges: checking %.1f cases/s, %.1f points/s (%.1f cases/s overall)\n", cases / (el - t_find),
+         points / (el - t_find), cases / el);
+  printf("fuzz_edges: %ld cases with findings\n", with_findings);
+  for (int k = 0; k < NKINDS; k++)
+    if (found_per_kind[k])
+      printf("  %-9s %ld cases, %ld distinct (by operators after shrinking)\n", kind_name[k], found_per_kind[k],
+             distinct_per_kind[k]);
+  return with_findings ? 1 : 0;
+}
+#endif
