@@ -45,8 +45,13 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
       p = dag_neg(g, dag_mul(g, n, p));
     break;
   case OP_POW:
-    if (i == 0) { /* b a^(b-1), 0 where b == 0; an integer b stays an integer power */
-      p = dag_smul(g, b, dag_pow(g, a, dag_sub(g, b, C(1))));
+    if (i == 0) { /* b a^(b-1), and 0 where b == 0 (PyTorch); as a where(), so
+                   * that its own derivative is 0 there too and the Hessian
+                   * at a zero base stays symmetric; an integer b stays an
+                   * integer power */
+      p = dag_mul(g, b, dag_pow(g, a, dag_sub(g, b, C(1))));
+      if (!dag_nonzero(g, b))
+        p = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, b, C(0)), C(0), p);
     } else { /* n log(a), and 0 where a == 0 (PyTorch) */
       p = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, a, C(0)), C(0),
                  dag_mul(g, n, dag_un(g, OP_LOG, a)));
@@ -77,9 +82,14 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   case OP_SOFTPLUS: p = dag_un(g, OP_SIGMOID, a); break;
   case OP_LOG1P: p = dag_div(g, C(1), dag_add(g, C(1), a)); break;
   case OP_EXPM1: p = dag_add(g, n, C(1)); break;
-  case OP_ATAN2: { /* atan2(y, x): d/dy = x/(x^2+y^2), d/dx = -y/(x^2+y^2) */
-    NodeId r2 = dag_add(g, dag_mul(g, b, b), dag_mul(g, a, a));
-    p = i == 0 ? dag_div(g, b, r2) : dag_neg(g, dag_div(g, a, r2));
+  case OP_ATAN2: { /* atan2(y, x): d/dy = x/(x^2+y^2), d/dx = -y/(x^2+y^2),
+                    * divided through by the larger of |x|, |y| so that
+                    * neither overflows: atan2(y, inf) has slope 0, not NaN */
+    NodeId xbig = dag_bin(g, OP_GE, dag_un(g, OP_ABS, b), dag_un(g, OP_ABS, a));
+    NodeId q = dag_div(g, a, b), qi = dag_div(g, b, a);         /* y/x, x/y */
+    NodeId dx = dag_add(g, b, dag_mul(g, a, q)), dy = dag_add(g, a, dag_mul(g, b, qi));
+    p = i == 0 ? dag_op(g, OP_WHERE, xbig, dag_div(g, C(1), dx), dag_div(g, qi, dy))
+               : dag_neg(g, dag_op(g, OP_WHERE, xbig, dag_div(g, q, dx), dag_div(g, C(1), dy)));
     break;
   }
   case OP_MAX:

@@ -12,9 +12,14 @@
  * system cc. A finding is one of these kinds:
  *   modes     (a) reverse and forward mode disagree: not within 1e-12
  *                 relative (absolute floor 1e-14) and not the same
- *                 non-finite value (NaN and NaN, inf and inf of one sign)
+ *                 non-finite value (NaN and NaN, inf and inf of one sign);
+ *                 compared where the output's value is finite (where it
+ *                 is inf or NaN it has no derivative, and the modes may
+ *                 reach different non-finite values: the cancellation of
+ *                 an infinite adjoint inside softmax gives inf - inf)
  *   backends  (b) a derivative differs between tcc and cc, likewise
- *   hessian   (c) the Hessian is not symmetric, likewise
+ *   hessian   (c) the Hessian is not symmetric, likewise (where the value
+ *                 is finite)
  *   nan       (d) a derivative is NaN or infinite where the function is
  *                 finite and differentiable around the point: every input
  *                 finite, the function finite at the point and at x +- h for
@@ -893,12 +898,12 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
   }
   /* (a) the two modes */
   for (int i = 0; i < m; i++)
-    for (int j = 0; j < ni; j++)
+    for (int j = 0; j < ni && isfinite(t->val[i]); j++)
       if (!agree(t->jr[i][j], t->jf[i][j]))
         note(rep, K_MODES, "df[%d]/d%s: reverse %.17g, forward %.17g", i, in_name(c, j, nb), t->jr[i][j],
              t->jf[i][j]);
   /* (c) Hessian symmetry */
-  if (t->fh)
+  if (t->fh && isfinite(t->val[0]))
     for (int r = 0; r < ni; r++)
       for (int s = r + 1; s < ni; s++)
         if (!agree(t->h[r][s], t->h[s][r])) {
