@@ -1,0 +1,1 @@
+jacobian tests/cli/data/edge_sqrt_sum_sq.expr x=[0,0] --mode forward

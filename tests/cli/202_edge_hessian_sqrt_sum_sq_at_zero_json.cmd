@@ -1,0 +1,1 @@
+hessian tests/cli/data/edge_sqrt_sum_sq.expr x=[0,0] --json

@@ -1,0 +1,1 @@
+grad tests/cli/data/edge_where_sqrt.expr x=-1

@@ -1,0 +1,1 @@
+jvp tests/cli/data/edge_sqrt_plus_y.expr x=0 y=1 --tangent y=1

@@ -1,0 +1,1 @@
+jacobian tests/cli/data/edge_pow.expr x=0 y=0 --mode forward

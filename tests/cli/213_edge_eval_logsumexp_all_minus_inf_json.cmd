@@ -1,0 +1,1 @@
+eval tests/cli/data/edge_logsumexp.expr 'x=["-Infinity","-Infinity"]' --json

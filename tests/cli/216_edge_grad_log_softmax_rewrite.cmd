@@ -1,0 +1,1 @@
+grad tests/cli/data/edge_log_softmax_mask.expr x=[0,800,-800]

@@ -1,0 +1,1 @@
+eval tests/cli/data/edge_zero_over_zero.expr

@@ -1,0 +1,1 @@
+hessian tests/cli/data/edge_where_sqrt.expr x=-1
