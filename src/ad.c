@@ -45,13 +45,15 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
       p = dag_neg(g, dag_mul(g, n, p));
     break;
   case OP_POW:
-    if (i == 0) { /* b a^(b-1), and 0 where b == 0 (PyTorch); as a where(), so
-                   * that its own derivative is 0 there too and the Hessian
-                   * at a zero base stays symmetric; an integer b stays an
-                   * integer power */
-      p = dag_mul(g, b, dag_pow(g, a, dag_sub(g, b, C(1))));
-      if (!dag_nonzero(g, b))
-        p = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, b, C(0)), C(0), p);
+    if (i == 0) { /* b a^(b-1), 0 where b == 0 (PyTorch); an integer b stays
+                   * an integer power */
+      p = dag_smul(g, b, dag_pow(g, a, dag_sub(g, b, C(1))));
+      if (!dag_is_const(g, b)) { /* at a == 0 not differentiated along b, as
+                                  * d/db is 0 there: a symmetric Hessian */
+        NodeId bs = dag_un(g, OP_STOP, b);
+        NodeId p0 = dag_smul(g, bs, dag_pow(g, a, dag_sub(g, bs, C(1))));
+        p = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, a, C(0)), p0, p);
+      }
     } else { /* n log(a), and 0 where a == 0 (PyTorch) */
       p = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, a, C(0)), C(0),
                  dag_mul(g, n, dag_un(g, OP_LOG, a)));

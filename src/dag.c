@@ -292,6 +292,7 @@ double dag_eval_op(OpKind op, const double *x) {
   case OP_MIN: return g_min(x[0], x[1]);
   case OP_WHERE: return x[0] != 0 ? x[1] : x[2];
   case OP_SMUL: return x[0] == 0 || x[1] == 0 ? 0.0 : x[0] * x[1];
+  case OP_STOP: return x[0];
   default: break; /* not elementwise */
   }
   return NAN;

@@ -584,6 +584,11 @@ static void body(Emit *e, NodeId n) {
     expr(e, nd->arg[1], PREC_ADD);
     buf_puts(b, " ? 1.0 : 0.0)");
     return;
+  case OP_STOP: /* the identity; only its derivative is 0 */
+    buf_puts(b, "(");
+    expr(e, nd->arg[0], PREC_CMP);
+    buf_puts(b, ")");
+    return;
   case OP_SMUL: /* strong zero: a factor that is 0 wins over an inf or NaN */
     buf_puts(b, "(");
     for (int i = 0, first = 1; i < 2; i++)

@@ -166,7 +166,6 @@ typedef struct Dag {
   uint32_t max_nodes; /* limit; 0 = default */
   char err[256];      /* why the last constructor returned NO_NODE (shapes) */
   const char *const *dimnames; /* symbolic dimension names, for messages */
-  int no_rewrite;     /* > 0: stable.c's rewrites are off (building them) */
 } Dag;
 
 /* Node.flags: the value may be infinite or NaN although every variable is

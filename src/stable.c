@@ -21,75 +21,83 @@
 
 #include "ir.h"
 
-/* The maximum along axis, or 0 where that maximum is not finite: shifting
- * by it keeps every finite entry's exp in range, and leaves -inf and +inf
- * entries as they are, so logsumexp of all -inf is -inf and of any +inf is
- * +inf (the unguarded shift gives inf - inf = NaN). m - m == 0 holds for
- * finite m only; the simplifier keeps it (x - x folds only for finite
- * constants). The shift is not differentiated: the result does not depend
- * on it. */
-static NodeId shift(Dag *g, NodeId x, int axis) {
-  NodeId m = dag_maxr(g, x, axis);
-  NodeId finite = dag_bin(g, OP_EQ, dag_sub(g, m, m), dag_const(g, 0));
-  NodeId s = dag_op(g, OP_WHERE, finite, m, dag_const(g, 0));
-  return dag_reshape(g, s, axis < 0 ? SHAPE_SCALAR : shape_keepdims(g, dag_shape(g, x), axis));
+/* The pieces of a guarded reduction along axis (-1: all), each kept with
+ * the reduced axis of size 1 for broadcasting:
+ *   m      the maximum (not differentiated: the results do not depend on it)
+ *   fin    m is finite (m - m == 0; the simplifier keeps x - x, SPEC 1.6)
+ *   u      x - m where m is finite (<= 0, -inf at a -inf entry), else 0
+ *   s      sum(exp(u)) where m is finite (at least 1: the maximum's term),
+ *          else 1, so exp(u), 1/s and log(s) are always finite
+ * A row of all -inf (a fully masked row) or with a +inf therefore never
+ * puts an inf or a NaN into the derivative code, of its own row or of the
+ * others; its value comes from m. */
+typedef struct Guard {
+  NodeId m, fin, u, s;
+} Guard;
+
+static int guard(Dag *g, NodeId x, int axis, Guard *r) {
+  ShapeId ks = axis < 0 ? SHAPE_SCALAR : shape_keepdims(g, dag_shape(g, x), axis);
+  NodeId zero = dag_const(g, 0), one = dag_const(g, 1);
+  r->m = dag_reshape(g, dag_maxr(g, x, axis), ks);
+  r->fin = dag_bin(g, OP_EQ, dag_sub(g, r->m, r->m), zero);
+  r->u = dag_op(g, OP_WHERE, r->fin, dag_sub(g, x, r->m), zero);
+  NodeId se = dag_reshape(g, dag_sum(g, dag_un(g, OP_EXP, r->u), axis), ks);
+  r->s = dag_op(g, OP_WHERE, r->fin, se, one);
+  return r->s != NO_NODE;
 }
 
-/* sum(exp(u), axis), kept with the reduced axis of size 1 (for broadcasting). */
-static NodeId sum_exp(Dag *g, NodeId u, ShapeId xs, int axis) {
-  NodeId s = dag_sum(g, dag_un(g, OP_EXP, u), axis);
-  return dag_reshape(g, s, axis < 0 ? SHAPE_SCALAR : shape_keepdims(g, xs, axis));
-}
-
-/* log of a sum of exponentials, not rewritten again into logsumexp */
-static NodeId log_raw(Dag *g, NodeId s) {
-  g->no_rewrite++;
-  NodeId r = dag_un(g, OP_LOG, s);
-  g->no_rewrite--;
-  return r;
-}
-
+/* logsumexp: m + log(s) where m is finite, else m (all -inf: -inf; any
+ * +inf: +inf) */
 NodeId dag_logsumexp(Dag *g, NodeId x, int axis) {
-  if (x == NO_NODE || g->oom)
+  Guard r;
+  if (x == NO_NODE || g->oom || !guard(g, x, axis, &r))
     return NO_NODE;
-  ShapeId xs = dag_shape(g, x);
-  NodeId m = shift(g, x, axis);
-  NodeId r = dag_add(g, m, log_raw(g, sum_exp(g, dag_sub(g, x, m), xs, axis)));
-  return dag_reshape(g, r, shape_drop(g, xs, axis));
+  NodeId v = dag_op(g, OP_WHERE, r.fin, dag_add(g, r.m, dag_un(g, OP_LOG, r.s)), r.m);
+  return dag_reshape(g, v, shape_drop(g, dag_shape(g, x), axis));
 }
 
-/* Subtract the (guarded) maximum first, normalise after: softmax([1e16,
- * 1e16]) is [0.5, 0.5], where exp(x - logsumexp(x)) gives [1, 1]. */
+/* Subtract the maximum first, normalise after: softmax([1e16, 1e16]) is
+ * [0.5, 0.5], where exp(x - logsumexp(x)) gives [1, 1]. A row whose
+ * maximum is not finite is NaN, as exp(x)/sum(exp(x)) is in C. */
 NodeId dag_softmax(Dag *g, NodeId x, int axis) {
-  if (x == NO_NODE || g->oom)
+  Guard r;
+  if (x == NO_NODE || g->oom || !guard(g, x, axis, &r))
     return NO_NODE;
-  NodeId u = dag_sub(g, x, shift(g, x, axis));
-  return dag_div(g, dag_un(g, OP_EXP, u), sum_exp(g, u, dag_shape(g, x), axis));
+  NodeId v = dag_div(g, dag_un(g, OP_EXP, r.u), r.s);
+  return dag_op(g, OP_WHERE, r.fin, v, dag_sub(g, r.m, r.m));
 }
 
 NodeId dag_log_softmax(Dag *g, NodeId x, int axis) {
-  if (x == NO_NODE || g->oom)
+  Guard r;
+  if (x == NO_NODE || g->oom || !guard(g, x, axis, &r))
     return NO_NODE;
-  NodeId u = dag_sub(g, x, shift(g, x, axis));
-  return dag_sub(g, u, log_raw(g, sum_exp(g, u, dag_shape(g, x), axis)));
+  NodeId v = dag_sub(g, r.u, dag_un(g, OP_LOG, r.s));
+  return dag_op(g, OP_WHERE, r.fin, v, dag_sub(g, r.m, r.m));
 }
 
-/* Is u = x - shift(x) already, so that sum(exp(u)) cannot overflow? */
-static int is_shifted(const Dag *g, NodeId u) {
-  const Node *n = &g->nodes[u];
-  if (n->op != OP_SUB)
+/* Is u a Guard's u, where(fin, x - max(x), 0)? Its exp is at most 1. The
+ * x of the maximum, or NO_NODE. */
+static NodeId shifted_x(const Dag *g, NodeId u) {
+  const Node *w = &g->nodes[u];
+  if (w->op != OP_WHERE || !dag_is_const(g, w->arg[2]) || dag_num(g, w->arg[2]) != 0)
+    return NO_NODE;
+  const Node *d = &g->nodes[w->arg[1]];
+  if (d->op != OP_SUB)
+    return NO_NODE;
+  const Node *mx = &g->nodes[d->arg[1]];
+  if (mx->op == OP_RESHAPE)
+    mx = &g->nodes[mx->arg[0]];
+  return mx->op == OP_MAXR && mx->arg[0] == d->arg[0] ? d->arg[0] : NO_NODE;
+}
+
+static int is_shifted(const Dag *g, NodeId u) { return shifted_x(g, u) != NO_NODE; }
+
+/* Is n a Guard's s, where(fin, sum(exp(u)), 1): at least 1 and finite? */
+static int is_guarded_sum(const Dag *g, NodeId n) {
+  const Node *w = &g->nodes[n];
+  if (w->op != OP_WHERE || !dag_is_const(g, w->arg[2]) || dag_num(g, w->arg[2]) != 1)
     return 0;
-  const Node *m = &g->nodes[n->arg[1]];
-  if (m->op == OP_RESHAPE)
-    m = &g->nodes[m->arg[0]];
-  return m->op == OP_WHERE && g->nodes[m->arg[1]].op == OP_MAXR &&
-         g->nodes[m->arg[1]].arg[0] == n->arg[0];
-}
-
-/* Is n sum(exp(u)) for a shifted u (possibly kept with its axis)? It is
- * then at least 1 and finite where x is. */
-static int is_shifted_sum_exp(const Dag *g, NodeId n) {
-  const Node *s = &g->nodes[n];
+  const Node *s = &g->nodes[w->arg[1]];
   if (s->op == OP_RESHAPE)
     s = &g->nodes[s->arg[0]];
   if (s->op != OP_SUM)
@@ -102,13 +110,31 @@ int stable_finite(const Dag *g, const Node *k) {
   switch ((OpKind)k->op) {
   case OP_EXP: /* exp(x - max(x)) <= 1 */
     return is_shifted(g, k->arg[0]);
-  case OP_LOG: /* log(sum(exp(x - max(x)))) in [0, log n] */
-    return is_shifted_sum_exp(g, k->arg[0]);
-  case OP_DIV: /* e / sum(exp(x - max(x))): a divisor of at least 1 */
-    return is_shifted_sum_exp(g, k->arg[1]);
+  case OP_LOG: /* log(s), s in [1, n] */
+    return is_guarded_sum(g, k->arg[0]);
+  case OP_DIV: /* e / s */
+    return is_guarded_sum(g, k->arg[1]);
   default:
     return 0;
   }
+}
+
+/* The x and axis of a dag_softmax(x, axis) node, or NO_NODE. */
+static NodeId softmax_of(const Dag *g, NodeId n, int *axis) {
+  const Node *w = &g->nodes[n];
+  if (w->op != OP_WHERE)
+    return NO_NODE;
+  const Node *d = &g->nodes[w->arg[1]];
+  if (d->op != OP_DIV || g->nodes[d->arg[0]].op != OP_EXP || !is_guarded_sum(g, d->arg[1]))
+    return NO_NODE;
+  NodeId u = g->nodes[d->arg[0]].arg[0], x = shifted_x(g, u);
+  if (x == NO_NODE)
+    return NO_NODE;
+  const Node *mx = &g->nodes[g->nodes[g->nodes[u].arg[1]].arg[1]];
+  if (mx->op == OP_RESHAPE)
+    mx = &g->nodes[mx->arg[0]];
+  *axis = (int)mx->v.idx;
+  return x;
 }
 
 static int is_const(const Dag *g, NodeId n, double v) {
@@ -116,21 +142,22 @@ static int is_const(const Dag *g, NodeId n, double v) {
 }
 
 NodeId stable_rewrite(Dag *g, OpKind op, NodeId a, NodeId b) {
-  if (g->no_rewrite)
-    return NO_NODE;
   const Node na = g->nodes[a]; /* a copy: constructors may move g->nodes */
   switch (op) {
   case OP_LOG:
     switch ((OpKind)na.op) {
     case OP_EXP: /* log(exp(x)) -> x */
       return na.arg[0];
-    case OP_DIV: /* log(exp(u) / d) -> u - log(d): log(softmax(x)) */
-      if (g->nodes[na.arg[0]].op == OP_EXP) {
-        NodeId u = g->nodes[na.arg[0]].arg[0], d = na.arg[1];
-        NodeId s = g->nodes[d].op == OP_RESHAPE ? g->nodes[d].arg[0] : d;
-        int shifted = g->nodes[s].op == OP_SUM && g->nodes[s].arg[0] == na.arg[0] && is_shifted(g, u);
-        return dag_sub(g, u, shifted ? log_raw(g, d) : dag_un(g, OP_LOG, d));
-      }
+    case OP_WHERE: { /* log(softmax(x)) -> log_softmax(x) */
+      int axis;
+      NodeId x = softmax_of(g, a, &axis);
+      if (x != NO_NODE)
+        return dag_log_softmax(g, x, axis);
+      break;
+    }
+    case OP_DIV: /* log(exp(u) / d) -> u - log(d): a softmax written out */
+      if (g->nodes[na.arg[0]].op == OP_EXP)
+        return dag_sub(g, g->nodes[na.arg[0]].arg[0], dag_un(g, OP_LOG, na.arg[1]));
       break;
     case OP_SIGMOID: /* log(sigmoid(x)) -> log_sigmoid(x) = -softplus(-x) */
       return dag_neg(g, dag_un(g, OP_SOFTPLUS, dag_neg(g, na.arg[0])));
