@@ -85,7 +85,9 @@ static void help(const char *cmd) {
                 "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
                 "  Minimises a scalar output (default: the first) over the params, printing the\n"
                 "  loss and the other scalar outputs as metrics; --save writes the params as\n"
-                "  JSON that --inputs reads back. Ctrl-C stops and still saves.\n"
+                "  JSON that --inputs reads back. Ctrl-C stops and still saves. At a loss or\n"
+                "  gradient that is not finite it stops, names the step, goes back to the last\n"
+                "  finite params (saved with --save) and exits 4.\n"
                 "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
   };
   for (size_t i = 0; i < sizeof h / sizeof *h; i++)
@@ -774,6 +776,20 @@ static int save_params(Gradc *g, const char *path) {
   return rc;
 }
 
+static int params_finite(Gradc *g) {
+  for (int i = 0; i < gradc_var_count(g); i++) {
+    if (!gradc_var_is_param(g, i))
+      continue;
+    long dims[4];
+    int rank;
+    const double *v = gradc_get_value(g, i, dims, &rank);
+    for (long k = 0, n = v ? count(dims, rank) : 0; k < n; k++)
+      if (!isfinite(v[k]))
+        return 0;
+  }
+  return 1;
+}
+
 /* Loss and metrics (every scalar output) on the whole data. */
 static int metrics(Gradc *g, GradcFn *fv, GradcTrainer *t, double *out) {
   if (gradc_trainer_full_data(t) != GRADC_OK || gradc_run(fv, NULL) != GRADC_OK)
@@ -840,19 +856,32 @@ int cmd_train(Run *r) {
   if (o->batch > 0)
     printf("%ld", o->batch);
   printf("\n");
-  int rc = 0;
+  int rc = 0, width = (int)snprintf(NULL, 0, "%ld", steps);
+  char why[1200] = "";
   if (metrics(g, fv, t, m) < 0) {
     rc = report(g);
     goto out;
   }
-  printf("step %*d  ", (int)snprintf(NULL, 0, "%ld", steps), 0);
+  if (!isfinite(m[loss])) {
+    snprintf(why, sizeof why, "the loss %s is not finite at step 0 (%s)", gradc_output_name(g, loss),
+             isnan(m[loss]) ? "NaN" : m[loss] > 0 ? "Infinity" : "-Infinity");
+    goto out;
+  }
+  printf("step %*d  ", width, 0);
   print_metrics(g, loss, m);
   printf("\n");
   double t0 = now();
   long s;
   for (s = 1; s <= steps && !interrupted; s++) {
     double l;
-    if (gradc_trainer_step(t, &l) != GRADC_OK) {
+    GradcStatus st = gradc_trainer_step(t, &l);
+    if (st == GRADC_ERR_NONFINITE) { /* the trainer went back to the last finite params */
+      int nd = gradc_diag_count(g);
+      snprintf(why, sizeof why, "%s", nd ? gradc_diag_message(g, nd - 1) : "a value is not finite");
+      gradc_diag_clear(g);
+      break;
+    }
+    if (st != GRADC_OK) {
       rc = report(g);
       goto out;
     }
@@ -868,14 +897,23 @@ int cmd_train(Run *r) {
         rc = report(g);
         goto out;
       }
+      if (!isfinite(m[loss])) { /* the params of step s: go back to those of step s - 1 */
+        snprintf(why, sizeof why, "the loss %s%s is not finite at step %ld (%s)", gradc_output_name(g, loss),
+                 o->batch > 0 ? " on the whole data" : "", s,
+                 isnan(m[loss]) ? "NaN" : m[loss] > 0 ? "Infinity" : "-Infinity");
+        gradc_trainer_revert(t);
+        break;
+      }
       if (tty)
         printf("\r%*s\r", 80, "");
-      printf("step %*ld  ", (int)snprintf(NULL, 0, "%ld", steps), s);
+      printf("step %*ld  ", width, s);
       print_metrics(g, loss, m);
       printf("  (%.0f steps/s)\n", (double)s / (now() - t0 + 1e-9));
       fflush(stdout);
     }
   }
+  if (why[0])
+    goto out;
   if (interrupted) {
     if (tty)
       printf("\n");
@@ -885,13 +923,30 @@ int cmd_train(Run *r) {
       printf("\n");
     }
   }
-  if (o->save) {
-    if (gradc_trainer_full_data(t) != GRADC_OK || save_params(g, o->save) < 0)
-      rc = EXIT_INPUT;
-    else
-      printf("saved the params to %s\n", o->save);
-  }
 out:
+  if (why[0]) { /* stopped at a loss or gradient that is not finite (SPEC 2.3) */
+    long kept = gradc_trainer_steps(t);
+    char at[64] = "the initial params";
+    if (kept > 0)
+      snprintf(at, sizeof at, "the params of step %ld", kept);
+    if (tty)
+      printf("\r%*s\r", 80, "");
+    fflush(stdout);
+    fprintf(stderr, "gradc: error: %s; stopped, keeping %s\n", why, at);
+    rc = EXIT_NONFINITE;
+  }
+  if (o->save && (rc == 0 || rc == EXIT_NONFINITE)) {
+    if (gradc_trainer_full_data(t) != GRADC_OK) {
+      rc = report(g);
+    } else if (!params_finite(g)) {
+      fprintf(stderr, "gradc: error: the params are not finite: %s is not written\n", o->save);
+      rc = rc ? rc : EXIT_INPUT;
+    } else if (save_params(g, o->save) < 0) {
+      rc = rc ? rc : EXIT_INPUT;
+    } else {
+      printf("saved the params to %s\n", o->save);
+    }
+  }
   sigaction(SIGINT, &old, NULL);
   gradc_trainer_free(t);
   free(m);
