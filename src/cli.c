@@ -64,9 +64,13 @@ static void help(const char *cmd) {
       {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
                   "  Hessian of a scalar output (default: the first), forward over reverse.\n"},
       {"check", "gradc check FILE [NAME=VALUE...] [--wrt a,b] [--tol T] [--seed S] [--json]\n"
-                "  Compares reverse- and forward-mode derivatives with central differences;\n"
-                "  exits 3 when one is off by more than T (default 1e-6, relative).\n"
-                "  Scalars with no value get a seeded random value.\n"},
+                "  Compares every derivative of every output (tensor outputs element by element,\n"
+                "  in reverse and forward mode) with central differences, whose rounding and\n"
+                "  truncation error it estimates, and prints the point and the worst entries.\n"
+                "  A derivative is a mismatch when it is off by more than T (default 1e-6,\n"
+                "  relative, with an absolute floor) plus that estimate, or not finite where the\n"
+                "  differences are; where the function is not finite it is not compared.\n"
+                "  Exits 3 on a mismatch. Scalars with no value get a seeded random value.\n"},
       {"trace", "gradc trace FILE [NAME=VALUE...] [--wrt NAME] [--output NAME] [--json]\n"
                 "  One row per DAG node: definition, value, tangent and adjoint.\n"},
       {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P]\n"
@@ -81,7 +85,9 @@ static void help(const char *cmd) {
                 "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
                 "  Minimises a scalar output (default: the first) over the params, printing the\n"
                 "  loss and the other scalar outputs as metrics; --save writes the params as\n"
-                "  JSON that --inputs reads back. Ctrl-C stops and still saves.\n"
+                "  JSON that --inputs reads back. Ctrl-C stops and still saves. At a loss or\n"
+                "  gradient that is not finite it stops, names the step, goes back to the last\n"
+                "  finite params (saved with --save) and exits 4.\n"
                 "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
   };
   for (size_t i = 0; i < sizeof h / sizeof *h; i++)
@@ -166,7 +172,7 @@ int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt
 
 /* ---- printing ------------------------------------------------------------------ */
 
-static void print_num(double x) {
+void print_num(double x) {
   if (isnan(x))
     fputs("NaN", stdout);
   else if (isinf(x))
@@ -175,7 +181,7 @@ static void print_num(double x) {
     printf("%.10g", x);
 }
 
-static long count(const long *dims, int rank) {
+long count(const long *dims, int rank) {
   long n = 1;
   for (int i = 0; i < rank; i++)
     n *= dims[i];
@@ -209,7 +215,7 @@ void print_named(const char *name, const double *d, const long *dims, int rank) 
   putchar('\n');
 }
 
-static json_t *jnum(double x) {
+json_t *jnum(double x) {
   if (isnan(x))
     return json_string("NaN");
   if (isinf(x))
@@ -217,7 +223,7 @@ static json_t *jnum(double x) {
   return json_real(x);
 }
 
-static json_t *jtensor(const double *d, const long *dims, int rank) {
+json_t *jtensor(const double *d, const long *dims, int rank) {
   if (rank == 0)
     return jnum(d[0]);
   json_t *a = json_array();
@@ -227,7 +233,7 @@ static json_t *jtensor(const double *d, const long *dims, int rank) {
   return a;
 }
 
-static void json_print(json_t *root) {
+void json_print(json_t *root) {
   char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
   if (s) {
     puts(s);
@@ -237,7 +243,7 @@ static void json_print(json_t *root) {
 }
 
 /* The object root[key], created on first use. */
-static json_t *jobj(json_t *root, const char *key) {
+json_t *jobj(json_t *root, const char *key) {
   json_t *o = json_object_get(root, key);
   if (!o) {
     o = json_object();
@@ -325,7 +331,7 @@ int cmd_grad(Run *r, const int *wrt, int nwrt) {
 }
 
 /* Arrays of zeros, one per wrt variable, in its shape. */
-static double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes) {
+double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes) {
   double **t = calloc((size_t)nwrt + 1, sizeof *t);
   for (int k = 0; t && k < nwrt; k++) {
     long dims[4];
@@ -339,7 +345,7 @@ static double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes) {
   return t;
 }
 
-static void free_tangents(double **t, int n) {
+void free_tangents(double **t, int n) {
   for (int k = 0; t && k < n; k++)
     free(t[k]);
   free(t);
@@ -654,176 +660,6 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
   return 0;
 }
 
-/* ---- check ---------------------------------------------------------------------- */
-
-typedef struct Entry {
-  int out, var, forward;
-  long elem;
-  double analytic, numeric, err;
-} Entry;
-
-static int by_err(const void *a, const void *b) {
-  double x = ((const Entry *)a)->err, y = ((const Entry *)b)->err;
-  return (y > x) - (y < x);
-}
-
-static double rel_err(double a, double fd) {
-  if (isnan(a) && isnan(fd))
-    return 0;
-  if (a == fd)
-    return 0;
-  double d = fabs(a - fd), s = fmax(1.0, fmax(fabs(a), fabs(fd)));
-  return isnan(d) ? INFINITY : d / s;
-}
-
-#define MAX_CHECKED 200 /* elements per variable; larger ones are sampled */
-
-static void entry_name(Gradc *g, const Entry *e, char *out, size_t n) {
-  long dims[4];
-  int rank;
-  gradc_get_value(g, e->var, dims, &rank);
-  int k = snprintf(out, n, "d%s/d%s", gradc_output_name(g, e->out), gradc_var_name(g, e->var));
-  if (rank > 0 && k > 0 && (size_t)k < n) {
-    long idx[4], rest = e->elem;
-    for (int i = rank - 1; i >= 0; i--) {
-      idx[i] = rest % dims[i];
-      rest /= dims[i];
-    }
-    for (int i = 0; i < rank && (size_t)k < n; i++)
-      k += snprintf(out + k, n - (size_t)k, "%s%ld%s", i ? "," : "[", idx[i], i + 1 == rank ? "]" : "");
-  }
-}
-
-int cmd_check(Run *r, const int *wrt, int nwrt) {
-  Gradc *g = r->g;
-  int no = gradc_output_count(g);
-  GradcFn *fv = gradc_fn_value(g), *fg = gradc_fn_grad(g, wrt, nwrt), *fj = gradc_fn_jvp(g, wrt, nwrt);
-  if (!fv || !fg || !fj)
-    return report(g);
-  long *sizes = calloc((size_t)nwrt + 1, sizeof *sizes);
-  double **tan = sizes ? zero_tangents(g, wrt, nwrt, sizes) : NULL;
-  long total = 0;
-  for (int k = 0; k < nwrt; k++)
-    total += sizes[k] < MAX_CHECKED ? sizes[k] : MAX_CHECKED;
-  Entry *e = calloc(2 * (size_t)no * (size_t)total + 1, sizeof *e);
-  double *plus = calloc((size_t)no + 1, sizeof *plus), *minus = calloc((size_t)no + 1, sizeof *minus);
-  int rc = 0, ne = 0, nscalar = 0;
-  char *diffable = NULL;
-  if (!tan || !e || !plus || !minus || gradc_run(fg, NULL) != GRADC_OK) {
-    rc = report(g);
-    goto done;
-  }
-  for (int o = 0; o < no; o++)
-    nscalar += is_scalar_output(g, o);
-  /* outputs that reach a variable only through comparisons, argmax or
-   * onehot have derivative 0 there by convention: finite differences would
-   * only see their jumps, so they are not compared */
-  diffable = calloc((size_t)no * (size_t)nwrt + 1, 1);
-  if (!diffable) {
-    rc = EXIT_INPUT;
-    goto done;
-  }
-  for (int o = 0; o < no; o++)
-    for (int k = 0; k < nwrt; k++)
-      diffable[o * nwrt + k] = (char)gradc_differentiable(g, o, wrt[k]);
-  for (int k = 0; k < nwrt && !rc; k++) {
-    long dims[4];
-    int rank;
-    double *x = gradc_get_value(g, wrt[k], dims, &rank);
-    long step = sizes[k] <= MAX_CHECKED ? 1 : sizes[k] / MAX_CHECKED;
-    for (long el = 0, done = 0; el < sizes[k] && done < MAX_CHECKED && !rc; el += step, done++) {
-      double x0 = x[el];
-      double h = 6.0554544523933395e-06 * fmax(1.0, fabs(x0)); /* cbrt(eps) */
-      x[el] = x0 + h;
-      rc |= gradc_run(fv, NULL) != GRADC_OK;
-      for (int o = 0; o < no; o++)
-        plus[o] = is_scalar_output(g, o) ? gradc_fn_res_data(fv, o)[0] : 0;
-      x[el] = x0 - h;
-      rc |= gradc_run(fv, NULL) != GRADC_OK;
-      for (int o = 0; o < no; o++)
-        minus[o] = is_scalar_output(g, o) ? gradc_fn_res_data(fv, o)[0] : 0;
-      x[el] = x0;
-      tan[k][el] = 1;
-      rc |= gradc_run(fj, (const double *const *)tan) != GRADC_OK;
-      tan[k][el] = 0;
-      if (rc) {
-        rc = report(g);
-        break;
-      }
-      for (int o = 0, so = 0; o < no; o++) {
-        if (!is_scalar_output(g, o))
-          continue;
-        if (!diffable[o * nwrt + k]) { /* derivative 0 by convention (SPEC 1.5) */
-          so++;
-          continue;
-        }
-        double fd = (plus[o] - minus[o]) / (2 * h);
-        double rev = gradc_fn_res_data(fg, no + so * nwrt + k)[el];
-        double fwd = gradc_fn_res_data(fj, no + o)[0];
-        e[ne++] = (Entry){o, wrt[k], 0, el, rev, fd, rel_err(rev, fd)};
-        e[ne++] = (Entry){o, wrt[k], 1, el, fwd, fd, rel_err(fwd, fd)};
-        so++;
-      }
-    }
-  }
-  if (rc)
-    goto done;
-  qsort(e, (size_t)ne, sizeof *e, by_err);
-  int bad = 0;
-  for (int i = 0; i < ne; i++)
-    bad += !(e[i].err <= r->o->tol);
-  if (r->o->json) {
-    json_t *root = json_object(), *chk = jobj(root, "check");
-    json_object_set_new(chk, "tolerance", json_real(r->o->tol));
-    json_object_set_new(chk, "derivatives", json_integer(ne));
-    json_object_set_new(chk, "mismatches", json_integer(bad));
-    json_object_set_new(chk, "max_error", jnum(ne ? e[0].err : 0));
-    json_t *worst = json_array();
-    for (int i = 0; i < ne && i < 10; i++) {
-      json_t *w = json_object();
-      char name[600];
-      entry_name(g, &e[i], name, sizeof name);
-      json_object_set_new(w, "derivative", json_string(name));
-      json_object_set_new(w, "mode", json_string(e[i].forward ? "forward" : "reverse"));
-      json_object_set_new(w, "analytic", jnum(e[i].analytic));
-      json_object_set_new(w, "finite_difference", jnum(e[i].numeric));
-      json_object_set_new(w, "error", jnum(e[i].err));
-      json_array_append_new(worst, w);
-    }
-    json_object_set_new(chk, "worst", worst);
-    json_print(root);
-  } else {
-    printf("%s: %d derivatives (reverse and forward mode) of %d scalar output%s against central differences\n",
-           bad ? "MISMATCH" : "ok", ne, nscalar, nscalar == 1 ? "" : "s");
-    printf("max relative error %.3g, tolerance %.3g, %d over\n", ne ? e[0].err : 0.0, r->o->tol, bad);
-    for (int o = 0; o < no; o++) {
-      int any = 0;
-      for (int k = 0; k < nwrt; k++)
-        any |= diffable[o * nwrt + k];
-      if (is_scalar_output(g, o) && !any)
-        printf("(%s is not differentiable: derivative 0 by convention, not compared)\n",
-               gradc_output_name(g, o));
-    }
-    printf("\nworst entries:\n  %-24s %-8s %20s %20s %10s\n", "derivative", "mode", "analytic",
-           "finite difference", "error");
-    for (int i = 0; i < ne && i < 10; i++) {
-      char name[600];
-      entry_name(g, &e[i], name, sizeof name);
-      printf("  %-24s %-8s %20.12g %20.12g %10.3g%s\n", name, e[i].forward ? "forward" : "reverse",
-             e[i].analytic, e[i].numeric, e[i].err, e[i].err <= r->o->tol ? "" : "  <-");
-    }
-  }
-  rc = bad ? EXIT_MISMATCH : 0;
-done:
-  free(diffable);
-  free_tangents(tan, nwrt);
-  free(sizes);
-  free(e);
-  free(plus);
-  free(minus);
-  return rc;
-}
-
 /* ---- trace ------------------------------------------------------------------------ */
 
 int cmd_trace(Run *r, const int *wrt, int nwrt) {
@@ -940,6 +776,20 @@ static int save_params(Gradc *g, const char *path) {
   return rc;
 }
 
+static int params_finite(Gradc *g) {
+  for (int i = 0; i < gradc_var_count(g); i++) {
+    if (!gradc_var_is_param(g, i))
+      continue;
+    long dims[4];
+    int rank;
+    const double *v = gradc_get_value(g, i, dims, &rank);
+    for (long k = 0, n = v ? count(dims, rank) : 0; k < n; k++)
+      if (!isfinite(v[k]))
+        return 0;
+  }
+  return 1;
+}
+
 /* Loss and metrics (every scalar output) on the whole data. */
 static int metrics(Gradc *g, GradcFn *fv, GradcTrainer *t, double *out) {
   if (gradc_trainer_full_data(t) != GRADC_OK || gradc_run(fv, NULL) != GRADC_OK)
@@ -1006,19 +856,32 @@ int cmd_train(Run *r) {
   if (o->batch > 0)
     printf("%ld", o->batch);
   printf("\n");
-  int rc = 0;
+  int rc = 0, width = (int)snprintf(NULL, 0, "%ld", steps);
+  char why[1200] = "";
   if (metrics(g, fv, t, m) < 0) {
     rc = report(g);
     goto out;
   }
-  printf("step %*d  ", (int)snprintf(NULL, 0, "%ld", steps), 0);
+  if (!isfinite(m[loss])) {
+    snprintf(why, sizeof why, "the loss %s is not finite at step 0 (%s)", gradc_output_name(g, loss),
+             isnan(m[loss]) ? "NaN" : m[loss] > 0 ? "Infinity" : "-Infinity");
+    goto out;
+  }
+  printf("step %*d  ", width, 0);
   print_metrics(g, loss, m);
   printf("\n");
   double t0 = now();
   long s;
   for (s = 1; s <= steps && !interrupted; s++) {
     double l;
-    if (gradc_trainer_step(t, &l) != GRADC_OK) {
+    GradcStatus st = gradc_trainer_step(t, &l);
+    if (st == GRADC_ERR_NONFINITE) { /* the trainer went back to the last finite params */
+      int nd = gradc_diag_count(g);
+      snprintf(why, sizeof why, "%s", nd ? gradc_diag_message(g, nd - 1) : "a value is not finite");
+      gradc_diag_clear(g);
+      break;
+    }
+    if (st != GRADC_OK) {
       rc = report(g);
       goto out;
     }
@@ -1034,14 +897,23 @@ int cmd_train(Run *r) {
         rc = report(g);
         goto out;
       }
+      if (!isfinite(m[loss])) { /* the params of step s: go back to those of step s - 1 */
+        snprintf(why, sizeof why, "the loss %s%s is not finite at step %ld (%s)", gradc_output_name(g, loss),
+                 o->batch > 0 ? " on the whole data" : "", s,
+                 isnan(m[loss]) ? "NaN" : m[loss] > 0 ? "Infinity" : "-Infinity");
+        gradc_trainer_revert(t);
+        break;
+      }
       if (tty)
         printf("\r%*s\r", 80, "");
-      printf("step %*ld  ", (int)snprintf(NULL, 0, "%ld", steps), s);
+      printf("step %*ld  ", width, s);
       print_metrics(g, loss, m);
       printf("  (%.0f steps/s)\n", (double)s / (now() - t0 + 1e-9));
       fflush(stdout);
     }
   }
+  if (why[0])
+    goto out;
   if (interrupted) {
     if (tty)
       printf("\n");
@@ -1051,13 +923,30 @@ int cmd_train(Run *r) {
       printf("\n");
     }
   }
-  if (o->save) {
-    if (gradc_trainer_full_data(t) != GRADC_OK || save_params(g, o->save) < 0)
-      rc = EXIT_INPUT;
-    else
-      printf("saved the params to %s\n", o->save);
-  }
 out:
+  if (why[0]) { /* stopped at a loss or gradient that is not finite (SPEC 2.3) */
+    long kept = gradc_trainer_steps(t);
+    char at[64] = "the initial params";
+    if (kept > 0)
+      snprintf(at, sizeof at, "the params of step %ld", kept);
+    if (tty)
+      printf("\r%*s\r", 80, "");
+    fflush(stdout);
+    fprintf(stderr, "gradc: error: %s; stopped, keeping %s\n", why, at);
+    rc = EXIT_NONFINITE;
+  }
+  if (o->save && (rc == 0 || rc == EXIT_NONFINITE)) {
+    if (gradc_trainer_full_data(t) != GRADC_OK) {
+      rc = report(g);
+    } else if (!params_finite(g)) {
+      fprintf(stderr, "gradc: error: the params are not finite: %s is not written\n", o->save);
+      rc = rc ? rc : EXIT_INPUT;
+    } else if (save_params(g, o->save) < 0) {
+      rc = rc ? rc : EXIT_INPUT;
+    } else {
+      printf("saved the params to %s\n", o->save);
+    }
+  }
   sigaction(SIGINT, &old, NULL);
   gradc_trainer_free(t);
   free(m);

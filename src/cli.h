@@ -3,9 +3,11 @@
 #ifndef GRADC_CLI_H
 #define GRADC_CLI_H
 
+#include <jansson.h>
+
 #include "gradc.h"
 
-enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_MISMATCH = 3 };
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_MISMATCH = 3, EXIT_NONFINITE = 4 };
 
 typedef struct Opts {
   const char *cmd, *file;
@@ -37,6 +39,17 @@ int gather_values(Gradc *g, const Opts *o, int random_scalars);
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
 int is_scalar_output(Gradc *g, int o);
 void print_named(const char *name, const double *d, const long *dims, int rank);
+void print_num(double x);              /* %.10g, or NaN, Infinity, -Infinity */
+long count(const long *dims, int rank); /* elements of a shape */
+/* JSON (SPEC 2.2): a number (non-finite ones as strings), a tensor as
+ * nested arrays, root[key] created on first use, and printing (frees root). */
+json_t *jnum(double x);
+json_t *jtensor(const double *d, const long *dims, int rank);
+json_t *jobj(json_t *root, const char *key);
+void json_print(json_t *root);
+/* Arrays of zeros, one per wrt variable in its shape; sizes[k] gets its size. */
+double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes);
+void free_tangents(double **t, int n);
 int write_atomic(const char *path, const char *text);
 
 /* each returns an exit code and prints its results */
@@ -45,7 +58,7 @@ int cmd_grad(Run *r, const int *wrt, int nwrt);
 int cmd_jvp(Run *r, int *wrt, int nwrt);      /* wrt has room for the tangents' variables */
 int cmd_jacobian(Run *r, const int *wrt, int nwrt);
 int cmd_hessian(Run *r, const int *wrt, int nwrt);
-int cmd_check(Run *r, const int *wrt, int nwrt);
+int cmd_check(Run *r, const int *wrt, int nwrt);  /* check.c */
 int cmd_trace(Run *r, const int *wrt, int nwrt);
 int cmd_train(Run *r);
 int cmd_emit(Run *r);

@@ -23,6 +23,8 @@ typedef enum GradcStatus {
   GRADC_ERR_USAGE = 2,     /* the API or the command line was misused */
   GRADC_ERR_NOMEM = 4,
   GRADC_ERR_INTERNAL = 5,  /* a bug in gradc (e.g. generated C rejected) */
+  GRADC_ERR_NONFINITE = 6, /* gradc_trainer_step: a loss, gradient or update
+                              that is not finite (NaN or infinite) */
 } GradcStatus;
 
 typedef enum GradcBackend {
@@ -189,8 +191,22 @@ typedef struct GradcTrainer GradcTrainer;
  * dimension (the first symbolic dimension of the inputs). */
 GradcTrainer *gradc_trainer_new(Gradc *g, int loss, GradcOptimizer opt, double lr, long batch,
                                 unsigned long long seed);
-/* One update; *loss gets the loss before it (on the batch). */
+/* One update; *loss gets the loss before it (on the batch).
+ * GRADC_ERR_NONFINITE, with a diagnostic naming the step, when the loss or
+ * an element of the gradient at the current params is not finite: nothing
+ * is updated and the params go back to those before the previous update,
+ * the last at which the loss and the gradient were finite (on a first step
+ * they stay the initial ones). Also when the update itself would make a
+ * param (or an optimizer moment) non-finite: then the params stay as they
+ * are. The optimizer's moments are not rolled back. */
 GradcStatus gradc_trainer_step(GradcTrainer *t, double *loss);
+/* The number of updates that the params on the context have had (one
+ * less after a step that went back). */
+long gradc_trainer_steps(const GradcTrainer *t);
+/* Put back the params from before the last update (e.g. when the loss on
+ * the whole data is not finite after it), once; GRADC_ERR_USAGE when there
+ * is nothing to go back to. */
+GradcStatus gradc_trainer_revert(GradcTrainer *t);
 /* Put the whole data back on the context, e.g. to evaluate metrics. */
 GradcStatus gradc_trainer_full_data(GradcTrainer *t);
 void gradc_trainer_free(GradcTrainer *t);

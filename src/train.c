@@ -17,7 +17,9 @@ struct GradcTrainer {
   double lr;
   int *params, nparams;
   double **m, **v;         /* momentum / Adam moments */
-  long step;
+  double **prev;           /* the params before the last update */
+  int has_prev;
+  long step;               /* updates the params on the context have had */
   /* mini-batches */
   long batch, n;           /* rows per step, rows in all */
   int dim;                 /* the data dimension */
@@ -54,7 +56,9 @@ void gradc_trainer_free(GradcTrainer *t) {
   for (int i = 0; i < t->nparams; i++) {
     if (t->m) free(t->m[i]);
     if (t->v) free(t->v[i]);
+    if (t->prev) free(t->prev[i]);
   }
+  free(t->prev);
   for (int i = 0; i < t->ndata; i++)
     if (t->full) free(t->full[i]);
   free(t->m);
@@ -98,13 +102,15 @@ GradcTrainer *gradc_trainer_new(Gradc *g, int loss, GradcOptimizer opt, double l
     goto fail;
   t->m = calloc((size_t)t->nparams, sizeof *t->m);
   t->v = calloc((size_t)t->nparams, sizeof *t->v);
-  if (!t->m || !t->v)
+  t->prev = calloc((size_t)t->nparams, sizeof *t->prev);
+  if (!t->m || !t->v || !t->prev)
     goto fail;
   for (int k = 0; k < t->nparams; k++) {
     long n = values_size(g, prog->vars[t->params[k]].shape);
     t->m[k] = calloc((size_t)n + 1, sizeof(double));
     t->v[k] = calloc((size_t)n + 1, sizeof(double));
-    if (!t->m[k] || !t->v[k])
+    t->prev[k] = calloc((size_t)n + 1, sizeof(double));
+    if (!t->m[k] || !t->v[k] || !t->prev[k])
       goto fail;
   }
   /* the data dimension: the first symbolic dimension of an input */
@@ -191,6 +197,66 @@ static GradcStatus next_batch(GradcTrainer *t) {
   return gradc_set_defaults(g, 0, 0);
 }
 
+long gradc_trainer_steps(const GradcTrainer *t) {
+  return t->step;
+}
+
+GradcStatus gradc_trainer_revert(GradcTrainer *t) {
+  Gradc *g = t->g;
+  if (!t->has_prev) {
+    gradc_error(g, GRADC_ERR_USAGE, "there is no update to go back from");
+    return GRADC_ERR_USAGE;
+  }
+  for (int k = 0; k < t->nparams; k++) {
+    long n = values_size(g, g->prog.vars[t->params[k]].shape);
+    memcpy(g->vals[t->params[k]].data, t->prev[k], (size_t)n * sizeof(double));
+  }
+  t->has_prev = 0;
+  t->step--;
+  return GRADC_OK;
+}
+
+static const char *number_name(double x) {
+  return isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity";
+}
+
+/* "w" or "W[1,2]": element i of param k */
+static void param_elem(GradcTrainer *t, int k, long i, char *out, size_t n) {
+  Gradc *g = t->g;
+  const Value *v = &g->vals[t->params[k]];
+  int w = snprintf(out, n, "%s", g->prog.vars[t->params[k]].name);
+  long idx[MAX_RANK], rest = i;
+  for (int d = v->rank - 1; d >= 0; d--) {
+    idx[d] = v->dims[d] > 0 ? rest % v->dims[d] : 0;
+    rest = v->dims[d] > 0 ? rest / v->dims[d] : 0;
+  }
+  for (int d = 0; d < v->rank && w > 0 && (size_t)w < n; d++)
+    w += snprintf(out + w, n - (size_t)w, "%s%ld%s", d ? "," : "[", idx[d], d + 1 == v->rank ? "]" : "");
+}
+
+/* The new value of element i of param k and of its moments (no writes). */
+static void update(const GradcTrainer *t, double p, double m, double v, double grad, double c1, double c2,
+                   double *pn, double *mn, double *vn) {
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  *mn = m;
+  *vn = v;
+  switch (t->opt) {
+  case GRADC_GD:
+    *pn = p - t->lr * grad;
+    break;
+  case GRADC_MOMENTUM:
+    *mn = 0.9 * m + grad;
+    *pn = p - t->lr * *mn;
+    break;
+  case GRADC_ADAM:
+  default:
+    *mn = b1 * m + (1 - b1) * grad;
+    *vn = b2 * v + (1 - b2) * grad * grad;
+    *pn = p - t->lr * (*mn / c1) / (sqrt(*vn / c2) + eps);
+    break;
+  }
+}
+
 GradcStatus gradc_trainer_step(GradcTrainer *t, double *loss) {
   Gradc *g = t->g;
   GradcStatus s;
@@ -200,35 +266,61 @@ GradcStatus gradc_trainer_step(GradcTrainer *t, double *loss) {
   const double *ct[1] = {&one};
   if ((s = gradc_run(t->fn, ct)) != GRADC_OK)
     return s;
+  double l = gradc_fn_res_data(t->fn, 0)[0];
   if (loss)
-    *loss = gradc_fn_res_data(t->fn, 0)[0];
-  t->step++;
-  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  double c1 = 1 - pow(b1, (double)t->step), c2 = 1 - pow(b2, (double)t->step);
+    *loss = l;
+  /* a loss or gradient that is not finite: back to the last params where
+   * both were (the evaluation was at the params of step t->step) */
+  const char *lname = g->prog.outs[t->loss].name;
+  if (!isfinite(l)) {
+    gradc_error(g, GRADC_ERR_NONFINITE, "the loss %s%s is not finite at step %ld (%s)", lname,
+                t->batch > 0 ? " on the mini-batch" : "", t->step, number_name(l));
+    if (t->has_prev)
+      gradc_trainer_revert(t);
+    return GRADC_ERR_NONFINITE;
+  }
   for (int k = 0; k < t->nparams; k++) {
-    Value *pv = &g->vals[t->params[k]];
     const double *grad = gradc_fn_res_data(t->fn, 1 + k);
     long n = values_size(g, g->prog.vars[t->params[k]].shape);
-    double *p = pv->data, *m = t->m[k], *v = t->v[k];
-    switch (t->opt) {
-    case GRADC_GD:
-      for (long i = 0; i < n; i++)
-        p[i] -= t->lr * grad[i];
-      break;
-    case GRADC_MOMENTUM:
-      for (long i = 0; i < n; i++) {
-        m[i] = 0.9 * m[i] + grad[i];
-        p[i] -= t->lr * m[i];
+    for (long i = 0; i < n; i++)
+      if (!isfinite(grad[i])) {
+        char name[256];
+        param_elem(t, k, i, name, sizeof name);
+        gradc_error(g, GRADC_ERR_NONFINITE, "the gradient of %s with respect to %s%s is not finite at step %ld (%s)",
+                    lname, name, t->batch > 0 ? " on the mini-batch" : "", t->step, number_name(grad[i]));
+        if (t->has_prev)
+          gradc_trainer_revert(t);
+        return GRADC_ERR_NONFINITE;
       }
-      break;
-    case GRADC_ADAM:
-      for (long i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1 - b1) * grad[i];
-        v[i] = b2 * v[i] + (1 - b2) * grad[i] * grad[i];
-        p[i] -= t->lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps);
+  }
+  double c1 = 1 - pow(0.9, (double)(t->step + 1)), c2 = 1 - pow(0.999, (double)(t->step + 1));
+  /* the update must keep every param and moment finite, or none is made */
+  for (int k = 0; k < t->nparams; k++) {
+    const double *grad = gradc_fn_res_data(t->fn, 1 + k);
+    long n = values_size(g, g->prog.vars[t->params[k]].shape);
+    const double *p = g->vals[t->params[k]].data, *m = t->m[k], *v = t->v[k];
+    for (long i = 0; i < n; i++) {
+      double pn, mn, vn;
+      update(t, p[i], m[i], v[i], grad[i], c1, c2, &pn, &mn, &vn);
+      if (!isfinite(pn) || !isfinite(mn) || !isfinite(vn)) {
+        char name[256];
+        param_elem(t, k, i, name, sizeof name);
+        gradc_error(g, GRADC_ERR_NONFINITE, "the update of step %ld makes %s%s not finite (%s)",
+                    t->step + 1, isfinite(pn) ? "the optimizer's moments of " : "", name,
+                    number_name(!isfinite(pn) ? pn : !isfinite(mn) ? mn : vn));
+        return GRADC_ERR_NONFINITE;
       }
-      break;
     }
   }
+  for (int k = 0; k < t->nparams; k++) {
+    const double *grad = gradc_fn_res_data(t->fn, 1 + k);
+    long n = values_size(g, g->prog.vars[t->params[k]].shape);
+    double *p = g->vals[t->params[k]].data, *m = t->m[k], *v = t->v[k];
+    memcpy(t->prev[k], p, (size_t)n * sizeof *p);
+    for (long i = 0; i < n; i++)
+      update(t, p[i], m[i], v[i], grad[i], c1, c2, &p[i], &m[i], &v[i]);
+  }
+  t->has_prev = 1;
+  t->step++;
   return GRADC_OK;
 }

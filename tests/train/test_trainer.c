@@ -306,3 +306,119 @@ Test(trainer, a_batch_as_large_as_the_data_is_the_whole_data) {
   gradc_free(g2);
   ASSERT_NO_LEAKS();
 }
+
+/* ---- a loss or gradient that stops being finite ------------------------------- */
+
+/* The last diagnostic's message, which must name the step. */
+static const char *last_message(Gradc *g) {
+  int n = gradc_diag_count(g);
+  cr_assert_gt(n, 0, "no diagnostic");
+  return gradc_diag_message(g, n - 1);
+}
+
+/* a^4 by gd with lr 1 from a = 2 overshoots further at every step until
+ * the loss overflows: the step that finds it returns GRADC_ERR_NONFINITE
+ * and puts back the params before the previous update, the last at which
+ * the loss and the gradient were finite. */
+Test(trainer, a_loss_that_overflows_stops_and_goes_back_to_the_last_finite_params) {
+  Gradc *g = compile_ok("param a = 2\noutput L = a^4\n");
+  defaults_ok(g, 0);
+  GradcTrainer *t = trainer_ok(g, "L", GRADC_GD, 1.0, 0, 0);
+  double a[64];
+  a[0] = value_of(g, "a", NULL)[0];
+  GradcStatus st = GRADC_OK;
+  int k = 0; /* updates made */
+  double l = 0;
+  while (k < 60) {
+    st = gradc_trainer_step(t, &l);
+    if (st != GRADC_OK)
+      break;
+    cr_assert(isfinite(l), "step %d reported a loss %g as GRADC_OK", k + 1, l);
+    a[++k] = value_of(g, "a", NULL)[0];
+    /* the textbook update, computed here */
+    cr_assert_eq(a[k], a[k - 1] - 4 * a[k - 1] * a[k - 1] * a[k - 1], "a after step %d", k);
+  }
+  cr_assert_eq(st, GRADC_ERR_NONFINITE, "the run never stopped: status %d after %d steps", (int)st, k);
+  cr_assert(k >= 3, "stopped after %d steps only", k);
+  cr_assert(!isfinite(l), "the loss reported with GRADC_ERR_NONFINITE is %g", l);
+  /* the loss at a[k] is not finite, at a[k - 1] it was */
+  cr_assert(!isfinite(pow(a[k], 4)) && isfinite(pow(a[k - 1], 4)));
+  cr_assert_eq(value_of(g, "a", NULL)[0], a[k - 1], "a = %.17g, want %.17g (step %d)", value_of(g, "a", NULL)[0],
+               a[k - 1], k - 1);
+  cr_assert_eq(gradc_trainer_steps(t), k - 1);
+  char want[64];
+  snprintf(want, sizeof want, "at step %d ", k);
+  cr_assert_not_null(strstr(last_message(g), want), "message: %s (want '%s')", last_message(g), want);
+  cr_assert_not_null(strstr(last_message(g), "loss"), "message: %s", last_message(g));
+  /* nothing further to go back to */
+  cr_assert_eq(gradc_trainer_revert(t), GRADC_ERR_USAGE);
+  cr_assert_eq(value_of(g, "a", NULL)[0], a[k - 1]);
+  gradc_trainer_free(t);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+/* sqrt(a) at 0: the loss is 0 but the gradient is infinite on the first
+ * step: nothing moves. */
+Test(trainer, an_infinite_gradient_on_the_first_step_keeps_the_initial_params) {
+  Gradc *g = compile_ok("param a = 0, b = 1\noutput L = sqrt(a) + b^2\n");
+  defaults_ok(g, 0);
+  for (int opt = GRADC_GD; opt <= GRADC_ADAM; opt++) {
+    GradcTrainer *t = trainer_ok(g, "L", (GradcOptimizer)opt, 0.1, 0, 0);
+    double l = NAN;
+    cr_assert_eq(gradc_trainer_step(t, &l), GRADC_ERR_NONFINITE, "opt %d", opt);
+    cr_assert_eq(l, 1.0, "the loss is finite and reported: %g", l);
+    cr_assert_eq(value_of(g, "a", NULL)[0], 0.0);
+    cr_assert_eq(value_of(g, "b", NULL)[0], 1.0, "b moved although a's gradient is infinite");
+    cr_assert_eq(gradc_trainer_steps(t), 0);
+    cr_assert_not_null(strstr(last_message(g), "gradient"), "message: %s", last_message(g));
+    cr_assert_not_null(strstr(last_message(g), "step 0"), "message: %s", last_message(g));
+    cr_assert_eq(gradc_trainer_revert(t), GRADC_ERR_USAGE);
+    gradc_diag_clear(g);
+    gradc_trainer_free(t);
+  }
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+/* A finite gradient times a huge learning rate: the update would
+ * overflow, so it is not made. */
+Test(trainer, an_update_that_overflows_is_not_made) {
+  Gradc *g = compile_ok("param w[3] = zeros\noutput L = sum((w - [1, -2, 3])^2)\n");
+  defaults_ok(g, 0);
+  GradcTrainer *t = trainer_ok(g, "L", GRADC_GD, 1e308, 0, 0);
+  cr_assert_eq(gradc_trainer_step(t, NULL), GRADC_ERR_NONFINITE);
+  long n;
+  const double *w = value_of(g, "w", &n);
+  for (long i = 0; i < n; i++)
+    cr_assert_eq(w[i], 0.0, "w[%ld] = %g", i, w[i]);
+  cr_assert_eq(gradc_trainer_steps(t), 0);
+  cr_assert_not_null(strstr(last_message(g), "update of step 1"), "message: %s", last_message(g));
+  cr_assert_not_null(strstr(last_message(g), "w[0]"), "message: %s", last_message(g));
+  gradc_trainer_free(t);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+/* gradc_trainer_revert puts back the params before the last update, once. */
+Test(trainer, revert_goes_back_one_update) {
+  Gradc *g = compile_ok(VEC_QUAD);
+  defaults_ok(g, 0);
+  GradcTrainer *t = trainer_ok(g, "L", GRADC_GD, 0.1, 0, 0);
+  cr_assert_eq(gradc_trainer_revert(t), GRADC_ERR_USAGE, "a revert before any step");
+  step_ok(t, g);
+  double w1[3];
+  memcpy(w1, value_of(g, "w", NULL), sizeof w1);
+  step_ok(t, g);
+  cr_assert_eq(gradc_trainer_steps(t), 2);
+  cr_assert_neq(value_of(g, "w", NULL)[0], w1[0]);
+  cr_assert_eq(gradc_trainer_revert(t), GRADC_OK);
+  cr_assert_eq(gradc_trainer_steps(t), 1);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(value_of(g, "w", NULL)[i], w1[i]);
+  cr_assert_eq(gradc_trainer_revert(t), GRADC_ERR_USAGE, "a second revert");
+  gradc_diag_clear(g);
+  gradc_trainer_free(t);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}

@@ -295,6 +295,87 @@ sigint)
     fail "J after the interruption = '$ji', eval of X.json J = '$je'"
   ;;
 
+diverging)
+  # gd with lr 100 on a Gaussian negative log-likelihood diverges: train
+  # stops at the first loss or gradient that is not finite, names the
+  # step, prints no non-finite loss, exits 4 and saves the last finite
+  # params: those that the same training stopped after that step saves.
+  g=$data/gauss_nll.expr
+  mkdir "$tmp/out"
+  run div train $g --optimizer gd --lr 100 --save "$tmp/out/p.json"
+  expect_rc div 4
+  grep -Eqx 'gradc: error: the (loss|gradient) .* is not finite at step [0-9]+ \((NaN|Infinity|-Infinity)\); stopped, keeping the params of step [0-9]+' "$tmp/div.err" ||
+    fail "the error does not name the step: $(cat "$tmp/div.err")"
+  [ "$(wc -l <"$tmp/div.err")" = 1 ] || fail "stderr has more than the error: $(cat "$tmp/div.err")"
+  bad=$(grep -Ei 'nan|inf' "$tmp/div.out")
+  [ -z "$bad" ] || fail "a non-finite value is printed: $bad"
+  at=$(sed -n 's/.* is not finite at step \([0-9]*\) .*/\1/p' "$tmp/div.err")
+  kept=$(sed -n 's/.*keeping the params of step \([0-9]*\)$/\1/p' "$tmp/div.err")
+  [ -n "$at" ] && [ -n "$kept" ] && [ "$kept" -eq $((at - 1)) ] || fail "not finite at step '$at', kept step '$kept'"
+  [ -n "$kept" ] && [ "$kept" -gt 0 ] || fail "kept step '$kept': the run should diverge after a few steps"
+  # stopped at once: no step line after the one of the kept params
+  last=$(grep '^step ' "$tmp/div.out" | tail -1 | awk '{ print $2 }')
+  [ -n "$kept" ] && [ "$last" -le "$at" ] || fail "the last step line is step $last, after step $at"
+  grep -qx "saved the params to $tmp/out/p.json" "$tmp/div.out" || fail "no 'saved the params' line"
+  [ "$(ls -A "$tmp/out")" = p.json ] || fail "the save left: $(ls -A "$tmp/out" | tr '\n' ' ')"
+  grep -Eqi 'nan|inf' "$tmp/out/p.json" && fail "the saved params are not finite: $(cat "$tmp/out/p.json")"
+  # the same training stopped after $kept steps saves the same params
+  run ref train $g --optimizer gd --lr 100 --steps "${kept:-1}" --save "$tmp/ref.json"
+  expect_rc ref 0
+  cmp -s "$tmp/ref.json" "$tmp/out/p.json" || {
+    fail "the saved params are not those of step $kept"
+    diff "$tmp/ref.json" "$tmp/out/p.json" | sed 's/^/    /'
+  }
+  # and their loss is finite
+  run ev eval $g --inputs "$tmp/out/p.json"
+  expect_rc ev 0
+  grep -Eq '^nll = -?[0-9]' "$tmp/ev.out" || fail "the loss of the saved params: $(cat "$tmp/ev.out")"
+  # without --save: the same stop and exit code, nothing written
+  run nosave train $g --optimizer gd --lr 100
+  expect_rc nosave 4
+  cmp -s "$tmp/div.err" "$tmp/nosave.err" || fail "stderr differs without --save: $(cat "$tmp/nosave.err")"
+  ;;
+
+diverging_mini_batches)
+  # the same with mini-batches of 2 and with momentum: exit 4, no
+  # non-finite loss printed, finite params saved
+  g=$data/gauss_nll.expr
+  for opt in gd momentum; do
+    run $opt train $g --optimizer $opt --lr 100 --batch 2 --save "$tmp/$opt.json"
+    expect_rc $opt 4
+    grep -q "is not finite at step [0-9]*" "$tmp/$opt.err" || fail "$opt: $(cat "$tmp/$opt.err")"
+    grep -Eqi 'nan|inf' "$tmp/$opt.out" && fail "$opt: a non-finite value is printed"
+    [ -f "$tmp/$opt.json" ] || fail "$opt: the params are not saved"
+    grep -Eqi 'nan|inf' "$tmp/$opt.json" && fail "$opt: the saved params are not finite"
+  done
+  ;;
+
+not_finite_at_start)
+  # the loss is infinite at the initial params: nothing is trained, the
+  # initial params are kept (and saved); NaN initial params are not saved
+  g=$data/gauss_nll.expr
+  run inf train $g log_sigma=-1000 --save "$tmp/p.json"
+  expect_rc inf 4
+  grep -qx 'gradc: error: the loss nll is not finite at step 0 (Infinity); stopped, keeping the initial params' "$tmp/inf.err" ||
+    fail "stderr: $(cat "$tmp/inf.err")"
+  grep -q '^step' "$tmp/inf.out" && fail "a step line is printed: $(grep '^step' "$tmp/inf.out")"
+  grep -q '"log_sigma": -1000' "$tmp/p.json" || fail "the initial params are not saved: $(cat "$tmp/p.json")"
+  run nan train $g mu=NaN --save "$tmp/q.json"
+  expect_rc nan 4
+  [ -e "$tmp/q.json" ] && fail "NaN params were saved: $(cat "$tmp/q.json")"
+  grep -q "q.json is not written" "$tmp/nan.err" || fail "stderr: $(cat "$tmp/nan.err")"
+  ;;
+
+update_overflow)
+  # a finite gradient times lr 1e308 overflows: the update is not made
+  g=$data/gauss_nll.expr
+  run up train $g --optimizer gd --lr 1e308 --save "$tmp/p.json"
+  expect_rc up 4
+  grep -qx 'gradc: error: the update of step 1 makes mu not finite (Infinity); stopped, keeping the initial params' "$tmp/up.err" ||
+    fail "stderr: $(cat "$tmp/up.err")"
+  grep -q '"mu": 0' "$tmp/p.json" && grep -q '"log_sigma": 0' "$tmp/p.json" || fail "saved: $(cat "$tmp/p.json")"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2

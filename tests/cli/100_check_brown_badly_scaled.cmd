@@ -1,0 +1,1 @@
+check tests/cli/data/brown_badly_scaled.expr x=[1,1]

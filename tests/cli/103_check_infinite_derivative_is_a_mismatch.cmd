@@ -1,0 +1,1 @@
+check tests/cli/data/vertical_tangent.expr x=0

@@ -1,0 +1,1 @@
+check tests/cli/data/sqrt_only.expr x=-1

@@ -1,0 +1,1 @@
+check tests/cli/data/not_finite.expr x=0 --json

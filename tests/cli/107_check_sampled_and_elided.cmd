@@ -1,0 +1,1 @@
+check tests/cli/data/big_tensors.expr --seed 3
