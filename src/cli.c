@@ -826,46 +826,180 @@ done:
 
 /* ---- trace ------------------------------------------------------------------------ */
 
+static int in_repl(const Run *r) { return r->o->cmd && !strcmp(r->o->cmd, "repl"); }
+
+/* "(3, 2)"; symbolic dimensions by name */
+static void shape_text(Gradc *g, const long *dims, int rank, char *out, size_t n) {
+  size_t k = 0;
+  k += (size_t)snprintf(out, n, "(");
+  for (int i = 0; i < rank && k < n; i++) {
+    if (dims[i] < 0)
+      k += (size_t)snprintf(out + k, n - k, "%s%s", i ? ", " : "", gradc_dim_name(g, (int)~dims[i]));
+    else
+      k += (size_t)snprintf(out + k, n - k, "%s%ld", i ? ", " : "", dims[i]);
+  }
+  if (k < n)
+    snprintf(out + k, n - k, ")");
+}
+
+/* --wrt NAME or NAME[i, j...] for trace: the variable, the flat element of
+ * the tangent direction (0: the first element of a tensor) and its label. */
+static int trace_wrt(Run *r, const char *spec, int *var, long *elem, char *label, size_t n) {
+  Gradc *g = r->g;
+  const char *err = in_repl(r) ? "repl: error: :trace" : "gradc: error: --wrt";
+  size_t len = strcspn(spec, "[");
+  char name[256];
+  snprintf(name, sizeof name, "%.*s", (int)(len < 255 ? len : 255), spec);
+  *var = gradc_var_index(g, name);
+  if (*var < 0) {
+    const char *hint = gradc_var_suggest(g, name);
+    fprintf(stderr, "%s: %s has no variable '%s'%s%s%s\n", err, r->o->file ? r->o->file : "the program",
+            name, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    return -1;
+  }
+  long dims[4], idx[4] = {0};
+  int rank;
+  gradc_get_value(g, *var, dims, &rank);
+  if (spec[len] == '[') {
+    const char *p = spec + len + 1;
+    int k = 0;
+    for (;; k++) {
+      char *end;
+      errno = 0;
+      long v = strtol(p, &end, 10);
+      while (*end == ' ')
+        end++;
+      if (end == p || errno || k >= rank || v < 0 || v >= dims[k] || (*end != ',' && *end != ']')) {
+        fprintf(stderr, "%s: '%s': %s\n", err, spec,
+                end == p || (*end != ',' && *end != ']') ? "the element is NAME[i] or NAME[i, j...] with integer indices"
+                : k >= rank ? (rank ? "too many indices" : "a scalar has no elements to index")
+                            : "an index is out of range");
+        if (end != p && k < rank && (v < 0 || v >= dims[k]))
+          fprintf(stderr, "  (dimension %d of '%s' has size %ld)\n", k, name, dims[k]);
+        return -1;
+      }
+      idx[k] = v;
+      p = end + 1;
+      if (*end == ']')
+        break;
+    }
+    if (k + 1 != rank || *p) {
+      fprintf(stderr, "%s: '%s': name one element of '%s', %d ind%s\n", err, spec, name, rank,
+              rank == 1 ? "ex" : "ices");
+      return -1;
+    }
+  }
+  *elem = 0;
+  for (int k = 0; k < rank; k++)
+    *elem = *elem * dims[k] + idx[k];
+  size_t w = (size_t)snprintf(label, n, "%s", name);
+  for (int k = 0; k < rank && w < n; k++)
+    w += (size_t)snprintf(label + w, n - w, "%s%ld%s", k ? ", " : "[", idx[k], k + 1 == rank ? "]" : "");
+  return 0;
+}
+
+/* One cell of the human table: a number, a small tensor in nested
+ * brackets on one line, or the first elements of a big one. */
+#define TRACE_SMALL 8
+#define TRACE_HEAD 4
+static void cell_num(char **p, char *end, double x) {
+  int k = isnan(x)   ? snprintf(*p, (size_t)(end - *p), "NaN")
+          : isinf(x) ? snprintf(*p, (size_t)(end - *p), "%s", x > 0 ? "Infinity" : "-Infinity")
+                     : snprintf(*p, (size_t)(end - *p), "%.10g", x);
+  *p += k > 0 && *p + k < end ? k : 0;
+}
+static void cell_nested(char **p, char *end, const double *d, const long *dims, int rank) {
+  if (rank == 0) {
+    cell_num(p, end, d[0]);
+    return;
+  }
+  long inner = count(dims + 1, rank - 1);
+  if (*p + 1 < end)
+    *(*p)++ = '[';
+  for (long i = 0; i < dims[0]; i++) {
+    if (i && *p + 2 < end) {
+      *(*p)++ = ',';
+      *(*p)++ = ' ';
+    }
+    cell_nested(p, end, d + i * inner, dims + 1, rank - 1);
+  }
+  if (*p + 1 < end)
+    *(*p)++ = ']';
+}
+static void cell(char *out, size_t n, const double *d, const GradcTraceRow *row) {
+  char *p = out, *end = out + n;
+  if (row->size <= TRACE_SMALL) {
+    cell_nested(&p, end, d, row->dims, row->rank);
+  } else {
+    *p++ = '[';
+    for (int i = 0; i < TRACE_HEAD; i++) {
+      cell_num(&p, end, d[i]);
+      p += snprintf(p, (size_t)(end - p), ", ");
+    }
+    p += snprintf(p, (size_t)(end - p), "...]");
+  }
+  *p = 0;
+}
+
 int cmd_trace(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
-  int out = output_arg(r, "trace ");
-  if (out < 0)
-    return EXIT_USAGE;
-  if (nwrt != 1 && r->o->wrt) {
-    usage_error("trace ", "--wrt names one variable for trace");
-    return EXIT_USAGE;
+  int out = 0;
+  if (r->o->output) {
+    out = output_arg(r, "trace ");
+    if (out < 0)
+      return EXIT_USAGE;
+  } else { /* the first scalar output, else the first */
+    int no = gradc_output_count(g);
+    while (out < no && !is_scalar_output(g, out))
+      out++;
+    if (out == no)
+      out = 0;
   }
-  if (nwrt == 0) {
+  int var;
+  long elem = 0;
+  char wname[300];
+  if (r->o->wrt) {
+    if (strchr(r->o->wrt, ',') && !strchr(r->o->wrt, '[')) {
+      if (in_repl(r))
+        fprintf(stderr, "repl: error: :trace takes one variable after wrt\n");
+      else
+        usage_error("trace ", "--wrt names one variable for trace");
+      return in_repl(r) ? 1 : EXIT_USAGE;
+    }
+    if (trace_wrt(r, r->o->wrt, &var, &elem, wname, sizeof wname) < 0)
+      return in_repl(r) ? 1 : EXIT_USAGE;
+  } else if (nwrt == 0) {
     usage_error("trace ", "%s has no param: name a variable with --wrt", r->o->file);
     return EXIT_USAGE;
+  } else if (trace_wrt(r, gradc_var_name(g, wrt[0]), &var, &elem, wname, sizeof wname) < 0) {
+    return EXIT_INPUT;
   }
   GradcTrace *t;
-  double *vals = malloc(((size_t)r->nv + 1) * sizeof *vals);
-  if (!vals)
-    return EXIT_INPUT;
-  for (int i = 0; i < r->nv; i++) {
-    long dims[4];
-    int rank;
-    const double *v = gradc_get_value(g, i, dims, &rank);
-    vals[i] = v ? v[0] : 0;
-  }
-  GradcStatus st = gradc_trace(g, out, wrt[0], vals, &t);
-  free(vals);
-  if (st != GRADC_OK)
+  if (gradc_trace(g, out, var, elem, &t) != GRADC_OK)
     return report(g);
-  const char *wname = gradc_var_name(g, wrt[0]), *oname = gradc_output_name(g, out);
+  const char *oname = gradc_output_name(g, out);
+  char aname[300];
+  snprintf(aname, sizeof aname, t->out_is_tensor ? "sum(%s)" : "%s", oname);
   int no = gradc_output_count(g);
+  int tensors = 0;
+  for (int i = 0; i < t->nrows; i++)
+    tensors |= t->rows[i].rank > 0;
   if (r->o->json) {
     json_t *root = json_object(), *tr = jobj(root, "trace"), *rows = json_array();
     json_object_set_new(tr, "wrt", json_string(wname));
     json_object_set_new(tr, "output", json_string(oname));
+    json_object_set_new(tr, "adjoint_of", json_string(aname));
     for (int i = 0; i < t->nrows; i++) {
-      json_t *row = json_object();
-      json_object_set_new(row, "name", json_string(t->rows[i].name));
-      json_object_set_new(row, "definition", json_string(t->rows[i].def));
-      json_object_set_new(row, "value", jnum(t->rows[i].value));
-      json_object_set_new(row, "tangent", jnum(t->rows[i].tangent));
-      json_object_set_new(row, "adjoint", jnum(t->rows[i].adjoint));
+      const GradcTraceRow *w = &t->rows[i];
+      json_t *row = json_object(), *shape = json_array();
+      json_object_set_new(row, "name", json_string(w->name));
+      json_object_set_new(row, "definition", json_string(w->def));
+      for (int k = 0; k < w->rank; k++)
+        json_array_append_new(shape, json_integer(w->dims[k]));
+      json_object_set_new(row, "shape", shape);
+      json_object_set_new(row, "value", jtensor(w->value, w->dims, w->rank));
+      json_object_set_new(row, "tangent", jtensor(w->tangent, w->dims, w->rank));
+      json_object_set_new(row, "adjoint", jtensor(w->adjoint, w->dims, w->rank));
       json_array_append_new(rows, row);
     }
     json_object_set_new(tr, "rows", rows);
@@ -873,26 +1007,53 @@ int cmd_trace(Run *r, const int *wrt, int nwrt) {
     for (int o = 0; o < no; o++)
       json_object_set_new(outs, gradc_output_name(g, o), json_string(t->out_row[o]));
     json_print(root);
-  } else {
-    int w = 10;
-    for (int i = 0; i < t->nrows; i++) {
-      int len = (int)strlen(t->rows[i].name) + 3 + (int)strlen(t->rows[i].def);
-      if (len > w)
-        w = len;
-    }
-    char h1[64], h2[64];
-    snprintf(h1, sizeof h1, "tangent wrt %s", wname);
-    snprintf(h2, sizeof h2, "adjoint of %s", oname);
-    printf("%-*s  %16s  %16s  %16s\n", w, "node", "value", h1, h2);
-    for (int i = 0; i < t->nrows; i++) {
-      char def[4096];
-      snprintf(def, sizeof def, "%s = %s", t->rows[i].name, t->rows[i].def);
-      printf("%-*s  %16.10g  %16.10g  %16.10g\n", w, def, t->rows[i].value, t->rows[i].tangent,
-             t->rows[i].adjoint);
-    }
-    for (int o = 0; o < no; o++)
-      printf("%s = %s\n", gradc_output_name(g, o), t->out_row[o]);
+    gradc_trace_free(g, t);
+    return 0;
   }
+  /* the cells first, then the column widths */
+  enum { CELL = 512 };
+  char(*cells)[5][CELL] = malloc(((size_t)t->nrows + 1) * sizeof *cells);
+  if (!cells) {
+    gradc_trace_free(g, t);
+    return EXIT_INPUT;
+  }
+  char h1[320], h2[320];
+  snprintf(h1, sizeof h1, "tangent wrt %s", wname);
+  snprintf(h2, sizeof h2, "adjoint of %s", aname);
+  const char *head[5] = {"node", "shape", "value", h1, h2};
+  int w[5] = {10, 5, 16, 16, 16};
+  for (int c = 0; c < 5; c++)
+    if (c && (int)strlen(head[c]) > w[c])
+      w[c] = (int)strlen(head[c]);
+  for (int i = 0; i < t->nrows; i++) {
+    const GradcTraceRow *row = &t->rows[i];
+    snprintf(cells[i][0], CELL, "%s = %s", row->name, row->def);
+    if (row->rank)
+      shape_text(g, row->dims, row->rank, cells[i][1], CELL);
+    else
+      cells[i][1][0] = 0;
+    cell(cells[i][2], CELL, row->value, row);
+    cell(cells[i][3], CELL, row->tangent, row);
+    cell(cells[i][4], CELL, row->adjoint, row);
+    for (int c = 0; c < 5; c++)
+      if ((int)strlen(cells[i][c]) > w[c])
+        w[c] = (int)strlen(cells[i][c]);
+  }
+  /* the shape column only when a row is a tensor: scalar traces read as
+   * the course's tables */
+  printf("%-*s", w[0], head[0]);
+  if (tensors)
+    printf("  %-*s", w[1], head[1]);
+  printf("  %*s  %*s  %*s\n", w[2], head[2], w[3], head[3], w[4], head[4]);
+  for (int i = 0; i < t->nrows; i++) {
+    printf("%-*s", w[0], cells[i][0]);
+    if (tensors)
+      printf("  %-*s", w[1], cells[i][1]);
+    printf("  %*s  %*s  %*s\n", w[2], cells[i][2], w[3], cells[i][3], w[4], cells[i][4]);
+  }
+  for (int o = 0; o < no; o++)
+    printf("%s = %s\n", gradc_output_name(g, o), t->out_row[o]);
+  free(cells);
   gradc_trace_free(g, t);
   return 0;
 }
@@ -1394,7 +1555,8 @@ int main(int argc, char **argv) {
     rc = cmd_dot(&r);
   } else {
     int *wrt = NULL, nwrt = 0;
-    if (parse_wrt(g, o.file, o.wrt, &wrt, &nwrt) < 0) {
+    /* trace reads its own --wrt (an element: x[1]) */
+    if (parse_wrt(g, o.file, strcmp(o.cmd, "trace") ? o.wrt : NULL, &wrt, &nwrt) < 0) {
       rc = EXIT_INPUT;
     } else if ((rc = gather_values(g, &o, !strcmp(o.cmd, "check"))) != 0) {
       ;

@@ -826,7 +826,8 @@ static int command(Repl *r, char *line) {
       fprintf(stderr, "repl: error: :diff NAME wrt VAR\n");
       return 1;
     }
-    if (parse_wrt(g, "repl", wrtlist, &wrt, &nwrt) < 0) {
+    /* :trace reads its own wrt (an element: x[1]) */
+    if (parse_wrt(g, "repl", strcmp(cmd, ":trace") ? wrtlist : NULL, &wrt, &nwrt) < 0) {
       free(wrt);
       return 1;
     }
