@@ -62,13 +62,20 @@ static void help(const char *cmd) {
                    "  Every output's derivative w.r.t. every wrt variable. auto: forward mode when\n"
                    "  the inputs are fewer than the outputs, reverse mode otherwise.\n"},
       {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
-                  "  Hessian of a scalar output (default: the first), forward over reverse.\n"},
+                  "  Hessian of a scalar output (default: the first scalar output), forward\n"
+                  "  over reverse.\n"},
       {"check", "gradc check FILE [NAME=VALUE...] [--wrt a,b] [--tol T] [--seed S] [--json]\n"
                 "  Compares reverse- and forward-mode derivatives with central differences;\n"
                 "  exits 3 when one is off by more than T (default 1e-6, relative).\n"
                 "  Scalars with no value get a seeded random value.\n"},
-      {"trace", "gradc trace FILE [NAME=VALUE...] [--wrt NAME] [--output NAME] [--json]\n"
-                "  One row per DAG node: definition, value, tangent and adjoint.\n"},
+      {"trace", "gradc trace FILE [NAME=VALUE...] [--wrt NAME|NAME[i,...]] [--output NAME] [--json]\n"
+                "  One row per DAG node: definition, shape, value, tangent (forward mode) and\n"
+                "  adjoint (reverse mode). The tangent is along one element of one variable:\n"
+                "  --wrt x[1] or W[0, 2] (--wrt W of a tensor: its first element; default: the\n"
+                "  first param); the adjoint is of --output (default: the first scalar output;\n"
+                "  of a tensor output: of the sum of its elements). Tensors of up to 8\n"
+                "  elements print whole, bigger ones as the first and last 3 elements\n"
+                "  (row-major) with their shape; --json prints every element.\n"},
       {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P]\n"
                "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
@@ -600,15 +607,47 @@ static int output_arg(Run *r, const char *cmd) {
   return k;
 }
 
+static void shape_text(Gradc *g, const long *dims, int rank, char *out, size_t n);
+
+/* --output NAME, which must be scalar, by default the first scalar output
+ * (SPEC 2); -1 after an error, with *rc its exit code. */
+static int scalar_output_arg(Run *r, const char *cmd, int *rc) {
+  Gradc *g = r->g;
+  int no = gradc_output_count(g), repl = r->o->cmd && !strcmp(r->o->cmd, "repl");
+  if (!r->o->output) {
+    for (int o = 0; o < no; o++)
+      if (is_scalar_output(g, o))
+        return o;
+    if (repl)
+      fprintf(stderr, "repl: error: :%s needs a scalar expression\n", cmd);
+    else
+      fprintf(stderr, "gradc: error: %s: %s has no scalar output\n", cmd, r->o->file);
+    *rc = repl ? 1 : EXIT_INPUT;
+    return -1;
+  }
+  char sp[32];
+  snprintf(sp, sizeof sp, "%s ", cmd);
+  int out = output_arg(r, sp);
+  *rc = EXIT_USAGE;
+  if (out < 0)
+    return -1;
+  long dims[4];
+  int rank = gradc_output_shape(g, out, dims);
+  if (rank > 0) {
+    char shape[128];
+    shape_text(g, dims, rank, shape, sizeof shape);
+    usage_error(sp, "--output: '%s' has shape %s: %s needs a scalar output", r->o->output, shape, cmd);
+    return -1;
+  }
+  return out;
+}
+
 int cmd_hessian(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
-  int out = output_arg(r, "hessian ");
+  int rc;
+  int out = scalar_output_arg(r, "hessian", &rc);
   if (out < 0)
-    return EXIT_USAGE;
-  if (!is_scalar_output(g, out)) {
-    fprintf(stderr, "gradc: error: hessian: output '%s' is not a scalar\n", gradc_output_name(g, out));
-    return EXIT_INPUT;
-  }
+    return rc;
   GradcFn *f = gradc_fn_hessian(g, out, wrt, nwrt);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
     return report(g);
@@ -842,25 +881,46 @@ static void shape_text(Gradc *g, const long *dims, int rank, char *out, size_t n
     snprintf(out + k, n - k, ")");
 }
 
+/* A usage error of trace (exit 2), or of the REPL's :trace. */
+static void trace_error(const Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void trace_error(const Run *r, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (in_repl(r))
+    fprintf(stderr, "repl: error: :trace: %s\n", msg);
+  else
+    usage_error("trace ", "--wrt: %s", msg);
+}
+
 /* --wrt NAME or NAME[i, j...] for trace: the variable, the flat element of
- * the tangent direction (0: the first element of a tensor) and its label. */
+ * the tangent direction (NAME of a tensor: its first element) and its
+ * label. Returns 0, or an exit code. */
 static int trace_wrt(Run *r, const char *spec, int *var, long *elem, char *label, size_t n) {
   Gradc *g = r->g;
-  const char *err = in_repl(r) ? "repl: error: :trace" : "gradc: error: --wrt";
   size_t len = strcspn(spec, "[");
   char name[256];
   snprintf(name, sizeof name, "%.*s", (int)(len < 255 ? len : 255), spec);
   *var = gradc_var_index(g, name);
   if (*var < 0) {
     const char *hint = gradc_var_suggest(g, name);
-    fprintf(stderr, "%s: %s has no variable '%s'%s%s%s\n", err, r->o->file ? r->o->file : "the program",
-            name, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-    return -1;
+    fprintf(stderr, "%s: %s has no variable '%s'%s%s%s\n",
+            in_repl(r) ? "repl: error: :trace" : "gradc: error: --wrt",
+            r->o->file ? r->o->file : "the program", name, hint ? " (did you mean '" : "",
+            hint ? hint : "", hint ? "'?)" : "");
+    return in_repl(r) ? 1 : EXIT_INPUT;
   }
+  int bad = in_repl(r) ? 1 : EXIT_USAGE;
   long dims[4], idx[4] = {0};
   int rank;
   gradc_get_value(g, *var, dims, &rank);
   if (spec[len] == '[') {
+    if (rank == 0) {
+      trace_error(r, "'%s' is a scalar: name it without an index", name);
+      return bad;
+    }
     const char *p = spec + len + 1;
     int k = 0;
     for (;; k++) {
@@ -869,24 +929,29 @@ static int trace_wrt(Run *r, const char *spec, int *var, long *elem, char *label
       long v = strtol(p, &end, 10);
       while (*end == ' ')
         end++;
-      if (end == p || errno || k >= rank || v < 0 || v >= dims[k] || (*end != ',' && *end != ']')) {
-        fprintf(stderr, "%s: '%s': %s\n", err, spec,
-                end == p || (*end != ',' && *end != ']') ? "the element is NAME[i] or NAME[i, j...] with integer indices"
-                : k >= rank ? (rank ? "too many indices" : "a scalar has no elements to index")
-                            : "an index is out of range");
-        if (end != p && k < rank && (v < 0 || v >= dims[k]))
-          fprintf(stderr, "  (dimension %d of '%s' has size %ld)\n", k, name, dims[k]);
-        return -1;
+      if (end == p || errno || (*end != ',' && *end != ']')) {
+        trace_error(r, "'%s': an element is NAME[i] or NAME[i, j...], with integer indices", spec);
+        return bad;
       }
-      idx[k] = v;
+      if (k < rank && (v < 0 || v >= dims[k])) {
+        trace_error(r, "'%s': index %ld is out of range for dimension %d of '%s' (size %ld)", spec,
+                    v, k, name, dims[k]);
+        return bad;
+      }
+      if (k < rank)
+        idx[k] = v;
       p = end + 1;
       if (*end == ']')
         break;
     }
-    if (k + 1 != rank || *p) {
-      fprintf(stderr, "%s: '%s': name one element of '%s', %d ind%s\n", err, spec, name, rank,
-              rank == 1 ? "ex" : "ices");
-      return -1;
+    if (*p) {
+      trace_error(r, "'%s': an element is NAME[i] or NAME[i, j...], with integer indices", spec);
+      return bad;
+    }
+    if (k + 1 != rank) {
+      trace_error(r, "'%s': '%s' has %d dimension%s: name one element with %d ind%s", spec, name,
+                  rank, rank == 1 ? "" : "s", rank, rank == 1 ? "ex" : "ices");
+      return bad;
     }
   }
   *elem = 0;
@@ -901,7 +966,7 @@ static int trace_wrt(Run *r, const char *spec, int *var, long *elem, char *label
 /* One cell of the human table: a number, a small tensor in nested
  * brackets on one line, or the first elements of a big one. */
 #define TRACE_SMALL 8
-#define TRACE_HEAD 4
+#define TRACE_HEAD 3
 static void cell_num(char **p, char *end, double x) {
   int k = isnan(x)   ? snprintf(*p, (size_t)(end - *p), "NaN")
           : isinf(x) ? snprintf(*p, (size_t)(end - *p), "%s", x > 0 ? "Infinity" : "-Infinity")
@@ -930,13 +995,18 @@ static void cell(char *out, size_t n, const double *d, const GradcTraceRow *row)
   char *p = out, *end = out + n;
   if (row->size <= TRACE_SMALL) {
     cell_nested(&p, end, d, row->dims, row->rank);
-  } else {
+  } else { /* numpy's summary, flat: the first and last few, row-major */
     *p++ = '[';
-    for (int i = 0; i < TRACE_HEAD; i++) {
+    for (long i = 0; i < TRACE_HEAD; i++) {
       cell_num(&p, end, d[i]);
       p += snprintf(p, (size_t)(end - p), ", ");
     }
-    p += snprintf(p, (size_t)(end - p), "...]");
+    p += snprintf(p, (size_t)(end - p), "...");
+    for (long i = row->size - TRACE_HEAD; i < row->size; i++) {
+      p += snprintf(p, (size_t)(end - p), ", ");
+      cell_num(&p, end, d[i]);
+    }
+    p += snprintf(p, (size_t)(end - p), "]");
   }
   *p = 0;
 }
@@ -966,13 +1036,16 @@ int cmd_trace(Run *r, const int *wrt, int nwrt) {
         usage_error("trace ", "--wrt names one variable for trace");
       return in_repl(r) ? 1 : EXIT_USAGE;
     }
-    if (trace_wrt(r, r->o->wrt, &var, &elem, wname, sizeof wname) < 0)
-      return in_repl(r) ? 1 : EXIT_USAGE;
+    int rc = trace_wrt(r, r->o->wrt, &var, &elem, wname, sizeof wname);
+    if (rc)
+      return rc;
   } else if (nwrt == 0) {
     usage_error("trace ", "%s has no param: name a variable with --wrt", r->o->file);
     return EXIT_USAGE;
-  } else if (trace_wrt(r, gradc_var_name(g, wrt[0]), &var, &elem, wname, sizeof wname) < 0) {
-    return EXIT_INPUT;
+  } else {
+    int rc = trace_wrt(r, gradc_var_name(g, wrt[0]), &var, &elem, wname, sizeof wname);
+    if (rc)
+      return rc;
   }
   GradcTrace *t;
   if (gradc_trace(g, out, var, elem, &t) != GRADC_OK)

@@ -44,7 +44,7 @@ static void definition(Buf *b, const Program *prog, const int *row, NodeId i) {
     buf_printf(b, "%s(", op_info[op].spell);
     operand(b, d, row, nd->arg[0]);
     if (nd->v.idx >= 0)
-      buf_printf(b, ", axis=%d", (int)nd->v.idx);
+      buf_printf(b, ", %d", (int)nd->v.idx);
     buf_puts(b, ")");
     return;
   case OP_ONEHOT:
