@@ -432,6 +432,19 @@ static GradcFn *remember(GradcFn *f, char *key) {
   return f;
 }
 
+/* A function of any roots (trace.c), cached under key (taken): ntan
+ * tangent arguments shaped like the variables tan_of. */
+GradcFn *api_fn_nodes(Gradc *g, char *key, const NodeId *roots, int nroots, int ntan,
+                      const int *tan_of) {
+  GradcFn *f = cached(g, key);
+  if (f)
+    return f;
+  Plan pl = {.ntan = ntan, .tan_of = tan_of, .t0 = now()};
+  for (int i = 0; i < nroots && !pl.oom; i++)
+    plan_add(&pl, roots[i], fmt("r%d", i));
+  return remember(build(g, &pl), key);
+}
+
 static int ready(Gradc *g) {
   if (!g->prog.dag || g->prog.nouts == 0) {
     gradc_error(g, GRADC_ERR_USAGE, "no program has been compiled");
@@ -1016,155 +1029,6 @@ GradcStatus gradc_dot(Gradc *g, int grad, char **text) {
   }
   *text = b.data;
   return GRADC_OK;
-}
-
-/* ---- the evaluation trace ------------------------------------------------------------ */
-
-/* Evaluate every node numerically, in id order, as the emitted C does. */
-static double *interpret(const Dag *d, const double *vals, int nvals) {
-  double *v = malloc((d->count ? d->count : 1) * sizeof *v);
-  if (!v)
-    return NULL;
-  for (uint32_t i = 0; i < d->count; i++) {
-    const Node *nd = &d->nodes[i];
-    if (nd->op == OP_CONST) {
-      v[i] = nd->v.num;
-    } else if (nd->op == OP_VAR) {
-      v[i] = nd->v.idx < nvals ? vals[nd->v.idx] : 0;
-    } else {
-      double x[3];
-      for (int k = 0; k < nd->nargs; k++)
-        x[k] = v[nd->arg[k]];
-      v[i] = dag_eval_op((OpKind)nd->op, x);
-    }
-  }
-  return v;
-}
-
-/* The name of node n in a trace: its row, or its constant. */
-static void operand(Buf *b, const Dag *d, const int *row, NodeId n) {
-  if (row[n] > 0)
-    buf_printf(b, "a%d", row[n]);
-  else if (d->nodes[n].v.num < 0)
-    buf_printf(b, "(%.10g)", d->nodes[n].v.num);
-  else
-    buf_printf(b, "%.10g", d->nodes[n].v.num);
-}
-
-GradcStatus gradc_trace(Gradc *g, int out, int wrt, const double *vals, GradcTrace **trace) {
-  *trace = NULL;
-  if (!ready(g) || out < 0 || out >= g->prog.nouts || wrt < 0 || wrt >= g->prog.nvars)
-    return GRADC_ERR_USAGE;
-  Program *prog = &g->prog;
-  Dag *d = prog->dag;
-  uint32_t n0 = d->count;
-  NodeId *roots = malloc(((size_t)prog->nouts + 1) * sizeof *roots);
-  NodeId *seed = malloc(((size_t)prog->nvars + 1) * sizeof *seed);
-  int *row = calloc(n0 ? n0 : 1, sizeof *row);
-  GradcTrace *t = calloc(1, sizeof *t);
-  NodeId *tan = NULL, *adj = NULL;
-  double *v = NULL;
-  GradcStatus st = GRADC_ERR_NOMEM;
-  uint32_t nt, na;
-  if (!roots || !seed || !row || !t)
-    goto done;
-  for (int o = 0; o < prog->nouts; o++)
-    roots[o] = prog->outs[o].node;
-  for (int i = 0; i < prog->nvars; i++)
-    seed[i] = NO_NODE;
-  seed[wrt] = dag_const(d, 1);
-  tan = ad_forward(d, seed, prog->nvars, roots, prog->nouts, &nt);
-  adj = ad_reverse(d, prog->outs[out].node, NO_NODE, &na);
-  if (!tan || !adj || d->oom)
-    goto done;
-  v = interpret(d, vals, prog->nvars);
-  if (!v)
-    goto done;
-  /* rows: the live non-constant primal nodes, in id order */
-  uint8_t *live = calloc(n0 ? n0 : 1, 1);
-  if (!live)
-    goto done;
-  for (int o = 0; o < prog->nouts; o++)
-    live[roots[o]] = 1;
-  for (uint32_t i = n0; i-- > 0;)
-    if (live[i])
-      for (int k = 0; k < d->nodes[i].nargs; k++)
-        live[d->nodes[i].arg[k]] = 1;
-  int nrows = 0;
-  for (uint32_t i = 0; i < n0; i++)
-    if (live[i] && d->nodes[i].op != OP_CONST)
-      row[i] = ++nrows;
-  t->rows = calloc((size_t)nrows + 1, sizeof *t->rows);
-  t->out_row = calloc((size_t)prog->nouts + 1, sizeof *t->out_row);
-  if (!t->rows || !t->out_row) {
-    free(live);
-    goto done;
-  }
-  for (uint32_t i = 0; i < n0; i++) {
-    if (!row[i])
-      continue;
-    const Node *nd = &d->nodes[i];
-    GradcTraceRow *r = &t->rows[t->nrows++];
-    snprintf(r->name, sizeof r->name, "a%d", row[i]);
-    Buf b = {0};
-    OpKind op = (OpKind)nd->op;
-    if (op == OP_VAR) {
-      buf_puts(&b, prog->vars[nd->v.idx].name);
-    } else if (op == OP_NEG) {
-      buf_puts(&b, "-");
-      operand(&b, d, row, nd->arg[0]);
-    } else if (op_info[op].cls == OC_INFIX || op_info[op].cls == OC_CMP || op == OP_POW) {
-      operand(&b, d, row, nd->arg[0]);
-      buf_printf(&b, " %s ", op_info[op].spell);
-      operand(&b, d, row, nd->arg[1]);
-    } else {
-      buf_printf(&b, "%s(", op_info[op].spell);
-      for (int k = 0; k < nd->nargs; k++) {
-        if (k)
-          buf_puts(&b, ", ");
-        operand(&b, d, row, nd->arg[k]);
-      }
-      buf_puts(&b, ")");
-    }
-    r->def = b.data ? b.data : strdup("?");
-    r->value = v[i];
-    r->tangent = tan[i] == NO_NODE ? 0 : v[tan[i]];
-    r->adjoint = adj[i] == NO_NODE ? 0 : v[adj[i]];
-  }
-  for (int o = 0; o < prog->nouts; o++) {
-    Buf b = {0};
-    operand(&b, d, row, roots[o]);
-    t->out_row[o] = b.data;
-  }
-  free(live);
-  st = GRADC_OK;
-done:
-  free(roots);
-  free(seed);
-  free(row);
-  free(tan);
-  free(adj);
-  free(v);
-  if (st != GRADC_OK) {
-    gradc_trace_free(g, t);
-    gradc_error(g, st, "out of memory in trace");
-    return st;
-  }
-  *trace = t;
-  return GRADC_OK;
-}
-
-void gradc_trace_free(Gradc *g, GradcTrace *t) {
-  if (!t)
-    return;
-  for (int i = 0; i < t->nrows; i++)
-    free(t->rows[i].def);
-  if (t->out_row)
-    for (int o = 0; o < g->prog.nouts; o++)
-      free(t->out_row[o]);
-  free(t->out_row);
-  free(t->rows);
-  free(t);
 }
 
 int gradc_differentiable(Gradc *g, int out, int var) {

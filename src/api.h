@@ -51,4 +51,9 @@ void values_free(Gradc *g);
  * dimension is not bound. */
 long values_size(const Gradc *g, ShapeId s);
 
+/* api.c, for trace.c: a function of any roots, cached under key (taken);
+ * ntan tangent arguments shaped like the variables tan_of. */
+GradcFn *api_fn_nodes(Gradc *g, char *key, const NodeId *roots, int nroots, int ntan,
+                      const int *tan_of);
+
 #endif

@@ -62,7 +62,8 @@ static void help(const char *cmd) {
                    "  Every output's derivative w.r.t. every wrt variable. auto: forward mode when\n"
                    "  the inputs are fewer than the outputs, reverse mode otherwise.\n"},
       {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
-                  "  Hessian of a scalar output (default: the first), forward over reverse.\n"},
+                  "  Hessian of a scalar output (default: the first scalar output), forward\n"
+                  "  over reverse.\n"},
       {"check", "gradc check FILE [NAME=VALUE...] [--wrt a,b] [--tol T] [--seed S] [--json]\n"
                 "  Compares every derivative of every output (tensor outputs element by element,\n"
                 "  in reverse and forward mode) with central differences, whose rounding and\n"
@@ -71,8 +72,14 @@ static void help(const char *cmd) {
                 "  relative, with an absolute floor) plus that estimate, or not finite where the\n"
                 "  differences are; where the function is not finite it is not compared.\n"
                 "  Exits 3 on a mismatch. Scalars with no value get a seeded random value.\n"},
-      {"trace", "gradc trace FILE [NAME=VALUE...] [--wrt NAME] [--output NAME] [--json]\n"
-                "  One row per DAG node: definition, value, tangent and adjoint.\n"},
+      {"trace", "gradc trace FILE [NAME=VALUE...] [--wrt NAME|NAME[i,...]] [--output NAME] [--json]\n"
+                "  One row per DAG node: definition, shape, value, tangent (forward mode) and\n"
+                "  adjoint (reverse mode). The tangent is along one element of one variable:\n"
+                "  --wrt x[1] or W[0, 2] (--wrt W of a tensor: its first element; default: the\n"
+                "  first param); the adjoint is of --output (default: the first scalar output;\n"
+                "  of a tensor output: of the sum of its elements). Tensors of up to 8\n"
+                "  elements print whole, bigger ones as the first and last 3 elements\n"
+                "  (row-major) with their shape; --json prints every element.\n"},
       {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P]\n"
                "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
@@ -606,15 +613,47 @@ static int output_arg(Run *r, const char *cmd) {
   return k;
 }
 
+static void shape_text(Gradc *g, const long *dims, int rank, char *out, size_t n);
+
+/* --output NAME, which must be scalar, by default the first scalar output
+ * (SPEC 2); -1 after an error, with *rc its exit code. */
+static int scalar_output_arg(Run *r, const char *cmd, int *rc) {
+  Gradc *g = r->g;
+  int no = gradc_output_count(g), repl = r->o->cmd && !strcmp(r->o->cmd, "repl");
+  if (!r->o->output) {
+    for (int o = 0; o < no; o++)
+      if (is_scalar_output(g, o))
+        return o;
+    if (repl)
+      fprintf(stderr, "repl: error: :%s needs a scalar expression\n", cmd);
+    else
+      fprintf(stderr, "gradc: error: %s: %s has no scalar output\n", cmd, r->o->file);
+    *rc = repl ? 1 : EXIT_INPUT;
+    return -1;
+  }
+  char sp[32];
+  snprintf(sp, sizeof sp, "%s ", cmd);
+  int out = output_arg(r, sp);
+  *rc = EXIT_USAGE;
+  if (out < 0)
+    return -1;
+  long dims[4];
+  int rank = gradc_output_shape(g, out, dims);
+  if (rank > 0) {
+    char shape[128];
+    shape_text(g, dims, rank, shape, sizeof shape);
+    usage_error(sp, "--output: '%s' has shape %s: %s needs a scalar output", r->o->output, shape, cmd);
+    return -1;
+  }
+  return out;
+}
+
 int cmd_hessian(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
-  int out = output_arg(r, "hessian ");
+  int rc;
+  int out = scalar_output_arg(r, "hessian", &rc);
   if (out < 0)
-    return EXIT_USAGE;
-  if (!is_scalar_output(g, out)) {
-    fprintf(stderr, "gradc: error: hessian: output '%s' is not a scalar\n", gradc_output_name(g, out));
-    return EXIT_INPUT;
-  }
+    return rc;
   GradcFn *f = gradc_fn_hessian(g, out, wrt, nwrt);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
     return report(g);
@@ -662,46 +701,214 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
 
 /* ---- trace ------------------------------------------------------------------------ */
 
+static int in_repl(const Run *r) { return r->o->cmd && !strcmp(r->o->cmd, "repl"); }
+
+/* "(3, 2)"; symbolic dimensions by name */
+static void shape_text(Gradc *g, const long *dims, int rank, char *out, size_t n) {
+  size_t k = 0;
+  k += (size_t)snprintf(out, n, "(");
+  for (int i = 0; i < rank && k < n; i++) {
+    if (dims[i] < 0)
+      k += (size_t)snprintf(out + k, n - k, "%s%s", i ? ", " : "", gradc_dim_name(g, (int)~dims[i]));
+    else
+      k += (size_t)snprintf(out + k, n - k, "%s%ld", i ? ", " : "", dims[i]);
+  }
+  if (k < n)
+    snprintf(out + k, n - k, ")");
+}
+
+/* A usage error of trace (exit 2), or of the REPL's :trace. */
+static void trace_error(const Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void trace_error(const Run *r, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (in_repl(r))
+    fprintf(stderr, "repl: error: :trace: %s\n", msg);
+  else
+    usage_error("trace ", "--wrt: %s", msg);
+}
+
+/* --wrt NAME or NAME[i, j...] for trace: the variable, the flat element of
+ * the tangent direction (NAME of a tensor: its first element) and its
+ * label. Returns 0, or an exit code. */
+static int trace_wrt(Run *r, const char *spec, int *var, long *elem, char *label, size_t n) {
+  Gradc *g = r->g;
+  size_t len = strcspn(spec, "[");
+  char name[256];
+  snprintf(name, sizeof name, "%.*s", (int)(len < 255 ? len : 255), spec);
+  *var = gradc_var_index(g, name);
+  if (*var < 0) {
+    const char *hint = gradc_var_suggest(g, name);
+    fprintf(stderr, "%s: %s has no variable '%s'%s%s%s\n",
+            in_repl(r) ? "repl: error: :trace" : "gradc: error: --wrt",
+            r->o->file ? r->o->file : "the program", name, hint ? " (did you mean '" : "",
+            hint ? hint : "", hint ? "'?)" : "");
+    return in_repl(r) ? 1 : EXIT_INPUT;
+  }
+  int bad = in_repl(r) ? 1 : EXIT_USAGE;
+  long dims[4], idx[4] = {0};
+  int rank;
+  gradc_get_value(g, *var, dims, &rank);
+  if (spec[len] == '[') {
+    if (rank == 0) {
+      trace_error(r, "'%s' is a scalar: name it without an index", name);
+      return bad;
+    }
+    const char *p = spec + len + 1;
+    int k = 0;
+    for (;; k++) {
+      char *end;
+      errno = 0;
+      long v = strtol(p, &end, 10);
+      while (*end == ' ')
+        end++;
+      if (end == p || errno || (*end != ',' && *end != ']')) {
+        trace_error(r, "'%s': an element is NAME[i] or NAME[i, j...], with integer indices", spec);
+        return bad;
+      }
+      if (k < rank && (v < 0 || v >= dims[k])) {
+        trace_error(r, "'%s': index %ld is out of range for dimension %d of '%s' (size %ld)", spec,
+                    v, k, name, dims[k]);
+        return bad;
+      }
+      if (k < rank)
+        idx[k] = v;
+      p = end + 1;
+      if (*end == ']')
+        break;
+    }
+    if (*p) {
+      trace_error(r, "'%s': an element is NAME[i] or NAME[i, j...], with integer indices", spec);
+      return bad;
+    }
+    if (k + 1 != rank) {
+      trace_error(r, "'%s': '%s' has %d dimension%s: name one element with %d ind%s", spec, name,
+                  rank, rank == 1 ? "" : "s", rank, rank == 1 ? "ex" : "ices");
+      return bad;
+    }
+  }
+  *elem = 0;
+  for (int k = 0; k < rank; k++)
+    *elem = *elem * dims[k] + idx[k];
+  size_t w = (size_t)snprintf(label, n, "%s", name);
+  for (int k = 0; k < rank && w < n; k++)
+    w += (size_t)snprintf(label + w, n - w, "%s%ld%s", k ? ", " : "[", idx[k], k + 1 == rank ? "]" : "");
+  return 0;
+}
+
+/* One cell of the human table: a number, a small tensor in nested
+ * brackets on one line, or the first elements of a big one. */
+#define TRACE_SMALL 8
+#define TRACE_HEAD 3
+static void cell_num(char **p, char *end, double x) {
+  int k = isnan(x)   ? snprintf(*p, (size_t)(end - *p), "NaN")
+          : isinf(x) ? snprintf(*p, (size_t)(end - *p), "%s", x > 0 ? "Infinity" : "-Infinity")
+                     : snprintf(*p, (size_t)(end - *p), "%.10g", x);
+  *p += k > 0 && *p + k < end ? k : 0;
+}
+static void cell_nested(char **p, char *end, const double *d, const long *dims, int rank) {
+  if (rank == 0) {
+    cell_num(p, end, d[0]);
+    return;
+  }
+  long inner = count(dims + 1, rank - 1);
+  if (*p + 1 < end)
+    *(*p)++ = '[';
+  for (long i = 0; i < dims[0]; i++) {
+    if (i && *p + 2 < end) {
+      *(*p)++ = ',';
+      *(*p)++ = ' ';
+    }
+    cell_nested(p, end, d + i * inner, dims + 1, rank - 1);
+  }
+  if (*p + 1 < end)
+    *(*p)++ = ']';
+}
+static void cell(char *out, size_t n, const double *d, const GradcTraceRow *row) {
+  char *p = out, *end = out + n;
+  if (row->size <= TRACE_SMALL) {
+    cell_nested(&p, end, d, row->dims, row->rank);
+  } else { /* numpy's summary, flat: the first and last few, row-major */
+    *p++ = '[';
+    for (long i = 0; i < TRACE_HEAD; i++) {
+      cell_num(&p, end, d[i]);
+      p += snprintf(p, (size_t)(end - p), ", ");
+    }
+    p += snprintf(p, (size_t)(end - p), "...");
+    for (long i = row->size - TRACE_HEAD; i < row->size; i++) {
+      p += snprintf(p, (size_t)(end - p), ", ");
+      cell_num(&p, end, d[i]);
+    }
+    p += snprintf(p, (size_t)(end - p), "]");
+  }
+  *p = 0;
+}
+
 int cmd_trace(Run *r, const int *wrt, int nwrt) {
   Gradc *g = r->g;
-  int out = output_arg(r, "trace ");
-  if (out < 0)
-    return EXIT_USAGE;
-  if (nwrt != 1 && r->o->wrt) {
-    usage_error("trace ", "--wrt names one variable for trace");
-    return EXIT_USAGE;
+  int out = 0;
+  if (r->o->output) {
+    out = output_arg(r, "trace ");
+    if (out < 0)
+      return EXIT_USAGE;
+  } else { /* the first scalar output, else the first */
+    int no = gradc_output_count(g);
+    while (out < no && !is_scalar_output(g, out))
+      out++;
+    if (out == no)
+      out = 0;
   }
-  if (nwrt == 0) {
+  int var;
+  long elem = 0;
+  char wname[300];
+  if (r->o->wrt) {
+    if (strchr(r->o->wrt, ',') && !strchr(r->o->wrt, '[')) {
+      if (in_repl(r))
+        fprintf(stderr, "repl: error: :trace takes one variable after wrt\n");
+      else
+        usage_error("trace ", "--wrt names one variable for trace");
+      return in_repl(r) ? 1 : EXIT_USAGE;
+    }
+    int rc = trace_wrt(r, r->o->wrt, &var, &elem, wname, sizeof wname);
+    if (rc)
+      return rc;
+  } else if (nwrt == 0) {
     usage_error("trace ", "%s has no param: name a variable with --wrt", r->o->file);
     return EXIT_USAGE;
+  } else {
+    int rc = trace_wrt(r, gradc_var_name(g, wrt[0]), &var, &elem, wname, sizeof wname);
+    if (rc)
+      return rc;
   }
   GradcTrace *t;
-  double *vals = malloc(((size_t)r->nv + 1) * sizeof *vals);
-  if (!vals)
-    return EXIT_INPUT;
-  for (int i = 0; i < r->nv; i++) {
-    long dims[4];
-    int rank;
-    const double *v = gradc_get_value(g, i, dims, &rank);
-    vals[i] = v ? v[0] : 0;
-  }
-  GradcStatus st = gradc_trace(g, out, wrt[0], vals, &t);
-  free(vals);
-  if (st != GRADC_OK)
+  if (gradc_trace(g, out, var, elem, &t) != GRADC_OK)
     return report(g);
-  const char *wname = gradc_var_name(g, wrt[0]), *oname = gradc_output_name(g, out);
+  const char *oname = gradc_output_name(g, out);
+  char aname[300];
+  snprintf(aname, sizeof aname, t->out_is_tensor ? "sum(%s)" : "%s", oname);
   int no = gradc_output_count(g);
+  int tensors = 0;
+  for (int i = 0; i < t->nrows; i++)
+    tensors |= t->rows[i].rank > 0;
   if (r->o->json) {
     json_t *root = json_object(), *tr = jobj(root, "trace"), *rows = json_array();
     json_object_set_new(tr, "wrt", json_string(wname));
     json_object_set_new(tr, "output", json_string(oname));
+    json_object_set_new(tr, "adjoint_of", json_string(aname));
     for (int i = 0; i < t->nrows; i++) {
-      json_t *row = json_object();
-      json_object_set_new(row, "name", json_string(t->rows[i].name));
-      json_object_set_new(row, "definition", json_string(t->rows[i].def));
-      json_object_set_new(row, "value", jnum(t->rows[i].value));
-      json_object_set_new(row, "tangent", jnum(t->rows[i].tangent));
-      json_object_set_new(row, "adjoint", jnum(t->rows[i].adjoint));
+      const GradcTraceRow *w = &t->rows[i];
+      json_t *row = json_object(), *shape = json_array();
+      json_object_set_new(row, "name", json_string(w->name));
+      json_object_set_new(row, "definition", json_string(w->def));
+      for (int k = 0; k < w->rank; k++)
+        json_array_append_new(shape, json_integer(w->dims[k]));
+      json_object_set_new(row, "shape", shape);
+      json_object_set_new(row, "value", jtensor(w->value, w->dims, w->rank));
+      json_object_set_new(row, "tangent", jtensor(w->tangent, w->dims, w->rank));
+      json_object_set_new(row, "adjoint", jtensor(w->adjoint, w->dims, w->rank));
       json_array_append_new(rows, row);
     }
     json_object_set_new(tr, "rows", rows);
@@ -709,26 +916,53 @@ int cmd_trace(Run *r, const int *wrt, int nwrt) {
     for (int o = 0; o < no; o++)
       json_object_set_new(outs, gradc_output_name(g, o), json_string(t->out_row[o]));
     json_print(root);
-  } else {
-    int w = 10;
-    for (int i = 0; i < t->nrows; i++) {
-      int len = (int)strlen(t->rows[i].name) + 3 + (int)strlen(t->rows[i].def);
-      if (len > w)
-        w = len;
-    }
-    char h1[64], h2[64];
-    snprintf(h1, sizeof h1, "tangent wrt %s", wname);
-    snprintf(h2, sizeof h2, "adjoint of %s", oname);
-    printf("%-*s  %16s  %16s  %16s\n", w, "node", "value", h1, h2);
-    for (int i = 0; i < t->nrows; i++) {
-      char def[4096];
-      snprintf(def, sizeof def, "%s = %s", t->rows[i].name, t->rows[i].def);
-      printf("%-*s  %16.10g  %16.10g  %16.10g\n", w, def, t->rows[i].value, t->rows[i].tangent,
-             t->rows[i].adjoint);
-    }
-    for (int o = 0; o < no; o++)
-      printf("%s = %s\n", gradc_output_name(g, o), t->out_row[o]);
+    gradc_trace_free(g, t);
+    return 0;
   }
+  /* the cells first, then the column widths */
+  enum { CELL = 512 };
+  char(*cells)[5][CELL] = malloc(((size_t)t->nrows + 1) * sizeof *cells);
+  if (!cells) {
+    gradc_trace_free(g, t);
+    return EXIT_INPUT;
+  }
+  char h1[320], h2[320];
+  snprintf(h1, sizeof h1, "tangent wrt %s", wname);
+  snprintf(h2, sizeof h2, "adjoint of %s", aname);
+  const char *head[5] = {"node", "shape", "value", h1, h2};
+  int w[5] = {10, 5, 16, 16, 16};
+  for (int c = 0; c < 5; c++)
+    if (c && (int)strlen(head[c]) > w[c])
+      w[c] = (int)strlen(head[c]);
+  for (int i = 0; i < t->nrows; i++) {
+    const GradcTraceRow *row = &t->rows[i];
+    snprintf(cells[i][0], CELL, "%s = %s", row->name, row->def);
+    if (row->rank)
+      shape_text(g, row->dims, row->rank, cells[i][1], CELL);
+    else
+      cells[i][1][0] = 0;
+    cell(cells[i][2], CELL, row->value, row);
+    cell(cells[i][3], CELL, row->tangent, row);
+    cell(cells[i][4], CELL, row->adjoint, row);
+    for (int c = 0; c < 5; c++)
+      if ((int)strlen(cells[i][c]) > w[c])
+        w[c] = (int)strlen(cells[i][c]);
+  }
+  /* the shape column only when a row is a tensor: scalar traces read as
+   * the course's tables */
+  printf("%-*s", w[0], head[0]);
+  if (tensors)
+    printf("  %-*s", w[1], head[1]);
+  printf("  %*s  %*s  %*s\n", w[2], head[2], w[3], head[3], w[4], head[4]);
+  for (int i = 0; i < t->nrows; i++) {
+    printf("%-*s", w[0], cells[i][0]);
+    if (tensors)
+      printf("  %-*s", w[1], cells[i][1]);
+    printf("  %*s  %*s  %*s\n", w[2], cells[i][2], w[3], cells[i][3], w[4], cells[i][4]);
+  }
+  for (int o = 0; o < no; o++)
+    printf("%s = %s\n", gradc_output_name(g, o), t->out_row[o]);
+  free(cells);
   gradc_trace_free(g, t);
   return 0;
 }
@@ -1283,7 +1517,8 @@ int main(int argc, char **argv) {
     rc = cmd_dot(&r);
   } else {
     int *wrt = NULL, nwrt = 0;
-    if (parse_wrt(g, o.file, o.wrt, &wrt, &nwrt) < 0) {
+    /* trace reads its own --wrt (an element: x[1]) */
+    if (parse_wrt(g, o.file, strcmp(o.cmd, "trace") ? o.wrt : NULL, &wrt, &nwrt) < 0) {
       rc = EXIT_INPUT;
     } else if ((rc = gather_values(g, &o, !strcmp(o.cmd, "check"))) != 0) {
       ;

@@ -161,23 +161,30 @@ void gradc_timings(const Gradc *g, const GradcFn *f, double t[5]);
 /* ---- the evaluation trace (the course's tables) ----------------------- */
 
 /* One row per DAG node that the outputs depend on (constants are written
- * into the definitions), in evaluation order: "a4", "a2 * a3", its value,
- * its tangent along variable `wrt` (forward mode) and its adjoint for
- * output `out` (reverse mode). */
+ * into the definitions), in evaluation order: "a4", "a2 * a3", its shape,
+ * its value, its tangent along element `elem` of variable `wrt` (forward
+ * mode) and its adjoint for output `out` (reverse mode; for a tensor output,
+ * the adjoint of the sum of its elements). */
 typedef struct GradcTraceRow {
   char name[16];
   char *def;
-  double value, tangent, adjoint;
+  int rank;
+  long dims[4];     /* symbolic dimensions at their bound sizes */
+  long size;        /* elements (1 for a scalar) */
+  double *value, *tangent, *adjoint;  /* size elements each, row-major */
 } GradcTraceRow;
 
 typedef struct GradcTrace {
   GradcTraceRow *rows;
   int nrows;
   char **out_row;   /* per output: the row that holds it ("a6"), or its constant */
+  int out_is_tensor; /* adjoints are of the sum of the output's elements */
 } GradcTrace;
 
-/* vals: one value per (scalar) variable. Free with gradc_trace_free. */
-GradcStatus gradc_trace(Gradc *g, int out, int wrt, const double *vals, GradcTrace **trace);
+/* At the variables' values on the context (gradc_set_defaults first); the
+ * tangent direction is the unit vector of flat (row-major) element `elem`
+ * of variable `wrt` (0 for a scalar). Free with gradc_trace_free. */
+GradcStatus gradc_trace(Gradc *g, int out, int wrt, long elem, GradcTrace **trace);
 void gradc_trace_free(Gradc *g, GradcTrace *t);
 
 /* ---- training -------------------------------------------------------- */

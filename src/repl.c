@@ -362,7 +362,8 @@ static void help(void) {
        "  :jacobian EXPR|NAME [wrt a,b]   :hessian EXPR|NAME [wrt a,b]\n"
        "  :diff NAME wrt VAR        the derivative as an expression\n"
        "  :check EXPR|NAME          derivatives against finite differences\n"
-       "  :trace NAME [wrt VAR]     the evaluation trace (forward and reverse tables)\n"
+       "  :trace NAME [wrt VAR]     the evaluation trace (forward and reverse tables);\n"
+       "                            wrt x[1]: the tangent along one element of a tensor\n"
        "  :emit NAME                the C code   :dot NAME   the DAG in Graphviz\n"
        "  :time EXPR                compile and evaluation times\n"
        "  :quit");
@@ -826,7 +827,8 @@ static int command(Repl *r, char *line) {
       fprintf(stderr, "repl: error: :diff NAME wrt VAR\n");
       return 1;
     }
-    if (parse_wrt(g, "repl", wrtlist, &wrt, &nwrt) < 0) {
+    /* :trace reads its own wrt (an element: x[1]) */
+    if (parse_wrt(g, "repl", strcmp(cmd, ":trace") ? wrtlist : NULL, &wrt, &nwrt) < 0) {
       free(wrt);
       return 1;
     }

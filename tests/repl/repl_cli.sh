@@ -226,6 +226,17 @@ load_and_grad)
   [ "$(cat "$tmp/abs.out")" = "accuracy = 0.3333333333" ] || fail ":load by absolute path: $(cat "$tmp/abs.out")"
   ;;
 
+trace_tensor)
+  # :trace of a tensor name and of a tensor expression, along an element
+  # (wrt x[1]); a bad element is an error and the session goes on. The
+  # numbers were checked by hand: sum(x^2) and sum(x*exp(x)) at x = [3, 4].
+  session t "$here/trace_tensor.in"
+  expect_rc t 1
+  same "$here/trace_tensor.expect" "$tmp/t.out" "stdout"
+  same "$here/trace_tensor.expect_stderr" "$tmp/t.err" "stderr"
+  quiet t
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2

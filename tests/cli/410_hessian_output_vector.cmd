@@ -1,0 +1,1 @@
+hessian tests/cli/data/hessian_vector_first.expr 'x=[1,2]' --output r
