@@ -1300,13 +1300,30 @@ static void print_node(Printer *p, NodeId n, int top) {
     if (nd->v.idx & 2)
       buf_puts(b, "'");
     return;
-  case OP_SUM: case OP_MAXR: case OP_ARGMAX:
-    buf_printf(b, "%s(", op == OP_SUM ? "sum" : op == OP_MAXR ? "max" : "argmax");
+  case OP_SUM: case OP_MAXR: case OP_ARGMAX: case OP_AMAX: case OP_PROD: case OP_TAKE: case OP_SCATTER:
+    buf_printf(b, "%s(", op == OP_MAXR ? "max" : op_info[op].spell);
     print_node(p, nd->arg[0], 0);
+    if (op == OP_TAKE || op == OP_SCATTER) {
+      buf_puts(b, ", ");
+      print_node(p, nd->arg[1], 0);
+    }
     if (nd->v.idx >= 0)
-      buf_printf(b, ", %d", (int)nd->v.idx);
+      buf_printf(b, ", axis=%d", (int)nd->v.idx);
     buf_puts(b, ")");
     return;
+  case OP_CUMSUM:
+    buf_puts(b, "cumsum(");
+    print_node(p, nd->arg[0], 0);
+    buf_printf(b, ", axis=%d%s)", (int)(nd->v.idx >> 1), nd->v.idx & 1 ? ", reversed" : "");
+    return;
+  case OP_IOTA: {
+    int64_t d = p->d->shapes[nd->shape].dim[0];
+    if (d < 0)
+      buf_printf(b, "arange(%s)", p->prog->dimnames[~d]);
+    else
+      buf_printf(b, "arange(%lld)", (long long)d);
+    return;
+  }
   case OP_ONEHOT:
     buf_puts(b, "onehot(");
     print_node(p, nd->arg[0], 0);

@@ -691,6 +691,8 @@ static void flat_index(Emit *e) {
   Ix ix[MAX_RANK];
   horner(e, ix, loop_terms(x, ix, 0, -1));
   buf_puts(e->out, ";\n");
+  indent(e); /* unread where every operand is broadcast (-Wunused-variable) */
+  buf_puts(e->out, "(void)g_o;\n");
 }
 
 static void close_loops(Emit *e, int n) {

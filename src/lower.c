@@ -523,7 +523,7 @@ static int arange_len(Lower *l, Ast *at, NodeId start, NodeId stop, int64_t *len
   }
   double n = ceil(dag_num(g, stop) - dag_num(g, start));
   if (!(n >= 1) || n > 1e9) {
-    ERR(l, at->span, "arange(%g, %g) would have %g elements: it needs at least 1 (and at most 10^9)",
+    ERR(l, at->span, "arange() from %g to %g would have %g elements: it needs at least 1 (and at most 10^9)",
         dag_num(g, start), dag_num(g, stop), n < 0 ? 0 : n);
     return 0;
   }
@@ -718,7 +718,7 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
     int64_t len, v;
     if (g->nodes[pos[0]].op == OP_DIM) {
       len = ~g->nodes[pos[0]].v.idx;
-    } else if (dag_is_const(g, pos[0]) && int_arg(l, pos_ast[0], pos[0], "the size of eye()", &v) &&
+    } else if (dag_is_const(g, pos[0]) && (v = (int64_t)dag_num(g, pos[0])) == dag_num(g, pos[0]) &&
                v >= 1 && v <= 100000) {
       len = v;
     } else {
