@@ -60,7 +60,7 @@ static void gradc_yyerror(GRADC_YYLTYPE *l, void *scanner, Parse *p, const char 
 %precedence UNARY
 %right '^'
 
-%type <ast> expr postfix primary args indices index dims dimlist dim
+%type <ast> expr postfix primary args arg indices index dims dimlist dim
 
 %%
 
@@ -143,8 +143,14 @@ primary:
   ;
 
 args:
-    expr                     { $$ = ast_list_add(p, ast_new(p, AST_VECTOR, $1->span, 0), $1); }
-  | args ',' expr            { $$ = ast_list_add(p, $1, $3); }
+    arg                      { $$ = ast_list_add(p, ast_new(p, AST_VECTOR, $1 ? $1->span : sp(&@1), 0), $1); }
+  | args ',' arg             { $$ = ast_list_add(p, $1, $3); }
+  ;
+
+/* a keyword argument, axis=1: kids[0] is the value */
+arg:
+    expr
+  | NAME '=' expr            { $$ = ast_new(p, AST_KWARG, $1->span, 1); if ($$) { $$->name = $1->name; $$->kids[0] = $3; } }
   ;
 
 /* kids[0] is reserved for the indexed expression */

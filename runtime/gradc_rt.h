@@ -30,5 +30,21 @@
   static inline double g_max(double a, double b) { return (a != a || a > b) ? a : b; }
 #define GRADC_RT_MIN \
   static inline double g_min(double a, double b) { return (a != a || a < b) ? a : b; }
+/* Python's a % b: the result has the sign of b (0 takes b's sign too);
+ * NaN for b == 0 where Python raises. */
+#define GRADC_RT_MOD \
+  static inline double g_mod(double a, double b) { \
+    double r = fmod(a, b); \
+    if (r != 0.0) { if ((r < 0.0) != (b < 0.0)) r += b; } \
+    else r = b < 0.0 ? -0.0 : 0.0; \
+    return r; }
+/* log(exp(a) + exp(b)) = max + log1p(exp(-|a - b|)); -inf with -inf is
+ * -inf, an infinite maximum is itself, NaN spreads. */
+#define GRADC_RT_LOGADDEXP \
+  static inline double g_logaddexp(double a, double b) { \
+    double m = a > b ? a : b; \
+    if (a != a || b != b) return a + b; \
+    if (m - m != 0.0) return m; \
+    return m + log1p(exp(-fabs(a - b))); }
 
 #endif

@@ -102,6 +102,14 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
                 dag_mul(g, C(0.5), dag_bin(g, OP_EQ, a, b)));
     break;
   }
+  case OP_MOD: /* a - b floor(a/b): d/da = 1, d/db = -floor(a/b) */
+    if (i == 0)
+      return seed;
+    p = dag_neg(g, dag_un(g, OP_FLOOR, dag_div(g, a, b)));
+    break;
+  case OP_LOGADDEXP: /* d/da = exp(a - n) = sigmoid(a - b); a tie splits 0.5/0.5 */
+    p = i == 0 ? dag_un(g, OP_SIGMOID, dag_sub(g, a, b)) : dag_un(g, OP_SIGMOID, dag_sub(g, b, a));
+    break;
   case OP_WHERE: /* the chosen branch only; the condition gets nothing */
     if (i == 0)
       return NO_NODE;
@@ -131,6 +139,35 @@ static NodeId as_matrix(Dag *g, NodeId x, int column) {
   return dag_reshape(g, x, shape_intern(g, &r));
 }
 
+/* n (a reduction of x along axis) kept with the axis, broadcast back to
+ * x's shape. */
+static NodeId keep_bcast(Dag *g, NodeId n, ShapeId xs, int axis) {
+  if (axis >= 0)
+    n = dag_reshape(g, n, shape_keepdims(g, xs, axis));
+  return dag_bcast(g, n, xs);
+}
+
+/* The partial derivatives of a reduction node n of x (shape of x):
+ *   max: [x == max] / count(x == max), ties split equally;
+ *   prod: the product of the others, without dividing by a zero: P/x_i
+ *     where no entry is 0 (and 0 where another one is), the product of
+ *     the nonzero entries at the only zero, 0 everywhere if two are 0. */
+static NodeId reduce_partial(Dag *g, const Node *nd, NodeId n) {
+  NodeId x = nd->arg[0];
+  ShapeId xs = dag_shape(g, x);
+  int axis = (int)nd->v.idx;
+  NodeId zero = dag_const(g, 0), one = dag_const(g, 1);
+  if (nd->op == OP_AMAX) {
+    NodeId mask = dag_bin(g, OP_EQ, x, keep_bcast(g, n, xs, axis));
+    return dag_div(g, mask, keep_bcast(g, dag_sum(g, mask, axis), xs, axis));
+  }
+  NodeId iszero = dag_bin(g, OP_EQ, x, zero);
+  NodeId zeros = keep_bcast(g, dag_sum(g, iszero, axis), xs, axis);
+  NodeId others = keep_bcast(g, dag_prod(g, dag_op(g, OP_WHERE, iszero, one, x), axis), xs, axis);
+  NodeId at_zero = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, zeros, one), others, zero);
+  return dag_op(g, OP_WHERE, iszero, at_zero, dag_div(g, keep_bcast(g, n, xs, axis), x));
+}
+
 /* The rules of the tensor operators, one per mode: the tangent of n given
  * the tangent t of its argument i (forward), or the adjoint of argument i
  * given the adjoint t of n (reverse). */
@@ -157,6 +194,26 @@ static NodeId struct_rule(Dag *g, NodeId n, int i, NodeId t, int reverse) {
       t = dag_reshape(g, t, shape_keepdims(g, xs, axis));
     return dag_bcast(g, t, xs);
   }
+  case OP_AMAX:
+  case OP_PROD: {
+    int axis = (int)nd.v.idx;
+    NodeId p = reduce_partial(g, &nd, n);
+    if (!reverse)
+      return dag_sum(g, dag_smul(g, t, p), axis);
+    return dag_smul(g, keep_bcast(g, t, xs, axis), p);
+  }
+  case OP_CUMSUM: /* the adjoint of a running sum runs the other way */
+    return dag_cumsum(g, t, (int)(nd.v.idx >> 1), (int)(nd.v.idx & 1) ^ reverse);
+  case OP_TAKE:
+    if (i == 1) /* the indices: derivative 0 */
+      return NO_NODE;
+    return reverse ? dag_scatter(g, t, nd.arg[1], (int)nd.v.idx, xs)
+                   : dag_take(g, t, nd.arg[1], (int)nd.v.idx);
+  case OP_SCATTER:
+    if (i == 1)
+      return NO_NODE;
+    return reverse ? dag_take(g, t, nd.arg[1], (int)nd.v.idx)
+                   : dag_scatter(g, t, nd.arg[1], (int)nd.v.idx, ns);
   case OP_MATMUL: {
     NodeId a = nd.arg[0], b = nd.arg[1];
     int f = (int)nd.v.idx, ta = f & 1, tb = (f >> 1) & 1;

@@ -1,6 +1,7 @@
 /* api.c: the public API of gradc.h on top of the passes: read and compile a
  * program, build derivative roots, emit C for them and JIT it. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -669,6 +670,48 @@ long gradc_fn_op_count(const GradcFn *f) {
   return emit_count_ops(f->g->prog.dag, f->roots, f->nres); /* on demand: a pass over the DAG */
 }
 
+/* take(x, idx): an index that is not an integer in range. A scatter (its
+ * adjoint) is reported at the take it comes from (the same indices). */
+static GradcStatus take_failed(Gradc *g, NodeId n) {
+  const Dag *d = g->prog.dag;
+  const Node *nd = &d->nodes[n];
+  NodeId idx = nd->arg[1];
+  int axis = (int)nd->v.idx;
+  ShapeId xs = nd->op == OP_TAKE ? d->nodes[nd->arg[0]].shape : nd->shape;
+  int64_t dm = shape_get(d, xs)->dim[axis];
+  long size = dm >= 0 ? (long)dm : (g->dimval ? g->dimval[~dm] : -1);
+  char which[200] = "an index";
+  const Node *l = &d->nodes[idx];
+  if (l->op == OP_VAR && l->v.idx < g->prog.nvars && g->vals && g->vals[l->v.idx].set) {
+    const Value *v = &g->vals[l->v.idx];
+    long cnt = values_size(g, g->prog.vars[l->v.idx].shape);
+    for (long e = 0; e < cnt; e++) {
+      double x = v->data[e];
+      if (!(x > -1.0 - (double)size && x < (double)size) || x != floor(x)) {
+        snprintf(which, sizeof which, "the index %.10g (element %ld of '%s')", x, e, g->prog.vars[l->v.idx].name);
+        break;
+      }
+    }
+  } else if (l->op == OP_CONST) {
+    snprintf(which, sizeof which, "the index %.10g", l->v.num);
+  }
+  Span at = {0};
+  int found = 0;
+  for (int i = 0; i < g->prog.nchecks && !found; i++) {
+    const Node *c = &d->nodes[g->prog.check_node[i]];
+    if (g->prog.check_node[i] == n || (c->op == OP_TAKE && c->arg[1] == idx && c->v.idx == nd->v.idx)) {
+      at = g->prog.check_span[i];
+      found = 1;
+    }
+  }
+  const char *what = "take(): %s is not an integer in -%ld..%ld (axis %d has size %ld)";
+  if (found)
+    diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, at, NULL, what, which, size, size - 1, axis, size);
+  else
+    gradc_error(g, GRADC_ERR_INPUT, what, which, size, size - 1, axis, size);
+  return GRADC_ERR_INPUT;
+}
+
 static GradcStatus status_of(Gradc *g, int rc) {
   if (rc == 0)
     return GRADC_OK;
@@ -678,6 +721,8 @@ static GradcStatus status_of(Gradc *g, int rc) {
   }
   /* a failed runtime check: the kernel returns the onehot node + 1 */
   NodeId n = (NodeId)(rc - 1);
+  if (n < g->prog.dag->count && (g->prog.dag->nodes[n].op == OP_TAKE || g->prog.dag->nodes[n].op == OP_SCATTER))
+    return take_failed(g, n);
   int64_t k = n < g->prog.dag->count ? g->prog.dag->nodes[n].v.idx : 0;
   char which[160] = "a label";
   if (n < g->prog.dag->count && g->vals) { /* labels straight from an input: which one? */
@@ -1119,13 +1164,30 @@ static void print_node(Printer *p, NodeId n, int top) {
     if (nd->v.idx & 2)
       buf_puts(b, "'");
     return;
-  case OP_SUM: case OP_MAXR: case OP_ARGMAX:
-    buf_printf(b, "%s(", op == OP_SUM ? "sum" : op == OP_MAXR ? "max" : "argmax");
+  case OP_SUM: case OP_MAXR: case OP_ARGMAX: case OP_AMAX: case OP_PROD: case OP_TAKE: case OP_SCATTER:
+    buf_printf(b, "%s(", op == OP_MAXR ? "max" : op_info[op].spell);
     print_node(p, nd->arg[0], 0);
+    if (op == OP_TAKE || op == OP_SCATTER) {
+      buf_puts(b, ", ");
+      print_node(p, nd->arg[1], 0);
+    }
     if (nd->v.idx >= 0)
-      buf_printf(b, ", %d", (int)nd->v.idx);
+      buf_printf(b, ", axis=%d", (int)nd->v.idx);
     buf_puts(b, ")");
     return;
+  case OP_CUMSUM:
+    buf_puts(b, "cumsum(");
+    print_node(p, nd->arg[0], 0);
+    buf_printf(b, ", axis=%d%s)", (int)(nd->v.idx >> 1), nd->v.idx & 1 ? ", reversed" : "");
+    return;
+  case OP_IOTA: {
+    int64_t d = p->d->shapes[nd->shape].dim[0];
+    if (d < 0)
+      buf_printf(b, "arange(%s)", p->prog->dimnames[~d]);
+    else
+      buf_printf(b, "arange(%lld)", (long long)d);
+    return;
+  }
   case OP_ONEHOT:
     buf_puts(b, "onehot(");
     print_node(p, nd->arg[0], 0);

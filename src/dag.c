@@ -15,6 +15,8 @@ GRADC_RT_SIGMOID
 GRADC_RT_SOFTPLUS
 GRADC_RT_MAX
 GRADC_RT_MIN
+GRADC_RT_MOD
+GRADC_RT_LOGADDEXP
 
 const OpInfo op_info[OP_COUNT] = {
 #define OP(e, s, n, c) [OP_##e] = {#e, s, n, c},
@@ -157,6 +159,12 @@ static unsigned node_flags(const Dag *g, const Node *k) {
   }
   case OP_EXP: case OP_LOG:
     return stable_finite(g, k) ? f : NF_NONFINITE;
+  case OP_MOD: /* fmod(a, 0) is NaN */
+    return dag_nonzero(g, k->arg[1]) ? f : NF_NONFINITE;
+  case OP_PROD: /* a product of many finite numbers may overflow */
+    return NF_NONFINITE;
+  case OP_TAKE: case OP_SCATTER: /* the indices only choose */
+    return g->nodes[k->arg[0]].flags & NF_NONFINITE;
   case OP_SQRT: case OP_ASIN: case OP_ACOS:
   case OP_SINH: case OP_COSH: case OP_LOG1P: case OP_EXPM1:
     return NF_NONFINITE;
@@ -293,6 +301,11 @@ double dag_eval_op(OpKind op, const double *x) {
   case OP_WHERE: return x[0] != 0 ? x[1] : x[2];
   case OP_SMUL: return x[0] == 0 || x[1] == 0 ? 0.0 : x[0] * x[1];
   case OP_STOP: return x[0];
+  case OP_FLOOR: return floor(x[0]);
+  case OP_CEIL: return ceil(x[0]);
+  case OP_ROUND: return rint(x[0]); /* half to even, as numpy.round */
+  case OP_MOD: return g_mod(x[0], x[1]);
+  case OP_LOGADDEXP: return g_logaddexp(x[0], x[1]);
   default: break; /* not elementwise */
   }
   return NAN;
@@ -314,7 +327,7 @@ static int nonnegative_depth(const Dag *g, NodeId n, int depth) {
   switch ((OpKind)x->op) {
   case OP_CONST: return !(x->v.num < 0);
   case OP_ABS: case OP_EXP: case OP_SQRT: case OP_SIGMOID: case OP_RELU:
-  case OP_SOFTPLUS: case OP_COSH: case OP_ONEHOT:
+  case OP_SOFTPLUS: case OP_COSH: case OP_ONEHOT: case OP_IOTA:
   case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
     return 1;
   case OP_MUL: case OP_SMUL:
@@ -329,7 +342,7 @@ static int nonnegative_depth(const Dag *g, NodeId n, int depth) {
   case OP_ADD: case OP_DIV: case OP_MAX: case OP_MATMUL:
     return nonnegative_depth(g, x->arg[0], depth + 1) && nonnegative_depth(g, x->arg[1], depth + 1);
   case OP_SUM: case OP_BCAST: case OP_RESHAPE: case OP_TRANSPOSE: case OP_SLICE:
-  case OP_MAXR: case OP_DIM:
+  case OP_MAXR: case OP_AMAX: case OP_CUMSUM: case OP_TAKE: case OP_DIM:
     return x->op == OP_DIM || nonnegative_depth(g, x->arg[0], depth + 1);
   default:
     return 0;
@@ -519,9 +532,78 @@ static NodeId reduce(Dag *g, OpKind op, NodeId x, int axis) {
   NodeId f = fill_of(g, x);
   if (f != NO_NODE && op == OP_SUM && is_num(g, f, 0))
     return dag_bcast(g, f, out);
-  if (f != NO_NODE && op == OP_MAXR)
+  if (f != NO_NODE && (op == OP_MAXR || op == OP_AMAX))
     return dag_bcast(g, f, out);
   return node1(g, op, x, out, axis);
+}
+
+NodeId dag_amax(Dag *g, NodeId x, int axis) { return reduce(g, OP_AMAX, x, axis); }
+NodeId dag_prod(Dag *g, NodeId x, int axis) { return reduce(g, OP_PROD, x, axis); }
+
+NodeId dag_cumsum(Dag *g, NodeId x, int axis, int reversed) {
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  ShapeId s = dag_shape(g, x);
+  if (axis < 0 || axis >= shape_rank(g, s)) {
+    snprintf(g->err, sizeof g->err, "needs an axis of a tensor");
+    return NO_NODE;
+  }
+  if (is_num(g, x, 0))
+    return x;
+  return node1(g, OP_CUMSUM, x, s, 2 * (int64_t)axis + (reversed != 0));
+}
+
+/* The shape of take(x, idx, axis): x's with the axis replaced by idx's. */
+static int take_shape(Dag *g, ShapeId xs, ShapeId is, int axis, ShapeId *out) {
+  const Shape *x = shape_get(g, xs), *ix = shape_get(g, is);
+  if (x->rank - 1 + ix->rank > MAX_RANK)
+    return -1;
+  Shape r = {0};
+  for (int k = 0; k < axis; k++)
+    r.dim[r.rank++] = x->dim[k];
+  for (int k = 0; k < ix->rank; k++)
+    r.dim[r.rank++] = ix->dim[k];
+  for (int k = axis + 1; k < x->rank; k++)
+    r.dim[r.rank++] = x->dim[k];
+  *out = shape_intern(g, &r);
+  return 0;
+}
+
+NodeId dag_take(Dag *g, NodeId x, NodeId idx, int axis) {
+  if (x == NO_NODE || idx == NO_NODE || g->oom)
+    return NO_NODE;
+  ShapeId out;
+  if (axis < 0 || axis >= shape_rank(g, dag_shape(g, x)))
+    return shape_err(g, "axis out of range for", x, NO_NODE);
+  if (take_shape(g, dag_shape(g, x), dag_shape(g, idx), axis, &out) < 0)
+    return shape_err(g, "the result would have more than 4 dimensions: indices", idx, NO_NODE);
+  Node key = {.op = OP_TAKE, .nargs = 2, .shape = out, .arg = {x, idx, NO_NODE}};
+  key.v.idx = axis;
+  return intern(g, &key);
+}
+
+NodeId dag_scatter(Dag *g, NodeId t, NodeId idx, int axis, ShapeId to) {
+  if (t == NO_NODE || idx == NO_NODE || g->oom)
+    return NO_NODE;
+  ShapeId ts;
+  if (take_shape(g, to, dag_shape(g, idx), axis, &ts) < 0)
+    return shape_err(g, "internal: scatter of", t, NO_NODE);
+  if (dag_shape(g, t) != ts)
+    t = dag_bcast(g, t, ts);
+  if (t == NO_NODE)
+    return NO_NODE;
+  Node key = {.op = OP_SCATTER, .nargs = 2, .shape = to, .arg = {t, idx, NO_NODE}};
+  key.v.idx = axis;
+  return intern(g, &key);
+}
+
+NodeId dag_iota(Dag *g, int64_t n) {
+  if (g->oom)
+    return NO_NODE;
+  Shape r = {.rank = 1};
+  r.dim[0] = n;
+  Node key = {.op = OP_IOTA, .shape = shape_intern(g, &r), .arg = {NO_NODE, NO_NODE, NO_NODE}};
+  return intern(g, &key);
 }
 
 NodeId dag_sum(Dag *g, NodeId x, int axis) { return reduce(g, OP_SUM, x, axis); }

@@ -134,7 +134,7 @@ static int inlinable_into(const Emit *e, NodeId n, NodeId c) {
     return 0;
   if ((OP_IS_ELEMWISE(cop) || cop == OP_BCAST) && dag_shape(g, c) == dag_shape(g, n))
     return cop != OP_BCAST;
-  return cop == OP_SUM || cop == OP_MAXR;
+  return cop == OP_SUM || cop == OP_MAXR || cop == OP_AMAX || cop == OP_PROD;
 }
 
 /* Do two shapes have the same number of elements, whatever the dimensions? */
@@ -520,6 +520,9 @@ static const char *c_func(OpKind op) {
   case OP_SOFTPLUS: return "g_softplus";
   case OP_MAX: return "g_max";
   case OP_MIN: return "g_min";
+  case OP_ROUND: return "rint"; /* half to even, as numpy.round */
+  case OP_MOD: return "g_mod";
+  case OP_LOGADDEXP: return "g_logaddexp";
   default: return op_info[op].spell;
   }
 }
@@ -693,6 +696,8 @@ static void flat_index(Emit *e) {
   Ix ix[MAX_RANK];
   horner(e, ix, loop_terms(x, ix, 0, -1));
   buf_puts(e->out, ";\n");
+  indent(e); /* unread where every operand is broadcast (-Wunused-variable) */
+  buf_puts(e->out, "(void)g_o;\n");
 }
 
 static void close_loops(Emit *e, int n) {
@@ -727,7 +732,7 @@ static void reduce_loop(Emit *e, NodeId n) {
   const Shape *sx = shape_get(e->g, xs);
   Buf *b = e->out;
   OpKind op = (OpKind)nd->op;
-  if (op == OP_MAXR || op == OP_ARGMAX)
+  if (op == OP_MAXR || op == OP_AMAX || op == OP_ARGMAX)
     e->used_ops |= 1ull << OP_MAX;
   int all = axis < 0;
   if (op == OP_SUM && !all && axis < sx->rank - 1) {
@@ -763,7 +768,8 @@ static void reduce_loop(Emit *e, NodeId n) {
     }
   }
   indent(e);
-  buf_puts(b, op == OP_ARGMAX ? "double g_acc = 0.0, g_best = 0.0;\n" : "double g_acc = 0.0;\n");
+  buf_puts(b, op == OP_ARGMAX ? "double g_acc = 0.0, g_best = 0.0;\n"
+                               : op == OP_PROD ? "double g_acc = 1.0;\n" : "double g_acc = 0.0;\n");
   int nested = !all || needs_nest(e, x, xs, 1) || needs_nest(e, x, xs, 0);
   e->loop_shape = xs;
   e->loop_nested = nested;
@@ -790,6 +796,8 @@ static void reduce_loop(Emit *e, NodeId n) {
   indent(e);
   if (op == OP_SUM) {
     buf_puts(b, "g_acc += g_v;\n");
+  } else if (op == OP_PROD) {
+    buf_puts(b, "g_acc *= g_v;\n");
   } else {
     /* the first element starts it; NaN wins (g_max) */
     const char *first = all ? "g_o == 0" : NULL;
@@ -798,7 +806,7 @@ static void reduce_loop(Emit *e, NodeId n) {
       snprintf(firstbuf, sizeof firstbuf, "g_i%d == 0", axis);
       first = firstbuf;
     }
-    if (op == OP_MAXR)
+    if (op == OP_MAXR || op == OP_AMAX)
       buf_printf(b, "g_acc = %s ? g_v : g_max(g_acc, g_v);\n", first);
     else {
       char idx[32];
@@ -1095,6 +1103,162 @@ static void struct_loop(Emit *e, NodeId n) {
   }
 }
 
+/* The product of dimensions [from, to) of shape s, as a C expression. */
+static void dims_product(Emit *e, const Shape *s, int from, int to) {
+  if (from >= to) {
+    buf_puts(e->out, "1");
+    return;
+  }
+  for (int k = from; k < to; k++) {
+    if (k > from)
+      buf_puts(e->out, "*");
+    dim(e, s->dim[k]);
+  }
+}
+
+/* Element k of an operand: a stored tensor's memory, or a scalar. */
+static void operand_at(Emit *e, NodeId x, const char *k) {
+  if (is_tensor(e, x)) {
+    ptr(e, x);
+    buf_printf(e->out, "[%s]", k);
+  } else {
+    e->loop_shape = SHAPE_SCALAR;
+    ref(e, x);
+  }
+}
+
+/* Running sums, gathers (take) and their adjoints (scatter), arange.
+ * Along an axis of size D, with A elements before it and B after, x[a, k,
+ * b] is x[(a*D + k)*B + b]; the indices of take are checked here (integer
+ * values in -D..D-1, negative from the end, as numpy.take): the kernel
+ * returns the node + 1 if one is not. */
+static void gather_loop(Emit *e, NodeId n) {
+  const Node *nd = dag_node(e->g, n);
+  Buf *b = e->out;
+  if (nd->op == OP_IOTA) {
+    indent(e);
+    buf_puts(b, "for (long g_o = 0; g_o < ");
+    size(e, nd->shape);
+    buf_printf(b, "; g_o++)\n");
+    indent(e);
+    buf_printf(b, "  g_b%d[g_o] = (double)g_o;\n", e->slot[n]);
+    return;
+  }
+  NodeId x = nd->arg[0];
+  if (nd->op == OP_CUMSUM) {
+    const Shape *s = shape_get(e->g, nd->shape);
+    int axis = (int)(nd->v.idx >> 1), rev = (int)(nd->v.idx & 1);
+    indent(e);
+    buf_puts(b, "for (long g_a = 0; g_a < ");
+    dims_product(e, s, 0, axis);
+    buf_puts(b, "; g_a++) {\n");
+    e->indent++;
+    indent(e);
+    buf_puts(b, "for (long g_c = 0; g_c < ");
+    dims_product(e, s, axis + 1, s->rank);
+    buf_puts(b, "; g_c++) {\n");
+    e->indent++;
+    indent(e);
+    buf_puts(b, "double g_acc = 0.0;\n");
+    open_loop(e, "g_q", s->dim[axis]);
+    indent(e);
+    buf_puts(b, "long g_f = (g_a*");
+    dim(e, s->dim[axis]);
+    if (rev) {
+      buf_puts(b, " + ");
+      dim(e, s->dim[axis]);
+      buf_puts(b, " - 1 - g_q)*");
+    } else {
+      buf_puts(b, " + g_q)*");
+    }
+    dims_product(e, s, axis + 1, s->rank);
+    buf_puts(b, " + g_c;\n");
+    indent(e);
+    buf_puts(b, "g_acc += ");
+    ptr(e, x);
+    buf_printf(b, "[g_f];\n");
+    indent(e);
+    buf_printf(b, "g_b%d[g_f] = g_acc;\n", e->slot[n]);
+    close_loops(e, 3);
+    return;
+  }
+  int axis = (int)nd->v.idx;
+  int take = nd->op == OP_TAKE;
+  NodeId idx = nd->arg[1];
+  const Shape *full = shape_get(e->g, take ? dag_shape(e->g, x) : nd->shape);
+  int check = (int)n + 1;
+  e->checks++;
+  if (!take) { /* zeros, then add */
+    indent(e);
+    buf_puts(b, "for (long g_o = 0; g_o < ");
+    size(e, nd->shape);
+    buf_printf(b, "; g_o++)\n");
+    indent(e);
+    buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
+  }
+  indent(e);
+  buf_puts(b, "for (long g_a = 0; g_a < ");
+  dims_product(e, full, 0, axis);
+  buf_puts(b, "; g_a++) {\n");
+  e->indent++;
+  indent(e);
+  buf_puts(b, "for (long g_j = 0; g_j < ");
+  size(e, dag_shape(e->g, idx));
+  buf_puts(b, "; g_j++) {\n");
+  e->indent++;
+  indent(e);
+  buf_puts(b, "double g_v = ");
+  operand_at(e, idx, "g_j");
+  buf_puts(b, ";\n");
+  indent(e);
+  buf_puts(b, "if (!(g_v > -1.0 - ");
+  dim(e, full->dim[axis]);
+  buf_puts(b, " && g_v < ");
+  dim(e, full->dim[axis]);
+  buf_printf(b, ") || (double)(long)g_v != g_v) { g_status = %d; goto g_done; }\n", check);
+  indent(e);
+  buf_puts(b, "long g_k = (long)g_v < 0 ? (long)g_v + ");
+  dim(e, full->dim[axis]);
+  buf_puts(b, " : (long)g_v;\n");
+  indent(e);
+  buf_puts(b, "for (long g_c = 0; g_c < ");
+  dims_product(e, full, axis + 1, full->rank);
+  buf_puts(b, "; g_c++) {\n");
+  e->indent++;
+  /* the gathered side: ((a*J + j)*B + c); the full side: ((a*D + k)*B + c) */
+  Buf gi = {0}, fi = {0};
+  Buf *save = e->out;
+  e->out = &gi;
+  buf_puts(&gi, "(g_a*");
+  size(e, dag_shape(e->g, idx));
+  buf_puts(&gi, " + g_j)*");
+  dims_product(e, full, axis + 1, full->rank);
+  buf_puts(&gi, " + g_c");
+  e->out = &fi;
+  buf_puts(&fi, "(g_a*");
+  dim(e, full->dim[axis]);
+  buf_puts(&fi, " + g_k)*");
+  dims_product(e, full, axis + 1, full->rank);
+  buf_puts(&fi, " + g_c");
+  e->out = save;
+  indent(e);
+  if (take) {
+    if (is_tensor(e, n))
+      buf_printf(b, "g_b%d[%s] = ", e->slot[n], gi.data);
+    else
+      buf_printf(b, "t[%d] = ", e->slot[n]);
+    ptr(e, x);
+    buf_printf(b, "[%s];\n", fi.data);
+  } else {
+    buf_printf(b, "g_b%d[%s] += ", e->slot[n], fi.data);
+    operand_at(e, x, gi.data);
+    buf_puts(b, ";\n");
+  }
+  buf_free(&gi);
+  buf_free(&fi);
+  close_loops(e, 3);
+}
+
 /* ---- functions ------------------------------------------------------------ */
 
 static void signature(Buf *b, const EmitFn *fn, int kernel, int work) {
@@ -1161,7 +1325,7 @@ static int splittable(const Emit *e, uint32_t count) {
     if (e->slot[i] == ST_NONE)
       continue;
     const Node *nd = dag_node(e->g, i);
-    if (is_tensor(e, i) || nd->op == OP_DIM || nd->op == OP_ONEHOT)
+    if (is_tensor(e, i) || nd->op == OP_DIM || nd->op == OP_ONEHOT || nd->op == OP_TAKE)
       return 0;
     stmts += e->slot[i] >= 0 && !e->alias[i];
   }
@@ -1351,7 +1515,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     const Node *nd = dag_node(e->g, i);
     if (e->slot[i] == ST_NONE)
       continue;
-    status |= nd->op == OP_ONEHOT;
+    status |= nd->op == OP_ONEHOT || nd->op == OP_TAKE || nd->op == OP_SCATTER;
     if (nd->op == OP_VAR && fn->arg_of_var[nd->v.idx] >= 0)
       read[fn->arg_of_var[nd->v.idx]] = 1;
   }
@@ -1387,7 +1551,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       continue;
     const Node *nd = dag_node(e->g, i);
     OpKind op = (OpKind)nd->op;
-    if (op == OP_SUM || op == OP_MAXR || op == OP_ARGMAX) {
+    if (op == OP_SUM || op == OP_MAXR || op == OP_ARGMAX || op == OP_AMAX || op == OP_PROD) {
       buf_puts(b, "  {\n");
       e->indent = 2;
       reduce_loop(e, i);
@@ -1401,6 +1565,11 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       buf_puts(b, "  {\n");
       e->indent = 2;
       struct_loop(e, i);
+      buf_puts(b, "  }\n");
+    } else if (op == OP_CUMSUM || op == OP_TAKE || op == OP_SCATTER || op == OP_IOTA) {
+      buf_puts(b, "  {\n");
+      e->indent = 2;
+      gather_loop(e, i);
       buf_puts(b, "  }\n");
     } else if (is_tensor(e, i)) {
       buf_puts(b, "  {\n");
@@ -1490,9 +1659,9 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   static const OpKind libm[] = {OP_EXP, OP_LOG, OP_SQRT, OP_SIN, OP_COS, OP_TAN,
                                 OP_ASIN, OP_ACOS, OP_ATAN, OP_SINH, OP_COSH,
                                 OP_TANH, OP_ERF, OP_LOG1P, OP_EXPM1};
-  int need_exp = ((u >> OP_EXP) | (u >> OP_SIGMOID) | (u >> OP_SOFTPLUS)) & 1;
-  int need_log1p = ((u >> OP_LOG1P) | (u >> OP_SOFTPLUS)) & 1;
-  int need_fabs = ((u >> OP_ABS) | (u >> OP_SOFTPLUS)) & 1;
+  int need_exp = ((u >> OP_EXP) | (u >> OP_SIGMOID) | (u >> OP_SOFTPLUS) | (u >> OP_LOGADDEXP)) & 1;
+  int need_log1p = ((u >> OP_LOG1P) | (u >> OP_SOFTPLUS) | (u >> OP_LOGADDEXP)) & 1;
+  int need_fabs = ((u >> OP_ABS) | (u >> OP_SOFTPLUS) | (u >> OP_LOGADDEXP)) & 1;
   for (size_t i = 0; i < sizeof libm / sizeof *libm; i++) {
     OpKind op = libm[i];
     int used = (u >> op) & 1;
@@ -1505,6 +1674,14 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     buf_puts(out, "double fabs(double);\n");
   if ((u >> OP_POW) & 1)
     buf_puts(out, "double pow(double, double);\n");
+  if ((u >> OP_FLOOR) & 1)
+    buf_puts(out, "double floor(double);\n");
+  if ((u >> OP_CEIL) & 1)
+    buf_puts(out, "double ceil(double);\n");
+  if ((u >> OP_ROUND) & 1)
+    buf_puts(out, "double rint(double);\n");
+  if ((u >> OP_MOD) & 1)
+    buf_puts(out, "double fmod(double, double);\n");
   if ((u >> OP_ATAN2) & 1)
     buf_puts(out, "double atan2(double, double);\n");
   if (e.used_blas) /* OpenBLAS's cblas_dgemm; link with -lopenblas */
@@ -1516,6 +1693,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   if ((u >> OP_SOFTPLUS) & 1) buf_puts(out, STR(GRADC_RT_SOFTPLUS) "\n");
   if ((u >> OP_MAX) & 1) buf_puts(out, STR(GRADC_RT_MAX) "\n");
   if ((u >> OP_MIN) & 1) buf_puts(out, STR(GRADC_RT_MIN) "\n");
+  if ((u >> OP_MOD) & 1) buf_puts(out, STR(GRADC_RT_MOD) "\n");
+  if ((u >> OP_LOGADDEXP) & 1) buf_puts(out, STR(GRADC_RT_LOGADDEXP) "\n");
   buf_puts(out, "\n");
   for (int f = 0; f < nfns; f++) { /* prototypes keep -Wmissing-prototypes quiet */
     if (work[f] && !e.kernel) {

@@ -212,6 +212,12 @@ NodeId dag_reshape(Dag *g, NodeId x, ShapeId to);      /* same size */
 NodeId dag_sum(Dag *g, NodeId x, int axis);            /* axis -1: everything */
 NodeId dag_maxr(Dag *g, NodeId x, int axis);
 NodeId dag_argmax(Dag *g, NodeId x, int axis);
+NodeId dag_amax(Dag *g, NodeId x, int axis);          /* max, differentiable */
+NodeId dag_prod(Dag *g, NodeId x, int axis);
+NodeId dag_cumsum(Dag *g, NodeId x, int axis, int reversed); /* axis >= 0 */
+NodeId dag_take(Dag *g, NodeId x, NodeId idx, int axis);     /* numpy.take */
+NodeId dag_scatter(Dag *g, NodeId t, NodeId idx, int axis, ShapeId to); /* its adjoint */
+NodeId dag_iota(Dag *g, int64_t n);                   /* 0..n-1; n may be ~symbol */
 NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags);
 /* dag_matmul flags: 1 A', 2 B', MM_STRONG products with strong zeros
  * (derivative code with an operand that may be non-finite; no BLAS) */
@@ -258,6 +264,7 @@ int64_t shape_size(const Dag *g, ShapeId s);
 typedef enum AstKind {
   AST_NUM, AST_NAME, AST_UNARY, AST_BINARY, AST_CALL, AST_INDEX,
   AST_SLICE, AST_VECTOR, AST_TRANSPOSE, AST_PATH,
+  AST_KWARG,         /* name=value inside a call: kids[0] the value */
 } AstKind;
 
 typedef struct Ast Ast;
@@ -350,7 +357,8 @@ int parse_source(Parse *p);
 typedef enum VarKind { VAR_PARAM, VAR_INPUT } VarKind;
 
 typedef enum InitKind { INIT_NONE, INIT_VALUE, INIT_RANDN, INIT_UNIFORM,
-                        INIT_ZEROS, INIT_ONES, INIT_FILE } InitKind;
+                        INIT_ZEROS, INIT_ONES, INIT_FILE,
+                        INIT_ARRAY } InitKind;  /* a tensor literal: init_vals */
 
 typedef struct Var {
   const char *name;
@@ -361,6 +369,7 @@ typedef struct Var {
   InitKind init;
   double init_a, init_b;  /* value; randn std; uniform lo, hi */
   const char *init_path;   /* INIT_FILE: path[:COLS], relative to the cwd */
+  const double *init_vals; /* INIT_ARRAY: every element, row-major */
   Span init_span;
 } Var;
 

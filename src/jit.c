@@ -76,6 +76,8 @@ static const struct {
     {"sinh", (void *)sinh},   {"cosh", (void *)cosh},     {"tanh", (void *)tanh},
     {"erf", (void *)erf},     {"log1p", (void *)log1p},   {"expm1", (void *)expm1},
     {"fabs", (void *)fabs},   {"pow", (void *)pow},       {"atan2", (void *)atan2},
+    {"floor", (void *)floor}, {"ceil", (void *)ceil},     {"rint", (void *)rint},
+    {"fmod", (void *)fmod},
     {"malloc", (void *)malloc}, {"free", (void *)free},
 };
 

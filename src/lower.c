@@ -13,37 +13,68 @@
 /* Built-ins that are not one DAG operator. */
 enum {
   B_SUM = OP_COUNT + 1, B_MEAN, B_LOGSUMEXP, B_SOFTMAX, B_LOG_SOFTMAX, B_DOT,
-  B_TRANSPOSE, B_ONEHOT, B_ARGMAX, B_RANDN, B_UNIFORM, B_ZEROS, B_ONES
+  B_TRANSPOSE, B_ONEHOT, B_ARGMAX, B_MAX, B_MIN, B_PROD, B_CUMSUM, B_NORM,
+  B_CLIP, B_LOG_SIGMOID, B_CONCAT, B_STACK, B_RESHAPE, B_TAKE, B_ARANGE, B_EYE,
+  B_PI, B_E, B_TRUE, B_FALSE,                 /* constants (minargs -1) */
+  B_RANDN, B_UNIFORM, B_ZEROS, B_ONES         /* initialisers: keep them last */
 };
+
+/* Keyword arguments a built-in takes. */
+enum { KW_AXIS = 1, KW_KEEP = 2, KW_RED = KW_AXIS | KW_KEEP };
 
 typedef struct Builtin {
   const char *name;
   int code;             /* an OpKind or a B_ code */
-  int minargs, maxargs;
+  int minargs, maxargs; /* positional arguments; -1: a constant, not a function */
+  int kw;               /* KW_ bits: axis=K, keepdims=true|false */
 } Builtin;
 
 static const Builtin builtins[] = {
-    {"exp", OP_EXP, 1, 1},         {"log", OP_LOG, 1, 1},
-    {"sqrt", OP_SQRT, 1, 1},       {"abs", OP_ABS, 1, 1},
-    {"sign", OP_SIGN, 1, 1},       {"sin", OP_SIN, 1, 1},
-    {"cos", OP_COS, 1, 1},         {"tan", OP_TAN, 1, 1},
-    {"asin", OP_ASIN, 1, 1},       {"acos", OP_ACOS, 1, 1},
-    {"atan", OP_ATAN, 1, 1},       {"sinh", OP_SINH, 1, 1},
-    {"cosh", OP_COSH, 1, 1},       {"tanh", OP_TANH, 1, 1},
-    {"erf", OP_ERF, 1, 1},         {"sigmoid", OP_SIGMOID, 1, 1},
-    {"relu", OP_RELU, 1, 1},       {"softplus", OP_SOFTPLUS, 1, 1},
-    {"log1p", OP_LOG1P, 1, 1},     {"expm1", OP_EXPM1, 1, 1},
-    {"pow", OP_POW, 2, 2},         {"atan2", OP_ATAN2, 2, 2},
-    {"max", OP_MAX, 2, 2},         {"min", OP_MIN, 2, 2},
-    {"where", OP_WHERE, 3, 3},     {"sum", B_SUM, 1, 2},
-    {"mean", B_MEAN, 1, 2},        {"logsumexp", B_LOGSUMEXP, 1, 2},
-    {"softmax", B_SOFTMAX, 1, 2},  {"log_softmax", B_LOG_SOFTMAX, 1, 2},
-    {"dot", B_DOT, 2, 2},          {"transpose", B_TRANSPOSE, 1, 1},
-    {"onehot", B_ONEHOT, 2, 2},    {"argmax", B_ARGMAX, 1, 2},
-    {"randn", B_RANDN, 0, 1},      {"uniform", B_UNIFORM, 0, 2},
-    {"zeros", B_ZEROS, 0, 0},      {"ones", B_ONES, 0, 0},
+    {"exp", OP_EXP, 1, 1, 0},         {"log", OP_LOG, 1, 1, 0},
+    {"sqrt", OP_SQRT, 1, 1, 0},       {"abs", OP_ABS, 1, 1, 0},
+    {"sign", OP_SIGN, 1, 1, 0},       {"sin", OP_SIN, 1, 1, 0},
+    {"cos", OP_COS, 1, 1, 0},         {"tan", OP_TAN, 1, 1, 0},
+    {"asin", OP_ASIN, 1, 1, 0},       {"acos", OP_ACOS, 1, 1, 0},
+    {"atan", OP_ATAN, 1, 1, 0},       {"sinh", OP_SINH, 1, 1, 0},
+    {"cosh", OP_COSH, 1, 1, 0},       {"tanh", OP_TANH, 1, 1, 0},
+    {"erf", OP_ERF, 1, 1, 0},         {"sigmoid", OP_SIGMOID, 1, 1, 0},
+    {"relu", OP_RELU, 1, 1, 0},       {"softplus", OP_SOFTPLUS, 1, 1, 0},
+    {"log1p", OP_LOG1P, 1, 1, 0},     {"expm1", OP_EXPM1, 1, 1, 0},
+    {"pow", OP_POW, 2, 2, 0},         {"atan2", OP_ATAN2, 2, 2, 0},
+    {"max", B_MAX, 1, 2, KW_RED},  {"min", B_MIN, 1, 2, KW_RED},
+    {"where", OP_WHERE, 3, 3, 0},  {"sum", B_SUM, 1, 2, KW_RED},
+    {"mean", B_MEAN, 1, 2, KW_RED}, {"logsumexp", B_LOGSUMEXP, 1, 2, KW_RED},
+    {"softmax", B_SOFTMAX, 1, 2, KW_AXIS}, {"log_softmax", B_LOG_SOFTMAX, 1, 2, KW_AXIS},
+    {"dot", B_DOT, 2, 2, 0},       {"transpose", B_TRANSPOSE, 1, 1, 0},
+    {"onehot", B_ONEHOT, 2, 2, 0}, {"argmax", B_ARGMAX, 1, 2, KW_RED},
+    {"maximum", OP_MAX, 2, 2, 0},  {"minimum", OP_MIN, 2, 2, 0},
+    {"prod", B_PROD, 1, 2, KW_RED}, {"cumsum", B_CUMSUM, 1, 2, KW_AXIS},
+    {"norm", B_NORM, 1, 2, KW_RED}, {"clip", B_CLIP, 3, 3, 0},
+    {"floor", OP_FLOOR, 1, 1, 0},  {"ceil", OP_CEIL, 1, 1, 0},
+    {"round", OP_ROUND, 1, 1, 0},  {"mod", OP_MOD, 2, 2, 0},
+    {"log_sigmoid", B_LOG_SIGMOID, 1, 1, 0}, {"logaddexp", OP_LOGADDEXP, 2, 2, 0},
+    {"concat", B_CONCAT, 1, 2, KW_AXIS}, {"stack", B_STACK, 1, 2, KW_AXIS},
+    {"reshape", B_RESHAPE, 2, 2, 0}, {"take", B_TAKE, 2, 3, KW_AXIS},
+    {"arange", B_ARANGE, 1, 2, 0}, {"eye", B_EYE, 1, 1, 0},
+    {"pi", B_PI, -1, -1, 0},       {"e", B_E, -1, -1, 0},
+    {"true", B_TRUE, -1, -1, 0},   {"false", B_FALSE, -1, -1, 0},
+    {"randn", B_RANDN, 0, 1, 0},      {"uniform", B_UNIFORM, 0, 2, 0},
+    {"zeros", B_ZEROS, 0, 0, 0},      {"ones", B_ONES, 0, 0, 0},
 };
 enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
+
+/* "function" or "constant", for messages */
+static const char *builtin_kind(const Builtin *f) { return f->minargs < 0 ? "constant" : "function"; }
+
+/* The value of a built-in constant. */
+static double builtin_value(const Builtin *f) {
+  switch (f->code) {
+  case B_PI: return 3.14159265358979323846;
+  case B_E: return 2.71828182845904523536;
+  case B_TRUE: return 1;
+  default: return 0;
+  }
+}
 
 /* The built-in called `name` (an interned name: the answer is kept in its
  * Sym), or NULL. */
@@ -188,6 +219,9 @@ static void add_output(Lower *l, const char *name, NodeId node, Span span) {
 /* ---- expressions -------------------------------------------------------- */
 
 static NodeId name_ref(Lower *l, Ast *a) {
+  const Builtin *bf = builtin(a->name);
+  if (bf && bf->minargs < 0) /* pi, e, true, false: never bound */
+    return dag_const(l->prog->dag, builtin_value(bf));
   Binding *b = lookup(l, a->name);
   if (b && b->kind == B_DIMNAME)
     return dag_dim(l->prog->dag, b->var);
@@ -250,6 +284,253 @@ static int axis_arg(Lower *l, Ast *a, NodeId x, int rank, int *axis) {
   return 1;
 }
 
+static NodeId lower_expr(Lower *l, Ast *root);
+static int ast_int(const Ast *a, int64_t *v);
+
+/* Register a runtime check of node r (onehot labels, take indices): a
+ * failing kernel returns r + 1, reported at `span`. */
+static void add_check(Lower *l, NodeId r, Span span) {
+  Program *prog = l->prog;
+  NodeId *cn = realloc(prog->check_node, ((size_t)prog->nchecks + 1) * sizeof *cn);
+  if (cn)
+    prog->check_node = cn;
+  Span *cs = cn ? realloc(prog->check_span, ((size_t)prog->nchecks + 1) * sizeof *cs) : NULL;
+  if (cs) {
+    prog->check_span = cs;
+    prog->check_node[prog->nchecks] = r;
+    prog->check_span[prog->nchecks++] = span;
+  } else {
+    l->oom = 1;
+  }
+}
+
+/* A reduction kept with its axis (keepdims=true): size 1 there. */
+static NodeId keep(Dag *g, NodeId r, ShapeId xs, int axis, int keepdims) {
+  if (!keepdims || r == NO_NODE)
+    return r;
+  return dag_reshape(g, r, shape_keepdims(g, xs, axis));
+}
+
+/* The elements of a list argument [a, b, ...] of concat() or stack(),
+ * lowered one by one (they need not have one shape). */
+static int list_elements(Lower *l, Ast *list, const char *fname, NodeId **out) {
+  if (!list || list->kind != AST_VECTOR) {
+    ERR(l, list ? list->span : (Span){0}, "%s() takes a list of tensors: %s([a, b], axis=0)", fname, fname);
+    return -1;
+  }
+  NodeId *x = malloc((size_t)list->nkids * sizeof *x);
+  if (!x) {
+    l->oom = 1;
+    return -1;
+  }
+  for (int i = 0; i < list->nkids; i++) {
+    Ast *k = list->kids[i];
+    if (k && k->kind == AST_KWARG) {
+      ERR(l, k->span, "a keyword argument (name=value) belongs in a call");
+      free(x);
+      return -1;
+    }
+    if ((x[i] = lower_expr(l, k)) == NO_NODE) {
+      free(x);
+      return -1;
+    }
+  }
+  *out = x;
+  return list->nkids;
+}
+
+/* concat([a, b, ...], axis=K) and stack([...], axis=K): each piece padded
+ * with zeros to the whole result, and the pieces added. */
+static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node, int stack) {
+  Dag *g = l->prog->dag;
+  const char *fname = stack ? "stack" : "concat";
+  NodeId *x = NULL;
+  int n = list_elements(l, list, fname, &x);
+  if (n < 0)
+    return NO_NODE;
+  ShapeId s0 = dag_shape(g, x[0]);
+  Shape first = *shape_get(g, s0);
+  int rank = first.rank + (stack ? 1 : 0), axis = 0;
+  NodeId r = NO_NODE;
+  if (!stack && first.rank == 0) {
+    ERR(l, list->kids[0]->span, "concat() joins tensors along an axis, not scalars: use [a, b] or stack()");
+    goto done;
+  }
+  if (stack && rank > MAX_RANK) {
+    ERR(l, a->span, "stack() of tensors of rank %d would exceed rank %d", first.rank, MAX_RANK);
+    goto done;
+  }
+  if (axis_ast && !axis_arg(l, axis_ast, axis_node, rank, &axis))
+    goto done;
+  Shape out = first;
+  if (stack) {
+    for (int k = rank - 1; k > axis; k--)
+      out.dim[k] = out.dim[k - 1];
+    out.dim[axis] = n;
+    out.rank = rank;
+  } else {
+    out.dim[axis] = 0;
+  }
+  for (int i = 0; i < n; i++) {
+    const Shape *si = shape_get(g, dag_shape(g, x[i]));
+    int ok = si->rank == first.rank;
+    for (int k = 0; ok && k < si->rank; k++)
+      ok = si->dim[k] == first.dim[k] || (!stack && k == axis);
+    if (!ok) {
+      char sa[96], sb[96];
+      shape_format(g, s0, sa, sizeof sa);
+      shape_format(g, dag_shape(g, x[i]), sb, sizeof sb);
+      ERR(l, list->kids[i]->span, "%s(): %s and %s do not fit together%s", fname, sa, sb,
+          stack ? " (stack needs one shape)" : " (only the axis may differ)");
+      goto done;
+    }
+    if (!stack) {
+      if (si->dim[axis] < 0) {
+        ERR(l, list->kids[i]->span,
+            "concat() along dimension %s, known only at call time, is not supported: the result's size would not be one dimension",
+            l->prog->dimnames[~si->dim[axis]]);
+        goto done;
+      }
+      out.dim[axis] += si->dim[axis];
+    }
+  }
+  if (n == 1 && !stack) {
+    r = x[0];
+    goto done;
+  }
+  int64_t at = 0;
+  for (int i = 0; i < n; i++) {
+    const Shape *si = shape_get(g, dag_shape(g, x[i]));
+    SliceSpec sp = {0};
+    sp.rank = out.rank;
+    for (int k = 0; k < out.rank; k++) {
+      sp.full[k] = out.dim[k];
+      sp.len[k] = out.dim[k];
+    }
+    if (stack) {
+      sp.start[axis] = i;
+      sp.len[axis] = 1;
+      sp.drop = 1u << axis;
+    } else {
+      sp.start[axis] = at;
+      sp.len[axis] = si->dim[axis];
+      at += si->dim[axis];
+    }
+    NodeId p = dag_pad(g, x[i], &sp);
+    r = r == NO_NODE ? p : dag_add(g, r, p);
+  }
+  r = checked(l, a, fname, r);
+done:
+  free(x);
+  return r;
+}
+
+/* reshape(x, [d1, d2, ...]): integer literals (one may be -1, inferred)
+ * and dimension names, the same number of elements as x. */
+static NodeId reshape_call(Lower *l, Ast *a, NodeId x, Ast *list) {
+  Dag *g = l->prog->dag;
+  if (!list || list->kind != AST_VECTOR) {
+    ERR(l, list ? list->span : a->span, "reshape() takes the new shape as a list: reshape(x, [2, -1])");
+    return NO_NODE;
+  }
+  if (list->nkids > MAX_RANK) {
+    ERR(l, list->span, "tensors have at most %d dimensions", MAX_RANK);
+    return NO_NODE;
+  }
+  const Shape *xs = shape_get(g, dag_shape(g, x));
+  Shape to = {.rank = list->nkids};
+  int infer = -1;
+  double lit_out = 1, lit_in = 1;
+  int64_t sym_in[MAX_RANK];
+  int nsym_in = 0;
+  for (int k = 0; k < xs->rank; k++) {
+    if (xs->dim[k] < 0)
+      sym_in[nsym_in++] = xs->dim[k];
+    else
+      lit_in *= (double)xs->dim[k];
+  }
+  for (int k = 0; k < list->nkids; k++) {
+    Ast *d = list->kids[k];
+    int64_t v;
+    Binding *b = d && d->kind == AST_NAME ? lookup(l, d->name) : NULL;
+    if (b && b->kind == B_DIMNAME) {
+      to.dim[k] = ~(int64_t)b->var;
+      int found = 0;
+      for (int j = 0; j < nsym_in && !found; j++)
+        if (sym_in[j] == to.dim[k]) {
+          sym_in[j] = 0;
+          found = 1;
+        }
+      if (!found) {
+        ERR(l, d->span, "reshape(): dimension %s is not a dimension of the tensor, so the sizes cannot be shown to agree",
+            d->name);
+        return NO_NODE;
+      }
+      continue;
+    }
+    if (!ast_int(d, &v) || (v < 1 && v != -1)) {
+      ERR(l, d ? d->span : list->span, "reshape(): a dimension must be a positive integer, -1 or a dimension name");
+      return NO_NODE;
+    }
+    if (v == -1) {
+      if (infer >= 0) {
+        ERR(l, d->span, "reshape(): only one dimension can be -1");
+        return NO_NODE;
+      }
+      infer = k;
+      continue;
+    }
+    to.dim[k] = v;
+    lit_out *= (double)v;
+  }
+  int leftover = 0;
+  for (int j = 0; j < nsym_in; j++)
+    leftover |= sym_in[j] != 0;
+  char sx[96];
+  shape_format(g, dag_shape(g, x), sx, sizeof sx);
+  if (leftover) {
+    ERR(l, list->span, "reshape(): the tensor %s has a dimension known only at call time that the new shape does not keep",
+        sx);
+    return NO_NODE;
+  }
+  if (infer >= 0) {
+    double q = lit_in / lit_out;
+    if (q != floor(q) || q < 1) {
+      ERR(l, list->span, "reshape(): cannot infer -1: %s has %.0f elements (besides named dimensions), not a multiple of %.0f",
+          sx, lit_in, lit_out);
+      return NO_NODE;
+    }
+    to.dim[infer] = (int64_t)q;
+  } else if (lit_in != lit_out) {
+    char st[96];
+    shape_format(g, shape_intern(g, &to), st, sizeof st);
+    ERR(l, list->span, "reshape(): cannot reshape %s to %s: the sizes differ", sx, st);
+    return NO_NODE;
+  }
+  return checked(l, a, "reshape", dag_reshape(g, x, shape_intern(g, &to)));
+}
+
+/* The length of arange(): a dimension (~symbol) or a positive count. */
+static int arange_len(Lower *l, Ast *at, NodeId start, NodeId stop, int64_t *len) {
+  Dag *g = l->prog->dag;
+  if (g->nodes[stop].op == OP_DIM && dag_is_const(g, start) && dag_num(g, start) == 0) {
+    *len = ~g->nodes[stop].v.idx;
+    return 1;
+  }
+  if (!dag_is_const(g, start) || !dag_is_const(g, stop)) {
+    ERR(l, at->span, "arange() takes numbers or a dimension name: arange(N), arange(2, 5)");
+    return 0;
+  }
+  double n = ceil(dag_num(g, stop) - dag_num(g, start));
+  if (!(n >= 1) || n > 1e9) {
+    ERR(l, at->span, "arange() from %g to %g would have %g elements: it needs at least 1 (and at most 10^9)",
+        dag_num(g, start), dag_num(g, stop), n < 0 ? 0 : n);
+    return 0;
+  }
+  *len = (int64_t)n;
+  return 1;
+}
+
 static NodeId call(Lower *l, Ast *a, const NodeId *x) {
   Dag *g = l->prog->dag;
   const Builtin *f = builtin(a->name);
@@ -269,7 +550,45 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
     ERRH(l, a->span, best ? hint : NULL, "unknown function '%s'", a->name);
     return NO_NODE;
   }
-  int n = a->nkids;
+  if (f->minargs < 0) {
+    ERR(l, a->span, "'%s' is a built-in constant, not a function", a->name);
+    return NO_NODE;
+  }
+  /* positional arguments, then keyword arguments (axis=, keepdims=) */
+  NodeId pos[3] = {NO_NODE, NO_NODE, NO_NODE}, axis_node = NO_NODE, keep_node = NO_NODE;
+  Ast *pos_ast[3] = {NULL, NULL, NULL}, *axis_ast = NULL, *keep_ast = NULL;
+  int n = 0;
+  for (int i = 0; i < a->nkids; i++) {
+    Ast *k = a->kids[i];
+    if (k && k->kind == AST_KWARG) {
+      int is_axis = !strcmp(k->name, "axis"), is_keep = !strcmp(k->name, "keepdims");
+      if ((!is_axis && !is_keep) || (is_axis && !(f->kw & KW_AXIS)) || (is_keep && !(f->kw & KW_KEEP))) {
+        ERR(l, k->span, "%s() takes no keyword argument '%s'", f->name, k->name);
+        return NO_NODE;
+      }
+      if (is_axis ? axis_ast != NULL : keep_ast != NULL) {
+        ERR(l, k->span, "%s() is given '%s' twice", f->name, k->name);
+        return NO_NODE;
+      }
+      if (is_axis) {
+        axis_ast = k;
+        axis_node = x[i];
+      } else {
+        keep_ast = k;
+        keep_node = x[i];
+      }
+      continue;
+    }
+    if (axis_ast || keep_ast) {
+      ERR(l, k ? k->span : a->span, "a positional argument after a keyword argument");
+      return NO_NODE;
+    }
+    if (n < 3) {
+      pos[n] = x[i];
+      pos_ast[n] = k;
+    }
+    n++;
+  }
   if (n < f->minargs || n > f->maxargs) {
     if (f->minargs == f->maxargs)
       ERR(l, a->span, "%s() takes %d argument%s, not %d", f->name, f->minargs,
@@ -279,63 +598,157 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
           f->minargs, f->maxargs, n);
     return NO_NODE;
   }
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < a->nkids; i++)
     if (x[i] == NO_NODE)
       return NO_NODE;
   if (f->code < OP_COUNT)
-    return checked(l, a, f->name, dag_op(g, (OpKind)f->code, x[0], n > 1 ? x[1] : NO_NODE,
-                                         n > 2 ? x[2] : NO_NODE));
+    return checked(l, a, f->name, dag_op(g, (OpKind)f->code, pos[0], pos[1], pos[2]));
   if (f->code >= B_RANDN) {
     ERR(l, a->span, "%s() is only allowed as the default of a declaration",
         f->name);
     return NO_NODE;
   }
-  int rank = shape_rank(g, dag_shape(g, x[0]));
+  if ((f->code == B_MAX || f->code == B_MIN) && n == 2) { /* elementwise */
+    if (axis_ast || keep_ast) {
+      ERR(l, (axis_ast ? axis_ast : keep_ast)->span,
+          "%s(a, b) is elementwise and takes no '%s': reduce one tensor with %s(x, axis=K)", f->name,
+          (axis_ast ? axis_ast : keep_ast)->name, f->name);
+      return NO_NODE;
+    }
+    return checked(l, a, f->name, dag_op(g, f->code == B_MAX ? OP_MAX : OP_MIN, pos[0], pos[1], NO_NODE));
+  }
+  /* a positional axis: the last optional argument of a function with axis= */
+  if ((f->kw & KW_AXIS) && n == f->maxargs) {
+    if (axis_ast) {
+      ERR(l, axis_ast->span, "%s() is given the axis twice", f->name);
+      return NO_NODE;
+    }
+    axis_ast = pos_ast[n - 1];
+    axis_node = pos[n - 1];
+    n--;
+  }
+  int keepdims = 0;
+  if (keep_ast) {
+    if (!dag_is_const(g, keep_node) || (dag_num(g, keep_node) != 0 && dag_num(g, keep_node) != 1)) {
+      ERR(l, keep_ast->span, "keepdims must be true or false");
+      return NO_NODE;
+    }
+    keepdims = dag_num(g, keep_node) != 0;
+  }
+  if (f->code == B_CONCAT || f->code == B_STACK)
+    return join(l, a, pos_ast[0], axis_ast, axis_node, f->code == B_STACK);
+  ShapeId xs = dag_shape(g, pos[0]);
+  int rank = shape_rank(g, xs);
   int axis = -1;
-  if (n == 2 && f->code != B_DOT && f->code != B_ONEHOT &&
-      !axis_arg(l, a->kids[1], x[1], rank, &axis))
+  if (axis_ast && !axis_arg(l, axis_ast, axis_node, rank, &axis))
     return NO_NODE;
   NodeId r;
   switch (f->code) {
   case B_SUM:
-    return checked(l, a, f->name, dag_sum(g, x[0], axis));
+    return keep(g, checked(l, a, f->name, dag_sum(g, pos[0], axis)), xs, axis, keepdims);
   case B_MEAN:
-    return dag_div(g, dag_sum(g, x[0], axis), dag_dim_size(g, dag_shape(g, x[0]), axis));
+    return keep(g, dag_div(g, dag_sum(g, pos[0], axis), dag_dim_size(g, xs, axis)), xs, axis, keepdims);
   case B_LOGSUMEXP:
-    return dag_logsumexp(g, x[0], axis);
+    return keep(g, dag_logsumexp(g, pos[0], axis), xs, axis, keepdims);
   case B_SOFTMAX:
-    return dag_softmax(g, x[0], axis);
+    return dag_softmax(g, pos[0], axis);
   case B_LOG_SOFTMAX:
-    return dag_log_softmax(g, x[0], axis);
+    return dag_log_softmax(g, pos[0], axis);
   case B_ARGMAX:
-    return checked(l, a, f->name, dag_argmax(g, x[0], axis));
+    return keep(g, checked(l, a, f->name, dag_argmax(g, pos[0], axis)), xs, axis, keepdims);
+  case B_MAX:
+    return keep(g, checked(l, a, f->name, dag_amax(g, pos[0], axis)), xs, axis, keepdims);
+  case B_MIN: /* min(x) = -max(-x): exact */
+    return keep(g, checked(l, a, f->name, dag_neg(g, dag_amax(g, dag_neg(g, pos[0]), axis))), xs, axis,
+                keepdims);
+  case B_PROD:
+    return keep(g, checked(l, a, f->name, dag_prod(g, pos[0], axis)), xs, axis, keepdims);
+  case B_NORM: /* the 2-norm; its gradient at 0 is 0 (strong zeros, SPEC 1.6) */
+    return keep(g, dag_un(g, OP_SQRT, dag_sum(g, dag_pow(g, pos[0], dag_const(g, 2)), axis)), xs, axis,
+                keepdims);
+  case B_CUMSUM:
+    if (rank == 0)
+      return pos[0];
+    if (axis < 0 && rank > 1) { /* numpy: over the flattened tensor */
+      int64_t size = shape_size(g, xs);
+      if (size < 0) {
+        ERR(l, a->span, "cumsum() of a tensor with a dimension known only at call time needs an axis");
+        return NO_NODE;
+      }
+      Shape flat = {.rank = 1, .dim = {size}};
+      pos[0] = dag_reshape(g, pos[0], shape_intern(g, &flat));
+    }
+    return checked(l, a, f->name, dag_cumsum(g, pos[0], axis < 0 ? 0 : axis, 0));
+  case B_CLIP: { /* numpy's minimum(maximum(x, lo), hi), derivative 1 on [lo, hi] */
+    NodeId lo = dag_op(g, OP_WHERE, dag_bin(g, OP_LT, pos[0], pos[1]), pos[1], pos[0]);
+    return checked(l, a, f->name, dag_op(g, OP_WHERE, dag_bin(g, OP_GT, lo, pos[2]), pos[2], lo));
+  }
+  case B_LOG_SIGMOID: /* -softplus(-x): no overflow */
+    return dag_neg(g, dag_un(g, OP_SOFTPLUS, dag_neg(g, pos[0])));
+  case B_RESHAPE:
+    return reshape_call(l, a, pos[0], pos_ast[1]);
+  case B_TAKE: {
+    if (rank == 0) {
+      ERR(l, pos_ast[0]->span, "take() needs a tensor, not a scalar");
+      return NO_NODE;
+    }
+    NodeId src = pos[0];
+    if (axis < 0 && rank > 1) { /* numpy: from the flattened tensor */
+      int64_t size = shape_size(g, xs);
+      if (size < 0) {
+        ERR(l, a->span, "take() from a tensor with a dimension known only at call time needs an axis");
+        return NO_NODE;
+      }
+      Shape flat = {.rank = 1, .dim = {size}};
+      src = dag_reshape(g, src, shape_intern(g, &flat));
+    }
+    r = checked(l, a, f->name, dag_take(g, src, pos[1], axis < 0 ? 0 : axis));
+    if (r != NO_NODE && g->nodes[r].op == OP_TAKE)
+      add_check(l, r, a->span);
+    return r;
+  }
+  case B_ARANGE: {
+    int64_t len;
+    NodeId start = n == 2 ? pos[0] : dag_const(g, 0), stop = n == 2 ? pos[1] : pos[0];
+    if (!arange_len(l, a, start, stop, &len))
+      return NO_NODE;
+    return dag_add(g, start, dag_iota(g, len));
+  }
+  case B_EYE: {
+    int64_t len, v;
+    if (g->nodes[pos[0]].op == OP_DIM) {
+      len = ~g->nodes[pos[0]].v.idx;
+    } else if (dag_is_const(g, pos[0]) && (v = (int64_t)dag_num(g, pos[0])) == dag_num(g, pos[0]) &&
+               v >= 1 && v <= 100000) {
+      len = v;
+    } else {
+      ERR(l, pos_ast[0]->span, "eye() takes a positive integer or a dimension name");
+      return NO_NODE;
+    }
+    NodeId i = dag_iota(g, len);
+    Shape sq = {.rank = 2, .dim = {len, len}}, col = {.rank = 2, .dim = {len, 1}},
+          row = {.rank = 2, .dim = {1, len}};
+    ShapeId s = shape_intern(g, &sq);
+    return dag_bin(g, OP_EQ, dag_bcast(g, dag_reshape(g, i, shape_intern(g, &col)), s),
+                   dag_bcast(g, dag_reshape(g, i, shape_intern(g, &row)), s));
+  }
   case B_TRANSPOSE:
-    return dag_transpose(g, x[0]);
+    return dag_transpose(g, pos[0]);
   case B_DOT:
-    if (rank == 0 || shape_rank(g, dag_shape(g, x[1])) == 0)
-      return checked(l, a, f->name, dag_mul(g, x[0], x[1]));
-    return checked(l, a, "dot", dag_matmul(g, x[0], x[1], 0));
+    if (rank == 0 || shape_rank(g, dag_shape(g, pos[1])) == 0)
+      return checked(l, a, f->name, dag_mul(g, pos[0], pos[1]));
+    return checked(l, a, "dot", dag_matmul(g, pos[0], pos[1], 0));
   case B_ONEHOT: {
     int64_t k;
-    if (!int_arg(l, a->kids[1], x[1], "the number of classes", &k))
+    if (!int_arg(l, pos_ast[1], pos[1], "the number of classes", &k))
       return NO_NODE;
     if (k < 1 || k > 1000000) {
-      ERR(l, a->kids[1]->span, "the number of classes must be between 1 and 1000000");
+      ERR(l, pos_ast[1]->span, "the number of classes must be between 1 and 1000000");
       return NO_NODE;
     }
-    r = dag_onehot(g, x[0], (int)k);
-    if (r != NO_NODE && g->nodes[r].op == OP_ONEHOT) { /* where a bad label is reported */
-      Program *prog = l->prog;
-      NodeId *cn = realloc(prog->check_node, ((size_t)prog->nchecks + 1) * sizeof *cn);
-      if (cn)
-        prog->check_node = cn;
-      Span *cs = cn ? realloc(prog->check_span, ((size_t)prog->nchecks + 1) * sizeof *cs) : NULL;
-      if (cs) {
-        prog->check_span = cs;
-        prog->check_node[prog->nchecks] = r;
-        prog->check_span[prog->nchecks++] = a->span;
-      }
-    }
+    r = dag_onehot(g, pos[0], (int)k);
+    if (r != NO_NODE && g->nodes[r].op == OP_ONEHOT) /* where a bad label is reported */
+      add_check(l, r, a->span);
     return checked(l, a, f->name, r);
   }
   default:
@@ -468,6 +881,15 @@ static NodeId vector_expr(Lower *l, Ast *a, const NodeId *x) {
   return checked(l, a, "literal", r);
 }
 
+/* Is argument i of call a a list that call() reads itself (the tensors of
+ * concat and stack, lowered one by one; the shape of reshape)? */
+static int list_arg(Ast *a, int i) {
+  const Builtin *f = builtin(a->name);
+  if (!f || !a->kids[i] || a->kids[i]->kind != AST_VECTOR)
+    return 0;
+  return ((f->code == B_CONCAT || f->code == B_STACK) && i == 0) || (f->code == B_RESHAPE && i == 1);
+}
+
 typedef struct Frame {
   Ast *a;
   int next;
@@ -538,7 +960,12 @@ static NodeId lower_expr(Lower *l, Ast *root) {
     /* an index expression lowers only the indexed tensor */
     int n = a->kind == AST_INDEX ? 1 : a->nkids;
     if (f->next < n) {
+      int at = f->next;
       Ast *kid = a->kids[f->next++];
+      if (a->kind == AST_CALL && list_arg(a, at)) { /* read by call() itself */
+        PUSH_RES(dag_const(g, 0));
+        continue;
+      }
       PUSH_FRAME(kid);
       continue;
     }
@@ -561,8 +988,16 @@ static NodeId lower_expr(Lower *l, Ast *root) {
         r = index_expr(l, a, x[0]);
       break;
     case AST_VECTOR:
+      for (int i = 0; i < n && ok; i++)
+        if (a->kids[i] && a->kids[i]->kind == AST_KWARG) {
+          ERR(l, a->kids[i]->span, "a keyword argument (name=value) belongs in a call");
+          ok = 0;
+        }
       if (ok)
         r = vector_expr(l, a, x);
+      break;
+    case AST_KWARG:
+      r = x[0];
       break;
     case AST_BINARY:
       if (a->op == '@') {
@@ -656,10 +1091,98 @@ static ShapeId decl_shape(Lower *l, Ast *dims) {
   return shape_intern(l->prog->dag, &sh);
 }
 
+/* The elements of a nested list of constants, row-major, and its shape
+ * (leafdepth: the depth of the numbers, -1 before the first). */
+typedef struct Literal {
+  Shape shape;
+  int leafdepth;
+  double *vals;
+  size_t n, cap;
+} Literal;
+
+static int literal_walk(Lower *l, Ast *a, int depth, Literal *lit) {
+  Dag *g = l->prog->dag;
+  if (a && a->kind == AST_VECTOR) {
+    if (depth >= MAX_RANK) {
+      ERR(l, a->span, "a literal of rank more than %d", MAX_RANK);
+      return -1;
+    }
+    if (lit->shape.rank <= depth) {
+      lit->shape.rank = depth + 1;
+      lit->shape.dim[depth] = a->nkids;
+    } else if (lit->shape.dim[depth] != a->nkids) {
+      ERR(l, a->span, "the rows of a literal must have one length: %lld and %d",
+          (long long)lit->shape.dim[depth], a->nkids);
+      return -1;
+    }
+    for (int i = 0; i < a->nkids; i++)
+      if (literal_walk(l, a->kids[i], depth + 1, lit) < 0)
+        return -1;
+    return 0;
+  }
+  if (lit->leafdepth < 0)
+    lit->leafdepth = depth;
+  if (depth != lit->leafdepth || lit->shape.rank != depth) {
+    ERR(l, a ? a->span : (Span){0}, "the rows of a literal must have one length");
+    return -1;
+  }
+  NodeId x = lower_expr(l, a);
+  if (x == NO_NODE)
+    return -1;
+  if (!dag_is_const(g, x)) {
+    ERR(l, a->span, "the elements of a default must be constants");
+    return -1;
+  }
+  if (lit->n == lit->cap) {
+    size_t cap = lit->cap ? 2 * lit->cap : 16;
+    double *v = realloc(lit->vals, cap * sizeof *v);
+    if (!v) {
+      l->oom = 1;
+      return -1;
+    }
+    lit->vals = v;
+    lit->cap = cap;
+  }
+  lit->vals[lit->n++] = dag_num(g, x);
+  return 0;
+}
+
+/* param x[2] = [-1.2, 1]: the literal must have the declared shape. */
+static void literal_default(Lower *l, Stmt *s, Var *v, Ast *a) {
+  Program *prog = l->prog;
+  Literal lit = {.leafdepth = -1};
+  if (literal_walk(l, a, 0, &lit) < 0) {
+    free(lit.vals);
+    return;
+  }
+  ShapeId ls = shape_intern(prog->dag, &lit.shape);
+  if (ls != v->shape) {
+    char sl[96], sd[96];
+    shape_format(prog->dag, ls, sl, sizeof sl);
+    shape_format(prog->dag, v->shape, sd, sizeof sd);
+    ERR(l, a->span, "the default of '%s' has shape %s, but '%s' is declared with shape %s%s", s->name, sl,
+        s->name, sd,
+        shape_has_symbols(prog->dag, v->shape) ? " (a literal default needs literal dimensions)" : "");
+    free(lit.vals);
+    return;
+  }
+  double *vals = arena_alloc(&prog->arena, (lit.n ? lit.n : 1) * sizeof *vals);
+  if (!vals) {
+    l->oom = 1;
+    free(lit.vals);
+    return;
+  }
+  memcpy(vals, lit.vals, lit.n * sizeof *vals);
+  free(lit.vals);
+  v->init = INIT_ARRAY;
+  v->init_vals = vals;
+}
+
 static void declare(Lower *l, Stmt *s) {
   Program *prog = l->prog;
   if (builtin(s->name)) {
-    ERR(l, s->span, "'%s' is a built-in function and cannot be used as a name", s->name);
+    ERR(l, s->span, "'%s' is a built-in %s and cannot be used as a name", s->name,
+        builtin_kind(builtin(s->name)));
     return;
   }
   Binding *b = lookup(l, s->name);
@@ -742,6 +1265,10 @@ static void declare(Lower *l, Stmt *s) {
     }
     return;
   }
+  if (a->kind == AST_VECTOR) { /* a tensor literal: [1, 2], [[1, 0], [0, 1]] */
+    literal_default(l, s, v, a);
+    return;
+  }
   NodeId x = lower_expr(l, a);
   if (x == NO_NODE)
     return;
@@ -791,7 +1318,8 @@ int lower_program(Program *prog, Parse *p) {
       continue;
     }
     if (builtin(s->name)) {
-      ERR(&l, s->span, "'%s' is a built-in function and cannot be used as a name", s->name);
+      ERR(&l, s->span, "'%s' is a built-in %s and cannot be used as a name", s->name,
+          builtin_kind(builtin(s->name)));
       continue;
     }
     Binding *b = lookup(&l, s->name);

@@ -876,7 +876,10 @@ static char *completion(const char *text, int state) {
                                    "acos", "atan", "sinh", "cosh", "tanh", "erf", "sigmoid", "relu",
                                    "softplus", "log1p", "expm1", "pow", "atan2", "max", "min",
                                    "where", "sum", "mean", "logsumexp", "softmax", "log_softmax",
-                                   "dot", "transpose", "onehot", "argmax", "param", "input",
+                                   "dot", "transpose", "onehot", "argmax", "maximum", "minimum",
+                                   "prod", "cumsum", "norm", "clip", "floor", "ceil", "round",
+                                   "mod", "log_sigmoid", "logaddexp", "concat", "stack", "reshape",
+                                   "take", "arange", "eye", "pi", "true", "false", "param", "input",
                                    "output", "wrt", NULL};
   size_t n = strlen(text);
   if (!state)

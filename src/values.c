@@ -672,6 +672,7 @@ GradcStatus gradc_set_defaults(Gradc *g, unsigned long long seed, int random_sca
     for (long e = 0; e < n; e++) {
       switch (init) {
       case INIT_VALUE: d[e] = v->init_a; break;
+      case INIT_ARRAY: d[e] = v->init_vals[e]; break;
       case INIT_ZEROS: d[e] = 0; break;
       case INIT_ONES: d[e] = 1; break;
       case INIT_RANDN: d[e] = v->init_a * normal(&s); break;

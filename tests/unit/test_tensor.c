@@ -381,3 +381,148 @@ Test(tensor, hessian_of_tensor_variables_matches_differences_of_the_gradient) {
   gradc_free(g);
   ASSERT_NO_LEAKS();
 }
+
+/* ---- the built-ins of SPEC 1.7 ------------------------------------------------ */
+
+Test(tensor, new_reductions_with_keyword_axes) {
+  check_derivatives(DECLS "sum(A / sum(A, axis=1, keepdims=true))", 0.5, 2);
+  check_derivatives(DECLS "sum(max(A, axis=1)^2) + max(x) * min(y) + sum(min(A, axis=0, keepdims=true) * x)", -1, 1);
+  check_derivatives(DECLS "prod(x) + sum(prod(A, axis=-1)^2) + sum(prod(A, 0, keepdims=true) * A)", -1, 1);
+  check_derivatives(DECLS "sum(cumsum(A, axis=1)^2) + sum(cumsum(A, 0) * A) + sum(cumsum(x) * y)", -1, 1);
+  check_derivatives(DECLS "norm(x) + sum(norm(A, axis=0)) + sum(norm(A, 1, keepdims=true) * A)", -1, 1);
+  check_derivatives(DECLS "sum(logsumexp(A, axis=1, keepdims=true) * A) + sum(mean(A, axis=0) * x)", -1, 1);
+  check_derivatives(DECLS "sum(softmax(A, axis=0) * A) + sum(log_softmax(A, axis=-1) * A)", -1, 1);
+}
+
+Test(tensor, new_elementwise_functions) {
+  check_derivatives(DECLS "sum(clip(A, -0.5, 0.5) * A) + sum(clip(x, y, 2) * x)", -1, 1);
+  check_derivatives(DECLS "sum(log_sigmoid(A) + logaddexp(A, x) + logaddexp(x, y)^2)", -3, 3);
+  check_derivatives(DECLS "sum(mod(A, 0.7) * A) + sum(mod(x, y + 2))", 0.1, 0.6);
+  check_derivatives(DECLS "sum((floor(A) + ceil(A) + round(A) + 1) * A) + s**2 * pi + e * true", 0.1, 0.4);
+  check_derivatives(DECLS "sum(maximum(A, x) + minimum(c, A)) + sum(max(A, x))", -1, 1);
+}
+
+Test(tensor, new_shape_functions) {
+  check_derivatives(DECLS "sum(concat([A, c, A * 2], axis=1)^2) + sum(concat([x, y, z])^3)", -1, 1);
+  check_derivatives(DECLS "sum(stack([x, y], axis=1) @ [1, 2]) + sum(stack([A, A^2], axis=-1)^2)", -1, 1);
+  check_derivatives(DECLS "sum(reshape(A, [-1, 6]) @ reshape(C, [6, -1])) + sum(reshape(x, [2, 2]) @ B[0:2, :])", -1, 1);
+  check_derivatives(DECLS "sum(take(A, [2, 0, 2], axis=0)^2) + sum(take(x, [[1, 1], [-1, 0]])^3) + take(z, 1)", -1, 1);
+  check_derivatives(DECLS "sum(arange(4) * x) + sum(arange(1, 4) * z) + sum(eye(3) @ A)", -1, 1);
+}
+
+Test(tensor, values_of_the_new_built_ins) {
+  Gradc *g = compile_ok("param v[4] = [2, -3, 0.5, 2]\noutput P = prod(v)\noutput C = cumsum(v)\n"
+                        "output M = max(v)\noutput N = norm([3, 4])\noutput R = round([0.5, 1.5, -2.5, 2.6])\n"
+                        "output D = mod([7, -7, 7, -7], [3, 3, -3, -3])\noutput L = logaddexp(-inf_, -inf_)\n"
+                        "output T = take(v, [3, 1])\noutput S = reshape(arange(4), [2, 2])\n"
+                        "output K = concat([v[0:1], [10, 20]])\noutput E = sum(eye(3))\n"
+                        "input inf_\n");
+  double inf = INFINITY;
+  cr_assert_eq(gradc_set_value(g, 1, &inf, NULL, 0), GRADC_OK, "%s", gradc_diag_render(g));
+  cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK, "%s", gradc_diag_render(g));
+  GradcFn *f = gradc_fn_value(g);
+  cr_assert(f && gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+  const double *P = gradc_fn_res_data(f, 0), *C = gradc_fn_res_data(f, 1), *M = gradc_fn_res_data(f, 2);
+  const double *N = gradc_fn_res_data(f, 3), *R = gradc_fn_res_data(f, 4), *D = gradc_fn_res_data(f, 5);
+  const double *L = gradc_fn_res_data(f, 6), *T = gradc_fn_res_data(f, 7), *S = gradc_fn_res_data(f, 8);
+  const double *K = gradc_fn_res_data(f, 9), *E = gradc_fn_res_data(f, 10);
+  cr_assert(P[0] == -6);
+  cr_assert(C[0] == 2 && C[1] == -1 && C[2] == -0.5 && C[3] == 1.5);
+  cr_assert(M[0] == 2);
+  cr_assert(N[0] == 5);
+  cr_assert(R[0] == 0 && R[1] == 2 && R[2] == -2 && R[3] == 3); /* half to even, as numpy */
+  cr_assert(D[0] == 1 && D[1] == 2 && D[2] == -2 && D[3] == -1); /* Python's % */
+  cr_assert(L[0] == -INFINITY);
+  cr_assert(T[0] == 2 && T[1] == -3);
+  cr_assert(S[0] == 0 && S[1] == 1 && S[2] == 2 && S[3] == 3);
+  cr_assert(K[0] == 2 && K[1] == 10 && K[2] == 20);
+  cr_assert(E[0] == 3);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+Test(tensor, max_reduction_ties_split_and_prod_handles_zeros) {
+  Gradc *g = compile_ok("param v[4], w[4]\noutput L = max(v) + prod(w)\n");
+  double v[4] = {1, 3, 3, 3}, w[4] = {2, 0, 3, 0};
+  long d4[1] = {4};
+  gradc_set_value(g, 0, v, d4, 1);
+  gradc_set_value(g, 1, w, d4, 1);
+  cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK);
+  GradcFn *f = gradc_fn_grad(g, NULL, 0);
+  cr_assert(f && gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+  const double *gv = gradc_fn_res_data(f, 1), *gw = gradc_fn_res_data(f, 2);
+  cr_assert(gv[0] == 0 && fabs(gv[1] - 1.0 / 3) < 1e-16 && gv[1] == gv[2] && gv[2] == gv[3]);
+  cr_assert(gw[0] == 0 && gw[1] == 0 && gw[2] == 0 && gw[3] == 0); /* two zeros */
+  w[3] = 0.5; /* one zero: the product of the others there */
+  gradc_set_value(g, 1, w, d4, 1);
+  cr_assert(gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+  gw = gradc_fn_res_data(f, 2);
+  cr_assert(gw[0] == 0 && gw[1] == 3 && gw[2] == 0 && gw[3] == 0);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+Test(tensor, take_index_not_an_integer_or_out_of_range_is_an_error) {
+  Gradc *g = compile_ok("input l[N]\nparam w[3]\nsum(take(w, l))\n");
+  double l[2] = {1, 3}, w[3] = {1, 2, 3};
+  long dl[1] = {2}, dw[1] = {3};
+  gradc_set_value(g, 0, l, dl, 1);
+  gradc_set_value(g, 1, w, dw, 1);
+  cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK);
+  GradcFn *f = gradc_fn_grad(g, NULL, 0); /* the gradient alone scatters: it checks too */
+  cr_assert_eq(gradc_run(f, NULL), GRADC_ERR_INPUT);
+  cr_assert(strstr(gradc_diag_render(g), "the index 3 (element 1 of 'l')"), "%s", gradc_diag_render(g));
+  l[1] = 0.5;
+  gradc_set_value(g, 0, l, dl, 1);
+  cr_assert_eq(gradc_run(gradc_fn_value(g), NULL), GRADC_ERR_INPUT);
+  cr_assert(strstr(gradc_diag_render(g), "the index 0.5"), "%s", gradc_diag_render(g));
+  gradc_free(g);
+}
+
+Test(tensor, misuse_of_the_new_built_ins_is_an_error_at_its_place) {
+  expect_error("param pi\npi\n", 1, 7, "'pi' is a built-in constant");
+  expect_error("param x[2] = [1, 2, 3]\nsum(x)\n", 1, 14, "has shape (3), but 'x' is declared with shape (2)");
+  expect_error("param A[3, 4]\nsum(A, axis=2)\n", 2, 8, "axis 2 is out of range for a tensor of rank 2");
+  expect_error("param A[3, 4]\nsum(A, axis=0.5)\n", 2, 8, "the axis must be an integer literal");
+  expect_error("param A[3, 4]\nsum(A, keepdims=3)\n", 2, 8, "keepdims must be true or false");
+  expect_error("param A[3, 4]\nsum(exp(A, axis=1))\n", 2, 12, "exp() takes no keyword argument 'axis'");
+  expect_error("param A[3, 4]\nsum(max(A, A, axis=1))\n", 2, 15, "max(a, b) is elementwise");
+  expect_error("param A[3, 4]\nsum(reshape(A, [5, -1]))\n", 2, 16, "cannot infer -1");
+  expect_error("param A[3, 4], x[3]\nsum(concat([A, x]))\n", 2, 16, "(3, 4) and (3) do not fit together");
+  expect_error("param A[3, 4]\nsum(clip(A, 1))\n", 2, 5, "clip() takes 3 arguments, not 2");
+  expect_error("input X[N, 2]\nsum(reshape(X, [-1]))\n", 2, 16, "known only at call time");
+}
+
+Test(tensor, new_built_ins_emit_loops_and_tcc_and_cc_agree_to_the_bit) {
+  static const char *src =
+      "input X[N, 4], label[N]\nparam w[4] = [0.5, -1, 2, 0.25]\n"
+      "Z = X * w\n"
+      "output L = -sum(take(log_softmax(Z, axis=1), label, axis=1) * eye(N)) + sum(norm(Z, axis=1))"
+      " + sum(cumsum(Z, 1)^2) + sum(prod(Z, axis=0)) + sum(max(Z, axis=0)) + sum(min(Z, axis=1, keepdims=true) * Z)"
+      " + sum(reshape(Z, [N, 2, 2]) * [1, -1]) + sum(arange(N) * Z[:, 0]) + sum(logaddexp(Z, 1) + clip(Z, -1, 1))\n";
+  double x[12] = {1, 2, 3, 4, 5, 6, 7, 8, 1, 1, 2, 2}, label[3] = {2, 0, 3};
+  long dx[2] = {3, 4}, dl[1] = {3};
+  Gradc *g[2];
+  GradcFn *f[2];
+  for (int b = 0; b < 2; b++) {
+    g[b] = gradc_new();
+    gradc_set_backend(g[b], b ? GRADC_BACKEND_CC : GRADC_BACKEND_TCC);
+    cr_assert_eq(gradc_compile_string(g[b], "t.expr", src, strlen(src)), GRADC_OK, "%s", gradc_diag_render(g[b]));
+    gradc_set_value(g[b], 0, x, dx, 2);
+    gradc_set_value(g[b], 1, label, dl, 1);
+    cr_assert_eq(gradc_set_defaults(g[b], 0, 0), GRADC_OK, "%s", gradc_diag_render(g[b]));
+    f[b] = gradc_fn_grad(g[b], NULL, 0);
+    cr_assert(f[b] && gradc_run(f[b], NULL) == GRADC_OK, "%s", gradc_diag_render(g[b]));
+  }
+  for (int r = 0; r < gradc_fn_res_count(f[0]); r++) {
+    long dims[4];
+    int rank = gradc_fn_res_shape(f[0], r, dims);
+    long n = 1;
+    for (int i = 0; i < rank; i++)
+      n *= dims[i];
+    cr_assert(!memcmp(gradc_fn_res_data(f[0], r), gradc_fn_res_data(f[1], r), (size_t)n * sizeof(double)),
+              "result %s differs between tcc and cc", gradc_fn_res_name(f[0], r));
+  }
+  gradc_free(g[0]);
+  gradc_free(g[1]);
+}

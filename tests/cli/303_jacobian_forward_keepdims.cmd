@@ -1,0 +1,1 @@
+jacobian tests/cli/data/b17_keepdims.expr --mode forward

@@ -1,0 +1,1 @@
+jacobian tests/cli/data/b17_brown.expr --mode forward

@@ -1,0 +1,1 @@
+grad tests/cli/data/b17_prod.expr x=[2,0,3,0]

@@ -1,0 +1,1 @@
+grad tests/cli/data/b17_norm.expr x=[0,0,0]

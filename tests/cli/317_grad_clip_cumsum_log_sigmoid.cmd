@@ -1,0 +1,1 @@
+grad tests/cli/data/b17_clip_cumsum.expr

@@ -1,0 +1,1 @@
+eval tests/cli/data/b17_scalars.expr a=-inf b=-inf --json

@@ -1,0 +1,1 @@
+grad tests/cli/data/b17_maxmin.expr

@@ -1,0 +1,1 @@
+check tests/cli/data/b17_brown.expr

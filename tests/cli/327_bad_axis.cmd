@@ -1,0 +1,1 @@
+eval tests/cli/data/b17_bad_axis.expr
