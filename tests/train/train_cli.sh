@@ -296,11 +296,11 @@ sigint)
   ;;
 
 diverging)
-  # gd with lr 100 on a Gaussian negative log-likelihood diverges: train
+  # gd with lr 100 on a quartic diverges (its loss overflows): train
   # stops at the first loss or gradient that is not finite, names the
   # step, prints no non-finite loss, exits 4 and saves the last finite
   # params: those that the same training stopped after that step saves.
-  g=$data/gauss_nll.expr
+  g=$data/quartic.expr
   mkdir "$tmp/out"
   run div train $g --optimizer gd --lr 100 --save "$tmp/out/p.json"
   expect_rc div 4
@@ -329,7 +329,7 @@ diverging)
   # and their loss is finite
   run ev eval $g --inputs "$tmp/out/p.json"
   expect_rc ev 0
-  grep -Eq '^nll = -?[0-9]' "$tmp/ev.out" || fail "the loss of the saved params: $(cat "$tmp/ev.out")"
+  grep -Eq '^L = -?[0-9]' "$tmp/ev.out" || fail "the loss of the saved params: $(cat "$tmp/ev.out")"
   # without --save: the same stop and exit code, nothing written
   run nosave train $g --optimizer gd --lr 100
   expect_rc nosave 4
@@ -339,7 +339,7 @@ diverging)
 diverging_mini_batches)
   # the same with mini-batches of 2 and with momentum: exit 4, no
   # non-finite loss printed, finite params saved
-  g=$data/gauss_nll.expr
+  g=$data/quartic.expr
   for opt in gd momentum; do
     run $opt train $g --optimizer $opt --lr 100 --batch 2 --save "$tmp/$opt.json"
     expect_rc $opt 4
