@@ -360,6 +360,8 @@ static void open_index_loop(Emit *e, int k, int64_t d) {
 static void dim(Emit *e, int64_t d) {
   if (d >= 0)
     buf_printf(e->out, "%lld", (long long)d);
+  else if (dim_is_derived(d)) /* a local computed at entry (derived_dims) */
+    buf_printf(e->out, "g_d%lld", (long long)(~d - DIM_DERIVED));
   else if (e->kernel)
     buf_printf(e->out, "d[%d]", (int)~d);
   else
@@ -388,7 +390,7 @@ static void size(Emit *e, ShapeId s) {
 /* A row-major flat index from per-dimension terms, in Horner form:
  * ((t0*d1 + t1)*d2 + t2). */
 typedef struct Ix {
-  char term[48];
+  char term[64];
   int64_t dim;
 } Ix;
 
@@ -1013,23 +1015,38 @@ static void struct_loop(Emit *e, NodeId n) {
       indent(e);
       buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
     }
-    /* loop over the piece: the slice's output shape (kept dims) */
     ShapeId ps = pad ? dag_shape(e->g, x) : s;
-    loops = open_loops(e, ps, 1, -1);
-    /* full index: for each input dim, start + (kept ? i_j : 0) */
+    /* full index: for each input dim, first + (kept ? step*i_j : 0); a
+     * first index counted from the end is a local g_s<k> */
+    for (int k = 0; k < sp->rank; k++)
+      if (sp->from_end >> k & 1) {
+        indent(e);
+        buf_printf(b, "long g_s%d = ", k);
+        dim(e, sp->full[k]);
+        buf_printf(b, " - %lld;\n", (long long)-sp->start[k]);
+      }
     Buf full = {0};
     Buf *save = e->out;
     e->out = &full;
     Ix fx[MAX_RANK];
     for (int k = 0, j = 0; k < sp->rank; k++) {
-      if (sp->drop >> k & 1)
-        snprintf(fx[k].term, sizeof fx[k].term, "%lld", (long long)sp->start[k]);
+      char first[32], mul[32] = "";
+      if (sp->from_end >> k & 1)
+        snprintf(first, sizeof first, "g_s%d", k);
       else
-        snprintf(fx[k].term, sizeof fx[k].term, "(%lld + g_i%d)", (long long)sp->start[k], j++);
+        snprintf(first, sizeof first, "%lld", (long long)sp->start[k]);
+      if (slice_step(sp, k) != 1)
+        snprintf(mul, sizeof mul, "%lld*", (long long)slice_step(sp, k));
+      if (sp->drop >> k & 1)
+        snprintf(fx[k].term, sizeof fx[k].term, "%s", first);
+      else
+        snprintf(fx[k].term, sizeof fx[k].term, "(%s + %sg_i%d)", first, mul, j++);
       fx[k].dim = sp->full[k];
     }
     horner(e, fx, sp->rank);
     e->out = save;
+    /* loop over the piece: the slice's output shape (kept dims) */
+    loops = open_loops(e, ps, 1, -1);
     indent(e);
     if (pad) {
       buf_printf(b, "g_b%d[%s] = ", e->slot[n], full.data);
@@ -1114,6 +1131,61 @@ static void signature(Buf *b, const EmitFn *fn, int kernel, int work) {
   if (!any)
     buf_puts(b, "void");
   buf_puts(b, ")");
+}
+
+/* The derived dimensions (x[1:] is N-1 long) as locals, from the
+ * symbolic ones: max(0, floor((base + add)/div)). */
+static void derived_dims(Emit *e, Buf *b) {
+  Buf *save = e->out;
+  e->out = b;
+  for (uint32_t j = 0; j < e->g->ndim; j++) {
+    const DimExpr *x = &e->g->dims[j];
+    buf_printf(b, "  long g_d%u = ", j);
+    dim(e, x->base);
+    if (x->add)
+      buf_printf(b, " %c %lld", x->add < 0 ? '-' : '+', (long long)(x->add < 0 ? -x->add : x->add));
+    buf_printf(b, ";\n  g_d%u = g_d%u > 0 ? g_d%u", j, j, j);
+    if (x->div != 1)
+      buf_printf(b, " / %lld", (long long)x->div);
+    buf_printf(b, " : 0;\n  (void)g_d%u;\n", j);
+  }
+  e->out = save;
+}
+
+/* The call-time checks of the nodes this function computes (an index of a
+ * symbolic dimension, two symbolic dimensions that must agree): a failure
+ * returns the node + 1 before anything is computed. */
+static int entry_checks(Emit *e, Buf *b, uint32_t count) {
+  Buf *save = e->out;
+  e->out = b;
+  DimCheck seen[64];
+  int nseen = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    if (e->slot[i] == ST_NONE)
+      continue;
+    DimCheck c[MAX_DIM_CHECKS];
+    int n = dag_node_checks(e->g, i, c);
+    for (int k = 0; k < n; k++) {
+      int dup = 0;
+      for (int j = 0; j < nseen && !dup; j++)
+        dup = seen[j].ge == c[k].ge && seen[j].a == c[k].a && seen[j].b == c[k].b;
+      if (dup)
+        continue;
+      if (nseen < 64)
+        seen[nseen++] = c[k];
+      buf_puts(b, "  if (");
+      dim(e, c[k].a);
+      if (c[k].ge) {
+        buf_printf(b, " < %lld", (long long)c[k].b);
+      } else {
+        buf_puts(b, " != ");
+        dim(e, c[k].b);
+      }
+      buf_printf(b, ")\n    return %u;\n", i + 1);
+    }
+  }
+  e->out = save;
+  return nseen;
 }
 
 /* The workspace of a function: the sum of its buffers' sizes. */
@@ -1299,8 +1371,10 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   int bufs = e->nbufs > 0;
   *work_fn = bufs;
   if (e->kernel) { /* the JIT keeps a workspace of this size between calls */
-    buf_printf(b, "long %s_work(const long *d);\nlong %s_work(const long *d) {\n  (void)d;\n  return ",
+    buf_printf(b, "long %s_work(const long *d);\nlong %s_work(const long *d) {\n  (void)d;\n",
                fn->name, fn->name);
+    derived_dims(e, b);
+    buf_puts(b, "  return ");
     Buf *save = e->out;
     e->out = b;
     work_size(e, count);
@@ -1313,6 +1387,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     buf_printf(b, "%s) {\n", fn->ndims ? "" : "void");
     for (int k = 0; k < fn->ndims; k++) /* a size need not use every dimension */
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
+    derived_dims(e, b);
     buf_puts(b, "  return ");
     Buf *save = e->out;
     e->out = b;
@@ -1329,6 +1404,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   buf_puts(b, " {\n");
   e->out = b;
   e->indent = 1;
+  derived_dims(e, b);
+  entry_checks(e, b, count);
   int slots_heap = nslots > STACK_SLOTS;
   if (slots_heap) {
     *heap = 1;
