@@ -1356,14 +1356,31 @@ static void print_node(Printer *p, NodeId n, int top) {
     print_arg(p, nd->arg[0], 9);
     buf_puts(b, op == OP_PAD ? " into [" : "[");
     for (int k = 0; k < sp->rank; k++) {
+      int64_t st = slice_step(sp, k), a = sp->start[k];
       if (k)
         buf_puts(b, ", ");
       if (sp->drop >> k & 1)
-        buf_printf(b, "%lld", (long long)sp->start[k]);
-      else if (sp->start[k] == 0 && sp->len[k] == sp->full[k])
+        buf_printf(b, "%lld", (long long)a);
+      else if (a == 0 && st == 1 && sp->len[k] == sp->full[k] && !(sp->from_end >> k & 1))
         buf_puts(b, ":");
-      else
-        buf_printf(b, "%lld:%lld", (long long)sp->start[k], (long long)(sp->start[k] + sp->len[k]));
+      else if (sp->len[k] >= 0) { /* a literal length: the stop is start + step*len */
+        int64_t stop = a + st * sp->len[k];
+        int open = (sp->from_end >> k & 1) ? stop >= 0 : stop < 0; /* to the end */
+        buf_printf(b, "%lld:", (long long)a);
+        if (!open)
+          buf_printf(b, "%lld", (long long)stop);
+        if (st != 1)
+          buf_printf(b, ":%lld", (long long)st);
+      } else { /* a derived length: the stop from the other side (lower.c slice_dim) */
+        const DimExpr *x = dim_is_derived(sp->len[k]) ? &p->d->dims[~sp->len[k] - DIM_DERIVED] : NULL;
+        int64_t m = st > 0 ? st : -st, diff = x ? x->add - m + 1 : 0;
+        int64_t stop = st > 0 ? a + diff : a - diff;
+        buf_printf(b, "%lld:", (long long)a);
+        if (x && x->base == sp->full[k] && stop != (st > 0 ? 0 : -1))
+          buf_printf(b, "%lld", (long long)stop);
+        if (st != 1)
+          buf_printf(b, ":%lld", (long long)st);
+      }
     }
     buf_puts(b, op == OP_PAD ? "])" : "]");
     return;

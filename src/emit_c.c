@@ -715,6 +715,22 @@ static void elementwise_loop(Emit *e, NodeId n, const char *dest_fmt, int dest_a
   close_loops(e, loops);
 }
 
+/* Does the inlined expression of n read a stored tensor of shape s (by the
+ * flat index g_o)? */
+static int shape_reads(const Emit *e, NodeId n, ShapeId s) {
+  const Node *nd = dag_node(e->g, n);
+  if (!is_tensor(e, n))
+    return 0;
+  if (nd->op == OP_VAR || e->slot[n] >= 0 || e->alias[n])
+    return dag_shape(e->g, n) == s;
+  if (nd->op == OP_BCAST)
+    return 0;
+  for (int k = 0; k < nd->nargs; k++)
+    if (shape_reads(e, nd->arg[k], s))
+      return 1;
+  return 0;
+}
+
 /* Reductions: loops over the operand's shape, the axis innermost. */
 static void reduce_loop(Emit *e, NodeId n) {
   const Node *nd = dag_node(e->g, n);
@@ -739,6 +755,10 @@ static void reduce_loop(Emit *e, NodeId n) {
     buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
     int loops = open_loops(e, xs, 1, -1);
     flat_index(e);
+    if (!shape_reads(e, x, xs)) { /* every operand broadcast: g_o unread */
+      indent(e);
+      buf_puts(b, "(void)g_o;\n");
+    }
     indent(e);
     buf_printf(b, "g_b%d[", e->slot[n]);
     Ix ix[MAX_RANK];
@@ -779,6 +799,10 @@ static void reduce_loop(Emit *e, NodeId n) {
     open_index_loop(e, axis, sx->dim[axis]);
     inner = 1;
     flat_index(e);
+  }
+  if (nested && !shape_reads(e, x, xs)) { /* every operand broadcast: g_o unread */
+    indent(e);
+    buf_puts(b, "(void)g_o;\n");
   }
   indent(e);
   buf_puts(b, "double g_v = ");
