@@ -218,6 +218,11 @@ static int share_buffers(Emit *e, const EmitFn *fn) {
     if (!is_tensor(e, i) || e->slot[i] < 0 || e->alias[i])
       continue;
     int pick = -1;
+    const Node *nd = dag_node(g, i);
+    NodeId acc = nd->arg[0];
+    if (nd->op == OP_SCATTER && e->slot[acc] >= 0 && !e->alias[acc] && dag_node(g, acc)->op != OP_VAR &&
+        last[acc] == when[i])
+      pick = e->slot[acc]; /* its last reader: add the piece in place */
     for (int k = 0; k < nphys && pick < 0; k++) /* free, and of the same size */
       if (phys_last[k] >= 0 && (uint32_t)phys_last[k] < i && same_size(g, e->bufshape[k], dag_shape(g, i)))
         pick = k;
@@ -1028,10 +1033,21 @@ static void struct_loop(Emit *e, NodeId n) {
     close_loops(e, loops);
     return;
   case OP_SLICE:
-  case OP_PAD: {
+  case OP_PAD:
+  case OP_SCATTER: {
     const SliceSpec *sp = &e->g->slices[nd->v.idx];
-    int pad = nd->op == OP_PAD;
-    if (pad) { /* zeros, then the piece */
+    int pad = nd->op != OP_SLICE, scatter = nd->op == OP_SCATTER;
+    if (scatter && e->slot[x] != e->slot[n]) { /* not in place: a copy of acc first */
+      int nested = needs_nest(e, x, s, 0);
+      loops = open_loops(e, s, nested, -1);
+      if (nested)
+        flat_index(e);
+      indent(e);
+      buf_printf(b, "g_b%d[g_o] = ", e->slot[n]);
+      ref(e, x);
+      buf_puts(b, ";\n");
+      close_loops(e, loops);
+    } else if (pad && !scatter) { /* zeros, then the piece */
       indent(e);
       buf_puts(b, "for (long g_o = 0; g_o < ");
       size(e, s);
@@ -1039,6 +1055,8 @@ static void struct_loop(Emit *e, NodeId n) {
       indent(e);
       buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
     }
+    if (scatter)
+      x = nd->arg[1]; /* the piece */
     ShapeId ps = pad ? dag_shape(e->g, x) : s;
     /* full index: for each input dim, first + (kept ? step*i_j : 0); a
      * first index counted from the end is a local g_s<k> */
@@ -1073,7 +1091,7 @@ static void struct_loop(Emit *e, NodeId n) {
     loops = open_loops(e, ps, 1, -1);
     indent(e);
     if (pad) {
-      buf_printf(b, "g_b%d[%s] = ", e->slot[n], full.data);
+      buf_printf(b, "g_b%d[%s] %s ", e->slot[n], full.data, scatter ? "+=" : "=");
       if (is_tensor(e, x)) {
         ptr(e, x);
         buf_puts(b, "[");
@@ -1493,7 +1511,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       e->indent = 2;
       matmul_loop(e, i);
       buf_puts(b, "  }\n");
-    } else if (op == OP_TRANSPOSE || op == OP_SLICE || op == OP_PAD || op == OP_ONEHOT) {
+    } else if (op == OP_TRANSPOSE || op == OP_SLICE || op == OP_PAD || op == OP_SCATTER ||
+               op == OP_ONEHOT) {
       buf_puts(b, "  {\n");
       e->indent = 2;
       struct_loop(e, i);
@@ -1688,6 +1707,9 @@ long emit_count_ops(const Dag *g, const NodeId *roots, int nroots) {
         int64_t a = shape_size(g, dag_shape(g, nd->arg[0])), b = shape_size(g, dag_shape(g, nd->arg[1]));
         double mkn = sqrt((double)(a < 0 ? 1 : a) * (double)(b < 0 ? 1 : b) * (double)(sz < 0 ? 1 : sz));
         ops += 2 * (long)(mkn + 0.5);
+      } else if (nd->op == OP_SCATTER) { /* in place: the piece's elements */
+        int64_t in = shape_size(g, dag_shape(g, nd->arg[1]));
+        ops += in < 0 ? 1 : in;
       } else if (nd->op != OP_RESHAPE && nd->op != OP_BCAST)
         ops += sz;
     }

@@ -630,3 +630,22 @@ Test(emit, symbolic_indexing_compiles_strictly_and_matches_the_jit_bit_for_bit,
   free(text);
   ASSERT_NO_LEAKS();
 }
+
+/* The adjoint of x[i] adds into the adjoint of x in place (a scatter), not a
+ * zero-padded copy of x per index: the gradient zeroes its buffer once. */
+Test(emit, the_adjoint_of_an_index_is_added_in_place) {
+  Gradc *g = compile_ok("param x[N]\noutput f = x[0]*x[1] + x[2]^2 + x[-1]*x[3] + sum(x[1:]*x[:-1])\n");
+  char *src = NULL;
+  cr_assert_eq(gradc_emit(g, "sc", &src, NULL, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+  const char *fg = definition(src, "sc_f_grad");
+  cr_assert_not_null(fg);
+  const char *end = strstr(fg, "\n}\n");
+  cr_assert_not_null(end);
+  char *body = strndup(fg, (size_t)(end - fg));
+  cr_assert_eq(count_substr(body, "] = 0.0;"), 1, "one zeroed buffer:\n%s", body);
+  cr_assert_eq(count_substr(body, "] += "), 6, "six pieces added in place:\n%s", body);
+  free(body);
+  free(src);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
