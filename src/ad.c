@@ -137,7 +137,7 @@ static NodeId struct_rule(Dag *g, NodeId n, int i, NodeId t, int reverse) {
     return reverse ? dag_pad(g, t, &g->slices[nd.v.idx]) : dag_slice(g, t, &g->slices[nd.v.idx]);
   case OP_PAD:
     return reverse ? dag_slice(g, t, &g->slices[nd.v.idx]) : dag_pad(g, t, &g->slices[nd.v.idx]);
-  case OP_SCATTER: /* acc + pad(piece): each argument's own rule */
+  case OP_SCATTER_ADD: /* acc + pad(piece): each argument's own rule */
     if (i == 0)
       return t;
     return reverse ? dag_slice(g, t, &g->slices[nd.v.idx]) : dag_pad(g, t, &g->slices[nd.v.idx]);
@@ -210,7 +210,7 @@ static uint8_t *live_from(const Dag *g, uint32_t n, const NodeId *roots, int nro
 }
 
 /* acc + term. A zero-padded piece (the adjoint of an index or a slice)
- * is added in place at its positions (dag_scatter): O(1) per element read
+ * is added in place at its positions (dag_scatter_add): O(1) per element read
  * instead of a zero-padded copy of the whole tensor per index. */
 static NodeId accumulate(Dag *g, NodeId acc, NodeId term) {
   if (term == NO_NODE)
@@ -219,9 +219,9 @@ static NodeId accumulate(Dag *g, NodeId acc, NodeId term) {
     return term;
   const Node *t = dag_node(g, term), *a = dag_node(g, acc);
   if (t->op == OP_PAD && t->shape == a->shape)
-    return dag_scatter(g, acc, t->arg[0], &g->slices[t->v.idx]);
+    return dag_scatter_add(g, acc, t->arg[0], &g->slices[t->v.idx]);
   if (a->op == OP_PAD && t->shape == a->shape)
-    return dag_scatter(g, term, a->arg[0], &g->slices[a->v.idx]);
+    return dag_scatter_add(g, term, a->arg[0], &g->slices[a->v.idx]);
   return dag_add(g, acc, term);
 }
 

@@ -1273,7 +1273,7 @@ static int prec_of(const Printer *p, NodeId n) {
   if (p->let[n] || p->name[n])
     return 9;
   switch (nd->op) {
-  case OP_ADD: case OP_SUB: case OP_SCATTER: return 2;
+  case OP_ADD: case OP_SUB: case OP_SCATTER_ADD: return 2;
   case OP_MUL: case OP_SMUL: case OP_DIV: case OP_MATMUL: return 3;
   case OP_NEG: return 4;
   case OP_POW: return 5;
@@ -1349,15 +1349,15 @@ static void print_node(Printer *p, NodeId n, int top) {
     print_node(p, nd->arg[0], 0);
     buf_printf(b, ", %d)", (int)nd->v.idx);
     return;
-  case OP_SLICE: case OP_PAD: case OP_SCATTER: {
+  case OP_SLICE: case OP_PAD: case OP_SCATTER_ADD: {
     const SliceSpec *sp = &p->d->slices[nd->v.idx];
-    if (op == OP_SCATTER) { /* acc + pad(piece into [...]) */
+    if (op == OP_SCATTER_ADD) { /* acc + pad(piece into [...]) */
       print_arg(p, nd->arg[0], 2);
       buf_puts(b, " + ");
     }
     if (op != OP_SLICE)
       buf_puts(b, "pad(");
-    print_arg(p, nd->arg[op == OP_SCATTER], 9);
+    print_arg(p, nd->arg[op == OP_SCATTER_ADD], 9);
     buf_puts(b, op != OP_SLICE ? " into [" : "[");
     for (int k = 0; k < sp->rank; k++) {
       int64_t st = slice_step(sp, k), a = sp->start[k];

@@ -695,14 +695,14 @@ NodeId dag_pad(Dag *g, NodeId x, const SliceSpec *sp) {
   return k < 0 ? NO_NODE : node1(g, OP_PAD, x, out, k);
 }
 
-NodeId dag_scatter(Dag *g, NodeId acc, NodeId piece, const SliceSpec *sp) {
+NodeId dag_scatter_add(Dag *g, NodeId acc, NodeId piece, const SliceSpec *sp) {
   if (acc == NO_NODE || piece == NO_NODE || g->oom)
     return NO_NODE;
   NodeId p = dag_pad(g, piece, sp);
   if (p == NO_NODE || g->nodes[p].op != OP_PAD || dag_shape(g, acc) != dag_shape(g, p) ||
       fill_of(g, acc) != NO_NODE) /* a zero piece, or an accumulator that is a fill */
     return dag_add(g, acc, p);
-  Node key = {.op = OP_SCATTER, .nargs = 2, .shape = dag_shape(g, acc), .arg = {acc, piece, NO_NODE}};
+  Node key = {.op = OP_SCATTER_ADD, .nargs = 2, .shape = dag_shape(g, acc), .arg = {acc, piece, NO_NODE}};
   key.v.idx = g->nodes[p].v.idx;
   return intern(g, &key);
 }
@@ -710,7 +710,7 @@ NodeId dag_scatter(Dag *g, NodeId acc, NodeId piece, const SliceSpec *sp) {
 int dag_node_checks(const Dag *g, NodeId n, DimCheck *out) {
   const Node *nd = &g->nodes[n];
   int k = 0;
-  if (nd->op == OP_SLICE || nd->op == OP_PAD || nd->op == OP_SCATTER) {
+  if (nd->op == OP_SLICE || nd->op == OP_PAD || nd->op == OP_SCATTER_ADD) {
     const SliceSpec *sp = &g->slices[nd->v.idx];
     for (int i = 0; i < sp->rank; i++)
       if (sp->need[i] > 0)

@@ -220,7 +220,7 @@ static int share_buffers(Emit *e, const EmitFn *fn) {
     int pick = -1;
     const Node *nd = dag_node(g, i);
     NodeId acc = nd->arg[0];
-    if (nd->op == OP_SCATTER && e->slot[acc] >= 0 && !e->alias[acc] && dag_node(g, acc)->op != OP_VAR &&
+    if (nd->op == OP_SCATTER_ADD && e->slot[acc] >= 0 && !e->alias[acc] && dag_node(g, acc)->op != OP_VAR &&
         last[acc] == when[i])
       pick = e->slot[acc]; /* its last reader: add the piece in place */
     for (int k = 0; k < nphys && pick < 0; k++) /* free, and of the same size */
@@ -1034,9 +1034,9 @@ static void struct_loop(Emit *e, NodeId n) {
     return;
   case OP_SLICE:
   case OP_PAD:
-  case OP_SCATTER: {
+  case OP_SCATTER_ADD: {
     const SliceSpec *sp = &e->g->slices[nd->v.idx];
-    int pad = nd->op != OP_SLICE, scatter = nd->op == OP_SCATTER;
+    int pad = nd->op != OP_SLICE, scatter = nd->op == OP_SCATTER_ADD;
     if (scatter && e->slot[x] != e->slot[n]) { /* not in place: a copy of acc first */
       int nested = needs_nest(e, x, s, 0);
       loops = open_loops(e, s, nested, -1);
@@ -1511,7 +1511,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       e->indent = 2;
       matmul_loop(e, i);
       buf_puts(b, "  }\n");
-    } else if (op == OP_TRANSPOSE || op == OP_SLICE || op == OP_PAD || op == OP_SCATTER ||
+    } else if (op == OP_TRANSPOSE || op == OP_SLICE || op == OP_PAD || op == OP_SCATTER_ADD ||
                op == OP_ONEHOT) {
       buf_puts(b, "  {\n");
       e->indent = 2;
@@ -1707,7 +1707,7 @@ long emit_count_ops(const Dag *g, const NodeId *roots, int nroots) {
         int64_t a = shape_size(g, dag_shape(g, nd->arg[0])), b = shape_size(g, dag_shape(g, nd->arg[1]));
         double mkn = sqrt((double)(a < 0 ? 1 : a) * (double)(b < 0 ? 1 : b) * (double)(sz < 0 ? 1 : sz));
         ops += 2 * (long)(mkn + 0.5);
-      } else if (nd->op == OP_SCATTER) { /* in place: the piece's elements */
+      } else if (nd->op == OP_SCATTER_ADD) { /* in place: the piece's elements */
         int64_t in = shape_size(g, dag_shape(g, nd->arg[1]));
         ops += in < 0 ? 1 : in;
       } else if (nd->op != OP_RESHAPE && nd->op != OP_BCAST)

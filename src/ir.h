@@ -256,8 +256,8 @@ NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags);
 NodeId dag_transpose(Dag *g, NodeId x);
 NodeId dag_slice(Dag *g, NodeId x, const SliceSpec *s);
 NodeId dag_pad(Dag *g, NodeId x, const SliceSpec *s); /* inverse of slice, zeros around */
-/* acc + dag_pad(piece, s), computed in place where it can be (OP_SCATTER) */
-NodeId dag_scatter(Dag *g, NodeId acc, NodeId piece, const SliceSpec *s);
+/* acc + dag_pad(piece, s), computed in place where it can be (OP_SCATTER_ADD) */
+NodeId dag_scatter_add(Dag *g, NodeId acc, NodeId piece, const SliceSpec *s);
 NodeId dag_onehot(Dag *g, NodeId labels, int k);
 NodeId dag_dim(Dag *g, int symbol);
 /* A scalar node for the number of elements along `axis` of shape s. */
