@@ -43,6 +43,17 @@ static void gradc_yyerror(GRADC_YYLTYPE *l, void *scanner, Parse *p, const char 
 }
 
 #define TOO_MANY (p->fatal || p->errors >= MAX_SYNTAX_ERRORS)
+
+/* lo:hi:step, each part optional (kids 0, 1, 2; NULL: left out) */
+static Ast *slice3(Parse *p, Span at, Ast *lo, Ast *hi, Ast *step) {
+  Ast *s = ast_new(p, AST_SLICE, at, 3);
+  if (s) {
+    s->kids[0] = lo;
+    s->kids[1] = hi;
+    s->kids[2] = step;
+  }
+  return s;
+}
 }
 
 %union {
@@ -161,10 +172,18 @@ indices:
 
 index:
     expr
-  | ':'                      { $$ = ast_new(p, AST_SLICE, sp(&@1), 2); }
-  | expr ':'                 { $$ = ast_new(p, AST_SLICE, sp(&@2), 2); if ($$) $$->kids[0] = $1; }
-  | ':' expr                 { $$ = ast_new(p, AST_SLICE, sp(&@1), 2); if ($$) $$->kids[1] = $2; }
-  | expr ':' expr            { $$ = ast_new(p, AST_SLICE, sp(&@2), 2); if ($$) { $$->kids[0] = $1; $$->kids[1] = $3; } }
+  | ':'                      { $$ = slice3(p, sp(&@1), NULL, NULL, NULL); }
+  | expr ':'                 { $$ = slice3(p, sp(&@2), $1, NULL, NULL); }
+  | ':' expr                 { $$ = slice3(p, sp(&@1), NULL, $2, NULL); }
+  | expr ':' expr            { $$ = slice3(p, sp(&@2), $1, $3, NULL); }
+  | ':' ':'                  { $$ = slice3(p, sp(&@1), NULL, NULL, NULL); }
+  | expr ':' ':'             { $$ = slice3(p, sp(&@2), $1, NULL, NULL); }
+  | ':' expr ':'             { $$ = slice3(p, sp(&@1), NULL, $2, NULL); }
+  | ':' ':' expr             { $$ = slice3(p, sp(&@1), NULL, NULL, $3); }
+  | expr ':' expr ':'        { $$ = slice3(p, sp(&@2), $1, $3, NULL); }
+  | expr ':' ':' expr        { $$ = slice3(p, sp(&@2), $1, NULL, $4); }
+  | ':' expr ':' expr        { $$ = slice3(p, sp(&@1), NULL, $2, $4); }
+  | expr ':' expr ':' expr   { $$ = slice3(p, sp(&@2), $1, $3, $5); }
   ;
 
 %%

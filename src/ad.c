@@ -186,6 +186,10 @@ static NodeId struct_rule(Dag *g, NodeId n, int i, NodeId t, int reverse) {
     return reverse ? dag_pad(g, t, &g->slices[nd.v.idx]) : dag_slice(g, t, &g->slices[nd.v.idx]);
   case OP_PAD:
     return reverse ? dag_slice(g, t, &g->slices[nd.v.idx]) : dag_pad(g, t, &g->slices[nd.v.idx]);
+  case OP_SCATTER_ADD: /* acc + pad(piece): each argument's own rule */
+    if (i == 0)
+      return t;
+    return reverse ? dag_slice(g, t, &g->slices[nd.v.idx]) : dag_pad(g, t, &g->slices[nd.v.idx]);
   case OP_SUM: {
     int axis = (int)nd.v.idx;
     if (!reverse)
@@ -274,10 +278,20 @@ static uint8_t *live_from(const Dag *g, uint32_t n, const NodeId *roots, int nro
   return live;
 }
 
+/* acc + term. A zero-padded piece (the adjoint of an index or a slice)
+ * is added in place at its positions (dag_scatter_add): O(1) per element read
+ * instead of a zero-padded copy of the whole tensor per index. */
 static NodeId accumulate(Dag *g, NodeId acc, NodeId term) {
   if (term == NO_NODE)
     return acc;
-  return acc == NO_NODE ? term : dag_add(g, acc, term);
+  if (acc == NO_NODE)
+    return term;
+  const Node *t = dag_node(g, term), *a = dag_node(g, acc);
+  if (t->op == OP_PAD && t->shape == a->shape)
+    return dag_scatter_add(g, acc, t->arg[0], &g->slices[t->v.idx]);
+  if (a->op == OP_PAD && t->shape == a->shape)
+    return dag_scatter_add(g, term, a->arg[0], &g->slices[a->v.idx]);
+  return dag_add(g, acc, term);
 }
 
 NodeId *ad_forward(Dag *g, const NodeId *var_tangent, int nvars,

@@ -33,6 +33,7 @@ static void free_fn(GradcFn *f) {
   free(f->argshape);
   free(f->resshape);
   free(f->roots);
+  free(f->checks);
   for (int i = 0; i < f->nargs; i++)
     free(f->argnames[i]);
   for (int i = 0; i < f->nres; i++)
@@ -293,6 +294,8 @@ static void plan_free(Plan *p) {
   free(p->names);
 }
 
+static void find_checks(GradcFn *f);
+
 static GradcFn *build(Gradc *g, Plan *pl) {
   Program *prog = &g->prog;
   if (prog->dag->oom == 2) {
@@ -379,6 +382,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   f->nres = pl->nres;
   f->resnames = pl->names; /* the plan's names and roots move to the function */
   f->roots = pl->roots;
+  find_checks(f);
   f->next = g->fns;
   g->fns = f;
   return f;
@@ -401,6 +405,66 @@ fail:
   free(f);
   plan_free(pl);
   return NULL;
+}
+
+/* ---- call-time checks of the dimensions ------------------------------------ */
+
+static void find_checks(GradcFn *f) {
+  const Dag *d = f->g->prog.dag;
+  uint8_t *live = calloc(d->count + 1, 1);
+  if (!live)
+    return;
+  for (int r = 0; r < f->nres; r++)
+    live[f->roots[r]] = 1;
+  int n = 0;
+  DimCheck c[MAX_DIM_CHECKS];
+  for (uint32_t i = d->count; i-- > 0;) {
+    if (!live[i])
+      continue;
+    for (int k = 0; k < d->nodes[i].nargs; k++)
+      live[d->nodes[i].arg[k]] = 1;
+    if (dag_node_checks(d, i, c) > 0)
+      live[i] = 2, n++;
+  }
+  f->checks = n ? malloc((size_t)n * sizeof *f->checks) : NULL;
+  for (uint32_t i = 0; f->checks && i < d->count; i++)
+    if (live[i] == 2)
+      f->checks[f->nchecks++] = i;
+  free(live);
+}
+
+/* Does node n's check hold for these dimensions? If not, report it (where
+ * the program built it) and return 0. */
+static int check_node_dims(Gradc *g, NodeId n, const long *dims) {
+  const Dag *d = g->prog.dag;
+  DimCheck c[MAX_DIM_CHECKS];
+  int nc = dag_node_checks(d, n, c);
+  for (int k = 0; k < nc; k++) {
+    long a = dim_eval(d, c[k].a, dims), b = c[k].ge ? (long)c[k].b : dim_eval(d, c[k].b, dims);
+    if (a < 0 || b < 0 || (c[k].ge ? a >= b : a == b))
+      continue;
+    char da[128], db[128], msg[512];
+    dim_format(d, c[k].a, da, sizeof da);
+    if (c[k].ge && c[k].dropped)
+      snprintf(msg, sizeof msg, "index %lld is out of range for dimension %s of size %ld",
+               (long long)c[k].shown, da, a);
+    else if (c[k].ge)
+      snprintf(msg, sizeof msg, "the slice reads index %lld, out of range for dimension %s of size %ld",
+               (long long)c[k].shown, da, a);
+    else {
+      dim_format(d, c[k].b, db, sizeof db);
+      snprintf(msg, sizeof msg, "shapes do not match: dimension %s is %ld but dimension %s is %ld", da, a,
+               db, b);
+    }
+    for (int i = 0; i < g->prog.nchecks; i++)
+      if (g->prog.check_node[i] == n) {
+        diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, g->prog.check_span[i], NULL, "%s", msg);
+        return 0;
+      }
+    gradc_error(g, GRADC_ERR_INPUT, "%s", msg);
+    return 0;
+  }
+  return 1;
 }
 
 /* Functions are cached per context by what they compute. */
@@ -581,20 +645,25 @@ static GradcFn *gradc_fn_vjp_build(Gradc *g, int out, const int *wrt_in, int nwr
 }
 
 /* A constant tensor of shape s with a 1 at flat element e (a zero-padded
- * scalar), or NO_NODE if s has symbolic dimensions. */
-static NodeId unit_tensor(Dag *d, ShapeId s, long e) {
+ * scalar); symbolic dimensions have their bound sizes (dimval). */
+static NodeId unit_tensor(Dag *d, ShapeId s, long e, const long *dimval) {
   if (s == SHAPE_SCALAR)
     return dag_const(d, 1);
   const Shape *x = shape_get(d, s);
   SliceSpec sp = {0};
   sp.rank = x->rank;
   for (int i = x->rank; i-- > 0;) {
-    if (x->dim[i] < 0)
+    long n = dim_eval(d, x->dim[i], dimval);
+    if (n <= 0)
       return NO_NODE;
     sp.full[i] = x->dim[i];
-    sp.start[i] = e % x->dim[i];
+    sp.start[i] = e % n;
     sp.len[i] = 1;
-    e /= x->dim[i];
+    if (x->dim[i] < 0) { /* the size it was built for, at least */
+      sp.need[i] = sp.start[i] + 1;
+      sp.shown[i] = sp.start[i];
+    }
+    e /= n;
   }
   sp.drop = (1u << x->rank) - 1;
   return dag_pad(d, dag_const(d, 1), &sp);
@@ -625,15 +694,17 @@ static GradcFn *gradc_fn_hessian_build(Gradc *g, int out, const int *wrt_in, int
   for (int jv = 0; jv < nwrt && !pl.oom; jv++) {
     const Var *vj = &prog->vars[wrt[jv]];
     int64_t size = shape_size(d, vj->shape);
+    if (size < 0) /* a symbolic size: one row per element of the bound value */
+      size = g->dimval ? values_size(g, vj->shape) : -1;
     if (size < 0) {
-      gradc_error(g, GRADC_ERR_INPUT, "hessian: '%s' has a symbolic dimension", vj->name);
+      gradc_error(g, GRADC_ERR_INPUT, "hessian: '%s' has a symbolic dimension that no value binds", vj->name);
       pl.oom = 2;
       break;
     }
     for (long e = 0; e < size && !pl.oom; e++) {
       for (int i = 0; i < prog->nvars; i++)
         seed[i] = NO_NODE;
-      seed[wrt[jv]] = unit_tensor(d, vj->shape, e);
+      seed[wrt[jv]] = unit_tensor(d, vj->shape, e, g->dimval);
       uint32_t m;
       NodeId *tan = ad_forward(d, seed, prog->nvars, grad, nwrt, &m);
       if (!tan) {
@@ -712,7 +783,7 @@ static GradcStatus take_failed(Gradc *g, NodeId n) {
   return GRADC_ERR_INPUT;
 }
 
-static GradcStatus status_of(Gradc *g, int rc) {
+static GradcStatus status_of(Gradc *g, int rc, const long *dims) {
   if (rc == 0)
     return GRADC_OK;
   if (rc < 0) {
@@ -723,6 +794,11 @@ static GradcStatus status_of(Gradc *g, int rc) {
   NodeId n = (NodeId)(rc - 1);
   if (n < g->prog.dag->count && (g->prog.dag->nodes[n].op == OP_TAKE || g->prog.dag->nodes[n].op == OP_SCATTER))
     return take_failed(g, n);
+  if (n < g->prog.dag->count && g->prog.dag->nodes[n].op != OP_ONEHOT) {
+    if (check_node_dims(g, n, dims))
+      gradc_error(g, GRADC_ERR_INPUT, "a check of the dimensions failed");
+    return GRADC_ERR_INPUT;
+  }
   int64_t k = n < g->prog.dag->count ? g->prog.dag->nodes[n].v.idx : 0;
   char which[160] = "a label";
   if (n < g->prog.dag->count && g->vals) { /* labels straight from an input: which one? */
@@ -764,7 +840,10 @@ GradcStatus gradc_call_dims(GradcFn *f, const long *dims, const double *const *a
       f->work_cap = need;
     }
   }
-  return status_of(f->g, f->call(dims, args, res, need <= f->work_cap && need > 0 ? f->work : NULL));
+  for (int k = 0; k < f->nchecks; k++) /* before the kernel: where the program says it */
+    if (!check_node_dims(f->g, f->checks[k], dims))
+      return GRADC_ERR_INPUT;
+  return status_of(f->g, f->call(dims, args, res, need <= f->work_cap && need > 0 ? f->work : NULL), dims);
 }
 
 GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res) {
@@ -817,14 +896,14 @@ const double *gradc_fn_res_data(const GradcFn *f, int i) {
 int gradc_fn_res_shape(const GradcFn *f, int i, long *dims) {
   const Shape *s = shape_get(f->g->prog.dag, f->resshape[i]);
   for (int k = 0; k < s->rank; k++)
-    dims[k] = s->dim[k] >= 0 ? (long)s->dim[k] : (f->g->dimval ? f->g->dimval[~s->dim[k]] : -1);
+    dims[k] = dim_eval(f->g->prog.dag, s->dim[k], f->g->dimval);
   return s->rank;
 }
 
 int gradc_fn_arg_shape(const GradcFn *f, int i, long *dims) {
   const Shape *s = shape_get(f->g->prog.dag, f->argshape[i]);
   for (int k = 0; k < s->rank; k++)
-    dims[k] = s->dim[k] >= 0 ? (long)s->dim[k] : (f->g->dimval ? f->g->dimval[~s->dim[k]] : -1);
+    dims[k] = dim_eval(f->g->prog.dag, s->dim[k], f->g->dimval);
   return s->rank;
 }
 
@@ -1103,7 +1182,7 @@ static int prec_of(const Printer *p, NodeId n) {
   if (p->let[n] || p->name[n])
     return 9;
   switch (nd->op) {
-  case OP_ADD: case OP_SUB: return 2;
+  case OP_ADD: case OP_SUB: case OP_SCATTER_ADD: return 2;
   case OP_MUL: case OP_SMUL: case OP_DIV: case OP_MATMUL: return 3;
   case OP_NEG: return 4;
   case OP_POW: return 5;
@@ -1143,9 +1222,12 @@ static void print_node(Printer *p, NodeId n, int top) {
   case OP_VAR:
     buf_puts(b, nd->v.idx < p->prog->nvars ? p->prog->vars[nd->v.idx].name : "?");
     return;
-  case OP_DIM:
-    buf_puts(b, p->prog->dimnames[nd->v.idx]);
+  case OP_DIM: {
+    char dn[128];
+    dim_format(p->d, ~nd->v.idx, dn, sizeof dn);
+    buf_puts(b, dn);
     return;
+  }
   case OP_NEG:
     buf_puts(b, "-");
     print_arg(p, nd->arg[0], 5);
@@ -1193,23 +1275,44 @@ static void print_node(Printer *p, NodeId n, int top) {
     print_node(p, nd->arg[0], 0);
     buf_printf(b, ", %d)", (int)nd->v.idx);
     return;
-  case OP_SLICE: case OP_PAD: {
+  case OP_SLICE: case OP_PAD: case OP_SCATTER_ADD: {
     const SliceSpec *sp = &p->d->slices[nd->v.idx];
-    if (op == OP_PAD)
+    if (op == OP_SCATTER_ADD) { /* acc + pad(piece into [...]) */
+      print_arg(p, nd->arg[0], 2);
+      buf_puts(b, " + ");
+    }
+    if (op != OP_SLICE)
       buf_puts(b, "pad(");
-    print_arg(p, nd->arg[0], 9);
-    buf_puts(b, op == OP_PAD ? " into [" : "[");
+    print_arg(p, nd->arg[op == OP_SCATTER_ADD], 9);
+    buf_puts(b, op != OP_SLICE ? " into [" : "[");
     for (int k = 0; k < sp->rank; k++) {
+      int64_t st = slice_step(sp, k), a = sp->start[k];
       if (k)
         buf_puts(b, ", ");
       if (sp->drop >> k & 1)
-        buf_printf(b, "%lld", (long long)sp->start[k]);
-      else if (sp->start[k] == 0 && sp->len[k] == sp->full[k])
+        buf_printf(b, "%lld", (long long)a);
+      else if (a == 0 && st == 1 && sp->len[k] == sp->full[k] && !(sp->from_end >> k & 1))
         buf_puts(b, ":");
-      else
-        buf_printf(b, "%lld:%lld", (long long)sp->start[k], (long long)(sp->start[k] + sp->len[k]));
+      else if (sp->len[k] >= 0) { /* a literal length: the stop is start + step*len */
+        int64_t stop = a + st * sp->len[k];
+        int open = (sp->from_end >> k & 1) ? stop >= 0 : stop < 0; /* to the end */
+        buf_printf(b, "%lld:", (long long)a);
+        if (!open)
+          buf_printf(b, "%lld", (long long)stop);
+        if (st != 1)
+          buf_printf(b, ":%lld", (long long)st);
+      } else { /* a derived length: the stop from the other side (lower.c slice_dim) */
+        const DimExpr *x = dim_is_derived(sp->len[k]) ? &p->d->dims[~sp->len[k] - DIM_DERIVED] : NULL;
+        int64_t m = st > 0 ? st : -st, diff = x ? x->add - m + 1 : 0;
+        int64_t stop = st > 0 ? a + diff : a - diff;
+        buf_printf(b, "%lld:", (long long)a);
+        if (x && x->base == sp->full[k] && stop != (st > 0 ? 0 : -1))
+          buf_printf(b, "%lld", (long long)stop);
+        if (st != 1)
+          buf_printf(b, ":%lld", (long long)st);
+      }
     }
-    buf_puts(b, op == OP_PAD ? "])" : "]");
+    buf_puts(b, op != OP_SLICE ? "])" : "]");
     return;
   }
   default:
@@ -1352,6 +1455,11 @@ GradcFn *gradc_fn_vjp(Gradc *g, int out, const int *wrt, int nwrt) {
 
 GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt) {
   char *key = fn_key("hessian", out, wrt, nwrt);
+  for (int k = 0; key && g->dimval && k < g->prog.ndims; k++) { /* one per size */
+    char *k2 = fmt("%s;%ld", key, g->dimval[k]);
+    free(key);
+    key = k2;
+  }
   GradcFn *f = cached(g, key);
   return f ? f : remember(gradc_fn_hessian_build(g, out, wrt, nwrt), key);
 }

@@ -14,6 +14,9 @@ struct GradcFn {
   long work_cap;
   int nargs, nres;
   NodeId *roots;     /* its results' nodes (gradc_fn_op_count) */
+  NodeId *checks;    /* the nodes it computes that have call-time checks on
+                        the dimensions (dag_node_checks), in id order */
+  int nchecks;
   char **argnames, **resnames;
   ShapeId *argshape, *resshape;
   double **resdata;  /* gradc_run's results, sized by the bound dimensions */

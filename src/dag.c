@@ -46,6 +46,7 @@ void dag_free(Dag *g) {
   if (!g)
     return;
   free(g->slices);
+  free(g->dims);
   big_free(g->nodes);
   big_free(g->bucket);
   free(g->shapes);
@@ -133,7 +134,7 @@ int dag_nonzero(const Dag *g, NodeId n) {
     return x->v.num != 0 && isfinite(x->v.num);
   if (x->op == OP_MUL)
     return dag_nonzero(g, x->arg[0]) && dag_nonzero(g, x->arg[1]);
-  return x->op == OP_DIM;
+  return x->op == OP_DIM && x->v.idx < DIM_DERIVED; /* a derived size may be 0 */
 }
 
 /* NF_NONFINITE: may this node be infinite or NaN with every variable
@@ -479,13 +480,26 @@ static NodeId fill_of(const Dag *g, NodeId x) {
   return dag_shape(g, x) == SHAPE_SCALAR ? x : NO_NODE;
 }
 
+/* May shape xs be broadcast to `to`? Each dimension equal, 1, or symbolic
+ * sizes that may be equal (then checked at call time: dag_node_checks). */
+static int bcast_ok(const Dag *g, ShapeId xs, ShapeId to) {
+  const Shape *x = shape_get(g, xs), *t = shape_get(g, to);
+  if (x->rank > t->rank)
+    return 0;
+  for (int i = 0; i < x->rank; i++) {
+    int64_t dx = x->dim[i], dt = t->dim[t->rank - x->rank + i];
+    if (!(dx == dt || dx == 1 || dims_may_equal(dx, dt)))
+      return 0;
+  }
+  return 1;
+}
+
 NodeId dag_bcast(Dag *g, NodeId x, ShapeId to) {
   if (x == NO_NODE || g->oom)
     return NO_NODE;
   if (dag_shape(g, x) == to)
     return x;
-  ShapeId r;
-  if (shape_broadcast(g, dag_shape(g, x), to, &r) < 0 || r != to) {
+  if (!bcast_ok(g, dag_shape(g, x), to)) {
     char st[128];
     shape_format(g, to, st, sizeof st);
     shape_err(g, "cannot broadcast", x, NO_NODE);
@@ -642,7 +656,7 @@ NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags) {
   } else {
     k2 = y->dim[0];
   }
-  if (k1 != k2)
+  if (k1 != k2 && !dims_may_equal(k1, k2)) /* two symbolic ones: checked at call time */
     return shape_err(g, "inner dimensions differ for", a, b);
   Shape r = {0};
   if (x->rank == 2)
@@ -681,9 +695,27 @@ NodeId dag_transpose(Dag *g, NodeId x) {
   return node1(g, OP_TRANSPOSE, x, out, 0);
 }
 
+/* The canonical form of a spec: zero beyond the rank, step 1 as 0. */
+static void slice_norm(SliceSpec *c, const SliceSpec *sp) {
+  memset(c, 0, sizeof *c);
+  c->rank = sp->rank;
+  c->drop = sp->drop;
+  c->from_end = sp->from_end;
+  for (int i = 0; i < sp->rank; i++) {
+    c->full[i] = sp->full[i];
+    c->start[i] = sp->start[i];
+    c->len[i] = sp->len[i];
+    c->step[i] = sp->step[i] == 1 ? 0 : sp->step[i];
+    c->need[i] = sp->need[i];
+    c->shown[i] = sp->shown[i];
+  }
+}
+
 static int64_t slice_spec(Dag *g, const SliceSpec *sp) {
+  SliceSpec c;
+  slice_norm(&c, sp);
   for (uint32_t i = 0; i < g->nslice; i++)
-    if (!memcmp(&g->slices[i], sp, sizeof *sp))
+    if (!memcmp(&g->slices[i], &c, sizeof c))
       return i;
   if (g->nslice == g->capslice) {
     uint32_t cap = g->capslice ? 2 * g->capslice : 16;
@@ -695,7 +727,7 @@ static int64_t slice_spec(Dag *g, const SliceSpec *sp) {
     g->slices = n;
     g->capslice = cap;
   }
-  g->slices[g->nslice] = *sp;
+  g->slices[g->nslice] = c;
   return g->nslice++;
 }
 
@@ -710,23 +742,21 @@ static ShapeId slice_shape(Dag *g, const SliceSpec *sp) {
 NodeId dag_slice(Dag *g, NodeId x, const SliceSpec *sp) {
   if (x == NO_NODE || g->oom)
     return NO_NODE;
-  SliceSpec c = {0};
-  c.rank = sp->rank;
-  c.drop = sp->drop;
-  for (int i = 0; i < sp->rank; i++)
-    c.full[i] = sp->full[i];
-  int whole = sp->drop == 0;
+  SliceSpec c;
+  slice_norm(&c, sp);
+  int whole = c.drop == 0;
   const Shape *s = shape_get(g, dag_shape(g, x));
-  for (int i = 0; i < sp->rank; i++) {
-    c.start[i] = sp->start[i];
-    c.len[i] = sp->len[i];
-    whole &= c.start[i] == 0 && c.len[i] == s->dim[i];
-  }
+  for (int i = 0; i < c.rank; i++)
+    whole &= c.start[i] == 0 && !(c.from_end >> i & 1) && c.step[i] == 0 && c.len[i] == s->dim[i] &&
+             c.need[i] == 0;
   if (whole)
     return x;
   ShapeId out = slice_shape(g, &c);
   NodeId f = fill_of(g, x);
-  if (f != NO_NODE)
+  int checked = 0;
+  for (int i = 0; i < c.rank; i++)
+    checked |= c.need[i] > 0;
+  if (f != NO_NODE && !checked) /* a checked index keeps its node: the check */
     return dag_bcast(g, f, out);
   int64_t k = slice_spec(g, &c);
   return k < 0 ? NO_NODE : node1(g, OP_SLICE, x, out, k);
@@ -746,6 +776,56 @@ NodeId dag_pad(Dag *g, NodeId x, const SliceSpec *sp) {
     return dag_bcast(g, x, out);
   int64_t k = slice_spec(g, sp);
   return k < 0 ? NO_NODE : node1(g, OP_PAD, x, out, k);
+}
+
+NodeId dag_scatter_add(Dag *g, NodeId acc, NodeId piece, const SliceSpec *sp) {
+  if (acc == NO_NODE || piece == NO_NODE || g->oom)
+    return NO_NODE;
+  NodeId p = dag_pad(g, piece, sp);
+  if (p == NO_NODE || g->nodes[p].op != OP_PAD || dag_shape(g, acc) != dag_shape(g, p) ||
+      fill_of(g, acc) != NO_NODE) /* a zero piece, or an accumulator that is a fill */
+    return dag_add(g, acc, p);
+  Node key = {.op = OP_SCATTER_ADD, .nargs = 2, .shape = dag_shape(g, acc), .arg = {acc, piece, NO_NODE}};
+  key.v.idx = g->nodes[p].v.idx;
+  return intern(g, &key);
+}
+
+int dag_node_checks(const Dag *g, NodeId n, DimCheck *out) {
+  const Node *nd = &g->nodes[n];
+  int k = 0;
+  if (nd->op == OP_SLICE || nd->op == OP_PAD || nd->op == OP_SCATTER_ADD) {
+    const SliceSpec *sp = &g->slices[nd->v.idx];
+    for (int i = 0; i < sp->rank; i++)
+      if (sp->need[i] > 0)
+        out[k++] = (DimCheck){1, sp->full[i], sp->need[i], sp->shown[i], (int)(sp->drop >> i & 1)};
+    return k;
+  }
+  if (nd->op == OP_MATMUL) {
+    const Shape *x = shape_get(g, dag_shape(g, nd->arg[0])), *y = shape_get(g, dag_shape(g, nd->arg[1]));
+    int f = (int)nd->v.idx;
+    int64_t k1 = x->rank == 2 ? x->dim[f & 1 ? 0 : 1] : x->dim[0];
+    int64_t k2 = y->rank == 2 ? y->dim[f & 2 ? 1 : 0] : y->dim[0];
+    if (k1 != k2)
+      out[k++] = (DimCheck){0, k1, k2, 0, 0};
+    return k;
+  }
+  if (!(OP_IS_ELEMWISE(nd->op) || nd->op == OP_BCAST) || nd->shape == SHAPE_SCALAR)
+    return 0;
+  const Shape *o = shape_get(g, nd->shape);
+  for (int a = 0; a < nd->nargs; a++) {
+    const Shape *x = shape_get(g, dag_shape(g, nd->arg[a]));
+    for (int i = 0; i < x->rank; i++) {
+      int64_t dx = x->dim[i], dn = o->dim[o->rank - x->rank + i];
+      if (dx == dn || dx >= 0 || dn >= 0)
+        continue;
+      int seen = 0;
+      for (int j = 0; j < k && !seen; j++)
+        seen = !out[j].ge && out[j].a == dx && out[j].b == dn;
+      if (!seen)
+        out[k++] = (DimCheck){0, dx, dn, 0, 0};
+    }
+  }
+  return k;
 }
 
 NodeId dag_onehot(Dag *g, NodeId labels, int k) {

@@ -103,7 +103,7 @@ typedef struct Emit {
   int32_t *slot;      /* node -> scalar slot / tensor buffer, ST_INLINE, ST_NONE */
   uint8_t *alias;     /* RESHAPE of a stored tensor: the same memory */
   Buf *out;
-  uint64_t used_ops;  /* bit per OpKind seen in the whole file */
+  uint8_t used_op[OP_COUNT]; /* 1 per OpKind seen in the whole file */
   int kernel;
   int blas;
   int used_blas;
@@ -218,6 +218,11 @@ static int share_buffers(Emit *e, const EmitFn *fn) {
     if (!is_tensor(e, i) || e->slot[i] < 0 || e->alias[i])
       continue;
     int pick = -1;
+    const Node *nd = dag_node(g, i);
+    NodeId acc = nd->arg[0];
+    if (nd->op == OP_SCATTER_ADD && e->slot[acc] >= 0 && !e->alias[acc] && dag_node(g, acc)->op != OP_VAR &&
+        last[acc] == when[i])
+      pick = e->slot[acc]; /* its last reader: add the piece in place */
     for (int k = 0; k < nphys && pick < 0; k++) /* free, and of the same size */
       if (phys_last[k] >= 0 && (uint32_t)phys_last[k] < i && same_size(g, e->bufshape[k], dag_shape(g, i)))
         pick = k;
@@ -360,6 +365,8 @@ static void open_index_loop(Emit *e, int k, int64_t d) {
 static void dim(Emit *e, int64_t d) {
   if (d >= 0)
     buf_printf(e->out, "%lld", (long long)d);
+  else if (dim_is_derived(d)) /* a local computed at entry (derived_dims) */
+    buf_printf(e->out, "g_d%lld", (long long)(~d - DIM_DERIVED));
   else if (e->kernel)
     buf_printf(e->out, "d[%d]", (int)~d);
   else
@@ -388,7 +395,7 @@ static void size(Emit *e, ShapeId s) {
 /* A row-major flat index from per-dimension terms, in Horner form:
  * ((t0*d1 + t1)*d2 + t2). */
 typedef struct Ix {
-  char term[48];
+  char term[64];
   int64_t dim;
 } Ix;
 
@@ -534,7 +541,7 @@ static void body(Emit *e, NodeId n) {
   OpKind op = (OpKind)nd->op;
   int k;
   if (op != OP_POW || !dag_small_int_pow(e->g, nd->arg[1], &k))
-    e->used_ops |= 1ull << op; /* which prototypes and helpers to emit */
+    e->used_op[op] = 1; /* which prototypes and helpers to emit */
   switch (op) {
   case OP_CONST:
     if (e->lit[n & 63].node != n) { /* a few constants recur: cache their text */
@@ -723,6 +730,22 @@ static void elementwise_loop(Emit *e, NodeId n, const char *dest_fmt, int dest_a
   close_loops(e, loops);
 }
 
+/* Does the inlined expression of n read a stored tensor of shape s (by the
+ * flat index g_o)? */
+static int shape_reads(const Emit *e, NodeId n, ShapeId s) {
+  const Node *nd = dag_node(e->g, n);
+  if (!is_tensor(e, n))
+    return 0;
+  if (nd->op == OP_VAR || e->slot[n] >= 0 || e->alias[n])
+    return dag_shape(e->g, n) == s;
+  if (nd->op == OP_BCAST)
+    return 0;
+  for (int k = 0; k < nd->nargs; k++)
+    if (shape_reads(e, nd->arg[k], s))
+      return 1;
+  return 0;
+}
+
 /* Reductions: loops over the operand's shape, the axis innermost. */
 static void reduce_loop(Emit *e, NodeId n) {
   const Node *nd = dag_node(e->g, n);
@@ -733,7 +756,7 @@ static void reduce_loop(Emit *e, NodeId n) {
   Buf *b = e->out;
   OpKind op = (OpKind)nd->op;
   if (op == OP_MAXR || op == OP_AMAX || op == OP_ARGMAX)
-    e->used_ops |= 1ull << OP_MAX;
+    e->used_op[OP_MAX] = 1;
   int all = axis < 0;
   if (op == OP_SUM && !all && axis < sx->rank - 1) {
     /* a sum over a leading axis walks the operand in memory order and adds
@@ -747,6 +770,10 @@ static void reduce_loop(Emit *e, NodeId n) {
     buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
     int loops = open_loops(e, xs, 1, -1);
     flat_index(e);
+    if (!shape_reads(e, x, xs)) { /* every operand broadcast: g_o unread */
+      indent(e);
+      buf_puts(b, "(void)g_o;\n");
+    }
     indent(e);
     buf_printf(b, "g_b%d[", e->slot[n]);
     Ix ix[MAX_RANK];
@@ -788,6 +815,10 @@ static void reduce_loop(Emit *e, NodeId n) {
     open_index_loop(e, axis, sx->dim[axis]);
     inner = 1;
     flat_index(e);
+  }
+  if (nested && !shape_reads(e, x, xs)) { /* every operand broadcast: g_o unread */
+    indent(e);
+    buf_puts(b, "(void)g_o;\n");
   }
   indent(e);
   buf_puts(b, "double g_v = ");
@@ -1015,10 +1046,21 @@ static void struct_loop(Emit *e, NodeId n) {
     close_loops(e, loops);
     return;
   case OP_SLICE:
-  case OP_PAD: {
+  case OP_PAD:
+  case OP_SCATTER_ADD: {
     const SliceSpec *sp = &e->g->slices[nd->v.idx];
-    int pad = nd->op == OP_PAD;
-    if (pad) { /* zeros, then the piece */
+    int pad = nd->op != OP_SLICE, scatter = nd->op == OP_SCATTER_ADD;
+    if (scatter && e->slot[x] != e->slot[n]) { /* not in place: a copy of acc first */
+      int nested = needs_nest(e, x, s, 0);
+      loops = open_loops(e, s, nested, -1);
+      if (nested)
+        flat_index(e);
+      indent(e);
+      buf_printf(b, "g_b%d[g_o] = ", e->slot[n]);
+      ref(e, x);
+      buf_puts(b, ";\n");
+      close_loops(e, loops);
+    } else if (pad && !scatter) { /* zeros, then the piece */
       indent(e);
       buf_puts(b, "for (long g_o = 0; g_o < ");
       size(e, s);
@@ -1026,26 +1068,43 @@ static void struct_loop(Emit *e, NodeId n) {
       indent(e);
       buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
     }
-    /* loop over the piece: the slice's output shape (kept dims) */
+    if (scatter)
+      x = nd->arg[1]; /* the piece */
     ShapeId ps = pad ? dag_shape(e->g, x) : s;
-    loops = open_loops(e, ps, 1, -1);
-    /* full index: for each input dim, start + (kept ? i_j : 0) */
+    /* full index: for each input dim, first + (kept ? step*i_j : 0); a
+     * first index counted from the end is a local g_s<k> */
+    for (int k = 0; k < sp->rank; k++)
+      if (sp->from_end >> k & 1) {
+        indent(e);
+        buf_printf(b, "long g_s%d = ", k);
+        dim(e, sp->full[k]);
+        buf_printf(b, " - %lld;\n", (long long)-sp->start[k]);
+      }
     Buf full = {0};
     Buf *save = e->out;
     e->out = &full;
     Ix fx[MAX_RANK];
     for (int k = 0, j = 0; k < sp->rank; k++) {
-      if (sp->drop >> k & 1)
-        snprintf(fx[k].term, sizeof fx[k].term, "%lld", (long long)sp->start[k]);
+      char first[32], mul[32] = "";
+      if (sp->from_end >> k & 1)
+        snprintf(first, sizeof first, "g_s%d", k);
       else
-        snprintf(fx[k].term, sizeof fx[k].term, "(%lld + g_i%d)", (long long)sp->start[k], j++);
+        snprintf(first, sizeof first, "%lld", (long long)sp->start[k]);
+      if (slice_step(sp, k) != 1)
+        snprintf(mul, sizeof mul, "%lld*", (long long)slice_step(sp, k));
+      if (sp->drop >> k & 1)
+        snprintf(fx[k].term, sizeof fx[k].term, "%s", first);
+      else
+        snprintf(fx[k].term, sizeof fx[k].term, "(%s + %sg_i%d)", first, mul, j++);
       fx[k].dim = sp->full[k];
     }
     horner(e, fx, sp->rank);
     e->out = save;
+    /* loop over the piece: the slice's output shape (kept dims) */
+    loops = open_loops(e, ps, 1, -1);
     indent(e);
     if (pad) {
-      buf_printf(b, "g_b%d[%s] = ", e->slot[n], full.data);
+      buf_printf(b, "g_b%d[%s] %s ", e->slot[n], full.data, scatter ? "+=" : "=");
       if (is_tensor(e, x)) {
         ptr(e, x);
         buf_puts(b, "[");
@@ -1285,6 +1344,61 @@ static void signature(Buf *b, const EmitFn *fn, int kernel, int work) {
   buf_puts(b, ")");
 }
 
+/* The derived dimensions (x[1:] is N-1 long) as locals, from the
+ * symbolic ones: max(0, floor((base + add)/div)). */
+static void derived_dims(Emit *e, Buf *b) {
+  Buf *save = e->out;
+  e->out = b;
+  for (uint32_t j = 0; j < e->g->ndim; j++) {
+    const DimExpr *x = &e->g->dims[j];
+    buf_printf(b, "  long g_d%u = ", j);
+    dim(e, x->base);
+    if (x->add)
+      buf_printf(b, " %c %lld", x->add < 0 ? '-' : '+', (long long)(x->add < 0 ? -x->add : x->add));
+    buf_printf(b, ";\n  g_d%u = g_d%u > 0 ? g_d%u", j, j, j);
+    if (x->div != 1)
+      buf_printf(b, " / %lld", (long long)x->div);
+    buf_printf(b, " : 0;\n  (void)g_d%u;\n", j);
+  }
+  e->out = save;
+}
+
+/* The call-time checks of the nodes this function computes (an index of a
+ * symbolic dimension, two symbolic dimensions that must agree): a failure
+ * returns the node + 1 before anything is computed. */
+static int entry_checks(Emit *e, Buf *b, uint32_t count) {
+  Buf *save = e->out;
+  e->out = b;
+  DimCheck seen[64];
+  int nseen = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    if (e->slot[i] == ST_NONE)
+      continue;
+    DimCheck c[MAX_DIM_CHECKS];
+    int n = dag_node_checks(e->g, i, c);
+    for (int k = 0; k < n; k++) {
+      int dup = 0;
+      for (int j = 0; j < nseen && !dup; j++)
+        dup = seen[j].ge == c[k].ge && seen[j].a == c[k].a && seen[j].b == c[k].b;
+      if (dup)
+        continue;
+      if (nseen < 64)
+        seen[nseen++] = c[k];
+      buf_puts(b, "  if (");
+      dim(e, c[k].a);
+      if (c[k].ge) {
+        buf_printf(b, " < %lld", (long long)c[k].b);
+      } else {
+        buf_puts(b, " != ");
+        dim(e, c[k].b);
+      }
+      buf_printf(b, ")\n    return %u;\n", i + 1);
+    }
+  }
+  e->out = save;
+  return nseen;
+}
+
 /* The workspace of a function: the sum of its buffers' sizes. */
 static void work_size(Emit *e, uint32_t count) {
   (void)count;
@@ -1468,8 +1582,10 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   int bufs = e->nbufs > 0;
   *work_fn = bufs;
   if (e->kernel) { /* the JIT keeps a workspace of this size between calls */
-    buf_printf(b, "long %s_work(const long *d);\nlong %s_work(const long *d) {\n  (void)d;\n  return ",
+    buf_printf(b, "long %s_work(const long *d);\nlong %s_work(const long *d) {\n  (void)d;\n",
                fn->name, fn->name);
+    derived_dims(e, b);
+    buf_puts(b, "  return ");
     Buf *save = e->out;
     e->out = b;
     work_size(e, count);
@@ -1482,6 +1598,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     buf_printf(b, "%s) {\n", fn->ndims ? "" : "void");
     for (int k = 0; k < fn->ndims; k++) /* a size need not use every dimension */
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
+    derived_dims(e, b);
     buf_puts(b, "  return ");
     Buf *save = e->out;
     e->out = b;
@@ -1498,6 +1615,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   buf_puts(b, " {\n");
   e->out = b;
   e->indent = 1;
+  derived_dims(e, b);
+  entry_checks(e, b, count);
   int slots_heap = nslots > STACK_SLOTS;
   if (slots_heap) {
     *heap = 1;
@@ -1561,7 +1680,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       e->indent = 2;
       matmul_loop(e, i);
       buf_puts(b, "  }\n");
-    } else if (op == OP_TRANSPOSE || op == OP_SLICE || op == OP_PAD || op == OP_ONEHOT) {
+    } else if (op == OP_TRANSPOSE || op == OP_SLICE || op == OP_PAD || op == OP_SCATTER_ADD ||
+               op == OP_ONEHOT) {
       buf_puts(b, "  {\n");
       e->indent = 2;
       struct_loop(e, i);
@@ -1655,16 +1775,16 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   buf_printf(out, "/* Generated by gradc %s. C99; link with -lm. */\n", GRADC_VERSION);
   if (heap)
     buf_puts(out, "#include <stdlib.h>\n");
-  uint64_t u = e.used_ops;
+  const uint8_t *u = e.used_op;
   static const OpKind libm[] = {OP_EXP, OP_LOG, OP_SQRT, OP_SIN, OP_COS, OP_TAN,
                                 OP_ASIN, OP_ACOS, OP_ATAN, OP_SINH, OP_COSH,
                                 OP_TANH, OP_ERF, OP_LOG1P, OP_EXPM1};
-  int need_exp = ((u >> OP_EXP) | (u >> OP_SIGMOID) | (u >> OP_SOFTPLUS) | (u >> OP_LOGADDEXP)) & 1;
-  int need_log1p = ((u >> OP_LOG1P) | (u >> OP_SOFTPLUS) | (u >> OP_LOGADDEXP)) & 1;
-  int need_fabs = ((u >> OP_ABS) | (u >> OP_SOFTPLUS) | (u >> OP_LOGADDEXP)) & 1;
+  int need_exp = u[OP_EXP] | u[OP_SIGMOID] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
+  int need_log1p = u[OP_LOG1P] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
+  int need_fabs = u[OP_ABS] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
   for (size_t i = 0; i < sizeof libm / sizeof *libm; i++) {
     OpKind op = libm[i];
-    int used = (u >> op) & 1;
+    int used = u[op];
     if (op == OP_EXP) used = need_exp;
     if (op == OP_LOG1P) used = need_log1p;
     if (used)
@@ -1672,29 +1792,29 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   }
   if (need_fabs)
     buf_puts(out, "double fabs(double);\n");
-  if ((u >> OP_POW) & 1)
+  if u[OP_POW]
     buf_puts(out, "double pow(double, double);\n");
-  if ((u >> OP_FLOOR) & 1)
+  if u[OP_FLOOR]
     buf_puts(out, "double floor(double);\n");
-  if ((u >> OP_CEIL) & 1)
+  if u[OP_CEIL]
     buf_puts(out, "double ceil(double);\n");
-  if ((u >> OP_ROUND) & 1)
+  if u[OP_ROUND]
     buf_puts(out, "double rint(double);\n");
-  if ((u >> OP_MOD) & 1)
+  if u[OP_MOD]
     buf_puts(out, "double fmod(double, double);\n");
-  if ((u >> OP_ATAN2) & 1)
+  if u[OP_ATAN2]
     buf_puts(out, "double atan2(double, double);\n");
   if (e.used_blas) /* OpenBLAS's cblas_dgemm; link with -lopenblas */
     buf_puts(out, "void cblas_dgemm(int, int, int, int, int, int, double, const double *, int,\n"
                   "                 const double *, int, double, double *, int);\n");
-  if ((u >> OP_RELU) & 1) buf_puts(out, STR(GRADC_RT_RELU) "\n");
-  if ((u >> OP_SIGN) & 1) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
-  if ((u >> OP_SIGMOID) & 1) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
-  if ((u >> OP_SOFTPLUS) & 1) buf_puts(out, STR(GRADC_RT_SOFTPLUS) "\n");
-  if ((u >> OP_MAX) & 1) buf_puts(out, STR(GRADC_RT_MAX) "\n");
-  if ((u >> OP_MIN) & 1) buf_puts(out, STR(GRADC_RT_MIN) "\n");
-  if ((u >> OP_MOD) & 1) buf_puts(out, STR(GRADC_RT_MOD) "\n");
-  if ((u >> OP_LOGADDEXP) & 1) buf_puts(out, STR(GRADC_RT_LOGADDEXP) "\n");
+  if u[OP_RELU] buf_puts(out, STR(GRADC_RT_RELU) "\n");
+  if u[OP_SIGN] buf_puts(out, STR(GRADC_RT_SIGN) "\n");
+  if u[OP_SIGMOID] buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
+  if u[OP_SOFTPLUS] buf_puts(out, STR(GRADC_RT_SOFTPLUS) "\n");
+  if u[OP_MAX] buf_puts(out, STR(GRADC_RT_MAX) "\n");
+  if u[OP_MIN] buf_puts(out, STR(GRADC_RT_MIN) "\n");
+  if u[OP_MOD] buf_puts(out, STR(GRADC_RT_MOD) "\n");
+  if u[OP_LOGADDEXP] buf_puts(out, STR(GRADC_RT_LOGADDEXP) "\n");
   buf_puts(out, "\n");
   for (int f = 0; f < nfns; f++) { /* prototypes keep -Wmissing-prototypes quiet */
     if (work[f] && !e.kernel) {
@@ -1771,6 +1891,9 @@ long emit_count_ops(const Dag *g, const NodeId *roots, int nroots) {
         int64_t a = shape_size(g, dag_shape(g, nd->arg[0])), b = shape_size(g, dag_shape(g, nd->arg[1]));
         double mkn = sqrt((double)(a < 0 ? 1 : a) * (double)(b < 0 ? 1 : b) * (double)(sz < 0 ? 1 : sz));
         ops += 2 * (long)(mkn + 0.5);
+      } else if (nd->op == OP_SCATTER_ADD) { /* in place: the piece's elements */
+        int64_t in = shape_size(g, dag_shape(g, nd->arg[1]));
+        ops += in < 0 ? 1 : in;
       } else if (nd->op != OP_RESHAPE && nd->op != OP_BCAST)
         ops += sz;
     }

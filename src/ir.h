@@ -121,12 +121,29 @@ typedef struct OpInfo {
 extern const OpInfo op_info[OP_COUNT];
 
 /* Shapes are interned in the Dag; shape 0 is the scalar. A dimension is a
- * positive literal size, or ~k for symbolic dimension k. */
+ * positive literal size (0 only where a derived size is known to be 0), ~k
+ * for symbolic dimension k (a name in the declarations), or ~(DIM_DERIVED +
+ * j) for derived dimension j: Dag.dims[j], a size computed from another
+ * dimension, such as the length N - 1 of x[1:] or floor(N/2) of x[1::2]. */
 #define MAX_RANK 4
+#define DIM_DERIVED (1 << 24)
 typedef struct Shape {
   int rank;
   int64_t dim[MAX_RANK];
 } Shape;
+/* max(0, floor((base + add) / div)), base a dimension (symbolic or derived),
+ * div >= 1. Interned: equal expressions are equal dimensions, so x[1:] and
+ * x[:-1] have the same shape. */
+typedef struct DimExpr {
+  int64_t base, add, div;
+} DimExpr;
+static inline int dim_is_derived(int64_t d) { return d < 0 && ~d >= DIM_DERIVED; }
+/* Two different symbolic sizes that may still be equal, so that combining
+ * them is checked at call time: one is derived (x[1::2] and x[0::2]). Two
+ * declared names (N and M) are different dimensions. */
+static inline int dims_may_equal(int64_t a, int64_t b) {
+  return a < 0 && b < 0 && (dim_is_derived(a) || dim_is_derived(b));
+}
 typedef uint32_t ShapeId;
 #define SHAPE_SCALAR ((ShapeId)0)
 
@@ -144,14 +161,31 @@ typedef struct Node {
   } v;
 } Node;
 
-/* SLICE/PAD: out[j...] = in[start + j...] over `len`, and dimensions in
- * `drop` (a bit per input dimension, taken at one index) removed. */
+/* SLICE/PAD: out[j...] = in[first + step*j...] over `len`, and dimensions
+ * in `drop` (a bit per input dimension, taken at one index) removed. The
+ * first index is start, or full + start for dimensions in `from_end` (a
+ * negative index of a symbolic dimension). `need` is a call-time check on a
+ * symbolic dimension: full >= need (0: none); `shown` the index an error
+ * then names. Built zeroed (memset), compared with memcmp. */
 typedef struct SliceSpec {
   int rank;                 /* of the input */
+  unsigned drop, from_end;
   int64_t full[MAX_RANK];   /* the input's dimensions */
   int64_t start[MAX_RANK], len[MAX_RANK];
-  unsigned drop;
+  int64_t step[MAX_RANK];   /* nonzero, may be negative; 0 means 1 */
+  int64_t need[MAX_RANK], shown[MAX_RANK];
 } SliceSpec;
+static inline int64_t slice_step(const SliceSpec *s, int k) { return s->step[k] ? s->step[k] : 1; }
+
+/* A condition on the dimensions that a node needs at call time: a == b
+ * (two symbolic dimensions broadcast together), or a >= b (an index of a
+ * symbolic dimension a; b a literal, `shown` the index, `dropped` whether
+ * it was a single index rather than a slice). */
+typedef struct DimCheck {
+  int ge;
+  int64_t a, b, shown;
+  int dropped;
+} DimCheck;
 
 typedef struct Dag {
   Node *nodes;
@@ -162,6 +196,8 @@ typedef struct Dag {
   uint32_t nshape, capshape;
   SliceSpec *slices;
   uint32_t nslice, capslice;
+  DimExpr *dims;      /* derived dimensions */
+  uint32_t ndim, capdim;
   int oom;            /* an allocation failed: results are NO_NODE */
   uint32_t max_nodes; /* limit; 0 = default */
   char err[256];      /* why the last constructor returned NO_NODE (shapes) */
@@ -225,6 +261,8 @@ NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags);
 NodeId dag_transpose(Dag *g, NodeId x);
 NodeId dag_slice(Dag *g, NodeId x, const SliceSpec *s);
 NodeId dag_pad(Dag *g, NodeId x, const SliceSpec *s); /* inverse of slice, zeros around */
+/* acc + dag_pad(piece, s), computed in place where it can be (OP_SCATTER_ADD) */
+NodeId dag_scatter_add(Dag *g, NodeId acc, NodeId piece, const SliceSpec *s);
 NodeId dag_onehot(Dag *g, NodeId labels, int k);
 NodeId dag_dim(Dag *g, int symbol);
 /* A scalar node for the number of elements along `axis` of shape s. */
@@ -256,6 +294,15 @@ void shape_format(const Dag *g, ShapeId s, char *out, size_t n);  /* "(N, 2)" */
 /* Sum an adjoint of a broadcast result back to the shape of the operand. */
 NodeId shape_unbroadcast(Dag *g, NodeId adj, ShapeId to);
 int shape_has_symbols(const Dag *g, ShapeId s);
+/* The derived dimension max(0, floor((base + add)/div)) (a literal if base
+ * is one); 0 on OOM (g->oom set). */
+int64_t dim_derive(Dag *g, int64_t base, int64_t add, int64_t div);
+/* The size of dimension d given the symbolic ones (base[k]); -1 if unbound. */
+long dim_eval(const Dag *g, int64_t d, const long *base);
+void dim_format(const Dag *g, int64_t d, char *out, size_t n);  /* "N", "N-1", "(N+1)//2" */
+/* The call-time checks of node n (at most MAX_DIM_CHECKS); returns how many. */
+#define MAX_DIM_CHECKS (3 * MAX_RANK)
+int dag_node_checks(const Dag *g, NodeId n, DimCheck *out);
 /* The number of elements, if every dimension is a literal; -1 otherwise. */
 int64_t shape_size(const Dag *g, ShapeId s);
 

@@ -770,78 +770,201 @@ static int ast_int(const Ast *a, int64_t *v) {
   return 1;
 }
 
-/* x[i, a:b, :] as a slice with the integer-indexed dimensions dropped. */
+/* Record that node r, built for the expression at `span`, has call-time
+ * checks (an index of a symbolic dimension, two symbolic dimensions that
+ * must be equal), so that a failure is reported there. */
+static void note_checks(Lower *l, Span span, NodeId r) {
+  Program *prog = l->prog;
+  DimCheck c[MAX_DIM_CHECKS];
+  if (r == NO_NODE || dag_node_checks(prog->dag, r, c) == 0)
+    return;
+  for (int i = 0; i < prog->nchecks; i++)
+    if (prog->check_node[i] == r)
+      return; /* the first place that built it */
+  NodeId *cn = realloc(prog->check_node, ((size_t)prog->nchecks + 1) * sizeof *cn);
+  if (cn)
+    prog->check_node = cn;
+  Span *cs = cn ? realloc(prog->check_span, ((size_t)prog->nchecks + 1) * sizeof *cs) : NULL;
+  if (cs) {
+    prog->check_span = cs;
+    prog->check_node[prog->nchecks] = r;
+    prog->check_span[prog->nchecks++] = span;
+  }
+}
+
+static int is_none(const Ast *a) { return a && a->kind == AST_NAME && !strcmp(a->name, "None"); }
+
+static const char *dim_name(Lower *l, int64_t d, char *buf, size_t n) {
+  dim_format(l->prog->dag, d, buf, n);
+  return buf;
+}
+
+/* One slice lo:hi:step of a dimension of size d (a literal or symbolic):
+ * sets the spec's start, len, step, from_end and checks for dimension i.
+ * Python's rules for a literal size; for a symbolic one the length is a
+ * literal (both ends counted from the same side: checked at call time) or
+ * a derived dimension (x[1:] is N-1 long, x[::2] (N+1)//2). */
+static int slice_dim(Lower *l, Ast *ix, int64_t d, SliceSpec *sp, int i) {
+  int64_t lo = 0, hi = 0, st = 1;
+  int has_lo = ix->kids[0] != NULL, has_hi = ix->kids[1] != NULL;
+  if ((has_lo && !ast_int(ix->kids[0], &lo)) || (has_hi && !ast_int(ix->kids[1], &hi)) ||
+      (ix->kids[2] && !ast_int(ix->kids[2], &st))) {
+    ERR(l, ix->span, "slice bounds and steps must be integer literals");
+    return 0;
+  }
+  if (st == 0) {
+    ERR(l, ix->span, "a slice step cannot be zero");
+    return 0;
+  }
+  sp->step[i] = st;
+  if (d >= 0) { /* Python's slice.indices */
+    int64_t a, b;
+    if (st > 0) {
+      a = !has_lo ? 0 : lo < 0 ? (lo + d < 0 ? 0 : lo + d) : (lo > d ? d : lo);
+      b = !has_hi ? d : hi < 0 ? (hi + d < 0 ? 0 : hi + d) : (hi > d ? d : hi);
+    } else {
+      a = !has_lo ? d - 1 : lo < 0 ? (lo + d < 0 ? -1 : lo + d) : (lo > d - 1 ? d - 1 : lo);
+      b = !has_hi ? -1 : hi < 0 ? (hi + d < 0 ? -1 : hi + d) : (hi > d - 1 ? d - 1 : hi);
+    }
+    int64_t gap = st > 0 ? b - a : a - b, m = st > 0 ? st : -st;
+    int64_t count = gap > 0 ? (gap + m - 1) / m : 0;
+    if (count == 0) {
+      ERR(l, ix->span, "the slice is empty for a dimension of size %lld", (long long)d);
+      return 0;
+    }
+    sp->start[i] = a;
+    sp->len[i] = count;
+    return 1;
+  }
+  /* a symbolic size: each end counted from the start (fs) or the end */
+  int64_t m = st > 0 ? st : -st;
+  int lo_fs, hi_fs;
+  if (st > 0) {
+    if (!has_lo) lo = 0;
+    lo_fs = lo >= 0;
+    if (!has_hi) hi = 0, hi_fs = 0; /* the end */
+    else hi_fs = hi >= 0;
+  } else {
+    if (!has_lo) lo = -1;
+    lo_fs = lo >= 0;
+    if (!has_hi) hi = -1, hi_fs = 1; /* before the first element */
+    else hi_fs = hi >= 0;
+  }
+  sp->start[i] = lo;
+  if (!lo_fs)
+    sp->from_end |= 1u << i;
+  if (lo_fs == hi_fs) { /* a literal length; its ends checked at call time */
+    int64_t gap = st > 0 ? hi - lo : lo - hi;
+    if (gap <= 0) {
+      ERR(l, ix->span, "the slice is empty");
+      return 0;
+    }
+    int64_t count = (gap + m - 1) / m, last = lo + (count - 1) * st;
+    sp->len[i] = count;
+    if (lo_fs) { /* the largest index read must exist */
+      int64_t top = lo > last ? lo : last;
+      sp->need[i] = top + 1;
+      sp->shown[i] = top;
+    } else {
+      int64_t low = lo < last ? lo : last;
+      sp->need[i] = -low;
+      sp->shown[i] = low;
+    }
+    return 1;
+  }
+  if ((st > 0 && lo_fs) || (st < 0 && !lo_fs)) {
+    /* x[a:] and x[a:-b]: max(0, ceil((N - b - a)/m)); x[-a::-s] likewise */
+    int64_t diff = st > 0 ? hi - lo : lo - hi;
+    sp->len[i] = dim_derive(l->prog->dag, d, diff + m - 1, m);
+    return 1;
+  }
+  char dn[128];
+  ERR(l, ix->span, "this slice of dimension %s has a length that does not grow with %s; count both "
+      "ends from the same side, or the start from the start and the stop from the end",
+      dim_name(l, d, dn, sizeof dn), dn);
+  return 0;
+}
+
+/* x[i, a:b:s, :, None] as a slice with the integer-indexed dimensions
+ * dropped, then new axes of size 1 where None is (a reshape). */
 static NodeId index_expr(Lower *l, Ast *a, NodeId x) {
   Dag *g = l->prog->dag;
-  const Shape *s = shape_get(g, dag_shape(g, x));
-  int nidx = a->nkids - 1;
-  if (nidx > s->rank) {
-    ERR(l, a->span, "%d indices for a tensor of rank %d", nidx, s->rank);
+  Shape s = *shape_get(g, dag_shape(g, x));
+  int nidx = a->nkids - 1, nnone = 0;
+  for (int k = 0; k < nidx; k++)
+    nnone += is_none(a->kids[k + 1]);
+  if (nidx - nnone > s.rank) {
+    ERR(l, a->span, "%d indices for a tensor of rank %d", nidx - nnone, s.rank);
     return NO_NODE;
   }
-  SliceSpec sp = {0};
-  sp.rank = s->rank;
-  for (int i = 0; i < s->rank; i++) {
-    int64_t d = s->dim[i];
-    sp.full[i] = d;
-    sp.start[i] = 0;
-    sp.len[i] = d;
-    if (i >= nidx)
+  SliceSpec sp;
+  memset(&sp, 0, sizeof sp);
+  sp.rank = s.rank;
+  for (int i = 0; i < s.rank; i++) {
+    sp.full[i] = s.dim[i];
+    sp.len[i] = s.dim[i];
+  }
+  Shape out = {0}; /* the result's shape, new axes included */
+  int i = 0;        /* the input dimension the next index applies to */
+  for (int k = 0; k < nidx; k++) {
+    Ast *ix = a->kids[k + 1];
+    if (is_none(ix)) {
+      if (out.rank >= MAX_RANK) {
+        ERR(l, ix->span, "a new axis would make a tensor of rank more than %d", MAX_RANK);
+        return NO_NODE;
+      }
+      out.dim[out.rank++] = 1;
       continue;
-    Ast *ix = a->kids[i + 1];
+    }
+    int64_t d = s.dim[i];
     if (ix->kind == AST_SLICE) {
-      int64_t lo = 0, hi = d;
-      if ((ix->kids[0] && !ast_int(ix->kids[0], &lo)) || (ix->kids[1] && !ast_int(ix->kids[1], &hi))) {
-        ERR(l, ix->span, "slice bounds must be integer literals");
+      if (!slice_dim(l, ix, d, &sp, i))
+        return NO_NODE;
+      if (out.rank >= MAX_RANK) {
+        ERR(l, ix->span, "a new axis would make a tensor of rank more than %d", MAX_RANK);
         return NO_NODE;
       }
-      if (d < 0) {
-        if (ix->kids[0] || ix->kids[1]) {
-          ERR(l, ix->span, "dimension %s is only known at call time: it can only be sliced whole (':')",
-              l->prog->dimnames[~d]);
-          return NO_NODE;
-        }
-        continue;
-      }
-      if (lo < 0) lo += d;
-      if (hi < 0) hi += d;
-      lo = lo < 0 ? 0 : lo > d ? d : lo;
-      hi = hi < lo ? lo : hi > d ? d : hi;
-      if (hi == lo) {
-        ERR(l, ix->span, "the slice %lld:%lld of a dimension of size %lld is empty",
-            (long long)lo, (long long)hi, (long long)d);
-        return NO_NODE;
-      }
-      sp.start[i] = lo;
-      sp.len[i] = hi - lo;
+      out.dim[out.rank++] = sp.len[i];
+      i++;
       continue;
     }
-    int64_t k;
-    if (!ast_int(ix, &k)) {
-      ERR(l, ix->span, "an index must be an integer literal or a slice");
+    int64_t v;
+    if (!ast_int(ix, &v)) {
+      ERR(l, ix->span, "an index must be an integer literal, a slice or None");
       return NO_NODE;
     }
-    if (d < 0 && k < 0) {
-      ERR(l, ix->span, "dimension %s is only known at call time: index it from the start",
-          l->prog->dimnames[~d]);
-      return NO_NODE;
-    }
-    if (d >= 0 && (k >= d || k < -d)) {
-      ERR(l, ix->span, "index %lld is out of range for a dimension of size %lld", (long long)k,
+    if (d >= 0 && (v >= d || v < -d)) {
+      ERR(l, ix->span, "index %lld is out of range for a dimension of size %lld", (long long)v,
           (long long)d);
       return NO_NODE;
     }
-    if (d < 0) {
-      /* checked at call time would need a runtime check; keep it simple */
-      ERR(l, ix->span, "dimension %s is only known at call time: it can only be sliced whole (':')",
-          l->prog->dimnames[~d]);
-      return NO_NODE;
+    if (d >= 0) {
+      sp.start[i] = v < 0 ? v + d : v;
+    } else { /* checked at call time */
+      sp.start[i] = v;
+      if (v < 0)
+        sp.from_end |= 1u << i;
+      sp.need[i] = v < 0 ? -v : v + 1;
+      sp.shown[i] = v;
     }
-    sp.start[i] = k < 0 ? k + d : k;
     sp.len[i] = 1;
     sp.drop |= 1u << i;
+    i++;
   }
-  return checked(l, a, "indexing", dag_slice(g, x, &sp));
+  for (; i < s.rank; i++) {
+    if (out.rank >= MAX_RANK) {
+      ERR(l, a->span, "a new axis would make a tensor of rank more than %d", MAX_RANK);
+      return NO_NODE;
+    }
+    out.dim[out.rank++] = s.dim[i];
+  }
+  if (g->oom)
+    return NO_NODE;
+  NodeId r = checked(l, a, "indexing", dag_slice(g, x, &sp));
+  note_checks(l, a->span, r);
+  if (r != NO_NODE && nnone)
+    r = checked(l, a, "indexing", dag_reshape(g, r, shape_intern(g, &out)));
+  return r;
 }
 
 /* [a, b, c]: every element has the same shape; the result stacks them
@@ -1008,9 +1131,11 @@ static NodeId lower_expr(Lower *l, Ast *root) {
         snprintf(what, sizeof what, "'%s'", op_info[a->op].spell);
         r = checked(l, a, what, dag_op(g, (OpKind)a->op, x[0], x[1], NO_NODE));
       }
+      note_checks(l, a->span, r);
       break;
     case AST_CALL:
       r = call(l, a, x);
+      note_checks(l, a->span, r);
       break;
     default:
       break;

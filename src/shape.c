@@ -46,6 +46,8 @@ int shape_broadcast(Dag *g, ShapeId a, ShapeId b, ShapeId *out) {
       r.dim[i] = dx;
     else if (dx == 1)
       r.dim[i] = dy;
+    else if (dims_may_equal(dx, dy)) /* two symbolic sizes: equal at call time (checked) */
+      r.dim[i] = dx > dy ? dx : dy; /* a declared one before a derived one */
     else
       return -1;
   }
@@ -72,6 +74,76 @@ ShapeId shape_drop(Dag *g, ShapeId s, int axis) {
   return shape_intern(g, &r);
 }
 
+void dim_format(const Dag *g, int64_t d, char *out, size_t n) {
+  if (d >= 0) {
+    snprintf(out, n, "%lld", (long long)d);
+    return;
+  }
+  if (!dim_is_derived(d)) {
+    snprintf(out, n, "%s", g->dimnames ? g->dimnames[~d] : "?");
+    return;
+  }
+  const DimExpr *x = &g->dims[~d - DIM_DERIVED];
+  char in[200];
+  dim_format(g, x->base, in, sizeof in);
+  int compound = strpbrk(in, "+-/") != NULL;
+  char sum[240];
+  if (x->add == 0)
+    snprintf(sum, sizeof sum, "%s", in);
+  else
+    snprintf(sum, sizeof sum, compound && x->div == 1 ? "(%s)%+lld" : "%s%+lld", in, (long long)x->add);
+  if (x->div == 1)
+    snprintf(out, n, "%s", sum);
+  else
+    snprintf(out, n, x->add || compound ? "(%s)//%lld" : "%s//%lld", sum, (long long)x->div);
+}
+
+int64_t dim_derive(Dag *g, int64_t base, int64_t add, int64_t div) {
+  if (div < 1)
+    div = 1;
+  if (base >= 0) {
+    int64_t t = base + add;
+    return t > 0 ? t / div : 0;
+  }
+  if (add == 0 && div == 1)
+    return base;
+  if (dim_is_derived(base) && div == 1 && add <= 0) { /* (N - a) - b is N - (a + b) */
+    const DimExpr *x = &g->dims[~base - DIM_DERIVED];
+    if (x->div == 1 && x->add <= 0) {
+      add += x->add;
+      base = x->base;
+    }
+  }
+  for (uint32_t j = 0; j < g->ndim; j++)
+    if (g->dims[j].base == base && g->dims[j].add == add && g->dims[j].div == div)
+      return ~(int64_t)(DIM_DERIVED + j);
+  if (g->ndim == g->capdim) {
+    uint32_t cap = g->capdim ? 2 * g->capdim : 8;
+    DimExpr *n = realloc(g->dims, cap * sizeof *n);
+    if (!n) {
+      g->oom = 1;
+      return 0;
+    }
+    g->dims = n;
+    g->capdim = cap;
+  }
+  g->dims[g->ndim] = (DimExpr){base, add, div};
+  return ~(int64_t)(DIM_DERIVED + g->ndim++);
+}
+
+long dim_eval(const Dag *g, int64_t d, const long *base) {
+  if (d >= 0)
+    return (long)d;
+  if (!dim_is_derived(d))
+    return base ? base[~d] : -1;
+  const DimExpr *x = &g->dims[~d - DIM_DERIVED];
+  long v = dim_eval(g, x->base, base);
+  if (v < 0)
+    return -1;
+  long t = v + (long)x->add;
+  return t > 0 ? t / (long)x->div : 0;
+}
+
 void shape_format(const Dag *g, ShapeId s, char *out, size_t n) {
   const Shape *x = shape_get(g, s);
   size_t k = 0;
@@ -81,12 +153,9 @@ void shape_format(const Dag *g, ShapeId s, char *out, size_t n) {
   }
   k += (size_t)snprintf(out + k, n - k, "(");
   for (int i = 0; i < x->rank && k < n; i++) {
-    int64_t d = x->dim[i];
-    if (d < 0)
-      k += (size_t)snprintf(out + k, n - k, "%s%s", i ? ", " : "",
-                            g->dimnames ? g->dimnames[~d] : "?");
-    else
-      k += (size_t)snprintf(out + k, n - k, "%s%lld", i ? ", " : "", (long long)d);
+    char d[128];
+    dim_format(g, x->dim[i], d, sizeof d);
+    k += (size_t)snprintf(out + k, n - k, "%s%s", i ? ", " : "", d);
   }
   if (k < n)
     snprintf(out + k, n - k, ")");
@@ -130,5 +199,8 @@ NodeId shape_unbroadcast(Dag *g, NodeId adj, ShapeId to) {
       adj = dag_reshape(g, dag_sum(g, adj, i), keep);
     }
   }
+  /* two symbolic sizes that are equal at call time: the same memory */
+  if (adj != NO_NODE && dag_shape(g, adj) != to)
+    adj = dag_bcast(g, adj, to);
   return adj;
 }

@@ -39,7 +39,7 @@ long values_size(const Gradc *g, ShapeId s) {
   const Shape *x = shape_get(g->prog.dag, s);
   long n = 1;
   for (int i = 0; i < x->rank; i++) {
-    long d = x->dim[i] >= 0 ? (long)x->dim[i] : g->dimval ? g->dimval[~x->dim[i]] : -1;
+    long d = dim_eval(g->prog.dag, x->dim[i], g->dimval);
     if (d < 0)
       return -1;
     n *= d;

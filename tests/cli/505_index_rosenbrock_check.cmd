@@ -1,0 +1,1 @@
+check tests/cli/data/index_rosenbrock.expr 'x=[-1.2, 1, -1.2, 1]'

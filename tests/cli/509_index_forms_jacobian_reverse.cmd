@@ -1,0 +1,1 @@
+jacobian tests/cli/data/index_forms.expr 'x=[1, 2, 3, 4]' --mode reverse

@@ -1,0 +1,1 @@
+eval tests/cli/data/index_forms.expr 'x=[7]'

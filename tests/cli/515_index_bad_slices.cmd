@@ -1,0 +1,1 @@
+eval tests/cli/data/index_bad_slices.expr

@@ -1,0 +1,1 @@
+eval tests/cli/data/index_negative_index.expr 'x=[1, 2, 3]'
