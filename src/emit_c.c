@@ -1792,29 +1792,29 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   }
   if (need_fabs)
     buf_puts(out, "double fabs(double);\n");
-  if u[OP_POW]
+  if (u[OP_POW])
     buf_puts(out, "double pow(double, double);\n");
-  if u[OP_FLOOR]
+  if (u[OP_FLOOR])
     buf_puts(out, "double floor(double);\n");
-  if u[OP_CEIL]
+  if (u[OP_CEIL])
     buf_puts(out, "double ceil(double);\n");
-  if u[OP_ROUND]
+  if (u[OP_ROUND])
     buf_puts(out, "double rint(double);\n");
-  if u[OP_MOD]
+  if (u[OP_MOD])
     buf_puts(out, "double fmod(double, double);\n");
-  if u[OP_ATAN2]
+  if (u[OP_ATAN2])
     buf_puts(out, "double atan2(double, double);\n");
   if (e.used_blas) /* OpenBLAS's cblas_dgemm; link with -lopenblas */
     buf_puts(out, "void cblas_dgemm(int, int, int, int, int, int, double, const double *, int,\n"
                   "                 const double *, int, double, double *, int);\n");
-  if u[OP_RELU] buf_puts(out, STR(GRADC_RT_RELU) "\n");
-  if u[OP_SIGN] buf_puts(out, STR(GRADC_RT_SIGN) "\n");
-  if u[OP_SIGMOID] buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
-  if u[OP_SOFTPLUS] buf_puts(out, STR(GRADC_RT_SOFTPLUS) "\n");
-  if u[OP_MAX] buf_puts(out, STR(GRADC_RT_MAX) "\n");
-  if u[OP_MIN] buf_puts(out, STR(GRADC_RT_MIN) "\n");
-  if u[OP_MOD] buf_puts(out, STR(GRADC_RT_MOD) "\n");
-  if u[OP_LOGADDEXP] buf_puts(out, STR(GRADC_RT_LOGADDEXP) "\n");
+  if (u[OP_RELU]) buf_puts(out, STR(GRADC_RT_RELU) "\n");
+  if (u[OP_SIGN]) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
+  if (u[OP_SIGMOID]) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
+  if (u[OP_SOFTPLUS]) buf_puts(out, STR(GRADC_RT_SOFTPLUS) "\n");
+  if (u[OP_MAX]) buf_puts(out, STR(GRADC_RT_MAX) "\n");
+  if (u[OP_MIN]) buf_puts(out, STR(GRADC_RT_MIN) "\n");
+  if (u[OP_MOD]) buf_puts(out, STR(GRADC_RT_MOD) "\n");
+  if (u[OP_LOGADDEXP]) buf_puts(out, STR(GRADC_RT_LOGADDEXP) "\n");
   buf_puts(out, "\n");
   for (int f = 0; f < nfns; f++) { /* prototypes keep -Wmissing-prototypes quiet */
     if (work[f] && !e.kernel) {
