@@ -184,8 +184,11 @@ static NodeId struct_rule(Dag *g, NodeId n, int i, NodeId t, int reverse) {
     return dag_transpose(g, t);
   case OP_SLICE:
     return reverse ? dag_pad(g, t, &g->slices[nd.v.idx]) : dag_slice(g, t, &g->slices[nd.v.idx]);
-  case OP_PAD:
-    return reverse ? dag_slice(g, t, &g->slices[nd.v.idx]) : dag_pad(g, t, &g->slices[nd.v.idx]);
+  case OP_PAD: { /* a tangent is padded with +0 (a literal's -0 fill is for values) */
+    SliceSpec sp = g->slices[nd.v.idx];
+    sp.negzero = 0;
+    return reverse ? dag_slice(g, t, &sp) : dag_pad(g, t, &sp);
+  }
   case OP_SCATTER_ADD: /* acc + pad(piece): each argument's own rule */
     if (i == 0)
       return t;

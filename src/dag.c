@@ -701,6 +701,7 @@ static void slice_norm(SliceSpec *c, const SliceSpec *sp) {
   c->rank = sp->rank;
   c->drop = sp->drop;
   c->from_end = sp->from_end;
+  c->negzero = sp->negzero;
   for (int i = 0; i < sp->rank; i++) {
     c->full[i] = sp->full[i];
     c->start[i] = sp->start[i];
@@ -772,7 +773,7 @@ NodeId dag_pad(Dag *g, NodeId x, const SliceSpec *sp) {
   ShapeId out = shape_intern(g, &full);
   if (slice_shape(g, sp) != dag_shape(g, x))
     return shape_err(g, "internal: pad of the wrong shape", x, NO_NODE);
-  if (is_num(g, x, 0))
+  if (is_num(g, x, 0) && !sp->negzero)
     return dag_bcast(g, x, out);
   int64_t k = slice_spec(g, sp);
   return k < 0 ? NO_NODE : node1(g, OP_PAD, x, out, k);

@@ -1066,7 +1066,7 @@ static void struct_loop(Emit *e, NodeId n) {
       size(e, s);
       buf_printf(b, "; g_o++)\n");
       indent(e);
-      buf_printf(b, "  g_b%d[g_o] = 0.0;\n", e->slot[n]);
+      buf_printf(b, "  g_b%d[g_o] = %s;\n", e->slot[n], sp->negzero ? "-0.0" : "0.0");
     }
     if (scatter)
       x = nd->arg[1]; /* the piece */

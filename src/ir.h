@@ -174,6 +174,9 @@ typedef struct SliceSpec {
   int64_t start[MAX_RANK], len[MAX_RANK];
   int64_t step[MAX_RANK];   /* nonzero, may be negative; 0 means 1 */
   int64_t need[MAX_RANK], shown[MAX_RANK];
+  int negzero;              /* PAD: fill with -0.0, the identity of +, so a
+                               literal [x, 800] built as a sum of pads keeps
+                               x = -0 (tensor literals, concat, stack) */
 } SliceSpec;
 static inline int64_t slice_step(const SliceSpec *s, int k) { return s->step[k] ? s->step[k] : 1; }
 

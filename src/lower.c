@@ -416,6 +416,7 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
       sp.len[axis] = si->dim[axis];
       at += si->dim[axis];
     }
+    sp.negzero = 1;
     NodeId p = dag_pad(g, x[i], &sp);
     r = r == NO_NODE ? p : dag_add(g, r, p);
   }
@@ -998,6 +999,7 @@ static NodeId vector_expr(Lower *l, Ast *a, const NodeId *x) {
   NodeId r = NO_NODE;
   for (int i = 0; i < n; i++) {
     sp.start[0] = i;
+    sp.negzero = 1;
     NodeId p = dag_pad(g, x[i], &sp);
     r = r == NO_NODE ? p : dag_add(g, r, p);
   }
