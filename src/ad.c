@@ -56,7 +56,7 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
       }
     } else { /* n log(a), and 0 where a == 0 (PyTorch) */
       p = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, a, C(0)), C(0),
-                 dag_mul(g, n, dag_un(g, OP_LOG, a)));
+                 dag_smul(g, n, dag_un(g, OP_LOG, a))); /* n == 0: 0, log(a) NaN or not */
     }
     break;
   case OP_EXP: p = n; break;

@@ -20,6 +20,19 @@
  *   backends  (b) a derivative differs between tcc and cc, likewise
  *   hessian   (c) the Hessian is not symmetric, likewise (where the value
  *                 is finite)
+ *   (a), (c) and (d) skip points with an infinite input (strong zeros
+ *                 assume finite variables: a term seed*x with seed 0 and
+ *                 x = inf is NaN; README), points where pow has a negative
+ *                 base and a varying exponent (defined at integer exponents
+ *                 only; d/dy is log(x) = NaN, and whether that NaN cancels
+ *                 depends on the order of the chain rule), and points
+ *                 where a sum, product or integer power of
+ *                 finite operands overflows (gradc multiplies plainly by
+ *                 polynomial values: strong zeros guard exp, log, sqrt, pow,
+ *                 division...; see README), and points with a tiny input
+ *                 (0 < |x| < 1e-150: partials near 1/x reach 1e300, and two
+ *                 paths of +-5e299 that cancel lose a third term of 1 in
+ *                 one summation order and not in the other)
  *   nan       (d) a derivative is NaN or infinite where the function is
  *                 finite and differentiable around the point: every input
  *                 finite, the function finite at the point and at x +- h for
@@ -480,11 +493,24 @@ static double sigmoid_ref(double x) {
 
 static double softplus_ref(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 
+/* Does subtree t read a variable (so that it varies with the point)? */
+static int kid_varies(const Case *c, int t) {
+  const Node *n = &c->n[t];
+  if (n->op == O_PARAM || n->op == O_VPARAM)
+    return 1;
+  for (int i = 0; i < n->nk; i++)
+    if (kid_varies(c, n->kid[i]))
+      return 1;
+  return 0;
+}
+
 /* Evaluate node t into out[0..len-1]; *amb gets bit 1 when the result is
  * not specified (NaN into max/relu/sign/where, non-finite softmax
  * entries...) and bit 2 when a NaN is hidden by C's pow (pow(NaN, 0) and
  * pow(1, NaN) are 1), max, min, relu or sign: the function is then finite
- * only by convention and (d) does not judge the point. */
+ * only by convention and (d) does not judge the point; bit 4 when a sum,
+ * product or integer power of finite operands overflows (then no
+ * derivative check judges the point). */
 static void ref_eval(const Case *c, int t, const double *in, double *out, int *amb) {
   const Node *n = &c->n[t];
   double a[MAXV] = {0}, b[MAXV] = {0}, d[MAXV] = {0};
@@ -608,6 +634,8 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
     case O_POWOP: case O_POW:
       if ((isnan(x) && y == 0) || (x == 1 && isnan(y)))
         *amb |= 2;
+      if (x < 0 && isfinite(x) && kid_varies(c, n->kid[1]))
+        *amb |= 8; /* defined at integer exponents only: d/dy is log(x) = NaN */
       r = pow(x, y);
       break;
     case O_ATAN2: r = atan2(x, y); break;
@@ -629,6 +657,14 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
       break;
     default: *amb |= 1; break;
     }
+    /* polynomial arithmetic that overflows from finite operands: gradc
+     * assumes it stays finite and multiplies plainly by it (strong zeros
+     * are for exp, log, sqrt, division...: README), so the derivative
+     * checks do not judge the point */
+    int poly = n->op == O_ADD || n->op == O_SUB || n->op == O_MUL ||
+               ((n->op == O_POWOP || n->op == O_POW) && y == floor(y) && fabs(y) <= 16 && y > 0);
+    if (poly && isfinite(x) && isfinite(y) && !isfinite(r))
+      *amb |= 4;
     out[i] = r;
   }
 }
@@ -896,6 +932,14 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
       if (num_class(ref[i]) != num_class(t->val[i]))
         note(rep, K_VALUE, "f[%d] = %.17g, naive C gives %.17g", i, t->val[i], ref[i]);
   }
+  if (amb & (4 | 8)) /* polynomial overflow, a negative base: see ref_eval */
+    goto backends;
+  for (int k = 0; k < ni; k++) {
+    if (in[k] != 0 && fabs(in[k]) < 1e-150) /* tiny: partials near 1/x overflow and */
+      goto backends;                        /* paths of +-1e300 cancel in any order */
+    if (!isfinite(in[k])) /* strong zeros assume finite variables (README) */
+      goto backends;
+  }
   /* (a) the two modes */
   for (int i = 0; i < m; i++)
     for (int j = 0; j < ni && isfinite(t->val[i]); j++)
@@ -921,6 +965,7 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
         note(rep, K_NAN, "df[%d]/d%s: reverse %.17g, forward %.17g; f = %.17g, one-sided differences ~ %.6g",
              i, in_name(c, j, nb), t->jr[i][j], t->jf[i][j], t->val[i], q);
     }
+backends:
   /* (b), (e) the other backend */
   if (cc && cc->g) {
     if (!eval_all(cc, c, in, rep))
