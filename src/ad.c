@@ -37,6 +37,9 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
     p = i == 0 ? b : a;
     break;
   case OP_DIV: /* d/da = 1/b; d/db = -a/b^2 = -n/b */
+    if (a == b) /* x/x is 1 wherever it is defined: the two terms cancel
+                 * exactly, even where 1/x is infinite (asin(x/x) at 1) */
+      return NO_NODE;
     if (dag_nonzero(g, b)) /* a constant or a dimension: no 0*inf */
       return i == 0 ? dag_div(g, seed, b)
                     : dag_neg(g, dag_div(g, dag_mul(g, seed, n), b));
@@ -85,8 +88,11 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   case OP_LOG1P: p = dag_div(g, C(1), dag_add(g, C(1), a)); break;
   case OP_EXPM1: p = dag_add(g, n, C(1)); break;
   case OP_ATAN2: { /* atan2(y, x): d/dy = x/(x^2+y^2), d/dx = -y/(x^2+y^2),
+                    * which cancel for atan2(x, x) (constant where defined);
                     * divided through by the larger of |x|, |y| so that
                     * neither overflows: atan2(y, inf) has slope 0, not NaN */
+    if (a == b)
+      return NO_NODE;
     NodeId xbig = dag_bin(g, OP_GE, dag_un(g, OP_ABS, b), dag_un(g, OP_ABS, a));
     NodeId q = dag_div(g, a, b), qi = dag_div(g, b, a);         /* y/x, x/y */
     NodeId dx = dag_add(g, b, dag_mul(g, a, q)), dy = dag_add(g, a, dag_mul(g, b, qi));
