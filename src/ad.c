@@ -290,11 +290,19 @@ static uint8_t *live_from(const Dag *g, uint32_t n, const NodeId *roots, int nro
 /* acc + term. A zero-padded piece (the adjoint of an index or a slice)
  * is added in place at its positions (dag_scatter_add): O(1) per element read
  * instead of a zero-padded copy of the whole tensor per index. */
+/* A zero term: a constant 0 or a tensor of them (a strong product's). */
+static int zero_term(const Dag *g, NodeId n) {
+  const Node *x = dag_node(g, n);
+  if (x->op == OP_BCAST)
+    x = dag_node(g, x->arg[0]);
+  return x->op == OP_CONST && x->v.num == 0;
+}
+
 static NodeId accumulate(Dag *g, NodeId acc, NodeId term) {
-  if (term == NO_NODE)
+  if (term == NO_NODE || (acc != NO_NODE && zero_term(g, term)))
     return acc;
-  if (acc == NO_NODE)
-    return term;
+  if (acc == NO_NODE || zero_term(g, acc))
+    return acc != NO_NODE && dag_shape(g, term) != dag_shape(g, acc) ? dag_add(g, acc, term) : term;
   const Node *t = dag_node(g, term), *a = dag_node(g, acc);
   if (t->op == OP_PAD && t->shape == a->shape)
     return dag_scatter_add(g, acc, t->arg[0], &g->slices[t->v.idx]);

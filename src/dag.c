@@ -148,7 +148,7 @@ static unsigned node_flags(const Dag *g, const Node *k) {
   case OP_CONST:
     return isfinite(k->v.num) ? 0 : NF_NONFINITE;
   case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
-  case OP_ARGMAX: case OP_ONEHOT: case OP_SIGN:
+  case OP_ARGMAX: case OP_ONEHOT:
     return 0;
   case OP_WHERE: /* the condition only chooses */
     return (g->nodes[k->arg[1]].flags | g->nodes[k->arg[2]].flags) & NF_NONFINITE;
@@ -352,6 +352,13 @@ static int nonnegative_depth(const Dag *g, NodeId n, int depth) {
 
 static int nonnegative(const Dag *g, NodeId n) { return nonnegative_depth(g, n, 0); }
 
+/* A zero of the given sign (1: -0.0) as a constant or a fill. */
+static int is_zero(const Dag *g, NodeId n, int negative) {
+  if (g->nodes[n].op == OP_BCAST)
+    n = g->nodes[n].arg[0];
+  return dag_is_const(g, n) && dag_num(g, n) == 0 && !!signbit(dag_num(g, n)) == negative;
+}
+
 static NodeId shape_err(Dag *g, const char *what, NodeId a, NodeId b) {
   char sa[96], sb[96];
   shape_format(g, dag_shape(g, a), sa, sizeof sa);
@@ -375,15 +382,16 @@ static NodeId identity(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c) {
     return s;
   na = &g->nodes[a];
   switch (op) {
-  case OP_ADD: /* a + -b is exactly a - b */
-    if (is_num(g, a, 0)) return b;
-    if (is_num(g, b, 0)) return a;
+  case OP_ADD: /* a + -b is exactly a - b; x + -0 is x, but x + 0 is not
+                * (-0 + 0 is +0: 1/(x + 0) at x = -0 is +inf) */
+    if (is_zero(g, a, 1)) return b;
+    if (is_zero(g, b, 1)) return a;
     if (g->nodes[b].op == OP_NEG) return dag_sub(g, a, g->nodes[b].arg[0]);
     if (na->op == OP_NEG) return dag_sub(g, b, na->arg[0]);
     break;
-  case OP_SUB:
-    if (is_num(g, b, 0)) return a;
-    if (is_num(g, a, 0)) return dag_neg(g, b);
+  case OP_SUB: /* x - 0 is x, -0 - x is -x; 0 - x is not (0 - 0 is +0) */
+    if (is_zero(g, b, 0)) return a;
+    if (is_zero(g, a, 1)) return dag_neg(g, b);
     if (g->nodes[b].op == OP_NEG) return dag_add(g, a, g->nodes[b].arg[0]);
     break;
   case OP_SMUL: /* derivative code: a zero factor wins (strong zero) */

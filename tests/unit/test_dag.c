@@ -202,8 +202,12 @@ Test(dag, safe_identities_simplify) {
   Dag *g = dag_new();
   NodeId x = dag_var(g, 0, SHAPE_SCALAR);
   NodeId zero = dag_const(g, 0), one = dag_const(g, 1);
-  cr_assert_eq(dag_add(g, x, zero), x);
-  cr_assert_eq(dag_add(g, zero, x), x);
+  NodeId negzero = dag_const(g, -0.0);
+  cr_assert_eq(dag_add(g, x, negzero), x);   /* x + -0 is x; x + 0 is not at x = -0 */
+  cr_assert_eq(dag_add(g, negzero, x), x);
+  cr_assert_eq(g->nodes[dag_add(g, x, zero)].op, OP_ADD);
+  cr_assert_eq(g->nodes[dag_sub(g, zero, x)].op, OP_SUB); /* 0 - 0 is +0, -(0) is -0 */
+  cr_assert_eq(g->nodes[dag_sub(g, negzero, x)].op, OP_NEG);
   cr_assert_eq(dag_mul(g, x, one), x);
   cr_assert_eq(dag_mul(g, one, x), x);
   cr_assert_eq(dag_sub(g, x, zero), x);
@@ -289,7 +293,7 @@ Test(dag, stable_forms_replace_log_one_plus_and_exp_minus_one) {
 /* The same identities reached from source text. */
 Test(dag, identities_apply_to_parsed_programs) {
   static const struct { const char *text; const char *same_as; } cases[] = {
-      {"output L = x + 0\n", "x"}, {"output L = 1*x\n", "x"},  {"output L = x/1\n", "x"},
+      {"output L = x - 0\n", "x"}, {"output L = 1*x\n", "x"},  {"output L = x/1\n", "x"},
       {"output L = x^1\n", "x"},   {"output L = -(-x)\n", "x"}, {"output L = --x\n", "x"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
