@@ -35,6 +35,11 @@ typedef struct Guard {
   NodeId m, fin, u, s;
 } Guard;
 
+/* An axis of a vector is the whole of it (as dag_sum takes it). */
+static int norm_axis(const Dag *g, NodeId x, int axis) {
+  return shape_rank(g, dag_shape(g, x)) <= 1 ? -1 : axis;
+}
+
 static int guard(Dag *g, NodeId x, int axis, Guard *r) {
   ShapeId ks = axis < 0 ? SHAPE_SCALAR : shape_keepdims(g, dag_shape(g, x), axis);
   NodeId zero = dag_const(g, 0), one = dag_const(g, 1);
@@ -50,7 +55,10 @@ static int guard(Dag *g, NodeId x, int axis, Guard *r) {
  * +inf: +inf) */
 NodeId dag_logsumexp(Dag *g, NodeId x, int axis) {
   Guard r;
-  if (x == NO_NODE || g->oom || !guard(g, x, axis, &r))
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  axis = norm_axis(g, x, axis);
+  if (!guard(g, x, axis, &r))
     return NO_NODE;
   NodeId v = dag_op(g, OP_WHERE, r.fin, dag_add(g, r.m, dag_un(g, OP_LOG, r.s)), r.m);
   return dag_reshape(g, v, shape_drop(g, dag_shape(g, x), axis));
@@ -61,7 +69,10 @@ NodeId dag_logsumexp(Dag *g, NodeId x, int axis) {
  * maximum is not finite is NaN, as exp(x)/sum(exp(x)) is in C. */
 NodeId dag_softmax(Dag *g, NodeId x, int axis) {
   Guard r;
-  if (x == NO_NODE || g->oom || !guard(g, x, axis, &r))
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  axis = norm_axis(g, x, axis);
+  if (!guard(g, x, axis, &r))
     return NO_NODE;
   NodeId v = dag_div(g, dag_un(g, OP_EXP, r.u), r.s);
   return dag_op(g, OP_WHERE, r.fin, v, dag_sub(g, r.m, r.m));
@@ -69,7 +80,10 @@ NodeId dag_softmax(Dag *g, NodeId x, int axis) {
 
 NodeId dag_log_softmax(Dag *g, NodeId x, int axis) {
   Guard r;
-  if (x == NO_NODE || g->oom || !guard(g, x, axis, &r))
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  axis = norm_axis(g, x, axis);
+  if (!guard(g, x, axis, &r))
     return NO_NODE;
   NodeId v = dag_sub(g, r.u, dag_un(g, OP_LOG, r.s));
   return dag_op(g, OP_WHERE, r.fin, v, dag_sub(g, r.m, r.m));
