@@ -385,10 +385,13 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
       goto done;
     }
     if (!stack) {
-      if (si->dim[axis] < 0) {
+      if (si->dim[axis] < 0) { /* a declared or a derived (N-1) dimension */
+        Shape one = {.rank = 1, .dim = {si->dim[axis]}};
+        char sd[96];
+        shape_format(g, shape_intern(g, &one), sd, sizeof sd);
         ERR(l, list->kids[i]->span,
-            "concat() along dimension %s, known only at call time, is not supported: the result's size would not be one dimension",
-            l->prog->dimnames[~si->dim[axis]]);
+            "concat() along a dimension known only at call time, %s, is not supported: the result's size would not be one dimension",
+            sd);
         goto done;
       }
       out.dim[axis] += si->dim[axis];
