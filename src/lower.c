@@ -1830,10 +1830,14 @@ int lower_program(Program *prog, Parse *p) {
   if (!prog->dag)
     return GRADC_ERR_NOMEM;
   Stmt *last = NULL;
+  int nfuncs = 0;
   for (Stmt *s = p->first; s; s = s->next) {
     if (s->kind == ST_PARAM || s->kind == ST_INPUT)
       prog->declared = 1;
-    last = s;
+    if (s->kind != ST_FUNC) /* a function is not a value: not the output */
+      last = s;
+    else
+      nfuncs++;
   }
   /* Pass 1: declarations, and the names that definitions will bind. */
   for (Stmt *s = p->first; s; s = s->next)
@@ -1916,8 +1920,8 @@ int lower_program(Program *prog, Parse *p) {
       if (b && b->kind == B_DEF)
         add_output(&l, last->name, b->node, last->span);
     } else {
-      Span at = last ? last->span : (Span){1, 1, 1, 1};
-      ERR(&l, at, "%s", last ? "the file has no output: end it with an expression or 'output NAME = ...'"
+      Span at = last ? last->span : p->last ? p->last->span : (Span){1, 1, 1, 1};
+      ERR(&l, at, "%s", last || nfuncs ? "the file has no output: end it with an expression or 'output NAME = ...'"
                               : "the file is empty: nothing to compute");
     }
   }

@@ -592,3 +592,11 @@ Test(parser, repeated_calls_do_not_blow_up, .timeout = 20) {
   gradc_free(g);
   ASSERT_NO_LEAKS();
 }
+
+/* A function is not a value: without an output, the last statement that is
+ * not a function is the output; a file of functions only has no output. */
+Test(parser, a_function_is_never_the_implicit_output) {
+  cr_assert_eq(eval_const("y = 3\nf(x) = x*y\n"), 3);
+  expect_error_at("f(x) = x\n", 1, 1, "the file has no output");
+  ASSERT_NO_LEAKS();
+}
