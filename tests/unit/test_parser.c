@@ -427,7 +427,7 @@ Test(parser, random_inputs_never_crash) {
   static const char *const toks[] = {"x", "y", "1", ".5", "2e3", "+", "-", "*", "/", "^",
                                      "(", ")", "[", "]", ",", ";", "\n", "=", "<", "==",
                                      "param", "input", "output", "sin", "max", "where",
-                                     "@", "'", ":", "#c\n", " ", "@f.csv"};
+                                     "@", "'", ":", "#c\n", " ", "@f.csv", "g(x) = ", "g("};
   enum { NT = sizeof toks / sizeof *toks };
   char text[512];
   for (int iter = 0; iter < 1500; iter++) {
