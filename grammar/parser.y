@@ -91,6 +91,9 @@ stmt:
   | INPUT decls
   | NAME '=' expr      { ast_stmt(p, ST_DEF, $1->span, $1->name, NULL, $3); }
   | OUTPUT NAME '=' expr { ast_stmt(p, ST_OUTPUT, $2->span, $2->name, NULL, $4); }
+  /* a function: the parameters (AST_VECTOR, names checked by lower.c) in dims */
+  | NAME '(' ')' '=' expr  { ast_stmt(p, ST_FUNC, $1->span, $1->name, ast_new(p, AST_VECTOR, sp(&@2), 0), $5); }
+  | NAME '(' args ')' '=' expr { ast_stmt(p, ST_FUNC, $1->span, $1->name, $3, $6); }
   | expr               { ast_stmt(p, ST_EXPR, $1->span, ast_intern(p, "f", 1), NULL, $1); }
   ;
 

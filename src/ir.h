@@ -328,14 +328,16 @@ struct Ast {
   Ast **kids;
 };
 
-typedef enum StmtKind { ST_PARAM, ST_INPUT, ST_DEF, ST_OUTPUT, ST_EXPR } StmtKind;
+/* ST_FUNC: NAME(a, b) = EXPR, its parameters (AST_VECTOR) in dims */
+typedef enum StmtKind { ST_PARAM, ST_INPUT, ST_DEF, ST_OUTPUT, ST_EXPR, ST_FUNC } StmtKind;
 
 typedef struct Stmt Stmt;
 struct Stmt {
   StmtKind kind;
   Span span;         /* the name (or the expression) */
   const char *name;
-  Ast *dims;         /* declarations: AST_VECTOR of dimensions, or NULL */
+  Ast *dims;         /* declarations: AST_VECTOR of dimensions, or NULL;
+                        functions: AST_VECTOR of parameters */
   Ast *value;        /* initialiser / definition */
   Stmt *next;
 };

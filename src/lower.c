@@ -93,15 +93,50 @@ static const Builtin *builtin(const char *name) {
 
 /* ---- a string -> binding table ---------------------------------------- */
 
-typedef enum { B_VAR, B_DEF, B_LATER, B_DIMNAME, B_FAILED } BindKind;
+typedef enum { B_VAR, B_DEF, B_LATER, B_DIMNAME, B_FAILED, B_FUNC } BindKind;
+
+/* A user-defined function, NAME(a, b) = EXPR (SPEC 1.8): inlined at each
+ * call, its parameters bound to the argument nodes. */
+typedef struct Func {
+  const char *name;
+  Ast *params;         /* AST_VECTOR of AST_NAME */
+  Ast *body;
+  Span span;
+  size_t size;         /* AST nodes in the body: the cost of one inlining */
+} Func;
 
 typedef struct Binding {
   const char *name;
   BindKind kind;
   NodeId node;
   int var;
+  int is_func;         /* a function's name (B_LATER, B_FUNC or B_FAILED) */
+  Func *fn;            /* B_FUNC */
   Span span;
 } Binding;
+
+/* The function being inlined and its arguments; a body sees its own
+ * parameters and the names bound at the top level, not its callers'. */
+typedef struct Scope {
+  const Func *fn;
+  NodeId *args;
+} Scope;
+
+/* Inlined calls by function and argument nodes: a call with the same
+ * arguments is the same nodes, so f(f(f(x))) chains and repeated calls
+ * cost one inlining each (no exponential blow-up). */
+typedef struct Memo {
+  const Func *fn;
+  NodeId *args;
+  NodeId result;
+  uint32_t hash;
+} Memo;
+
+/* Inlining limits: calls nested deeper than this are an error (the chain
+ * f1(f2(...)) of functions that call each other), and so is a program
+ * whose calls expand to more AST nodes than MAX_INLINED. */
+#define MAX_CALL_DEPTH 1000
+#define MAX_INLINED (10u * 1000 * 1000)
 
 typedef struct Lower {
   Program *prog;
@@ -110,6 +145,12 @@ typedef struct Lower {
   Binding *tab;        /* every bound name, in binding order; big_alloc'd */
   size_t cap, count;   /* a name's index is kept in its Sym (ast_intern) */
   int oom;
+  Scope *scope;        /* the calls being inlined, innermost last */
+  int nscope, capscope;
+  Memo *memo;          /* open addressing; capmemo a power of two */
+  size_t nmemo, capmemo;
+  size_t inlined;      /* AST nodes walked in bodies so far */
+  int too_big;         /* MAX_INLINED was reported */
 } Lower;
 
 /* The binding of an interned name, or NULL. The index in the Sym may be
@@ -218,7 +259,22 @@ static void add_output(Lower *l, const char *name, NodeId node, Span span) {
 
 /* ---- expressions -------------------------------------------------------- */
 
+/* The argument bound to parameter `name` of the function being inlined,
+ * or NO_NODE. */
+static NodeId param_ref(const Lower *l, const char *name) {
+  if (l->nscope == 0)
+    return NO_NODE;
+  const Scope *s = &l->scope[l->nscope - 1];
+  for (int i = 0; i < s->fn->params->nkids; i++)
+    if (s->fn->params->kids[i]->name == name)
+      return s->args[i];
+  return NO_NODE;
+}
+
 static NodeId name_ref(Lower *l, Ast *a) {
+  NodeId pr = param_ref(l, a->name);
+  if (pr != NO_NODE)
+    return pr;
   const Builtin *bf = builtin(a->name);
   if (bf && bf->minargs < 0) /* pi, e, true, false: never bound */
     return dag_const(l->prog->dag, builtin_value(bf));
@@ -227,6 +283,10 @@ static NodeId name_ref(Lower *l, Ast *a) {
     return dag_dim(l->prog->dag, b->var);
   if (b && b->kind == B_FAILED) /* its definition was reported already */
     return NO_NODE;
+  if (b && b->is_func) {
+    ERR(l, a->span, "'%s' is a function; call it as %s(...)", a->name, a->name);
+    return NO_NODE;
+  }
   if (b && b->kind != B_LATER)
     return b->node;
   if (b && b->kind == B_LATER) {
@@ -541,13 +601,24 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
   if (!f) {
     Binding *b = lookup(l, a->name);
     if (b) {
-      ERR(l, a->span, "'%s' is not a function", a->name);
+      ERR(l, a->span, "'%s' is %s, not a function", a->name,
+          b->kind == B_VAR ? "a variable" : b->kind == B_DIMNAME ? "a dimension" : "a definition");
       return NO_NODE;
     }
-    const char *names[NBUILTIN];
+    size_t nn = 0;
+    const char **names = malloc((NBUILTIN + l->count) * sizeof *names);
+    if (!names) {
+      l->oom = 1;
+      return NO_NODE;
+    }
     for (int i = 0; i < NBUILTIN; i++)
-      names[i] = builtins[i].name;
-    const char *best = diag_closest(a->name, names, NBUILTIN);
+      if (builtins[i].minargs >= 0)
+        names[nn++] = builtins[i].name;
+    for (size_t i = 0; i < l->count; i++) /* the functions defined so far */
+      if (l->tab[i].kind == B_FUNC)
+        names[nn++] = l->tab[i].name;
+    const char *best = diag_closest(a->name, names, (int)nn);
+    free(names);
     char hint[300];
     if (best)
       snprintf(hint, sizeof hint, "did you mean '%s'?", best);
@@ -1021,13 +1092,150 @@ static int list_arg(Ast *a, int i) {
 typedef struct Frame {
   Ast *a;
   int next;
+  int inl;      /* the end of an inlined call a: its body's value is on top */
+  int diag0;    /* inl: the diagnostics before the body was lowered */
 } Frame;
+
+/* ---- user-defined functions -------------------------------------------- */
+
+static uint32_t memo_hash(const Func *fn, const NodeId *args, int n) {
+  uint64_t h = (uint64_t)(uintptr_t)fn * 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < n; i++)
+    h = (h ^ args[i]) * 0x100000001b3ull;
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+static Memo *memo_find(Lower *l, const Func *fn, const NodeId *args, uint32_t h) {
+  if (!l->capmemo)
+    return NULL;
+  int n = fn->params->nkids;
+  for (size_t i = h & (l->capmemo - 1);; i = (i + 1) & (l->capmemo - 1)) {
+    Memo *m = &l->memo[i];
+    if (!m->fn)
+      return NULL;
+    if (m->fn == fn && m->hash == h && (n == 0 || !memcmp(m->args, args, (size_t)n * sizeof *args)))
+      return m;
+  }
+}
+
+/* Remember fn(args) = result; args is taken over (freed with the table). */
+static void memo_add(Lower *l, const Func *fn, NodeId *args, NodeId result) {
+  uint32_t h = memo_hash(fn, args, fn->params->nkids);
+  if ((l->nmemo + 1) * 2 > l->capmemo) {
+    size_t cap = l->capmemo ? 2 * l->capmemo : 64;
+    Memo *tab = calloc(cap, sizeof *tab);
+    if (!tab) {
+      free(args);
+      return; /* only slower */
+    }
+    for (size_t i = 0; i < l->capmemo; i++)
+      if (l->memo[i].fn) {
+        size_t j = l->memo[i].hash & (cap - 1);
+        while (tab[j].fn)
+          j = (j + 1) & (cap - 1);
+        tab[j] = l->memo[i];
+      }
+    free(l->memo);
+    l->memo = tab;
+    l->capmemo = cap;
+  }
+  size_t j = h & (l->capmemo - 1);
+  while (l->memo[j].fn)
+    j = (j + 1) & (l->capmemo - 1);
+  l->memo[j] = (Memo){fn, args, result, h};
+  l->nmemo++;
+}
+
+static void memo_free(Lower *l) {
+  for (size_t i = 0; i < l->capmemo; i++)
+    free(l->memo[i].args);
+  free(l->memo);
+  for (int i = 0; i < l->nscope; i++)
+    free(l->scope[i].args);
+  free(l->scope);
+}
+
+/* A call of a user function with its arguments x lowered: the cached
+ * result (*r), or 1 with a scope pushed for its body to be lowered, or 0
+ * after an error (*r = NO_NODE). */
+static int call_user(Lower *l, Ast *a, const Func *fn, const NodeId *x, NodeId *r) {
+  *r = NO_NODE;
+  int n = a->nkids, want = fn->params->nkids;
+  for (int i = 0; i < n; i++)
+    if (a->kids[i] && a->kids[i]->kind == AST_KWARG) {
+      ERR(l, a->kids[i]->span, "%s() takes no keyword arguments (it is defined on line %d)", fn->name,
+          fn->span.line);
+      return 0;
+    }
+  if (n != want) {
+    ERR(l, a->span, "%s() takes %d argument%s, not %d (it is defined on line %d)", fn->name, want,
+        want == 1 ? "" : "s", n, fn->span.line);
+    return 0;
+  }
+  for (int i = 0; i < n; i++)
+    if (x[i] == NO_NODE)
+      return 0;
+  Memo *m = memo_find(l, fn, x, memo_hash(fn, x, n));
+  if (m) {
+    *r = m->result;
+    return 0;
+  }
+  if (l->nscope >= MAX_CALL_DEPTH) {
+    ERR(l, a->span, "function calls nested too deeply (more than %d levels) in the call of %s()",
+        MAX_CALL_DEPTH, fn->name);
+    return 0;
+  }
+  l->inlined += fn->size;
+  if (l->inlined > MAX_INLINED) {
+    if (!l->too_big)
+      ERR(l, a->span, "the function calls expand to too large a program (more than %u operations)",
+          MAX_INLINED);
+    l->too_big = 1;
+    return 0;
+  }
+  if (l->nscope == l->capscope) {
+    int cap = l->capscope ? 2 * l->capscope : 16;
+    Scope *sc = realloc(l->scope, (size_t)cap * sizeof *sc);
+    if (!sc) {
+      l->oom = 1;
+      return 0;
+    }
+    l->scope = sc;
+    l->capscope = cap;
+  }
+  NodeId *args = malloc((size_t)(n ? n : 1) * sizeof *args);
+  if (!args) {
+    l->oom = 1;
+    return 0;
+  }
+  if (n)
+    memcpy(args, x, (size_t)n * sizeof *args);
+  l->scope[l->nscope++] = (Scope){fn, args};
+  return 1;
+}
+
+/* The body of the innermost call is lowered to r: leave its scope. Errors
+ * in the body name the call they come from. */
+static void call_done(Lower *l, Ast *call_ast, int diag0, NodeId r) {
+  Scope *s = &l->scope[--l->nscope];
+  for (int i = diag0; i < l->diags->count; i++) {
+    Diag *d = &l->diags->items[i];
+    if (d->hint)
+      continue;
+    char hint[320];
+    snprintf(hint, sizeof hint, "in the call of %s() on line %d, column %d", s->fn->name,
+             call_ast->span.line, call_ast->span.col);
+    d->hint = strdup(hint);
+  }
+  memo_add(l, s->fn, s->args, r);
+}
 
 static NodeId lower_expr(Lower *l, Ast *root) {
   Frame *st = NULL;
   NodeId *res = NULL;
   size_t nst = 0, capst = 0, nres = 0, capres = 0;
   NodeId out = NO_NODE;
+  int scope0 = l->nscope;
 #define PUSH_RES(v)                                                         \
   do {                                                                      \
     if (nres == capres) {                                                   \
@@ -1046,7 +1254,7 @@ static NodeId lower_expr(Lower *l, Ast *root) {
       if (!s_) goto oom;                                                    \
       st = s_;                                                              \
     }                                                                       \
-    st[nst++] = (Frame){(x), 0};                                            \
+    st[nst++] = (Frame){(x), 0, 0, 0};                                            \
   } while (0)
 
   Dag *g = l->prog->dag;
@@ -1058,6 +1266,11 @@ static NodeId lower_expr(Lower *l, Ast *root) {
   while (nst > 0) {
     Frame *f = &st[nst - 1];
     Ast *a = f->a;
+    if (f->inl) { /* an inlined body is done: its value is the call's */
+      nst--;
+      call_done(l, a, f->diag0, res[nres - 1]);
+      continue;
+    }
     if (!a) { /* a parse that ran out of memory */
       nst--;
       PUSH_RES(NO_NODE);
@@ -1138,10 +1351,31 @@ static NodeId lower_expr(Lower *l, Ast *root) {
       }
       note_checks(l, a->span, r);
       break;
-    case AST_CALL:
+    case AST_CALL: {
+      Binding *fb = builtin(a->name) ? NULL : lookup(l, a->name);
+      if (fb && fb->is_func) {
+        if (fb->kind == B_LATER) {
+          ERR(l, a->span, "%s() is called before it is defined (line %d)", a->name, fb->span.line);
+          break;
+        }
+        if (fb->kind != B_FUNC) /* its definition failed, and was reported */
+          break;
+        int diag0 = l->diags->count;
+        if (!call_user(l, a, fb->fn, x, &r))
+          break;
+        /* lower the body in its scope, then an end marker takes its value */
+        nres -= (size_t)n;
+        Ast *body = fb->fn->body;
+        PUSH_FRAME(a);
+        st[nst - 1].inl = 1;
+        st[nst - 1].diag0 = diag0;
+        PUSH_FRAME(body);
+        continue;
+      }
       r = call(l, a, x);
       note_checks(l, a->span, r);
       break;
+    }
     default:
       break;
     }
@@ -1156,6 +1390,8 @@ oom:
   free(st);
   free(res);
   l->oom = 1;
+  while (l->nscope > scope0) /* calls left half inlined */
+    free(l->scope[--l->nscope].args);
   return NO_NODE;
 #undef PUSH_RES
 #undef PUSH_FRAME
@@ -1410,6 +1646,183 @@ static void declare(Lower *l, Stmt *s) {
   v->init_a = dag_num(prog->dag, x);
 }
 
+/* ---- function definitions ---------------------------------------------- */
+
+static int is_param(const Func *fn, const char *name) {
+  for (int i = 0; i < fn->params->nkids; i++)
+    if (fn->params->kids[i]->name == name)
+      return 1;
+  return 0;
+}
+
+/* "did you mean" over the parameters of fn and the names bound so far */
+static void suggest_in(Lower *l, const Func *fn, const char *name, char *out, size_t n) {
+  size_t nc = l->count + (size_t)fn->params->nkids + NBUILTIN;
+  const char **c = malloc(nc * sizeof *c);
+  out[0] = 0;
+  if (!c)
+    return;
+  size_t k = 0;
+  for (int i = 0; i < fn->params->nkids; i++)
+    c[k++] = fn->params->kids[i]->name;
+  for (size_t i = 0; i < l->count; i++)
+    if (l->tab[i].kind != B_LATER && l->tab[i].kind != B_FUNC && !l->tab[i].is_func)
+      c[k++] = l->tab[i].name;
+  for (int i = 0; i < NBUILTIN; i++)
+    if (builtins[i].minargs < 0)
+      c[k++] = builtins[i].name;
+  const char *best = diag_closest(name, c, (int)k);
+  if (best)
+    snprintf(out, n, "did you mean '%s'?", best);
+  free(c);
+}
+
+/* The names and calls of a body, checked where it is defined: each name a
+ * parameter or bound above, each call a built-in or a function defined
+ * above (so there is no recursion, direct or mutual). Sets fn->size.
+ * Returns the number of errors. */
+static int check_body(Lower *l, Func *fn) {
+  size_t n = 0, cap = 64;
+  int errors = 0;
+  Ast **stack = malloc(cap * sizeof *stack);
+  if (!stack) {
+    l->oom = 1;
+    return 1;
+  }
+  stack[n++] = fn->body;
+  fn->size = 0;
+  while (n > 0) {
+    Ast *a = stack[--n];
+    if (!a)
+      continue;
+    fn->size++;
+    char hint[300];
+    if (a->kind == AST_NAME && !is_param(fn, a->name) && strcmp(a->name, "None")) {
+      const Builtin *bf = builtin(a->name);
+      Binding *b = lookup(l, a->name);
+      if (bf && bf->minargs < 0) {
+        /* pi, e, true, false */
+      } else if (bf) {
+        ERR(l, a->span, "'%s' is a built-in function; call it as %s(...)", a->name, a->name);
+        errors++;
+      } else if (b && b->is_func) {
+        ERR(l, a->span, "'%s' is a function; call it as %s(...)", a->name, a->name);
+        errors++;
+      } else if (!b || b->kind == B_LATER) {
+        suggest_in(l, fn, a->name, hint, sizeof hint);
+        if (b && b->kind == B_LATER)
+          ERRH(l, a->span, hint[0] ? hint : NULL,
+               "'%s' is not a parameter of %s() and is defined only below it (line %d)", a->name, fn->name,
+               b->span.line);
+        else
+          ERRH(l, a->span, hint[0] ? hint : NULL, "'%s' is not a parameter of %s() and is not defined above it",
+               a->name, fn->name);
+        errors++;
+      }
+    } else if (a->kind == AST_CALL && !builtin(a->name)) {
+      Binding *b = lookup(l, a->name);
+      if (a->name == fn->name) {
+        ERR(l, a->span, "%s() calls itself: recursion is not supported (calls are inlined)", fn->name);
+        errors++;
+      } else if (is_param(fn, a->name)) {
+        ERR(l, a->span, "'%s' is a parameter of %s(), not a function", a->name, fn->name);
+        errors++;
+      } else if (b && b->is_func && b->kind == B_LATER) {
+        ERR(l, a->span, "%s() calls %s(), which is defined below it (line %d): a function can only call functions defined above it",
+            fn->name, a->name, b->span.line);
+        errors++;
+      } else if (b && !b->is_func) {
+        ERR(l, a->span, "'%s' is %s, not a function", a->name,
+            b->kind == B_VAR ? "a variable" : b->kind == B_DIMNAME ? "a dimension" : "a definition");
+        errors++;
+      } else if (!b) {
+        size_t nn = 0;
+        const char **names = malloc((NBUILTIN + l->count) * sizeof *names);
+        if (names) {
+          for (int i = 0; i < NBUILTIN; i++)
+            if (builtins[i].minargs >= 0)
+              names[nn++] = builtins[i].name;
+          for (size_t i = 0; i < l->count; i++)
+            if (l->tab[i].kind == B_FUNC)
+              names[nn++] = l->tab[i].name;
+        }
+        const char *best = names ? diag_closest(a->name, names, (int)nn) : NULL;
+        if (best)
+          snprintf(hint, sizeof hint, "did you mean '%s'?", best);
+        free(names);
+        ERRH(l, a->span, best ? hint : NULL, "unknown function '%s'", a->name);
+        errors++;
+      }
+    }
+    if (n + (size_t)a->nkids > cap) {
+      cap = 2 * (n + (size_t)a->nkids);
+      Ast **ns = realloc(stack, cap * sizeof *ns);
+      if (!ns) {
+        free(stack);
+        l->oom = 1;
+        return errors + 1;
+      }
+      stack = ns;
+    }
+    for (int i = a->nkids - 1; i >= 0; i--) /* in source order */
+      stack[n++] = a->kids[i];
+  }
+  free(stack);
+  return errors;
+}
+
+/* NAME(a, b) = EXPR: check the parameters and the body, then bind it. */
+static void define_function(Lower *l, Stmt *s, Binding *b) {
+  Ast *ps = s->dims;
+  int bad = 0;
+  for (int i = 0; ps && i < ps->nkids; i++) {
+    Ast *q = ps->kids[i];
+    if (!q || q->kind != AST_NAME) {
+      ERR(l, q ? q->span : s->span, "a parameter of %s() must be a name", s->name);
+      bad = 1;
+      continue;
+    }
+    const Builtin *bf = builtin(q->name);
+    if (bf) {
+      ERR(l, q->span, "parameter '%s' of %s() shadows the built-in %s %s", q->name, s->name,
+          builtin_kind(bf), q->name);
+      bad = 1;
+      continue;
+    }
+    if (!strcmp(q->name, "None")) {
+      ERR(l, q->span, "'None' is reserved (a new axis in an index) and cannot be a parameter");
+      bad = 1;
+      continue;
+    }
+    for (int j = 0; j < i; j++)
+      if (ps->kids[j] && ps->kids[j]->name == q->name) {
+        ERR(l, q->span, "parameter '%s' of %s() is repeated", q->name, s->name);
+        bad = 1;
+        break;
+      }
+  }
+  Func *fn = NULL;
+  if (!bad && ps && s->value) {
+    fn = arena_alloc(l->p->arena, sizeof *fn);
+    if (!fn) {
+      l->oom = 1;
+      return;
+    }
+    *fn = (Func){s->name, ps, s->value, s->span, 0};
+    bad = check_body(l, fn) > 0;
+  }
+  if (!b)
+    return;
+  b->is_func = 1;
+  b->span = s->span;
+  if (bad || !fn) {
+    b->kind = B_FAILED;
+    return;
+  }
+  b->kind = B_FUNC;
+  b->fn = fn;
+}
+
 /* ---- the whole program -------------------------------------------------- */
 
 int lower_program(Program *prog, Parse *p) {
@@ -1420,22 +1833,27 @@ int lower_program(Program *prog, Parse *p) {
   if (!prog->dag)
     return GRADC_ERR_NOMEM;
   Stmt *last = NULL;
+  int nfuncs = 0;
   for (Stmt *s = p->first; s; s = s->next) {
     if (s->kind == ST_PARAM || s->kind == ST_INPUT)
       prog->declared = 1;
-    last = s;
+    if (s->kind != ST_FUNC) /* a function is not a value: not the output */
+      last = s;
+    else
+      nfuncs++;
   }
   /* Pass 1: declarations, and the names that definitions will bind. */
   for (Stmt *s = p->first; s; s = s->next)
     if (s->kind == ST_PARAM || s->kind == ST_INPUT)
       declare(&l, s);
   for (Stmt *s = p->first; s; s = s->next) {
-    if (s->kind != ST_DEF && s->kind != ST_OUTPUT)
+    if (s->kind != ST_DEF && s->kind != ST_OUTPUT && s->kind != ST_FUNC)
       continue;
     Binding *b = lookup(&l, s->name);
     if (!b && !builtin(s->name) && (b = bind(&l, s->name))) {
       b->kind = B_LATER;
       b->span = s->span;
+      b->is_func = s->kind == ST_FUNC;
     }
   }
   /* Pass 2: definitions and outputs, in order. */
@@ -1455,7 +1873,16 @@ int lower_program(Program *prog, Parse *p) {
     Binding *b = lookup(&l, s->name);
     if (b && b->kind != B_LATER) {
       ERR(&l, s->span, "'%s' is already %s (line %d)", s->name,
-          b->kind == B_VAR ? "a variable" : "defined", b->span.line);
+          b->kind == B_VAR ? "a variable" : b->is_func ? "defined as a function" : "defined", b->span.line);
+      continue;
+    }
+    if (b && b->is_func != (s->kind == ST_FUNC)) { /* f(x) = ... and f = ... both later */
+      ERR(&l, s->span, "'%s' is already defined %s(line %d)", s->name, b->is_func ? "as a function " : "",
+          b->span.line);
+      continue;
+    }
+    if (s->kind == ST_FUNC) {
+      define_function(&l, s, b);
       continue;
     }
     size_t cap = l.cap;
@@ -1496,12 +1923,13 @@ int lower_program(Program *prog, Parse *p) {
       if (b && b->kind == B_DEF)
         add_output(&l, last->name, b->node, last->span);
     } else {
-      Span at = last ? last->span : (Span){1, 1, 1, 1};
-      ERR(&l, at, "%s", last ? "the file has no output: end it with an expression or 'output NAME = ...'"
+      Span at = last ? last->span : p->last ? p->last->span : (Span){1, 1, 1, 1};
+      ERR(&l, at, "%s", last || nfuncs ? "the file has no output: end it with an expression or 'output NAME = ...'"
                               : "the file is empty: nothing to compute");
     }
   }
   big_free(l.tab);
+  memo_free(&l);
   if (l.oom || prog->dag->oom == 1)
     return GRADC_ERR_NOMEM;
   return p->diags->count > before ? GRADC_ERR_INPUT : GRADC_OK;

@@ -106,7 +106,25 @@ static char *name_at(const char *s, const char **end) {
   return n;
 }
 
-typedef enum { K_DECL, K_DEF, K_OUTPUT, K_EXPR } Kind;
+typedef enum { K_DECL, K_DEF, K_OUTPUT, K_EXPR, K_FUNC } Kind;
+
+/* After NAME at e: "(...) =" (not "=="), a function definition? */
+static int is_func_def(const char *e) {
+  e = skip_space(e);
+  if (*e != '(')
+    return 0;
+  int depth = 0;
+  for (; *e; e++) {
+    if (*e == '(' || *e == '[')
+      depth++;
+    else if ((*e == ')' || *e == ']') && --depth == 0)
+      break;
+  }
+  if (!*e)
+    return 0;
+  e = skip_space(e + 1);
+  return e[0] == '=' && e[1] != '=';
+}
 
 /* What a statement is, and the name it defines. */
 static Kind classify(const char *text, char **name) {
@@ -124,6 +142,10 @@ static Kind classify(const char *text, char **name) {
     free(w);
     *name = name_at(e, NULL);
     return K_OUTPUT;
+  }
+  if (is_func_def(e)) {
+    *name = w;
+    return K_FUNC;
   }
   e = skip_space(e);
   if (e[0] == '=' && e[1] != '=') {
@@ -685,12 +707,14 @@ static int command(Repl *r, char *line) {
       for (int i = 0; i < r->n && !defined; i++) {
         char *nm;
         Kind k = classify(r->st[i].text, &nm);
-        defined = (k == K_DEF || k == K_OUTPUT) && nm && !strncmp(w, nm, strlen(nm)) && w[strlen(nm)] == '=';
+        if ((k == K_DEF || k == K_OUTPUT || k == K_FUNC) && nm && !strncmp(w, nm, strlen(nm)) &&
+            w[strlen(nm)] == '=')
+          defined = k == K_FUNC ? 2 : 1;
         free(nm);
       }
       if (defined) {
-        fprintf(stderr, "repl: error: '%.*s' is defined in the session; :set gives values to variables\n",
-                (int)(strchr(w, '=') - w), w);
+        fprintf(stderr, "repl: error: '%.*s' is %s in the session; :set gives values to variables\n",
+                (int)(strchr(w, '=') - w), w, defined == 2 ? "a function" : "defined");
         bad = 1;
         continue;
       }
@@ -758,6 +782,12 @@ static int command(Repl *r, char *line) {
       } else {
         printf("  (no value)\n");
       }
+    }
+    for (int i = 0; i < r->n; i++) { /* then the functions, as defined */
+      char *nm;
+      if (classify(r->st[i].text, &nm) == K_FUNC)
+        printf("%s\n", skip_space(r->st[i].text));
+      free(nm);
     }
     return 0;
   }

@@ -180,6 +180,26 @@ redefinition)
   same "$tmp/want" "$tmp/x.out" "stdout"
   ;;
 
+functions)
+  # SPEC 1.8 and 2.4: define a function, call it, redefine it (later
+  # statements use the new definition); :vars lists it; errors do not end
+  # the session.
+  printf '%s\n' 'param w = 2' 'sq(x) = x^2' 'sq(w) + 1' 'g(a, b) = sq(a) * b' ':vars' 'g(w, 3)' \
+    ':grad g(w, 3)' 'sq(x) = x^3' 'g(w, 3)' 'sq + 1' 'sq(1, 2)' 'h(x) = x + zz' ':set sq=3' \
+    'lsm(z) = log(softmax(z))' 'lsm([0, 800, -800])' >"$tmp/x.in"
+  session x
+  expect_rc x 1 # a session with errors exits 1 when it is not interactive
+  printf '%s\n' 'f = 5' 'param w = 2' 'sq(x) = x^2' 'g(a, b) = sq(a) * b' 'f = 12' 'f = 12' 'df/dw = 12' \
+    'f = 24' 'f = [-800, 0, -1600]' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  for msg in "repl:10:1: error: 'sq' is a function; call it as sq(...)" \
+    "repl:11:1: error: sq() takes 1 argument, not 2" \
+    "repl:12:12: error: 'zz' is not a parameter of h() and is not defined above it" \
+    "repl: error: 'sq' is a function in the session; :set gives values to variables"; do
+    grep -qF "$msg" "$tmp/x.err" || fail "stderr lacks: $msg"
+  done
+  ;;
+
 time_ten_thousand_nodes)
   # :time on an expression of about 10,000 nodes: 2,500 terms sin(w*k + x)
   awk 'BEGIN { printf ":set w=0.5 x=0.25\n:time 0"

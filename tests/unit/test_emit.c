@@ -364,6 +364,36 @@ Test(emit, outputs_that_ignore_some_variables_compile_warning_free, .init = make
   ASSERT_NO_LEAKS();
 }
 
+/* A user function is inlined (SPEC 1.8): the C is that of the program
+ * written out by hand, with no function of its own, and compiles strictly. */
+Test(emit, user_functions_are_inlined_into_the_same_c, .init = make_dir, .fini = remove_dir,
+     .timeout = 60) {
+  Gradc *a = compile_ok("input X[N, 2], y[N]\nparam w[2] = [0.5, -0.5]\n"
+                        "huber(r, d) = where(abs(r) <= d, 0.5*r^2, d*(abs(r) - 0.5*d))\n"
+                        "output L = mean(huber(X @ w - y, 1.0))\n");
+  Gradc *b = compile_ok("input X[N, 2], y[N]\nparam w[2] = [0.5, -0.5]\n"
+                        "output L = mean(where(abs(X @ w - y) <= 1.0, 0.5*(X @ w - y)^2,"
+                        " 1.0*(abs(X @ w - y) - 0.5*1.0)))\n");
+  char *sa = NULL, *ha = NULL, *sb = NULL, *hb = NULL;
+  cr_assert_eq(gradc_emit(a, "fn", &sa, &ha, "fn.h"), GRADC_OK, "%s", gradc_diag_render(a));
+  cr_assert_eq(gradc_emit(b, "fn", &sb, &hb, "fn.h"), GRADC_OK, "%s", gradc_diag_render(b));
+  cr_assert_str_eq(sa, sb);
+  cr_assert_str_eq(ha, hb);
+  cr_assert_null(strstr(sa, "huber"));
+  free(sa);
+  free(ha);
+  free(sb);
+  free(hb);
+  emit_to(a, "fn");
+  gradc_free(a);
+  gradc_free(b);
+  if (sh("cc " CFLAGS " -c fn.c -o fn.o") != 0) {
+    char *log = read_file("log.txt");
+    cr_assert_fail("cc says:\n%.2000s", log);
+  }
+  ASSERT_NO_LEAKS();
+}
+
 /* A workspace size that does not depend on every dimension (D below) still
  * takes them all, and must not trip -Wunused-parameter either. */
 Test(emit, workspace_sizes_that_ignore_a_dimension_compile_warning_free, .init = make_dir,

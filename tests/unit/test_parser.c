@@ -427,7 +427,7 @@ Test(parser, random_inputs_never_crash) {
   static const char *const toks[] = {"x", "y", "1", ".5", "2e3", "+", "-", "*", "/", "^",
                                      "(", ")", "[", "]", ",", ";", "\n", "=", "<", "==",
                                      "param", "input", "output", "sin", "max", "where",
-                                     "@", "'", ":", "#c\n", " ", "@f.csv"};
+                                     "@", "'", ":", "#c\n", " ", "@f.csv", "g(x) = ", "g("};
   enum { NT = sizeof toks / sizeof *toks };
   char text[512];
   for (int iter = 0; iter < 1500; iter++) {
@@ -453,5 +453,150 @@ Test(parser, random_inputs_never_crash) {
     (void)gradc_diag_render(g);
     gradc_free(g);
   }
+  ASSERT_NO_LEAKS();
+}
+
+/* ---- user-defined functions (SPEC 1.8) -------------------------------------------- */
+
+Test(parser, a_function_is_inlined_at_each_call) {
+  cr_assert_eq(eval_const("sq(x) = x^2\noutput y = sq(3) + sq(4)\n"), 25);
+  /* nested calls, a function calling an earlier one, no parameters */
+  cr_assert_eq(eval_const("f(x) = x + 1\ng(x, y) = f(x) * y\nc() = 10\noutput y = g(f(1), c())\n"), 30);
+  /* the body sees names defined above it; parameters shadow them */
+  cr_assert_eq(eval_const("a = 5\nx = 100\nf(x) = x + a\noutput y = f(1)\n"), 6);
+  /* built-in constants and keyword arguments inside */
+  cr_assert_eq(eval_const("rs(r) = sum(r, axis=1, keepdims=true)\noutput y = sum(rs([[1, 2], [3, 4]]) * pi) / pi\n"),
+               10);
+  /* a function that is never called is fine */
+  cr_assert_eq(eval_const("unused(q) = q*q\noutput y = 7\n"), 7);
+  ASSERT_NO_LEAKS();
+}
+
+Test(parser, a_call_shares_nodes_like_the_written_out_expression) {
+  Gradc *a = compile_ok("param x\nsq(t) = sin(t)^2\noutput y = sq(x) + sq(x) * sq(x)\n");
+  Gradc *b = compile_ok("param x\noutput y = sin(x)^2 + sin(x)^2 * sin(x)^2\n");
+  cr_assert_eq(gradc_node_count(a), gradc_node_count(b));
+  gradc_free(a);
+  gradc_free(b);
+  ASSERT_NO_LEAKS();
+}
+
+Test(parser, free_names_in_a_call_are_params_without_declarations) {
+  Gradc *g = compile_ok("sq(t) = t^2\nsq(w) + sq(x)\n");
+  cr_assert_eq(gradc_var_count(g), 2);
+  cr_assert_str_eq(gradc_var_name(g, 0), "w");
+  cr_assert_str_eq(gradc_var_name(g, 1), "x");
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+Test(parser, function_errors_have_places_and_clear_messages) {
+  expect_error_at("f(x, y) = x*y\noutput z = f(3)\n", 2, 12, "f() takes 2 arguments, not 1");
+  expect_error_at("f(x) = x\noutput z = f(1, 2, 3)\n", 2, 12, "f() takes 1 argument, not 3");
+  expect_error_at("f(x, sum) = x\noutput z = 1\n", 1, 6, "parameter 'sum' of f() shadows the built-in function sum");
+  expect_error_at("f(x, pi) = x\noutput z = 1\n", 1, 6, "shadows the built-in constant pi");
+  expect_error_at("f(x, y, x) = x\noutput z = 1\n", 1, 9, "parameter 'x' of f() is repeated");
+  expect_error_at("f(2) = 1\noutput z = 1\n", 1, 3, "a parameter of f() must be a name");
+  expect_error_at("f(x) = x\noutput z = f + 1\n", 2, 12, "'f' is a function; call it as f(...)");
+  expect_error_at("param a\noutput z = a(2)\n", 2, 12, "'a' is a variable, not a function");
+  expect_error_at("f(x) = x\nf(y) = 2*y\noutput z = f(1)\n", 2, 1, "'f' is already defined as a function (line 1)");
+  expect_error_at("f(x) = x\nf = 2\n", 2, 1, "'f' is already defined as a function (line 1)");
+  expect_error_at("f = 2\nf(x) = x\n", 2, 1, "'f' is already defined (line 1)");
+  expect_error_at("sin(x) = x\noutput z = 1\n", 1, 1, "built-in");
+  expect_error_at("f(x) = f(x - 1)\noutput z = f(1)\n", 1, 8, "f() calls itself: recursion is not supported");
+  expect_error_at("f(x) = g(x)\ng(x) = f(x)\noutput z = f(1)\n", 1, 8,
+                  "f() calls g(), which is defined below it (line 2)");
+  expect_error_at("output z = g(1)\ng(x) = x\n", 1, 12, "g() is called before it is defined (line 2)");
+  expect_error_at("f(g) = g(1)\noutput z = f(1)\n", 1, 8, "'g' is a parameter of f(), not a function");
+  expect_error_at("f(x) = x\noutput z = f(x=3)\n", 2, 14, "f() takes no keyword arguments");
+  expect_error_at("f(x) = x + u\nu = 2\noutput z = f(1)\n", 1, 12,
+                  "'u' is not a parameter of f() and is defined only below it (line 2)");
+  expect_error_at("f(x) = exp\noutput z = f(1)\n", 1, 8, "'exp' is a built-in function");
+  ASSERT_NO_LEAKS();
+}
+
+Test(parser, an_unknown_name_in_a_body_suggests_a_parameter) {
+  const char *text = "param weight\nf(value) = valeu * weigth\noutput z = f(weight)\n";
+  Gradc *g = compile_bad(text, strlen(text));
+  cr_assert_eq(gradc_diag_count(g), 2, "%s", gradc_diag_render(g));
+  cr_assert_str_eq(gradc_diag_message(g, 0), "'valeu' is not a parameter of f() and is not defined above it");
+  cr_assert_eq(gradc_diag_col(g, 0), 12);
+  const char *r = gradc_diag_render(g);
+  cr_assert(strstr(r, "did you mean 'value'?"), "%s", r);
+  cr_assert(strstr(r, "did you mean 'weight'?"), "%s", r);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+Test(parser, an_unknown_function_suggests_a_user_function) {
+  const char *text = "huber(r) = r\noutput z = hubr(1)\n";
+  Gradc *g = compile_bad(text, strlen(text));
+  cr_assert(strstr(gradc_diag_render(g), "did you mean 'huber'?"), "%s", gradc_diag_render(g));
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+/* A shape error inside a body is reported there, naming the call. */
+Test(parser, an_error_inside_a_body_names_the_call) {
+  const char *text = "param a[2], b[3]\nadd(p, q) = p + q\noutput z = sum(add(a, b))\n";
+  Gradc *g = compile_bad(text, strlen(text));
+  cr_assert_eq(gradc_diag_line(g, 0), 2, "%s", gradc_diag_render(g));
+  cr_assert_eq(gradc_diag_col(g, 0), 15, "%s", gradc_diag_render(g));
+  cr_assert(strstr(gradc_diag_render(g), "in the call of add() on line 3, column 16"), "%s",
+            gradc_diag_render(g));
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+/* A chain of 2,000 functions each calling the one before: the call depth
+ * is bounded with an error, not the C stack; a chain of 900 works. */
+Test(parser, deep_chains_of_calls_are_bounded) {
+  for (int n = 900; n <= 2000; n += 1100) {
+    size_t cap = (size_t)n * 48 + 64, len = 0;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    len += (size_t)snprintf(text + len, cap - len, "f0(x) = x + 1\n");
+    for (int i = 1; i < n; i++)
+      len += (size_t)snprintf(text + len, cap - len, "f%d(x) = f%d(x) + 1\n", i, i - 1);
+    snprintf(text + len, cap - len, "output y = f%d(0)\n", n - 1);
+    GradcStatus st;
+    Gradc *g = compile_src(text, &st);
+    free(text);
+    if (n == 900) {
+      cr_assert_eq(st, GRADC_OK, "%s", gradc_diag_render(g));
+      GradcFn *f = gradc_fn_value(g);
+      cr_assert_not_null(f, "%s", gradc_diag_render(g));
+      double r[1];
+      call_scalars(f, NULL, r);
+      cr_assert_eq(r[0], 900);
+    } else {
+      cr_assert_eq(st, GRADC_ERR_INPUT);
+      cr_assert_geq(find_diag(g, "function calls nested too deeply (more than 1000 levels)"), 0, "%s",
+                    gradc_diag_render(g));
+    }
+    gradc_free(g);
+  }
+  ASSERT_NO_LEAKS();
+}
+
+/* f_k(x) = f_{k-1}(x) + f_{k-1}(x), 60 levels: 2^60 calls written out, but
+ * a call with the same arguments is the same nodes, so it is instant. */
+Test(parser, repeated_calls_do_not_blow_up, .timeout = 20) {
+  char text[4096];
+  size_t len = (size_t)snprintf(text, sizeof text, "param x\nf0(x) = sin(x)\n");
+  for (int i = 1; i < 60; i++)
+    len += (size_t)snprintf(text + len, sizeof text - len, "f%d(x) = f%d(x) + f%d(x)\n", i, i - 1, i - 1);
+  snprintf(text + len, sizeof text - len, "output y = f59(x)\n");
+  Gradc *g = compile_ok(text);
+  cr_assert_lt(gradc_node_count(g), 200);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+/* A function is not a value: without an output, the last statement that is
+ * not a function is the output; a file of functions only has no output. */
+Test(parser, a_function_is_never_the_implicit_output) {
+  cr_assert_eq(eval_const("y = 3\nf(x) = x*y\n"), 3);
+  expect_error_at("f(x) = x\n", 1, 1, "the file has no output");
   ASSERT_NO_LEAKS();
 }

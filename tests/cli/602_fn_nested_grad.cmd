@@ -1,0 +1,1 @@
+grad tests/cli/data/fn_nested.expr x=2

@@ -1,0 +1,1 @@
+eval tests/cli/data/fn_lsm.expr 'x=[0, 800, -800]'

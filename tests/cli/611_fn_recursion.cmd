@@ -1,0 +1,1 @@
+eval tests/cli/data/fn_recursion.expr x=3
