@@ -1,0 +1,1 @@
+grad examples/mgh/watson.expr x=[0,0,0,0,0,0]

@@ -1,0 +1,1 @@
+eval examples/mgh/helical_valley.expr
