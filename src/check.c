@@ -4,7 +4,7 @@
  *
  * The differences come with an estimate of their own error, so that a
  * correct derivative passes however large or badly scaled the function is:
- * for element x of a wrt variable, with h = cbrt(eps) * max(1, |x|),
+ * for element x of a wrt variable, with a step h,
  *   D1 = (f(x+h) - f(x-h)) / 2h,   D2 = (f(x+2h) - f(x-2h)) / 4h,
  * the finite difference is Richardson's (4 D1 - D2) / 3, and its error is
  * estimated as |D1 - D2| (truncation, generously: the extrapolated value's
@@ -13,7 +13,12 @@
  * when
  *   |D - FD| <= tol * max(|D|, |FD|, 1) + estimated error,
  * reported as a relative error |D - FD| / max(|D|, |FD|, 1) against the
- * allowed (tol + estimate / max(|D|, |FD|, 1)).
+ * allowed (tol + estimate / max(|D|, |FD|, 1)). The steps form a ladder,
+ * h = cbrt(eps) * max(1, |x|) and 1/16, 1/256, ... 1/16^7 of it (none crossing
+ * zero), the next tried only while some entry has not passed: a derivative
+ * passes at the first step that agrees, fails if none does (the least bad
+ * step is reported). One step too coarse (sin at 1e6) or too fine does not
+ * fail a correct derivative.
  *
  * A non-finite derivative where the differences are finite is a mismatch.
  * Where the function is not finite at the point or at a difference point,
@@ -31,6 +36,7 @@
 #define NWORST 10           /* rows of the table of the worst entries */
 #define NSKIPPED 5          /* entries not compared that are listed */
 #define ROUND_SAFETY 10.0   /* on the estimate of rounding in the values */
+#define NSTEPS 8            /* step sizes tried, each 1/16 of the one before */
 #define ABS_FLOOR 1.0       /* the absolute floor of the relative error */
 #define POINT_ELEMS 6       /* tensors with more elements are elided */
 #define JSON_POINT_ELEMS 10000
@@ -57,6 +63,8 @@ typedef struct Check {
   double **base;            /* per output: the value at the point */
   double **rev;             /* per output: [sampled out elem][sampled in elem] */
   double *fp1, *fm1, *fp2, *fm2; /* sampled output elements at x±h, x±2h */
+  Entry *cand;              /* per sampled output element and mode: the best */
+  char *state;              /* comparison so far over the steps (an ST_) */
   char *diffable;           /* [o * nwrt + k] */
   long compared, mismatches, not_compared;
   double max_err;
@@ -160,6 +168,8 @@ static void check_free(Check *c) {
   free(c->fm1);
   free(c->fp2);
   free(c->fm2);
+  free(c->cand);
+  free(c->state);
   free(c->diffable);
 }
 
@@ -223,7 +233,9 @@ static int prepare(Check *c) {
   c->fm1 = calloc((size_t)c->nout + 1, sizeof(double));
   c->fp2 = calloc((size_t)c->nout + 1, sizeof(double));
   c->fm2 = calloc((size_t)c->nout + 1, sizeof(double));
-  if (!c->fp1 || !c->fm1 || !c->fp2 || !c->fm2) {
+  c->cand = calloc((size_t)c->nout * 2 + 1, sizeof(Entry));
+  c->state = calloc((size_t)c->nout * 2 + 1, 1);
+  if (!c->fp1 || !c->fm1 || !c->fp2 || !c->fm2 || !c->cand || !c->state) {
     gradc_error(g, GRADC_ERR_NOMEM, "out of memory");
     return -1;
   }
@@ -266,55 +278,92 @@ static int prepare(Check *c) {
   return 0;
 }
 
-static void not_compared(Check *c, Entry *e, const char *why, double fval) {
-  c->not_compared += 2; /* reverse and forward mode */
-  if (c->nskipped < NSKIPPED) {
-    e->why = why;
-    e->fval = fval;
-    c->skipped[c->nskipped++] = *e;
+enum { ST_OPEN, ST_PASSED, ST_FAILED, ST_NOT_COMPARED };
+
+/* Entry e (mode e->forward) of sampled output element s at this step: a
+ * pass is final; otherwise the least bad so far is kept. */
+static void candidate(Check *c, long s, const Entry *e, int st) {
+  long at = 2 * s + e->forward;
+  char *old = &c->state[at];
+  if (*old == ST_PASSED)
+    return;
+  if (st == ST_PASSED) {
+    c->compared++;
+    if (!(e->err <= c->max_err))
+      c->max_err = e->err;
+    keep_worst(c, e);
+    *old = ST_PASSED;
+  } else if (*old == ST_OPEN || (*old == ST_NOT_COMPARED && st == ST_FAILED) ||
+             (*old == ST_FAILED && st == ST_FAILED && score(e) < score(&c->cand[at]))) {
+    c->cand[at] = *e;
+    *old = (char)st;
+  }
+}
+
+/* After the last step: what did not pass is a mismatch or not compared. */
+static void settle(Check *c, long s) {
+  for (int mode = 0; mode < 2; mode++) {
+    long at = 2 * s + mode;
+    Entry *e = &c->cand[at];
+    if (c->state[at] == ST_FAILED) {
+      c->compared++;
+      c->mismatches++;
+      if (!(e->err <= c->max_err))
+        c->max_err = e->err;
+      keep_worst(c, e);
+    } else if (c->state[at] == ST_NOT_COMPARED) {
+      c->not_compared++;
+      if (mode == 0 && c->nskipped < NSKIPPED)
+        c->skipped[c->nskipped++] = *e;
+    }
+    c->state[at] = ST_OPEN;
   }
 }
 
 /* Compare element j of output o with element jj of variable k, in both
- * modes, given the values at the difference points (steps sp1 = x+h -
- * (x-h), sp2 likewise for 2h). */
+ * modes, given the values at the difference points of one step (sp1 =
+ * (x+h) - (x-h), sp2 likewise for 2h). */
 static void compare(Check *c, int o, long j, int k, long jj, double fwd, double sp1, double sp2, double h) {
   long s = c->ooff[o] + j, i = sample(c->osize[o], j);
   double f0 = c->base[o][i], p1 = c->fp1[s], m1 = c->fm1[s], p2 = c->fp2[s], m2 = c->fm2[s];
   Entry e = {.out = o, .var = c->wrt[k], .oel = i, .vel = sample(c->wsize[k], jj)};
-  if (!isfinite(f0)) {
-    not_compared(c, &e, "at the point", f0);
-    return;
-  }
+  const char *why = NULL;
   double bad = !isfinite(p1) ? p1 : !isfinite(m1) ? m1 : !isfinite(p2) ? p2 : !isfinite(m2) ? m2 : 0;
-  if (bad != 0) {
-    not_compared(c, &e, "at a difference point", bad);
-    return;
-  }
   double d1 = (p1 - m1) / sp1, d2 = (p2 - m2) / sp2;
   double fd = (4 * d1 - d2) / 3;
-  if (!isfinite(d1) || !isfinite(d2) || !isfinite(fd)) {
-    not_compared(c, &e, "in the differences (they overflow)", isfinite(d1) ? d2 : d1);
-    return;
-  }
+  if (!isfinite(f0))
+    why = "at the point", bad = f0;
+  else if (bad != 0)
+    why = "at a difference point";
+  else if (!isfinite(d1) || !isfinite(d2) || !isfinite(fd))
+    why = "in the differences (they overflow)", bad = isfinite(d1) ? d2 : d1;
   double rounding = DBL_EPSILON * (fabs(p1) + fabs(m1) + fabs(f0)) / h;
   double est = fabs(d1 - d2) + ROUND_SAFETY * rounding;
   double rev = c->rev[o] ? c->rev[o][j * c->nin + c->woff[k] + jj] : NAN;
   for (int mode = 0; mode < 2; mode++) {
     double ad = mode ? fwd : rev;
-    double scale = fmax(ABS_FLOOR, fmax(isfinite(ad) ? fabs(ad) : 0, fabs(fd)));
     e.forward = mode;
+    if (why) {
+      e.why = why;
+      e.fval = bad;
+      candidate(c, s, &e, ST_NOT_COMPARED);
+      continue;
+    }
+    double scale = fmax(ABS_FLOOR, fmax(isfinite(ad) ? fabs(ad) : 0, fabs(fd)));
     e.ad = ad;
     e.fd = fd;
     e.err = isfinite(ad) ? fabs(ad - fd) / scale : INFINITY;
     e.allowed = c->o->tol + est / scale;
-    c->compared++;
-    if (!(e.err <= e.allowed))
-      c->mismatches++;
-    if (!(e.err <= c->max_err))
-      c->max_err = e.err;
-    keep_worst(c, &e);
+    candidate(c, s, &e, e.err <= e.allowed ? ST_PASSED : ST_FAILED);
   }
+}
+
+/* Does element s of every output still wait for a step? */
+static int open_entries(const Check *c) {
+  for (long s = 0; s < 2 * c->nout; s++)
+    if (c->state[s] != ST_PASSED)
+      return 1;
+  return 0;
 }
 
 /* Run the value function with x[el] = xv and keep the sampled outputs. */
@@ -354,28 +403,48 @@ static int sweep(Check *c) {
     for (long jj = 0; !rc && jj < c->wns[k]; jj++) {
       long el = sample(c->wsize[k], jj);
       double x0 = x[el];
-      /* steps that are exact in binary: x0 + h - x0 == h */
-      volatile double t = x0 + 6.0554544523933395e-06 * fmax(1.0, fabs(x0)); /* cbrt(eps) */
-      double h = t - x0;
-      if (!(h > 0) || !isfinite(x0))
-        h = 6.0554544523933395e-06;
-      double xp1 = x0 + h, xm1 = x0 - h, xp2 = x0 + 2 * h, xm2 = x0 - 2 * h;
-      if (values_at(c, fv, x, el, xp1, c->fp1) < 0 || values_at(c, fv, x, el, xm1, c->fm1) < 0 ||
-          values_at(c, fv, x, el, xp2, c->fp2) < 0 || values_at(c, fv, x, el, xm2, c->fm2) < 0)
-        rc = -1;
-      x[el] = x0;
-      if (rc)
-        break;
       tan[k][el] = 1;
       rc = gradc_run(fj, (const double *const *)tan) == GRADC_OK ? 0 : -1;
       tan[k][el] = 0;
-      for (int o = 0; !rc && o < c->no; o++) {
-        if (!c->diffable[o * c->nwrt + k])
-          continue; /* derivative 0 by convention (SPEC 1.5): not compared */
-        const double *tj = gradc_fn_res_data(fj, c->no + o);
-        for (long j = 0; j < c->ons[o]; j++)
-          compare(c, o, j, k, jj, tj[sample(c->osize[o], j)], xp1 - xm1, xp2 - xm2, h);
+      double *fwd = rc ? NULL : malloc((size_t)c->nout * sizeof *fwd);
+      if (!rc && !fwd)
+        rc = -1;
+      for (int o = 0; !rc && o < c->no; o++) { /* the JVP, kept across steps */
+        const double *d = gradc_fn_res_data(fj, c->no + o);
+        for (long j = 0; j < c->ons[o]; j++) {
+          fwd[c->ooff[o] + j] = d[sample(c->osize[o], j)];
+          if (!c->diffable[o * c->nwrt + k]) /* nothing to wait for */
+            c->state[2 * (c->ooff[o] + j)] = c->state[2 * (c->ooff[o] + j) + 1] = ST_PASSED;
+        }
       }
+      /* a ladder of steps, each used only while an entry has not passed:
+       * cbrt(eps) max(1, |x|) and 1/16, 1/256, ... of it, none crossing
+       * zero (sqrt at 1e-6), so that a correct derivative passes where the
+       * first step is too coarse (sin at 1e6) or too fine */
+      double h0 = 6.0554544523933395e-06 * fmax(1.0, fabs(x0)); /* cbrt(eps) */
+      for (int step = 0; !rc && step < NSTEPS && (step == 0 || open_entries(c)); step++) {
+        double want = ldexp(h0, -4 * step);
+        if (x0 != 0 && want > fabs(x0) / 4)
+          want = fabs(x0) / 4;
+        volatile double t = x0 + want; /* exact in binary: x0 + h - x0 == h */
+        double h = t - x0;
+        if (!(h > 0) || !isfinite(x0))
+          h = 6.0554544523933395e-06;
+        double xp1 = x0 + h, xm1 = x0 - h, xp2 = x0 + 2 * h, xm2 = x0 - 2 * h;
+        if (values_at(c, fv, x, el, xp1, c->fp1) < 0 || values_at(c, fv, x, el, xm1, c->fm1) < 0 ||
+            values_at(c, fv, x, el, xp2, c->fp2) < 0 || values_at(c, fv, x, el, xm2, c->fm2) < 0)
+          rc = -1;
+        x[el] = x0;
+        for (int o = 0; !rc && o < c->no; o++) {
+          if (!c->diffable[o * c->nwrt + k])
+            continue; /* derivative 0 by convention (SPEC 1.5): not compared */
+          for (long j = 0; j < c->ons[o]; j++)
+            compare(c, o, j, k, jj, fwd[c->ooff[o] + j], xp1 - xm1, xp2 - xm2, h);
+        }
+      }
+      for (long s = 0; !rc && s < c->nout; s++)
+        settle(c, s);
+      free(fwd);
     }
   }
   free_tangents(tan, c->nwrt);

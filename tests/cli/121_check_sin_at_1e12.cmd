@@ -1,0 +1,1 @@
+check tests/cli/data/check_sin.expr a=1e12

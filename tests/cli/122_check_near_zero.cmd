@@ -1,0 +1,1 @@
+check tests/cli/data/check_small.expr a=1e-6
