@@ -29,6 +29,8 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   case OP_ADD:
     return seed;
   case OP_SUB:
+    if (nd.arg[0] == nd.arg[1]) /* x - x: 0 wherever x is finite; an infinite */
+      return NO_NODE;           /* seed would give inf - inf (pow(x - x, 0.5)) */
     return i == 0 ? seed : dag_neg(g, seed);
   case OP_NEG:
     return dag_neg(g, seed);
