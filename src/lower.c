@@ -423,6 +423,8 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
   if (axis_ast && !axis_arg(l, axis_ast, axis_node, rank, &axis))
     goto done;
   Shape out = first;
+  int sym = -1;                        /* the piece of symbolic length */
+  int64_t symbase = 0, symadd = 0, lits = 0;
   if (stack) {
     for (int k = rank - 1; k > axis; k--)
       out.dim[k] = out.dim[k - 1];
@@ -445,18 +447,33 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
       goto done;
     }
     if (!stack) {
-      if (si->dim[axis] < 0) { /* a declared or a derived (N-1) dimension */
-        Shape one = {.rank = 1, .dim = {si->dim[axis]}};
+      int64_t d = si->dim[axis];
+      /* one piece may have a symbolic length N + a (x, x[1:], x[:-1]): the
+       * result is N + a + the others; two such pieces would need a sum of
+       * two dimensions, which a shape cannot hold */
+      int simple = d >= 0 || !dim_is_derived(d) ||
+                   (g->dims[~d - DIM_DERIVED].div == 1 && g->dims[~d - DIM_DERIVED].add <= 0 &&
+                    !dim_is_derived(g->dims[~d - DIM_DERIVED].base));
+      if (d < 0 && (sym >= 0 || !simple)) {
+        Shape one = {.rank = 1, .dim = {d}};
         char sd[96];
         shape_format(g, shape_intern(g, &one), sd, sizeof sd);
         ERR(l, list->kids[i]->span,
-            "concat() along a dimension known only at call time, %s, is not supported: the result's size would not be one dimension",
+            "concat() of %s along an axis that already has a piece of a length known only at call time is not supported: the result's size would be a sum of two such lengths",
             sd);
         goto done;
       }
-      out.dim[axis] += si->dim[axis];
+      if (d < 0) {
+        sym = i;
+        symbase = dim_is_derived(d) ? g->dims[~d - DIM_DERIVED].base : d;
+        symadd = dim_is_derived(d) ? g->dims[~d - DIM_DERIVED].add : 0;
+      } else {
+        lits += d;
+      }
     }
   }
+  if (!stack)
+    out.dim[axis] = sym < 0 ? lits : dim_derive(g, symbase, symadd + lits, 1);
   if (n == 1 && !stack) {
     r = x[0];
     goto done;
@@ -474,6 +491,13 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
       sp.start[axis] = i;
       sp.len[axis] = 1;
       sp.drop = 1u << axis;
+    } else if (sym >= 0 && i > sym) { /* after the symbolic piece: from the end */
+      int64_t rest = 0;
+      for (int j = i; j < n; j++)
+        rest += shape_get(g, dag_shape(g, x[j]))->dim[axis];
+      sp.start[axis] = -rest;
+      sp.from_end |= 1u << axis;
+      sp.len[axis] = si->dim[axis];
     } else {
       sp.start[axis] = at;
       sp.len[axis] = si->dim[axis];

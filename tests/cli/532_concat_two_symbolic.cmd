@@ -1,0 +1,1 @@
+eval tests/cli/data/concat_two_symbolic.expr x=[1,2]
