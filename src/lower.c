@@ -322,12 +322,12 @@ static NodeId checked(Lower *l, Ast *a, const char *what, NodeId r) {
 /* An integer literal argument (axis, number of classes). */
 static int int_arg(Lower *l, Ast *a, NodeId x, const char *what, int64_t *v) {
   Dag *g = l->prog->dag;
-  if (!dag_is_const(g, x) || dag_num(g, x) != (double)(int64_t)dag_num(g, x) ||
-      fabs(dag_num(g, x)) > 1e9) {
+  double v0 = dag_is_const(g, x) ? dag_num(g, x) : NAN;
+  if (!(fabs(v0) <= 1e9) || v0 != floor(v0)) { /* range first: no cast of 1e74 */
     ERR(l, a->span, "%s must be an integer literal", what);
     return 0;
   }
-  *v = (int64_t)dag_num(g, x);
+  *v = (int64_t)v0;
   return 1;
 }
 
@@ -817,8 +817,8 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
     int64_t len, v;
     if (g->nodes[pos[0]].op == OP_DIM) {
       len = ~g->nodes[pos[0]].v.idx;
-    } else if (dag_is_const(g, pos[0]) && (v = (int64_t)dag_num(g, pos[0])) == dag_num(g, pos[0]) &&
-               v >= 1 && v <= 100000) {
+    } else if (dag_is_const(g, pos[0]) && dag_num(g, pos[0]) >= 1 && dag_num(g, pos[0]) <= 100000 &&
+               (v = (int64_t)dag_num(g, pos[0])) == dag_num(g, pos[0])) { /* range before the cast */
       len = v;
     } else {
       ERR(l, pos_ast[0]->span, "eye() takes a positive integer or a dimension name");
