@@ -32,7 +32,10 @@
  *                 division...; see README), and points with a tiny input
  *                 (0 < |x| < 1e-150: partials near 1/x reach 1e300, and two
  *                 paths of +-5e299 that cancel lose a third term of 1 in
- *                 one summation order and not in the other)
+ *                 one summation order and not in the other) or a huge one
+ *                 (|x| > 1e150: the squares inside derivative rules, erf's
+ *                 exp(-x^2) or atan's 1/(1 + x^2), overflow: the same
+ *                 polynomial overflow, in derivative code)
  *   nan       (d) a derivative is NaN or infinite where the function is
  *                 finite and differentiable around the point: every input
  *                 finite, the function finite at the point and at x +- h for
@@ -937,6 +940,8 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
   for (int k = 0; k < ni; k++) {
     if (in[k] != 0 && fabs(in[k]) < 1e-150) /* tiny: partials near 1/x overflow and */
       goto backends;                        /* paths of +-1e300 cancel in any order */
+    if (fabs(in[k]) > 1e150 && isfinite(in[k])) /* huge: the squares inside derivative */
+      goto backends;                            /* rules (erf, atan, asin) overflow */
     if (!isfinite(in[k])) /* strong zeros assume finite variables (README) */
       goto backends;
   }
