@@ -334,6 +334,19 @@ NodeId *ad_forward(Dag *g, const NodeId *var_tangent, int nvars,
         tan[i] = var_tangent[nd.v.idx];
       continue;
     }
+    if (nd.op == OP_MAXR && tan[nd.arg[0]] != NO_NODE) {
+      /* the shift of the stable forms (stable.c): nothing depends on it, so
+       * reverse mode leaves it out, but its tangent (the mean tangent of
+       * the maxima) keeps the shifted tangent t - t_max from overflowing
+       * (log_softmax(cosh([x, x])) at 710) */
+      NodeId x = nd.arg[0], t = tan[x];
+      ShapeId xs = dag_shape(g, x);
+      int axis = (int)nd.v.idx;
+      NodeId mask = dag_bin(g, OP_EQ, x, keep_bcast(g, i, xs, axis));
+      NodeId count = keep_bcast(g, dag_sum(g, mask, axis), xs, axis); /* divided first: */
+      tan[i] = dag_sum(g, dag_op(g, OP_WHERE, mask, dag_div(g, t, count), dag_const(g, 0)), axis);
+      continue;
+    }
     if (!differentiable((OpKind)nd.op))
       continue;
     NodeId acc = NO_NODE;

@@ -60,7 +60,8 @@ NodeId dag_logsumexp(Dag *g, NodeId x, int axis) {
   axis = norm_axis(g, x, axis);
   if (!guard(g, x, axis, &r))
     return NO_NODE;
-  NodeId v = dag_op(g, OP_WHERE, r.fin, dag_add(g, r.m, dag_un(g, OP_LOG, r.s)), r.m);
+  NodeId v = dag_op(g, OP_WHERE, r.fin, dag_add(g, r.m, dag_un(g, OP_LOG, r.s)),
+                   dag_un(g, OP_STOP, r.m)); /* +-inf, NaN: no derivative in either mode */
   return dag_reshape(g, v, shape_drop(g, dag_shape(g, x), axis));
 }
 
