@@ -13,9 +13,9 @@
 /* relu, with NaN passing through (PyTorch). */
 #define GRADC_RT_RELU \
   static inline double g_relu(double x) { return (x > 0.0 || x != x) ? x : 0.0; }
-/* sign: -1, 0 or 1; NaN stays NaN. */
+/* sign: -1, 0 or 1 (+0 for both zeros, as numpy); NaN stays NaN. */
 #define GRADC_RT_SIGN \
-  static inline double g_sign(double x) { return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : x; }
+  static inline double g_sign(double x) { return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : x == x ? 0.0 : x; }
 /* sigmoid that does not overflow for any finite input. */
 #define GRADC_RT_SIGMOID \
   static inline double g_sigmoid(double x) { \

@@ -682,6 +682,8 @@ static int has_stable_pattern(const Case *c, int t) {
         k == O_INDEX || k == O_MEAN)
       return 1;
   }
+  if (n->op == O_LOG1P && c->n[n->kid[0]].op == O_EXP) /* log1p(exp(x)): softplus */
+    return 1;
   if (n->op == O_ADD || n->op == O_SUB) {
     int a = c->n[n->kid[0]].op, b = c->n[n->kid[1]].op;
     if ((a == O_EXP && b == O_CONST) || (a == O_CONST && b == O_EXP))
