@@ -172,7 +172,15 @@ static NodeId reduce_partial(Dag *g, const Node *nd, NodeId n) {
   NodeId iszero = dag_bin(g, OP_EQ, x, zero);
   NodeId zeros = keep_bcast(g, dag_sum(g, iszero, axis), xs, axis);
   NodeId others = keep_bcast(g, dag_prod(g, dag_op(g, OP_WHERE, iszero, one, x), axis), xs, axis);
-  NodeId at_zero = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, zeros, one), others, zero);
+  /* at a zero x_i the partial is the product of the others: the product of
+   * the nonzero entries where x_i is the only zero; where there is one
+   * other zero x_k, 0, written as that product times (sum of the zero
+   * entries - x_i), which is 0 but has the right derivative along x_k (the
+   * Hessian of prod(x) at [0, 0] is [[0, 1], [1, 0]]); with more zeros, 0 */
+  NodeId zsum = keep_bcast(g, dag_sum(g, dag_op(g, OP_WHERE, iszero, x, zero), axis), xs, axis);
+  NodeId two = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, zeros, dag_const(g, 2)),
+                      dag_mul(g, others, dag_sub(g, zsum, x)), zero);
+  NodeId at_zero = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, zeros, one), others, two);
   return dag_op(g, OP_WHERE, iszero, at_zero, dag_div(g, keep_bcast(g, n, xs, axis), x));
 }
 
