@@ -399,6 +399,8 @@ static int list_elements(Lower *l, Ast *list, const char *fname, NodeId **out) {
   return list->nkids;
 }
 
+static void note_checks(Lower *l, Span span, NodeId r);
+
 /* concat([a, b, ...], axis=K) and stack([...], axis=K): each piece padded
  * with zeros to the whole result, and the pieces added. */
 static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node, int stack) {
@@ -435,9 +437,23 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
   }
   for (int i = 0; i < n; i++) {
     const Shape *si = shape_get(g, dag_shape(g, x[i]));
-    int ok = si->rank == first.rank;
-    for (int k = 0; ok && k < si->rank; k++)
-      ok = si->dim[k] == first.dim[k] || (!stack && k == axis);
+    int ok = si->rank == first.rank, cast = 0;
+    for (int k = 0; ok && k < si->rank; k++) {
+      ok = si->dim[k] == first.dim[k] || (!stack && k == axis) || dims_may_equal(si->dim[k], first.dim[k]);
+      cast |= !(si->dim[k] == first.dim[k] || (!stack && k == axis));
+    }
+    if (ok && cast) { /* x[0::2] and x[1::2]: equal at call time, or an error then */
+      Shape to = first;
+      if (!stack)
+        to.dim[axis] = si->dim[axis];
+      x[i] = dag_bcast(g, x[i], shape_intern(g, &to));
+      note_checks(l, list->kids[i]->span, x[i]);
+      if (x[i] == NO_NODE) {
+        ERR(l, list->kids[i]->span, "%s(): %s", fname, g->err);
+        goto done;
+      }
+      si = shape_get(g, dag_shape(g, x[i]));
+    }
     if (!ok) {
       char sa[96], sb[96];
       shape_format(g, s0, sa, sizeof sa);

@@ -1,0 +1,1 @@
+grad tests/cli/data/stack_strided.expr x=[1,2,3,4] --wrt x

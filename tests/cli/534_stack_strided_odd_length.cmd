@@ -1,0 +1,1 @@
+eval tests/cli/data/stack_strided.expr x=[1,2,3]
