@@ -588,10 +588,29 @@ static NodeId reshape_call(Lower *l, Ast *a, NodeId x, Ast *list) {
     lit_out *= (double)v;
   }
   int leftover = 0;
+  int64_t left = 0;
   for (int j = 0; j < nsym_in; j++)
-    leftover |= sym_in[j] != 0;
+    if (sym_in[j] != 0) {
+      leftover++;
+      left = sym_in[j];
+    }
   char sx[96];
   shape_format(g, dag_shape(g, x), sx, sizeof sx);
+  if (leftover == 1 && infer >= 0 && lit_out / lit_in == floor(lit_out / lit_in) && lit_out >= lit_in) {
+    /* reshape(x[N], [-1, 2]): the -1 is N // 2, and N % 2 == 0 is checked
+     * at call time as ceil(N/2) == floor(N/2), on a broadcast between the
+     * two (elementwise operators check their symbolic sizes the same way) */
+    int64_t k = (int64_t)(lit_out / lit_in);
+    Shape up = to;
+    to.dim[infer] = dim_derive(g, left, 0, k);
+    up.dim[infer] = dim_derive(g, left, k - 1, k);
+    NodeId y = dag_reshape(g, x, shape_intern(g, &up));
+    if (k > 1 && y != NO_NODE) {
+      y = dag_bcast(g, y, shape_intern(g, &to));
+      note_checks(l, list->span, y);
+    }
+    return checked(l, a, "reshape", y);
+  }
   if (leftover) {
     ERR(l, list->span, "reshape(): the tensor %s has a dimension known only at call time that the new shape does not keep",
         sx);
