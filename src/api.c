@@ -497,17 +497,36 @@ static GradcFn *remember(GradcFn *f, char *key) {
   return f;
 }
 
+static int ready(Gradc *g);
+static int *default_wrt(Gradc *g, const int *wrt, int *nwrt);
+
 /* A function of any roots (trace.c), cached under key (taken): ntan
  * tangent arguments shaped like the variables tan_of. */
 GradcFn *api_fn_nodes(Gradc *g, char *key, const NodeId *roots, int nroots, int ntan,
                       const int *tan_of) {
+  return api_fn_named(g, key, roots, NULL, nroots, ntan, tan_of);
+}
+
+GradcFn *api_fn_named(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
+                      int ntan, const int *tan_of) {
   GradcFn *f = cached(g, key);
-  if (f)
+  if (f) {
+    for (int i = 0; names && i < nroots; i++)
+      free(names[i]);
     return f;
+  }
   Plan pl = {.ntan = ntan, .tan_of = tan_of, .t0 = now()};
-  for (int i = 0; i < nroots && !pl.oom; i++)
-    plan_add(&pl, roots[i], fmt("r%d", i));
+  for (int i = 0; i < nroots; i++)
+    plan_add(&pl, roots[i], names ? names[i] : fmt("r%d", i));
   return remember(build(g, &pl), key);
+}
+
+char *api_fn_key(const char *kind, int out, const int *wrt, int nwrt) {
+  return fn_key(kind, out, wrt, nwrt);
+}
+
+int *api_default_wrt(Gradc *g, const int *wrt, int *nwrt) {
+  return ready(g) ? default_wrt(g, wrt, nwrt) : NULL;
 }
 
 static int ready(Gradc *g) {

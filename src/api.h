@@ -58,5 +58,13 @@ long values_size(const Gradc *g, ShapeId s);
  * ntan tangent arguments shaped like the variables tan_of. */
 GradcFn *api_fn_nodes(Gradc *g, char *key, const NodeId *roots, int nroots, int ntan,
                       const int *tan_of);
+/* The same with the results' names (malloc'd strings, taken; NULL: "r0"...). */
+GradcFn *api_fn_named(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
+                      int ntan, const int *tan_of);
+/* The cache key of a function of output `out` and wrt (malloc'd). */
+char *api_fn_key(const char *kind, int out, const int *wrt, int nwrt);
+/* A malloc'd copy of wrt, or every param when wrt is NULL (*nwrt is set);
+ * NULL when no program is compiled (with a diagnostic) or out of memory. */
+int *api_default_wrt(Gradc *g, const int *wrt, int *nwrt);
 
 #endif

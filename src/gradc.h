@@ -130,6 +130,14 @@ GradcFn *gradc_fn_vjp(Gradc *g, int out, const int *wrt, int nwrt);
  * (its shape), named "d2L/dw/dx" (or "d2L/dV[r]/dx"). With scalar
  * variables that is one scalar per entry. */
 GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
+/* Hessian-vector product of scalar output `out` (forward over reverse, one
+ * sweep; Pearlmutter 1994): arguments are the variables, then one tangent
+ * v_k per wrt variable (its shape); results are the output's value, the
+ * gradient with respect to each wrt variable ("dL/dw"), then H v for each
+ * wrt variable ("d2L/dw.v", its shape), where v stacks the v_k in wrt
+ * order. GRADC_ERR_USAGE (NULL, with a diagnostic) when `out` is not a
+ * scalar output. */
+GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
 
 /* Call with the values set on the context (gradc_set_value..., then
  * gradc_set_defaults); `tangents` has one array per tangent argument (JVP

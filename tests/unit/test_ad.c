@@ -627,3 +627,44 @@ Test(ad, random_hessians_match_differences_of_the_gradient, .timeout = 60) {
   free(text.s);
   ASSERT_NO_LEAKS();
 }
+
+/* One forward-over-reverse sweep: H v equals the Hessian times v, and the
+ * gradient it returns equals the reverse-mode gradient. */
+Test(ad, random_hvps_match_the_hessian_times_v, .timeout = 60) {
+  Str text = {0};
+  for (int n = 0; n < 100; n++) {
+    text.len = 0;
+    put(&text, "param a, b, c\noutput L = ");
+    gen_op(&text, 4, 1);
+    put(&text, "\n");
+    Fns f = fns_compile(text.s);
+    GradcFn *h = gradc_fn_hessian(f.g, 0, NULL, 0);
+    GradcFn *hv = gradc_fn_hvp(f.g, 0, NULL, 0);
+    cr_assert_not_null(h, "%s", gradc_diag_render(f.g));
+    cr_assert_not_null(hv, "%s", gradc_diag_render(f.g));
+    cr_assert_eq(gradc_fn_arg_count(hv), 6);
+    cr_assert_eq(gradc_fn_res_count(hv), 7);
+    cr_assert_str_eq(gradc_fn_res_name(hv, 4), "d2L/da.v");
+    double x[6], r[10], s[7], gr[3];
+    for (int k = 0; k < 6; k++)
+      x[k] = uniform(-1, 1);
+    call_scalars(h, x, r);
+    call_scalars(hv, x, s);
+    reverse_at(&f, x, gr);
+    for (int i = 0; i < 3; i++) {
+      double hvi = 0, scale = 1;
+      for (int j = 0; j < 3; j++) {
+        hvi += r[1 + 3 * i + j] * x[3 + j];
+        scale += fabs(r[1 + 3 * i + j] * x[3 + j]);
+      }
+      if (!isfinite(hvi))
+        continue;
+      cr_assert_leq(fabs(s[4 + i] - hvi), 1e-12 * scale, "%s: (Hv)[%d] = %.17g, H*v = %.17g",
+                    text.s, i, s[4 + i], hvi);
+      cr_assert(s[1 + i] == gr[i] || (isnan(s[1 + i]) && isnan(gr[i])), "%s: gradient %d", text.s, i);
+    }
+    fns_free(&f);
+  }
+  free(text.s);
+  ASSERT_NO_LEAKS();
+}
