@@ -9,6 +9,7 @@
 #include "ir.h"
 
 #include "api.h"
+#include "sparsity.h"
 
 #include <time.h>
 
@@ -1063,8 +1064,18 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     st = GRADC_ERR_NOMEM;
     goto done;
   }
-  EmitOpts eo = {.blas = g->blas, .split = 1};
+  SparseEmit *se = NULL; /* emit --sparse: their sweeps join fns (sparse_emit.c) */
+  if (g->emit_sparse && (st = sparse_emit_plan(g, prefix, &fns, &nfns, &se)) != GRADC_OK)
+    goto done;
+  int *has_work = se ? calloc((size_t)nfns + 1, sizeof *has_work) : NULL;
+  EmitOpts eo = {.blas = g->blas, .split = 1, .has_work = has_work};
   emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
+  if (se && has_work)
+    sparse_emit_code(se, fns, has_work, nfns, &src, header ? &hdr : NULL);
+  else if (se)
+    src.oom = 1;
+  sparse_emit_free(se);
+  free(has_work);
   if (src.oom || hdr.oom) {
     st = GRADC_ERR_NOMEM;
     goto done;

@@ -41,10 +41,12 @@ struct Gradc {
   GradcBackend backend;
   int blas;          /* matrix products by OpenBLAS */
   int compiled;
+  int emit_sparse;   /* gradc_emit_sparse: gradc_emit adds the sparse functions */
   GradcFn *fns;
   Arena arena;       /* C identifiers, names of results */
   Value *vals;       /* one per variable */
   long *dimval;      /* bound symbolic dimensions (-1: not yet) */
+  long *dimgiven;    /* sizes given by gradc_set_dim (NAME=SIZE), -1: none */
   double t_parse, t_lower;    /* seconds spent compiling, per stage */
 };
 

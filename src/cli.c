@@ -18,7 +18,7 @@
 
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
-                                 "trace", "emit", "dot", "repl", "train"};
+                                 "trace", "emit", "dot", "repl", "train", "sparsity"};
 
 void usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -44,7 +44,8 @@ static void help(const char *cmd) {
            "  emit      standalone C source (and header)\n"
            "  dot       Graphviz of the DAG\n"
            "  repl      interactive session: define, differentiate, JIT-evaluate\n"
-           "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n\n"
+           "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n"
+           "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
@@ -60,10 +61,15 @@ static void help(const char *cmd) {
               "  variables not named after --tangent have tangent 0.\n"},
       {"jacobian", "gradc jacobian FILE [NAME=VALUE...] [--wrt a,b] [--mode forward|reverse|auto] [--json]\n"
                    "  Every output's derivative w.r.t. every wrt variable. auto: forward mode when\n"
-                   "  the inputs are fewer than the outputs, reverse mode otherwise.\n"},
+                   "  the inputs are fewer than the outputs, reverse mode otherwise.\n"
+                   "  --sparse: only the nonzeros, from one JVP (or VJP) per colour of the\n"
+                   "  sparsity pattern; rows are the outputs' elements stacked in order, columns\n"
+                   "  the wrt elements stacked in --wrt order, row-major. Symbolic sizes may be\n"
+                   "  given as NAME=SIZE (N=1000).\n"},
       {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
                   "  Hessian of a scalar output (default: the first scalar output), forward\n"
-                  "  over reverse.\n"},
+                  "  over reverse. --sparse: only the nonzeros, from one Hessian-vector product\n"
+                  "  per colour of a star colouring of the sparsity pattern.\n"},
       {"check", "gradc check FILE [NAME=VALUE...] [--wrt a,b] [--tol T] [--seed S] [--json]\n"
                 "  Compares every derivative of every output (tensor outputs element by element,\n"
                 "  in reverse and forward mode) with central differences, whose rounding and\n"
@@ -80,8 +86,21 @@ static void help(const char *cmd) {
                 "  of a tensor output: of the sum of its elements). Tensors of up to 8\n"
                 "  elements print whole, bigger ones as the first and last 3 elements\n"
                 "  (row-major) with their shape; --json prints every element.\n"},
-      {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P]\n"
-               "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"},
+      {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P] [--sparse [NAME=SIZE...]]\n"
+               "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"
+               "  --sparse adds P_F_jac_sparse (and for a scalar F P_F_hess_sparse): the\n"
+               "  nonzeros of the Jacobian (Hessian) w.r.t. the params in compressed sparse\n"
+               "  column order, with P_F_..._pattern (colptr, rowind) and P_F_..._work. The\n"
+               "  pattern depends on the sizes: give every symbolic dimension (N=1000); the\n"
+               "  functions return -2 when called with other sizes.\n"},
+      {"sparsity", "gradc sparsity FILE [NAME=VALUE...] [--hessian] [--wrt a,b] [--output NAME]\n"
+                   "               [--mode forward|reverse|auto] [--json]\n"
+                   "  The nonzero pattern of the Jacobian of the outputs (--output: of one) w.r.t.\n"
+                   "  the wrt variables, or with --hessian of the Hessian of a scalar output, from\n"
+                   "  the DAG at the bound sizes (NAME=SIZE binds a dimension: N=10000): its\n"
+                   "  nonzero count and density, and the colours (JVP, VJP or HVP sweeps) that\n"
+                   "  recover the whole matrix. --json adds the pattern as sorted row/col arrays.\n"
+                   "  Inputs outside --wrt count as constants at their values.\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
@@ -617,7 +636,7 @@ static void shape_text(Gradc *g, const long *dims, int rank, char *out, size_t n
 
 /* --output NAME, which must be scalar, by default the first scalar output
  * (SPEC 2); -1 after an error, with *rc its exit code. */
-static int scalar_output_arg(Run *r, const char *cmd, int *rc) {
+int scalar_output_arg(Run *r, const char *cmd, int *rc) {
   Gradc *g = r->g;
   int no = gradc_output_count(g), repl = r->o->cmd && !strcmp(r->o->cmd, "repl");
   if (!r->o->output) {
@@ -1286,12 +1305,16 @@ int cmd_emit(Run *r) {
     hname = strrchr(o->header, '/');
     hname = hname ? hname + 1 : o->header;
   }
-  GradcStatus s = gradc_emit(r->g, prefix, &src, o->header ? &hdr : NULL, hname);
+  int rc = o->sparse ? gather_sizes(r, NULL, 0, 1) : 0; /* the patterns need sizes */
+  if (rc) {
+    free(prefix);
+    return rc;
+  }
+  GradcStatus s = (o->sparse ? gradc_emit_sparse : gradc_emit)(r->g, prefix, &src, o->header ? &hdr : NULL, hname);
   free(prefix);
   if (s != GRADC_OK)
     return report(r->g);
   /* both files are written before either replaces its old version */
-  int rc = 0;
   char *th = o->header ? write_temp(o->header, hdr) : NULL;
   char *ts = th || !o->header ? (o->out ? write_temp(o->out, src) : NULL) : NULL;
   if ((o->header && !th) || (o->out && !ts)) {
@@ -1396,6 +1419,18 @@ int main(int argc, char **argv) {
       o.grad_dot = 1;
     } else if (!strcmp(a, "--blas")) {
       o.blas = 1;
+    } else if (!strcmp(a, "--sparse") || !strcmp(a, "--hessian")) {
+      int sparse = a[2] == 's';
+      const char *takes = sparse ? "jacobian, hessian and emit take it" : "only sparsity takes it";
+      if (sparse ? strcmp(o.cmd, "jacobian") && strcmp(o.cmd, "hessian") && strcmp(o.cmd, "emit")
+                 : strcmp(o.cmd, "sparsity")) {
+        usage_error(cmdsp, "%s: '%s' does not take it (%s)", a, o.cmd, takes);
+        bad = 1;
+      }
+      if (sparse)
+        o.sparse = 1;
+      else
+        o.hessian = 1;
     } else if (!strcmp(a, "--tangent")) {
       while (i + 1 < argc && is_assign(argv[i + 1]))
         o.tangent[o.ntangent++] = argv[++i];
@@ -1520,6 +1555,8 @@ int main(int argc, char **argv) {
     /* trace reads its own --wrt (an element: x[1]) */
     if (parse_wrt(g, o.file, strcmp(o.cmd, "trace") ? o.wrt : NULL, &wrt, &nwrt) < 0) {
       rc = EXIT_INPUT;
+    } else if (!strcmp(o.cmd, "sparsity")) { /* needs sizes, not every value */
+      rc = cmd_sparsity(&r, wrt, nwrt);
     } else if ((rc = gather_values(g, &o, !strcmp(o.cmd, "check"))) != 0) {
       ;
     } else {
@@ -1536,9 +1573,9 @@ int main(int argc, char **argv) {
       else if (!strcmp(o.cmd, "jvp"))
         rc = cmd_jvp(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "jacobian"))
-        rc = cmd_jacobian(&r, wrt, nwrt);
+        rc = o.sparse ? cmd_jacobian_sparse(&r, wrt, nwrt) : cmd_jacobian(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "hessian"))
-        rc = cmd_hessian(&r, wrt, nwrt);
+        rc = o.sparse ? cmd_hessian_sparse(&r, wrt, nwrt) : cmd_hessian(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "check"))
         rc = cmd_check(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "trace"))

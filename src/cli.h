@@ -12,6 +12,7 @@ enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_MISMATCH = 3, EXIT_NONFINITE = 4 };
 typedef struct Opts {
   const char *cmd, *file;
   int json, grad_dot;
+  int sparse, hessian;  /* --sparse (jacobian, hessian, emit), --hessian (sparsity) */
   const char *inputs, *wrt, *mode, *out, *header, *prefix, *output;
   double tol;
   unsigned long long seed;
@@ -38,6 +39,9 @@ int parse_number(const char *s, double *x);
 int gather_values(Gradc *g, const Opts *o, int random_scalars);
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
 int is_scalar_output(Gradc *g, int o);
+/* --output NAME, which must be scalar, by default the first scalar output;
+ * -1 after an error, with *rc its exit code. */
+int scalar_output_arg(Run *r, const char *cmd, int *rc);
 void print_named(const char *name, const double *d, const long *dims, int rank);
 void print_num(double x);              /* %.10g, or NaN, Infinity, -Infinity */
 long count(const long *dims, int rank); /* elements of a shape */
@@ -63,6 +67,11 @@ int cmd_trace(Run *r, const int *wrt, int nwrt);
 int cmd_train(Run *r);
 int cmd_emit(Run *r);
 int cmd_dot(Run *r);
+/* cli_sparse.c */
+int gather_sizes(Run *r, const int *wrt, int nwrt, int any);
+int cmd_sparsity(Run *r, const int *wrt, int nwrt);
+int cmd_jacobian_sparse(Run *r, const int *wrt, int nwrt);
+int cmd_hessian_sparse(Run *r, const int *wrt, int nwrt);
 
 /* repl.c */
 int repl_main(const Opts *o);

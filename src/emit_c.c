@@ -1861,6 +1861,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
       buf_puts(header, ";\n");
     }
   }
+  if (o && o->has_work)
+    memcpy(o->has_work, work, (size_t)nfns * sizeof *work);
   free(work);
 }
 

@@ -226,12 +226,75 @@ GradcStatus gradc_trainer_revert(GradcTrainer *t);
 GradcStatus gradc_trainer_full_data(GradcTrainer *t);
 void gradc_trainer_free(GradcTrainer *t);
 
+/* ---- sparse Jacobians and Hessians (sparsity.c, sparse.c) -------------- */
+
+/* A sparse Jacobian or Hessian at the bound sizes: its nonzero pattern from
+ * the DAG (index sets carried through every operator, element by element;
+ * for the Hessian the nonlinear interactions of Walther, ACM TOMS 34(1),
+ * 2008), a colouring that compresses it (ColPack: partial distance-2 on
+ * columns or rows for a Jacobian, star for a Hessian) and, after
+ * gradc_sparse_eval, its nonzeros from one sweep per colour (JVPs, VJPs or
+ * HVPs, each seeded with the sum of the unit vectors of one colour; direct
+ * recovery). The pattern is a superset of the nonzeros at any point: it
+ * never misses one.
+ *
+ * Rows of a Jacobian are the elements of the chosen outputs stacked in
+ * their order (each output row-major), columns the elements of the wrt
+ * variables stacked in wrt order (each row-major); a Hessian's rows and
+ * columns are both the wrt elements, the pattern symmetric (both
+ * triangles). The struct is read-only for the caller. */
+typedef struct GradcSparse {
+  int hessian;          /* 1: the Hessian of one scalar output */
+  long nrow, ncol, nnz;
+  long *rowptr;         /* nrow + 1: row i's nonzeros are rowptr[i] .. rowptr[i+1]-1 */
+  long *col;            /* nnz column indices, increasing within each row */
+  double *value;        /* nnz values in the same (row-major) order, after gradc_sparse_eval */
+  int ncolours;         /* sweeps of gradc_sparse_eval */
+  int reverse;          /* Jacobian: VJP sweeps (rows coloured), else JVP (HVP) sweeps */
+  int jvp_sweeps, vjp_sweeps; /* Jacobian: sweeps each way (-1 if not computed) */
+  struct GradcSparsePriv *priv;
+} GradcSparse;
+
+/* flags */
+#define GRADC_SPARSE_AT_VALUES 1  /* variables outside wrt are constants at their
+                                     values on the context (their zeros count);
+                                     otherwise only the program's constants do */
+#define GRADC_SPARSE_FORWARD 2    /* Jacobian: JVP sweeps whatever the colours */
+#define GRADC_SPARSE_REVERSE 4    /* Jacobian: VJP sweeps */
+
+/* The pattern and colouring of the Jacobian of outputs outs[0..nouts)
+ * (NULL: every output) with respect to wrt (NULL: every param). Symbolic
+ * dimensions must be bound (values, or gradc_set_dim). NULL with a
+ * diagnostic on error: GRADC_ERR_INPUT-kind when the pattern is too dense
+ * to hold (more than 2^26 index entries). By default the direction with
+ * fewer sweeps is chosen, forward on a tie. */
+GradcSparse *gradc_sparse_jacobian(Gradc *g, const int *outs, int nouts, const int *wrt, int nwrt,
+                                   int flags);
+/* The same for the Hessian of scalar output `out` (NULL with a diagnostic
+ * if it is not a scalar output). */
+GradcSparse *gradc_sparse_hessian(Gradc *g, int out, const int *wrt, int nwrt, int flags);
+/* The nonzeros at the values on the context (gradc_set_defaults first):
+ * s->value. */
+GradcStatus gradc_sparse_eval(GradcSparse *s);
+void gradc_sparse_free(GradcSparse *s);
+/* Bind symbolic dimension k to a size (NAME=SIZE on the command line): values
+ * must then agree with it. GRADC_ERR_INPUT if size < 1. */
+GradcStatus gradc_set_dim(Gradc *g, int k, long size);
+
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP
  * functions, per SPEC section 3. Strings are malloc'd; the caller frees. */
 GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
                        char **header, const char *header_name);
+/* gradc_emit plus, for each output F, P_F_jac_sparse (and for a scalar F
+ * P_F_hess_sparse): the nonzeros of its Jacobian (Hessian) with respect to
+ * the params by compressed sweeps, P_F_..._pattern (compressed sparse
+ * column) and P_F_..._work (sparse_emit.c). The patterns are computed at
+ * the sizes bound now (gradc_set_dim or values): GRADC_ERR_USAGE if a
+ * symbolic dimension has none. */
+GradcStatus gradc_emit_sparse(Gradc *g, const char *prefix, char **source, char **header,
+                              const char *header_name);
 /* The derivative of output `out` with respect to variable `var` as a
  * readable expression, shared subexpressions as "let tK = ..." lines and
  * the program's definitions by name. The string is malloc'd. */

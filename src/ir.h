@@ -508,6 +508,8 @@ typedef struct EmitOpts {
   int blas;                /* matrix-matrix products as cblas_dgemm */
   int split;               /* long scalar functions in parts (for cc -O2;
                               tcc is linear in size and a little slower) */
+  int *has_work;           /* if not NULL, one per function: 1 if it takes
+                              a workspace (and has a _work function) */
 } EmitOpts;
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,

@@ -18,10 +18,11 @@ static int ensure(Gradc *g) {
     return 1;
   g->vals = calloc((size_t)g->prog.nvars + 1, sizeof *g->vals);
   g->dimval = malloc(((size_t)g->prog.ndims + 1) * sizeof *g->dimval);
-  if (!g->vals || !g->dimval)
+  g->dimgiven = malloc(((size_t)g->prog.ndims + 1) * sizeof *g->dimgiven);
+  if (!g->vals || !g->dimval || !g->dimgiven)
     return 0;
   for (int k = 0; k < g->prog.ndims; k++)
-    g->dimval[k] = -1;
+    g->dimval[k] = g->dimgiven[k] = -1;
   return 1;
 }
 
@@ -31,8 +32,10 @@ void values_free(Gradc *g) {
       free(g->vals[i].data);
   free(g->vals);
   free(g->dimval);
+  free(g->dimgiven);
   g->vals = NULL;
   g->dimval = NULL;
+  g->dimgiven = NULL;
 }
 
 long values_size(const Gradc *g, ShapeId s) {
@@ -492,6 +495,17 @@ GradcStatus gradc_set_value_text(Gradc *g, const char *name, const char *text) {
   if (!ensure(g))
     return GRADC_ERR_NOMEM;
   int k = program_var_index(&g->prog, name);
+  for (int d = 0; k < 0 && d < g->prog.ndims; d++)
+    if (!strcmp(g->prog.dimnames[d], name)) { /* N=1000: a dimension's size */
+      char *end;
+      errno = 0;
+      long n = strtol(text, &end, 10);
+      if (end == text || *end || errno || n < 1) {
+        ERROR(g, "%s=%s: the size of a dimension is a positive integer", name, text);
+        return GRADC_ERR_INPUT;
+      }
+      return gradc_set_dim(g, d, n);
+    }
   if (k < 0) {
     const char *hint = gradc_var_suggest(g, name);
     if (program_output_index(&g->prog, name) >= 0)
@@ -567,7 +581,7 @@ static GradcStatus bind_dims(Gradc *g) {
   if (!from)
     return GRADC_ERR_NOMEM;
   for (int k = 0; k < g->prog.ndims; k++) {
-    g->dimval[k] = -1;
+    g->dimval[k] = g->dimgiven[k];
     from[k] = -1;
   }
   GradcStatus st = GRADC_OK;
@@ -583,6 +597,10 @@ static GradcStatus bind_dims(Gradc *g) {
       if (g->dimval[k] < 0) {
         g->dimval[k] = v->dims[d];
         from[k] = i;
+      } else if (g->dimval[k] != v->dims[d] && from[k] < 0) {
+        ERROR(g, "dimension %s is %ld (%s=%ld) but %ld in '%s'", g->prog.dimnames[k], g->dimval[k],
+              g->prog.dimnames[k], g->dimval[k], v->dims[d], g->prog.vars[i].name);
+        st = GRADC_ERR_INPUT;
       } else if (g->dimval[k] != v->dims[d]) {
         ERROR(g, "dimension %s is %ld in '%s' but %ld in '%s'", g->prog.dimnames[k],
               g->dimval[k], g->prog.vars[from[k]].name, v->dims[d], g->prog.vars[i].name);
@@ -592,6 +610,17 @@ static GradcStatus bind_dims(Gradc *g) {
   }
   free(from);
   return st;
+}
+
+GradcStatus gradc_set_dim(Gradc *g, int k, long size) {
+  if (!ensure(g))
+    return GRADC_ERR_NOMEM;
+  if (k < 0 || k >= g->prog.ndims || size < 1) {
+    ERROR(g, "gradc_set_dim: no dimension %d, or a size below 1", k);
+    return GRADC_ERR_INPUT;
+  }
+  g->dimgiven[k] = g->dimval[k] = size;
+  return GRADC_OK;
 }
 
 GradcStatus gradc_set_defaults(Gradc *g, unsigned long long seed, int random_scalars) {
