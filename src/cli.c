@@ -673,6 +673,8 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
   int out = scalar_output_arg(r, "hessian", &rc);
   if (out < 0)
     return rc;
+  if ((rc = dense_too_big(r, wrt, nwrt)) != 0)
+    return rc;
   GradcFn *f = gradc_fn_hessian(g, out, wrt, nwrt);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
     return report(g);

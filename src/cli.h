@@ -69,6 +69,9 @@ int cmd_emit(Run *r);
 int cmd_dot(Run *r);
 /* cli_sparse.c */
 int gather_sizes(Run *r, const int *wrt, int nwrt, int any);
+/* A dense Hessian over wrt that would need gigabytes: refused with a hint
+ * (exit code), else 0. */
+int dense_too_big(Run *r, const int *wrt, int nwrt);
 int cmd_sparsity(Run *r, const int *wrt, int nwrt);
 int cmd_jacobian_sparse(Run *r, const int *wrt, int nwrt);
 int cmd_hessian_sparse(Run *r, const int *wrt, int nwrt);

@@ -91,7 +91,7 @@ static void blocks_text(Gradc *g, const char *what, const int *idx, int n, int o
   for (int k = 0; k < n; k++) {
     long dims[4];
     int rank = outputs ? gradc_output_shape(g, idx[k], dims) : gradc_var_shape(g, idx[k], dims);
-    printf("%s%s", k ? ", " : " ", outputs ? gradc_output_name(g, idx[k]) : gradc_var_name(g, idx[k]));
+    printf("%s%s", k ? ", " : "", outputs ? gradc_output_name(g, idx[k]) : gradc_var_name(g, idx[k]));
     if (rank > 0) {
       putchar('[');
       for (int d = 0; d < rank; d++) {
@@ -176,18 +176,22 @@ static void print_sparse(Run *r, const GradcSparse *s, const int *outs, int nout
     free(o);
     return;
   }
-  if (s->hessian)
-    printf("hessian of %s w.r.t.", gradc_output_name(g, outs[0]));
-  else
-    blocks_text(g, "jacobian of", outs, nouts, 1), printf(" w.r.t.");
+  if (s->hessian) {
+    printf("hessian of %s w.r.t. (", gradc_output_name(g, outs[0]));
+  } else {
+    blocks_text(g, "jacobian of (", outs, nouts, 1);
+    printf(") w.r.t. (");
+  }
   blocks_text(g, "", wrt, nwrt, 0);
-  printf(": %ld x %ld\n", s->nrow, s->ncol);
+  printf("): %ld x %ld\n", s->nrow, s->ncol);
   printf("nonzeros: %ld (density %.6g)\n", s->nnz, density);
   if (s->hessian)
     printf("colours: %d (star colouring: one HVP per colour)\n", s->ncolours);
+  else if (s->jvp_sweeps >= 0 && s->vjp_sweeps >= 0)
+    printf("colours: %d (%s mode, one %s per colour; forward %d JVPs, reverse %d VJPs)\n", s->ncolours,
+           mode_name(s), s->reverse ? "VJP" : "JVP", s->jvp_sweeps, s->vjp_sweeps);
   else
-    printf("colours: %d (%s: one %s per colour; forward would take %d JVPs, reverse %d VJPs)\n",
-           s->ncolours, mode_name(s), s->reverse ? "VJP" : "JVP", s->jvp_sweeps, s->vjp_sweeps);
+    printf("colours: %d (%s mode, one %s per colour)\n", s->ncolours, mode_name(s), s->reverse ? "VJP" : "JVP");
   if (!values)
     return;
   printf("# row col value\n");
@@ -325,6 +329,24 @@ int gather_sizes(Run *r, const int *wrt, int nwrt, int any) {
     }
   gradc_diag_clear(g);
   return 0;
+}
+
+#define DENSE_LIMIT (1l << 30) /* bytes of a dense Hessian */
+
+int dense_too_big(Run *r, const int *wrt, int nwrt) {
+  long n = 0;
+  for (int k = 0; k < nwrt; k++) {
+    long dims[4];
+    int rank;
+    gradc_get_value(r->g, wrt[k], dims, &rank);
+    n += count(dims, rank);
+  }
+  double bytes = (double)n * (double)n * sizeof(double);
+  if (bytes <= (double)DENSE_LIMIT)
+    return 0;
+  fprintf(stderr, "gradc: error: hessian: the dense Hessian would be %ld x %ld (%.3g GB): use hessian --sparse\n",
+          n, n, bytes / 1e9);
+  return EXIT_INPUT;
 }
 
 int cmd_sparsity(Run *r, const int *wrt, int nwrt) {
