@@ -476,6 +476,7 @@ typedef struct Jac {
   long *osize, *wsize;
   double **block;        /* [o * nwrt + k] */
   double **value;        /* [o] */
+  int colours, reverse;  /* from the sparsity pattern: its colours (0: not) */
 } Jac;
 
 static void jac_free(Jac *J) {
@@ -517,6 +518,15 @@ static int jacobian(Run *r, const int *wrt, int nwrt, int forward, Jac *J) {
     for (int k = 0; !rc && k < nwrt; k++)
       if (!(J->block[o * nwrt + k] = calloc((size_t)(J->osize[o] * J->wsize[k]) + 1, sizeof(double))))
         rc = -1;
+  }
+  if (!rc && (!r->o->mode || !strcmp(r->o->mode, "auto"))) { /* few colours: by the pattern */
+    int used = jacobian_by_colours(r, wrt, nwrt, J->block, J->osize, J->wsize, &J->colours, &J->reverse);
+    if (used < 0)
+      rc = -1;
+    if (used > 0) {
+      free_tangents(tan, nwrt);
+      return rc;
+    }
   }
   if (!rc && forward) { /* one JVP per element of every wrt variable */
     GradcFn *f = gradc_fn_jvp(g, wrt, nwrt);
@@ -590,7 +600,10 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
   }
   json_t *root = r->o->json ? json_object() : NULL;
   json_t *outs = root ? jobj(root, "outputs") : NULL, *jac = root ? jobj(root, "jacobians") : NULL;
-  if (!root)
+  if (!root && J.colours) /* from the sparsity pattern (cli_sparse.c) */
+    printf("# %s mode: %d %s, one per colour of the sparsity pattern\n", J.reverse ? "reverse" : "forward",
+           J.colours, J.reverse ? "VJPs" : "JVPs");
+  else if (!root)
     printf("# %s mode\n", forward ? "forward" : "reverse");
   for (int o = 0; o < no; o++) {
     int orank = gradc_output_shape(g, o, dims);

@@ -72,6 +72,12 @@ int gather_sizes(Run *r, const int *wrt, int nwrt, int any);
 /* A dense Hessian over wrt that would need gigabytes: refused with a hint
  * (exit code), else 0. */
 int dense_too_big(Run *r, const int *wrt, int nwrt);
+/* A big Jacobian whose pattern has few colours (at most half of its
+ * smaller side), from one sweep per colour into the dense blocks
+ * block[o * nwrt + k] (zeroed, osize[o] x wsize[k]): 1 if done, 0 if not
+ * worth it (the caller computes it), -1 on error. */
+int jacobian_by_colours(Run *r, const int *wrt, int nwrt, double **block, const long *osize,
+                        const long *wsize, int *colours, int *reverse);
 int cmd_sparsity(Run *r, const int *wrt, int nwrt);
 int cmd_jacobian_sparse(Run *r, const int *wrt, int nwrt);
 int cmd_hessian_sparse(Run *r, const int *wrt, int nwrt);

@@ -331,6 +331,47 @@ int gather_sizes(Run *r, const int *wrt, int nwrt, int any) {
   return 0;
 }
 
+int jacobian_by_colours(Run *r, const int *wrt, int nwrt, double **block, const long *osize,
+                        const long *wsize, int *colours, int *reverse) {
+  Gradc *g = r->g;
+  int no = gradc_output_count(g);
+  long nin = 0, nout = 0;
+  for (int k = 0; k < nwrt; k++)
+    nin += wsize[k];
+  for (int o = 0; o < no; o++)
+    nout += osize[o];
+  long side = nin < nout ? nin : nout;
+  if (side < 64 || (double)nin * (double)nout > (double)(1l << 26))
+    return 0; /* small (or huge): the dense sweeps */
+  int before = gradc_diag_count(g);
+  GradcSparse *s = gradc_sparse_jacobian(g, NULL, 0, wrt, nwrt, GRADC_SPARSE_AT_VALUES);
+  if (!s || 2l * s->ncolours > side) {
+    if (!s && gradc_diag_count(g) > before) /* too dense to hold: the dense sweeps */
+      gradc_diag_clear(g);
+    gradc_sparse_free(s);
+    return 0;
+  }
+  if (gradc_sparse_eval(s) != GRADC_OK) {
+    gradc_sparse_free(s);
+    return -1;
+  }
+  for (long i = 0, o = 0, r0 = 0; i < s->nrow; i++) {
+    while (i >= r0 + osize[o])
+      r0 += osize[o++];
+    for (long q = s->rowptr[i]; q < s->rowptr[i + 1]; q++) {
+      long j = s->col[q], c0 = 0;
+      int k = 0;
+      while (j >= c0 + wsize[k])
+        c0 += wsize[k++];
+      block[o * nwrt + k][(i - r0) * wsize[k] + (j - c0)] = s->value[q];
+    }
+  }
+  *colours = s->ncolours;
+  *reverse = s->reverse;
+  gradc_sparse_free(s);
+  return 1;
+}
+
 #define DENSE_LIMIT (1l << 30) /* bytes of a dense Hessian */
 
 int dense_too_big(Run *r, const int *wrt, int nwrt) {

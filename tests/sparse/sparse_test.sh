@@ -1,9 +1,10 @@
 #!/bin/sh
-# emit_sparse_test.sh: the C of `gradc emit --sparse` compiles with
+# sparse_test.sh: the C of `gradc emit --sparse` compiles with
 # -std=c99 -Wall -Wextra -pedantic -Werror, and its sparse Jacobians and
 # Hessians (in compressed sparse column order) hold the same nonzeros as
-# `gradc jacobian --sparse` / `hessian --sparse` (row-major).
-#   tests/sparse/emit_sparse_test.sh GRADC REPO_ROOT
+# `gradc jacobian --sparse` / `hessian --sparse` (row-major); a big sparse
+# `jacobian` computed from the pattern equals the one from dense sweeps.
+#   tests/sparse/sparse_test.sh GRADC REPO_ROOT
 set -eu
 gradc=$1
 root=$2
@@ -55,5 +56,14 @@ done
 "$tmp/tw" h | awk '$3 != 0' >"$tmp/twh.out"
 "$gradc" hessian --sparse tests/cli/data/s82_two.expr $vals --output s | nonzeros >"$tmp/twh.want"
 compare "two outputs: s_hess_sparse" "$tmp/twh.want" "$tmp/twh.out"
+# jacobian (auto) of a banded map: by 7 JVPs, the same numbers as 100
+"$gradc" jacobian examples/sparse/broyden_banded_residual.expr N=100 >"$tmp/auto.txt"
+head -1 "$tmp/auto.txt" >"$tmp/auto.mode"
+echo "# forward mode: 7 JVPs, one per colour of the sparsity pattern" >"$tmp/auto.want"
+compare "jacobian by the pattern: mode line" "$tmp/auto.want" "$tmp/auto.mode"
+"$gradc" jacobian examples/sparse/broyden_banded_residual.expr N=100 x=@tests/sparse/x100.json --json >"$tmp/auto.json"
+"$gradc" jacobian examples/sparse/broyden_banded_residual.expr N=100 x=@tests/sparse/x100.json --json --mode forward >"$tmp/dense.json"
+compare "jacobian by the pattern = dense forward sweeps" "$tmp/dense.json" "$tmp/auto.json"
+
 [ -s "$tmp/rs.want" ] && [ -s "$tmp/bb.want" ] && [ -s "$tmp/twh.want" ] || { echo "FAIL: empty listings"; fail=1; }
 exit $fail
