@@ -945,52 +945,72 @@ GradcStatus sparsity_jacobian(Gradc *g, const int *outs, int nouts, const int *w
 
 /* ---- Hessian -------------------------------------------------------------- */
 
-/* Pairs of set ids (the smaller first), each once: a hash set. */
+/* Pairs of set ids, (smaller << 32 | larger): appended, then sorted (radix)
+ * and made unique, so that the pattern is built in set order, row after
+ * row, rather than in the scattered order of a hash table. */
 typedef struct Pairs {
-  uint64_t *slot; /* (a << 32 | b) + 1, 0 empty */
-  uint64_t cap, n;
+  uint64_t *v, *tmp;
+  uint64_t n, cap;
 } Pairs;
 
-static int pair_add(Sp *s, Pairs *P, uint32_t a, uint32_t b) {
-  if (!a || !b)
-    return 1;
-  if (a > b) {
-    uint32_t t = a;
-    a = b;
-    b = t;
+/* Sort v[0..n) by LSD radix, 16 bits a pass, and drop repeats. */
+static int pairs_unique(Pairs *P) {
+  uint64_t *cnt = malloc(65536 * sizeof *cnt);
+  if (!cnt)
+    return 0;
+  for (int shift = 0; shift < 64; shift += 16) {
+    memset(cnt, 0, 65536 * sizeof *cnt);
+    for (uint64_t i = 0; i < P->n; i++)
+      cnt[(P->v[i] >> shift) & 0xffff]++;
+    if (cnt[(P->v[0] >> shift) & 0xffff] == P->n) /* one digit: nothing to do */
+      continue;
+    for (uint64_t d = 0, sum = 0; d < 65536; d++) {
+      uint64_t c = cnt[d];
+      cnt[d] = sum;
+      sum += c;
+    }
+    for (uint64_t i = 0; i < P->n; i++)
+      P->tmp[cnt[(P->v[i] >> shift) & 0xffff]++] = P->v[i];
+    uint64_t *t = P->v;
+    P->v = P->tmp;
+    P->tmp = t;
   }
-  if ((P->n + 1) * 2 > P->cap) {
-    uint64_t cap = P->cap ? 2 * P->cap : 1024;
-    uint64_t *ns = calloc(cap, sizeof *ns);
-    if (!ns || P->n + 1 > SP_LIMIT) {
-      free(ns);
-      s->err = ns ? 2 : 1;
+  free(cnt);
+  uint64_t w = 0;
+  for (uint64_t i = 0; i < P->n; i++)
+    if (w == 0 || P->v[i] != P->v[w - 1])
+      P->v[w++] = P->v[i];
+  P->n = w;
+  return 1;
+}
+
+static int pair_add(Sp *s, Pairs *P, uint32_t a, uint32_t b) {
+  if (!a || !b || s->err)
+    return !s->err;
+  uint64_t key = a < b ? (uint64_t)a << 32 | b : (uint64_t)b << 32 | a;
+  if (P->n && P->v[P->n - 1] == key)
+    return 1;
+  if (P->n == P->cap) {
+    if (P->n && pairs_unique(P) && P->n < P->cap / 2) /* room after dropping repeats */
+      goto add;
+    uint64_t cap = P->cap ? 2 * P->cap : 4096;
+    if (cap > 2 * SP_LIMIT) {
+      s->err = 2;
       return 0;
     }
-    for (uint64_t i = 0; i < P->cap; i++) {
-      uint64_t v = P->slot[i];
-      if (!v)
-        continue;
-      uint64_t h = (v * 0x9e3779b97f4a7c15ull) >> 20;
-      while (ns[h & (cap - 1)])
-        h++;
-      ns[h & (cap - 1)] = v;
+    uint64_t *v = realloc(P->v, cap * sizeof *v), *t = v ? realloc(P->tmp, cap * sizeof *t) : NULL;
+    if (v)
+      P->v = v;
+    if (!t) {
+      s->err = 1;
+      return 0;
     }
-    free(P->slot);
-    P->slot = ns;
+    P->tmp = t;
     P->cap = cap;
   }
-  uint64_t v = ((uint64_t)a << 32 | b) + 1;
-  for (uint64_t h = (v * 0x9e3779b97f4a7c15ull) >> 20;; h++) {
-    uint64_t *x = &P->slot[h & (P->cap - 1)];
-    if (*x == v)
-      return 1;
-    if (!*x) {
-      *x = v;
-      P->n++;
-      return 1;
-    }
-  }
+add:
+  P->v[P->n++] = key;
+  return 1;
 }
 
 /* The second-order couplings of element o of node n (a live element: its
@@ -1112,10 +1132,10 @@ GradcStatus sparsity_hessian(Gradc *g, int out, const int *wrt, int nwrt, int fl
   if (!s.err && !cnt)
     s.err = 1;
   uint64_t total = 0;
-  for (uint64_t i = 0; cnt && i < P.cap; i++) {
-    if (!P.slot[i])
-      continue;
-    uint64_t v = P.slot[i] - 1;
+  if (!s.err && P.n && !pairs_unique(&P))
+    s.err = 1;
+  for (uint64_t i = 0; cnt && !s.err && i < P.n; i++) {
+    uint64_t v = P.v[i];
     uint32_t a = (uint32_t)(v >> 32), b = (uint32_t)v;
     const uint32_t *A = set_at(&s, a), *B = set_at(&s, b);
     for (uint32_t q = 0; q < set_len(&s, a); q++)
@@ -1143,10 +1163,8 @@ GradcStatus sparsity_hessian(Gradc *g, int out, const int *wrt, int nwrt, int fl
   }
   if (!s.err) {
     memset(cnt, 0, (size_t)N * sizeof *cnt);
-    for (uint64_t i = 0; i < P.cap; i++) {
-      if (!P.slot[i])
-        continue;
-      uint64_t v = P.slot[i] - 1;
+    for (uint64_t i = 0; i < P.n; i++) {
+      uint64_t v = P.v[i];
       uint32_t a = (uint32_t)(v >> 32), b = (uint32_t)v;
       const uint32_t *A = set_at(&s, a), *B = set_at(&s, b);
       for (uint32_t q = 0; q < set_len(&s, a); q++)
@@ -1182,7 +1200,8 @@ GradcStatus sparsity_hessian(Gradc *g, int out, const int *wrt, int nwrt, int fl
   free(ptr);
   free(col);
   free(cnt);
-  free(P.slot);
+  free(P.v);
+  free(P.tmp);
   if (s.err)
     return sp_error(&s, GRADC_OK, "Hessian");
   sp_free(&s);
