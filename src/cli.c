@@ -1320,7 +1320,7 @@ int cmd_emit(Run *r) {
     hname = strrchr(o->header, '/');
     hname = hname ? hname + 1 : o->header;
   }
-  int rc = o->sparse ? gather_sizes(r, NULL, 0, 1) : 0; /* the patterns need sizes */
+  int rc = o->sparse ? gather_sizes(r) : 0; /* the patterns need sizes */
   if (rc) {
     free(prefix);
     return rc;

@@ -68,7 +68,9 @@ int cmd_train(Run *r);
 int cmd_emit(Run *r);
 int cmd_dot(Run *r);
 /* cli_sparse.c */
-int gather_sizes(Run *r, const int *wrt, int nwrt, int any);
+/* The sizes of the symbolic dimensions (NAME=SIZE or values) and whatever
+ * values are given; missing values are fine (a pattern holds for any). */
+int gather_sizes(Run *r);
 /* A dense Hessian over wrt that would need gigabytes: refused with a hint
  * (exit code), else 0. */
 int dense_too_big(Run *r, const int *wrt, int nwrt);

@@ -188,7 +188,7 @@ static void print_sparse(Run *r, const GradcSparse *s, const int *outs, int nout
   if (s->hessian)
     printf("colours: %d (star colouring: one HVP per colour)\n", s->ncolours);
   else if (s->jvp_sweeps >= 0 && s->vjp_sweeps >= 0)
-    printf("colours: %d (%s mode, one %s per colour; forward %d JVPs, reverse %d VJPs)\n", s->ncolours,
+    printf("colours: %d (%s mode, one %s per colour; forward %d, reverse %d)\n", s->ncolours,
            mode_name(s), s->reverse ? "VJP" : "JVP", s->jvp_sweeps, s->vjp_sweeps);
   else
     printf("colours: %d (%s mode, one %s per colour)\n", s->ncolours, mode_name(s), s->reverse ? "VJP" : "JVP");
@@ -292,9 +292,10 @@ static int sparse_report(Run *r, const int *wrt, int nwrt, int hessian, int valu
 
 /* Values for a pattern: the sizes of the symbolic dimensions (NAME=SIZE or
  * from values) and the values of the variables outside wrt, which count as
- * constants; a variable in wrt (every variable with `any`) may have none.
- * Returns 0 or an exit code. */
-int gather_sizes(Run *r, const int *wrt, int nwrt, int any) {
+ * constants at those values; a variable without a value is unknown (any
+ * value) and a wrt variable's value does not matter. Returns 0 or an exit
+ * code. */
+int gather_sizes(Run *r) {
   Gradc *g = r->g;
   const Opts *o = r->o;
   int bad = 0;
@@ -311,13 +312,11 @@ int gather_sizes(Run *r, const int *wrt, int nwrt, int any) {
     return report(g);
   if (gradc_set_defaults(g, o->seed, 0) == GRADC_OK)
     return 0;
-  /* missing values: fine for the variables whose values do not matter */
-  for (int v = 0; v < gradc_var_count(g); v++) {
-    long dims[4];
-    int rank, in_wrt = any;
-    for (int k = 0; k < nwrt; k++)
-      in_wrt |= wrt[k] == v;
-    if (!in_wrt && !gradc_get_value(g, v, dims, &rank))
+  /* missing values: the pattern holds for any value of those variables;
+   * only the sizes must be known. Any other error is reported. */
+  for (int i = 0; i < gradc_diag_count(g); i++) {
+    const char *m = gradc_diag_message(g, i);
+    if (strncmp(m, "no value for", 12) && !strstr(m, "symbolic dimension that no data binds"))
       return report(g);
   }
   for (int k = 0; k < gradc_dim_count(g); k++)
@@ -391,7 +390,7 @@ int dense_too_big(Run *r, const int *wrt, int nwrt) {
 }
 
 int cmd_sparsity(Run *r, const int *wrt, int nwrt) {
-  int rc = gather_sizes(r, wrt, nwrt, 0);
+  int rc = gather_sizes(r);
   return rc ? rc : sparse_report(r, wrt, nwrt, r->o->hessian, 0);
 }
 
