@@ -137,9 +137,8 @@ int report(Gradc *g) {
   return EXIT_INPUT;
 }
 
-/* Command line > --inputs > defaults in the file; every missing value is
- * listed at once. */
-int gather_values(Gradc *g, const Opts *o, int random_scalars) {
+/* The values given: --inputs, then NAME=VALUE words; 1 if one was bad. */
+int given_values(Gradc *g, const Opts *o) {
   int bad = 0;
   if (o->inputs && gradc_set_inputs_file(g, o->inputs) != GRADC_OK)
     bad = 1;
@@ -150,6 +149,13 @@ int gather_values(Gradc *g, const Opts *o, int random_scalars) {
       bad = 1;
     *eq = '=';
   }
+  return bad;
+}
+
+/* Command line > --inputs > defaults in the file; every missing value is
+ * listed at once. */
+int gather_values(Gradc *g, const Opts *o, int random_scalars) {
+  int bad = given_values(g, o);
   if (!bad && gradc_set_defaults(g, o->seed, random_scalars) != GRADC_OK)
     bad = 1;
   return bad ? report(g) : 0;

@@ -37,6 +37,7 @@ void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 int report(Gradc *g);                 /* print the diagnostics; EXIT_INPUT */
 int parse_number(const char *s, double *x);
 int gather_values(Gradc *g, const Opts *o, int random_scalars);
+int given_values(Gradc *g, const Opts *o);  /* --inputs and NAME=VALUE only; 1 if bad */
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
 int is_scalar_output(Gradc *g, int o);
 /* --output NAME, which must be scalar, by default the first scalar output;

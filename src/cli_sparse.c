@@ -298,17 +298,7 @@ static int sparse_report(Run *r, const int *wrt, int nwrt, int hessian, int valu
 int gather_sizes(Run *r) {
   Gradc *g = r->g;
   const Opts *o = r->o;
-  int bad = 0;
-  if (o->inputs && gradc_set_inputs_file(g, o->inputs) != GRADC_OK)
-    bad = 1;
-  for (int a = 0; a < o->nassign; a++) {
-    char *eq = strchr(o->assign[a], '=');
-    *eq = 0;
-    if (gradc_set_value_text(g, o->assign[a], eq + 1) != GRADC_OK)
-      bad = 1;
-    *eq = '=';
-  }
-  if (bad)
+  if (given_values(g, o))
     return report(g);
   if (gradc_set_defaults(g, o->seed, 0) == GRADC_OK)
     return 0;
