@@ -62,10 +62,10 @@ static void help(const char *cmd) {
       {"jacobian", "gradc jacobian FILE [NAME=VALUE...] [--wrt a,b] [--mode forward|reverse|auto] [--json]\n"
                    "  Every output's derivative w.r.t. every wrt variable. auto: forward mode when\n"
                    "  the inputs are fewer than the outputs, reverse mode otherwise.\n"
-                   "  --sparse: only the nonzeros, from one JVP (or VJP) per colour of the\n"
-                   "  sparsity pattern; rows are the outputs' elements stacked in order, columns\n"
-                   "  the wrt elements stacked in --wrt order, row-major. Symbolic sizes may be\n"
-                   "  given as NAME=SIZE (N=1000).\n"},
+                   "  --sparse [--output NAME]: only the nonzeros, from one JVP (or VJP) per\n"
+                   "  colour of the sparsity pattern; rows are the outputs' elements stacked in\n"
+                   "  order, columns the wrt elements stacked in --wrt order, row-major. Symbolic\n"
+                   "  sizes may be given as NAME=SIZE (N=1000).\n"},
       {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
                   "  Hessian of a scalar output (default: the first scalar output), forward\n"
                   "  over reverse. --sparse: only the nonzeros, from one Hessian-vector product\n"

@@ -4,6 +4,7 @@
 # values in the same run (process start, parsing, reading the values and
 # the JIT are in both).
 #   tests/bench/sparse.sh [BUILD_DIR] [RUNS]     (defaults: build, 5)
+# Needs /usr/bin/time (Debian package time).
 # Targets (issue 15): hessian --sparse of the chained Rosenbrock at
 # n = 10^5 under 1 s wall; jacobian --sparse of the Broyden banded residuals
 # at n = 1000 under 0.2 s.
@@ -25,7 +26,7 @@ measure() {
     /usr/bin/time -f "%e %U %S" -o "$tmp/t" "$@" >/dev/null
     read -r e u s <"$tmp/t"
     w+=("$e")
-    c+=("$(echo "$u + $s" | bc)")
+    c+=("$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')")
   done
   local mw mc
   mw=$(printf '%s\n' "${w[@]}" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
@@ -37,7 +38,9 @@ row() { # label baseline-wall baseline-cpu command...
   local label=$1 bw=$2 bc=$3
   shift 3
   read -r w c < <(measure "$@")
-  printf "%-46s %8.3f %8.3f %9.1f %9.1f\n" "$label" "$w" "$c" "$(echo "$w / $bw" | bc -l)" "$(echo "$c / $bc" | bc -l)"
+  printf "%-46s %8.3f %8.3f %9.1f %9.1f\n" "$label" "$w" "$c" \
+    "$(awk -v a="$w" -v b="$bw" 'BEGIN { print a / (b > 0 ? b : 0.001) }')" \
+    "$(awk -v a="$c" -v b="$bc" 'BEGIN { print a / (b > 0 ? b : 0.001) }')"
 }
 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); medians of $runs runs; ratios against eval of the same input"
