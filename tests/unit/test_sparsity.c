@@ -180,6 +180,9 @@ static void vec(Gen *g, int depth) {
       "(# + $)", "($ * #)", "(c * #)", "concat([#[0:3], 0 * #[3:6]])", "softmax(#)", "(# * max(#))",
       "reshape(sum(reshape(#, [2, 3]), axis=1)[:, None] * reshape(#, [2, 3]), [6])",
       "concat([#[0::2], #[1::2]])", "stack([#[0], #[3], #[1], #[4], #[2], #[5]])", "where(c > 0, #, #)",
+      "(L @ #)", "(transpose(L) @ #)", "(# @ L)", "(# @ transpose(L))",
+      "reshape(reshape(#, [3, 2]) @ reshape(#, [2, 3]), [9])[1:7]",
+      "reshape(transpose(reshape(#, [2, 3])) @ reshape(#, [2, 3]), [9])[0:6]",
   };
   const char *f = forms[irand((int)(sizeof forms / sizeof *forms))];
   for (const char *p = f; *p; p++) {
@@ -217,7 +220,8 @@ Test(sparsity, random_programs_patterns_hold_every_nonzero, .timeout = 300) {
   for (int trial = 0; trial < trials; trial++) {
     Gen gen = {.n = 0};
     put(&gen, "param x[6]\nparam y[2, 3]\ninput c[6]\n"
-              "B = abs(arange(6)[:, None] - arange(6)[None, :]) <= 1\noutput v = ");
+              "B = abs(arange(6)[:, None] - arange(6)[None, :]) <= 1\n"
+              "L = arange(6)[:, None] >= arange(6)[None, :]\noutput v = ");
     vec(&gen, 3);
     put(&gen, "\noutput s = ");
     scalar(&gen, 4);
