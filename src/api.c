@@ -468,6 +468,8 @@ static int check_node_dims(Gradc *g, NodeId n, const long *dims) {
   return 1;
 }
 
+int api_check_dims(Gradc *g, NodeId n, const long *dims) { return check_node_dims(g, n, dims); }
+
 /* Functions are cached per context by what they compute. */
 static char *fn_key(const char *kind, int out, const int *wrt, int nwrt) {
   Buf b = {0};

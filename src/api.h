@@ -63,6 +63,10 @@ GradcFn *api_fn_nodes(Gradc *g, char *key, const NodeId *roots, int nroots, int 
 /* The same with the results' names (malloc'd strings, taken; NULL: "r0"...). */
 GradcFn *api_fn_named(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
                       int ntan, const int *tan_of);
+/* Does node n's call-time check of the dimensions (dag_node_checks) hold
+ * for these sizes? If not, a diagnostic at the place the program built it,
+ * and 0. */
+int api_check_dims(Gradc *g, NodeId n, const long *dims);
 /* The cache key of a function of output `out` and wrt (malloc'd). */
 char *api_fn_key(const char *kind, int out, const int *wrt, int nwrt);
 /* A malloc'd copy of wrt, or every param when wrt is NULL (*nwrt is set);

@@ -351,6 +351,8 @@ static void item_code(const SparseEmit *se, const SpItem *it, Buf *b) {
   buf_printf(b, "    for (long g_i = 0; g_i < %ldL; g_i++)\n      g_seed[g_i] = %s_colour[g_i] == g_t ? 1.0 : 0.0;\n",
              nin, it->name);
   buf_printf(b, "    double *g_out = g_cmp + (long)g_t * %ldL;\n", p->len);
+  if (it->kind != 0 && se->np == 0) /* no params: nothing comes back */
+    buf_puts(b, "    (void)g_out;\n");
   /* the sweep's arguments: dimensions, variables, the seed, the results */
   buf_printf(b, "    g_status = %s(", it->sweep);
   int first = 1;

@@ -843,6 +843,8 @@ static GradcStatus sp_init(Sp *s, Gradc *g, const NodeId *roots, int nroots, con
       gradc_error(g, GRADC_ERR_INPUT, "sparsity: a symbolic dimension has no size: give values (or NAME=SIZE)");
       return GRADC_ERR_INPUT;
     }
+    if (!api_check_dims(g, i, g->dimval)) /* sizes that the program cannot take */
+      return GRADC_ERR_INPUT;
     if (nd->op == OP_VAR) {
       int v = (int)nd->v.idx;
       s->dep[i] = v < nv && s->var_col[v] >= 0;

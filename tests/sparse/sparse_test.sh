@@ -56,6 +56,21 @@ done
 "$tmp/tw" h | awk '$3 != 0' >"$tmp/twh.out"
 "$gradc" hessian --sparse tests/cli/data/s82_two.expr $vals --output s | nonzeros >"$tmp/twh.want"
 compare "two outputs: s_hess_sparse" "$tmp/twh.want" "$tmp/twh.out"
+# every example's sparse C compiles under -Werror (sizes where it has N)
+for f in examples/mgh/*.expr examples/iris_mlp.expr examples/sparse/*.expr tests/sparse/no_params.expr; do
+  sizes=""
+  grep -q 'x\[N\]' "$f" && sizes="N=12"
+  if "$gradc" emit --sparse "$f" $sizes -o "$tmp/ex.c" 2>"$tmp/err" && cc $cflags -c "$tmp/ex.c" -o "$tmp/ex.o" 2>>"$tmp/err"; then
+    :
+  else
+    echo "FAIL emit --sparse $f $sizes"
+    cat "$tmp/err"
+    fail=1
+  fi
+  rm -f "$tmp/ex.c"
+done
+[ $fail = 0 ] && echo "ok   emit --sparse of every example compiles"
+
 # jacobian (auto) of a banded map: by 7 JVPs, the same numbers as 100
 "$gradc" jacobian examples/sparse/broyden_banded_residual.expr N=100 >"$tmp/auto.txt"
 head -1 "$tmp/auto.txt" >"$tmp/auto.mode"
