@@ -909,7 +909,7 @@ static char *completion(const char *text, int state) {
                                    "dot", "transpose", "onehot", "argmax", "maximum", "minimum",
                                    "prod", "cumsum", "norm", "clip", "floor", "ceil", "round",
                                    "mod", "log_sigmoid", "logaddexp", "concat", "stack", "reshape",
-                                   "take", "arange", "eye", "pi", "true", "false", "param", "input",
+                                   "take", "arange", "eye", "grad", "jvp", "pi", "true", "false", "param", "input",
                                    "output", "wrt", NULL};
   size_t n = strlen(text);
   if (!state)
