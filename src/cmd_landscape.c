@@ -387,6 +387,11 @@ int cmd_landscape(Run *r) {
     fprintf(stderr, "gradc: error: landscape: %s has no param to move\n", o->file);
     goto out;
   }
+  if (dim == 2 && s.total < 2) {
+    fprintf(stderr, "gradc: error: landscape --dim 2: the params of %s have one element: no plane goes through them\n",
+            o->file);
+    goto out;
+  }
   /* the directions */
   enum { FILTER, UNIT, AXES, LINE } how = LINE;
   if (path) {
