@@ -480,12 +480,17 @@ int cmd_landscape(Run *r) {
   fmt(ez, sizeof ez, ze);
   if (bad)
     snprintf(nf, sizeof nf, "; %ld of %ld values not finite (%s)", bad, npts, dim == 2 ? "grey" : "gaps");
-  const char *dirs = how == FILTER ? "random, filter-normalised as in Li et al. 2018 (each row of a weight matrix "
-                                     "scaled to the norm of that row of the params); biases and scalars fixed"
-                     : how == UNIT ? (dim == 2 ? "random unit vectors, the second orthogonal to the first (no "
-                                                 "weight matrix to filter-normalise)"
-                                               : "a random unit vector (no weight matrix to filter-normalise)")
-                                   : "";
+  const char *filter = "filter-normalised as in Li et al. 2018 (each row of a weight matrix scaled to the norm "
+                       "of that row of the params), biases and scalars fixed";
+  const char *dirs = how == FILTER ? (path ? "a random direction" : "random directions")
+                     : path        ? "a random direction orthogonal to the line and as long (no weight matrix to "
+                                     "filter-normalise)"
+                     : dim == 2    ? "random directions of unit length, the second orthogonal to the first (no "
+                                     "weight matrix to filter-normalise)"
+                                   : "a random direction of unit length (no weight matrix to filter-normalise)";
+  char dirtext[512];
+  snprintf(dirtext, sizeof dirtext, "%s%s%s", dirs, how == FILTER ? ", " : "", how == FILTER ? filter : "");
+  dirs = dirtext;
   char pts[64];
   if (dim == 2)
     snprintf(pts, sizeof pts, "%ld x %ld points", na, nb);
@@ -541,7 +546,7 @@ int cmd_landscape(Run *r) {
   } else {
     snprintf(title, sizeof title, "%s (%s) on a random %s through %s", oname, file, dim == 2 ? "plane" : "line",
              from);
-    snprintf(sub, sizeof sub, "directions %s; seed %llu\n%s; %s = %s at the centre%s", dirs, o->seed, pts, oname, cz, nf);
+    snprintf(sub, sizeof sub, "%s; seed %llu\n%s; %s = %s at the centre%s", dirs, o->seed, pts, oname, cz, nf);
     snprintf(xl, sizeof xl, dim == 2 ? "\xce\xb1   (params + \xce\xb1 d\xe2\x82\x81 + \xce\xb2 d\xe2\x82\x82)"
                                      : "\xce\xb1   (params + \xce\xb1 d)");
     snprintf(yl, sizeof yl, dim == 2 ? "\xce\xb2" : "%s", oname);

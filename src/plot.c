@@ -552,7 +552,11 @@ int plot_contour_png(const Plot *p, unsigned char **png, size_t *len) {
     cairo_set_line_width(cr, 1.2);
     cairo_stroke(cr);
     font(cr, 12, 1);
-    text_halo(cr, x + 10, y - 9, x > f.R - 90 ? 1.15 : 0, k->label ? k->label : "");
+    const char *label = k->label ? k->label : "";
+    if (x + 10 + text_width(cr, label) > f.R - 4) /* no room on the right */
+      text_halo(cr, x - 10, y - 9, 1, label);
+    else
+      text_halo(cr, x + 10, y - 9, 0, label);
   }
   if (!any) {
     font(cr, 14, 0);
