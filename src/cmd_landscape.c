@@ -559,7 +559,9 @@ int cmd_landscape(Run *r) {
   Plot p = {.width = dim == 2 ? PLANE_W : LINE_W, .height = dim == 2 ? PLANE_H : LINE_H, .title = title,
             .subtitle = sub, .xlabel = xl, .ylabel = yl, .zlabel = oname, .x = alpha, .y = beta,
             .nx = na, .ny = nb, .z = z, .marks = marks, .nmarks = path ? 2 : 1};
-  if ((dim == 2 ? plot_contour_png(&p, &png, &pnglen) : plot_line_png(&p, &png, &pnglen)) < 0) {
+  int drawn = dim == 2 ? plot_contour_png(&p, &png, &pnglen) : plot_line_png(&p, &png, &pnglen);
+  plot_release();
+  if (drawn < 0) {
     fprintf(stderr, "gradc: error: cannot draw the plot (out of memory)\n");
     goto out;
   }

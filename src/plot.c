@@ -6,6 +6,7 @@
  * the filled bands and the lines drawn over them agree exactly. Each band
  * is filled as one path, so the triangles of a band leave no seams. */
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,18 @@ int plot_contour_png(const Plot *p, unsigned char **png, size_t *len) {
     cairo_surface_destroy(surf);
     return -1;
   }
+  /* every grid point in pixels, with its value (log10 on a log scale) */
+  Vert *vert = malloc((size_t)n * sizeof *vert);
+  if (!vert) {
+    free(segs);
+    cairo_destroy(cr);
+    cairo_surface_destroy(surf);
+    return -1;
+  }
+  for (long k = 0; k < n; k++) {
+    double z = p->z[k];
+    vert[k] = (Vert){fx(&f, p->x[k % nx]), fy(&f, p->y[k / nx]), logscale && z > 0 ? log10(z) : z};
+  }
   int failed = 0;
   cairo_save(cr);
   cairo_rectangle(cr, f.L, f.T, f.R - f.L, f.B - f.T);
@@ -445,10 +458,8 @@ int plot_contour_png(const Plot *p, unsigned char **png, size_t *len) {
           Vert v[3];
           int finite = 1;
           for (int k = 0; k < 3; k++) {
-            long ci = c[k] % nx, cj = c[k] / nx;
-            double z = p->z[c[k]];
-            finite &= isfinite(z);
-            v[k] = (Vert){fx(&f, p->x[ci]), fy(&f, p->y[cj]), logscale && z > 0 ? log10(z) : z};
+            v[k] = vert[c[k]];
+            finite &= isfinite(v[k].t);
           }
           if (band < 0) { /* first pass: grey gaps and the contour segments */
             if (!finite) {
@@ -597,10 +608,16 @@ int plot_contour_png(const Plot *p, unsigned char **png, size_t *len) {
   for (int l = 0; l < nlev; l++)
     free(segs[l].s);
   free(segs);
+  free(vert);
   if (failed) {
     cairo_destroy(cr);
     cairo_surface_destroy(surf);
     return -1;
   }
   return finish(surf, cr, png, len);
+}
+
+void plot_release(void) {
+  cairo_debug_reset_static_data();
+  FcFini();
 }
