@@ -18,7 +18,8 @@
 
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
-                                 "trace", "emit", "dot", "repl", "train", "sparsity"};
+                                 "trace", "emit", "dot", "repl", "train", "landscape",
+                                 "sparsity"};
 
 void usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -45,6 +46,7 @@ static void help(const char *cmd) {
            "  dot       Graphviz of the DAG\n"
            "  repl      interactive session: define, differentiate, JIT-evaluate\n"
            "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n"
+           "  landscape the loss on a line or plane through the params, as a PNG\n"
            "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
@@ -115,6 +117,7 @@ static void help(const char *cmd) {
                 "  gradient that is not finite it stops, names the step, goes back to the last\n"
                 "  finite params (saved with --save) and exits 4.\n"
                 "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
+      {"landscape", landscape_help},
   };
   for (size_t i = 0; i < sizeof h / sizeof *h; i++)
     if (!strcmp(h[i].cmd, cmd))
@@ -1231,7 +1234,7 @@ out:
 
 /* Write text to a new temporary file beside path; returns its name
  * (malloc'd) or NULL after printing why. */
-static char *write_temp(const char *path, const char *text) {
+static char *write_temp(const char *path, const void *data, size_t len) {
   size_t n = strlen(path);
   char *tmp = malloc(n + 16);
   if (!tmp)
@@ -1247,8 +1250,7 @@ static char *write_temp(const char *path, const char *text) {
   umask(mask);
   fchmod(fd, 0666 & ~mask);
   FILE *f = fdopen(fd, "w");
-  size_t len = strlen(text);
-  int ok = f && fwrite(text, 1, len, f) == len;
+  int ok = f && fwrite(data, 1, len, f) == len;
   ok &= f && fflush(f) == 0 && fsync(fd) == 0;
   if (f)
     ok &= fclose(f) == 0;
@@ -1277,7 +1279,11 @@ static int commit(char *tmp, const char *path) {
 /* Write a file atomically: a temporary file in the same directory, then
  * rename, so a failed run leaves any previous file intact. */
 int write_atomic(const char *path, const char *text) {
-  char *tmp = write_temp(path, text);
+  return write_atomic_data(path, text, strlen(text));
+}
+
+int write_atomic_data(const char *path, const void *data, size_t len) {
+  char *tmp = write_temp(path, data, len);
   return tmp ? commit(tmp, path) : -1;
 }
 
@@ -1336,8 +1342,8 @@ int cmd_emit(Run *r) {
   if (s != GRADC_OK)
     return report(r->g);
   /* both files are written before either replaces its old version */
-  char *th = o->header ? write_temp(o->header, hdr) : NULL;
-  char *ts = th || !o->header ? (o->out ? write_temp(o->out, src) : NULL) : NULL;
+  char *th = o->header ? write_temp(o->header, hdr, strlen(hdr)) : NULL;
+  char *ts = th || !o->header ? (o->out ? write_temp(o->out, src, strlen(src)) : NULL) : NULL;
   if ((o->header && !th) || (o->out && !ts)) {
     if (th)
       unlink(th);
@@ -1511,6 +1517,24 @@ int main(int argc, char **argv) {
         o.steps = n;
       else
         o.batch = n;
+    } else if ((v = take(argc, argv, &i, "--dim", cmdsp, &bad))) {
+      o.dim = !strcmp(v, "1") ? 1 : !strcmp(v, "2") ? 2 : -1;
+      if (o.dim < 0) {
+        usage_error(cmdsp, "--dim must be 1 or 2, not '%s'", v);
+        bad = 1;
+      }
+    } else if ((v = take(argc, argv, &i, "--grid", cmdsp, &bad))) {
+      char *end;
+      errno = 0;
+      o.grid = strtol(v, &end, 10);
+      if (!*v || *end || errno || o.grid < 2) {
+        usage_error(cmdsp, "--grid needs an integer of at least 2, not '%s'", v);
+        bad = 1;
+      }
+    } else if ((v = take(argc, argv, &i, "--along", cmdsp, &bad))) {
+      o.along = v;
+    } else if ((v = take(argc, argv, &i, "--range", cmdsp, &bad))) {
+      o.range = v;
     } else if ((v = take(argc, argv, &i, "--backend", cmdsp, &bad))) {
       if (!strcmp(v, "tcc"))
         o.backend = GRADC_BACKEND_TCC;
@@ -1545,6 +1569,10 @@ int main(int argc, char **argv) {
   }
   if (!o.file) {
     usage_error(cmdsp, "%s needs a FILE", o.cmd);
+    rc = EXIT_USAGE;
+    goto out;
+  }
+  if (landscape_usage(&o) != 0) {
     rc = EXIT_USAGE;
     goto out;
   }
@@ -1603,6 +1631,8 @@ int main(int argc, char **argv) {
         rc = cmd_trace(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "train"))
         rc = cmd_train(&r);
+      else if (!strcmp(o.cmd, "landscape"))
+        rc = cmd_landscape(&r);
       else {
         fprintf(stderr, "gradc: %s is not implemented yet\n", o.cmd);
         rc = EXIT_USAGE;
