@@ -246,8 +246,8 @@ int main(int argc, char **argv) {
   expect(&s, "type :help for commands");
   expect(&s, "gradc> ");
   settle(&s);
-  line(&s, ":set w=5", NULL);
   line(&s, "v = w + 1", NULL);
+  line(&s, ":set w=5", NULL); /* w is a variable once the session uses it */
   line(&s, "v*w", "f = 30\r\n");
   line(&s, "w*2", "f = 10\r\n");
   /* up-arrow recalls w*2; backspace, 3, Enter gives w*3 */

@@ -141,7 +141,7 @@ error_column_after_semicolon)
 free_name_f)
   # A free variable may be called f in the REPL as in a file
   # (gradc eval of "f*x" with f=3 x=2 prints f = 6).
-  printf '%s\n' ':set f=3 x=2' 'f*x' >"$tmp/x.in"
+  printf '%s\n' 'g = f*x' ':set f=3 x=2' 'f*x' >"$tmp/x.in"
   session x
   expect_rc x 0
   empty "$tmp/x.err" "stderr"
@@ -202,7 +202,7 @@ functions)
 
 time_ten_thousand_nodes)
   # :time on an expression of about 10,000 nodes: 2,500 terms sin(w*k + x)
-  awk 'BEGIN { printf ":set w=0.5 x=0.25\n:time 0"
+  awk 'BEGIN { printf "u = w + x\n:set w=0.5 x=0.25\n:time 0"
                for (k = 1; k <= 2500; k++) printf " + sin(w*%d + x)", k
                printf "\n" }' >"$tmp/x.in"
   session x
