@@ -916,14 +916,28 @@ static int interruptible(Repl *r, Command fn, void *arg) {
   fflush(NULL);
   if (pipe(fd) < 0)
     return fn(r, arg);
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, &old); /* a Ctrl-C from now on stops the child */
+  if (interrupted) { /* pressed while the line was being read in */
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(fd[0]);
+    close(fd[1]);
+    interrupted = 0;
+    fputs("KeyboardInterrupt\n", stderr);
+    return 1;
+  }
   pid_t pid = fork();
   if (pid < 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
     close(fd[0]);
     close(fd[1]);
     return fn(r, arg);
   }
   if (pid == 0) {
     signal(SIGINT, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     close(fd[0]);
     int seen = r->have_last, rc = fn(r, arg);
     fflush(NULL);
@@ -938,6 +952,7 @@ static int interruptible(Repl *r, Command fn, void *arg) {
     drop_cache(r); /* the cc backend's temporary files */
     _exit(rc);
   }
+  sigprocmask(SIG_SETMASK, &old, NULL);
   close(fd[1]);
   Str got = {0};
   size_t len = 0;
