@@ -18,7 +18,8 @@
 
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
-                                 "trace", "emit", "dot", "repl", "train"};
+                                 "trace", "emit", "dot", "repl", "train",
+                                 "diff"};
 
 void usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -44,7 +45,8 @@ static void help(const char *cmd) {
            "  emit      standalone C source (and header)\n"
            "  dot       Graphviz of the DAG\n"
            "  repl      interactive session: define, differentiate, JIT-evaluate\n"
-           "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n\n"
+           "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n"
+           "  diff      the derivative as a simplified expression\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
@@ -83,6 +85,9 @@ static void help(const char *cmd) {
       {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P]\n"
                "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
+      {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME]\n"
+               "  The derivative of a scalar output (default: the first) as a simplified\n"
+               "  expression in the language, shared parts as 'let' lines; needs no values.\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
                "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
@@ -1515,6 +1520,8 @@ int main(int argc, char **argv) {
     rc = cmd_emit(&r);
   } else if (!strcmp(o.cmd, "dot")) {
     rc = cmd_dot(&r);
+  } else if (!strcmp(o.cmd, "diff")) {
+    rc = cmd_diff(&r);
   } else {
     int *wrt = NULL, nwrt = 0;
     /* trace reads its own --wrt (an element: x[1]) */

@@ -63,6 +63,7 @@ int cmd_trace(Run *r, const int *wrt, int nwrt);
 int cmd_train(Run *r);
 int cmd_emit(Run *r);
 int cmd_dot(Run *r);
+int cmd_diff(Run *r);                  /* diff_cmd.c */
 
 /* repl.c */
 int repl_main(const Opts *o);

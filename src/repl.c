@@ -1591,6 +1591,9 @@ static int target_command(Repl *r, void *arg) {
     if (!strcmp(cmd, ":trace")) {
       o.wrt = wrtlist;
       rc = cmd_trace(&run, wrt, nwrt);
+    } else if (!is_scalar_output(g, 0)) {
+      fprintf(stderr, "repl: error: :diff needs a scalar: %s is a tensor (:diff sum(%s) wrt ...)\n", shown, shown);
+      rc = 1;
     } else {
       rc = 0;
       for (int k = 0; k < nwrt; k++) {
