@@ -65,9 +65,13 @@ static Tid A(const S *s, Tid t, uint32_t i) { return s->pool[s->t[t].args + i]; 
 
 /* ---- interning ------------------------------------------------------------------ */
 
-static uint64_t mix(uint64_t h, uint64_t v) {
+static uint64_t mix(uint64_t h, uint64_t v) { /* MurmurHash3's finaliser on the combination */
   h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  return h * 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 33);
 }
 
 static uint64_t str_hash(const char *x) {
@@ -397,13 +401,67 @@ static int cmp_term(const S *s, Tid a, Tid b) {
   return a < b ? -1 : a > b;
 }
 
+/* A stable merge sort, bottom up (sums may have thousands of terms). */
 static void sort(const S *s, Tid *v, uint32_t n, int (*cmp)(const S *, Tid, Tid)) {
-  for (uint32_t i = 1; i < n; i++) /* insertion: argument lists are short */
-    for (uint32_t j = i; j > 0 && cmp(s, v[j - 1], v[j]) > 0; j--) {
-      Tid x = v[j];
-      v[j] = v[j - 1];
-      v[j - 1] = x;
+  int sorted = 1;
+  for (uint32_t i = 1; i < n && sorted; i++)
+    sorted = cmp(s, v[i - 1], v[i]) <= 0;
+  if (sorted)
+    return;
+  Tid *tmp = malloc(n * sizeof *tmp);
+  if (!tmp)
+    return; /* unsorted is still the same sum */
+  for (uint32_t w = 1; w < n; w *= 2) {
+    for (uint32_t lo = 0; lo < n; lo += 2 * w) {
+      uint32_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, k = lo;
+      while (i < mid && j < hi)
+        tmp[k++] = cmp(s, v[j], v[i]) < 0 ? v[j++] : v[i++];
+      while (i < mid)
+        tmp[k++] = v[i++];
+      while (j < hi)
+        tmp[k++] = v[j++];
     }
+    memcpy(v, tmp, n * sizeof *v);
+  }
+  free(tmp);
+}
+
+/* Where each term is in a list: open addressing on term ids. */
+typedef struct Index {
+  uint32_t *slot; /* 1 + position, 0 empty */
+  Tid *key;
+  uint32_t cap;
+} Index;
+
+static int index_init(S *s, Index *x, uint32_t n) {
+  x->cap = 16;
+  while (x->cap < 2 * n + 2)
+    x->cap *= 2;
+  x->slot = calloc(x->cap, sizeof *x->slot);
+  x->key = malloc(x->cap * sizeof *x->key);
+  if (!x->slot || !x->key) {
+    free(x->slot);
+    free(x->key);
+    s->oom = 1;
+    return 0;
+  }
+  return 1;
+}
+
+/* The position stored for t, or (storing pos) pos itself when it is new. */
+static uint32_t index_get(Index *x, Tid t, uint32_t pos) {
+  uint32_t j = (uint32_t)(t * 2654435761u) & (x->cap - 1);
+  for (; x->slot[j]; j = (j + 1) & (x->cap - 1))
+    if (x->key[j] == t)
+      return x->slot[j] - 1;
+  x->slot[j] = pos + 1;
+  x->key[j] = t;
+  return pos;
+}
+
+static void index_free(Index *x) {
+  free(x->slot);
+  free(x->key);
 }
 
 /* ---- algebra ------------------------------------------------------------------------------- */
@@ -524,24 +582,21 @@ static Tid mul(S *s, const Tid *args_in, uint32_t n_in) {
     return zero(s, shape);
   }
   /* powers of the same base add up: x*x^2 = x^3, x/x = 1 */
-  for (uint32_t i = 0; i < g.n; i++) {
-    if (g.v[i] == NO_TERM)
-      continue;
-    Tid ei, bi = base_exp(s, g.v[i], &ei);
-    int merged = 0;
-    for (uint32_t k = i + 1; k < g.n; k++) {
-      if (g.v[k] == NO_TERM)
-        continue;
-      Tid ek, bk = base_exp(s, g.v[k], &ek);
-      if (bk != bi)
-        continue;
-      ei = add2(s, ei, ek);
-      g.v[k] = NO_TERM;
-      merged = 1;
-    }
-    if (merged)
-      g.v[i] = powt(s, bi, ei);
+  Index bases;
+  if (!index_init(s, &bases, g.n)) {
+    free(g.v);
+    return NO_TERM;
   }
+  for (uint32_t i = 0; i < g.n; i++) {
+    Tid ei, bi = base_exp(s, g.v[i], &ei);
+    uint32_t at = index_get(&bases, bi, i);
+    if (at == i)
+      continue;
+    Tid ea, ba = base_exp(s, g.v[at], &ea);
+    g.v[at] = powt(s, ba, add2(s, ea, ei));
+    g.v[i] = NO_TERM;
+  }
+  index_free(&bases);
   uint32_t m = 0;
   for (uint32_t i = 0; i < g.n; i++) {
     if (g.v[i] == NO_TERM || is_value(s, g.v[i], 1))
@@ -692,6 +747,13 @@ static Tid add(S *s, const Tid *args_in, uint32_t n_in) {
   }
   uint32_t m = 0;
   double constant = 0;
+  Index like;
+  if (!index_init(s, &like, f.n)) {
+    free(coef);
+    free(mono);
+    free(f.v);
+    return NO_TERM;
+  }
   for (uint32_t i = 0; i < f.n; i++) {
     Tid t = f.v[i];
     if (is_op(s, t, OP_BCAST) && T(s, A(s, t, 0))->kind == T_NUM)
@@ -702,15 +764,14 @@ static Tid add(S *s, const Tid *args_in, uint32_t n_in) {
     }
     double c;
     Tid r = split_coef(s, t, &c);
-    uint32_t k = 0;
-    while (k < m && mono[k] != r)
-      k++;
+    uint32_t k = index_get(&like, r, m);
     if (k == m) {
       mono[m] = r;
       coef[m++] = 0;
     }
     coef[k] += c;
   }
+  index_free(&like);
   free(f.v);
   List g = {0};
   for (uint32_t k = 0; k < m; k++)
