@@ -1958,13 +1958,45 @@ static void pr(P *p, Tid t, int top) {
     buf_puts(b, "reshape(");
     pr(p, a, 0);
     buf_puts(b, ", [");
-    const Shape *sh = shp(s, x->shape);
+    /* as lower.c reads it: literal sizes, the names of sizes the tensor
+     * has, and one -1 for the rest (N//2 from N, as reshape(x, [-1, 2])) */
+    const Shape *sh = shp(s, x->shape), *in = shp(s, T(s, a)->shape);
+    int64_t left[MAX_RANK];
+    int nleft = 0, infer = 0;
+    double lit_in = 1, lit_out = 1;
+    for (int k = 0; k < in->rank; k++)
+      if (in->dim[k] >= 0)
+        lit_in *= (double)in->dim[k];
+      else
+        left[nleft++] = in->dim[k];
     for (int k = 0; k < sh->rank; k++) {
       if (k)
         buf_puts(b, ", ");
-      char dn[128];
-      dim_format(s->d, sh->dim[k], dn, sizeof dn);
-      buf_puts(b, dn);
+      int64_t d = sh->dim[k];
+      int named = 0;
+      for (int j = 0; d < 0 && !dim_is_derived(d) && j < nleft && !named; j++)
+        if (left[j] == d) {
+          left[j] = left[--nleft];
+          named = 1;
+        }
+      if (d >= 0) {
+        buf_printf(b, "%lld", (long long)d);
+        lit_out *= (double)d;
+      } else if (named) {
+        put_dim(p, d);
+      } else {
+        buf_puts(b, "-1");
+        infer++;
+      }
+    }
+    int ok = infer <= 1 && nleft <= 1;
+    if (ok && nleft == 1)
+      ok = infer == 1 && lit_out / lit_in == floor(lit_out / lit_in) && lit_out >= lit_in;
+    else if (ok && infer == 1)
+      ok = lit_in / lit_out == floor(lit_in / lit_out) && lit_in >= lit_out;
+    if (!ok) {
+      snprintf(s->why, sizeof s->why, "a reshape of a tensor whose size is known only at call time");
+      s->fail = 1;
     }
     buf_puts(b, "])");
     return;
@@ -2030,6 +2062,27 @@ static void pr(P *p, Tid t, int top) {
   case OP_SCATTER: { /* the adjoint of take: a 0/1 matrix of the indices */
     Tid tt = A(s, t, 0), idx = A(s, t, 1);
     const Shape *sh = shp(s, x->shape);
+    int ax = (int)x->idx;
+    if (T(s, idx)->shape == SHAPE_SCALAR) { /* one index: t with the axis back, times the mask */
+      if (T(s, tt)->shape != SHAPE_SCALAR) {
+        pr_arg(p, tt, PR_ATOM);
+        buf_puts(b, "[");
+        for (int k = 0; k < sh->rank; k++)
+          buf_puts(b, k == ax ? (k ? ", None" : "None") : (k ? ", :" : ":"));
+        buf_puts(b, "]");
+      } else {
+        pr_arg(p, tt, PR_MUL);
+      }
+      buf_puts(b, "*(");
+      if (!put_axis_range(p, sh->dim[ax], ax, sh->rank)) {
+        snprintf(s->why, sizeof s->why, "take() from a tensor of a derived size");
+        s->fail = 1;
+      }
+      buf_puts(b, " == ");
+      pr_arg(p, idx, PR_ADD);
+      buf_puts(b, ")");
+      return;
+    }
     if (shape_rank(s->d, T(s, idx)->shape) != 1 || sh->rank > 2) {
       snprintf(s->why, sizeof s->why, "take() with indices of rank %d", shape_rank(s->d, T(s, idx)->shape));
       s->fail = 1;
