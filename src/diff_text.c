@@ -156,7 +156,8 @@ static Tid mk(S *s, int kind, int op, ShapeId shape, double num, int64_t idx, co
     s->cappool = cap;
   }
   key.args = (uint32_t)s->npool;
-  memcpy(s->pool + s->npool, args, nargs * sizeof *args);
+  if (nargs)
+    memcpy(s->pool + s->npool, args, nargs * sizeof *args);
   s->npool += nargs;
   /* degree: symbols 1, numbers 0, products add, powers multiply, sums take
    * the largest; functions count as symbols */
