@@ -504,7 +504,14 @@ static char **needed(Repl *r, const char *const *roots, int nroots, int skip, co
   for (int q = 0; q < todo.n; q++) { /* todo grows as the names' statements are added */
     const char *nm = todo.v[q];
     size_t nlen = strlen(nm);
-    for (int i = 0; i < r->n; i++) {
+    int first_i = -1, first_j = -1, declared = 0, again = 0; /* nm as a dimension */
+    for (int i = 0; i <= r->n; i++) {
+      if (i == r->n) { /* a dimension that no data binds is still declared: by its first */
+        if (first_i < 0 || declared || again)
+          break;
+        i = first_i;
+        again = 1;
+      }
       const char *t = i == skip ? replace : r->st[i].text;
       char *sn;
       Kind k = classify(t, &sn);
@@ -512,23 +519,25 @@ static char **needed(Repl *r, const char *const *roots, int nroots, int skip, co
         const char *body;
         int np = decl_parts(t, &body, parts);
         for (int j = 0; j < np; j++) {
-          if (part[i][j / 8] >> (j % 8) & 1)
-            continue;
           const char *p = parts[j].s, *id;
           size_t len;
-          int take = 0;
-          if (next_ident(&p, &id, &len) && len == nlen && !strncmp(id, nm, len))
-            take = 1; /* the variable itself */
-          else if (part_has_data(r, &parts[j])) { /* data that binds its dimension nm? */
-            const char *open = memchr(parts[j].s, '[', (size_t)(parts[j].e - parts[j].s));
-            const char *close = open ? memchr(open, ']', (size_t)(parts[j].e - open)) : NULL;
-            Names dims = {0};
-            if (close)
-              names_of(&dims, open, close, NULL);
-            take = names_has(&dims, nm, nlen);
-            names_free(&dims);
+          const char *open = memchr(parts[j].s, '[', (size_t)(parts[j].e - parts[j].s));
+          const char *close = open ? memchr(open, ']', (size_t)(parts[j].e - open)) : NULL;
+          Names dims = {0};
+          if (close)
+            names_of(&dims, open, close, NULL);
+          int mentions = names_has(&dims, nm, nlen), marked = part[i][j / 8] >> (j % 8) & 1;
+          names_free(&dims);
+          declared |= mentions && marked;
+          if (mentions && first_i < 0) {
+            first_i = i;
+            first_j = j;
           }
+          int take = !marked && ((next_ident(&p, &id, &len) && len == nlen && !strncmp(id, nm, len)) || /* itself */
+                                 (mentions && part_has_data(r, &parts[j])) || /* data binds the dimension */
+                                 (again && i == first_i && j == first_j && !declared));
           if (take) {
+            declared |= mentions;
             part[i][j / 8] |= (unsigned char)(1u << (j % 8));
             Names got = {0};
             names_of(&got, parts[j].s, parts[j].e, NULL);

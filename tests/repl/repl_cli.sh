@@ -274,6 +274,25 @@ lazy_values)
   same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
+lazy_dimensions)
+  # A symbolic dimension is bound by the data of the variables that have
+  # it: 1/N needs the Iris data but not V; without data, the variable that
+  # would bind it is named.
+  printf '%s\n' ':load examples/iris_mlp.expr' '1/N' 'sum(V*0) + 1' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  printf '%s\n' 'f = 0.006666666667' 'f = 1' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'param x[N]' 'h = 1/(N + 1)' 'h' 'x = [1, 2, 3]' 'h' >"$tmp/y.in"
+  session y
+  expect_rc y 1
+  printf '%s\n' 'h = 0.25' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  printf '%s\n' 'repl: error: no value for x: give it with :set x=VALUE or x = VALUE' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.err" "stderr"
+  ;;
+
 assign_sets_value)
   # x = 5 for a free or declared variable sets its value, as :set does
   # (also after f = 2*x uses it); a tensor literal too; a definition is
