@@ -141,8 +141,10 @@ int gather_values(Gradc *g, const Opts *o, int random_scalars) {
   return bad ? report(g) : 0;
 }
 
-/* --wrt a,b -> variable indices (default: every param) */
+/* --wrt a,b -> variable indices (default: every param); file "repl": the
+ * REPL's `wrt a,b`, in its words */
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt) {
+  int repl = file && !strcmp(file, "repl");
   int n = gradc_var_count(g);
   *nwrt = 0;
   *wrt = malloc(((size_t)n + (list ? strlen(list) : 0) + 1) * sizeof **wrt);
@@ -162,21 +164,24 @@ int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt
     int k = gradc_var_index(g, tok);
     if (k < 0) {
       const char *hint = gradc_var_suggest(g, tok);
-      fprintf(stderr, "gradc: error: --wrt: %s has no variable '%s'%s%s%s\n", file, tok,
-              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+      if (repl)
+        fprintf(stderr, "repl: error: wrt %s: the session has no variable '%s'", list, tok);
+      else
+        fprintf(stderr, "gradc: error: --wrt: %s has no variable '%s'", file, tok);
+      fprintf(stderr, "%s%s%s\n", hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
       rc = -1;
       continue;
     }
     for (int j = 0; j < *nwrt; j++)
       if ((*wrt)[j] == k) {
-        fprintf(stderr, "gradc: error: --wrt names '%s' twice\n", tok);
+        fprintf(stderr, repl ? "repl: error: wrt names '%s' twice\n" : "gradc: error: --wrt names '%s' twice\n", tok);
         rc = -1;
       }
     (*wrt)[(*nwrt)++] = k;
   }
   free(copy);
   if (rc == 0 && *nwrt == 0) {
-    fprintf(stderr, "gradc: error: --wrt is empty\n");
+    fprintf(stderr, repl ? "repl: error: wrt needs a variable\n" : "gradc: error: --wrt is empty\n");
     rc = -1;
   }
   return rc;

@@ -1430,45 +1430,6 @@ static int command(Repl *r, char *line) {
   return interruptible(r, target_command, &(TargetCmd){cmd, args});
 }
 
-/* The variables in a wrt list (default: every param the target uses),
- * checked in the REPL's words; 0 on success. */
-static int repl_wrt(Gradc *g, const char *list, int **wrt, int *nwrt) {
-  *nwrt = 0;
-  *wrt = malloc(((size_t)gradc_var_count(g) + (list ? strlen(list) : 0) + 1) * sizeof **wrt);
-  if (!*wrt)
-    return -1;
-  if (!list) {
-    for (int i = 0; i < gradc_var_count(g); i++)
-      if (gradc_var_is_param(g, i))
-        (*wrt)[(*nwrt)++] = i;
-    return 0;
-  }
-  char *copy = xstrdup(list);
-  int rc = 0;
-  for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-    int k = gradc_var_index(g, tok);
-    if (k < 0) {
-      const char *hint = gradc_var_suggest(g, tok);
-      fprintf(stderr, "repl: error: wrt %s: the session has no variable '%s'%s%s%s\n", list, tok,
-              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-      rc = -1;
-      continue;
-    }
-    for (int j = 0; j < *nwrt; j++)
-      if ((*wrt)[j] == k) {
-        fprintf(stderr, "repl: error: wrt %s names '%s' twice\n", list, tok);
-        rc = -1;
-      }
-    (*wrt)[(*nwrt)++] = k;
-  }
-  free(copy);
-  if (rc == 0 && *nwrt == 0) {
-    fprintf(stderr, "repl: error: wrt needs a variable\n");
-    rc = -1;
-  }
-  return rc;
-}
-
 /* Are the names that start the words of `list` (NAME=VALUE words, a wrt
  * list a,b or x[1]) variables of the session? Else an error in the REPL's
  * words with a hint, and -1. */
@@ -1550,7 +1511,7 @@ static int target_command(Repl *r, void *arg) {
     if (g) {
       Run run = {g, &o, gradc_var_count(g)};
       int *wrt, nwrt;
-      if (repl_wrt(g, NULL, &wrt, &nwrt) == 0) {
+      if (parse_wrt(g, "repl", NULL, &wrt, &nwrt) == 0) {
         int *w2 = realloc(wrt, ((size_t)nwrt + (size_t)o.ntangent + 1) * sizeof *w2);
         rc = w2 ? cmd_jvp(&run, w2, nwrt) : 1;
         free(w2 ? w2 : wrt);
@@ -1593,7 +1554,7 @@ static int target_command(Repl *r, void *arg) {
       return 1;
     }
     /* :trace reads its own wrt (an element: x[1]) */
-    if (repl_wrt(g, strcmp(cmd, ":trace") ? wrtlist : NULL, &wrt, &nwrt) < 0) {
+    if (parse_wrt(g, "repl", strcmp(cmd, ":trace") ? wrtlist : NULL, &wrt, &nwrt) < 0) {
       free(wrt);
       return 1;
     }
@@ -1618,7 +1579,7 @@ static int target_command(Repl *r, void *arg) {
     free(wrt);
     return rc;
   }
-  if (repl_wrt(g, wrtlist, &wrt, &nwrt) < 0) {
+  if (parse_wrt(g, "repl", wrtlist, &wrt, &nwrt) < 0) {
     free(wrt);
     return 1;
   }

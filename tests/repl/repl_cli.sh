@@ -370,7 +370,7 @@ own_wording)
   same "$tmp/want" "$tmp/x.out" "stdout"
   printf '%s\n' "repl: error: :jvp: the session has no variable 'z'" \
     "repl: error: :hessian ... wrt z: the session has no variable 'z'" \
-    "repl: error: wrt x,x names 'x' twice" \
+    "repl: error: wrt names 'x' twice" \
     "repl: error: :trace ... wrt q: the session has no variable 'q'" \
     "repl: error: :diff ... wrt yy: the session has no variable 'yy' (did you mean 'y'?)" \
     "repl: error: no value for v: give it with :set v=VALUE or v = VALUE" >"$tmp/want"
