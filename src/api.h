@@ -53,6 +53,9 @@ void values_free(Gradc *g);
 /* The number of elements of shape s with the bound dimensions; -1 if a
  * dimension is not bound. */
 long values_size(const Gradc *g, ShapeId s);
+/* A standard normal number from the seeded generator of the defaults
+ * (splitmix64, Box-Muller); state advances. */
+double values_normal(uint64_t *state);
 
 /* api.c, for trace.c: a function of any roots, cached under key (taken);
  * ntan tangent arguments shaped like the variables tan_of. */

@@ -18,7 +18,7 @@
 
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
-                                 "trace", "emit", "dot", "repl", "train",
+                                 "trace", "emit", "dot", "repl", "train", "landscape",
                                  "diff"};
 
 void usage_error(const char *cmd, const char *fmt, ...) {
@@ -46,6 +46,7 @@ static void help(const char *cmd) {
            "  dot       Graphviz of the DAG\n"
            "  repl      interactive session: define, differentiate, JIT-evaluate\n"
            "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n"
+           "  landscape the loss on a line or plane through the params, as a PNG\n"
            "  diff      the derivative as a simplified expression\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
@@ -101,6 +102,7 @@ static void help(const char *cmd) {
                 "  gradient that is not finite it stops, names the step, goes back to the last\n"
                 "  finite params (saved with --save) and exits 4.\n"
                 "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
+      {"landscape", landscape_help},
   };
   for (size_t i = 0; i < sizeof h / sizeof *h; i++)
     if (!strcmp(h[i].cmd, cmd))
@@ -627,7 +629,7 @@ static void shape_text(Gradc *g, const long *dims, int rank, char *out, size_t n
 
 /* --output NAME, which must be scalar, by default the first scalar output
  * (SPEC 2); -1 after an error, with *rc its exit code. */
-static int scalar_output_arg(Run *r, const char *cmd, int *rc) {
+int scalar_output_arg(Run *r, const char *cmd, int *rc) {
   Gradc *g = r->g;
   int no = gradc_output_count(g), repl = r->o->cmd && !strcmp(r->o->cmd, "repl");
   if (!r->o->output) {
@@ -1201,7 +1203,7 @@ out:
 
 /* Write text to a new temporary file beside path; returns its name
  * (malloc'd) or NULL after printing why. */
-static char *write_temp(const char *path, const char *text) {
+static char *write_temp(const char *path, const void *data, size_t len) {
   size_t n = strlen(path);
   char *tmp = malloc(n + 16);
   if (!tmp)
@@ -1217,8 +1219,7 @@ static char *write_temp(const char *path, const char *text) {
   umask(mask);
   fchmod(fd, 0666 & ~mask);
   FILE *f = fdopen(fd, "w");
-  size_t len = strlen(text);
-  int ok = f && fwrite(text, 1, len, f) == len;
+  int ok = f && fwrite(data, 1, len, f) == len;
   ok &= f && fflush(f) == 0 && fsync(fd) == 0;
   if (f)
     ok &= fclose(f) == 0;
@@ -1247,7 +1248,11 @@ static int commit(char *tmp, const char *path) {
 /* Write a file atomically: a temporary file in the same directory, then
  * rename, so a failed run leaves any previous file intact. */
 int write_atomic(const char *path, const char *text) {
-  char *tmp = write_temp(path, text);
+  return write_atomic_data(path, text, strlen(text));
+}
+
+int write_atomic_data(const char *path, const void *data, size_t len) {
+  char *tmp = write_temp(path, data, len);
   return tmp ? commit(tmp, path) : -1;
 }
 
@@ -1302,8 +1307,8 @@ int cmd_emit(Run *r) {
     return report(r->g);
   /* both files are written before either replaces its old version */
   int rc = 0;
-  char *th = o->header ? write_temp(o->header, hdr) : NULL;
-  char *ts = th || !o->header ? (o->out ? write_temp(o->out, src) : NULL) : NULL;
+  char *th = o->header ? write_temp(o->header, hdr, strlen(hdr)) : NULL;
+  char *ts = th || !o->header ? (o->out ? write_temp(o->out, src, strlen(src)) : NULL) : NULL;
   if ((o->header && !th) || (o->out && !ts)) {
     if (th)
       unlink(th);
@@ -1465,6 +1470,24 @@ int main(int argc, char **argv) {
         o.steps = n;
       else
         o.batch = n;
+    } else if ((v = take(argc, argv, &i, "--dim", cmdsp, &bad))) {
+      o.dim = !strcmp(v, "1") ? 1 : !strcmp(v, "2") ? 2 : -1;
+      if (o.dim < 0) {
+        usage_error(cmdsp, "--dim must be 1 or 2, not '%s'", v);
+        bad = 1;
+      }
+    } else if ((v = take(argc, argv, &i, "--grid", cmdsp, &bad))) {
+      char *end;
+      errno = 0;
+      o.grid = strtol(v, &end, 10);
+      if (!*v || *end || errno || o.grid < 2) {
+        usage_error(cmdsp, "--grid needs an integer of at least 2, not '%s'", v);
+        bad = 1;
+      }
+    } else if ((v = take(argc, argv, &i, "--along", cmdsp, &bad))) {
+      o.along = v;
+    } else if ((v = take(argc, argv, &i, "--range", cmdsp, &bad))) {
+      o.range = v;
     } else if ((v = take(argc, argv, &i, "--backend", cmdsp, &bad))) {
       if (!strcmp(v, "tcc"))
         o.backend = GRADC_BACKEND_TCC;
@@ -1499,6 +1522,10 @@ int main(int argc, char **argv) {
   }
   if (!o.file) {
     usage_error(cmdsp, "%s needs a FILE", o.cmd);
+    rc = EXIT_USAGE;
+    goto out;
+  }
+  if (landscape_usage(&o) != 0) {
     rc = EXIT_USAGE;
     goto out;
   }
@@ -1557,6 +1584,8 @@ int main(int argc, char **argv) {
         rc = cmd_trace(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "train"))
         rc = cmd_train(&r);
+      else if (!strcmp(o.cmd, "landscape"))
+        rc = cmd_landscape(&r);
       else {
         fprintf(stderr, "gradc: %s is not implemented yet\n", o.cmd);
         rc = EXIT_USAGE;

@@ -24,6 +24,9 @@ typedef struct Opts {
   long steps, batch;
   int blas;
   double lr;
+  int dim;             /* landscape: --dim, --grid, --along, --range */
+  long grid;
+  const char *along, *range;
 } Opts;
 
 typedef struct Run {
@@ -38,6 +41,9 @@ int parse_number(const char *s, double *x);
 int gather_values(Gradc *g, const Opts *o, int random_scalars);
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
 int is_scalar_output(Gradc *g, int o);
+/* --output NAME, which must be scalar, by default the first scalar output;
+ * -1 after an error (printed), with *rc its exit code. */
+int scalar_output_arg(Run *r, const char *cmd, int *rc);
 void print_named(const char *name, const double *d, const long *dims, int rank);
 void print_num(double x);              /* %.10g, or NaN, Infinity, -Infinity */
 long count(const long *dims, int rank); /* elements of a shape */
@@ -51,6 +57,7 @@ void json_print(json_t *root);
 double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes);
 void free_tangents(double **t, int n);
 int write_atomic(const char *path, const char *text);
+int write_atomic_data(const char *path, const void *data, size_t len);
 
 /* each returns an exit code and prints its results */
 int cmd_eval(Run *r);
@@ -64,6 +71,12 @@ int cmd_train(Run *r);
 int cmd_emit(Run *r);
 int cmd_dot(Run *r);
 int cmd_diff(Run *r);                  /* diff_cmd.c */
+
+/* cmd_landscape.c */
+extern const char landscape_help[];  /* its --help text */
+/* Usage errors of landscape's options (any command): 0 or -1 after printing. */
+int landscape_usage(const Opts *o);
+int cmd_landscape(Run *r);
 
 /* repl.c */
 int repl_main(const Opts *o);
