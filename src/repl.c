@@ -498,8 +498,12 @@ static char **needed(Repl *r, const char *const *roots, int nroots, int skip, co
     names_of(&todo, roots[k], NULL, NULL);
   char *whole = calloc((size_t)r->n + 1, 1);
   unsigned char(*part)[MAX_PARTS / 8] = calloc((size_t)r->n + 1, sizeof *part);
-  if (!whole || !part)
+  Kind *kind = calloc((size_t)r->n + 1, sizeof *kind);
+  char **defines = calloc((size_t)r->n + 1, sizeof *defines);
+  if (!whole || !part || !kind || !defines)
     exit(EXIT_INPUT);
+  for (int i = 0; i < r->n; i++) /* once: what each statement is and defines */
+    kind[i] = classify(i == skip ? replace : r->st[i].text, &defines[i]);
   Part parts[MAX_PARTS];
   for (int q = 0; q < todo.n; q++) { /* todo grows as the names' statements are added */
     const char *nm = todo.v[q];
@@ -512,9 +516,8 @@ static char **needed(Repl *r, const char *const *roots, int nroots, int skip, co
         i = first_i;
         again = 1;
       }
-      const char *t = i == skip ? replace : r->st[i].text;
-      char *sn;
-      Kind k = classify(t, &sn);
+      const char *t = i == skip ? replace : r->st[i].text, *sn = defines[i];
+      Kind k = kind[i];
       if (k == K_DECL) {
         const char *body;
         int np = decl_parts(t, &body, parts);
@@ -559,9 +562,12 @@ static char **needed(Repl *r, const char *const *roots, int nroots, int skip, co
         names_of(&todo, body, NULL, &params);
         names_free(&params);
       }
-      free(sn);
     }
   }
+  for (int i = 0; i < r->n; i++)
+    free(defines[i]);
+  free(defines);
+  free(kind);
   names_free(&todo);
   char **use = calloc((size_t)r->n + 1, sizeof *use);
   if (!use)
