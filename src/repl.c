@@ -696,9 +696,11 @@ static const char *commands[] = {":help", ":load", ":set", ":vars", ":grad", ":j
 
 static void help(void) {
   puts("Statements as in .expr files: param/input declarations, NAME = EXPR, output NAME = EXPR.\n"
-       "A bare expression is evaluated at the current values. Redefining a name replaces it.\n"
+       "A bare expression is evaluated at the current values (_ is the last value printed);\n"
+       "NAME = NUMBER gives a variable a value. Redefining a name replaces it. Ctrl-C stops\n"
+       "a command or the line being typed; Ctrl-D at an empty prompt leaves.\n"
        "  :set NAME=VALUE...        give variables values (numbers, JSON arrays, @FILE)\n"
-       "  :vars                     variables, shapes and values\n"
+       "  :vars                     variables, shapes and values; the definitions\n"
        "  :load FILE                add the statements of an .expr file\n"
        "  :grad EXPR|NAME [wrt a,b] value and gradient (reverse mode)\n"
        "  :jvp EXPR|NAME NAME=VALUE... directional derivative (forward mode)\n"
