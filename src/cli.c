@@ -19,7 +19,7 @@
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
                                  "trace", "emit", "dot", "repl", "train", "landscape",
-                                 "sparsity"};
+                                 "sparsity", "diff"};
 
 void usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -47,7 +47,8 @@ static void help(const char *cmd) {
            "  repl      interactive session: define, differentiate, JIT-evaluate\n"
            "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n"
            "  landscape the loss on a line or plane through the params, as a PNG\n"
-           "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n\n"
+           "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n"
+           "  diff      the derivative as a simplified expression\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
@@ -104,6 +105,9 @@ static void help(const char *cmd) {
                    "  recover the whole matrix. --json adds the pattern as sorted row/col arrays.\n"
                    "  Inputs outside --wrt count as constants at their values.\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
+      {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME]\n"
+               "  The derivative of a scalar output (default: the first) as a simplified\n"
+               "  expression in the language, shared parts as 'let' lines; needs no values.\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
                "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
@@ -164,8 +168,10 @@ int gather_values(Gradc *g, const Opts *o, int random_scalars) {
   return bad ? report(g) : 0;
 }
 
-/* --wrt a,b -> variable indices (default: every param) */
+/* --wrt a,b -> variable indices (default: every param); file "repl": the
+ * REPL's `wrt a,b`, in its words */
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt) {
+  int repl = file && !strcmp(file, "repl");
   int n = gradc_var_count(g);
   *nwrt = 0;
   *wrt = malloc(((size_t)n + (list ? strlen(list) : 0) + 1) * sizeof **wrt);
@@ -185,21 +191,24 @@ int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt
     int k = gradc_var_index(g, tok);
     if (k < 0) {
       const char *hint = gradc_var_suggest(g, tok);
-      fprintf(stderr, "gradc: error: --wrt: %s has no variable '%s'%s%s%s\n", file, tok,
-              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+      if (repl)
+        fprintf(stderr, "repl: error: wrt %s: the session has no variable '%s'", list, tok);
+      else
+        fprintf(stderr, "gradc: error: --wrt: %s has no variable '%s'", file, tok);
+      fprintf(stderr, "%s%s%s\n", hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
       rc = -1;
       continue;
     }
     for (int j = 0; j < *nwrt; j++)
       if ((*wrt)[j] == k) {
-        fprintf(stderr, "gradc: error: --wrt names '%s' twice\n", tok);
+        fprintf(stderr, repl ? "repl: error: wrt names '%s' twice\n" : "gradc: error: --wrt names '%s' twice\n", tok);
         rc = -1;
       }
     (*wrt)[(*nwrt)++] = k;
   }
   free(copy);
   if (rc == 0 && *nwrt == 0) {
-    fprintf(stderr, "gradc: error: --wrt is empty\n");
+    fprintf(stderr, repl ? "repl: error: wrt needs a variable\n" : "gradc: error: --wrt is empty\n");
     rc = -1;
   }
   return rc;
@@ -1599,6 +1608,8 @@ int main(int argc, char **argv) {
     rc = cmd_emit(&r);
   } else if (!strcmp(o.cmd, "dot")) {
     rc = cmd_dot(&r);
+  } else if (!strcmp(o.cmd, "diff")) {
+    rc = cmd_diff(&r);
   } else {
     int *wrt = NULL, nwrt = 0;
     /* trace reads its own --wrt (an element: x[1]) */

@@ -88,6 +88,7 @@ int jacobian_by_colours(Run *r, const int *wrt, int nwrt, double **block, const 
 int cmd_sparsity(Run *r, const int *wrt, int nwrt);
 int cmd_jacobian_sparse(Run *r, const int *wrt, int nwrt);
 int cmd_hessian_sparse(Run *r, const int *wrt, int nwrt);
+int cmd_diff(Run *r);                  /* diff_cmd.c */
 
 /* cmd_landscape.c */
 extern const char landscape_help[];  /* its --help text */
