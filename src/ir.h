@@ -468,6 +468,30 @@ NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out);
 /* The chain-rule term for argument i of node n: d n / d arg_i times `seed`
  * (micrograd's _backward for one input); NO_NODE if it is zero. */
 NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed);
+/* The pieces vector.c reuses: is op differentiated at all; the chain-rule
+ * term of argument i in either mode (ad_contrib, or a tensor operator's
+ * rule; t the tangent of arg i, or the adjoint of n); acc + t with strong
+ * zeros and in-place scatters; the partials of an AMAX or PROD node n
+ * (the shape of its operand). */
+int ad_differentiable(OpKind op);
+NodeId ad_term(Dag *g, NodeId n, int i, NodeId t, int reverse);
+NodeId ad_accumulate(Dag *g, NodeId acc, NodeId t);
+NodeId ad_reduce_partial(Dag *g, NodeId n);
+
+/* ---------------------------------------------------------------- vector.c */
+
+/* Vector mode: K directions at once, as a leading axis of every tangent
+ * (adjoint): the tangent of a node of shape S has shape [K]+S. Primal
+ * values are shared by the K directions. The array is indexed by node id as
+ * ad_forward's/ad_reverse's (NO_NODE: zero), but only the roots' tangents
+ * (the variables' adjoints) are sure to be there; var_tangent[k] and seed
+ * have the leading axis. A variable of rank MAX_RANK gets no adjoint
+ * (NO_NODE: check the ranks first). NULL when out of memory or when a
+ * root of rank MAX_RANK has a tangent (g->err says so). Nodes of rank
+ * MAX_RANK inside are differentiated one direction at a time. */
+NodeId *ad_forward_vector(Dag *g, int K, const NodeId *var_tangent, int nvars,
+                          const NodeId *roots, int nroots, uint32_t *n_out);
+NodeId *ad_reverse_vector(Dag *g, int K, NodeId root, NodeId seed, uint32_t *n_out);
 
 /* ------------------------------------------------------------- lang_ad.c */
 
