@@ -34,8 +34,8 @@ typedef struct Vec {
   uint32_t n;   /* nodes before the pass */
   NodeId *v;    /* the [K]+S form, or NO_NODE */
   NodeId **s;   /* the K directions apart (shape S each; NO_NODE: 0), or NULL.
-                 * Forward mode: v and s are the same tangent in two forms;
-                 * reverse mode: two parts of an adjoint, to be added. */
+                 * forward mode: v and s are the same tangent in two forms;
+                 * reverse mode: s only where the rank leaves no room */
   int oom;
 } Vec;
 
@@ -366,14 +366,12 @@ static NodeId *new_split(Vec *V, NodeId i) {
   return V->s[i];
 }
 
-/* The K pieces stacked into one [K]+S tensor, added to acc (NO_NODE: none). */
-static NodeId stack(Vec *V, NodeId i, NodeId acc) {
-  Dag *g = V->g;
-  ShapeId s = dag_shape(g, i), vs = vshape(V, s);
-  int fresh = acc == NO_NODE; /* then a zero piece is written as +0 */
+/* K pieces of shape s (NO_NODE: 0) stacked into one [K]+s tensor. */
+static NodeId stack(Vec *V, const NodeId *piece, ShapeId s) {
+  ShapeId vs = vshape(V, s);
+  NodeId acc = NO_NODE;
   for (int k = 0; k < V->K; k++)
-    if (fresh || V->s[i][k] != NO_NODE)
-      acc = dir_put(V, acc, V->s[i][k], k, vs, s);
+    acc = dir_put(V, acc, piece[k], k, vs, s);
   return acc;
 }
 
@@ -382,7 +380,7 @@ static NodeId stack(Vec *V, NodeId i, NodeId acc) {
 /* The [K]+S form of node i's tangent (NO_NODE: 0); rank(S) < MAX_RANK. */
 static NodeId fwd_vec(Vec *V, NodeId i) {
   if (V->v[i] == NO_NODE && V->s[i])
-    V->v[i] = stack(V, i, NO_NODE);
+    V->v[i] = stack(V, V->s[i], dag_shape(V->g, i));
   return V->v[i];
 }
 
@@ -517,38 +515,43 @@ NodeId *ad_forward_vector(Dag *g, int K, const NodeId *var_tangent, int nvars,
 
 /* ---- reverse ----------------------------------------------------------------------------- */
 
-/* Node i's adjoint in one [K]+S tensor: its two parts added. */
-static NodeId rev_vec(Vec *V, NodeId i) {
-  if (V->s[i]) {
-    V->v[i] = stack(V, i, V->v[i]);
-    free(V->s[i]);
-    V->s[i] = NULL;
-  }
-  return V->v[i];
-}
-
-/* Node i's adjoint as K pieces: its two parts added. */
+/* Node i's adjoint as K pieces. An adjoint is kept whole ([K]+S) where
+ * its rank allows and as pieces where it does not, so a node has one form
+ * or the other, and its terms are added in the order of one direction at a
+ * time (the same bits). */
 static NodeId *rev_split(Vec *V, NodeId i) {
-  Dag *g = V->g;
   NodeId *s = new_split(V, i);
   for (int k = 0; s && V->v[i] != NO_NODE && k < V->K; k++)
-    s[k] = ad_accumulate(g, s[k], dir_of(V, V->v[i], k));
+    s[k] = dir_of(V, V->v[i], k);
   V->v[i] = NO_NODE;
   return s;
 }
 
-static void rev_add_split(Vec *V, NodeId a, int k, NodeId c) {
+/* adjoint(a) += the term whose K pieces are c. */
+static void rev_add_pieces(Vec *V, NodeId a, const NodeId *c) {
+  Dag *g = V->g;
+  int any = 0;
+  for (int k = 0; k < V->K; k++)
+    any |= c[k] != NO_NODE;
+  if (!any)
+    return;
+  if (fits(g, dag_shape(g, a))) {
+    V->v[a] = ad_accumulate(g, V->v[a], stack(V, c, dag_shape(g, a)));
+    return;
+  }
   NodeId *s = new_split(V, a);
-  if (s)
-    s[k] = ad_accumulate(V->g, s[k], c);
+  for (int k = 0; s && k < V->K; k++)
+    s[k] = ad_accumulate(g, s[k], c[k]);
 }
 
 NodeId *ad_reverse_vector(Dag *g, int K, NodeId root, NodeId seed, uint32_t *n_out) {
   Vec V;
   uint32_t n = g->count;
   uint8_t *active = calloc(n ? n : 1, 1);
-  if (!active || vec_init(&V, g, K) < 0) {
+  NodeId *pieces = malloc((size_t)K * sizeof *pieces);
+  if (!active || !pieces || vec_init(&V, g, K) < 0) {
     free(active);
+    free(pieces);
     free(V.v);
     free(V.s);
     return NULL;
@@ -571,17 +574,15 @@ NodeId *ad_reverse_vector(Dag *g, int K, NodeId root, NodeId seed, uint32_t *n_o
     int batched = fits(g, nd.shape);
     for (int k = 0; k < nd.nargs; k++)
       batched &= !active[nd.arg[k]] || fits(g, dag_shape(g, nd.arg[k]));
-    NodeId t = batched ? rev_vec(&V, i) : NO_NODE;
+    NodeId t = batched ? V.v[i] : NO_NODE;
     int elem = OP_IS_ELEMWISE(nd.op);
     for (int k = 0; k < nd.nargs && !V.oom; k++) {
       NodeId a = nd.arg[k];
       if (!active[a])
         continue;
       NodeId c = SPLIT;
-      if (batched && t != NO_NODE)
+      if (batched)
         c = elem ? unbroadcast_lead(&V, ad_contrib(g, i, k, t), dag_shape(g, a)) : tensor_rule(&V, i, k, t, 1);
-      else if (batched)
-        continue;
       if (c != SPLIT) {
         V.v[a] = ad_accumulate(g, V.v[a], c);
         continue;
@@ -590,15 +591,12 @@ NodeId *ad_reverse_vector(Dag *g, int K, NodeId root, NodeId seed, uint32_t *n_o
       NodeId *s = batched ? NULL : rev_split(&V, i);
       for (int d = 0; d < V.K && !V.oom; d++) {
         NodeId td = s ? s[d] : dir_of(&V, t, d);
-        if (td != NO_NODE)
-          rev_add_split(&V, a, d, ad_term(g, i, k, td, 1));
+        pieces[d] = td != NO_NODE ? ad_term(g, i, k, td, 1) : NO_NODE;
       }
+      rev_add_pieces(&V, a, pieces);
     }
   }
-  for (uint32_t i = 0; i < n && !V.oom; i++) {
-    if (g->nodes[i].op == OP_VAR && V.s[i] && fits(g, g->nodes[i].shape))
-      rev_vec(&V, i);
-  }
+  free(pieces);
   free(active);
   vec_free_split(&V);
   if (V.oom) {
