@@ -478,6 +478,15 @@ NodeId ad_term(Dag *g, NodeId n, int i, NodeId t, int reverse);
 NodeId ad_accumulate(Dag *g, NodeId acc, NodeId t);
 NodeId ad_reduce_partial(Dag *g, NodeId n);
 
+/* ------------------------------------------------------------ json_array.c */
+
+/* A JSON text that is a regular nested array of numbers (or one number):
+ * its elements row-major (*data, malloc'd), dims and rank; 0 on success,
+ * 1 if the text is anything else (jansson then says what), -1 out of
+ * memory. json_array_file reads a file (1 also if it cannot be read). */
+int json_numeric_array(const char *text, size_t len, double **data, long *dims, int *rank);
+int json_array_file(const char *path, double **data, long *dims, int *rank);
+
 /* ---------------------------------------------------------------- vector.c */
 
 /* Vector mode: K directions at once, as a leading axis of every tangent
