@@ -354,7 +354,8 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
                 .dimc = prog->dimnames, .ndims = prog->ndims};
-  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = g->backend == GRADC_BACKEND_CC};
+  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = g->backend == GRADC_BACKEND_CC,
+                   .rt_matmul = g->backend == GRADC_BACKEND_TCC};
   double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)

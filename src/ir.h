@@ -478,6 +478,15 @@ NodeId ad_term(Dag *g, NodeId n, int i, NodeId t, int reverse);
 NodeId ad_accumulate(Dag *g, NodeId acc, NodeId t);
 NodeId ad_reduce_partial(Dag *g, NodeId n);
 
+/* ------------------------------------------------------------- matmul_rt.c */
+
+/* C (m x n, row-major) = op(A) op(B), op(A) m x k, op(B) k x n; A has rows
+ * of lda elements (ta: A is k x m, op(A) = A'), B rows of ldb (tb: B is n x
+ * k). The bits of emit_c.c's loops: each C[i][j] is 0.0 plus its products
+ * added one at a time in increasing order. For libtcc's code. */
+void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, const double *B,
+                     long ldb, int tb, double *C);
+
 /* ------------------------------------------------------------ json_array.c */
 
 /* A JSON text that is a regular nested array of numbers (or one number):
@@ -551,6 +560,8 @@ typedef struct EmitOpts {
   int blas;                /* matrix-matrix products as cblas_dgemm */
   int split;               /* long scalar functions in parts (for cc -O2;
                               tcc is linear in size and a little slower) */
+  int rt_matmul;           /* kernel only: products of two matrices by
+                              gradc_rt_matmul (libtcc: gradc's compiled code) */
 } EmitOpts;
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,

@@ -616,3 +616,41 @@ Test(vector, symbolic_sizes) {
   gradc_free(g);
   ASSERT_NO_LEAKS();
 }
+
+/* ---- gradc_rt_matmul ---------------------------------------------------------------------- */
+
+#include "ir.h"
+
+/* The product of libtcc's code has the bits of the emitted loops: each
+ * element 0.0 plus its products in increasing order; non-finite entries,
+ * signed zeros, both transposes, sizes around the blocks (256 columns,
+ * 128 rows). */
+Test(matmul_rt, same_bits_as_the_loops) {
+  static const long sizes[][3] = {{1, 1, 1}, {2, 3, 4}, {5, 300, 7}, {3, 257, 130}, {64, 40, 129}, {7, 1, 300}};
+  for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+    for (int t = 0; t < 4; t++) {
+      long m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
+      int ta = t & 1, tb = t >> 1;
+      double *A = malloc((size_t)(m * k) * sizeof *A), *B = malloc((size_t)(k * n) * sizeof *B);
+      double *C = malloc((size_t)(m * n) * sizeof *C);
+      cr_assert(A && B && C);
+      for (long i = 0; i < m * k; i++)
+        A[i] = pick(9) == 0 ? (pick(2) ? -0.0 : 0.0) : uniform(-2, 2) * pow(10, pick(7) - 3);
+      for (long i = 0; i < k * n; i++)
+        B[i] = pick(50) == 0 ? (pick(2) ? INFINITY : NAN) : uniform(-2, 2);
+      long lda = ta ? m : k, ldb = tb ? k : n;
+      gradc_rt_matmul(m, n, k, A, lda, ta, B, ldb, tb, C);
+      for (long i = 0; i < m; i++)
+        for (long j = 0; j < n; j++) {
+          double acc = 0.0;
+          for (long p = 0; p < k; p++)
+            acc += (ta ? A[p * lda + i] : A[i * lda + p]) * (tb ? B[j * ldb + p] : B[p * ldb + j]);
+          double got = C[i * n + j];
+          cr_assert(memcmp(&acc, &got, sizeof acc) == 0 || (acc != acc && got != got),
+                    "%ldx%ldx%ld ta=%d tb=%d: C[%ld][%ld] = %a, loops %a", m, n, k, ta, tb, i, j, got, acc);
+        }
+      free(A);
+      free(B);
+      free(C);
+    }
+}
