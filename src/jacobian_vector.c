@@ -12,12 +12,10 @@
 #include "cli.h"
 
 /* Directions per call. The cost of a call is its primal part (the same
- * for any K) plus K times a tangent part, so larger K amortises the
- * primal part and makes the tangents' matrix products bigger; it stops
- * paying once the tangents outgrow the caches, and memory is K times a
- * direction's workspace. Measured with tests/bench/bench_jacobian (the
- * N = 1000 map tanh(A @ x) + x^2): see JACOBIAN_MAX_DIRECTIONS' comment in
- * cli.h. */
+ * for any K) plus K times a tangent part, so a larger K shares the primal
+ * part among more directions and makes the tangents' matrix products
+ * bigger; memory is K times a direction's workspace. Measured with
+ * tests/bench/bench_jacobian: see JACOBIAN_MAX_DIRECTIONS in cli.h. */
 int jacobian_directions(GradcFn *fv, long n) {
   long k = JACOBIAN_MAX_DIRECTIONS;
   long w = fv ? gradc_fn_work_size(fv) : -1; /* doubles of primal intermediates */

@@ -247,7 +247,13 @@ int main(int argc, char **argv) {
   if (js)
     fprintf(js, "\n], \"one_direction_forward_s\": %.4f, \"one_direction_reverse_s\": %.4f", t_fwd, t_rev);
 
+  char *cli_abs = cli ? realpath(cli, NULL) : NULL; /* the runs cd to the data */
+  if (cli && !cli_abs) {
+    perror(cli);
+    return 1;
+  }
   if (cli) { /* the whole command, against eval on the same files */
+    cli = cli_abs;
     char dir[] = "/tmp/gradc-bench-jac-XXXXXX", cmd[2048];
     if (!mkdtemp(dir))
       return 1;
@@ -282,6 +288,7 @@ int main(int argc, char **argv) {
     fprintf(js, "}\n");
     fclose(js);
   }
+  free(cli_abs);
   free(b.A);
   free(b.x);
   free(J);
