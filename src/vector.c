@@ -165,10 +165,10 @@ static NodeId unbroadcast_lead(Vec *V, NodeId c, ShapeId to) {
     return sum_rest(V, c);
   while (c != NO_NODE && shape_rank(g, dag_shape(g, c)) > shape_rank(g, to) + 1)
     c = dag_sum(g, c, 1);
-  const Shape *t = shape_get(g, to);
-  for (int i = 0; i < t->rank && c != NO_NODE; i++) {
+  Shape t = *shape_get(g, to); /* a copy: interning may move the table */
+  for (int i = 0; i < t.rank && c != NO_NODE; i++) {
     const Shape *a = shape_get(g, dag_shape(g, c));
-    if (t->dim[i] == 1 && a->dim[i + 1] != 1)
+    if (t.dim[i] == 1 && a->dim[i + 1] != 1)
       c = dag_reshape(g, dag_sum(g, c, i + 1), shape_keepdims(g, dag_shape(g, c), i + 1));
   }
   return c != NO_NODE && dag_shape(g, c) != vto ? dag_bcast(g, c, vto) : c;
@@ -212,18 +212,18 @@ static NodeId column(Dag *g, NodeId v) {
  * products as one, if m is a literal size. */
 static NodeId rows_matmul(Vec *V, NodeId t, NodeId b, int flags) {
   Dag *g = V->g;
-  const Shape *x = shape_get(g, dag_shape(g, t));
-  if (x->dim[1] < 0)
+  Shape x = *shape_get(g, dag_shape(g, t)); /* a copy: interning may move the table */
+  if (x.dim[1] < 0)
     return SPLIT;
   Shape r = {.rank = 2};
-  r.dim[0] = x->dim[0] * x->dim[1];
-  r.dim[1] = x->dim[2];
+  r.dim[0] = x.dim[0] * x.dim[1];
+  r.dim[1] = x.dim[2];
   NodeId c = dag_matmul(g, dag_reshape(g, t, shape_intern(g, &r)), b, flags);
   if (c == NO_NODE)
     return NO_NODE;
   Shape o = {.rank = 3};
-  o.dim[0] = x->dim[0];
-  o.dim[1] = x->dim[1];
+  o.dim[0] = x.dim[0];
+  o.dim[1] = x.dim[1];
   o.dim[2] = shape_get(g, dag_shape(g, c))->dim[1];
   return dag_reshape(g, c, shape_intern(g, &o));
 }
