@@ -467,8 +467,9 @@ Test(vector, random_programs_symbolic, .timeout = 600) {
 
 /* ---- the examples ---------------------------------------------------------------------- */
 
-/* An example file, with `extra` lines after it (tensor outputs). */
-static Gradc *example(const char *file, const char *extra, GradcBackend be, int blas) {
+/* An example file, with `extra` lines after it (tensor outputs) and a
+ * value `set` (NAME=VALUE, or NULL). */
+static Gradc *example(const char *file, const char *extra, const char *set, GradcBackend be, int blas) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s", GRADC_EXAMPLES, file);
   FILE *f = fopen(path, "rb");
@@ -489,27 +490,35 @@ static Gradc *example(const char *file, const char *extra, GradcBackend be, int 
   gradc_set_backend(g, be);
   if (blas)
     cr_assert_eq(gradc_set_blas(g, 1), 0);
+  if (set) {
+    char name[64];
+    const char *eq = strchr(set, '=');
+    snprintf(name, sizeof name, "%.*s", (int)(eq - set), set);
+    cr_assert_eq(gradc_set_value_text(g, name, eq + 1), GRADC_OK, "%s", gradc_diag_render(g));
+  }
   cr_assert_eq(gradc_set_defaults(g, 7, 1), GRADC_OK, "%s", gradc_diag_render(g));
   return g;
 }
 
 static void examples(GradcBackend be, int blas) {
   static const struct {
-    const char *file, *extra, *wrt[4];
+    const char *file, *extra, *set, *wrt[4];
   } ex[] = {
-      {"iris_mlp.expr", "output scores = Z[:20]\noutput hidden = sum(H, 0)", {NULL}},
-      {"batchnorm_mlp.expr", "output scores = Z[::10]", {NULL}},
-      {"residual_mlp.expr", "output scores = Z[100:110]\noutput res = R[:3]'", {NULL}},
-      {"logistic_regression.expr", "output zs = z", {NULL}},
-      {"linear_regression.expr", "output fit = w*x + b", {NULL}},
-      {"digits_mlp.expr", "output scores = Z[:2]", {"c", "b", NULL}},
-      {"seed_sincos.expr", "", {NULL}},
+      {"iris_mlp.expr", "output scores = Z[:20]\noutput hidden = sum(H, 0)", NULL, {NULL}},
+      {"batchnorm_mlp.expr", "output scores = Z[::10]", NULL, {NULL}},
+      {"residual_mlp.expr", "output scores = Z[100:110]\noutput res = R[:3]'", NULL, {NULL}},
+      {"logistic_regression.expr", "output zs = z", NULL, {NULL}},
+      {"linear_regression.expr", "output fit = w*x + b", NULL, {NULL}},
+      {"digits_mlp.expr", "output scores = Z[:2]", NULL, {"c", "b", NULL}},
+      {"seed_sincos.expr", "", NULL, {NULL}},
+      /* grad() inside the language: derivatives of a gradient */
+      {"rosenbrock_step.expr", "output g = grad(f, x)[1:]", "x=[1.5, 0.5, -1, 2, 0.25]", {NULL}},
   };
   static const int ks[] = {1, 5, 16};
   for (size_t i = 0; i < sizeof ex / sizeof *ex; i++) {
     if (be == GRADC_BACKEND_CC && i > 0)
       break; /* the Iris network only: every function is a compile */
-    Gradc *g = example(ex[i].file, ex[i].extra, be, blas);
+    Gradc *g = example(ex[i].file, ex[i].extra, ex[i].set, be, blas);
     int wrt[4], nwrt = 0;
     for (; ex[i].wrt[nwrt]; nwrt++)
       cr_assert_geq(wrt[nwrt] = gradc_var_index(g, ex[i].wrt[nwrt]), 0);
