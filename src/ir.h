@@ -471,11 +471,13 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed);
 /* The pieces vector.c reuses: is op differentiated at all; the chain-rule
  * term of argument i in either mode (ad_contrib, or a tensor operator's
  * rule; t the tangent of arg i, or the adjoint of n); acc + t with strong
- * zeros and in-place scatters; the partials of an AMAX or PROD node n
- * (the shape of its operand). */
+ * zeros and in-place scatters; the live nodes; the partials of an AMAX or
+ * PROD node n (the shape of its operand). */
 int ad_differentiable(OpKind op);
 NodeId ad_term(Dag *g, NodeId n, int i, NodeId t, int reverse);
 NodeId ad_accumulate(Dag *g, NodeId acc, NodeId t);
+/* calloc'd flags of the n first nodes: 1 where some root depends on it */
+uint8_t *ad_live(const Dag *g, uint32_t n, const NodeId *roots, int nroots);
 NodeId ad_reduce_partial(Dag *g, NodeId n);
 
 /* ------------------------------------------------------------- matmul_rt.c */

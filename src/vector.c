@@ -454,20 +454,14 @@ NodeId *ad_forward_vector(Dag *g, int K, const NodeId *var_tangent, int nvars,
                           const NodeId *roots, int nroots, uint32_t *n_out) {
   Vec V;
   uint32_t n = g->count;
-  uint8_t *live = calloc(n ? n : 1, 1);
-  if (!live || vec_init(&V, g, K) < 0) {
+  int bad = vec_init(&V, g, K) < 0;
+  uint8_t *live = ad_live(g, n, roots, nroots);
+  if (!live || bad) {
     free(live);
     free(V.v);
     free(V.s);
     return NULL;
   }
-  for (int r = 0; r < nroots; r++)
-    if (roots[r] < n)
-      live[roots[r]] = 1;
-  for (uint32_t i = n; i-- > 0;)
-    if (live[i])
-      for (int k = 0; k < g->nodes[i].nargs; k++)
-        live[g->nodes[i].arg[k]] = 1;
   for (uint32_t i = 0; i < n && !V.oom && !g->oom; i++) {
     const Node nd = g->nodes[i];
     if (!live[i])
@@ -547,9 +541,10 @@ static void rev_add_pieces(Vec *V, NodeId a, const NodeId *c) {
 NodeId *ad_reverse_vector(Dag *g, int K, NodeId root, NodeId seed, uint32_t *n_out) {
   Vec V;
   uint32_t n = g->count;
+  int bad = vec_init(&V, g, K) < 0;
   uint8_t *active = calloc(n ? n : 1, 1);
   NodeId *pieces = malloc((size_t)K * sizeof *pieces);
-  if (!active || !pieces || vec_init(&V, g, K) < 0) {
+  if (!active || !pieces || bad) {
     free(active);
     free(pieces);
     free(V.v);
@@ -609,12 +604,26 @@ NodeId *ad_reverse_vector(Dag *g, int K, NodeId root, NodeId seed, uint32_t *n_o
 
 /* ---- the public functions ---------------------------------------------------------------- */
 
-static char *name2(const char *a, const char *b, const char *c) {
-  size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
-  char *s = malloc(n);
-  if (s)
-    snprintf(s, n, "%s%s%s", a, b, c);
-  return s;
+/* "d" + out (+ "/d" + var): a result's name, malloc'd; NULL if out of memory */
+static char *result_name(const char *out, const char *var) {
+  Buf b = {0};
+  if (var)
+    buf_printf(&b, "d%s/d%s", out, var);
+  else
+    buf_printf(&b, "d%s", out);
+  if (b.oom)
+    buf_free(&b);
+  return b.data;
+}
+
+/* The diagnostic of a function that could not be built. */
+static void not_built(Gradc *g, const Dag *d, char **names, int nres, const char *what) {
+  for (int i = 0; names && i < nres; i++)
+    free(names[i]);
+  if (d->err[0] && !d->oom)
+    gradc_error(g, GRADC_ERR_USAGE, "%s", d->err);
+  else
+    gradc_error(g, GRADC_ERR_NOMEM, "out of memory while building a vector-mode %s", what);
 }
 
 /* K in range and every variable and output of rank below MAX_RANK. */
@@ -687,7 +696,7 @@ GradcFn *gradc_fn_jvp_vector(Gradc *g, const int *wrt_in, int nwrt, int K) {
     ShapeId vs = vshape(&V, dag_shape(d, roots[o]));
     roots[no + o] = t == NO_NODE ? dag_bcast(d, dag_const(d, 0), vs) : t;
     names[o] = strdup(prog->outs[o].name);
-    names[no + o] = name2("d", prog->outs[o].name, "");
+    names[no + o] = result_name(prog->outs[o].name, NULL);
     ok = names[o] && names[no + o];
   }
   free(tan);
@@ -697,12 +706,7 @@ GradcFn *gradc_fn_jvp_vector(Gradc *g, const int *wrt_in, int nwrt, int K) {
     f = api_fn_shaped(g, key, roots, names, nres, nwrt, wrt, tshape, NULL);
     key = NULL;
   } else {
-    for (int i = 0; names && i < nres; i++)
-      free(names[i]);
-    if (d->err[0] && !d->oom)
-      gradc_error(g, GRADC_ERR_USAGE, "%s", d->err);
-    else
-      gradc_error(g, GRADC_ERR_NOMEM, "out of memory while building a vector-mode JVP");
+    not_built(g, d, names, nres, "JVP");
   }
   free(key);
   free(names);
@@ -749,9 +753,7 @@ GradcFn *gradc_fn_vjp_vector(Gradc *g, int out, const int *wrt_in, int nwrt, int
     const Var *v = &prog->vars[wrt[k]];
     NodeId a = v->node < n ? adj[v->node] : NO_NODE;
     roots[1 + k] = a == NO_NODE ? dag_bcast(d, dag_const(d, 0), vshape(&V, v->shape)) : a;
-    char *dn = name2("d", o->name, "/d");
-    names[1 + k] = dn ? name2(dn, v->name, "") : NULL;
-    free(dn);
+    names[1 + k] = result_name(o->name, v->name);
     ok = names[1 + k] != NULL;
   }
   free(adj);
@@ -760,12 +762,7 @@ GradcFn *gradc_fn_vjp_vector(Gradc *g, int out, const int *wrt_in, int nwrt, int
     f = api_fn_shaped(g, key, roots, names, nres, 1, NULL, &cshape, o->name);
     key = NULL;
   } else {
-    for (int i = 0; names && i < nres; i++)
-      free(names[i]);
-    if (d->err[0] && !d->oom)
-      gradc_error(g, GRADC_ERR_USAGE, "%s", d->err);
-    else
-      gradc_error(g, GRADC_ERR_NOMEM, "out of memory while building a vector-mode VJP");
+    not_built(g, d, names, nres, "VJP");
   }
   free(key);
   free(names);

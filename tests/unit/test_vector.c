@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#define TEST_UTIL_RANDOM
 #include "test_util.h"
 
 /* ---- Jacobians four ways --------------------------------------------------------------- */
@@ -254,37 +255,7 @@ static void check_all(Gradc *g, const int *wrt, int nwrt, const int *ks, int nk,
 
 /* ---- random tensor programs -------------------------------------------------------------- */
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint64_t next_u64(void) {
-  uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static double uniform(double lo, double hi) { return lo + (hi - lo) * (double)(next_u64() >> 11) * 0x1.0p-53; }
-static int pick(int n) { return (int)(next_u64() % (uint64_t)n); }
-
-typedef struct Str {
-  char *s;
-  size_t len, cap;
-} Str;
-
-static void put(Str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(Str *b, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (b->len + (size_t)n + 1 > b->cap) {
-    b->cap = (b->len + (size_t)n + 1) * 2;
-    b->s = realloc(b->s, b->cap);
-    cr_assert_not_null(b->s);
-  }
-  va_start(ap, fmt);
-  vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
-}
+/* next_u64, uniform, pick, Str and put: test_util.h */
 
 /* Shapes: 0 scalar, 1 (3), 2 (2), 3 (3, 2), 4 (2, 3); the params c, a, h,
  * b, f have them. The symbolic program (`sym`) has n[N] and m[N, 2] as
