@@ -3,8 +3,8 @@
  * tangent of a node of shape S has shape [K]+S. The primal values are
  * computed once and shared by the K directions, and a matrix product's
  * tangent is a real matrix product (A @ x along K tangents of x is T @ A',
- * [K, n] by [n, n], OpenBLAS's dgemm with --blas), so a dense Jacobian of
- * n columns costs n/K sweeps. This is the vector mode of Griewank and
+ * [K, n] by [n, n]: gradc_rt_matmul in libtcc's code, OpenBLAS's dgemm
+ * with --blas), so a dense Jacobian of n columns costs n/K sweeps. This is the vector mode of Griewank and
  * Walther, "Evaluating Derivatives" (2nd ed., SIAM 2008), section 3.2, and
  * JAX's vmap of jvp/vjp.
  *
@@ -17,7 +17,9 @@
  * would need rank MAX_RANK + 1) the node is differentiated one direction at
  * a time with ad_term on the K slices of the tangent, and the K results are
  * stacked back when a batched rule needs them: a tangent lives in either
- * form (Vec.v, Vec.s), converted lazily. */
+ * form (Vec.v, Vec.s), converted lazily. An adjoint is kept whole where its
+ * rank allows, so its terms are added in the order of one direction at a
+ * time, and the results have the same bits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
