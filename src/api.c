@@ -243,6 +243,7 @@ typedef struct Plan {
   char **names;
   int ntan;          /* extra arguments after the variables (tangents, cotangents) */
   const int *tan_of; /* their variables (names and shapes), or NULL: */
+  const ShapeId *tan_shape; /* their shapes if not the variables' (vector mode) */
   ShapeId xshape;    /* one cotangent of this shape */
   const char *xname;
   int oom;
@@ -328,6 +329,8 @@ static GradcFn *build(Gradc *g, Plan *pl) {
     const char *vn = var ? var->name : pl->xname;
     args[k].var = k;
     args[k].shape = var ? var->shape : pl->xshape;
+    if (var && k >= prog->nvars && pl->tan_shape)
+      args[k].shape = pl->tan_shape[k - prog->nvars];
     f->argshape[k] = args[k].shape;
     arg_of_var[k] = k;
     args[k].cname = k < prog->nvars ? emit_ident(&g->arena, vn) : NULL;
@@ -352,7 +355,8 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
                 .dimc = prog->dimnames, .ndims = prog->ndims};
-  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = g->backend == GRADC_BACKEND_CC};
+  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = g->backend == GRADC_BACKEND_CC,
+                   .rt_matmul = g->backend == GRADC_BACKEND_TCC};
   double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)
@@ -512,13 +516,22 @@ GradcFn *api_fn_nodes(Gradc *g, char *key, const NodeId *roots, int nroots, int 
 
 GradcFn *api_fn_named(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
                       int ntan, const int *tan_of) {
+  return api_fn_shaped(g, key, roots, names, nroots, ntan, tan_of, NULL, NULL);
+}
+
+GradcFn *api_fn_shaped(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
+                       int ntan, const int *tan_of, const ShapeId *tan_shape, const char *xname) {
   GradcFn *f = cached(g, key);
   if (f) {
     for (int i = 0; names && i < nroots; i++)
       free(names[i]);
     return f;
   }
-  Plan pl = {.ntan = ntan, .tan_of = tan_of, .t0 = now()};
+  Plan pl = {.ntan = ntan, .tan_of = tan_of, .tan_shape = tan_shape, .t0 = now()};
+  if (!tan_of && tan_shape) { /* one cotangent */
+    pl.xshape = tan_shape[0];
+    pl.xname = xname;
+  }
   for (int i = 0; i < nroots; i++)
     plan_add(&pl, roots[i], names ? names[i] : fmt("r%d", i));
   return remember(build(g, &pl), key);
@@ -761,6 +774,15 @@ const char *gradc_fn_res_name(const GradcFn *f, int i) { return f->resnames[i]; 
 
 long gradc_fn_op_count(const GradcFn *f) {
   return emit_count_ops(f->g->prog.dag, f->roots, f->nres); /* on demand: a pass over the DAG */
+}
+
+long gradc_fn_work_size(const GradcFn *f) {
+  const Gradc *g = f->g;
+  for (int k = 0; k < g->prog.ndims; k++)
+    if (!g->dimval || g->dimval[k] < 0)
+      return -1;
+  long none = 0;
+  return f->work_size ? f->work_size(g->dimval ? g->dimval : &none) : 0;
 }
 
 /* take(x, idx): an index that is not an integer in range. A scatter (its

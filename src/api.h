@@ -70,6 +70,11 @@ GradcFn *api_fn_named(Gradc *g, char *key, const NodeId *roots, char **names, in
  * for these sizes? If not, a diagnostic at the place the program built it,
  * and 0. */
 int api_check_dims(Gradc *g, NodeId n, const long *dims);
+/* The same with the extra arguments' shapes given (vector mode): tan_shape[k]
+ * for tangent k of variable tan_of[k], or, with tan_of NULL, one cotangent
+ * of output xname shaped tan_shape[0]. */
+GradcFn *api_fn_shaped(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
+                       int ntan, const int *tan_of, const ShapeId *tan_shape, const char *xname);
 /* The cache key of a function of output `out` and wrt (malloc'd). */
 char *api_fn_key(const char *kind, int out, const int *wrt, int nwrt);
 /* A malloc'd copy of wrt, or every param when wrt is NULL (*nwrt is set);

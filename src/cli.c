@@ -546,7 +546,10 @@ static int jacobian(Run *r, const int *wrt, int nwrt, int forward, Jac *J) {
       return rc;
     }
   }
-  if (!rc && forward) { /* one JVP per element of every wrt variable */
+  int vec = rc ? 0 : jacobian_vector(g, wrt, nwrt, forward, J->osize, J->wsize, J->block, fv);
+  if (vec <= 0) { /* done, or failed */
+    rc = rc ? rc : vec;
+  } else if (!rc && forward) { /* one JVP per element of every wrt variable */
     GradcFn *f = gradc_fn_jvp(g, wrt, nwrt);
     for (int k = 0; f && !rc && k < nwrt; k++)
       for (long e = 0; !rc && e < J->wsize[k]; e++) {

@@ -107,6 +107,7 @@ typedef struct Emit {
   int kernel;
   int blas;
   int used_blas;
+  int rt_matmul, used_rt_matmul; /* EmitOpts.rt_matmul */
   int nbufs;
   int loop_nested;    /* the current loop has index variables i0.. */
   ShapeId loop_shape; /* the shape whose flat index is `o` in the current loop */
@@ -940,6 +941,27 @@ static void matmul_loop(Emit *e, NodeId n) {
     buf_puts(b, "));\n");
     return;
   }
+  if (e->rt_matmul && !strong && is_tensor(e, n) && x->rank == 2 && y->rank == 2) {
+    /* the same sums by gradc's own compiled code (matmul_rt.c) */
+    e->used_rt_matmul = 1;
+    indent(e);
+    buf_puts(b, "gradc_rt_matmul(");
+    dim(e, m);
+    buf_puts(b, ", ");
+    dim(e, nn);
+    buf_puts(b, ", ");
+    dim(e, kk);
+    buf_puts(b, ", ");
+    ptr(e, a);
+    buf_puts(b, ", ");
+    dim(e, x->dim[1]);
+    buf_printf(b, ", %d, ", ta);
+    ptr(e, bb);
+    buf_puts(b, ", ");
+    dim(e, y->dim[1]);
+    buf_printf(b, ", %d, g_b%d);\n", tb, e->slot[n]);
+    return;
+  }
   if (stream && ta && x->rank == 2) {
     /* A' @ B with both read along their rows (a weight gradient such as
      * dS' @ Z): one pass over A and B, adding row p's outer product into C;
@@ -1750,7 +1772,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
-  Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas, .split = o && o->split};
+  Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas, .split = o && o->split,
+            .rt_matmul = o && o->kernel && o->rt_matmul};
   for (int i = 0; i < 64; i++)
     e.lit[i].node = NO_NODE;
   Buf code = {.big = 1};
@@ -1809,6 +1832,9 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   if (e.used_blas) /* OpenBLAS's cblas_dgemm; link with -lopenblas */
     buf_puts(out, "void cblas_dgemm(int, int, int, int, int, int, double, const double *, int,\n"
                   "                 const double *, int, double, double *, int);\n");
+  if (e.used_rt_matmul) /* gradc's own, matmul_rt.c (JIT code only) */
+    buf_puts(out, "void gradc_rt_matmul(long, long, long, const double *, long, int, const double *, long,\n"
+                  "                     int, double *);\n");
   if (u[OP_RELU]) buf_puts(out, STR(GRADC_RT_RELU) "\n");
   if (u[OP_SIGN]) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
   if (u[OP_SIGMOID]) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");

@@ -139,6 +139,29 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
  * scalar output. */
 GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
 
+/* Vector mode (Griewank and Walther, "Evaluating Derivatives", 2008, 3.2):
+ * K directions in one sweep, as a leading axis of size K, the primal
+ * values computed once for all of them. A dense Jacobian of n columns
+ * costs n/K calls (see `gradc jacobian`); a compressed (coloured) Jacobian
+ * passes its seed directions the same way.
+ *
+ * JVPs: arguments are the variables, then one tangent per wrt variable of
+ * shape [K]+its shape (row d of every tangent is direction d); results are
+ * the outputs' values (their shapes), then per output its K directional
+ * derivatives, shape [K]+the output's shape, named "dL". Row d of a result
+ * is exactly what gradc_fn_jvp gives along direction d, up to the order of
+ * additions in whole-tensor sums over symbolic dimensions and OpenBLAS's
+ * (gradc_set_blas) matrix products. */
+#define GRADC_MAX_DIRECTIONS 65536
+GradcFn *gradc_fn_jvp_vector(Gradc *g, const int *wrt, int nwrt, int K);
+/* VJPs of output `out`: one extra argument, K cotangents, shape [K]+the
+ * output's shape; results are the output's value, then per wrt variable
+ * its K adjoints, shape [K]+its shape, named "dL/dw". Both return NULL with
+ * GRADC_ERR_USAGE when K is not in 1..GRADC_MAX_DIRECTIONS or a wrt
+ * variable or an output (`out`) has rank 4 (no room for the directions:
+ * use gradc_fn_jvp/gradc_fn_vjp one direction at a time). */
+GradcFn *gradc_fn_vjp_vector(Gradc *g, int out, const int *wrt, int nwrt, int K);
+
 /* Call with the values set on the context (gradc_set_value..., then
  * gradc_set_defaults); `tangents` has one array per tangent argument (JVP
  * functions), else NULL. Results are read with gradc_fn_res_data and are
@@ -161,6 +184,10 @@ GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res
 /* Arithmetic operations and calls in the function's code (x^n counts as
  * its n-1 multiplications): the cost model of the benchmarks. */
 long gradc_fn_op_count(const GradcFn *f);
+/* The doubles of workspace that a call needs at the bound dimensions
+ * (gradc_set_defaults first): its intermediate tensors; -1 if a dimension
+ * is not bound yet. */
+long gradc_fn_work_size(const GradcFn *f);
 /* Seconds spent per stage: t[0] parsing, t[1] building the DAG (names,
  * folding, hash-consing), and for f: t[2] differentiation, t[3] emitting C,
  * t[4] compiling it (libtcc or cc). */

@@ -454,6 +454,11 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
         return store(g, var, data, dims, 1, level, path);
       return store(g, var, data, dims, 2, level, path);
     }
+    double *fast;
+    long fdims[MAX_RANK];
+    int frank;
+    if (json_array_file(path, &fast, fdims, &frank) == 0) /* json_array.c */
+      return store(g, var, fast, fdims, frank, level, path);
     json_error_t err;
     json_t *j = json_load_file(path, JSON_DECODE_ANY, &err);
     if (!j) {

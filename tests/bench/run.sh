@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
-cmake --build "$build" --target bench_grad bench_compile bench_mlp bench_sparse -j"$(nproc)" >/dev/null
+cmake --build "$build" --target bench_grad bench_compile bench_mlp bench_sparse bench_jacobian gradc -j"$(nproc)" >/dev/null
 echo "== bench_grad: value+gradient against value (ops and time), tcc and cc"
 "$build"/tests/bench/bench_grad --json "$build"/bench_grad.json
 echo
@@ -19,3 +19,6 @@ echo "== bench_sparse: sparse Hessians and Jacobians by colouring, against value
 echo
 echo "== sparse.sh: the same as whole gradc commands (wall and CPU)"
 tests/bench/sparse.sh "$build"
+echo
+echo "== bench_jacobian: vector mode against one direction per sweep, and the whole command"
+"$build"/tests/bench/bench_jacobian --json "$build"/bench_jacobian.json --cli "$build"/gradc

@@ -156,7 +156,7 @@ typedef struct Gen {
   size_t n;
 } Gen;
 
-static void put(Gen *g, const char *s) {
+static void gput(Gen *g, const char *s) {
   size_t k = strlen(s);
   cr_assert(g->n + k < sizeof g->buf);
   memcpy(g->buf + g->n, s, k + 1);
@@ -169,7 +169,7 @@ static void scalar(Gen *g, int depth);
 static void vec(Gen *g, int depth) {
   static const char *const leaves[] = {"x", "reshape(y, [6])", "(c * x)", "(B @ x)", "x[::-1]", "c"};
   if (depth <= 0) {
-    put(g, leaves[irand(6)]);
+    gput(g, leaves[irand(6)]);
     return;
   }
   static const char *const forms[] = {
@@ -187,14 +187,14 @@ static void vec(Gen *g, int depth) {
   const char *f = forms[irand((int)(sizeof forms / sizeof *forms))];
   for (const char *p = f; *p; p++) {
     if (*p == '#') { /* parenthesised: #[1:] and #^2 bind to all of it */
-      put(g, "(");
+      gput(g, "(");
       vec(g, depth - 1 - irand(2));
-      put(g, ")");
+      gput(g, ")");
     } else if (*p == '$')
       scalar(g, depth - 1);
     else {
       char c[2] = {*p, 0};
-      put(g, c);
+      gput(g, c);
     }
   }
 }
@@ -205,12 +205,12 @@ static void scalar(Gen *g, int depth) {
   const char *f = forms[irand((int)(sizeof forms / sizeof *forms))];
   for (const char *p = f; *p; p++) {
     if (*p == '#') {
-      put(g, "(");
+      gput(g, "(");
       vec(g, depth - 1);
-      put(g, ")");
+      gput(g, ")");
     } else {
       char c[2] = {*p, 0};
-      put(g, c);
+      gput(g, c);
     }
   }
 }
