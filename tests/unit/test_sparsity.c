@@ -219,13 +219,13 @@ Test(sparsity, random_programs_patterns_hold_every_nonzero, .timeout = 300) {
   int sparse_j = 0, sparse_h = 0, trials = 80;
   for (int trial = 0; trial < trials; trial++) {
     Gen gen = {.n = 0};
-    put(&gen, "param x[6]\nparam y[2, 3]\ninput c[6]\n"
+    gput(&gen, "param x[6]\nparam y[2, 3]\ninput c[6]\n"
               "B = abs(arange(6)[:, None] - arange(6)[None, :]) <= 1\n"
               "L = arange(6)[:, None] >= arange(6)[None, :]\noutput v = ");
     vec(&gen, 3);
-    put(&gen, "\noutput s = ");
+    gput(&gen, "\noutput s = ");
     scalar(&gen, 4);
-    put(&gen, "\n");
+    gput(&gen, "\n");
     Gradc *g = compile_ok(gen.buf);
     set_random(g, -1, 1);
     long nrow, ncol, n;
