@@ -24,6 +24,8 @@ typedef struct Opts {
   long steps, batch;
   int blas;
   double lr;
+  int k;               /* spectrum --k (0: not given) */
+  long probes;         /* spectrum --probes (-1: not given) */
 } Opts;
 
 typedef struct Run {
@@ -38,6 +40,9 @@ int parse_number(const char *s, double *x);
 int gather_values(Gradc *g, const Opts *o, int random_scalars);
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
 int is_scalar_output(Gradc *g, int o);
+/* --output NAME (or the first scalar output) of a command that needs a
+ * scalar one; -1 with *rc set (and the error printed) if there is none. */
+int scalar_output_arg(Run *r, const char *cmd, int *rc);
 void print_named(const char *name, const double *d, const long *dims, int rank);
 void print_num(double x);              /* %.10g, or NaN, Infinity, -Infinity */
 long count(const long *dims, int rank); /* elements of a shape */
@@ -63,6 +68,7 @@ int cmd_trace(Run *r, const int *wrt, int nwrt);
 int cmd_train(Run *r);
 int cmd_emit(Run *r);
 int cmd_dot(Run *r);
+int cmd_spectrum(Run *r, const int *wrt, int nwrt);  /* cmd_spectrum.c */
 
 /* repl.c */
 int repl_main(const Opts *o);
