@@ -138,6 +138,10 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
  * order. GRADC_ERR_USAGE (NULL, with a diagnostic) when `out` is not a
  * scalar output. */
 GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
+/* The same with H v as the only results (one per wrt variable): neither
+ * the value nor the gradient is computed, only what H v needs (for the
+ * digits network, one matrix product of four fewer per call). */
+GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
 
 /* Call with the values set on the context (gradc_set_value..., then
  * gradc_set_defaults); `tangents` has one array per tangent argument (JVP

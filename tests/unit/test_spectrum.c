@@ -252,3 +252,26 @@ Test(spectrum, errors) {
   gradc_free(g);
   ASSERT_NO_LEAKS();
 }
+
+/* gradc_fn_hvp_only computes the H v of gradc_fn_hvp, bit for bit. */
+Test(spectrum, hvp_only_matches_hvp) {
+  Gradc *g = compile_ok("input X[4, 2]\nparam W[3, 2] = randn(1), b[3] = randn(1)\n"
+                        "output L = sum(tanh(X @ W' + b)^2) + sum(W^3)\n");
+  double x[8] = {1, -2, 0.5, 3, -1, 1, 2, 0.25};
+  long dx[2] = {4, 2};
+  cr_assert_eq(gradc_set_value(g, 0, x, dx, 2), GRADC_OK);
+  cr_assert_eq(gradc_set_defaults(g, 3, 0), GRADC_OK, "%s", gradc_diag_render(g));
+  GradcFn *full = gradc_fn_hvp(g, 0, NULL, 0), *only = gradc_fn_hvp_only(g, 0, NULL, 0);
+  cr_assert(full && only, "%s", gradc_diag_render(g));
+  cr_assert_eq(gradc_fn_res_count(only), 2);
+  cr_assert_str_eq(gradc_fn_res_name(only, 0), "d2L/dW.v");
+  double vw[6] = {0.3, -1, 2, 0.5, 0.125, -0.75}, vb[3] = {1, 2, -3};
+  const double *tan[2] = {vw, vb};
+  cr_assert_eq(gradc_run(full, tan), GRADC_OK);
+  cr_assert_eq(gradc_run(only, tan), GRADC_OK);
+  cr_assert(!memcmp(gradc_fn_res_data(full, 3), gradc_fn_res_data(only, 0), sizeof vw));
+  cr_assert(!memcmp(gradc_fn_res_data(full, 4), gradc_fn_res_data(only, 1), sizeof vb));
+  cr_assert_null(gradc_fn_hvp_only(g, 1, NULL, 0), "no output 1");
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
