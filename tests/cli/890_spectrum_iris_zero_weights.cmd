@@ -1,0 +1,1 @@
+spectrum examples/iris_mlp.expr --inputs tests/cli/data/iris_zero.json
