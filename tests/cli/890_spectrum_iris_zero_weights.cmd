@@ -1,1 +1,1 @@
-spectrum examples/iris_mlp.expr --inputs tests/cli/data/iris_zero.json
+spectrum examples/iris_mlp.expr --inputs examples/iris_zero.json
