@@ -65,10 +65,10 @@ static Gradc *load(GradcBackend be, int blas, long rows, const double *const *pv
   if (gradc_compile_file(g, GRADC_BENCH_DIR "/digits_bench.expr") != GRADC_OK ||
       gradc_set_value_text(g, "X", xs) != GRADC_OK || gradc_set_value_text(g, "label", ls) != GRADC_OK)
     goto fail;
-  long dims[4];
+  long dims[4], dlab[4]; /* gradc_get_value fills 4 */
   int rank;
   double *x = gradc_get_value(g, gradc_var_index(g, "X"), dims, &rank);
-  double *lab = gradc_get_value(g, gradc_var_index(g, "label"), dims + 2, &rank);
+  double *lab = gradc_get_value(g, gradc_var_index(g, "label"), dlab, &rank);
   if (!x || !lab || dims[0] < rows)
     goto fail;
   for (long i = 0; i < rows * 64; i++)
