@@ -199,6 +199,92 @@ done:
   return st;
 }
 
+/* LAPACK: eigenvalues and eigenvectors of a symmetric tridiagonal matrix */
+void dstev_(const char *jobz, const int *n, double *d, double *e, double *z, const int *ldz,
+            double *work, int *info, size_t ljobz);
+
+/* The k largest eigenvalues by plain Lanczos (Lanczos 1950) with full
+ * reorthogonalisation, for at most mmax steps, testing after each product
+ * ARPACK's criterion for the top k Ritz pairs: |beta_m z_mi| <= tol
+ * max(eps^(2/3), |theta_i|) (the residual's norm, z the eigenvectors of the
+ * tridiagonal T_m). On convergence theta[0..k) gets them, ascending. A
+ * Krylov space that closes early (beta = 0) counts as not converged, so
+ * that ARPACK, which restarts, takes over. */
+static GradcStatus lanczos_steps(Op *op, int k, int mmax, double tol, uint64_t seed, double *theta,
+                                 int *converged) {
+  long n = op->n;
+  double *q = malloc((size_t)n * (size_t)(mmax + 1) * sizeof *q), *w = malloc((size_t)n * sizeof *w);
+  double *alpha = malloc((size_t)mmax * sizeof *alpha), *beta = malloc((size_t)mmax * sizeof *beta);
+  double *d = malloc((size_t)mmax * sizeof *d), *e = malloc((size_t)mmax * sizeof *e);
+  double *z = malloc((size_t)mmax * (size_t)mmax * sizeof *z), *work = malloc(2 * (size_t)mmax * sizeof *work);
+  double eps23 = pow(0x1.0p-52, 2.0 / 3);
+  GradcStatus st = q && w && alpha && beta && d && e && z && work ? GRADC_OK : GRADC_ERR_NOMEM;
+  *converged = 0;
+  uint64_t rng = seed;
+  double nrm = 0;
+  for (long i = 0; st == GRADC_OK && i < n; i++) {
+    q[i] = 2 * uniform(&rng) - 1;
+    nrm += q[i] * q[i];
+  }
+  for (long i = 0; st == GRADC_OK && i < n; i++)
+    q[i] /= sqrt(nrm);
+  for (int m = 0; st == GRADC_OK && m < mmax; m++) {
+    double *qm = q + (size_t)m * (size_t)n;
+    if ((st = apply(op, qm, w)) != GRADC_OK)
+      break;
+    double a = 0;
+    for (long i = 0; i < n; i++)
+      a += qm[i] * w[i];
+    alpha[m] = a;
+    for (int pass = 0; pass < 2; pass++) /* Gram-Schmidt against q_0..q_m, twice */
+      for (int j = 0; j <= m; j++) {
+        const double *qj = q + (size_t)j * (size_t)n;
+        double c = 0;
+        for (long i = 0; i < n; i++)
+          c += qj[i] * w[i];
+        for (long i = 0; i < n; i++)
+          w[i] -= c * qj[i];
+      }
+    double b = 0;
+    for (long i = 0; i < n; i++)
+      b += w[i] * w[i];
+    beta[m] = b = sqrt(b);
+    int mm = m + 1, info = 0;
+    if (mm < k)
+      goto next;
+    memcpy(d, alpha, (size_t)mm * sizeof *d);
+    memcpy(e, beta, (size_t)mm * sizeof *e);
+    dstev_("V", &mm, d, e, z, &mm, work, &info, 1); /* d ascending, z column-major */
+    if (info != 0)
+      break;
+    int ok = b > 0;
+    for (int i = 0; ok && i < k; i++) {
+      int c = mm - 1 - i; /* the i-th largest */
+      double bound = fabs(b * z[(size_t)c * (size_t)mm + (size_t)(mm - 1)]);
+      ok = bound <= tol * (fabs(d[c]) > eps23 ? fabs(d[c]) : eps23);
+    }
+    if (ok) {
+      memcpy(theta, d + mm - k, (size_t)k * sizeof *theta);
+      *converged = 1;
+      break;
+    }
+  next:
+    if (b == 0) /* an invariant subspace: let ARPACK restart */
+      break;
+    for (long i = 0; i < n; i++)
+      q[(size_t)(m + 1) * (size_t)n + (size_t)i] = w[i] / b;
+  }
+  free(q);
+  free(w);
+  free(alpha);
+  free(beta);
+  free(d);
+  free(e);
+  free(z);
+  free(work);
+  return st;
+}
+
 /* ---- small n: the Hessian from n products ----------------------------------- */
 
 /* Every eigenvalue (ascending) of H = [H e_1 ... H e_n], symmetrised; its
@@ -343,16 +429,11 @@ static GradcStatus by_lanczos(Op *op, const GradcSpectrumOpts *o, GradcSpectrum 
   if (!lz.theta)
     return GRADC_ERR_NOMEM;
   st = GRADC_OK;
-  if (!both && !o->ncv && ncv > 2 * nev + 1 && ncv > 10) {
-    /* ARPACK tests convergence once per ncv products: a well separated
-     * top eigenvalue is often there after 10; try one short factorisation
-     * first, at most 10 products lost */
-    Lanczos quick = lz;
-    quick.ncv = 2 * nev + 1 > 10 ? 2 * nev + 1 : 10;
-    quick.maxiter = 1;
-    st = lanczos(op, &quick);
-    s->restarts += quick.restarts;
-    lz.converged = quick.converged;
+  if (!both && !o->ncv) {
+    /* ARPACK tests convergence once per restart cycle (ncv products); a
+     * well separated top eigenvalue is often there sooner: first up to ncv
+     * steps of Lanczos tested after every product, at most ncv lost */
+    st = lanczos_steps(op, nev, (int)ncv, lz.tol, lz.seed, lz.theta, &lz.converged);
   }
   if (st == GRADC_OK && !lz.converged)
     st = lanczos(op, &lz);
