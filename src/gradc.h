@@ -247,7 +247,8 @@ typedef struct GradcSpectrumOpts {
   long probes;        /* Hutchinson probes for the trace; 0: none, <0: 100 */
   unsigned long long seed;  /* of the probes and of Lanczos's start vector */
   double tol;         /* Lanczos residual tolerance, see below; 0: 1e-10 */
-  int ncv;            /* Lanczos vectors kept; 0: max(2 nev + 1, 20) */
+  int ncv;            /* Lanczos vectors kept; 0: max(2 nev + 1, 40), largest
+                         only max(2 k + 1, 20); nev = 2 k (both ends) or k */
   int maxiter;        /* Lanczos restarts; 0: 1000 */
   long dense_max;     /* largest n for the dense fallback; <0: none; 0: 1000 */
 } GradcSpectrumOpts;
@@ -273,18 +274,24 @@ typedef struct GradcSpectrum {
  * output `out` w.r.t. wrt (NULL: every param; the variables flattened in
  * order, n elements in all), at the values on the context
  * (gradc_set_defaults first), from Hessian-vector products only
- * (gradc_fn_hvp): memory O(n * ncv), H is never formed unless n is small.
+ * (gradc_fn_hvp once, for the value and the gradient, then
+ * gradc_fn_hvp_only): memory O(n * ncv), H is never formed unless n is
+ * small.
  *   Method: implicitly restarted Lanczos (ARPACK's dsaupd/dseupd; Lehoucq,
  * Sorensen and Yang, "ARPACK Users' Guide", SIAM 1998; the Lanczos
  * algorithm of Lanczos 1950). A first loose run estimates s = max|lambda|;
  * the k largest and smallest ("BE") then come from A = H/s + 3 I, whose
  * eigenvalues lie in [2, 4], so that ARPACK's test ||A x - theta x|| <=
  * tol |theta| bounds every eigenvalue's error by about 4 tol max|lambda|,
- * near-zero ones included. With largest_only, LA on H itself: relative
- * error <= tol |lambda_max|. When the Lanczos basis would span the whole
- * space (ncv >= n), or for n <= dense_max when Lanczos has not converged
- * after n HVPs (or fails), H is formed from n HVPs with unit vectors,
- * symmetrised and solved by LAPACK's dsyev; the trace is then exact.
+ * near-zero ones included; each is then refined as the Rayleigh quotient
+ * x'Hx of its Ritz vector, with H itself (the shift costs digits). With
+ * largest_only, on H itself (relative error <= tol |lambda_max|): up to
+ * ncv steps of plain Lanczos with full reorthogonalisation tested after
+ * every product (ARPACK tests once per restart cycle), then ARPACK's LA.
+ * When the Lanczos basis would span the whole space (ncv >= n), or for n
+ * <= dense_max when Lanczos has not converged after n HVPs (or fails), H
+ * is formed from n HVPs with unit vectors, symmetrised and solved by
+ * LAPACK's dsyev; the trace is then exact.
  *   Trace: Hutchinson's estimator (Hutchinson 1990): the mean of z' H z
  * over `probes` seeded Rademacher vectors z, and its standard error.
  *   Kind: tolerance = max(1e-8, 10 tol) * max|lambda| (the computed
