@@ -285,9 +285,10 @@ typedef struct GradcSpectrum {
  * tol |theta| bounds every eigenvalue's error by about 4 tol max|lambda|,
  * near-zero ones included; each is then refined as the Rayleigh quotient
  * x'Hx of its Ritz vector, with H itself (the shift costs digits). With
- * largest_only, on H itself (relative error <= tol |lambda_max|): up to
- * ncv steps of plain Lanczos with full reorthogonalisation tested after
- * every product (ARPACK tests once per restart cycle), then ARPACK's LA.
+ * largest_only, on H itself (relative error <= tol |lambda_max|): ARPACK's
+ * LA; for k = 1 first up to ncv steps of plain Lanczos with full
+ * reorthogonalisation tested after every product (ARPACK tests once per
+ * restart cycle).
  * When the Lanczos basis would span the whole space (ncv >= n), or for n
  * <= dense_max when Lanczos has not converged after n HVPs (or fails), H
  * is formed from n HVPs with unit vectors, symmetrised and solved by

@@ -429,10 +429,12 @@ static GradcStatus by_lanczos(Op *op, const GradcSpectrumOpts *o, GradcSpectrum 
   if (!lz.theta)
     return GRADC_ERR_NOMEM;
   st = GRADC_OK;
-  if (!both && !o->ncv) {
+  if (!both && !o->ncv && nev == 1) {
     /* ARPACK tests convergence once per restart cycle (ncv products); a
      * well separated top eigenvalue is often there sooner: first up to ncv
-     * steps of Lanczos tested after every product, at most ncv lost */
+     * steps of Lanczos tested after every product, at most ncv lost (the
+     * top one only: a single Krylov sequence without restarts could take
+     * the next distinct eigenvalue for the second copy of a double one) */
     st = lanczos_steps(op, nev, (int)ncv, lz.tol, lz.seed, lz.theta, &lz.converged);
   }
   if (st == GRADC_OK && !lz.converged)
