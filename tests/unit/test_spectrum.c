@@ -226,6 +226,28 @@ Test(spectrum, largest_only) {
   ASSERT_NO_LEAKS();
 }
 
+/* The top eigenvalue alone, well separated: plain Lanczos tested after
+ * every product finds it in fewer products than one ARPACK cycle (20). */
+Test(spectrum, top_eigenvalue_by_lanczos_steps) {
+  int n = 300;
+  double *d = malloc((size_t)n * sizeof *d);
+  for (int i = 0; i < n; i++)
+    d[i] = i == 123 ? 50 : 1 + (i * 37 % 101) / 10.0;
+  Gradc *g = compile_ok("input d[N]\nparam x[N] = ones\noutput L = 0.5 * sum(d * x^2)\n");
+  long dn[1] = {n};
+  cr_assert_eq(gradc_set_value(g, 0, d, dn, 1), GRADC_OK);
+  cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK);
+  GradcSpectrumOpts o = {.largest_only = 1, .k = 1, .tol = 1e-10, .dense_max = -1};
+  GradcSpectrum s;
+  cr_assert_eq(gradc_spectrum(g, 0, NULL, 0, &o, &s), GRADC_OK, "%s", gradc_diag_render(g));
+  cr_assert_leq(fabs(s.largest[0] - 50), 1e-9 * 50, "%.17g", s.largest[0]);
+  cr_assert_lt(s.hvps, 20, "%ld products", s.hvps);
+  gradc_spectrum_free(&s);
+  gradc_free(g);
+  free(d);
+  ASSERT_NO_LEAKS();
+}
+
 Test(spectrum, errors) {
   Gradc *g = compile_ok("param x = 1, y = 2\ninput z = 3\noutput L = x^2 * y\noutput v = [x, y]\n"
                         "output s = sqrt(x - 4)\n");
