@@ -56,6 +56,9 @@ long values_size(const Gradc *g, ShapeId s);
 /* The next number of the splitmix64 generator with state *s (Steele, Lea
  * and Flood, OOPSLA 2014): the seeded random numbers of gradc. */
 uint64_t values_splitmix(uint64_t *s);
+/* A standard normal number from the seeded generator of the defaults
+ * (splitmix64, Box-Muller); state advances. */
+double values_normal(uint64_t *state);
 
 /* api.c, for trace.c: a function of any roots, cached under key (taken);
  * ntan tangent arguments shaped like the variables tan_of. */

@@ -18,7 +18,7 @@
 
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
-                                 "trace", "emit", "dot", "repl", "train", "spectrum"};
+                                 "trace", "emit", "dot", "repl", "train", "spectrum", "landscape"};
 
 void usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -45,7 +45,8 @@ static void help(const char *cmd) {
            "  dot       Graphviz of the DAG\n"
            "  repl      interactive session: define, differentiate, JIT-evaluate\n"
            "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n"
-           "  spectrum  extreme Hessian eigenvalues (Lanczos on HVPs), trace, kind of point\n\n"
+           "  spectrum  extreme Hessian eigenvalues (Lanczos on HVPs), trace, kind of point\n"
+           "  landscape the loss on a line or plane through the params, as a PNG\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
@@ -106,6 +107,7 @@ static void help(const char *cmd) {
                    "  (M seeded Rademacher probes, default 100; 0: none) with its standard error,\n"
                    "  the kind of point (minimum, maximum, saddle, or degenerate when an eigenvalue\n"
                    "  is within the printed tolerance of 0) and the gradient's norm.\n"},
+      {"landscape", landscape_help},
   };
   for (size_t i = 0; i < sizeof h / sizeof *h; i++)
     if (!strcmp(h[i].cmd, cmd))
@@ -1201,7 +1203,7 @@ out:
 
 /* Write text to a new temporary file beside path; returns its name
  * (malloc'd) or NULL after printing why. */
-static char *write_temp(const char *path, const char *text) {
+static char *write_temp(const char *path, const void *data, size_t len) {
   size_t n = strlen(path);
   char *tmp = malloc(n + 16);
   if (!tmp)
@@ -1217,8 +1219,7 @@ static char *write_temp(const char *path, const char *text) {
   umask(mask);
   fchmod(fd, 0666 & ~mask);
   FILE *f = fdopen(fd, "w");
-  size_t len = strlen(text);
-  int ok = f && fwrite(text, 1, len, f) == len;
+  int ok = f && fwrite(data, 1, len, f) == len;
   ok &= f && fflush(f) == 0 && fsync(fd) == 0;
   if (f)
     ok &= fclose(f) == 0;
@@ -1247,7 +1248,11 @@ static int commit(char *tmp, const char *path) {
 /* Write a file atomically: a temporary file in the same directory, then
  * rename, so a failed run leaves any previous file intact. */
 int write_atomic(const char *path, const char *text) {
-  char *tmp = write_temp(path, text);
+  return write_atomic_data(path, text, strlen(text));
+}
+
+int write_atomic_data(const char *path, const void *data, size_t len) {
+  char *tmp = write_temp(path, data, len);
   return tmp ? commit(tmp, path) : -1;
 }
 
@@ -1302,8 +1307,8 @@ int cmd_emit(Run *r) {
     return report(r->g);
   /* both files are written before either replaces its old version */
   int rc = 0;
-  char *th = o->header ? write_temp(o->header, hdr) : NULL;
-  char *ts = th || !o->header ? (o->out ? write_temp(o->out, src) : NULL) : NULL;
+  char *th = o->header ? write_temp(o->header, hdr, strlen(hdr)) : NULL;
+  char *ts = th || !o->header ? (o->out ? write_temp(o->out, src, strlen(src)) : NULL) : NULL;
   if ((o->header && !th) || (o->out && !ts)) {
     if (th)
       unlink(th);
@@ -1483,6 +1488,24 @@ int main(int argc, char **argv) {
       } else {
         o.probes = n;
       }
+    } else if ((v = take(argc, argv, &i, "--dim", cmdsp, &bad))) {
+      o.dim = !strcmp(v, "1") ? 1 : !strcmp(v, "2") ? 2 : -1;
+      if (o.dim < 0) {
+        usage_error(cmdsp, "--dim must be 1 or 2, not '%s'", v);
+        bad = 1;
+      }
+    } else if ((v = take(argc, argv, &i, "--grid", cmdsp, &bad))) {
+      char *end;
+      errno = 0;
+      o.grid = strtol(v, &end, 10);
+      if (!*v || *end || errno || o.grid < 2) {
+        usage_error(cmdsp, "--grid needs an integer of at least 2, not '%s'", v);
+        bad = 1;
+      }
+    } else if ((v = take(argc, argv, &i, "--along", cmdsp, &bad))) {
+      o.along = v;
+    } else if ((v = take(argc, argv, &i, "--range", cmdsp, &bad))) {
+      o.range = v;
     } else if ((v = take(argc, argv, &i, "--backend", cmdsp, &bad))) {
       if (!strcmp(v, "tcc"))
         o.backend = GRADC_BACKEND_TCC;
@@ -1517,6 +1540,10 @@ int main(int argc, char **argv) {
   }
   if (!o.file) {
     usage_error(cmdsp, "%s needs a FILE", o.cmd);
+    rc = EXIT_USAGE;
+    goto out;
+  }
+  if (landscape_usage(&o) != 0) {
     rc = EXIT_USAGE;
     goto out;
   }
@@ -1575,6 +1602,8 @@ int main(int argc, char **argv) {
         rc = cmd_train(&r);
       else if (!strcmp(o.cmd, "spectrum"))
         rc = cmd_spectrum(&r, wrt, nwrt);
+      else if (!strcmp(o.cmd, "landscape"))
+        rc = cmd_landscape(&r);
       else {
         fprintf(stderr, "gradc: %s is not implemented yet\n", o.cmd);
         rc = EXIT_USAGE;

@@ -26,6 +26,9 @@ typedef struct Opts {
   double lr;
   int k;               /* spectrum --k (0: not given) */
   long probes;         /* spectrum --probes (-1: not given) */
+  int dim;             /* landscape: --dim, --grid, --along, --range */
+  long grid;
+  const char *along, *range;
 } Opts;
 
 typedef struct Run {
@@ -40,8 +43,8 @@ int parse_number(const char *s, double *x);
 int gather_values(Gradc *g, const Opts *o, int random_scalars);
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
 int is_scalar_output(Gradc *g, int o);
-/* --output NAME (or the first scalar output) of a command that needs a
- * scalar one; -1 with *rc set (and the error printed) if there is none. */
+/* --output NAME, which must be scalar, by default the first scalar output;
+ * -1 after an error (printed), with *rc its exit code. */
 int scalar_output_arg(Run *r, const char *cmd, int *rc);
 void print_named(const char *name, const double *d, const long *dims, int rank);
 void print_num(double x);              /* %.10g, or NaN, Infinity, -Infinity */
@@ -56,6 +59,7 @@ void json_print(json_t *root);
 double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes);
 void free_tangents(double **t, int n);
 int write_atomic(const char *path, const char *text);
+int write_atomic_data(const char *path, const void *data, size_t len);
 
 /* each returns an exit code and prints its results */
 int cmd_eval(Run *r);
@@ -69,6 +73,12 @@ int cmd_train(Run *r);
 int cmd_emit(Run *r);
 int cmd_dot(Run *r);
 int cmd_spectrum(Run *r, const int *wrt, int nwrt);  /* cmd_spectrum.c */
+
+/* cmd_landscape.c */
+extern const char landscape_help[];  /* its --help text */
+/* Usage errors of landscape's options (any command): 0 or -1 after printing. */
+int landscape_usage(const Opts *o);
+int cmd_landscape(Run *r);
 
 /* repl.c */
 int repl_main(const Opts *o);

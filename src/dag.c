@@ -152,8 +152,14 @@ static unsigned node_flags(const Dag *g, const Node *k) {
     return 0;
   case OP_WHERE: /* the condition only chooses */
     return (g->nodes[k->arg[1]].flags | g->nodes[k->arg[2]].flags) & NF_NONFINITE;
-  case OP_DIV:
+  case OP_DIV: { /* by a subnormal constant, 1/c overflows: so does the partial */
+    const Node *c = &g->nodes[k->arg[1]];
+    if (c->op == OP_BCAST)
+      c = &g->nodes[c->arg[0]];
+    if (c->op == OP_CONST && !isfinite(1.0 / c->v.num))
+      return NF_NONFINITE;
     return dag_nonzero(g, k->arg[1]) || stable_finite(g, k) ? f : NF_NONFINITE;
+  }
   case OP_POW: {
     int n;
     return dag_small_int_pow(g, k->arg[1], &n) && n > 0 ? f : NF_NONFINITE;

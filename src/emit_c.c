@@ -222,8 +222,10 @@ static int share_buffers(Emit *e, const EmitFn *fn) {
     const Node *nd = dag_node(g, i);
     NodeId acc = nd->arg[0];
     if (nd->op == OP_SCATTER_ADD && e->slot[acc] >= 0 && !e->alias[acc] && dag_node(g, acc)->op != OP_VAR &&
-        last[acc] == when[i])
-      pick = e->slot[acc]; /* its last reader: add the piece in place */
+        when[i] != UINT32_MAX && last[acc] == when[i])
+      pick = e->slot[acc]; /* its last reader: add the piece in place (not when i is a
+                              result: results count as read at the end, so "last" says
+                              nothing about the readers of acc after i) */
     for (int k = 0; k < nphys && pick < 0; k++) /* free, and of the same size */
       if (phys_last[k] >= 0 && (uint32_t)phys_last[k] < i && same_size(g, e->bufshape[k], dag_shape(g, i)))
         pick = k;

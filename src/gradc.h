@@ -307,6 +307,56 @@ GradcStatus gradc_spectrum(Gradc *g, int out, const int *wrt, int nwrt,
                            const GradcSpectrumOpts *opts, GradcSpectrum *s);
 void gradc_spectrum_free(GradcSpectrum *s);
 
+/* ---- the landscape of a scalar output (landscape.c) -------------------- */
+
+/* How gradc_direction_random drew a direction. */
+typedef enum GradcDirectionKind {
+  GRADC_DIRECTION_FILTER = 0, /* filter-normalised; params of rank 0 and 1 get 0 */
+  GRADC_DIRECTION_UNIT = 1,   /* no param of rank >= 2: Gaussian over every element */
+} GradcDirectionKind;
+
+/* A seeded random direction in param space: dir has one array per param
+ * (declaration order), each as long as the param's current value. When a
+ * param has rank >= 2 (a weight matrix), the direction is filter-normalised
+ * as in Li et al., "Visualizing the Loss Landscape of Neural Nets" (NeurIPS
+ * 2018): Gaussian entries, then each filter (a row of a matrix; a slice
+ * along the first axis of a tensor) scaled to the Euclidean norm of the
+ * same row of the param's value; params of rank 0 and 1 (biases, scalars)
+ * get 0, as in Li et al., so the direction leaves them where they are.
+ * Otherwise there are no filters: the direction is Gaussian over every
+ * element, made orthogonal to `against` (if not NULL; one array per param)
+ * and scaled to its norm (to 1 without it). `k` picks one of independent
+ * directions of the same seed. *kind (if not NULL) says which was drawn.
+ * GRADC_ERR_INPUT, with a diagnostic, when the direction is zero (every
+ * row of every matrix param is zero, or nothing is orthogonal to
+ * `against`); GRADC_ERR_USAGE when a param has no value. */
+GradcStatus gradc_direction_random(Gradc *g, unsigned long long seed, int k,
+                                   const double *const *against, double *const *dir,
+                                   GradcDirectionKind *kind);
+
+/* The values of scalar output `out` at the params
+ *   p(a, b) = c + a d1 + b d2              (d1 given), or
+ *   p(a, b) = (1 - a) c + a end + b d2     (end given: the straight line
+ *                                           from c to end, as in Goodfellow
+ *                                           et al., ICLR 2015)
+ * for every a in alpha[na] and b in beta[nb], where c is the params' values
+ * on the context (gradc_set_defaults first) and d1, end, d2 have one array
+ * per param (declaration order, each of the param's size). Exactly one of
+ * d1 and end; with d2 NULL the term b d2 is left out (a line: nb is 1 and
+ * beta is ignored). Computed in that order in double precision without
+ * fused multiply-adds, so a caller can rebuild p(a, b) bit for bit. Each
+ * point is one call of gradc_fn_value's function, so values equal those of
+ * gradc_run at p(a, b) to the last bit. values[j*na + i] gets the value at
+ * (alpha[i], beta[j]); non-finite values are stored as they are. progress
+ * (if not NULL) is called after each point with the points done and the
+ * total. The values on the context are not changed. GRADC_ERR_USAGE when
+ * `out` is not a scalar output or an argument is missing; the status of
+ * the call when an evaluation fails (e.g. a label out of range). */
+GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const double *const *end,
+                            const double *const *d2, const double *alpha, long na,
+                            const double *beta, long nb, double *values,
+                            void (*progress)(void *opaque, long done, long total), void *opaque);
+
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP

@@ -469,6 +469,16 @@ NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out);
  * (micrograd's _backward for one input); NO_NODE if it is zero. */
 NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed);
 
+/* ------------------------------------------------------------- lang_ad.c */
+
+/* grad(E, x) in the language: the gradient of scalar node e with respect
+ * to variable node x, shaped like x (zeros if e does not depend on it),
+ * built into the DAG by a reverse sweep. NO_NODE when out of memory. */
+NodeId lang_grad(Dag *g, NodeId e, NodeId x);
+/* jvp(E, x, v): the tangent of e when variable node x moves along v (v
+ * shaped like x), shaped like e, by a forward sweep. NO_NODE: out of memory. */
+NodeId lang_jvp(Dag *g, NodeId e, NodeId x, NodeId v);
+
 /* ---------------------------------------------------------------- emit_c.c */
 
 /* One function to emit: a name, the variables it takes and the nodes it

@@ -15,6 +15,7 @@ enum {
   B_SUM = OP_COUNT + 1, B_MEAN, B_LOGSUMEXP, B_SOFTMAX, B_LOG_SOFTMAX, B_DOT,
   B_TRANSPOSE, B_ONEHOT, B_ARGMAX, B_MAX, B_MIN, B_PROD, B_CUMSUM, B_NORM,
   B_CLIP, B_LOG_SIGMOID, B_CONCAT, B_STACK, B_RESHAPE, B_TAKE, B_ARANGE, B_EYE,
+  B_GRAD, B_JVP,                              /* derivatives (lang_ad.c) */
   B_PI, B_E, B_TRUE, B_FALSE,                 /* constants (minargs -1) */
   B_RANDN, B_UNIFORM, B_ZEROS, B_ONES         /* initialisers: keep them last */
 };
@@ -56,6 +57,7 @@ static const Builtin builtins[] = {
     {"concat", B_CONCAT, 1, 2, KW_AXIS}, {"stack", B_STACK, 1, 2, KW_AXIS},
     {"reshape", B_RESHAPE, 2, 2, 0}, {"take", B_TAKE, 2, 3, KW_AXIS},
     {"arange", B_ARANGE, 1, 2, 0}, {"eye", B_EYE, 1, 1, 0},
+    {"grad", B_GRAD, 2, 2, 0},     {"jvp", B_JVP, 3, 3, 0},
     {"pi", B_PI, -1, -1, 0},       {"e", B_E, -1, -1, 0},
     {"true", B_TRUE, -1, -1, 0},   {"false", B_FALSE, -1, -1, 0},
     {"randn", B_RANDN, 0, 1, 0},      {"uniform", B_UNIFORM, 0, 2, 0},
@@ -654,6 +656,51 @@ static int arange_len(Lower *l, Ast *at, NodeId start, NodeId stop, int64_t *len
   return 1;
 }
 
+/* grad(E, x) and jvp(E, x, v) (SPEC 1.8): x must be a variable (a param or
+ * an input; a function's parameter bound to one), E a scalar for grad, v
+ * broadcast to x's shape (numpy's broadcast_to: a scalar v moves every
+ * element by v). The derivative is built here, into the DAG (lang_ad.c). */
+static NodeId derivative(Lower *l, const Builtin *f, NodeId *pos, Ast **pos_ast) {
+  Dag *g = l->prog->dag;
+  Program *prog = l->prog;
+  NodeId e = pos[0], x = pos[1];
+  const Node *xn = &g->nodes[x];
+  if (xn->op != OP_VAR || xn->v.idx < 0 || xn->v.idx >= prog->nvars) {
+    Ast *xa = pos_ast[1];
+    if (xa->kind == AST_NAME && param_ref(l, xa->name) != NO_NODE)
+      ERR(l, xa->span, "%s(): '%s' is bound to an expression here, not to a param or an input: "
+          "%s() differentiates with respect to a variable", f->name, xa->name, f->name);
+    else if (xa->kind == AST_NAME)
+      ERR(l, xa->span, "%s(): '%s' is not a param or an input: %s() differentiates with respect to a variable",
+          f->name, xa->name, f->name);
+    else
+      ERR(l, xa->span, "%s(): the second argument must name a param or an input, not an expression", f->name);
+    return NO_NODE;
+  }
+  const Var *var = &prog->vars[xn->v.idx];
+  char se[96], sx[96];
+  shape_format(g, dag_shape(g, e), se, sizeof se);
+  shape_format(g, var->shape, sx, sizeof sx);
+  if (f->code == B_GRAD) {
+    if (dag_shape(g, e) != SHAPE_SCALAR) {
+      ERR(l, pos_ast[0]->span, "grad needs a scalar expression; sum it or use jvp (this one has shape %s)", se);
+      return NO_NODE;
+    }
+    return lang_grad(g, e, x);
+  }
+  NodeId v = dag_bcast(g, pos[2], var->shape);
+  if (v == NO_NODE) {
+    char sv[96];
+    g->err[0] = 0;
+    shape_format(g, dag_shape(g, pos[2]), sv, sizeof sv);
+    ERR(l, pos_ast[2]->span, "jvp(): the direction has shape %s but '%s' has shape %s: give it %s's shape (or a scalar)",
+        sv, var->name, sx, var->name);
+    return NO_NODE;
+  }
+  note_checks(l, pos_ast[2]->span, v);
+  return lang_jvp(g, e, x, v);
+}
+
 static NodeId call(Lower *l, Ast *a, const NodeId *x) {
   Dag *g = l->prog->dag;
   const Builtin *f = builtin(a->name);
@@ -769,6 +816,8 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
     }
     keepdims = dag_num(g, keep_node) != 0;
   }
+  if (f->code == B_GRAD || f->code == B_JVP)
+    return derivative(l, f, pos, pos_ast);
   if (f->code == B_CONCAT || f->code == B_STACK)
     return join(l, a, pos_ast[0], axis_ast, axis_node, f->code == B_STACK);
   ShapeId xs = dag_shape(g, pos[0]);

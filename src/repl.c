@@ -909,8 +909,8 @@ static char *completion(const char *text, int state) {
                                    "dot", "transpose", "onehot", "argmax", "maximum", "minimum",
                                    "prod", "cumsum", "norm", "clip", "floor", "ceil", "round",
                                    "mod", "log_sigmoid", "logaddexp", "concat", "stack", "reshape",
-                                   "take", "arange", "eye", "pi", "true", "false", "param", "input",
-                                   "output", "wrt", NULL};
+                                   "take", "arange", "eye", "grad", "jvp", "pi", "true", "false",
+                                   "param", "input", "output", "wrt", NULL};
   size_t n = strlen(text);
   if (!state)
     i = j = 0;

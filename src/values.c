@@ -561,6 +561,8 @@ static double normal(uint64_t *s) { /* Box-Muller */
   return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
+double values_normal(uint64_t *state) { return normal(state); }
+
 /* Bind symbolic dimensions from every value, in declaration order. */
 static GradcStatus bind_dims(Gradc *g) {
   int *from = malloc(((size_t)g->prog.ndims + 1) * sizeof *from);

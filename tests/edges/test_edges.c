@@ -203,6 +203,22 @@ static const Case cases[] = {
   {4, "dot(sqrt(x), [0,1,2]) at [0,1,4]", "param x[3]\noutput f = dot(sqrt(x), [0, 1, 2])\n",
    {"x=[0,1,4]"}, VAL(5), JAC(0, 0.5, 0.5), HESS(0, 0, 0, 0, -0.25, 0, 0, 0, -0.0625)},
 
+  /* Adjoints of indexing added in place into a buffer that another adjoint
+   * still reads (fuzz_edges: df/dx was 2). f = x + 2 v0 + v1 */
+  {4, "where(v<v, [x,x], [x,v[0]]+v) adjoints", "param x\nparam v[2]\n"
+   "output f = sum(where(v < v, [x, x], [x, v[0]] + v))\n", {"x=1", "v=[2,3]"},
+   VAL(8), JAC(1, 2, 1), HESS(0, 0, 0, 0, 0, 0, 0, 0, 0)},
+  /* f = 2(2x + v1) + v0 + v1 + v2 + v2 x = 24; grad (4 + v2, 1, 3, 1 + x) */
+  {4, "[x, v[1], x] * 2 + v, v[2]*x", "param x\nparam v[3]\n"
+   "output f = sum([x, v[1], x] * 2 + v) + v[2]*x\n", {"x=2", "v=[1,2,3]"},
+   VAL(24), JAC(7, 1, 3, 3), HESS(0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0)},
+  /* f = v0 + v1 + v0 v1 at (2, 5): 17, grad (6, 3) */
+  {4, "sum(v) + v[0]*v[1]", "param v[2]\noutput f = sum(v) + v[0] * v[1]\n", {"v=[2,5]"},
+   VAL(17), JAC(6, 3), HESS(0, 1, 1, 0)},
+  /* a = [x + v0, x + v1] = [2, 3]; f = sum(a) + a1^2 = 14; grad (2 + 2 a1, 1, 1 + 2 a1) */
+  {4, "a = [x,x] + v, sum(a) + a[1]^2", "param x\nparam v[2]\na = [x, x] + v\n"
+   "output f = sum(a) + a[1]^2\n", {"x=1", "v=[1,2]"},
+   VAL(14), JAC(8, 1, 7), HESS(2, 0, 2, 0, 0, 0, 2, 0, 2)},
   /* ---- 5. pow at a zero base (SPEC 1.6: d/dx is 0 where y == 0, d/dy is 0 where x == 0) -- */
   /* H: pow is not even continuous at (0, 0); only symmetry is asked */
   {5, "pow(x,y) at (0,0)", "param x, y\noutput f = pow(x, y)\n", {"x=0", "y=0"},

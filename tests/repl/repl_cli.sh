@@ -257,6 +257,29 @@ trace_tensor)
   quiet t
   ;;
 
+lang_ad)
+  # SPEC 1.8 in the REPL: grad() and jvp() in definitions and expressions,
+  # then :grad, :hessian, :diff and :check of a definition made of a
+  # gradient; the errors are at their column and the session goes on. By
+  # hand, f = sum(x^3) at x = [1, 2, 3]: g = 3x^2 = [3, 12, 27], the jvp
+  # along e_0 is 6x_0 e_0, q = sum(g^2) = 9 sum(x^4) = 882, dq/dx = 36x^3,
+  # its Hessian diag(108x^2), and :diff's 2*g*3*(2*x) is 12 x g = 36x^3.
+  printf '%s\n' 'param x[3]' 'f = sum(x^3)' 'g = grad(f, x)' ':set x=[1,2,3]' 'g' 'jvp(g, x, [1, 0, 0])' \
+    'q = sum(g^2)' ':grad q' ':hessian q' ':diff q wrt x' ':check q' 'grad(g, x)' 'grad(f, 2*x)' 'q' >"$tmp/x.in"
+  session x
+  expect_rc x 1 # a session with errors exits 1 when it is not interactive
+  printf '%s\n' 'g = [3, 12, 27]' '_ = [6, 0, 0]' 'q = 882' 'dq/dx = [36, 288, 972]' 'q = 882' \
+    'hessian of q w.r.t. (x[...]) =' '[[108, 0, 0],' ' [0, 432, 0],' ' [0, 0, 972]]' 'dq/dx = 2*g*3*(2*x)' >"$tmp/want"
+  head -10 "$tmp/x.out" >"$tmp/got"
+  same "$tmp/want" "$tmp/got" "stdout"
+  grep -q '^ok: 6 derivatives (reverse and forward mode) of 1 output' "$tmp/x.out" || fail ":check q did not pass"
+  [ "$(tail -1 "$tmp/x.out")" = "q = 882" ] || fail "the session did not go on: $(tail -1 "$tmp/x.out")"
+  for msg in "repl:12:6: error: grad needs a scalar expression; sum it or use jvp (this one has shape (3))" \
+    "repl:13:10: error: grad(): the second argument must name a param or an input, not an expression"; do
+    grep -qF "$msg" "$tmp/x.err" || fail "stderr lacks: $msg"
+  done
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2

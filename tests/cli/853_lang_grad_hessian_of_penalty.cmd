@@ -1,0 +1,1 @@
+hessian examples/rosenbrock_step.expr x=[-1.2,1,-1.2,1] --output penalty

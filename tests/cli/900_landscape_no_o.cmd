@@ -1,0 +1,1 @@
+landscape examples/iris_mlp.expr

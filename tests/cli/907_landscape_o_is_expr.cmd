@@ -1,0 +1,1 @@
+landscape examples/saddle.expr -o examples/saddle.expr

@@ -1,0 +1,1 @@
+landscape examples/saddle.expr -o @GEN@/x.png --steps 5

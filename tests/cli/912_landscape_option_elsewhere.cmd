@@ -1,0 +1,1 @@
+eval examples/saddle.expr --dim 2

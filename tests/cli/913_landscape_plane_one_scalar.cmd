@@ -1,0 +1,1 @@
+landscape tests/landscape/data/log.expr -o @GEN@/x.png --dim 2
