@@ -55,6 +55,9 @@ void values_free(Gradc *g);
 /* The number of elements of shape s with the bound dimensions; -1 if a
  * dimension is not bound. */
 long values_size(const Gradc *g, ShapeId s);
+/* The next number of the splitmix64 generator with state *s (Steele, Lea
+ * and Flood, OOPSLA 2014): the seeded random numbers of gradc. */
+uint64_t values_splitmix(uint64_t *s);
 /* A standard normal number from the seeded generator of the defaults
  * (splitmix64, Box-Muller); state advances. */
 double values_normal(uint64_t *state);

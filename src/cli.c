@@ -18,7 +18,7 @@
 
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
-                                 "trace", "emit", "dot", "repl", "train", "landscape",
+                                 "trace", "emit", "dot", "repl", "train", "spectrum", "landscape",
                                  "sparsity", "diff"};
 
 void usage_error(const char *cmd, const char *fmt, ...) {
@@ -46,6 +46,7 @@ static void help(const char *cmd) {
            "  dot       Graphviz of the DAG\n"
            "  repl      interactive session: define, differentiate, JIT-evaluate\n"
            "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n"
+           "  spectrum  extreme Hessian eigenvalues (Lanczos on HVPs), trace, kind of point\n"
            "  landscape the loss on a line or plane through the params, as a PNG\n"
            "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n"
            "  diff      the derivative as a simplified expression\n\n"
@@ -121,6 +122,15 @@ static void help(const char *cmd) {
                 "  gradient that is not finite it stops, names the step, goes back to the last\n"
                 "  finite params (saved with --save) and exits 4.\n"
                 "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
+      {"spectrum", "gradc spectrum FILE [NAME=VALUE...] [--k K] [--probes M] [--output NAME] [--wrt a,b]\n"
+                   "               [--seed S] [--json]\n"
+                   "  The K (default 3) largest and smallest eigenvalues of the Hessian of a scalar\n"
+                   "  output (default: the first) w.r.t. the params, by Lanczos iterations (ARPACK)\n"
+                   "  on Hessian-vector products: the Hessian is never formed, except for small n\n"
+                   "  (a dense solve from n products). Also a Hutchinson estimate of the trace\n"
+                   "  (M seeded Rademacher probes, default 100; 0: none) with its standard error,\n"
+                   "  the kind of point (minimum, maximum, saddle, or degenerate when an eigenvalue\n"
+                   "  is within the printed tolerance of 0) and the gradient's norm.\n"},
       {"landscape", landscape_help},
   };
   for (size_t i = 0; i < sizeof h / sizeof *h; i++)
@@ -1416,7 +1426,7 @@ static const char *take(int argc, char **argv, int *i, const char *name, const c
 }
 
 int main(int argc, char **argv) {
-  Opts o = {.tol = 1e-6};
+  Opts o = {.tol = 1e-6, .probes = -1};
   if (argc < 2) {
     usage_error(NULL, "a command is missing");
     return EXIT_USAGE;
@@ -1529,6 +1539,24 @@ int main(int argc, char **argv) {
         o.steps = n;
       else
         o.batch = n;
+    } else if ((v = take(argc, argv, &i, "--k", cmdsp, &bad)) ||
+               (v = take(argc, argv, &i, "--probes", cmdsp, &bad))) {
+      int is_k = !strncmp(argv[i - (argv[i] == v ? 1 : 0)], "--k", 3);
+      char *end;
+      errno = 0;
+      long n = strtol(v, &end, 10);
+      if (strcmp(o.cmd, "spectrum")) {
+        usage_error(cmdsp, "%s is an option of spectrum only", is_k ? "--k" : "--probes");
+        bad = 1;
+      } else if (!*v || *end || errno || n < !!is_k || n > 1000000000) {
+        usage_error(cmdsp, "%s needs a %s integer, not '%s'", is_k ? "--k" : "--probes",
+                    is_k ? "positive" : "non-negative", v);
+        bad = 1;
+      } else if (is_k) {
+        o.k = (int)n;
+      } else {
+        o.probes = n;
+      }
     } else if ((v = take(argc, argv, &i, "--dim", cmdsp, &bad))) {
       o.dim = !strcmp(v, "1") ? 1 : !strcmp(v, "2") ? 2 : -1;
       if (o.dim < 0) {
@@ -1645,6 +1673,8 @@ int main(int argc, char **argv) {
         rc = cmd_trace(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "train"))
         rc = cmd_train(&r);
+      else if (!strcmp(o.cmd, "spectrum"))
+        rc = cmd_spectrum(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "landscape"))
         rc = cmd_landscape(&r);
       else {

@@ -25,6 +25,8 @@ typedef struct Opts {
   long steps, batch;
   int blas;
   double lr;
+  int k;               /* spectrum --k (0: not given) */
+  long probes;         /* spectrum --probes (-1: not given) */
   int dim;             /* landscape: --dim, --grid, --along, --range */
   long grid;
   const char *along, *range;
@@ -89,6 +91,7 @@ int cmd_sparsity(Run *r, const int *wrt, int nwrt);
 int cmd_jacobian_sparse(Run *r, const int *wrt, int nwrt);
 int cmd_hessian_sparse(Run *r, const int *wrt, int nwrt);
 int cmd_diff(Run *r);                  /* diff_cmd.c */
+int cmd_spectrum(Run *r, const int *wrt, int nwrt);  /* cmd_spectrum.c */
 
 /* cmd_landscape.c */
 extern const char landscape_help[];  /* its --help text */

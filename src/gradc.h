@@ -138,6 +138,10 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
  * order. GRADC_ERR_USAGE (NULL, with a diagnostic) when `out` is not a
  * scalar output. */
 GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
+/* The same with H v as the only results (one per wrt variable): neither
+ * the value nor the gradient is computed, only what H v needs (for the
+ * digits network, one matrix product of four fewer per call). */
+GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
 
 /* Vector mode (Griewank and Walther, "Evaluating Derivatives", 2008, 3.2):
  * K directions in one sweep, as a leading axis of size K, the primal
@@ -307,6 +311,82 @@ void gradc_sparse_free(GradcSparse *s);
 /* Bind symbolic dimension k to a size (NAME=SIZE on the command line): values
  * must then agree with it. GRADC_ERR_INPUT if size < 1. */
 GradcStatus gradc_set_dim(Gradc *g, int k, long size);
+/* ---- the Hessian's spectrum (spectrum.c) -------------------------------- */
+
+typedef enum GradcPointKind {
+  GRADC_POINT_MINIMUM,     /* every eigenvalue above the tolerance */
+  GRADC_POINT_MAXIMUM,     /* every eigenvalue below minus the tolerance */
+  GRADC_POINT_SADDLE,      /* eigenvalues of both signs beyond the tolerance */
+  GRADC_POINT_DEGENERATE,  /* neither: an eigenvalue within the tolerance of 0 */
+  GRADC_POINT_UNKNOWN,     /* only the largest eigenvalues were computed */
+} GradcPointKind;
+const char *gradc_point_kind_name(GradcPointKind kind);  /* "minimum", ... */
+
+typedef struct GradcSpectrumOpts {
+  int k;              /* eigenvalues at each end; 0: min(3, n) */
+  int largest_only;   /* only the k largest: no smallest, kind UNKNOWN */
+  long probes;        /* Hutchinson probes for the trace; 0: none, <0: 100 */
+  unsigned long long seed;  /* of the probes and of Lanczos's start vector */
+  double tol;         /* Lanczos residual tolerance, see below; 0: 1e-10 */
+  int ncv;            /* Lanczos vectors kept; 0: max(2 nev + 1, 40), largest
+                         only max(2 k + 1, 20); nev = 2 k (both ends) or k */
+  int maxiter;        /* Lanczos restarts; 0: 1000 */
+  long dense_max;     /* largest n for the dense fallback; <0: none; 0: 1000 */
+} GradcSpectrumOpts;
+
+typedef struct GradcSpectrum {
+  long n;             /* elements of the wrt variables: H is n x n */
+  int k;              /* eigenvalues at each end */
+  double *largest;    /* [k], descending (malloc'd) */
+  double *smallest;   /* [k], ascending; NULL with largest_only */
+  double value;       /* the output at the point */
+  double gradient_norm;   /* Euclidean norm of its gradient w.r.t. wrt */
+  double trace, trace_stderr;  /* exact (stderr 0) when probes == 0 and dense */
+  long probes;        /* Rademacher probes used; 0 when the trace is exact or absent */
+  int has_trace;
+  double tolerance;   /* |eigenvalue| <= tolerance counts as zero */
+  GradcPointKind kind;
+  int dense;          /* 1: H formed from n HVPs, eigenvalues by LAPACK dsyev */
+  long hvps;          /* Hessian-vector products used in all */
+  int restarts;       /* Lanczos restarts (ARPACK's iterations) */
+} GradcSpectrum;
+
+/* The k largest and k smallest eigenvalues of the Hessian H of scalar
+ * output `out` w.r.t. wrt (NULL: every param; the variables flattened in
+ * order, n elements in all), at the values on the context
+ * (gradc_set_defaults first), from Hessian-vector products only
+ * (gradc_fn_hvp once, for the value and the gradient, then
+ * gradc_fn_hvp_only): memory O(n * ncv), H is never formed unless n is
+ * small.
+ *   Method: implicitly restarted Lanczos (ARPACK's dsaupd/dseupd; Lehoucq,
+ * Sorensen and Yang, "ARPACK Users' Guide", SIAM 1998; the Lanczos
+ * algorithm of Lanczos 1950). A first loose run estimates s = max|lambda|;
+ * the k largest and smallest ("BE") then come from A = H/s + 3 I, whose
+ * eigenvalues lie in [2, 4], so that ARPACK's test ||A x - theta x|| <=
+ * tol |theta| bounds every eigenvalue's error by about 4 tol max|lambda|,
+ * near-zero ones included; each is then refined as the Rayleigh quotient
+ * x'Hx of its Ritz vector, with H itself (the shift costs digits). With
+ * largest_only, on H itself (relative error <= tol |lambda_max|): ARPACK's
+ * LA; for k = 1 first up to ncv steps of plain Lanczos with full
+ * reorthogonalisation tested after every product (ARPACK tests once per
+ * restart cycle).
+ * When the Lanczos basis would span the whole space (ncv >= n), or for n
+ * <= dense_max when Lanczos has not converged after n HVPs (or fails), H
+ * is formed from n HVPs with unit vectors, symmetrised and solved by
+ * LAPACK's dsyev; the trace is then exact.
+ *   Trace: Hutchinson's estimator (Hutchinson 1990): the mean of z' H z
+ * over `probes` seeded Rademacher vectors z, and its standard error.
+ *   Kind: tolerance = max(1e-8, 10 tol) * max|lambda| (the computed
+ * eigenvalues are good to about 4 tol max|lambda|, 25 times less).
+ *   Errors: GRADC_ERR_USAGE when `out` is not a scalar output, n == 0, k
+ * > n, or k so large that neither Lanczos nor a dense solve fits;
+ * GRADC_ERR_INPUT when the value, gradient or an HVP is not finite, or
+ * Lanczos does not converge in maxiter restarts (and n > dense_max);
+ * GRADC_ERR_NOMEM; each with a diagnostic. Not thread-safe: ARPACK keeps
+ * state in static variables. Free s with gradc_spectrum_free. */
+GradcStatus gradc_spectrum(Gradc *g, int out, const int *wrt, int nwrt,
+                           const GradcSpectrumOpts *opts, GradcSpectrum *s);
+void gradc_spectrum_free(GradcSpectrum *s);
 
 /* ---- the landscape of a scalar output (landscape.c) -------------------- */
 

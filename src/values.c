@@ -566,14 +566,14 @@ GradcStatus gradc_set_inputs_file(Gradc *g, const char *path) {
 
 /* ---- defaults and dimensions -------------------------------------------------------------- */
 
-static uint64_t splitmix(uint64_t *s) {
+uint64_t values_splitmix(uint64_t *s) {
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
 
-static double uniform01(uint64_t *s) { return ((double)(splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
+static double uniform01(uint64_t *s) { return ((double)(values_splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
 
 static double normal(uint64_t *s) { /* Box-Muller */
   double u = uniform01(s), v = uniform01(s);
