@@ -138,6 +138,17 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
  * order. GRADC_ERR_USAGE (NULL, with a diagnostic) when `out` is not a
  * scalar output. */
 GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
+/* The dense Hessian of scalar output `out` with respect to wrt (NULL:
+ * every param) at the values on the context, from n calls of one compiled
+ * gradc_fn_hvp along the unit vectors e_r, so what is compiled does not grow
+ * with n (unrolling n forward sweeps into one function, as
+ * gradc_fn_hessian does, does). n is the number of elements of the wrt
+ * variables' values; H gets n*n doubles, row r = H e_r, rows and columns in
+ * the order of gradc_fn_hessian; *value gets the output's value.
+ * GRADC_ERR_USAGE when the output is not scalar, a value is missing or n
+ * is not that size. */
+GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt, int nwrt, long n,
+                                double *value, double *H);
 
 /* Call with the values set on the context (gradc_set_value..., then
  * gradc_set_defaults); `tangents` has one array per tangent argument (JVP
