@@ -87,7 +87,8 @@ static void help(const char *cmd) {
                 "  elements print whole, bigger ones as the first and last 3 elements\n"
                 "  (row-major) with their shape; --json prints every element.\n"},
       {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P]\n"
-               "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"},
+               "  C99 for P_F, P_F_grad and P_F_jvp of every output F, and P_F_hvp of every\n"
+               "  scalar one (P: the file's stem).\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"

@@ -240,7 +240,7 @@ void gradc_trainer_free(GradcTrainer *t);
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP
- * functions, per SPEC section 3. Strings are malloc'd; the caller frees. */
+ * functions, and every scalar output's HVP function, per SPEC section 3. Strings are malloc'd; the caller frees. */
 GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
                        char **header, const char *header_name);
 /* The derivative of output `out` with respect to variable `var` as a
