@@ -93,8 +93,8 @@ static void help(const char *cmd) {
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
                "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
-               "  :hvp :diff :check :trace :emit :dot :time :load :quit). With stdin not a terminal,\n"
-               "  no prompts are printed and the exit code is 1 if any line failed.\n"},
+               "  :hvp :diff :check :trace :emit :dot :time :load :quit). With stdin not a\n"
+               "  terminal, no prompts are printed and the exit code is 1 if any line failed.\n"},
       {"train", "gradc train FILE [NAME=VALUE...] [--loss NAME] [--steps N] [--lr R]\n"
                 "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
                 "  Minimises a scalar output (default: the first) over the params, printing the\n"
