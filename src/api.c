@@ -1066,7 +1066,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     if (!scalar)
       continue;
     /* value, gradient and Hessian-vector product along the tangents (hvp.c) */
-    if (hvp_nodes(prog, out->node, pw, np, pn, pn + np, pn + 2 * np) < 0) {
+    if (hvp_nodes(prog, out->node, pw, np, 1, pn, pn + np, pn + 2 * np) < 0) {
       st = GRADC_ERR_NOMEM;
       goto done;
     }

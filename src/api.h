@@ -67,11 +67,12 @@ char *api_fn_key(const char *kind, int out, const int *wrt, int nwrt);
  * NULL when no program is compiled (with a diagnostic) or out of memory. */
 int *api_default_wrt(Gradc *g, const int *wrt, int *nwrt);
 
-/* hvp.c: the gradient grad[k] and the Hessian-vector product hv[k] of the
- * scalar node `out` with respect to variables wrt[k], along the tangent
- * nodes v[k] (each shaped like its variable), forward over reverse; zeros
- * where a derivative vanishes. Returns 0, or -1 when out of memory. */
-int hvp_nodes(Program *prog, NodeId out, const int *wrt, int nwrt, const NodeId *v, NodeId *grad,
-              NodeId *hv);
+/* hvp.c: the gradient grad[k] and the Hessian-vector products of the
+ * scalar node `out` with respect to variables wrt[k], forward over
+ * reverse: along ndir directions, hv[d*nwrt + k] along the tangent nodes
+ * v[d*nwrt + k] (each shaped like its variable); zeros where a derivative
+ * vanishes. Returns 0, or -1 when out of memory. */
+int hvp_nodes(Program *prog, NodeId out, const int *wrt, int nwrt, int ndir, const NodeId *v,
+              NodeId *grad, NodeId *hv);
 
 #endif

@@ -140,7 +140,8 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
 GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
 /* The dense Hessian of scalar output `out` with respect to wrt (NULL:
  * every param) at the values on the context, from n calls of one compiled
- * gradc_fn_hvp along the unit vectors e_r, so what is compiled does not grow
+ * HVP function (gradc_fn_hvp's, less the gradient) along the unit vectors
+ * e_r, so what is compiled does not grow
  * with n (unrolling n forward sweeps into one function, as
  * gradc_fn_hessian does, does). n is the number of elements of the wrt
  * variables' values; H gets n*n doubles, row r = H e_r, rows and columns in

@@ -23,8 +23,8 @@ static char *name2(const char *a, const char *b, const char *c) {
   return s;
 }
 
-int hvp_nodes(Program *prog, NodeId out, const int *wrt, int nwrt, const NodeId *v, NodeId *grad,
-              NodeId *hv) {
+int hvp_nodes(Program *prog, NodeId out, const int *wrt, int nwrt, int ndir, const NodeId *v,
+              NodeId *grad, NodeId *hv) {
   Dag *d = prog->dag;
   uint32_t n = 0;
   NodeId *seed = malloc(((size_t)prog->nvars + 1) * sizeof *seed);
@@ -33,27 +33,41 @@ int hvp_nodes(Program *prog, NodeId out, const int *wrt, int nwrt, const NodeId 
     free(seed);
     return -1;
   }
-  for (int i = 0; i < prog->nvars; i++)
-    seed[i] = NO_NODE;
   for (int k = 0; k < nwrt; k++) {
     const Var *x = &prog->vars[wrt[k]];
     grad[k] = adj[x->node] == NO_NODE ? dag_bcast(d, dag_const(d, 0), x->shape) : adj[x->node];
-    seed[wrt[k]] = v[k];
   }
   free(adj);
-  NodeId *tan = ad_forward(d, seed, prog->nvars, grad, nwrt, &n);
-  free(seed);
-  if (!tan)
-    return -1;
-  for (int k = 0; k < nwrt; k++) {
-    NodeId t = grad[k] < n ? tan[grad[k]] : NO_NODE;
-    hv[k] = t == NO_NODE ? dag_bcast(d, dag_const(d, 0), prog->vars[wrt[k]].shape) : t;
+  /* one forward sweep per direction; what they share (the primal values
+   * and the adjoints) is in the DAG once */
+  for (int dir = 0; dir < ndir; dir++) {
+    for (int i = 0; i < prog->nvars; i++)
+      seed[i] = NO_NODE;
+    for (int k = 0; k < nwrt; k++)
+      seed[wrt[k]] = v[dir * nwrt + k];
+    NodeId *tan = ad_forward(d, seed, prog->nvars, grad, nwrt, &n);
+    if (!tan) {
+      free(seed);
+      return -1;
+    }
+    for (int k = 0; k < nwrt; k++) {
+      NodeId t = grad[k] < n ? tan[grad[k]] : NO_NODE;
+      hv[dir * nwrt + k] = t == NO_NODE ? dag_bcast(d, dag_const(d, 0), prog->vars[wrt[k]].shape) : t;
+    }
+    free(tan);
   }
-  free(tan);
+  free(seed);
   return d->oom ? -1 : 0;
 }
 
-GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt_in, int nwrt) {
+/* The HVP function of output `out` along ndir directions v_1.. v_ndir
+ * (arguments: the variables, then v_1 shaped like the wrt variables, then
+ * v_2...): results the value, (with_grad) the gradient, then H v_1, H v_2...
+ * The directions share the primal values and the adjoints, computed once
+ * per call. Without the gradient the code is smaller: the adjoints of the
+ * variables themselves are not needed for H v (a weight gradient dS' X of a
+ * layer with input X is one matrix product less). */
+static GradcFn *hvp_fn(Gradc *g, int out, const int *wrt_in, int nwrt, int ndir, int with_grad) {
   int *wrt = api_default_wrt(g, wrt_in, &nwrt);
   if (!wrt)
     return NULL;
@@ -63,37 +77,46 @@ GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt_in, int nwrt) {
     free(wrt);
     return NULL;
   }
-  char *key = api_fn_key("hvp", out, wrt_in ? wrt : NULL, nwrt);
+  char kind[48];
+  snprintf(kind, sizeof kind, "hvp%s:%d", with_grad ? "" : "-only", ndir);
+  char *key = api_fn_key(kind, out, wrt_in ? wrt : NULL, nwrt);
   Dag *d = prog->dag;
   const Output *o = &prog->outs[out];
-  int nres = 1 + 2 * nwrt, ok = key != NULL;
-  NodeId *roots = calloc((size_t)nres, sizeof *roots);
-  NodeId *v = malloc(((size_t)nwrt + 1) * sizeof *v);
+  int nv = ndir * nwrt, ng = with_grad ? nwrt : 0, nres = 1 + ng + nv, ok = key != NULL;
+  NodeId *roots = calloc((size_t)(1 + nwrt + nv), sizeof *roots);
+  NodeId *v = malloc(((size_t)nv + 1) * sizeof *v);
+  int *tan_of = malloc(((size_t)nv + 1) * sizeof *tan_of);
   char **names = calloc((size_t)nres, sizeof *names);
-  ok = ok && roots && v && names;
-  for (int k = 0; ok && k < nwrt; k++) /* the tangent arguments are variables too */
-    v[k] = dag_var(d, prog->nvars + k, prog->vars[wrt[k]].shape);
-  ok = ok && hvp_nodes(prog, o->node, wrt, nwrt, v, roots + 1, roots + 1 + nwrt) == 0;
+  ok = ok && roots && v && tan_of && names;
+  for (int k = 0; ok && k < nv; k++) { /* the tangent arguments are variables too */
+    tan_of[k] = wrt[k % nwrt];
+    v[k] = dag_var(d, prog->nvars + k, prog->vars[tan_of[k]].shape);
+  }
+  ok = ok && hvp_nodes(prog, o->node, wrt, nwrt, ndir, v, roots + 1, roots + 1 + nwrt) == 0;
+  if (ok && !with_grad)
+    memmove(roots + 1, roots + 1 + nwrt, (size_t)nv * sizeof *roots);
   if (ok) {
     roots[0] = o->node;
     names[0] = strdup(o->name);
     ok = names[0] != NULL;
   }
-  for (int k = 0; ok && k < nwrt; k++) {
-    const Var *x = &prog->vars[wrt[k]];
-    char *dn = name2("d", o->name, "/d");
-    names[1 + k] = dn ? name2(dn, x->name, "") : NULL;
-    free(dn);
-    dn = name2("d2", o->name, "/d");
-    names[1 + nwrt + k] = dn ? name2(dn, x->name, ".v") : NULL;
-    free(dn);
-    ok = names[1 + k] && names[1 + nwrt + k];
+  char *dn = ok ? name2("d", o->name, "/d") : NULL, *d2n = ok ? name2("d2", o->name, "/d") : NULL;
+  ok = ok && dn && d2n;
+  for (int k = 0; ok && k < ng; k++)
+    ok = (names[1 + k] = name2(dn, prog->vars[wrt[k]].name, "")) != NULL;
+  for (int k = 0; ok && k < nv; k++) {
+    char suffix[32] = ".v";
+    if (ndir > 1)
+      snprintf(suffix, sizeof suffix, ".v%d", k / nwrt + 1);
+    ok = (names[1 + ng + k] = name2(d2n, prog->vars[tan_of[k]].name, suffix)) != NULL;
   }
+  free(dn);
+  free(d2n);
   free(v);
   GradcFn *f = NULL;
   if (ok) {
     /* the tangent arguments are named by build() as "tangent of w" */
-    f = api_fn_named(g, key, roots, names, nres, nwrt, wrt);
+    f = api_fn_named(g, key, roots, names, nres, nv, tan_of);
     key = NULL;
   } else {
     for (int i = 0; names && i < nres; i++)
@@ -103,16 +126,27 @@ GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt_in, int nwrt) {
   free(key);
   free(names);
   free(roots);
+  free(tan_of);
   free(wrt);
   return f;
 }
 
-GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt, int nwrt, long n, double *value,
-                                double *H) {
-  GradcFn *f = gradc_fn_hvp(g, out, wrt, nwrt);
+GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt) {
+  return hvp_fn(g, out, wrt, nwrt, 1, 1);
+}
+
+/* Directions per call of the dense Hessian's HVP function: the primal
+ * values and the adjoints are computed once for this many columns. */
+enum { HESSIAN_DIRECTIONS = 8 };
+
+GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt_in, int nwrt, long n,
+                                double *value, double *H) {
+  int ndir = n < HESSIAN_DIRECTIONS ? (n > 0 ? (int)n : 1) : HESSIAN_DIRECTIONS;
+  GradcFn *f = hvp_fn(g, out, wrt_in, nwrt, ndir, 0);
   if (!f)
     return g->diags.count ? (GradcStatus)g->diags.items[g->diags.count - 1].kind : GRADC_ERR_USAGE;
   int nv = g->prog.nvars, nt = f->nargs - nv;
+  nwrt = nt / ndir;
   if (!g->vals) {
     gradc_error(g, GRADC_ERR_USAGE, "no values: call gradc_set_defaults first");
     return GRADC_ERR_USAGE;
@@ -123,56 +157,61 @@ GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt, int nwrt, lon
       return GRADC_ERR_USAGE;
     }
   long total = 0;
-  for (int k = 0; k < nt; k++)
+  for (int k = 0; k < nwrt; k++)
     total += values_size(g, f->argshape[nv + k]);
   if (total != n) {
     gradc_error(g, GRADC_ERR_USAGE, "the Hessian has %ld rows, not %ld", total, n);
     return GRADC_ERR_USAGE;
   }
-  /* arguments: the values, then the unit vectors e_r; results: the value,
-   * the gradient (scratch) and H e_r, written straight into row r of H
-   * (column r too: H is symmetric, and so is what forward over reverse
-   * computes, up to rounding) */
+  /* arguments: the values, then ndir unit vectors e_r; results: the value
+   * and H e_r for each, written straight into row r of H (column r too: H
+   * is symmetric, and so is what forward over reverse computes, up to
+   * rounding); directions past the last row write into scratch */
   const double **args = calloc((size_t)f->nargs + 1, sizeof *args);
   double **res = calloc((size_t)f->nres + 1, sizeof *res);
   double **tan = calloc((size_t)nt + 1, sizeof *tan);
-  long *size = calloc((size_t)nt + 1, sizeof *size);
-  GradcStatus st = args && res && tan && size ? GRADC_OK : GRADC_ERR_NOMEM;
-  for (int k = 0; st == GRADC_OK && k < nt; k++) {
+  long *size = calloc((size_t)nwrt + 1, sizeof *size), *col = calloc((size_t)nwrt + 1, sizeof *col);
+  double *scratch = malloc(((size_t)n + 1) * sizeof *scratch);
+  GradcStatus st = args && res && tan && size && col && scratch ? GRADC_OK : GRADC_ERR_NOMEM;
+  for (int k = 0; st == GRADC_OK && k < nwrt; k++) {
     size[k] = values_size(g, f->argshape[nv + k]);
-    tan[k] = calloc((size_t)size[k] + 1, sizeof **tan);
-    res[1 + k] = malloc(((size_t)size[k] + 1) * sizeof **res);
-    if (!tan[k] || !res[1 + k])
-      st = GRADC_ERR_NOMEM;
+    col[k + 1] = col[k] + size[k];
   }
+  for (int t = 0; st == GRADC_OK && t < nt; t++)
+    if (!(tan[t] = calloc((size_t)size[t % nwrt] + 1, sizeof **tan)))
+      st = GRADC_ERR_NOMEM;
   if (st == GRADC_ERR_NOMEM)
     gradc_error(g, GRADC_ERR_NOMEM, "out of memory for the Hessian's columns");
   for (int i = 0; st == GRADC_OK && i < f->nargs; i++)
     args[i] = i < nv ? g->vals[i].data : tan[i - nv];
   res[0] = value;
-  double scratch; /* n == 0: the value alone */
-  if (st == GRADC_OK && n == 0) {
-    for (int k = 0; k < nt; k++)
-      res[1 + nt + k] = &scratch;
+  for (long r0 = 0; st == GRADC_OK && (r0 < n || r0 == 0); r0 += ndir) { /* rows r0.. r0+ndir-1 */
+    int which[HESSIAN_DIRECTIONS];
+    long elem[HESSIAN_DIRECTIONS];
+    for (int dir = 0; dir < ndir; dir++) {
+      long r = r0 + dir;
+      int k = 0;
+      while (k < nwrt && r >= col[k + 1]) /* element r - col[k] of wrt variable k */
+        k++;
+      which[dir] = k;
+      elem[dir] = r < n ? r - col[k] : -1;
+      if (r < n)
+        tan[dir * nwrt + k][elem[dir]] = 1;
+      for (int j = 0; j < nwrt; j++)
+        res[1 + dir * nwrt + j] = (r < n ? H + r * n : scratch) + col[j];
+    }
     st = gradc_call_dims(f, g->dimval, args, res);
+    for (int dir = 0; dir < ndir; dir++)
+      if (elem[dir] >= 0)
+        tan[dir * nwrt + which[dir]][elem[dir]] = 0;
   }
-  for (long r = 0, k = 0, e = 0; st == GRADC_OK && r < n; r++, e++) {
-    while (e >= size[k]) /* element e of wrt variable k */
-      k++, e = 0;
-    long col = 0;
-    for (int j = 0; j < nt; col += size[j], j++)
-      res[1 + nt + j] = H + r * n + col;
-    tan[k][e] = 1;
-    st = gradc_call_dims(f, g->dimval, args, res);
-    tan[k][e] = 0;
-  }
-  for (int k = 0; tan && k < nt; k++)
-    free(tan[k]);
-  for (int k = 0; res && k < nt; k++)
-    free(res[1 + k]);
+  for (int t = 0; tan && t < nt; t++)
+    free(tan[t]);
   free(tan);
   free(res);
   free(args);
   free(size);
+  free(col);
+  free(scratch);
   return st;
 }
