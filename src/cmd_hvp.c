@@ -1,6 +1,6 @@
 /* cmd_hvp.c: `gradc hvp` and the REPL's `:hvp` (SPEC section 2):
  * Hessian-vector products of a scalar output, forward over reverse in one
- * sweep (gradc_fn_hvp, hvp.c); the direction as NAME=VALUE words, read as
+ * sweep (gradc_fn_hvp_only, hvp.c); the direction as NAME=VALUE words, read as
  * jvp's --tangent is (read_direction); and the size limit of a dense
  * Hessian (hessian_size_ok). Uses only gradc.h, like cli.c. */
 #include <stdarg.h>
@@ -142,7 +142,7 @@ int cmd_hvp(Run *r, const int *wrt, int nwrt) {
   long *sizes = calloc((size_t)nwrt + 1, sizeof *sizes);
   double **v = sizes ? zero_tangents(g, wrt, nwrt, sizes) : NULL;
   rc = v ? read_direction(r, opt, "vector", o->vector, o->nvector, wrt, nwrt, v, sizes) : EXIT_INPUT;
-  GradcFn *f = rc ? NULL : gradc_fn_hvp(g, out, wrt, nwrt);
+  GradcFn *f = rc ? NULL : gradc_fn_hvp_only(g, out, wrt, nwrt);
   if (!rc && (!f || gradc_run(f, (const double *const *)v) != GRADC_OK))
     rc = report(g);
   if (!rc) {
@@ -156,7 +156,7 @@ int cmd_hvp(Run *r, const int *wrt, int nwrt) {
     else
       print_named(name, gradc_fn_res_data(f, 0), dims, rank);
     for (int k = 0; k < nwrt; k++) {
-      int res = 1 + nwrt + k;
+      int res = 1 + k;
       rank = gradc_fn_res_shape(f, res, dims);
       if (root)
         json_object_set_new(hv, gradc_var_name(g, wrt[k]), jtensor(gradc_fn_res_data(f, res), dims, rank));

@@ -138,6 +138,12 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
  * order. GRADC_ERR_USAGE (NULL, with a diagnostic) when `out` is not a
  * scalar output. */
 GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
+/* The same without the gradient: results are the output's value, then H v
+ * for each wrt variable. Less code: the variables' own adjoints are not
+ * needed for H v (for a layer X @ V' with input X, the weight gradient
+ * dA' X is one of the four large matrix products of value, gradient and
+ * H v). What `gradc hvp` and the dense Hessian use. */
+GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
 /* The dense Hessian of scalar output `out` with respect to wrt (NULL:
  * every param) at the values on the context, from n calls of one compiled
  * HVP function (gradc_fn_hvp's, less the gradient) along the unit vectors

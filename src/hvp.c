@@ -135,6 +135,10 @@ GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt) {
   return hvp_fn(g, out, wrt, nwrt, 1, 1);
 }
 
+GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt) {
+  return hvp_fn(g, out, wrt, nwrt, 1, 0);
+}
+
 /* Directions per call of the dense Hessian's HVP function: the primal
  * values and the adjoints are computed once for this many columns. */
 enum { HESSIAN_DIRECTIONS = 8 };

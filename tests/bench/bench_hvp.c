@@ -61,9 +61,10 @@ static double median(double *x, int n) {
 typedef struct Row {
   const char *backend;
   int blas;
-  long ops_v, ops_g, ops_h;
-  double t_v, t_g, t_h;  /* median seconds per call */
-  double r_hv, r_hg;     /* median over rounds of hvp/value, hvp/(value+gradient) */
+  long ops_v, ops_g, ops_h, ops_o;
+  double t_v, t_g, t_h, t_o;  /* median seconds per call */
+  /* medians over rounds of hvp/value, hvp/(value+gradient), the same for hvp-only */
+  double r_hv, r_hg, r_ov, r_og;
 } Row;
 
 static int fail(Gradc *g) {
@@ -99,7 +100,8 @@ static int run(const char *path, long n, GradcBackend be, int blas, Row *row) {
   if (gradc_set_defaults(g, 0, 0) != GRADC_OK)
     return fail(g);
   GradcFn *fv = gradc_fn_value(g), *fg = gradc_fn_grad(g, NULL, 0), *fh = gradc_fn_hvp(g, 0, NULL, 0);
-  if (!fv || !fg || !fh)
+  GradcFn *fo = gradc_fn_hvp_only(g, 0, NULL, 0);
+  if (!fv || !fg || !fh || !fo)
     return fail(g);
   int nv = gradc_var_count(g), nt = gradc_fn_arg_count(fh) - nv;
   double **v = calloc((size_t)nt, sizeof *v);
@@ -115,24 +117,31 @@ static int run(const char *path, long n, GradcBackend be, int blas, Row *row) {
   row->ops_v = gradc_fn_op_count(fv);
   row->ops_g = gradc_fn_op_count(fg);
   row->ops_h = gradc_fn_op_count(fh);
+  row->ops_o = gradc_fn_op_count(fo);
   /* the three are timed in turn in each round, so that a change in the
    * machine's load between rounds moves them together; the ratios are
    * taken per round */
   const double *const *tv = (const double *const *)v;
-  long nv_ = calibrate(fv, NULL), ng = calibrate(fg, NULL), nh = calibrate(fh, tv);
-  double tf[ROUNDS], tg[ROUNDS], th[ROUNDS], rv[ROUNDS], rg[ROUNDS];
+  long nv_ = calibrate(fv, NULL), ng = calibrate(fg, NULL), nh = calibrate(fh, tv), no = calibrate(fo, tv);
+  double tf[ROUNDS], tg[ROUNDS], th[ROUNDS], to[ROUNDS], rv[ROUNDS], rg[ROUNDS], ov[ROUNDS], og[ROUNDS];
   for (int k = 0; k < ROUNDS; k++) {
     tf[k] = per_run(fv, NULL, nv_);
     tg[k] = per_run(fg, NULL, ng);
     th[k] = per_run(fh, tv, nh);
+    to[k] = per_run(fo, tv, no);
     rv[k] = th[k] / tf[k];
     rg[k] = th[k] / tg[k];
+    ov[k] = to[k] / tf[k];
+    og[k] = to[k] / tg[k];
   }
   row->t_v = median(tf, ROUNDS);
   row->t_g = median(tg, ROUNDS);
   row->t_h = median(th, ROUNDS);
+  row->t_o = median(to, ROUNDS);
   row->r_hv = median(rv, ROUNDS);
   row->r_hg = median(rg, ROUNDS);
+  row->r_ov = median(ov, ROUNDS);
+  row->r_og = median(og, ROUNDS);
   for (int k = 0; k < nt; k++)
     free(v[k]);
   free(v);
@@ -181,15 +190,19 @@ int main(int argc, char **argv) {
       if (rc == 0)
         nrows++;
     }
-  printf("digits 64-256-10, N = %ld: one HVP against the value and the value+gradient\n", n);
-  printf("%-9s %9s %9s %9s %10s %10s %10s %8s %8s\n", "backend", "ops f", "ops f+g", "ops hvp",
-         "f", "f+g", "hvp", "hvp/f", "hvp/f+g");
+  printf("digits 64-256-10, N = %ld: one HVP against the value (f) and the value+gradient (f+g)\n"
+         "  hvp: value, gradient and H v (gradc_fn_hvp, P_F_hvp); H v: value and H v\n"
+         "  (gradc_fn_hvp_only, what `gradc hvp` runs); time per call, ratios: medians of %d rounds\n",
+         n, ROUNDS);
+  printf("%-9s %6s %6s %6s %6s %9s %9s %9s %9s %6s %6s %6s %6s\n", "backend", "ops f", "f+g", "hvp",
+         "H v", "f", "f+g", "hvp", "H v", "hvp/f", "/f+g", "Hv/f", "/f+g");
   for (int i = 0; i < nrows; i++) {
     Row *r = &rows[i];
     char be[16];
     snprintf(be, sizeof be, "%s%s", r->backend, r->blas ? "+blas" : "");
-    printf("%-9s %9ld %9ld %9ld %8.3fms %8.3fms %8.3fms %8.2f %8.2f\n", be, r->ops_v, r->ops_g,
-           r->ops_h, 1e3 * r->t_v, 1e3 * r->t_g, 1e3 * r->t_h, r->r_hv, r->r_hg);
+    printf("%-9s %6ld %6ld %6ld %6ld %7.2fms %7.2fms %7.2fms %7.2fms %6.2f %6.2f %6.2f %6.2f\n", be,
+           r->ops_v, r->ops_g, r->ops_h, r->ops_o, 1e3 * r->t_v, 1e3 * r->t_g, 1e3 * r->t_h,
+           1e3 * r->t_o, r->r_hv, r->r_hg, r->r_ov, r->r_og);
   }
   if (json) {
     FILE *f = fopen(json, "w");
@@ -199,11 +212,12 @@ int main(int argc, char **argv) {
         Row *r = &rows[i];
         fprintf(f,
                 "  {\"workload\": \"digits N=%ld\", \"backend\": \"%s\", \"blas\": %d, "
-                "\"ops_value\": %ld, \"ops_value_grad\": %ld, \"ops_hvp\": %ld, \"value_s\": %.9f, "
-                "\"value_grad_s\": %.9f, \"hvp_s\": %.9f, \"hvp_over_value\": %.4f, "
-                "\"hvp_over_value_grad\": %.4f}%s\n",
-                n, r->backend, r->blas, r->ops_v, r->ops_g, r->ops_h, r->t_v, r->t_g, r->t_h,
-                r->r_hv, r->r_hg, i + 1 < nrows ? "," : "");
+                "\"ops_value\": %ld, \"ops_value_grad\": %ld, \"ops_hvp\": %ld, \"ops_hvp_only\": %ld, "
+                "\"value_s\": %.9f, \"value_grad_s\": %.9f, \"hvp_s\": %.9f, \"hvp_only_s\": %.9f, "
+                "\"hvp_over_value\": %.4f, \"hvp_over_value_grad\": %.4f, "
+                "\"hvp_only_over_value\": %.4f, \"hvp_only_over_value_grad\": %.4f}%s\n",
+                n, r->backend, r->blas, r->ops_v, r->ops_g, r->ops_h, r->ops_o, r->t_v, r->t_g,
+                r->t_h, r->t_o, r->r_hv, r->r_hg, r->r_ov, r->r_og, i + 1 < nrows ? "," : "");
       }
       fprintf(f, "]\n");
       fclose(f);

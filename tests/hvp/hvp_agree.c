@@ -14,7 +14,8 @@
  *   - itself with the cc backend, and in emitted C: P_F_hvp compiled with
  *     cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror and called by a
  *     driver written here from the header's prototype.
- * Its gradient must equal gradc_fn_grad's.
+ * Its gradient must equal gradc_fn_grad's, and gradc_fn_hvp_only's H v
+ * (the same without the gradient) its own.
  *
  *   hvp_agree EXAMPLES_DIR [NAME-SUBSTRING]
  *
@@ -496,6 +497,17 @@ static void check_file(const char *dir, const char *rel) {
         fail(o.what, "H v with tcc %.17g, with cc %.17g (element %ld)", o.hv[w], hv_cc[w], w);
       if (grad_along(gt, &o, 0, gr) != 0 || !close_to(o.grad, gr, o.n, 0, 1, &w))
         fail(o.what, "gradc_fn_hvp's gradient is not gradc_fn_grad's");
+      GradcFn *lean = gradc_fn_hvp_only(gt, q, NULL, 0);
+      const double **vs = malloc(((size_t)o.np + 1) * sizeof *vs);
+      for (long k = 0, off = 0; k < o.np; off += o.size[k], k++)
+        vs[k] = o.v + off;
+      checks++;
+      if (!lean || gradc_run(lean, vs) != GRADC_OK)
+        fail(o.what, "gradc_fn_hvp_only: %s", gradc_diag_render(gt));
+      for (long k = 0, off = 0; lean && k < o.np; off += o.size[k], k++)
+        if (!close_to(gradc_fn_res_data(lean, 1 + (int)k), o.hv + off, o.size[k], 0, 1, &w))
+          fail(o.what, "gradc_fn_hvp_only's H v is not gradc_fn_hvp's (param %ld, element %ld)", k, w);
+      free(vs);
       if (o.n <= MAX_UNROLLED)
         check_hessians(gt, &o);
       check_differences(gt, &o);
