@@ -873,18 +873,24 @@ GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res
   return gradc_call_dims(f, NULL, args, res);
 }
 
+int api_values_ready(Gradc *g) {
+  if (!g->vals) {
+    gradc_error(g, GRADC_ERR_USAGE, "no values: call gradc_set_defaults first");
+    return 0;
+  }
+  for (int i = 0; i < g->prog.nvars; i++)
+    if (!g->vals[i].set) {
+      gradc_error(g, GRADC_ERR_USAGE, "no value for '%s'", g->prog.vars[i].name);
+      return 0;
+    }
+  return 1;
+}
+
 GradcStatus gradc_run(GradcFn *f, const double *const *tangents) {
   Gradc *g = f->g;
   int nv = g->prog.nvars;
-  if (!g->vals) {
-    gradc_error(g, GRADC_ERR_USAGE, "no values: call gradc_set_defaults first");
+  if (!api_values_ready(g))
     return GRADC_ERR_USAGE;
-  }
-  for (int i = 0; i < nv; i++)
-    if (!g->vals[i].set) {
-      gradc_error(g, GRADC_ERR_USAGE, "no value for '%s'", g->prog.vars[i].name);
-      return GRADC_ERR_USAGE;
-    }
   const double **args = malloc(((size_t)f->nargs + 1) * sizeof *args);
   if (!f->resdata)
     f->resdata = calloc((size_t)f->nres + 1, sizeof *f->resdata);

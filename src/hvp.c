@@ -151,15 +151,8 @@ GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt_in, int nwrt, 
     return g->diags.count ? (GradcStatus)g->diags.items[g->diags.count - 1].kind : GRADC_ERR_USAGE;
   int nv = g->prog.nvars, nt = f->nargs - nv;
   nwrt = nt / ndir;
-  if (!g->vals) {
-    gradc_error(g, GRADC_ERR_USAGE, "no values: call gradc_set_defaults first");
+  if (!api_values_ready(g))
     return GRADC_ERR_USAGE;
-  }
-  for (int i = 0; i < nv; i++)
-    if (!g->vals[i].set) {
-      gradc_error(g, GRADC_ERR_USAGE, "no value for '%s'", g->prog.vars[i].name);
-      return GRADC_ERR_USAGE;
-    }
   long total = 0;
   for (int k = 0; k < nwrt; k++)
     total += values_size(g, f->argshape[nv + k]);
