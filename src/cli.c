@@ -64,7 +64,8 @@ static void help(const char *cmd) {
                    "  the inputs are fewer than the outputs, reverse mode otherwise.\n"},
       {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
                   "  Hessian of a scalar output (default: the first scalar output), forward\n"
-                  "  over reverse.\n"},
+                  "  over reverse: one Hessian-vector product per column. A dense Hessian of\n"
+                  "  more than 1 GiB is refused (--sparse gives the nonzeros, hvp products).\n"},
       {"hvp", "gradc hvp FILE [NAME=VALUE...] --vector NAME=VALUE... [--wrt a,b] [--output NAME] [--json]\n"
               "  The value of a scalar output (default: the first) and H v, its Hessian with\n"
               "  respect to the wrt variables (default: every param) times the vector v, shaped\n"
