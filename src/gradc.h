@@ -138,10 +138,24 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
  * order. GRADC_ERR_USAGE (NULL, with a diagnostic) when `out` is not a
  * scalar output. */
 GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
-/* The same with H v as the only results (one per wrt variable): neither
- * the value nor the gradient is computed, only what H v needs (for the
- * digits network, one matrix product of four fewer per call). */
+/* The same without the gradient: results are the output's value, then H v
+ * for each wrt variable. Less code: the variables' own adjoints are not
+ * needed for H v (for a layer X @ V' with input X, the weight gradient
+ * dA' X is one of the four large matrix products of value, gradient and
+ * H v). What `gradc hvp` and the dense Hessian use. */
 GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
+/* The dense Hessian of scalar output `out` with respect to wrt (NULL:
+ * every param) at the values on the context, from n calls of one compiled
+ * HVP function (gradc_fn_hvp's, less the gradient) along the unit vectors
+ * e_r, so what is compiled does not grow
+ * with n (unrolling n forward sweeps into one function, as
+ * gradc_fn_hessian does, does). n is the number of elements of the wrt
+ * variables' values; H gets n*n doubles, row r = H e_r, rows and columns in
+ * the order of gradc_fn_hessian; *value gets the output's value.
+ * GRADC_ERR_USAGE when the output is not scalar, a value is missing or n
+ * is not that size. */
+GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt, int nwrt, long n,
+                                double *value, double *H);
 
 /* Vector mode (Griewank and Walther, "Evaluating Derivatives", 2008, 3.2):
  * K directions in one sweep, as a leading axis of size K, the primal
@@ -441,7 +455,7 @@ GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const do
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP
- * functions, per SPEC section 3. Strings are malloc'd; the caller frees. */
+ * functions, and every scalar output's HVP function, per SPEC section 3. Strings are malloc'd; the caller frees. */
 GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
                        char **header, const char *header_name);
 /* gradc_emit plus, for each output F, P_F_jac_sparse (and for a scalar F
