@@ -94,9 +94,6 @@ int cmd_dot(Run *r);
 /* The sizes of the symbolic dimensions (NAME=SIZE or values) and whatever
  * values are given; missing values are fine (a pattern holds for any). */
 int gather_sizes(Run *r);
-/* A dense Hessian over wrt that would need gigabytes: refused with a hint
- * (exit code), else 0. */
-int dense_too_big(Run *r, const int *wrt, int nwrt);
 /* A big Jacobian whose pattern has few colours (at most half of its
  * smaller side), from one sweep per colour into the dense blocks
  * block[o * nwrt + k] (zeroed, osize[o] x wsize[k]): 1 if done, 0 if not

@@ -1517,7 +1517,7 @@ static int target_command(Repl *r, void *arg) {
       str_add(&names, " ");
       free(nm);
     }
-    if (check_vars(r, ":jvp", names.s) == 0)
+    if (check_vars(r, hvp ? ":hvp" : ":jvp", names.s) == 0)
       g = target_context_for(r, target, names.s, 1, &shown);
     free(names.s);
     int rc = 1;

@@ -413,6 +413,9 @@ lang_ad)
   for msg in "repl:12:6: error: grad needs a scalar expression; sum it or use jvp (this one has shape (3))" \
     "repl:13:10: error: grad(): the second argument must name a param or an input, not an expression"; do
     grep -qF "$msg" "$tmp/x.err" || fail "stderr lacks: $msg"
+  done
+  ;;
+
 hvp)
   # :hvp (SPEC 2.4) on scalars (the course's first example, whose Hessian
   # test_ad.c derives by hand) and on a tensor (sum(z^3): diag(6 z)), with
