@@ -49,7 +49,7 @@ static void help(const char *cmd) {
            "  landscape the loss on a line or plane through the params, as a PNG\n"
            "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
-           "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
+           "  --threads T, --block-rows B, -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
     return;
   }
@@ -1517,6 +1517,21 @@ int main(int argc, char **argv) {
         o.steps = n;
       else
         o.batch = n;
+    } else if ((v = take(argc, argv, &i, "--threads", cmdsp, &bad)) ||
+               (v = take(argc, argv, &i, "--block-rows", cmdsp, &bad))) {
+      int th = !strncmp(argv[i - (argv[i] == v ? 1 : 0)], "--threads", 9);
+      char *end;
+      errno = 0;
+      long n = strtol(v, &end, 10);
+      if (!*v || *end || errno || n < 1 || (th && n > 1024)) {
+        usage_error(cmdsp, "%s needs a positive integer%s, not '%s'", th ? "--threads" : "--block-rows",
+                    th ? " (at most 1024)" : "", v);
+        bad = 1;
+      }
+      if (th)
+        o.threads = (int)n;
+      else
+        o.block_rows = n;
     } else if ((v = take(argc, argv, &i, "--dim", cmdsp, &bad))) {
       o.dim = !strcmp(v, "1") ? 1 : !strcmp(v, "2") ? 2 : -1;
       if (o.dim < 0) {
@@ -1583,6 +1598,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   gradc_set_backend(g, o.backend);
+  gradc_set_threads(g, o.threads);
+  gradc_set_block_rows(g, o.block_rows);
   if (o.blas && gradc_set_blas(g, 1) < 0) {
     usage_error(cmdsp, "--blas: this gradc was built without OpenBLAS");
     gradc_free(g);

@@ -331,6 +331,29 @@ GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const do
                             const double *beta, long nb, double *values,
                             void (*progress)(void *opaque, long done, long total), void *opaque);
 
+/* ---- data parallelism over the rows (separable.c, parallel.c) ---------- */
+
+/* Whether scalar (or tensor) output `out` is a sum over the data dimension
+ * (the first symbolic leading dimension of the inputs, as for mini-batches)
+ * of terms that each depend on one row: 1 a sum, 2 a mean, 3 N^p times a
+ * sum; 0 if not, and why (if not NULL) gets the reason, naming the first
+ * definition that is not (e.g. a batch statistic: a mean over N fed back
+ * into the rows). */
+int gradc_separable(Gradc *g, int out, char *why, size_t nwhy);
+/* Threads for gradc_run (0: the cores this process may use, from
+ * sched_getaffinity). When every result of a function is a sum over the
+ * rows, a value per row or independent of the rows, and the data has more
+ * rows than one block, the rows are cut into blocks of a fixed size, each
+ * block evaluated by the same compiled function (N bound to its rows) on
+ * some thread, and the block sums added in block order: the results are
+ * the same bits for any number of threads (they may differ in the last
+ * bits from one call over all the rows). */
+void gradc_set_threads(Gradc *g, int threads);
+int gradc_threads(Gradc *g);     /* the number gradc_run will use at most */
+/* Rows per block (0: the default, 4096). Results depend on it, not on the
+ * number of threads. */
+void gradc_set_block_rows(Gradc *g, long rows);
+
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP
