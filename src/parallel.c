@@ -20,6 +20,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "parallel.h"
@@ -159,10 +160,18 @@ typedef struct Job {
 typedef struct Worker {
   Job *j;
   int t;
+  double cpu;
 } Worker;
+
+static double thread_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static void *work(void *arg) {
   Worker *w = arg;
+  double t0 = thread_now();
   Job *j = w->j;
   GradcFn *f = j->f;
   ParFn *p = j->p;
@@ -204,6 +213,7 @@ static void *work(void *arg) {
   }
   free(args);
   free(res);
+  w->cpu = thread_now() - t0;
   return NULL;
 }
 
@@ -223,6 +233,8 @@ int par_run(GradcFn *f, const double *const *args, GradcStatus *st) {
   int mpi = c && c->size > 1;
   long B = par_block_rows(g);
   int dim = sep_data_dim(g);
+  if (c)
+    c->last_blocks = 0;
   if (dim < 0 || !g->dimval || g->prog.ndims > 64) {
     if (!mpi)
       return 0;
@@ -333,6 +345,11 @@ int par_run(GradcFn *f, const double *const *args, GradcStatus *st) {
   for (int t = 1; t < started; t++)
     pthread_join(tid[t], NULL);
   pthread_mutex_destroy(&j.lock);
+  if (c) {
+    c->nthread_cpu = started < 64 ? started : 64;
+    for (int t = 0; t < c->nthread_cpu; t++)
+      c->thread_cpu[t] = wk[t].cpu;
+  }
   int failed = j.rc != 0;
   const double *part = p->part;
   long nball = j.nb;
@@ -401,6 +418,8 @@ int par_run(GradcFn *f, const double *const *args, GradcStatus *st) {
     }
   }
   *st = GRADC_OK;
+  if (c)
+    c->last_blocks = j.nb;
 out:
   if (*st == GRADC_ERR_NOMEM)
     gradc_error(g, GRADC_ERR_NOMEM, "out of memory for the blocks of rows");

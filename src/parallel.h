@@ -31,6 +31,12 @@ typedef struct ParCtx {
    * of total_rows; size > 1 turns the combination across ranks on */
   int rank, size;
   long first_row, total_rows;
+  /* the last blocked run: CPU seconds of each thread (benchmarks: on a
+   * shared machine the busiest thread's CPU time is the wall time it would
+   * take on cores of its own) */
+  double thread_cpu[64];
+  int nthread_cpu;
+  long last_blocks;  /* blocks of the last gradc_run (this process's), 0: one call */
 } ParCtx;
 #define PAR_BLOCK_ROWS 4096L
 

@@ -136,6 +136,15 @@ static SepClass classify(const Dag *d, const SepClass *c, NodeId i, int n, int n
       if (a[1].kind == SEP_SUM)
         return bad(SEP_WHY_SUMSUM, i);
       return (SepClass){.kind = (int8_t)kind, .p = (int8_t)(a[0].p - a[1].p)};
+    case OP_WHERE: { /* linear in its branches: where(c, a, 0) keeps a's power of N */
+      if (nsum || a[0].p)
+        return bad(nsum ? SEP_WHY_SUMSUM : SEP_WHY_POWER, i);
+      int z1 = dag_is_const(d, nd->arg[1]) && dag_num(d, nd->arg[1]) == 0;
+      int z2 = dag_is_const(d, nd->arg[2]) && dag_num(d, nd->arg[2]) == 0;
+      if (!z1 && !z2 && a[1].p != a[2].p)
+        return bad(SEP_WHY_POWER, i);
+      return (SepClass){.kind = (int8_t)kind, .p = z1 ? a[2].p : a[1].p};
+    }
     default:
       if (nsum)
         return bad(SEP_WHY_SUMSUM, i);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gradc.h"
+#include "parallel.h" /* ParCtx.last_blocks: the blocks were used */
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -150,6 +151,7 @@ static double *run(long n, int kind, int T, long B, GradcBackend be, long *len) 
     }
   GradcStatus st = gradc_run(f, kind == HVP ? (const double *const *)tan : NULL);
   cr_assert_eq(st, GRADC_OK, "%s", gradc_diag_render(g));
+  cr_assert_eq(par_ctx(g)->last_blocks, B > 0 ? (n + B - 1) / B : 0, "blocks of the run");
   double *r = results(f, len);
   for (int k = 0; k < 4; k++)
     free(tan[k]);
@@ -243,6 +245,7 @@ Test(threads, batch_statistics_run_as_one_call) {
     GradcFn *f = gradc_fn_grad(g, NULL, 0);
     cr_assert_eq(gradc_run(f, NULL), GRADC_OK, "%s", gradc_diag_render(g));
     v[k] = gradc_fn_res_data(f, 1)[0];
+    cr_assert_eq(par_ctx(g)->last_blocks, 0, "a batch statistic must not be cut into blocks");
     gradc_free(g);
   }
   cr_assert(v[0] == v[1], "%.17g vs %.17g", v[0], v[1]);
@@ -256,8 +259,10 @@ static void train_params(int T, long batch, double *out, long *n) {
   gradc_set_block_rows(g, 128);
   GradcTrainer *t = gradc_trainer_new(g, gradc_output_index(g, "J"), GRADC_ADAM, 0.05, batch, 3);
   cr_assert_not_null(t, "%s", gradc_diag_render(g));
-  for (int s = 0; s < 20; s++)
+  for (int s = 0; s < 20; s++) {
     cr_assert_eq(gradc_trainer_step(t, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+    cr_assert_eq(par_ctx(g)->last_blocks, ((batch ? batch : 3000) + 127) / 128);
+  }
   *n = 0;
   for (int v = 0; v < gradc_var_count(g); v++) {
     if (!gradc_var_is_param(g, v))
