@@ -1403,7 +1403,9 @@ static const char *take(int argc, char **argv, int *i, const char *name, const c
   return argv[++*i];
 }
 
-int main(int argc, char **argv) {
+static int mpi_procs = 1; /* processes under mpirun (mpi.c), else 1 */
+
+static int cli_main(int argc, char **argv) {
   Opts o = {.tol = 1e-6};
   if (argc < 2) {
     usage_error(NULL, "a command is missing");
@@ -1600,6 +1602,20 @@ int main(int argc, char **argv) {
   gradc_set_backend(g, o.backend);
   gradc_set_threads(g, o.threads);
   gradc_set_block_rows(g, o.block_rows);
+  if (mpi_procs > 1) { /* the rows split between the processes; rank 0 prints and saves */
+    if (o.batch > 0) {
+      usage_error(cmdsp, "--batch: mini-batches are not split between MPI processes (train on the whole data)");
+      gradc_free(g);
+      rc = EXIT_USAGE;
+      goto out;
+    }
+    gradc_set_mpi(g);
+    if (gradc_mpi_rank() > 0) {
+      o.save = NULL;
+      if (!freopen("/dev/null", "w", stdout))
+        fclose(stdout);
+    }
+  }
   if (o.blas && gradc_set_blas(g, 1) < 0) {
     usage_error(cmdsp, "--blas: this gradc was built without OpenBLAS");
     gradc_free(g);
@@ -1666,4 +1682,11 @@ done: /* --help and --version: nothing else runs */
   free(o.assign);
   free(o.tangent);
   return 0;
+}
+
+int main(int argc, char **argv) {
+  mpi_procs = gradc_mpi_init(&argc, &argv);
+  int rc = cli_main(argc, argv);
+  gradc_mpi_finalize(rc);
+  return rc;
 }

@@ -354,6 +354,21 @@ int gradc_threads(Gradc *g);     /* the number gradc_run will use at most */
  * number of threads. */
 void gradc_set_block_rows(Gradc *g, long rows);
 
+/* Under mpirun (mpi.c, when gradc is built with Open MPI): MPI_Init if a
+ * launcher started this process; returns the number of processes (1
+ * without mpirun or without MPI). */
+int gradc_mpi_init(int *argc, char ***argv);
+int gradc_mpi_rank(void);
+/* MPI_Finalize; with rc != 0 under several processes, MPI_Abort (no
+ * process is left waiting for one that failed alone). */
+void gradc_mpi_finalize(int rc);
+/* Split the rows of g's data between the processes: each reads only its
+ * share of every CSV file (whole blocks, in rank order; before the values
+ * are set), and gradc_run adds the block sums of all of them (MPI_Allgatherv)
+ * in block order, so every process has the same results. A value per row
+ * holds this process's rows only. */
+void gradc_set_mpi(Gradc *g);
+
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP

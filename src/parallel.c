@@ -99,6 +99,37 @@ long par_block_rows(Gradc *g) {
   return g->par && g->par->block_rows > 0 ? g->par->block_rows : PAR_BLOCK_ROWS;
 }
 
+int par_csv_window(Gradc *g, long total, long *lo, long *hi) {
+  ParCtx *c = g->par;
+  *lo = 0;
+  *hi = total;
+  if (!c || c->size <= 1)
+    return 0;
+  if (c->total_rows > 0 && c->total_rows != total) {
+    gradc_error(g, GRADC_ERR_INPUT, "under MPI, every data file must have the same rows (%ld, not %ld)",
+                c->total_rows, total);
+    return -1;
+  }
+  if (total < c->size) {
+    gradc_error(g, GRADC_ERR_INPUT, "under MPI, %d processes need at least %d rows of data, not %ld", c->size,
+                c->size, total);
+    return -1;
+  }
+  long B = par_block_rows(g);
+  if ((total + B - 1) / B < c->size) { /* fewer blocks than processes: smaller blocks */
+    B = (total + c->size - 1) / c->size;
+    c->block_rows = B;
+  }
+  long nb = (total + B - 1) / B;
+  long b0 = nb * c->rank / c->size, b1 = nb * (c->rank + 1) / c->size;
+  *lo = b0 * B;
+  *hi = b1 * B < total ? b1 * B : total;
+  c->first_row = *lo;
+  c->total_rows = total;
+  c->local_rows = *hi - *lo;
+  return 0;
+}
+
 /* Can f's results be assembled from blocks? */
 static ParFn *analyse(GradcFn *f) {
   if (f->par)
@@ -243,6 +274,12 @@ int par_run(GradcFn *f, const double *const *args, GradcStatus *st) {
     return 1;
   }
   long n = g->dimval[dim];
+  if (mpi && (c->total_rows <= 0 || n != c->local_rows)) {
+    gradc_error(g, GRADC_ERR_USAGE, "under MPI, the rows must come from CSV files (@FILE.csv), which each "
+                "process reads its share of");
+    *st = GRADC_ERR_USAGE;
+    return 1;
+  }
   if (n < 1 || (!mpi && n <= B))
     return 0;
   ParFn *p = analyse(f);
@@ -433,6 +470,13 @@ out:
 }
 
 #ifndef GRADC_MPI
+int gradc_mpi_init(int *argc, char ***argv) {
+  (void)argc, (void)argv;
+  return 1;
+}
+int gradc_mpi_rank(void) { return 0; }
+void gradc_mpi_finalize(int rc) { (void)rc; }
+void gradc_set_mpi(Gradc *g) { (void)g; }
 int par_mpi_allgather(const double *mine, long nmine, double *all, const long *counts, int size) {
   (void)mine, (void)nmine, (void)all, (void)counts, (void)size;
   return -1;

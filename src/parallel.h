@@ -30,7 +30,7 @@ typedef struct ParCtx {
   /* MPI (mpi.c): this process holds rows [first_row, first_row + local)
    * of total_rows; size > 1 turns the combination across ranks on */
   int rank, size;
-  long first_row, total_rows;
+  long first_row, total_rows, local_rows;
   /* the last blocked run: CPU seconds of each thread (benchmarks: on a
    * shared machine the busiest thread's CPU time is the wall time it would
    * take on cores of its own) */
@@ -48,6 +48,10 @@ void par_fn_free(GradcFn *f);
 void par_ctx_free(Gradc *g);
 ParCtx *par_ctx(Gradc *g);    /* created on demand; NULL when out of memory */
 long par_block_rows(Gradc *g);
+
+/* Under MPI: the rows [*lo, *hi) of a CSV of `total` data rows that this
+ * process keeps (all of them otherwise); -1 after a diagnostic. */
+int par_csv_window(Gradc *g, long total, long *lo, long *hi);
 
 /* mpi.c (GRADC_MPI): gather every rank's block partials, in rank order,
  * into all (counts[r] doubles from rank r); 0 on success. */
