@@ -9,6 +9,7 @@
 #include "ir.h"
 
 #include "api.h"
+#include "parallel.h"
 #include "sparsity.h"
 
 #include <time.h>
@@ -24,6 +25,7 @@ static double now(void) {
 Gradc *gradc_new(void) { return calloc(1, sizeof(Gradc)); }
 
 static void free_fn(GradcFn *f) {
+  par_fn_free(f);
   jit_free(f->mod);
   free(f->work);
   free(f->key);
@@ -59,6 +61,7 @@ void gradc_free(Gradc *g) {
   free((char *)g->src.text);
   free((char *)g->src.name);
   arena_free(&g->arena);
+  par_ctx_free(g);
   free(g);
 }
 
@@ -934,7 +937,9 @@ GradcStatus gradc_run(GradcFn *f, const double *const *tangents) {
       return GRADC_ERR_NOMEM;
     }
   }
-  GradcStatus st = gradc_call_dims(f, g->dimval, args, f->resdata);
+  GradcStatus st;
+  if (!par_run(f, args, &st)) /* blocks of rows on threads (parallel.c), or one call */
+    st = gradc_call_dims(f, g->dimval, args, f->resdata);
   free(args);
   return st;
 }

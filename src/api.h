@@ -23,6 +23,7 @@ struct GradcFn {
   double t_ad, t_emit, t_jit; /* seconds spent building it, per stage */
   char *key;         /* what it computes: asking again returns this one */
   GradcFn *next;
+  struct ParFn *par; /* parallel.c: how its results come from blocks of rows */
 };
 
 /* The value of one variable, as set by the caller or from its default. */
@@ -48,6 +49,7 @@ struct Gradc {
   long *dimval;      /* bound symbolic dimensions (-1: not yet) */
   long *dimgiven;    /* sizes given by gradc_set_dim (NAME=SIZE), -1: none */
   double t_parse, t_lower;    /* seconds spent compiling, per stage */
+  struct ParCtx *par;         /* parallel.c: threads, blocks, MPI */
 };
 
 /* values.c */

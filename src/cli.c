@@ -52,7 +52,7 @@ static void help(const char *cmd) {
            "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n"
            "  diff      the derivative as a simplified expression\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
-           "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
+           "  --threads T, --block-rows B, -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
     return;
   }
@@ -1403,7 +1403,9 @@ static const char *take(int argc, char **argv, int *i, const char *name, const c
   return argv[++*i];
 }
 
-int main(int argc, char **argv) {
+static int mpi_procs = 1; /* processes under mpirun (mpi.c), else 1 */
+
+static int cli_main(int argc, char **argv) {
   Opts o = {.tol = 1e-6, .probes = -1};
   if (argc < 2) {
     usage_error(NULL, "a command is missing");
@@ -1546,6 +1548,21 @@ int main(int argc, char **argv) {
       } else {
         o.probes = n;
       }
+    } else if ((v = take(argc, argv, &i, "--threads", cmdsp, &bad)) ||
+               (v = take(argc, argv, &i, "--block-rows", cmdsp, &bad))) {
+      int th = !strncmp(argv[i - (argv[i] == v ? 1 : 0)], "--threads", 9);
+      char *end;
+      errno = 0;
+      long n = strtol(v, &end, 10);
+      if (!*v || *end || errno || n < 1 || (th && n > 1024)) {
+        usage_error(cmdsp, "%s needs a positive integer%s, not '%s'", th ? "--threads" : "--block-rows",
+                    th ? " (at most 1024)" : "", v);
+        bad = 1;
+      }
+      if (th)
+        o.threads = (int)n;
+      else
+        o.block_rows = n;
     } else if ((v = take(argc, argv, &i, "--dim", cmdsp, &bad))) {
       o.dim = !strcmp(v, "1") ? 1 : !strcmp(v, "2") ? 2 : -1;
       if (o.dim < 0) {
@@ -1612,6 +1629,22 @@ int main(int argc, char **argv) {
     goto out;
   }
   gradc_set_backend(g, o.backend);
+  gradc_set_threads(g, o.threads);
+  gradc_set_block_rows(g, o.block_rows);
+  if (mpi_procs > 1) { /* the rows split between the processes; rank 0 prints and saves */
+    if (o.batch > 0) {
+      usage_error(cmdsp, "--batch: mini-batches are not split between MPI processes (train on the whole data)");
+      gradc_free(g);
+      rc = EXIT_USAGE;
+      goto out;
+    }
+    gradc_set_mpi(g);
+    if (gradc_mpi_rank() > 0) {
+      o.save = NULL;
+      if (!freopen("/dev/null", "w", stdout))
+        fclose(stdout);
+    }
+  }
   if (o.blas && gradc_set_blas(g, 1) < 0) {
     usage_error(cmdsp, "--blas: this gradc was built without OpenBLAS");
     gradc_free(g);
@@ -1686,4 +1719,11 @@ done: /* --help and --version: nothing else runs */
   free(o.tangent);
   free(o.vector);
   return 0;
+}
+
+int main(int argc, char **argv) {
+  mpi_procs = gradc_mpi_init(&argc, &argv);
+  int rc = cli_main(argc, argv);
+  gradc_mpi_finalize(rc);
+  return rc;
 }

@@ -32,6 +32,8 @@ typedef struct Opts {
   int dim;             /* landscape: --dim, --grid, --along, --range */
   long grid;
   const char *along, *range;
+  int threads;         /* --threads (0: the cores available) */
+  long block_rows;     /* --block-rows (0: the default) */
 } Opts;
 
 typedef struct Run {

@@ -452,6 +452,44 @@ GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const do
                             const double *beta, long nb, double *values,
                             void (*progress)(void *opaque, long done, long total), void *opaque);
 
+/* ---- data parallelism over the rows (separable.c, parallel.c) ---------- */
+
+/* Whether scalar (or tensor) output `out` is a sum over the data dimension
+ * (the first symbolic leading dimension of the inputs, as for mini-batches)
+ * of terms that each depend on one row: 1 a sum, 2 a mean, 3 N^p times a
+ * sum; 0 if not, and why (if not NULL) gets the reason, naming the first
+ * definition that is not (e.g. a batch statistic: a mean over N fed back
+ * into the rows). */
+int gradc_separable(Gradc *g, int out, char *why, size_t nwhy);
+/* Threads for gradc_run (0: the cores this process may use, from
+ * sched_getaffinity). When every result of a function is a sum over the
+ * rows, a value per row or independent of the rows, and the data has more
+ * rows than one block, the rows are cut into blocks of a fixed size, each
+ * block evaluated by the same compiled function (N bound to its rows) on
+ * some thread, and the block sums added in block order: the results are
+ * the same bits for any number of threads (they may differ in the last
+ * bits from one call over all the rows). */
+void gradc_set_threads(Gradc *g, int threads);
+int gradc_threads(Gradc *g);     /* the number gradc_run will use at most */
+/* Rows per block (0: the default, 4096). Results depend on it, not on the
+ * number of threads. */
+void gradc_set_block_rows(Gradc *g, long rows);
+
+/* Under mpirun (mpi.c, when gradc is built with Open MPI): MPI_Init if a
+ * launcher started this process; returns the number of processes (1
+ * without mpirun or without MPI). */
+int gradc_mpi_init(int *argc, char ***argv);
+int gradc_mpi_rank(void);
+/* MPI_Finalize; with rc != 0 under several processes, MPI_Abort (no
+ * process is left waiting for one that failed alone). */
+void gradc_mpi_finalize(int rc);
+/* Split the rows of g's data between the processes: each reads only its
+ * share of every CSV file (whole blocks, in rank order; before the values
+ * are set), and gradc_run adds the block sums of all of them (MPI_Allgatherv)
+ * in block order, so every process has the same results. A value per row
+ * holds this process's rows only. */
+void gradc_set_mpi(Gradc *g);
+
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP
