@@ -1276,9 +1276,13 @@ static void print_node(Printer *p, NodeId n, int top) {
       buf_printf(b, ", axis=%d", (int)nd->v.idx);
     buf_puts(b, ")");
     return;
-  case OP_CUMSUM:
-    buf_puts(b, "cumsum(");
+  case OP_CUMSUM: case OP_LINSCAN:
+    buf_printf(b, "%s(", op_info[op].spell);
     print_node(p, nd->arg[0], 0);
+    if (op == OP_LINSCAN) {
+      buf_puts(b, ", ");
+      print_node(p, nd->arg[1], 0);
+    }
     buf_printf(b, ", axis=%d%s)", (int)(nd->v.idx >> 1), nd->v.idx & 1 ? ", reversed" : "");
     return;
   case OP_IOTA: {

@@ -162,7 +162,7 @@ static unsigned node_flags(const Dag *g, const Node *k) {
     return stable_finite(g, k) ? f : NF_NONFINITE;
   case OP_MOD: /* fmod(a, 0) is NaN */
     return dag_nonzero(g, k->arg[1]) ? f : NF_NONFINITE;
-  case OP_PROD: /* a product of many finite numbers may overflow */
+  case OP_PROD: case OP_LINSCAN: /* a product of many finite numbers may overflow */
     return NF_NONFINITE;
   case OP_TAKE: case OP_SCATTER: /* the indices only choose */
     return g->nodes[k->arg[0]].flags & NF_NONFINITE;
@@ -616,6 +616,27 @@ NodeId dag_scatter(Dag *g, NodeId t, NodeId idx, int axis, ShapeId to) {
     return NO_NODE;
   Node key = {.op = OP_SCATTER, .nargs = 2, .shape = to, .arg = {t, idx, NO_NODE}};
   key.v.idx = axis;
+  return intern(g, &key);
+}
+
+NodeId dag_linscan(Dag *g, NodeId a, NodeId b, int axis, int reversed) {
+  if (a == NO_NODE || b == NO_NODE || g->oom)
+    return NO_NODE;
+  ShapeId s;
+  if (shape_broadcast(g, dag_shape(g, a), dag_shape(g, b), &s) < 0)
+    return shape_err(g, "internal: linscan of", a, b);
+  if (axis < 0 || axis >= shape_rank(g, s))
+    return shape_err(g, "internal: linscan axis out of range for", a, NO_NODE);
+  if (is_num(g, b, 0)) /* h = 0 throughout */
+    return dag_bcast(g, dag_const(g, 0), s);
+  if (is_num(g, a, 0)) /* h = b */
+    return dag_bcast(g, b, s);
+  a = dag_bcast(g, a, s);
+  b = dag_bcast(g, b, s);
+  if (a == NO_NODE || b == NO_NODE)
+    return NO_NODE;
+  Node key = {.op = OP_LINSCAN, .nargs = 2, .shape = s, .arg = {a, b, NO_NODE}};
+  key.v.idx = 2 * (int64_t)axis + (reversed != 0);
   return intern(g, &key);
 }
 

@@ -1204,7 +1204,7 @@ static void gather_loop(Emit *e, NodeId n) {
     return;
   }
   NodeId x = nd->arg[0];
-  if (nd->op == OP_CUMSUM) {
+  if (nd->op == OP_CUMSUM || nd->op == OP_LINSCAN) { /* a running sum, h = a h + b */
     const Shape *s = shape_get(e->g, nd->shape);
     int axis = (int)(nd->v.idx >> 1), rev = (int)(nd->v.idx & 1);
     indent(e);
@@ -1233,9 +1233,17 @@ static void gather_loop(Emit *e, NodeId n) {
     dims_product(e, s, axis + 1, s->rank);
     buf_puts(b, " + g_c;\n");
     indent(e);
-    buf_puts(b, "g_acc += ");
-    ptr(e, x);
-    buf_printf(b, "[g_f];\n");
+    if (nd->op == OP_LINSCAN) {
+      buf_puts(b, "g_acc = ");
+      operand_at(e, x, "g_f");
+      buf_puts(b, "*g_acc + ");
+      operand_at(e, nd->arg[1], "g_f");
+      buf_puts(b, ";\n");
+    } else {
+      buf_puts(b, "g_acc += ");
+      ptr(e, x);
+      buf_printf(b, "[g_f];\n");
+    }
     indent(e);
     buf_printf(b, "g_b%d[g_f] = g_acc;\n", e->slot[n]);
     close_loops(e, 3);
@@ -1686,7 +1694,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       e->indent = 2;
       struct_loop(e, i);
       buf_puts(b, "  }\n");
-    } else if (op == OP_CUMSUM || op == OP_TAKE || op == OP_SCATTER || op == OP_IOTA) {
+    } else if (op == OP_CUMSUM || op == OP_LINSCAN || op == OP_TAKE || op == OP_SCATTER || op == OP_IOTA) {
       buf_puts(b, "  {\n");
       e->indent = 2;
       gather_loop(e, i);
