@@ -168,6 +168,8 @@ static NodeId shift(Dag *g, NodeId y, int axis, int by) {
   for (int k = 0; k < s->rank; k++)
     sp.full[k] = sp.len[k] = s->dim[k];
   sp.len[axis] = n < 0 ? dim_derive(g, n, -1, 1) : n - 1; /* n >= 1 */
+  if (sp.len[axis] == DIM_FAIL)
+    return NO_NODE;
   sp.start[axis] = by > 0 ? 0 : 1;
   NodeId piece = dag_slice(g, y, &sp);
   sp.start[axis] = by > 0 ? 1 : 0;

@@ -1286,11 +1286,9 @@ static void print_node(Printer *p, NodeId n, int top) {
     buf_printf(b, ", axis=%d%s)", (int)(nd->v.idx >> 1), nd->v.idx & 1 ? ", reversed" : "");
     return;
   case OP_IOTA: {
-    int64_t d = p->d->shapes[nd->shape].dim[0];
-    if (d < 0)
-      buf_printf(b, "arange(%s)", p->prog->dimnames[~d]);
-    else
-      buf_printf(b, "arange(%lld)", (long long)d);
+    char dn[128];
+    dim_format(p->d, p->d->shapes[nd->shape].dim[0], dn, sizeof dn);
+    buf_printf(b, "arange(%s)", dn);
     return;
   }
   case OP_ONEHOT:
@@ -1312,7 +1310,15 @@ static void print_node(Printer *p, NodeId n, int top) {
       int64_t st = slice_step(sp, k), a = sp->start[k];
       if (k)
         buf_puts(b, ", ");
-      if (sp->drop >> k & 1)
+      if (sp->off[k]) { /* a piece of concat() after symbolic ones: off+a to off+a+len */
+        char off[128], len[128];
+        dim_format(p->d, sp->off[k], off, sizeof off);
+        dim_format(p->d, sp->len[k], len, sizeof len);
+        if (a)
+          buf_printf(b, "%s%+lld:%s%+lld+%s", off, (long long)a, off, (long long)a, len);
+        else
+          buf_printf(b, "%s:%s+%s", off, off, len);
+      } else if (sp->drop >> k & 1)
         buf_printf(b, "%lld", (long long)a);
       else if (a == 0 && st == 1 && sp->len[k] == sp->full[k] && !(sp->from_end >> k & 1))
         buf_puts(b, ":");
@@ -1325,11 +1331,12 @@ static void print_node(Printer *p, NodeId n, int top) {
         if (st != 1)
           buf_printf(b, ":%lld", (long long)st);
       } else { /* a derived length: the stop from the other side (lower.c slice_dim) */
-        const DimExpr *x = dim_is_derived(sp->len[k]) ? &p->d->dims[~sp->len[k] - DIM_DERIVED] : NULL;
-        int64_t m = st > 0 ? st : -st, diff = x ? x->add - m + 1 : 0;
+        int64_t m = st > 0 ? st : -st, diff = 0;
+        int known = dim_offset(p->d, sp->len[k], sp->full[k], m, &diff);
+        diff -= m - 1;
         int64_t stop = st > 0 ? a + diff : a - diff;
         buf_printf(b, "%lld:", (long long)a);
-        if (x && x->base == sp->full[k] && stop != (st > 0 ? 0 : -1))
+        if (known && stop != (st > 0 ? 0 : -1))
           buf_printf(b, "%lld", (long long)stop);
         if (st != 1)
           buf_printf(b, ":%lld", (long long)st);

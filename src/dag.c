@@ -134,7 +134,7 @@ int dag_nonzero(const Dag *g, NodeId n) {
     return x->v.num != 0 && isfinite(x->v.num);
   if (x->op == OP_MUL)
     return dag_nonzero(g, x->arg[0]) && dag_nonzero(g, x->arg[1]);
-  return x->op == OP_DIM && x->v.idx < DIM_DERIVED; /* a derived size may be 0 */
+  return x->op == OP_DIM && dim_min(g, ~x->v.idx) > 0; /* a derived size may be 0 */
 }
 
 /* NF_NONFINITE: may this node be infinite or NaN with every variable
@@ -496,7 +496,7 @@ static int bcast_ok(const Dag *g, ShapeId xs, ShapeId to) {
     return 0;
   for (int i = 0; i < x->rank; i++) {
     int64_t dx = x->dim[i], dt = t->dim[t->rank - x->rank + i];
-    if (!(dx == dt || dx == 1 || dims_may_equal(dx, dt)))
+    if (!(dx == dt || dx == 1 || dims_may_equal(g, dx, dt)))
       return 0;
   }
   return 1;
@@ -685,7 +685,7 @@ NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags) {
   } else {
     k2 = y->dim[0];
   }
-  if (k1 != k2 && !dims_may_equal(k1, k2)) /* two symbolic ones: checked at call time */
+  if (k1 != k2 && !dims_may_equal(g, k1, k2)) /* two symbolic ones: checked at call time */
     return shape_err(g, "inner dimensions differ for", a, b);
   Shape r = {0};
   if (x->rank == 2)
@@ -734,6 +734,7 @@ static void slice_norm(SliceSpec *c, const SliceSpec *sp) {
   for (int i = 0; i < sp->rank; i++) {
     c->full[i] = sp->full[i];
     c->start[i] = sp->start[i];
+    c->off[i] = sp->off[i];
     c->len[i] = sp->len[i];
     c->step[i] = sp->step[i] == 1 ? 0 : sp->step[i];
     c->need[i] = sp->need[i];
@@ -777,7 +778,7 @@ NodeId dag_slice(Dag *g, NodeId x, const SliceSpec *sp) {
   int whole = c.drop == 0;
   const Shape *s = shape_get(g, dag_shape(g, x));
   for (int i = 0; i < c.rank; i++)
-    whole &= c.start[i] == 0 && !(c.from_end >> i & 1) && c.step[i] == 0 && c.len[i] == s->dim[i] &&
+    whole &= c.start[i] == 0 && c.off[i] == 0 && !(c.from_end >> i & 1) && c.step[i] == 0 && c.len[i] == s->dim[i] &&
              c.need[i] == 0;
   if (whole)
     return x;

@@ -1074,11 +1074,17 @@ static void struct_loop(Emit *e, NodeId n) {
     /* full index: for each input dim, first + (kept ? step*i_j : 0); a
      * first index counted from the end is a local g_s<k> */
     for (int k = 0; k < sp->rank; k++)
-      if (sp->from_end >> k & 1) {
+      if (sp->from_end >> k & 1 || sp->off[k]) {
         indent(e);
         buf_printf(b, "long g_s%d = ", k);
-        dim(e, sp->full[k]);
-        buf_printf(b, " - %lld;\n", (long long)-sp->start[k]);
+        if (sp->from_end >> k & 1) {
+          dim(e, sp->full[k]);
+          buf_puts(b, sp->off[k] ? " + " : "");
+        }
+        if (sp->off[k])
+          dim(e, sp->off[k]);
+        buf_printf(b, " %c %lld;\n", sp->start[k] < 0 ? '-' : '+',
+                   (long long)(sp->start[k] < 0 ? -sp->start[k] : sp->start[k]));
       }
     Buf full = {0};
     Buf *save = e->out;
@@ -1086,7 +1092,7 @@ static void struct_loop(Emit *e, NodeId n) {
     Ix fx[MAX_RANK];
     for (int k = 0, j = 0; k < sp->rank; k++) {
       char first[32], mul[32] = "";
-      if (sp->from_end >> k & 1)
+      if (sp->from_end >> k & 1 || sp->off[k])
         snprintf(first, sizeof first, "g_s%d", k);
       else
         snprintf(first, sizeof first, "%lld", (long long)sp->start[k]);
@@ -1352,15 +1358,23 @@ static void signature(Buf *b, const EmitFn *fn, int kernel, int work) {
   buf_puts(b, ")");
 }
 
-/* The derived dimensions (x[1:] is N-1 long) as locals, from the
- * symbolic ones: max(0, floor((base + add)/div)). */
+/* The derived dimensions (x[1:] is N-1 long, concat([x, x]) 2*N) as
+ * locals, from the symbolic ones and the derived ones before them:
+ * max(0, floor((sum of mul*atom + add)/div)). */
 static void derived_dims(Emit *e, Buf *b) {
   Buf *save = e->out;
   e->out = b;
   for (uint32_t j = 0; j < e->g->ndim; j++) {
     const DimExpr *x = &e->g->dims[j];
     buf_printf(b, "  long g_d%u = ", j);
-    dim(e, x->base);
+    for (int k = 0; k < x->n; k++) {
+      int64_t m = x->mul[k] < 0 ? -x->mul[k] : x->mul[k];
+      if (k || x->mul[k] < 0)
+        buf_puts(b, x->mul[k] < 0 ? (k ? " - " : "-") : " + ");
+      if (m != 1)
+        buf_printf(b, "%lld*", (long long)m);
+      dim(e, x->atom[k]);
+    }
     if (x->add)
       buf_printf(b, " %c %lld", x->add < 0 ? '-' : '+', (long long)(x->add < 0 ? -x->add : x->add));
     buf_printf(b, ";\n  g_d%u = g_d%u > 0 ? g_d%u", j, j, j);

@@ -576,7 +576,7 @@ Test(tensor, misuse_of_the_new_built_ins_is_an_error_at_its_place) {
   expect_error("param A[3, 4]\nsum(reshape(A, [5, -1]))\n", 2, 16, "cannot infer -1");
   expect_error("param A[3, 4], x[3]\nsum(concat([A, x]))\n", 2, 16, "(3, 4) and (3) do not fit together");
   expect_error("param A[3, 4]\nsum(clip(A, 1))\n", 2, 5, "clip() takes 3 arguments, not 2");
-  expect_error("input X[N, 2]\nsum(reshape(X, [-1]))\n", 2, 16, "known only at call time");
+  expect_error("input X[N, M]\nsum(reshape(X, [-1]))\n", 2, 16, "their product is not a size gradc can hold");
 }
 
 Test(tensor, new_built_ins_emit_loops_and_tcc_and_cc_agree_to_the_bit) {
