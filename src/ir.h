@@ -140,7 +140,7 @@ typedef struct Shape {
  * are equal dimensions: x[1:] and x[:-1] have one shape, and so do
  * concat([x, x]) and reshape(X[N, 2], [-1]). Built zeroed, compared with
  * memcmp. */
-#define DIM_TERMS 6
+#define DIM_TERMS 8
 #define DIM_MAX_DEPTH 32   /* derived of derived ... (bounds the recursion) */
 #define DIM_FAIL INT64_MIN /* dim_affine could not build it (g->err says why) */
 typedef struct DimExpr {

@@ -326,7 +326,7 @@ int64_t dim_affine(Dag *g, int n, const int64_t *atom, const int64_t *mul, int64
   if (f.n == 1 && f.mul[0] == 1 && f.add == 0 && f.div == 1)
     return f.atom[0];
   if (f.n > DIM_TERMS) {
-    dim_fail(g, "a size known only at call time would be a sum of more than 6 others");
+    dim_fail(g, "a size known only at call time would be a sum of more than 8 others");
     return DIM_FAIL;
   }
   DimExpr x;
