@@ -83,6 +83,7 @@ static void definition(Buf *b, const Program *prog, const int *row, NodeId i) {
       if (k)
         buf_puts(b, ", ");
       char first[160], len[128];
+      int64_t o;
       first_index(d, sp, k, first, sizeof first);
       dim_format(d, sp->len[k], len, sizeof len);
       int plain = !sp->off[k] && !(sp->from_end >> k & 1) && slice_step(sp, k) == 1;
@@ -92,6 +93,9 @@ static void definition(Buf *b, const Program *prog, const int *row, NodeId i) {
         buf_puts(b, ":");
       else if (plain && sp->len[k] >= 0)
         buf_printf(b, "%lld:%lld", (long long)sp->start[k], (long long)(sp->start[k] + sp->len[k]));
+      else if (plain && dim_offset(d, sp->len[k], sp->full[k], 1, &o) && o + sp->start[k] <= 0)
+        buf_printf(b, o + sp->start[k] ? "%lld:%lld" : "%lld:", (long long)sp->start[k],
+                   (long long)(o + sp->start[k])); /* x[1:], x[1:-1] */
       else if (slice_step(sp, k) == 1 && !strcmp(first, "0"))
         buf_printf(b, "0:%s", len);
       else if (slice_step(sp, k) == 1) /* first:first+len */
