@@ -1,9 +1,15 @@
 /* fuzz_edges: a differential fuzzer of derivatives at the edges (issue 13,
  * SPEC 1.5 and 1.6).
  *
- * A case is a random program over every built-in of SPEC 1.5 (1-3 scalar
- * params x, y, z and maybe a vector param v[2] or v[3]; a scalar or vector
- * output), evaluated at edge points: 0, -0, +-1, +-inf, huge (1e300, 1e16,
+ * A case is a random program over every built-in of SPEC 1.5 and the
+ * language of 1.7 and 1.8 (1-3 scalar params x, y, z and maybe a vector
+ * param v[2], v[3], v[4] or v[N], N bound by the point; a scalar or vector
+ * output): indexing from either end, slices with negative and strided
+ * steps (of v[N] only the forms gradc sizes from N or checks at call
+ * time), concat, stack and reshape (a vector twice or half as long), prod,
+ * max/min/norm reductions, cumsum, clip, log_sigmoid and calls of up to
+ * two user functions (elementwise bodies over their parameters and the
+ * params), evaluated at edge points: 0, -0, +-1, +-inf, huge (1e300, 1e16,
  * 1e10, 800) and tiny (1e-300, 5e-324) values, ties (y == x, equal vector
  * entries), and a few ordinary numbers. At each point it computes the
  * value, the Jacobian in reverse mode (gradient, or one VJP per output
@@ -26,10 +32,19 @@
  *                 base and a varying exponent (defined at integer exponents
  *                 only; d/dy is log(x) = NaN, and whether that NaN cancels
  *                 depends on the order of the chain rule), and points
- *                 where a sum, product or integer power of
- *                 finite operands overflows (gradc multiplies plainly by
- *                 polynomial values: strong zeros guard exp, log, sqrt, pow,
- *                 division...; see README), and points with a tiny input
+ *                 where a sum, product, integer power or division of
+ *                 finite operands overflows, or a product underflows to 0,
+ *                 or a partial y/x^2, y x^(y-1) or atan2's does (gradc
+ *                 multiplies plainly by polynomial values: strong zeros
+ *                 guard exp, log, sqrt, pow, division...; see README); and
+ *                 where a partial is infinite or undefined at the point
+ *                 (sqrt at 0, asin at 1, pow(0, 0.5), pow(1, inf), atan2
+ *                 at the origin) (a) and (c) do not compare a non-finite
+ *                 value and (d) does not judge: the order of the chain rule
+ *                 decides (README); finite values that differ by rounding
+ *                 only (64 eps times M/|x|, M the largest value in the
+ *                 program; anything at an input of 1e10 or more) are not
+ *                 findings; and points with a tiny input
  *                 (0 < |x| < 1e-150: partials near 1/x reach 1e300, and two
  *                 paths of +-5e299 that cancel lose a third term of 1 in
  *                 one summation order and not in the other) or a huge one
@@ -47,8 +62,10 @@
  *                 agreeing (which rules out kinks, jumps of comparisons,
  *                 where and sign, cusps, points where a branch is
  *                 undefined on one side, and overflow nearby); nor where
- *                 the value is finite only because C's pow(NaN, 0) = 1 or
- *                 max/min/relu/sign hide a NaN
+ *                 the value is finite only because C's pow(NaN, 0) = 1,
+ *                 atan2(inf, inf) = pi/4 or max/min/relu/sign hide a NaN,
+ *                 nor where f moves by a few ulps only (1e16 - atan2(x,
+ *                 x): rounding hides the jump)
  *   bvalue    (e) the value differs between tcc and cc, likewise
  *   value     (f) the value is not IEEE-faithful: its class (NaN, +inf,
  *                 -inf, finite) differs from the program evaluated naively
@@ -891,7 +908,17 @@ static int op_through(const Case *c, int k, const Env *env) {
  * product or integer power of finite operands overflows (then no
  * derivative check judges the point: prod's partials, the products of the
  * other entries, included). */
+static double ref_mag; /* the largest finite |value| of any node: the scale of rounding */
+static void ref_node(const Case *c, int t, const double *in, double *out, int *amb, const Env *env);
+
 static void ref_eval(const Case *c, int t, const double *in, double *out, int *amb, const Env *env) {
+  ref_node(c, t, in, out, amb, env);
+  for (int i = 0; i < (c->n[t].len ? c->n[t].len : 1); i++)
+    if (isfinite(out[i]) && fabs(out[i]) > ref_mag)
+      ref_mag = fabs(out[i]);
+}
+
+static void ref_node(const Case *c, int t, const double *in, double *out, int *amb, const Env *env) {
   const Node *n = &c->n[t];
   double a[MAXV] = {0}, b[MAXV] = {0}, d[MAXV] = {0};
   int la = 0, lb = 0, L = n->len ? n->len : 1;
@@ -1119,8 +1146,8 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
       /* the partial d/dy = -x/y^2 overflows where x/y does not (x = 1,
        * y = 1e-300): polynomial overflow in derivative code, as for huge
        * inputs below; the modes then meet inf and inf - inf */
-      if (isfinite(x) && isfinite(y) && y != 0 && isfinite(r) && (!isfinite(r / y) || !isfinite(1 / y)))
-        *amb |= 4;
+      if (isfinite(x) && isfinite(y) && y != 0 && (!isfinite(r) || !isfinite(r / y) || !isfinite(1 / y)))
+        *amb |= 4; /* x / 5e-324 overflows: a product, as x * 2e323 (README) */
       break;
     case O_POWOP: case O_POW:
       if ((isnan(x) && y == 0) || (x == 1 && isnan(y)))
@@ -1129,9 +1156,21 @@ static void ref_eval(const Case *c, int t, const double *in, double *out, int *a
         *amb |= 8; /* defined at integer exponents only: d/dy is log(x) = NaN */
       if (x == 0 && y > 0 && y < 1 && kid_varies(c, n->kid[0], env))
         *amb |= 2 | 16; /* d/dx y x^(y-1) is infinite at 0 */
+      if (isfinite(x) && !isfinite(y) && isfinite(pow(x, y)))
+        *amb |= 2 | 16; /* pow(1, inf): d/dx y x^(y-1) is infinite */
+      if (isfinite(x) && isfinite(y) && x != 0 && isfinite(pow(x, y)) && !isfinite(y * pow(x, y - 1)))
+        *amb |= 4; /* the partial y x^(y-1) overflows where x^y does not (x = 2e-309 = y) */
       r = pow(x, y);
       break;
-    case O_ATAN2: r = atan2(x, y); break;
+    case O_ATAN2: /* the partials y/(x^2 + y^2), -x/(x^2 + y^2) overflow (at (0, 5e-324)) */
+      r = atan2(x, y);
+      if (isfinite(x) && isfinite(y) && (x != 0 || y != 0) && !isfinite(1 / fmax(fabs(x), fabs(y))))
+        *amb |= 4;
+      if (isinf(x) && isinf(y)) /* atan2(inf, inf) = pi/4 by convention: the limit depends on */
+        *amb |= 2;              /* how the two overflowed (x^x and exp(x) at 1e10) */
+      if (x == 0 && y == 0 && (kid_varies(c, n->kid[0], env) || kid_varies(c, n->kid[1], env)))
+        *amb |= 2 | 16; /* the origin: no derivative, partials 0/0 */
+      break;
     case O_MAX: case O_MIN:
       if (isnan(x) || isnan(y))
         *amb |= 3;
@@ -1218,11 +1257,11 @@ static int agree(double a, double b) {
 }
 
 /* Two finite derivatives apart by rounding only: the modes sum the same
- * terms in different orders, and terms of about |f|/|x| (y / [y, x] at
- * y = 1e-8: 1e8 - 1e8) or |f| |x| (softmax([x, x] * x) at 710) leave eps
- * times them (floating point is not associative). */
-static int rounding_apart(double a, double b, double f, double xscale) {
-  return isfinite(a) && isfinite(b) && fabs(a - b) <= 64 * DBL_EPSILON * fmax(1, fabs(f)) * xscale;
+ * terms in different orders, and terms of size `terms` (y / [y, x] at
+ * y = 1e-8: 1e8 - 1e8) leave about eps times them (floating point is not
+ * associative). */
+static int rounding_apart(double a, double b, double terms) {
+  return isfinite(a) && isfinite(b) && fabs(a - b) <= 64 * DBL_EPSILON * terms;
 }
 
 static int num_class(double v) { return isnan(v) ? 0 : v == INFINITY ? 1 : v == -INFINITY ? 2 : 3; }
@@ -1465,8 +1504,15 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
   /* (f) value against the naive C reference */
   double ref[MAXV] = {0};
   int amb = 0;
+  ref_mag = 1; /* at least the inputs and outputs (replay has no tree) */
+  for (int i = 0; i < m + ni; i++) {
+    double v = i < m ? t->val[i] : in[i - m];
+    if (isfinite(v) && fabs(v) > ref_mag)
+      ref_mag = fabs(v);
+  }
   if (with_ref >= 0) /* -1: no tree (replaying a file) */
     ref_eval(c, c->root, in, ref, &amb, NULL);
+  double mag = ref_mag;
   if (with_ref > 0) {
     for (int i = 0; !(amb & 1) && i < m; i++)
       if (num_class(ref[i]) != num_class(t->val[i]))
@@ -1482,9 +1528,16 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
     if (!isfinite(in[k])) /* strong zeros assume finite variables (README) */
       goto backends;
   }
-  double scale[MAXIN]; /* how rounding grows with x_j: 1/|x_j| (f/x), |x_j| (x^2) to 1e3 */
-  for (int k = 0; k < ni; k++)
-    scale[k] = in[k] != 0 ? fmax(1 / fabs(in[k]), fmin(fabs(in[k]), 1e3)) : 1;
+  /* rounding: derivative code sums terms of about M/|x_j|, M the largest
+   * value in the program (x^2 at 710 gives terms of 1420; 1 + 1.7e302 -
+   * 1.7e302 is 0 in one order and 1 in the other); at an input of 1e10 or
+   * more, only non-finite values are compared */
+  double scale[MAXIN];
+  int huge = 0;
+  for (int k = 0; k < ni; k++) {
+    scale[k] = in[k] != 0 ? fabs(in[k]) : 1;
+    huge |= fabs(in[k]) >= 1e10;
+  }
   /* (a) the two modes; where a partial is infinite at the point (sqrt at
    * 0, asin at 1, pow(0, 0.5)), one mode may meet inf - inf where the
    * other does not (an infinite adjoint into softmax's VJP: s (t - s.t)),
@@ -1494,7 +1547,7 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
     for (int j = 0; j < ni && isfinite(t->val[i]); j++)
       if (!agree(t->jr[i][j], t->jf[i][j]) &&
           !((amb & 16) && (!isfinite(t->jr[i][j]) || !isfinite(t->jf[i][j]))) &&
-          !rounding_apart(t->jr[i][j], t->jf[i][j], t->val[i], scale[j]))
+          !rounding_apart(t->jr[i][j], t->jf[i][j], huge ? INFINITY : mag / scale[j]))
         note(rep, K_MODES, "df[%d]/d%s: reverse %.17g, forward %.17g", i, in_name(c, j, nb), t->jr[i][j],
              t->jf[i][j]);
   /* (c) Hessian symmetry, up to rounding: the two orders round
@@ -1504,8 +1557,7 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
     for (int r = 0; r < ni; r++)
       for (int s = r + 1; s < ni; s++)
         if (!agree(t->h[r][s], t->h[s][r]) && !((amb & 16) && (!isfinite(t->h[r][s]) || !isfinite(t->h[s][r]))) &&
-            !(isfinite(t->h[r][s]) && isfinite(t->h[s][r]) &&
-              fabs(t->h[r][s] - t->h[s][r]) <= 64 * DBL_EPSILON * fmax(1, fabs(t->val[0])) * scale[r] * scale[s])) {
+            !rounding_apart(t->h[r][s], t->h[s][r], huge ? INFINITY : mag / (scale[r] * scale[s]))) {
           char nb2[16];
           note(rep, K_HESSIAN, "d2f/d%s/d%s = %.17g but d2f/d%s/d%s = %.17g", in_name(c, r, nb),
                in_name(c, s, nb2), t->h[r][s], in_name(c, s, nb2), in_name(c, r, nb), t->h[s][r]);
