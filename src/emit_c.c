@@ -220,8 +220,11 @@ static int share_buffers(Emit *e, const EmitFn *fn) {
     int pick = -1;
     const Node *nd = dag_node(g, i);
     NodeId acc = nd->arg[0];
+    int acc_result = 0; /* a result is read at the end: never added to in place */
+    for (int r = 0; nd->op == OP_SCATTER_ADD && r < fn->nres && !acc_result; r++)
+      acc_result = fn->res[r].node == acc;
     if (nd->op == OP_SCATTER_ADD && e->slot[acc] >= 0 && !e->alias[acc] && dag_node(g, acc)->op != OP_VAR &&
-        last[acc] == when[i] && last[acc] != UINT32_MAX) /* (not a result: those are read at the end) */
+        last[acc] == when[i] && !acc_result)
       pick = e->slot[acc]; /* its last reader: add the piece in place */
     for (int k = 0; k < nphys && pick < 0; k++) /* free, and of the same size */
       if (phys_last[k] >= 0 && (uint32_t)phys_last[k] < i && same_size(g, e->bufshape[k], dag_shape(g, i)))
