@@ -147,6 +147,9 @@ typedef struct DimExpr {
   int64_t atom[DIM_TERMS], mul[DIM_TERMS];
   int64_t add, div;
   int32_t n, depth;        /* terms; derived atoms nested below */
+  int64_t lo, numlo;       /* lower bounds of the value and of the numerator
+                              (INT64_MIN: none), from the atoms' at intern:
+                              no walk of the (shared) atoms afterwards */
 } DimExpr;
 static inline int dim_is_derived(int64_t d) { return d < 0 && d != DIM_FAIL && ~d >= DIM_DERIVED; }
 typedef uint32_t ShapeId;

@@ -111,15 +111,7 @@ int64_t dim_min(const Dag *g, int64_t d) {
     return d;
   if (!dim_is_derived(d))
     return 1; /* a declared dimension binds to a positive size */
-  const DimExpr *x = dim_expr(g, d);
-  int64_t t = x->add;
-  for (int k = 0; k < x->n; k++) {
-    if (x->mul[k] < 0)
-      return 0;
-    t = sat_fma(t, x->mul[k], dim_min(g, x->atom[k]));
-  }
-  t = floor_div(t, x->div);
-  return t > 0 ? t : 0;
+  return dim_expr(g, d)->lo;
 }
 
 /* A form while it is built: sum_k mul[k]*atom[k] + add, over div. */
@@ -129,8 +121,9 @@ typedef struct Lin {
   int64_t add, div;
 } Lin;
 
-/* The least value of the numerator of x (INT64_MIN: not bounded below). */
-static int64_t lin_min(const Dag *g, const DimExpr *x) {
+/* The least value of the numerator of x (INT64_MIN: not bounded below),
+ * from its atoms' least values (stored: dim_min is O(1)). */
+static int64_t numer_min(const Dag *g, const DimExpr *x) {
   int64_t t = x->add;
   for (int k = 0; k < x->n; k++) {
     if (x->mul[k] < 0)
@@ -138,6 +131,11 @@ static int64_t lin_min(const Dag *g, const DimExpr *x) {
     t = sat_fma(t, x->mul[k], dim_min(g, x->atom[k]));
   }
   return t;
+}
+
+static int64_t lin_min(const Dag *g, const DimExpr *x) {
+  (void)g;
+  return x->numlo;
 }
 
 #define BEYOND "a size known only at call time would hold a number beyond 2^40"
@@ -349,6 +347,10 @@ int64_t dim_affine(Dag *g, int n, const int64_t *atom, const int64_t *mul, int64
   x.n = f.n;
   x.add = f.add;
   x.div = f.div;
+  x.numlo = numer_min(g, &x);
+  x.lo = x.numlo == INT64_MIN ? 0 : floor_div(x.numlo, x.div);
+  if (x.lo < 0)
+    x.lo = 0;
   if (x.depth >= DIM_MAX_DEPTH) {
     dim_fail(g, "a size known only at call time would be derived too many times over");
     return DIM_FAIL;
@@ -380,15 +382,28 @@ long dim_eval(const Dag *g, int64_t d, const long *base) {
     return (long)d;
   if (!dim_is_derived(d))
     return base ? base[~d] : -1;
-  const DimExpr *x = dim_expr(g, d);
-  int64_t t = x->add;
-  for (int k = 0; k < x->n; k++) {
-    long v = dim_eval(g, x->atom[k], base);
-    if (v < 0)
-      return -1;
-    t = sat_fma(t, x->mul[k], v);
+  /* every derived dimension up to d, in order (atoms are older): each
+   * once, however the atoms are shared */
+  uint32_t top = (uint32_t)(~d - DIM_DERIVED);
+  long small[64], *val = top < 64 ? small : malloc(((size_t)top + 1) * sizeof *val);
+  if (!val)
+    return -1;
+  for (uint32_t j = 0; j <= top; j++) {
+    const DimExpr *x = &g->dims[j];
+    int64_t t = x->add;
+    long v = 0;
+    for (int k = 0; k < x->n && v >= 0; k++) {
+      int64_t a = x->atom[k];
+      v = a >= 0 ? (long)a : !dim_is_derived(a) ? (base ? base[~a] : -1) : val[~a - DIM_DERIVED];
+      if (v >= 0)
+        t = sat_fma(t, x->mul[k], v);
+    }
+    val[j] = v < 0 ? -1 : t > 0 ? (long)(t / x->div) : 0;
   }
-  return t > 0 ? (long)(t / x->div) : 0;
+  long r = val[top];
+  if (val != small)
+    free(val);
+  return r;
 }
 
 /* Is d written as a sum (a derived dimension without a division)? */
@@ -407,9 +422,14 @@ void dim_format(const Dag *g, int64_t d, char *out, size_t n) {
   char num[256];
   size_t k = 0;
   num[0] = 0;
+  if (n < 16) { /* no room: the atoms are not written (this bounds the recursion) */
+    snprintf(out, n, "...");
+    return;
+  }
   for (int j = 0; j < x->n && k < sizeof num; j++) {
     char a[200];
-    dim_format(g, x->atom[j], a, sizeof a);
+    size_t room = n - (k < n ? k : n); /* what is left of the caller's space */
+    dim_format(g, x->atom[j], a, room < sizeof a ? room : sizeof a);
     int64_t m = x->mul[j] < 0 ? -x->mul[j] : x->mul[j];
     const char *sign = x->mul[j] < 0 ? "-" : j ? "+" : "";
     int paren = dim_is_sum(g, x->atom[j]) || (m != 1 && dim_is_derived(x->atom[j]));

@@ -271,6 +271,36 @@ Test(dims, provably_different_sizes_are_an_error_when_compiling) {
                2, 12, "a sum of more than 8 others");
 }
 
+/* Sizes derived from sizes derived from ...: each atom shared by later
+ * sizes is bounded and evaluated once (no walk of the sharing tree, which
+ * grows as 3^depth), and deeper than DIM_MAX_DEPTH is an error. */
+Test(dims, deep_derivations_are_quick_and_bounded, .timeout = 20) {
+  char src[4096];
+  for (int depth = 30; depth <= 40; depth += 10) {
+    size_t k = (size_t)snprintf(src, sizeof src, "param x[N]\ny0 = x\n");
+    for (int i = 1; i <= depth; i++)
+      k += (size_t)snprintf(src + k, sizeof src - k, "y%d = concat([y%d, y%d[::2], [1]])[::3]\n", i, i - 1, i - 1);
+    snprintf(src + k, sizeof src - k, "output f = sum(y%d * y%d[::-1])\n", depth, depth);
+    GradcStatus st;
+    Gradc *g = compile_src(src, &st);
+    if (depth == 40) {
+      cr_assert_eq(st, GRADC_ERR_INPUT);
+      cr_assert(strstr(gradc_diag_message(g, 0), "derived too many times over"), "%s", gradc_diag_render(g));
+    } else {
+      cr_assert_eq(st, GRADC_OK, "%s", gradc_diag_render(g));
+      double x[7] = {1, 2, 3, 4, 5, 6, 7};
+      long d[1] = {7};
+      gradc_set_value(g, 0, x, d, 1);
+      cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK);
+      GradcFn *f = gradc_fn_grad(g, NULL, 0);
+      cr_assert(f && gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+      /* y_i = (y + y[::2] + [1])[::3], worked out from x: y_30 = [1, 1] */
+      cr_assert_eq(gradc_fn_res_data(f, 0)[0], 2);
+    }
+    gradc_free(g);
+  }
+}
+
 /* Sizes that may be equal are checked at call time: the error names the
  * place, the two sizes and their values. */
 static void expect_call_error(const char *src, long n, int line, int col, const char *text) {
