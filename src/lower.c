@@ -466,7 +466,7 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
    * symbolic piece, else from the start plus the symbolic lengths before it
    * (SliceSpec.off) */
   int64_t *len = NULL, *ones = NULL;
-  int first_sym = -1, last_sym = -1;
+  int last_sym = -1;
   if (!stack) {
     len = malloc((size_t)n * sizeof *len);
     ones = malloc((size_t)n * sizeof *ones);
@@ -479,11 +479,8 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
     for (int i = 0; i < n; i++) {
       len[i] = shape_get(g, dag_shape(g, x[i]))->dim[axis];
       ones[i] = 1;
-      if (len[i] < 0) {
+      if (len[i] < 0)
         last_sym = i;
-        if (first_sym < 0)
-          first_sym = i;
-      }
     }
     out.dim[axis] = dim_affine(g, n, len, ones, 0, 1);
     if (out.dim[axis] == DIM_FAIL) {
@@ -499,6 +496,9 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
     free(ones);
     goto done;
   }
+  int64_t at = 0, rest = 0, symoff = 0; /* literal lengths before, after; symbolic before */
+  for (int i = last_sym + 1; !stack && i < n; i++)
+    rest += len[i];
   for (int i = 0; i < n && !g->oom; i++) {
     const Shape *si = shape_get(g, dag_shape(g, x[i]));
     SliceSpec sp = {0};
@@ -512,28 +512,27 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
       sp.len[axis] = 1;
       sp.drop = 1u << axis;
     } else if (last_sym >= 0 && i > last_sym) { /* from the end */
-      int64_t rest = 0;
-      for (int j = i; j < n; j++)
-        rest += len[j];
       sp.start[axis] = -rest;
       sp.from_end |= 1u << axis;
       sp.len[axis] = si->dim[axis];
+      rest -= len[i];
     } else {
-      int64_t at = 0;
-      for (int j = 0; j < i; j++)
-        if (len[j] >= 0)
-          at += len[j];
       sp.start[axis] = at;
-      if (first_sym >= 0 && i > first_sym) /* after symbolic pieces */
-        sp.off[axis] = dim_affine(g, i, len, ones, -at, 1);
-      if (sp.off[axis] == DIM_FAIL) {
-        ERR(l, list->kids[i]->span, "concat(): %s", g->oom ? "out of memory" : g->err);
-        free(len);
-        free(ones);
-        r = NO_NODE;
-        goto done;
-      }
+      sp.off[axis] = symoff; /* after symbolic pieces: their lengths */
       sp.len[axis] = si->dim[axis];
+      if (len[i] >= 0) {
+        at += len[i];
+      } else {
+        int64_t two[2] = {symoff, len[i]};
+        symoff = dim_affine(g, 2, two, ones, 0, 1);
+        if (symoff == DIM_FAIL) {
+          ERR(l, list->kids[i]->span, "concat(): %s", g->oom ? "out of memory" : g->err);
+          free(len);
+          free(ones);
+          r = NO_NODE;
+          goto done;
+        }
+      }
     }
     sp.negzero = 1;
     NodeId p = dag_pad(g, x[i], &sp);
