@@ -42,7 +42,7 @@
  *                 at the origin) (a) and (c) do not compare a non-finite
  *                 value and (d) does not judge: the order of the chain rule
  *                 decides (README); finite values that differ by rounding
- *                 only (64 eps times M/|x|, M the largest value in the
+ *                 only (64 eps M max(1, 1/|x|), M the largest value in the
  *                 program; anything at an input of 1e10 or more, or with
  *                 asin/acos within 1e-8 of +-1) are not findings; and
  *                 points with a tiny input
@@ -1534,14 +1534,15 @@ static void check_point(Ctx *t, Ctx *cc, const Case *c, const double *in, int wi
     if (!isfinite(in[k])) /* strong zeros assume finite variables (README) */
       goto backends;
   }
-  /* rounding: derivative code sums terms of about M/|x_j|, M the largest
-   * value in the program (x^2 at 710 gives terms of 1420; 1 + 1.7e302 -
-   * 1.7e302 is 0 in one order and 1 in the other); at an input of 1e10 or
-   * more, only non-finite values are compared */
+  /* rounding: derivative code sums terms of about M or M/|x_j|, M the
+   * largest value in the program (sinh([x, x]) at 710 gives terms of
+   * 1e308, y / [y, x] at y = 1e-8 of 1e8; 1 + 1.7e302 - 1.7e302 is 0 in one
+   * order and 1 in the other); at an input of 1e10 or more, only
+   * non-finite values are compared */
   double scale[MAXIN];
   int huge = 0;
   for (int k = 0; k < ni; k++) {
-    scale[k] = in[k] != 0 ? fabs(in[k]) : 1;
+    scale[k] = in[k] != 0 && fabs(in[k]) < 1 ? fabs(in[k]) : 1;
     huge |= fabs(in[k]) >= 1e10 || (amb & 32);
   }
   /* (a) the two modes; where a partial is infinite at the point (sqrt at
