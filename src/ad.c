@@ -155,33 +155,76 @@ static NodeId keep_bcast(Dag *g, NodeId n, ShapeId xs, int axis) {
   return dag_bcast(g, n, xs);
 }
 
+/* y moved one place along axis, zero filled: out_i = y_(i-1) (by = 1) or
+ * y_(i+1) (by = -1). */
+static NodeId shift(Dag *g, NodeId y, int axis, int by) {
+  ShapeId ys = dag_shape(g, y);
+  const Shape *s = shape_get(g, ys);
+  int64_t n = s->dim[axis];
+  if (n == 1)
+    return dag_bcast(g, dag_const(g, 0), ys);
+  SliceSpec sp = {0};
+  sp.rank = s->rank;
+  for (int k = 0; k < s->rank; k++)
+    sp.full[k] = sp.len[k] = s->dim[k];
+  sp.len[axis] = n < 0 ? dim_derive(g, n, -1, 1) : n - 1; /* n >= 1 */
+  if (sp.len[axis] == DIM_FAIL)
+    return NO_NODE;
+  sp.start[axis] = by > 0 ? 0 : 1;
+  NodeId piece = dag_slice(g, y, &sp);
+  sp.start[axis] = by > 0 ? 1 : 0;
+  return dag_pad(g, piece, &sp);
+}
+
+/* The products of the entries of y before (reversed: after) each one along
+ * axis, without the entry itself: a LINSCAN h_i = y_(i-1) h_(i-1) from
+ * h_0 = 1. No division, so exact at zeros and free of the 0/0 and inf/inf
+ * of prod/y_i where the product underflows or overflows. */
+static NodeId exclusive_prod(Dag *g, NodeId y, int axis, int reversed) {
+  ShapeId ys = dag_shape(g, y);
+  const Shape *s = shape_get(g, ys);
+  SliceSpec sp = {0};               /* b: 1 at the first entry, 0 elsewhere */
+  sp.rank = s->rank;
+  for (int k = 0; k < s->rank; k++)
+    sp.full[k] = sp.len[k] = s->dim[k];
+  sp.len[axis] = 1;
+  if (reversed && s->dim[axis] < 0) {
+    sp.start[axis] = -1;
+    sp.from_end = 1u << axis;
+  } else {
+    sp.start[axis] = reversed ? s->dim[axis] - 1 : 0;
+  }
+  Shape one = *s;
+  one.dim[axis] = 1;
+  NodeId first = dag_pad(g, dag_bcast(g, dag_const(g, 1), shape_intern(g, &one)), &sp);
+  return dag_linscan(g, shift(g, y, axis, reversed ? -1 : 1), first, axis, reversed);
+}
+
 /* The partial derivatives of a reduction node n of x (shape of x):
  *   max: [x == max] / count(x == max), ties split equally;
- *   prod: the product of the others, without dividing by a zero: P/x_i
- *     where no entry is 0 (and 0 where another one is), the product of
- *     the nonzero entries at the only zero, 0 everywhere if two are 0. */
+ *   prod: the product of the others, as the product of the entries before
+ *     and of those after (exclusive_prod); over the whole tensor, the same
+ *     along the last axis times that of the products along it, and so on
+ *     to the first axis (row-major order). */
 static NodeId reduce_partial(Dag *g, const Node *nd, NodeId n) {
   NodeId x = nd->arg[0];
   ShapeId xs = dag_shape(g, x);
   int axis = (int)nd->v.idx;
-  NodeId zero = dag_const(g, 0), one = dag_const(g, 1);
   if (nd->op == OP_AMAX) {
     NodeId mask = dag_bin(g, OP_EQ, x, keep_bcast(g, n, xs, axis));
     return dag_div(g, mask, keep_bcast(g, dag_sum(g, mask, axis), xs, axis));
   }
-  NodeId iszero = dag_bin(g, OP_EQ, x, zero);
-  NodeId zeros = keep_bcast(g, dag_sum(g, iszero, axis), xs, axis);
-  NodeId others = keep_bcast(g, dag_prod(g, dag_op(g, OP_WHERE, iszero, one, x), axis), xs, axis);
-  /* at a zero x_i the partial is the product of the others: the product of
-   * the nonzero entries where x_i is the only zero; where there is one
-   * other zero x_k, 0, written as that product times (sum of the zero
-   * entries - x_i), which is 0 but has the right derivative along x_k (the
-   * Hessian of prod(x) at [0, 0] is [[0, 1], [1, 0]]); with more zeros, 0 */
-  NodeId zsum = keep_bcast(g, dag_sum(g, dag_op(g, OP_WHERE, iszero, x, zero), axis), xs, axis);
-  NodeId two = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, zeros, dag_const(g, 2)),
-                      dag_mul(g, others, dag_sub(g, zsum, x)), zero);
-  NodeId at_zero = dag_op(g, OP_WHERE, dag_bin(g, OP_EQ, zeros, one), others, two);
-  return dag_op(g, OP_WHERE, iszero, at_zero, dag_div(g, keep_bcast(g, n, xs, axis), x));
+  int rank = shape_rank(g, xs);
+  int from = axis >= 0 ? axis : rank - 1, to = axis >= 0 ? axis : 0;
+  NodeId p = NO_NODE, y = x;
+  for (int k = from; k >= to; k--) {
+    NodeId others = dag_smul(g, exclusive_prod(g, y, k, 0), exclusive_prod(g, y, k, 1));
+    others = dag_bcast(g, others, xs);
+    p = p == NO_NODE ? others : dag_smul(g, p, others);
+    if (k > to) /* the products along axis k, kept as a dimension of 1 */
+      y = dag_reshape(g, dag_prod(g, y, k), shape_keepdims(g, dag_shape(g, y), k));
+  }
+  return p;
 }
 
 /* The rules of the tensor operators, one per mode: the tangent of n given
@@ -227,6 +270,16 @@ static NodeId struct_rule(Dag *g, NodeId n, int i, NodeId t, int reverse) {
   }
   case OP_CUMSUM: /* the adjoint of a running sum runs the other way */
     return dag_cumsum(g, t, (int)(nd.v.idx >> 1), (int)(nd.v.idx & 1) ^ reverse);
+  case OP_LINSCAN: { /* h_i = a_i h_prev_i + b_i, h_prev the previous h */
+    int axis = (int)(nd.v.idx >> 1), rev = (int)(nd.v.idx & 1), by = rev ? -1 : 1;
+    NodeId a = nd.arg[0], prev = shift(g, n, axis, by);
+    if (!reverse) /* dh = a dh_prev + (da h_prev + db) */
+      return dag_linscan(g, a, i == 0 ? dag_smul(g, t, prev) : t, axis, rev);
+    /* the adjoint r of h_i collects t_i and a_(i+1) r_(i+1): a LINSCAN the
+     * other way; then b gets r, and a gets r h_prev */
+    NodeId r = dag_linscan(g, shift(g, a, axis, -by), t, axis, !rev);
+    return i == 0 ? dag_smul(g, r, prev) : r;
+  }
   case OP_TAKE:
     if (i == 1) /* the indices: derivative 0 */
       return NO_NODE;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -751,7 +752,9 @@ static void shape_text(Gradc *g, const long *dims, int rank, char *out, size_t n
   size_t k = 0;
   k += (size_t)snprintf(out, n, "(");
   for (int i = 0; i < rank && k < n; i++) {
-    if (dims[i] < 0)
+    if (dims[i] == LONG_MIN) /* derived from dimensions not bound yet */
+      k += (size_t)snprintf(out + k, n - k, "%s?", i ? ", " : "");
+    else if (dims[i] < 0)
       k += (size_t)snprintf(out + k, n - k, "%s%s", i ? ", " : "", gradc_dim_name(g, (int)~dims[i]));
     else
       k += (size_t)snprintf(out + k, n - k, "%s%ld", i ? ", " : "", dims[i]);

@@ -134,7 +134,7 @@ int dag_nonzero(const Dag *g, NodeId n) {
     return x->v.num != 0 && isfinite(x->v.num);
   if (x->op == OP_MUL)
     return dag_nonzero(g, x->arg[0]) && dag_nonzero(g, x->arg[1]);
-  return x->op == OP_DIM && x->v.idx < DIM_DERIVED; /* a derived size may be 0 */
+  return x->op == OP_DIM && dim_min(g, ~x->v.idx) > 0; /* a derived size may be 0 */
 }
 
 /* NF_NONFINITE: may this node be infinite or NaN with every variable
@@ -168,7 +168,7 @@ static unsigned node_flags(const Dag *g, const Node *k) {
     return stable_finite(g, k) ? f : NF_NONFINITE;
   case OP_MOD: /* fmod(a, 0) is NaN */
     return dag_nonzero(g, k->arg[1]) ? f : NF_NONFINITE;
-  case OP_PROD: /* a product of many finite numbers may overflow */
+  case OP_PROD: case OP_LINSCAN: /* a product of many finite numbers may overflow */
     return NF_NONFINITE;
   case OP_TAKE: case OP_SCATTER: /* the indices only choose */
     return g->nodes[k->arg[0]].flags & NF_NONFINITE;
@@ -502,7 +502,7 @@ static int bcast_ok(const Dag *g, ShapeId xs, ShapeId to) {
     return 0;
   for (int i = 0; i < x->rank; i++) {
     int64_t dx = x->dim[i], dt = t->dim[t->rank - x->rank + i];
-    if (!(dx == dt || dx == 1 || dims_may_equal(dx, dt)))
+    if (!(dx == dt || dx == 1 || dims_may_equal(g, dx, dt)))
       return 0;
   }
   return 1;
@@ -625,6 +625,27 @@ NodeId dag_scatter(Dag *g, NodeId t, NodeId idx, int axis, ShapeId to) {
   return intern(g, &key);
 }
 
+NodeId dag_linscan(Dag *g, NodeId a, NodeId b, int axis, int reversed) {
+  if (a == NO_NODE || b == NO_NODE || g->oom)
+    return NO_NODE;
+  ShapeId s;
+  if (shape_broadcast(g, dag_shape(g, a), dag_shape(g, b), &s) < 0)
+    return shape_err(g, "internal: linscan of", a, b);
+  if (axis < 0 || axis >= shape_rank(g, s))
+    return shape_err(g, "internal: linscan axis out of range for", a, NO_NODE);
+  if (is_num(g, b, 0)) /* h = 0 throughout */
+    return dag_bcast(g, dag_const(g, 0), s);
+  if (is_num(g, a, 0)) /* h = b */
+    return dag_bcast(g, b, s);
+  a = dag_bcast(g, a, s);
+  b = dag_bcast(g, b, s);
+  if (a == NO_NODE || b == NO_NODE)
+    return NO_NODE;
+  Node key = {.op = OP_LINSCAN, .nargs = 2, .shape = s, .arg = {a, b, NO_NODE}};
+  key.v.idx = 2 * (int64_t)axis + (reversed != 0);
+  return intern(g, &key);
+}
+
 NodeId dag_iota(Dag *g, int64_t n) {
   if (g->oom)
     return NO_NODE;
@@ -670,7 +691,7 @@ NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags) {
   } else {
     k2 = y->dim[0];
   }
-  if (k1 != k2 && !dims_may_equal(k1, k2)) /* two symbolic ones: checked at call time */
+  if (k1 != k2 && !dims_may_equal(g, k1, k2)) /* two symbolic ones: checked at call time */
     return shape_err(g, "inner dimensions differ for", a, b);
   Shape r = {0};
   if (x->rank == 2)
@@ -719,6 +740,7 @@ static void slice_norm(SliceSpec *c, const SliceSpec *sp) {
   for (int i = 0; i < sp->rank; i++) {
     c->full[i] = sp->full[i];
     c->start[i] = sp->start[i];
+    c->off[i] = sp->off[i];
     c->len[i] = sp->len[i];
     c->step[i] = sp->step[i] == 1 ? 0 : sp->step[i];
     c->need[i] = sp->need[i];
@@ -762,7 +784,7 @@ NodeId dag_slice(Dag *g, NodeId x, const SliceSpec *sp) {
   int whole = c.drop == 0;
   const Shape *s = shape_get(g, dag_shape(g, x));
   for (int i = 0; i < c.rank; i++)
-    whole &= c.start[i] == 0 && !(c.from_end >> i & 1) && c.step[i] == 0 && c.len[i] == s->dim[i] &&
+    whole &= c.start[i] == 0 && c.off[i] == 0 && !(c.from_end >> i & 1) && c.step[i] == 0 && c.len[i] == s->dim[i] &&
              c.need[i] == 0;
   if (whole)
     return x;

@@ -996,8 +996,10 @@ static Tid dim_term(S *s, int64_t d) {
     return num(s, (double)d);
   if (!dim_is_derived(d))
     return sym(s, s->prog->dimnames[~d], SHAPE_SCALAR);
-  const DimExpr *x = &s->d->dims[~d - DIM_DERIVED]; /* max(0, floor((base + add)/div)) */
-  Tid t = add2(s, dim_term(s, x->base), num(s, (double)x->add));
+  const DimExpr *x = &s->d->dims[~d - DIM_DERIVED]; /* max(0, floor((sum mul*atom + add)/div)) */
+  Tid t = num(s, (double)x->add);
+  for (int k = 0; k < x->n; k++)
+    t = add2(s, t, x->mul[k] == 1 ? dim_term(s, x->atom[k]) : mul2(s, num(s, (double)x->mul[k]), dim_term(s, x->atom[k])));
   if (x->div != 1) {
     Tid q = mul2(s, t, num(s, 1.0 / (double)x->div));
     return elem(s, OP_FLOOR, &q, 1);
@@ -1483,7 +1485,7 @@ static int equal_sizes(const S *s, Tid t) {
   const Shape *from = shp(s, T(s, A(s, t, 0))->shape), *to = shp(s, T(s, t)->shape);
   int same = from->rank == to->rank;
   for (int k = 0; same && k < to->rank; k++)
-    same = from->dim[k] == to->dim[k] || dims_may_equal(from->dim[k], to->dim[k]);
+    same = from->dim[k] == to->dim[k] || dims_may_equal(s->d, from->dim[k], to->dim[k]);
   return same;
 }
 
@@ -1576,12 +1578,17 @@ static void put_axis(P *p, const SliceSpec *sp, int k) {
       buf_printf(b, ":%lld", (long long)st);
   } else { /* a derived length: the stop from the other side (lower.c slice_dim) */
     const DimExpr *x = dim_is_derived(sp->len[k]) ? &p->s->d->dims[~sp->len[k] - DIM_DERIVED] : NULL;
+    if (x && !(x->n == 1 && x->mul[0] == 1)) { /* not base + add: no stop to print */
+      snprintf(p->s->why, sizeof p->s->why, "a slice whose length is %s", "an affine size");
+      p->s->fail = 1;
+      return;
+    }
     int64_t m = st > 0 ? st : -st, diff = x ? x->add - m + 1 : 0;
     int64_t stop = st > 0 ? a + diff : a - diff;
     if (a != 0 || st < 0)
       buf_printf(b, "%lld", (long long)a);
     buf_puts(b, ":");
-    if (x && x->base == sp->full[k] && stop != (st > 0 ? 0 : -1))
+    if (x && x->atom[0] == sp->full[k] && stop != (st > 0 ? 0 : -1))
       buf_printf(b, "%lld", (long long)stop);
     if (st != 1)
       buf_printf(b, ":%lld", (long long)st);
@@ -1600,12 +1607,17 @@ static int put_range(P *p, int64_t d) {
   }
   const DimExpr *x = &p->s->d->dims[~d - DIM_DERIVED]; /* floor((base + add)/div) */
   int64_t k = x->div - 1 - x->add; /* base[k::div] has that many entries */
+  if (!(x->n == 1 && x->mul[0] == 1)) {
+    snprintf(p->s->why, sizeof p->s->why, "a range of %s", "an affine size");
+    p->s->fail = 1;
+    return 0;
+  }
   if (k < 0) {
     snprintf(p->s->why, sizeof p->s->why, "a tensor of %s elements", "more than its base's");
     p->s->fail = 1;
     return 0;
   }
-  put_range(p, x->base);
+  put_range(p, x->atom[0]);
   if (x->div == 1)
     buf_printf(p->b, "[%lld:]", (long long)k);
   else

@@ -222,8 +222,11 @@ static int share_buffers(Emit *e, const EmitFn *fn) {
     int pick = -1;
     const Node *nd = dag_node(g, i);
     NodeId acc = nd->arg[0];
+    int acc_result = 0; /* a result is read at the end: never added to in place */
+    for (int r = 0; nd->op == OP_SCATTER_ADD && r < fn->nres && !acc_result; r++)
+      acc_result = fn->res[r].node == acc;
     if (nd->op == OP_SCATTER_ADD && e->slot[acc] >= 0 && !e->alias[acc] && dag_node(g, acc)->op != OP_VAR &&
-        when[i] != UINT32_MAX && last[acc] == when[i])
+        when[i] != UINT32_MAX && last[acc] == when[i] && !acc_result)
       pick = e->slot[acc]; /* its last reader: add the piece in place (not when i is a
                               result: results count as read at the end, so "last" says
                               nothing about the readers of acc after i) */
@@ -1141,11 +1144,17 @@ static void struct_loop(Emit *e, NodeId n) {
     /* full index: for each input dim, first + (kept ? step*i_j : 0); a
      * first index counted from the end is a local g_s<k> */
     for (int k = 0; k < sp->rank; k++)
-      if (sp->from_end >> k & 1) {
+      if (sp->from_end >> k & 1 || sp->off[k]) {
         indent(e);
         buf_printf(b, "long g_s%d = ", k);
-        dim(e, sp->full[k]);
-        buf_printf(b, " - %lld;\n", (long long)-sp->start[k]);
+        if (sp->from_end >> k & 1) {
+          dim(e, sp->full[k]);
+          buf_puts(b, sp->off[k] ? " + " : "");
+        }
+        if (sp->off[k])
+          dim(e, sp->off[k]);
+        buf_printf(b, " %c %lld;\n", sp->start[k] < 0 ? '-' : '+',
+                   (long long)(sp->start[k] < 0 ? -sp->start[k] : sp->start[k]));
       }
     Buf full = {0};
     Buf *save = e->out;
@@ -1153,7 +1162,7 @@ static void struct_loop(Emit *e, NodeId n) {
     Ix fx[MAX_RANK];
     for (int k = 0, j = 0; k < sp->rank; k++) {
       char first[32], mul[32] = "";
-      if (sp->from_end >> k & 1)
+      if (sp->from_end >> k & 1 || sp->off[k])
         snprintf(first, sizeof first, "g_s%d", k);
       else
         snprintf(first, sizeof first, "%lld", (long long)sp->start[k]);
@@ -1271,7 +1280,7 @@ static void gather_loop(Emit *e, NodeId n) {
     return;
   }
   NodeId x = nd->arg[0];
-  if (nd->op == OP_CUMSUM) {
+  if (nd->op == OP_CUMSUM || nd->op == OP_LINSCAN) { /* a running sum, h = a h + b */
     const Shape *s = shape_get(e->g, nd->shape);
     int axis = (int)(nd->v.idx >> 1), rev = (int)(nd->v.idx & 1);
     indent(e);
@@ -1300,9 +1309,17 @@ static void gather_loop(Emit *e, NodeId n) {
     dims_product(e, s, axis + 1, s->rank);
     buf_puts(b, " + g_c;\n");
     indent(e);
-    buf_puts(b, "g_acc += ");
-    ptr(e, x);
-    buf_printf(b, "[g_f];\n");
+    if (nd->op == OP_LINSCAN) {
+      buf_puts(b, "g_acc = ");
+      operand_at(e, x, "g_f");
+      buf_puts(b, "*g_acc + ");
+      operand_at(e, nd->arg[1], "g_f");
+      buf_puts(b, ";\n");
+    } else {
+      buf_puts(b, "g_acc += ");
+      ptr(e, x);
+      buf_printf(b, "[g_f];\n");
+    }
     indent(e);
     buf_printf(b, "g_b%d[g_f] = g_acc;\n", e->slot[n]);
     close_loops(e, 3);
@@ -1411,15 +1428,23 @@ static void signature(Buf *b, const EmitFn *fn, int kernel, int work) {
   buf_puts(b, ")");
 }
 
-/* The derived dimensions (x[1:] is N-1 long) as locals, from the
- * symbolic ones: max(0, floor((base + add)/div)). */
+/* The derived dimensions (x[1:] is N-1 long, concat([x, x]) 2*N) as
+ * locals, from the symbolic ones and the derived ones before them:
+ * max(0, floor((sum of mul*atom + add)/div)). */
 static void derived_dims(Emit *e, Buf *b) {
   Buf *save = e->out;
   e->out = b;
   for (uint32_t j = 0; j < e->g->ndim; j++) {
     const DimExpr *x = &e->g->dims[j];
     buf_printf(b, "  long g_d%u = ", j);
-    dim(e, x->base);
+    for (int k = 0; k < x->n; k++) {
+      int64_t m = x->mul[k] < 0 ? -x->mul[k] : x->mul[k];
+      if (k || x->mul[k] < 0)
+        buf_puts(b, x->mul[k] < 0 ? (k ? " - " : "-") : " + ");
+      if (m != 1)
+        buf_printf(b, "%lld*", (long long)m);
+      dim(e, x->atom[k]);
+    }
     if (x->add)
       buf_printf(b, " %c %lld", x->add < 0 ? '-' : '+', (long long)(x->add < 0 ? -x->add : x->add));
     buf_printf(b, ";\n  g_d%u = g_d%u > 0 ? g_d%u", j, j, j);
@@ -1753,7 +1778,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       e->indent = 2;
       struct_loop(e, i);
       buf_puts(b, "  }\n");
-    } else if (op == OP_CUMSUM || op == OP_TAKE || op == OP_SCATTER || op == OP_IOTA) {
+    } else if (op == OP_CUMSUM || op == OP_LINSCAN || op == OP_TAKE || op == OP_SCATTER || op == OP_IOTA) {
       buf_puts(b, "  {\n");
       e->indent = 2;
       gather_loop(e, i);

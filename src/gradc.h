@@ -78,7 +78,8 @@ const char *gradc_var_suggest(const Gradc *g, const char *name);
 /* The default value of a scalar variable, if the file gives one. */
 int gradc_var_default(const Gradc *g, int i, double *value);
 /* Shapes: returns the rank and fills dims; a symbolic dimension k is
- * given as -(k+1). */
+ * given as -(k+1), one derived from them (N-1 for x[1:], 2*N for
+ * concat([x, x])) as its size once they are bound, else LONG_MIN. */
 int gradc_var_shape(const Gradc *g, int i, long *dims);
 int gradc_output_shape(const Gradc *g, int i, long *dims);
 int gradc_dim_count(const Gradc *g);

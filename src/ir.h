@@ -122,28 +122,36 @@ extern const OpInfo op_info[OP_COUNT];
 
 /* Shapes are interned in the Dag; shape 0 is the scalar. A dimension is a
  * positive literal size (0 only where a derived size is known to be 0), ~k
- * for symbolic dimension k (a name in the declarations), or ~(DIM_DERIVED +
- * j) for derived dimension j: Dag.dims[j], a size computed from another
- * dimension, such as the length N - 1 of x[1:] or floor(N/2) of x[1::2]. */
+ * for symbolic dimension k (a name in the declarations, at least 1), or
+ * ~(DIM_DERIVED + j) for derived dimension j: Dag.dims[j], a size computed
+ * from the others, such as N - 1 (x[1:]), (N+1)//2 (x[::2]), 2*N
+ * (concat([x, x]), reshape(X[N, 4], [-1, 2])) or N + (N+1)//2. */
 #define MAX_RANK 4
 #define DIM_DERIVED (1 << 24)
 typedef struct Shape {
   int rank;
   int64_t dim[MAX_RANK];
 } Shape;
-/* max(0, floor((base + add) / div)), base a dimension (symbolic or derived),
- * div >= 1. Interned: equal expressions are equal dimensions, so x[1:] and
- * x[:-1] have the same shape. */
+/* A derived dimension: max(0, floor((sum_k mul[k]*atom[k] + add) / div)),
+ * div >= 1, each atom a symbolic or a derived dimension (one that cannot
+ * be written out: a floor division, or a difference that may go below 0).
+ * Kept canonical (dim_affine: atoms written out where that is exact,
+ * merged, sorted, common factors divided out) and interned, so equal forms
+ * are equal dimensions: x[1:] and x[:-1] have one shape, and so do
+ * concat([x, x]) and reshape(X[N, 2], [-1]). Built zeroed, compared with
+ * memcmp. */
+#define DIM_TERMS 8
+#define DIM_MAX_DEPTH 32   /* derived of derived ... (bounds the recursion) */
+#define DIM_FAIL INT64_MIN /* dim_affine could not build it (g->err says why) */
 typedef struct DimExpr {
-  int64_t base, add, div;
+  int64_t atom[DIM_TERMS], mul[DIM_TERMS];
+  int64_t add, div;
+  int32_t n, depth;        /* terms; derived atoms nested below */
+  int64_t lo, numlo;       /* lower bounds of the value and of the numerator
+                              (INT64_MIN: none), from the atoms' at intern:
+                              no walk of the (shared) atoms afterwards */
 } DimExpr;
-static inline int dim_is_derived(int64_t d) { return d < 0 && ~d >= DIM_DERIVED; }
-/* Two different symbolic sizes that may still be equal, so that combining
- * them is checked at call time: one is derived (x[1::2] and x[0::2]). Two
- * declared names (N and M) are different dimensions. */
-static inline int dims_may_equal(int64_t a, int64_t b) {
-  return a < 0 && b < 0 && (dim_is_derived(a) || dim_is_derived(b));
-}
+static inline int dim_is_derived(int64_t d) { return d < 0 && d != DIM_FAIL && ~d >= DIM_DERIVED; }
 typedef uint32_t ShapeId;
 #define SHAPE_SCALAR ((ShapeId)0)
 
@@ -164,7 +172,9 @@ typedef struct Node {
 /* SLICE/PAD: out[j...] = in[first + step*j...] over `len`, and dimensions
  * in `drop` (a bit per input dimension, taken at one index) removed. The
  * first index is start, or full + start for dimensions in `from_end` (a
- * negative index of a symbolic dimension). `need` is a call-time check on a
+ * negative index of a symbolic dimension), plus the dimension off (0: none;
+ * where concat() puts a piece after pieces of symbolic length, N in
+ * concat([x, x, x]) for the second x). `need` is a call-time check on a
  * symbolic dimension: full >= need (0: none); `shown` the index an error
  * then names. Built zeroed (memset), compared with memcmp. */
 typedef struct SliceSpec {
@@ -172,6 +182,7 @@ typedef struct SliceSpec {
   unsigned drop, from_end;
   int64_t full[MAX_RANK];   /* the input's dimensions */
   int64_t start[MAX_RANK], len[MAX_RANK];
+  int64_t off[MAX_RANK];    /* a dimension; 0: none */
   int64_t step[MAX_RANK];   /* nonzero, may be negative; 0 means 1 */
   int64_t need[MAX_RANK], shown[MAX_RANK];
   int negzero;              /* PAD: fill with -0.0, the identity of +, so a
@@ -256,6 +267,9 @@ NodeId dag_prod(Dag *g, NodeId x, int axis);
 NodeId dag_cumsum(Dag *g, NodeId x, int axis, int reversed); /* axis >= 0 */
 NodeId dag_take(Dag *g, NodeId x, NodeId idx, int axis);     /* numpy.take */
 NodeId dag_scatter(Dag *g, NodeId t, NodeId idx, int axis, ShapeId to); /* its adjoint */
+/* h_i = a_i h_(i-1) + b_i along axis (>= 0), h_(-1) = 0; reversed: from the
+ * end. a and b are broadcast to one shape (OP_LINSCAN in ops.def). */
+NodeId dag_linscan(Dag *g, NodeId a, NodeId b, int axis, int reversed);
 NodeId dag_iota(Dag *g, int64_t n);                   /* 0..n-1; n may be ~symbol */
 NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags);
 /* dag_matmul flags: 1 A', 2 B', MM_STRONG products with strong zeros
@@ -297,12 +311,27 @@ void shape_format(const Dag *g, ShapeId s, char *out, size_t n);  /* "(N, 2)" */
 /* Sum an adjoint of a broadcast result back to the shape of the operand. */
 NodeId shape_unbroadcast(Dag *g, NodeId adj, ShapeId to);
 int shape_has_symbols(const Dag *g, ShapeId s);
-/* The derived dimension max(0, floor((base + add)/div)) (a literal if base
- * is one); 0 on OOM (g->oom set). */
+/* The dimension max(0, floor((sum_k mul[k]*atom[k] + add)/div)) for atoms
+ * that are literal, symbolic or derived dimensions: a literal where it is
+ * one, else a symbolic or (interned) derived dimension. DIM_FAIL with
+ * g->err set when it would need more than DIM_TERMS atoms, nest deeper than
+ * DIM_MAX_DEPTH or hold numbers beyond 2^40 (g->oom: out of memory). */
+int64_t dim_affine(Dag *g, int n, const int64_t *atom, const int64_t *mul, int64_t add, int64_t div);
+/* max(0, floor((base + add)/div)): dim_affine with one term. */
 int64_t dim_derive(Dag *g, int64_t base, int64_t add, int64_t div);
 /* The size of dimension d given the symbolic ones (base[k]); -1 if unbound. */
 long dim_eval(const Dag *g, int64_t d, const long *base);
-void dim_format(const Dag *g, int64_t d, char *out, size_t n);  /* "N", "N-1", "(N+1)//2" */
+/* A lower bound of dimension d over every binding (symbolic ones are >= 1). */
+int64_t dim_min(const Dag *g, int64_t d);
+void dim_format(const Dag *g, int64_t d, char *out, size_t n);  /* "N", "N-1", "(N+1)//2", "2*N" */
+/* Is len max(0, floor((full + off)/div)) for an integer off? (Sets *off.) */
+int dim_offset(const Dag *g, int64_t len, int64_t full, int64_t div, int64_t *off);
+/* Two different symbolic sizes that may still be equal, so that combining
+ * them is checked at call time (x[0::2] with x[1::2], N with
+ * N//2 + (N+1)//2). Two declared names (N and M) are different dimensions,
+ * and so are two whose difference is provably nonzero (N and N-1, 2*N and
+ * N): combining those is an error when the program is compiled. */
+int dims_may_equal(const Dag *g, int64_t a, int64_t b);
 /* The call-time checks of node n (at most MAX_DIM_CHECKS); returns how many. */
 #define MAX_DIM_CHECKS (3 * MAX_RANK)
 int dag_node_checks(const Dag *g, NodeId n, DimCheck *out);

@@ -427,8 +427,6 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
   if (axis_ast && !axis_arg(l, axis_ast, axis_node, rank, &axis))
     goto done;
   Shape out = first;
-  int sym = -1;                        /* the piece of symbolic length */
-  int64_t symbase = 0, symadd = 0, lits = 0;
   if (stack) {
     for (int k = rank - 1; k > axis; k--)
       out.dim[k] = out.dim[k - 1];
@@ -441,7 +439,7 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
     const Shape *si = shape_get(g, dag_shape(g, x[i]));
     int ok = si->rank == first.rank, cast = 0;
     for (int k = 0; ok && k < si->rank; k++) {
-      ok = si->dim[k] == first.dim[k] || (!stack && k == axis) || dims_may_equal(si->dim[k], first.dim[k]);
+      ok = si->dim[k] == first.dim[k] || (!stack && k == axis) || dims_may_equal(g, si->dim[k], first.dim[k]);
       cast |= !(si->dim[k] == first.dim[k] || (!stack && k == axis));
     }
     if (ok && cast) { /* x[0::2] and x[1::2]: equal at call time, or an error then */
@@ -454,7 +452,6 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
         ERR(l, list->kids[i]->span, "%s(): %s", fname, g->err);
         goto done;
       }
-      si = shape_get(g, dag_shape(g, x[i]));
     }
     if (!ok) {
       char sa[96], sb[96];
@@ -464,40 +461,47 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
           stack ? " (stack needs one shape)" : " (only the axis may differ)");
       goto done;
     }
-    if (!stack) {
-      int64_t d = si->dim[axis];
-      /* one piece may have a symbolic length N + a (x, x[1:], x[:-1]): the
-       * result is N + a + the others; two such pieces would need a sum of
-       * two dimensions, which a shape cannot hold */
-      int simple = d >= 0 || !dim_is_derived(d) ||
-                   (g->dims[~d - DIM_DERIVED].div == 1 && g->dims[~d - DIM_DERIVED].add <= 0 &&
-                    !dim_is_derived(g->dims[~d - DIM_DERIVED].base));
-      if (d < 0 && (sym >= 0 || !simple)) {
-        Shape one = {.rank = 1, .dim = {d}};
-        char sd[96];
-        shape_format(g, shape_intern(g, &one), sd, sizeof sd);
-        ERR(l, list->kids[i]->span,
-            "concat() of %s along an axis that already has a piece of a length known only at call time is not supported: the result's size would be a sum of two such lengths",
-            sd);
-        goto done;
-      }
-      if (d < 0) {
-        sym = i;
-        symbase = dim_is_derived(d) ? g->dims[~d - DIM_DERIVED].base : d;
-        symadd = dim_is_derived(d) ? g->dims[~d - DIM_DERIVED].add : 0;
-      } else {
-        lits += d;
-      }
+  }
+  /* along the axis, the pieces' lengths add up: literal ones to a number,
+   * symbolic ones (N, N-1, (N+1)//2, ...) to a derived dimension; a piece
+   * starts at the lengths before it, counted from the end after the last
+   * symbolic piece, else from the start plus the symbolic lengths before it
+   * (SliceSpec.off) */
+  int64_t *len = NULL, *ones = NULL;
+  int last_sym = -1;
+  if (!stack) {
+    len = malloc((size_t)n * sizeof *len);
+    ones = malloc((size_t)n * sizeof *ones);
+    if (!len || !ones) {
+      g->oom = 1;
+      free(len);
+      free(ones);
+      goto done;
+    }
+    for (int i = 0; i < n; i++) {
+      len[i] = shape_get(g, dag_shape(g, x[i]))->dim[axis];
+      ones[i] = 1;
+      if (len[i] < 0)
+        last_sym = i;
+    }
+    out.dim[axis] = dim_affine(g, n, len, ones, 0, 1);
+    if (out.dim[axis] == DIM_FAIL) {
+      ERR(l, list->span, "concat(): %s", g->oom ? "out of memory" : g->err);
+      free(len);
+      free(ones);
+      goto done;
     }
   }
-  if (!stack)
-    out.dim[axis] = sym < 0 ? lits : dim_derive(g, symbase, symadd + lits, 1);
   if (n == 1 && !stack) {
     r = x[0];
+    free(len);
+    free(ones);
     goto done;
   }
-  int64_t at = 0;
-  for (int i = 0; i < n; i++) {
+  int64_t at = 0, rest = 0, symoff = 0; /* literal lengths before, after; symbolic before */
+  for (int i = last_sym + 1; !stack && i < n; i++)
+    rest += len[i];
+  for (int i = 0; i < n && !g->oom; i++) {
     const Shape *si = shape_get(g, dag_shape(g, x[i]));
     SliceSpec sp = {0};
     sp.rank = out.rank;
@@ -509,30 +513,65 @@ static NodeId join(Lower *l, Ast *a, Ast *list, Ast *axis_ast, NodeId axis_node,
       sp.start[axis] = i;
       sp.len[axis] = 1;
       sp.drop = 1u << axis;
-    } else if (sym >= 0 && i > sym) { /* after the symbolic piece: from the end */
-      int64_t rest = 0;
-      for (int j = i; j < n; j++)
-        rest += shape_get(g, dag_shape(g, x[j]))->dim[axis];
+    } else if (last_sym >= 0 && i > last_sym) { /* from the end */
       sp.start[axis] = -rest;
       sp.from_end |= 1u << axis;
       sp.len[axis] = si->dim[axis];
+      rest -= len[i];
     } else {
       sp.start[axis] = at;
+      sp.off[axis] = symoff; /* after symbolic pieces: their lengths */
       sp.len[axis] = si->dim[axis];
-      at += si->dim[axis];
+      if (len[i] >= 0) {
+        at += len[i];
+      } else {
+        int64_t two[2] = {symoff, len[i]};
+        symoff = dim_affine(g, 2, two, ones, 0, 1);
+        if (symoff == DIM_FAIL) {
+          ERR(l, list->kids[i]->span, "concat(): %s", g->oom ? "out of memory" : g->err);
+          free(len);
+          free(ones);
+          r = NO_NODE;
+          goto done;
+        }
+      }
     }
     sp.negzero = 1;
     NodeId p = dag_pad(g, x[i], &sp);
     r = r == NO_NODE ? p : dag_add(g, r, p);
   }
+  free(len);
+  free(ones);
   r = checked(l, a, fname, r);
 done:
   free(x);
   return r;
 }
 
+/* Is dimension d c times dimension e, for an integer c >= 1 (2*N and N)?
+ * The ratio at a sample binding, confirmed by the canonical forms. */
+static int64_t dim_ratio(Lower *l, int64_t d, int64_t e) {
+  Dag *g = l->prog->dag;
+  long *base = malloc(((size_t)l->prog->ndims + 1) * sizeof *base);
+  if (!base)
+    return 0;
+  for (int k = 0; k < l->prog->ndims; k++)
+    base[k] = 1000003 + 2 * k;
+  long vd = dim_eval(g, d, base), ve = dim_eval(g, e, base);
+  free(base);
+  if (vd <= 0 || ve <= 0 || vd % ve)
+    return 0;
+  int64_t c = vd / ve;
+  return dim_affine(g, 1, &e, &c, 0, 1) == d ? c : 0;
+}
+
 /* reshape(x, [d1, d2, ...]): integer literals (one may be -1, inferred)
- * and dimension names, the same number of elements as x. */
+ * and dimension names, the same number of elements as x. Symbolic
+ * dimensions of x cancel against names in the new shape (N against N, 2*N
+ * against N times 2); one symbolic dimension d may be left over, giving
+ * the -1 (or the one name left over) the size lit_in*d/lit_out, whose
+ * remainder and equality to the name are checked at call time where they
+ * are not known (reshape(x[N], [-1, 2]) needs an even N). */
 static NodeId reshape_call(Lower *l, Ast *a, NodeId x, Ast *list) {
   Dag *g = l->prog->dag;
   if (!list || list->kind != AST_VECTOR) {
@@ -545,7 +584,7 @@ static NodeId reshape_call(Lower *l, Ast *a, NodeId x, Ast *list) {
   }
   const Shape *xs = shape_get(g, dag_shape(g, x));
   Shape to = {.rank = list->nkids};
-  int infer = -1;
+  int infer = -1, named = -1; /* the -1; a name left over */
   double lit_out = 1, lit_in = 1;
   int64_t sym_in[MAX_RANK];
   int nsym_in = 0;
@@ -555,6 +594,8 @@ static NodeId reshape_call(Lower *l, Ast *a, NodeId x, Ast *list) {
     else
       lit_in *= (double)xs->dim[k];
   }
+  char sx[96];
+  shape_format(g, dag_shape(g, x), sx, sizeof sx);
   for (int k = 0; k < list->nkids; k++) {
     Ast *d = list->kids[k];
     int64_t v;
@@ -567,10 +608,21 @@ static NodeId reshape_call(Lower *l, Ast *a, NodeId x, Ast *list) {
           sym_in[j] = 0;
           found = 1;
         }
+      for (int j = 0; j < nsym_in && !found; j++) {
+        int64_t c = sym_in[j] ? dim_ratio(l, sym_in[j], to.dim[k]) : 0;
+        if (c > 0) {
+          sym_in[j] = 0;
+          lit_in *= (double)c;
+          found = 1;
+        }
+      }
       if (!found) {
-        ERR(l, d->span, "reshape(): dimension %s is not a dimension of the tensor, so the sizes cannot be shown to agree",
-            d->name);
-        return NO_NODE;
+        if (named >= 0) {
+          ERR(l, d->span, "reshape(): dimensions %s and %s are not dimensions of the tensor %s, so the sizes cannot be shown to agree",
+              list->kids[named]->name, d->name, sx);
+          return NO_NODE;
+        }
+        named = k;
       }
       continue;
     }
@@ -596,26 +648,57 @@ static NodeId reshape_call(Lower *l, Ast *a, NodeId x, Ast *list) {
       leftover++;
       left = sym_in[j];
     }
-  char sx[96];
-  shape_format(g, dag_shape(g, x), sx, sizeof sx);
-  if (leftover == 1 && infer >= 0 && lit_out / lit_in == floor(lit_out / lit_in) && lit_out >= lit_in) {
-    /* reshape(x[N], [-1, 2]): the -1 is N // 2, and N % 2 == 0 is checked
-     * at call time as ceil(N/2) == floor(N/2), on a broadcast between the
-     * two (elementwise operators check their symbolic sizes the same way) */
-    int64_t k = (int64_t)(lit_out / lit_in);
+  if (leftover > 1) {
+    ERR(l, list->span, "reshape(): the tensor %s has %d dimensions known only at call time that the new shape "
+        "does not keep: their product is not a size gradc can hold (name them in the new shape)", sx, leftover);
+    return NO_NODE;
+  }
+  if (leftover == 1 && (infer >= 0) != (named >= 0)) {
+    /* the -1 (or the name) is lit_in*d/lit_out: floor and ceil, equal
+     * when the division is exact (checked at call time, on a broadcast
+     * between the two, as elementwise operators check their symbolic
+     * sizes), then equal to the name */
+    int at = infer >= 0 ? infer : named;
+    int64_t name = to.dim[at], m = (int64_t)lit_in, dv = (int64_t)lit_out;
     Shape up = to;
-    to.dim[infer] = dim_derive(g, left, 0, k);
-    up.dim[infer] = dim_derive(g, left, k - 1, k);
+    to.dim[at] = dim_affine(g, 1, &left, &m, 0, dv);
+    up.dim[at] = dim_affine(g, 1, &left, &m, dv - 1, dv);
+    if (to.dim[at] == DIM_FAIL || up.dim[at] == DIM_FAIL) {
+      ERR(l, list->span, "reshape(): %s", g->oom ? "out of memory" : g->err);
+      return NO_NODE;
+    }
+    if (named >= 0 && to.dim[at] != name && !dims_may_equal(g, to.dim[at], name)) {
+      char sd[96], st[96];
+      dim_format(g, to.dim[at], sd, sizeof sd);
+      shape_format(g, shape_intern(g, &to), st, sizeof st);
+      ERR(l, list->kids[at]->span, "reshape(): cannot reshape %s to a shape with %s where the sizes make it %s: "
+          "the sizes differ", sx, list->kids[at]->name, sd);
+      return NO_NODE;
+    }
     NodeId y = dag_reshape(g, x, shape_intern(g, &up));
-    if (k > 1 && y != NO_NODE) {
+    if (up.dim[at] != to.dim[at] && y != NO_NODE) {
       y = dag_bcast(g, y, shape_intern(g, &to));
       note_checks(l, list->span, y);
+    }
+    if (named >= 0 && to.dim[at] != name && y != NO_NODE) {
+      to.dim[at] = name;
+      y = dag_bcast(g, y, shape_intern(g, &to));
+      note_checks(l, list->kids[at]->span, y);
     }
     return checked(l, a, "reshape", y);
   }
   if (leftover) {
-    ERR(l, list->span, "reshape(): the tensor %s has a dimension known only at call time that the new shape does not keep",
-        sx);
+    if (infer >= 0)
+      ERR(l, list->span, "reshape(): cannot infer -1: the size of %s cannot be shown to be a multiple of the "
+          "new shape's other dimensions", sx);
+    else
+      ERR(l, list->span, "reshape(): the tensor %s has a dimension known only at call time that the new shape does not keep",
+          sx);
+    return NO_NODE;
+  }
+  if (named >= 0) {
+    ERR(l, list->kids[named]->span, "reshape(): dimension %s is not a dimension of the tensor %s, so the sizes "
+        "cannot be shown to agree", list->kids[named]->name, sx);
     return NO_NODE;
   }
   if (infer >= 0) {
@@ -1059,6 +1142,10 @@ static int slice_dim(Lower *l, Ast *ix, int64_t d, SliceSpec *sp, int i) {
     /* x[a:] and x[a:-b]: max(0, ceil((N - b - a)/m)); x[-a::-s] likewise */
     int64_t diff = st > 0 ? hi - lo : lo - hi;
     sp->len[i] = dim_derive(l->prog->dag, d, diff + m - 1, m);
+    if (sp->len[i] == DIM_FAIL) {
+      ERR(l, ix->span, "%s", l->prog->dag->oom ? "out of memory" : l->prog->dag->err);
+      return 0;
+    }
     return 1;
   }
   char dn[128];

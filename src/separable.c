@@ -56,12 +56,26 @@ int sep_data_dim(const Gradc *g) {
 
 /* Does dimension d depend on symbolic dimension n (itself or derived)? */
 static int dim_uses(const Dag *d, int64_t dim, int n) {
-  for (int guard = 0; dim < 0 && guard < 64; guard++) {
-    if (!dim_is_derived(dim))
-      return ~dim == n;
-    dim = d->dims[~dim - DIM_DERIVED].base;
+  int64_t stack[256];
+  int top = 0, steps = 0;
+  stack[top++] = dim;
+  while (top > 0 && steps++ < 4096) { /* a derived dimension: its atoms */
+    int64_t x = stack[--top];
+    if (x >= 0)
+      continue;
+    if (!dim_is_derived(x)) {
+      if (~x == n)
+        return 1;
+      continue;
+    }
+    const DimExpr *e = &d->dims[~x - DIM_DERIVED];
+    for (int k = 0; k < e->n; k++) {
+      if (top == (int)(sizeof stack / sizeof *stack))
+        return 1; /* too deep to tell: say it does (the safe answer) */
+      stack[top++] = e->atom[k];
+    }
   }
-  return 0;
+  return top > 0;
 }
 
 /* 0: N nowhere; 1: N leading and nowhere else; -1: N elsewhere. */

@@ -18,6 +18,24 @@ static void operand(Buf *b, const Dag *d, const int *row, NodeId n) {
     buf_printf(b, "%.10g", d->nodes[n].v.num);
 }
 
+/* The first index a slice or a pad reads along dimension k: N-1 (x[-1]),
+ * N+2 (the third piece of concat([x, [a, b], y])), 3. */
+static void first_index(const Dag *d, const SliceSpec *sp, int k, char *out, size_t n) {
+  size_t at;
+  out[0] = 0;
+  if (sp->from_end >> k & 1)
+    dim_format(d, sp->full[k], out, n);
+  at = strlen(out);
+  if (sp->off[k]) {
+    if (at && at + 1 < n)
+      out[at++] = '+';
+    dim_format(d, sp->off[k], out + at, n - at);
+    at = strlen(out);
+  }
+  if (sp->start[k] || !at)
+    snprintf(out + at, n - at, at ? "%+lld" : "%lld", (long long)sp->start[k]);
+}
+
 static void definition(Buf *b, const Program *prog, const int *row, NodeId i) {
   const Dag *d = prog->dag;
   const Node *nd = &d->nodes[i];
@@ -26,9 +44,12 @@ static void definition(Buf *b, const Program *prog, const int *row, NodeId i) {
   case OP_VAR:
     buf_puts(b, prog->vars[nd->v.idx].name);
     return;
-  case OP_DIM:
-    buf_puts(b, prog->dimnames[nd->v.idx]);
+  case OP_DIM: { /* N, or a derived size such as N-1 */
+    char dn[128];
+    dim_format(d, ~nd->v.idx, dn, sizeof dn);
+    buf_puts(b, dn);
     return;
+  }
   case OP_NEG:
     buf_puts(b, "-");
     operand(b, d, row, nd->arg[0]);
@@ -61,12 +82,26 @@ static void definition(Buf *b, const Program *prog, const int *row, NodeId i) {
     for (int k = 0; k < sp->rank; k++) {
       if (k)
         buf_puts(b, ", ");
+      char first[160], len[128];
+      int64_t o;
+      first_index(d, sp, k, first, sizeof first);
+      dim_format(d, sp->len[k], len, sizeof len);
+      int plain = !sp->off[k] && !(sp->from_end >> k & 1) && slice_step(sp, k) == 1;
       if (sp->drop >> k & 1)
-        buf_printf(b, "%lld", (long long)sp->start[k]);
-      else if (sp->start[k] == 0 && sp->len[k] == sp->full[k])
+        buf_puts(b, first);
+      else if (plain && sp->start[k] == 0 && sp->len[k] == sp->full[k])
         buf_puts(b, ":");
-      else
+      else if (plain && sp->len[k] >= 0)
         buf_printf(b, "%lld:%lld", (long long)sp->start[k], (long long)(sp->start[k] + sp->len[k]));
+      else if (plain && dim_offset(d, sp->len[k], sp->full[k], 1, &o) && o + sp->start[k] <= 0)
+        buf_printf(b, o + sp->start[k] ? "%lld:%lld" : "%lld:", (long long)sp->start[k],
+                   (long long)(o + sp->start[k])); /* x[1:], x[1:-1] */
+      else if (slice_step(sp, k) == 1 && !strcmp(first, "0"))
+        buf_printf(b, "0:%s", len);
+      else if (slice_step(sp, k) == 1) /* first:first+len */
+        buf_printf(b, strpbrk(len, "+-") ? "%s:%s+(%s)" : "%s:%s+%s", first, first, len);
+      else /* a step: the first index, the step, the count */
+        buf_printf(b, "%s::%lld (%s of them)", first, (long long)slice_step(sp, k), len);
     }
     buf_puts(b, op == OP_PAD ? "])" : "]");
     return;

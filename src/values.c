@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <jansson.h>
 #include <math.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,8 +59,13 @@ long gradc_dim_value(const Gradc *g, int k) { return g->dimval ? g->dimval[k] : 
 
 static int shape_dims(const Gradc *g, ShapeId s, long *dims) {
   const Shape *x = shape_get(g->prog.dag, s);
-  for (int i = 0; i < x->rank; i++)
+  for (int i = 0; i < x->rank; i++) {
     dims[i] = (long)x->dim[i];
+    if (dim_is_derived(x->dim[i])) { /* N-1, 2*N: its size once N is bound */
+      long d = dim_eval(g->prog.dag, x->dim[i], g->dimval);
+      dims[i] = d >= 0 ? d : LONG_MIN;
+    }
+  }
   return x->rank;
 }
 

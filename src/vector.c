@@ -84,6 +84,7 @@ static SliceSpec lead_spec(Vec *V, const SliceSpec *sp) {
     r.start[i + 1] = sp->start[i];
     r.len[i + 1] = sp->len[i];
     r.step[i + 1] = sp->step[i];
+    r.off[i + 1] = sp->off[i];
     r.need[i + 1] = sp->need[i];
     r.shown[i + 1] = sp->shown[i];
   }

@@ -111,8 +111,17 @@ static int check_program(const char *path, const char *source) {
     if (!gradc_var_is_param(g, v))
       continue;
     char *text = NULL;
-    cr_assert(gradc_diff_text(g, out, v, &text) == GRADC_OK, "%s: d/d%s: %s", path, gradc_var_name(g, v),
-              gradc_diag_render(g));
+    if (gradc_diff_text(g, out, v, &text) != GRADC_OK) {
+      /* prod's partials, the products of the other entries, are running
+       * products (LINSCAN, exact at zeros and where prod under- or
+       * overflows), which the language has no way to write yet: :diff
+       * must say so, never print something else (issue 17's notes) */
+      cr_assert(strstr(gradc_diag_render(g), "uses the operator 'LINSCAN', which the language cannot write"),
+                "%s: d/d%s: %s", path, gradc_var_name(g, v), gradc_diag_render(g));
+      gradc_diag_clear(g);
+      compared++; /* checked: the refusal */
+      continue;
+    }
     char *prog = readback_program(file, text);
     Gradc *r = gradc_new();
     cr_assert(gradc_compile_string(r, path, prog, strlen(prog)) == GRADC_OK,

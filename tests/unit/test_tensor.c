@@ -462,6 +462,92 @@ Test(tensor, max_reduction_ties_split_and_prod_handles_zeros) {
   ASSERT_NO_LEAKS();
 }
 
+/* The partial of prod(x) w.r.t. x_i is the product of the others, computed
+ * without dividing by x_i: where the product underflows or overflows,
+ * prod/x_i would give 0 or inf (0/1e-200, inf/1e200), or lose digits to a
+ * subnormal product. Both modes, along an axis too, and the Hessian. */
+static void prod_partials(const double *x, const double *want) {
+  Gradc *g = compile_ok("param v[3], A[2, 3]\noutput L = prod(v) + sum(prod(A, axis=1) * [1, 0])\n");
+  double A[6];
+  long d3[1] = {3}, d23[2] = {2, 3};
+  memcpy(A, x, 3 * sizeof *A);
+  for (int k = 0; k < 3; k++) /* the second row reaches no output */
+    A[3 + k] = 2;
+  gradc_set_value(g, 0, x, d3, 1);
+  gradc_set_value(g, 1, A, d23, 2);
+  cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK);
+  GradcFn *fg = gradc_fn_grad(g, NULL, 0), *fj = gradc_fn_jvp(g, NULL, 0);
+  cr_assert(fg && fj && gradc_run(fg, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+  const double *gv = gradc_fn_res_data(fg, 1), *gA = gradc_fn_res_data(fg, 2);
+  double tv[3] = {0}, tA[6] = {0};
+  const double *tans[2] = {tv, tA};
+  for (int k = 0; k < 3; k++) {
+    cr_assert(gv[k] == want[k] && gA[k] == want[k] && gA[3 + k] == 0,
+              "reverse d/dv[%d] = %.17g, d/dA[0,%d] = %.17g, want %.17g", k, gv[k], k, gA[k], want[k]);
+    tv[k] = 1;
+    cr_assert_eq(gradc_run(fj, tans), GRADC_OK);
+    double dv = gradc_fn_res_data(fj, 1)[0];
+    tv[k] = 0;
+    tA[k] = 1;
+    cr_assert_eq(gradc_run(fj, tans), GRADC_OK);
+    double dA = gradc_fn_res_data(fj, 1)[0];
+    tA[k] = 0;
+    cr_assert(dv == want[k] && dA == want[k], "forward d/dv[%d] = %.17g, d/dA[0,%d] = %.17g, want %.17g", k,
+              dv, k, dA, want[k]);
+  }
+  gradc_free(g);
+}
+
+Test(tensor, prod_partials_are_the_products_of_the_others_when_prod_underflows_or_overflows) {
+  /* prod underflows to 0: prod/x_i would be 0 everywhere */
+  prod_partials((double[]){1e-200, 1e-200, 1e200}, (double[]){1e-200 * 1e200, 1e-200 * 1e200, 0});
+  /* prod overflows to inf: prod/x_i would be inf everywhere */
+  prod_partials((double[]){1e200, 1e200, 1e-200}, (double[]){1e200 * 1e-200, 1e200 * 1e-200, INFINITY});
+  /* a subnormal x_0 x_1: prod/x_1 is 0.99998..., not x_0 x_2 = 1 */
+  prod_partials((double[]){1e-300, 1e-20, 1e300}, (double[]){1e-20 * 1e300, 1e-300 * 1e300, 1e-300 * 1e-20});
+  /* zeros, as before: the product of the others */
+  prod_partials((double[]){0, 3, 0}, (double[]){0, 0, 0});
+  prod_partials((double[]){2, 3, 0}, (double[]){0, 0, 6});
+  ASSERT_NO_LEAKS();
+}
+
+/* The Hessian of prod(x): d2/dx_i dx_j is the product of the entries other
+ * than i and j (0 on the diagonal), with no division, so exact where the
+ * product underflows and at any zeros; over a symbolic N and along an axis. */
+Test(tensor, prod_hessian_is_the_product_of_the_other_entries) {
+  static const double pts[][4] = {{1e-200, 1e-200, 1e200, 3}, {0, 0, 2, 3}, {0, 0, 0, 5}, {2, -1, 0.5, 7}};
+  static const char *srcs[] = {"param x[N]\noutput p = prod(x)\n",
+                               "param x[4]\noutput p = sum(prod(reshape(x, [2, 2]), axis=0) * [1, 0]) + "
+                               "sum(prod(reshape(x, [2, 2]), axis=0) * [0, 1])\n",
+                               "param x[4]\noutput p = prod(reshape(x, [2, 2]))\n"};
+  for (int s = 0; s < 3; s++)
+    for (int k = 0; k < 4; k++) {
+      Gradc *g = compile_ok(srcs[s]);
+      long d4[1] = {4};
+      gradc_set_value(g, 0, pts[k], d4, 1);
+      cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK);
+      GradcFn *h = gradc_fn_hessian(g, 0, NULL, 0);
+      cr_assert(h && gradc_run(h, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+      for (int i = 0; i < 4; i++) {
+        const double *row = gradc_fn_res_data(h, 1 + i);
+        for (int j = 0; j < 4; j++) {
+          double want = 1;
+          /* columns of reshape(x, [2, 2]): {0, 2} and {1, 3} */
+          int same_col = s == 1 ? (i % 2) == (j % 2) : 1;
+          for (int m = 0; m < 4; m++)
+            if (m != i && m != j && (s != 1 || m % 2 == i % 2))
+              want *= pts[k][m];
+          if (i == j || !same_col)
+            want = 0;
+          cr_assert(row[j] == want, "%sat point %d: H[%d][%d] = %.17g, want %.17g", srcs[s], k, i, j, row[j],
+                    want);
+        }
+      }
+      gradc_free(g);
+    }
+  ASSERT_NO_LEAKS();
+}
+
 Test(tensor, take_index_not_an_integer_or_out_of_range_is_an_error) {
   Gradc *g = compile_ok("input l[N]\nparam w[3]\nsum(take(w, l))\n");
   double l[2] = {1, 3}, w[3] = {1, 2, 3};
@@ -490,7 +576,7 @@ Test(tensor, misuse_of_the_new_built_ins_is_an_error_at_its_place) {
   expect_error("param A[3, 4]\nsum(reshape(A, [5, -1]))\n", 2, 16, "cannot infer -1");
   expect_error("param A[3, 4], x[3]\nsum(concat([A, x]))\n", 2, 16, "(3, 4) and (3) do not fit together");
   expect_error("param A[3, 4]\nsum(clip(A, 1))\n", 2, 5, "clip() takes 3 arguments, not 2");
-  expect_error("input X[N, 2]\nsum(reshape(X, [-1]))\n", 2, 16, "known only at call time");
+  expect_error("input X[N, M]\nsum(reshape(X, [-1]))\n", 2, 16, "their product is not a size gradc can hold");
 }
 
 Test(tensor, new_built_ins_emit_loops_and_tcc_and_cc_agree_to_the_bit) {
