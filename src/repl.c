@@ -275,8 +275,12 @@ static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typ
     if (text == typed && off == 0 && !strcmp(origin, "repl") && r->line_text) {
       /* the line as typed: columns count from its start */
       col = col - r->prefix + r->coloff;
+      if (col <= r->coloff) /* in what the REPL put before it: at its start */
+        col = r->coloff + 1;
       s = r->line_text;
     }
+    if (col < 1)
+      col = 1;
     int len = (int)strcspn(s, "\n");
     fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", origin, first + off, col,
             gradc_diag_message(g, i), len, s, col > 1 ? col - 1 : 0, "");
@@ -647,12 +651,16 @@ static Gradc *target_context_for(Repl *r, const char *target, const char *also, 
     out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", skip_space(t));
     text = program(r, found, out, 1, NULL, NULL);
   } else { /* a bare expression is an output named f, unless f is taken */
-    int taken = uses_name(target, "f");
-    for (int i = 0; i < r->n && !taken; i++)
-      taken = uses_name(r->st[i].text, "f");
-    for (int i = 0; i < r->nset && !taken; i++)
-      taken = !strncmp(r->set[i], "f=", 2);
-    snprintf(name, sizeof name, "%s", taken ? "_" : "f");
+    for (int c = 0;; c++) { /* f, _, then f_1, f_2 ... (a loaded file may define _) */
+      snprintf(name, sizeof name, c == 0 ? "f" : c == 1 ? "_" : "f_%d", c - 1);
+      int taken = uses_name(target, name);
+      for (int i = 0; i < r->n && !taken; i++)
+        taken = uses_name(r->st[i].text, name);
+      for (int i = 0; i < r->nset && !taken; i++)
+        taken = !strncmp(r->set[i], name, strlen(name)) && r->set[i][strlen(name)] == '=';
+      if (!taken)
+        break;
+    }
     extra = fmt("output %s = %s", name, target);
     r->prefix = (int)strlen(extra) - (int)strlen(target);
     text = program(r, -1, NULL, 1, extra, NULL);
@@ -908,6 +916,43 @@ static char *with_last(Repl *r, const char *text) {
   str_add(&b, text);
   free(lit);
   return b.s;
+}
+
+/* Does a statement of the input typed define or declare `_` (the last
+ * value printed)? Then its column in the input (1-based), else 0. */
+static int defines_last(const char *in) {
+  char *copy = xstrdup(in), *save;
+  int col = 0;
+  for (char *part = strtok_r(copy, ";", &save); part && !col; part = strtok_r(NULL, ";", &save)) {
+    char *hash = strchr(part, '#');
+    if (hash)
+      *hash = 0;
+    char *nm;
+    Kind k = classify(part, &nm);
+    const char *at = NULL;
+    if (k == K_DECL) { /* every name it declares */
+      const char *body;
+      Part parts[MAX_PARTS];
+      int n = decl_parts(part, &body, parts);
+      for (int q = 0; q < n && !at; q++) {
+        const char *id, *p = parts[q].s;
+        size_t len;
+        if (next_ident(&p, &id, &len) && id < parts[q].e && len == 1 && *id == '_')
+          at = id;
+      }
+    } else if (k != K_EXPR && nm && !strcmp(nm, "_")) { /* _ = ..., _(x) = ..., output _ = ... */
+      const char *p = part, *id;
+      size_t len;
+      while (next_ident(&p, &id, &len) && !at)
+        if (len == 1 && *id == '_')
+          at = id;
+    }
+    if (at)
+      col = (int)(at - copy) + 1;
+    free(nm);
+  }
+  free(copy);
+  return col;
 }
 
 typedef int (*Command)(Repl *r, void *arg);
@@ -1245,7 +1290,7 @@ static int load(Repl *r, const char *path) {
       const char *s = add[k].text;
       for (int q = 0; q < l - at && strchr(s, '\n'); q++)
         s = strchr(s, '\n') + 1;
-      int col = gradc_diag_col(g, i);
+      int col = gradc_diag_col(g, i) > 0 ? gradc_diag_col(g, i) : 1;
       fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", path, add[k].line + (l - at), col,
               gradc_diag_message(g, i), (int)strcspn(s, "\n"), s, col > 1 ? col - 1 : 0, "");
     }
@@ -1753,6 +1798,16 @@ int repl_main(const Opts *o) {
     if (*skip_space(in) && *skip_space(in) != '#' && r.tty) {
       add_history(in);
       save_history(); /* as lines are entered: a session that is killed keeps them */
+    }
+    int last_at = *skip_space(in) == ':' ? 0 : defines_last(in);
+    if (last_at) { /* before `_` is replaced: 2 = 3 would make no sense */
+      const char *nl = strchr(in, '\n');
+      fprintf(stderr, "repl:%d:%d: error: '_' is the last value printed; it cannot be defined or declared "
+              "(choose another name)\n%.*s\n%*s^\n", start, last_at, nl ? (int)(nl - in) : (int)strlen(in), in,
+              last_at - 1, "");
+      free(in);
+      r.failed = 1;
+      continue;
     }
     char *sub = with_last(&r, in); /* `_`: the last value printed */
     if (sub) {
