@@ -1223,7 +1223,6 @@ static int load(Repl *r, const char *path) {
   int lineno = 0, first = 0;
   Stmt *add = NULL;
   int nadd = 0;
-  Str all = {0};
   while (getline(&line, &linecap, f) >= 0) {
     lineno++;
     line[strcspn(line, "\r\n")] = 0;
@@ -1251,8 +1250,6 @@ static int load(Repl *r, const char *path) {
         free(nm);
         part = k == K_EXPR ? fmt("f = %s", skip_space(part)) : rebase(part, path); /* as in a file */
         add[nadd++] = (Stmt){part, NULL, xstrdup(path), first};
-        str_add(&all, part);
-        str_add(&all, "\n");
       }
       free(copy);
     }
@@ -1264,46 +1261,87 @@ static int load(Repl *r, const char *path) {
   free(acc);
   fclose(f);
   free(data);
+  /* SPEC 1.3, 2.4: a statement that defines or declares a name the session
+   * has replaces it in place (the first of the file's, as statement() does;
+   * a second one in the file is an error as in a file); the others follow
+   * the session's. `slot[k]`: the session statement add[k] replaces, or -1. */
+  int *slot = malloc(((size_t)nadd + 1) * sizeof *slot);
+  const char **piece = malloc(((size_t)r->n + (size_t)nadd + 1) * sizeof *piece);
+  int *from = malloc(((size_t)r->n + (size_t)nadd + 1) * sizeof *from); /* -1 - k: add[k]; else st[i] */
+  if (!slot || !piece || !from)
+    exit(EXIT_INPUT);
+  for (int k = 0; k < nadd; k++) {
+    char *nm;
+    classify(add[k].text, &nm);
+    slot[k] = -1;
+    for (int i = 0; nm && i < r->n && slot[k] < 0; i++)
+      if (r->st[i].name && !strcmp(r->st[i].name, nm))
+        slot[k] = i;
+    for (int q = 0; q < k && slot[k] >= 0; q++)
+      if (slot[q] == slot[k])
+        slot[k] = -1;
+    free(nm);
+  }
+  int npiece = 0;
+  for (int i = 0; i < r->n; i++) {
+    int k = 0;
+    while (k < nadd && slot[k] != i)
+      k++;
+    from[npiece] = k < nadd ? -1 - k : i;
+    piece[npiece++] = k < nadd ? add[k].text : r->st[i].text;
+  }
+  for (int k = 0; k < nadd; k++)
+    if (slot[k] < 0) {
+      from[npiece] = -1 - k;
+      piece[npiece++] = add[k].text;
+    }
+  Str all = {0};
+  for (int q = 0; q < npiece; q++) {
+    char *nm;
+    const char *t = piece[q];
+    if (classify(t, &nm) == K_OUTPUT) /* output L = ... -> L = ..., as program() does */
+      t = skip_space(skip_space(t) + 6);
+    free(nm);
+    str_add(&all, t);
+    str_add(&all, "\n");
+  }
   str_add(&all, "output _repl_ = 0");
-  char *prog = program(r, -1, NULL, 1, all.s, NULL);
   Gradc *g = gradc_new();
-  int bad = gradc_compile_string(g, path, prog, strlen(prog)) != GRADC_OK;
-  if (bad) { /* show each error at its statement in the file */
-    int base = 1;
-    for (int i = 0; i < r->n; i++)
-      for (const char *c = r->st[i].text; c; c = strchr(c + 1, '\n'))
-        base++;
+  int bad = gradc_compile_string(g, path, all.s, strlen(all.s)) != GRADC_OK;
+  if (bad) /* show each error at its statement, in the file or in the session */
     for (int i = 0; i < gradc_diag_count(g); i++) {
-      int l = gradc_diag_line(g, i) - base, at = 0, k = 0;
-      for (; k < nadd; k++) {
+      int l = gradc_diag_line(g, i), at = 1, q = 0;
+      for (; q < npiece; q++) {
         int nl = 1;
-        for (const char *c = add[k].text; *c; c++)
+        for (const char *c = piece[q]; *c; c++)
           nl += *c == '\n';
         if (l < at + nl)
           break;
         at += nl;
       }
-      if (l < 0 || k >= nadd) {
+      if (l < 1 || q >= npiece) {
         fprintf(stderr, "%s: error: %s\n", path, gradc_diag_message(g, i));
         continue;
       }
-      const char *s = add[k].text;
-      for (int q = 0; q < l - at && strchr(s, '\n'); q++)
+      const char *s = piece[q];
+      for (int n = 0; n < l - at && strchr(s, '\n'); n++)
         s = strchr(s, '\n') + 1;
       int col = gradc_diag_col(g, i) > 0 ? gradc_diag_col(g, i) : 1;
-      fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", path, add[k].line + (l - at), col,
+      const Stmt *st = from[q] < 0 ? &add[-1 - from[q]] : &r->st[from[q]];
+      fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", st->origin, st->line + (l - at), col,
               gradc_diag_message(g, i), (int)strcspn(s, "\n"), s, col > 1 ? col - 1 : 0, "");
     }
-  }
   gradc_free(g);
-  free(prog);
   free(all.s);
   for (int k = 0; k < nadd; k++) {
     if (!bad)
-      add_stmt(r, r->n, add[k].text, add[k].origin, add[k].line);
+      add_stmt(r, slot[k] >= 0 ? slot[k] : r->n, add[k].text, add[k].origin, add[k].line);
     free(add[k].text);
     free(add[k].origin);
   }
+  free(slot);
+  free(piece);
+  free(from);
   free(add);
   return bad;
 }
