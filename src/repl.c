@@ -344,16 +344,26 @@ static int set_values_use(Repl *r, Gradc *g, char *const *use) {
   show_errors_use(r, g, use, "", -1, "repl", r->lineno);
   if (missing) {
     Str b = {0};
-    int n = 0;
+    int n = 0, settable = 1; /* :set knows only the session's variables, not a new free name */
+    char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+    Gradc *sg = gradc_new(); /* not context(): that could drop g from the cache */
+    int ok = sg && gradc_compile_string(sg, "repl", text, strlen(text)) == GRADC_OK;
+    free(text);
     for (int i = 0; i < gradc_var_count(g); i++)
       if (!gradc_get_value(g, i, NULL, NULL)) {
         str_add(&b, n++ ? ", " : "");
         str_add(&b, gradc_var_name(g, i));
+        settable &= sg && ok && gradc_var_index(sg, gradc_var_name(g, i)) >= 0;
       }
     const char *one = n ? strchr(b.s, ',') ? "x" : b.s : "x";
-    fprintf(stderr, "repl: error: no value for %s: give %s with :set %s=VALUE or %s = VALUE\n",
-            b.s ? b.s : "?", n > 1 ? "them" : "it", n > 1 ? "NAME" : one, n > 1 ? "NAME" : one);
+    if (settable)
+      fprintf(stderr, "repl: error: no value for %s: give %s with :set %s=VALUE or %s = VALUE\n",
+              b.s ? b.s : "?", n > 1 ? "them" : "it", n > 1 ? "NAME" : one, n > 1 ? "NAME" : one);
+    else
+      fprintf(stderr, "repl: error: no value for %s: give %s with %s = VALUE\n", b.s ? b.s : "?",
+              n > 1 ? "them" : "it", n > 1 ? "NAME" : one);
     free(b.s);
+    gradc_free(sg);
   }
   return -1;
 }
@@ -1095,6 +1105,33 @@ static int assign_value(Repl *r, const char *text, const char *nm) {
   int ok;
   Gradc *g = context(r, prog, &ok);
   free(prog);
+  if (g && ok && gradc_var_index(g, nm) < 0 && parse_number(v, &x)) {
+    /* a name the session has nowhere, in a session without declarations:
+     * a free variable (a scalar param, SPEC 1.3) with that value, for the
+     * statements that use it from now on, as a value given in a file's
+     * command line: grad(w^2, w) after w = 3 is 6 */
+    int used = 0;
+    for (int i = 0; i < r->n && !used; i++) {
+      char *sn;
+      used = classify(r->st[i].text, &sn) == K_DECL || uses_name(r->st[i].text, nm);
+      free(sn);
+    }
+    if (!used) {
+      char *word = fmt("%s=%s", nm, v);
+      free(v);
+      for (int i = 0; i < r->nset; i++) /* the new value replaces the old one */
+        if (!strncmp(r->set[i], nm, strlen(nm)) && r->set[i][strlen(nm)] == '=') {
+          free(r->set[i]);
+          r->set[i] = word;
+          return 1;
+        }
+      r->set = realloc(r->set, ((size_t)r->nset + 1) * sizeof *r->set);
+      if (!r->set)
+        exit(EXIT_INPUT);
+      r->set[r->nset++] = word;
+      return 1;
+    }
+  }
   if (!g || !ok || gradc_var_index(g, nm) < 0) {
     free(v);
     return 0;
@@ -1507,6 +1544,15 @@ static int command(Repl *r, char *line) {
       } else {
         printf("  (no value)\n");
       }
+    }
+    for (int i = 0; i < r->nset; i++) { /* free variables given a value that nothing uses yet */
+      char *eq = strchr(r->set[i], '='), *nm = fmt("%.*s", (int)(eq - r->set[i]), r->set[i]);
+      int known = gradc_var_index(g, nm) >= 0;
+      for (int k = 0; k < r->n && !known; k++)
+        known = r->st[k].name && !strcmp(r->st[k].name, nm);
+      if (!known)
+        printf("param %s = %s\n", nm, eq + 1);
+      free(nm);
     }
     for (int i = 0; i < r->n; i++) { /* then the definitions and functions, as defined */
       char *nm;
