@@ -742,11 +742,19 @@ static char *split_wrt(char *args, char **wrt) {
     char *e = *wrt + strlen(*wrt);
     while (e > *wrt && (e[-1] == ' ' || e[-1] == '\t'))
       *--e = 0;
-    for (char *c = *wrt; *c; c++) /* "a, b" -> "a,b" */
-      if (*c == ' ') {
-        memmove(c, c + 1, strlen(c));
-        c--;
+    int depth = 0; /* "a, b" -> "a,b" and "x[0, 1]" -> "x[0,1]"; "w extra" stays (an error) */
+    for (char *c = *wrt; *c; c++) {
+      depth += (*c == '[' || *c == '(') - ((*c == ']' || *c == ')') && depth > 0);
+      if (*c == ' ' || *c == '\t') {
+        char *n = c;
+        while (*n == ' ' || *n == '\t')
+          n++;
+        if (depth > 0 || *n == ',' || (c > *wrt && c[-1] == ',')) {
+          memmove(c, n, strlen(n) + 1);
+          c--;
+        }
       }
+    }
   }
   char *e = args + strlen(args);
   while (e > args && (e[-1] == ' ' || e[-1] == '\t'))
@@ -1602,6 +1610,97 @@ static int check_vars(Repl *r, const char *what, const char *list) {
   return rc;
 }
 
+/* Is a wrt list one list (names and elements separated by commas)? Else
+ * an error naming it. */
+static int wrt_is_list(const char *cmd, const char *wrt) {
+  if (!wrt || !strpbrk(wrt, " \t"))
+    return 1;
+  fprintf(stderr, "repl: error: %s ... wrt takes names separated by commas, not '%s'\n", cmd, wrt);
+  return 0;
+}
+
+/* A target that is one name must be a definition, an output or a variable
+ * of the session (or a value given to a free name); else an error with a
+ * hint, and 0. */
+static int target_known(Repl *r, const char *cmd, const char *target) {
+  const char *end;
+  char *nm = name_at(target, &end);
+  if (!nm || *skip_space(end) || !strcmp(nm, "pi") || !strcmp(nm, "e") || !strcmp(nm, "true") ||
+      !strcmp(nm, "false")) {
+    free(nm);
+    return 1;
+  }
+  int known = 0;
+  for (int i = 0; i < r->n && !known; i++)
+    known = r->st[i].name && !strcmp(r->st[i].name, nm);
+  for (int i = 0; i < r->nset && !known; i++)
+    known = !strncmp(r->set[i], nm, strlen(nm)) && r->set[i][strlen(nm)] == '=';
+  char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+  int ok;
+  Gradc *g = known ? NULL : context(r, text, &ok);
+  free(text);
+  if (g && ok && !known) {
+    known = gradc_var_index(g, nm) >= 0;
+    if (!known) {
+      const char *hint = gradc_var_suggest(g, nm);
+      fprintf(stderr, "repl: error: %s: the session has no definition or variable '%s'%s%s%s\n", cmd, nm,
+              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    }
+  }
+  free(nm);
+  return known || !g || !ok;
+}
+
+/* :diff of each name of wrt: the derivative as text; a variable of the
+ * session that the target does not use gets a zero of its shape. `label`
+ * replaces the output's name in "dNAME/dVAR" (an expression: "(f*f)"). */
+static int diff_each(Repl *r, Gradc *g, const char *shown, const char *label, const char *wrtlist) {
+  char *list = xstrdup(wrtlist), *save;
+  int rc = 0;
+  for (char *w = strtok_r(list, ",", &save); w && rc == 0; w = strtok_r(NULL, ",", &save)) {
+    if (gradc_var_index(g, w) < 0) { /* check_vars found it in the session */
+      char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+      Gradc *sg = gradc_new(); /* not context(): that could drop g from the cache */
+      long dims[4];
+      int rank = sg && gradc_compile_string(sg, "repl", text, strlen(text)) == GRADC_OK && gradc_var_index(sg, w) >= 0
+                     ? gradc_var_shape(sg, gradc_var_index(sg, w), dims)
+                     : 0;
+      gradc_free(sg);
+      free(text);
+      printf(rank ? "d%s/d%s = 0*%s^0\n" : "d%s/d%s = 0\n", label, w, w);
+      continue;
+    }
+    int *wrt = NULL, nwrt = 0;
+    if (parse_wrt(g, "repl", w, &wrt, &nwrt) < 0) {
+      free(wrt);
+      rc = 1;
+      break;
+    }
+    for (int k = 0; k < nwrt && rc == 0; k++) {
+      char *text = NULL;
+      if (gradc_diff_text(g, 0, wrt[k], &text) != GRADC_OK) {
+        rc = report(g);
+        break;
+      }
+      char *head = fmt("d%s/d%s = ", shown, gradc_var_name(g, wrt[k]));
+      for (char *line = text; line && *line;) { /* "let ..." lines as they are */
+        char *nl = strchr(line, '\n');
+        if (!strncmp(line, head, strlen(head)))
+          printf("d%s/d%s = %.*s\n", label, gradc_var_name(g, wrt[k]),
+                 (int)(nl ? nl - line - (long)strlen(head) : (long)strlen(line + strlen(head))), line + strlen(head));
+        else
+          printf("%.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+        line = nl ? nl + 1 : NULL;
+      }
+      free(head);
+      free(text);
+    }
+    free(wrt);
+  }
+  free(list);
+  return rc;
+}
+
 /* A command that acts on a target: a name or an expression. */
 static int target_command(Repl *r, void *arg) {
   const TargetCmd *tc = arg;
@@ -1663,6 +1762,8 @@ static int target_command(Repl *r, void *arg) {
     fprintf(stderr, "repl: error: %s needs a name or an expression\n", cmd);
     return 1;
   }
+  if (!wrt_is_list(cmd, wrtlist) || !target_known(r, cmd, target))
+    return 1;
   const char *shown;
   /* :diff, :emit and :dot need no values */
   int values = strcmp(cmd, ":diff") && strcmp(cmd, ":emit") && strcmp(cmd, ":dot");
@@ -1690,8 +1791,8 @@ static int target_command(Repl *r, void *arg) {
       fprintf(stderr, "repl: error: :diff NAME wrt VAR\n");
       return 1;
     }
-    /* :trace reads its own wrt (an element: x[1]) */
-    if (parse_wrt(g, "repl", strcmp(cmd, ":trace") ? wrtlist : NULL, &wrt, &nwrt) < 0) {
+    /* :trace reads its own wrt (an element: x[1]); :diff each name (diff_each) */
+    if (!strcmp(cmd, ":trace") && parse_wrt(g, "repl", NULL, &wrt, &nwrt) < 0) {
       free(wrt);
       return 1;
     }
@@ -1702,16 +1803,9 @@ static int target_command(Repl *r, void *arg) {
       fprintf(stderr, "repl: error: :diff needs a scalar: %s is a tensor (:diff sum(%s) wrt ...)\n", shown, shown);
       rc = 1;
     } else {
-      rc = 0;
-      for (int k = 0; k < nwrt; k++) {
-        char *text = NULL;
-        if (gradc_diff_text(g, 0, wrt[k], &text) != GRADC_OK) {
-          rc = report(g);
-          break;
-        }
-        fputs(text, stdout);
-        free(text);
-      }
+      char *label = strcmp(shown, target) ? fmt("(%s)", target) : xstrdup(shown);
+      rc = diff_each(r, g, shown, label, wrtlist);
+      free(label);
     }
     free(wrt);
     return rc;
