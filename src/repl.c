@@ -1450,22 +1450,25 @@ static int set_words(Repl *r, char **words, int nw) {
         fprintf(stderr, "repl: error: %s\n", gradc_diag_message(g, i));
       gradc_diag_clear(g);
     } else {
-      for (int i = 0; i < r->nset; i++) /* the new value replaces the old one */
-        if (!strncmp(r->set[i], w, (size_t)(eq - w)) && r->set[i][eq - w] == '=') {
-          free(r->set[i]);
-          memmove(&r->set[i], &r->set[i + 1], (size_t)(r->nset - i - 1) * sizeof *r->set);
-          r->nset--;
-          break;
-        }
       *eq = '=';
-      r->set = realloc(r->set, ((size_t)r->nset + 1) * sizeof *r->set);
-      if (!r->set)
-        exit(EXIT_INPUT);
-      r->set[r->nset++] = xstrdup(w);
       continue;
     }
     *eq = '=';
     bad = 1;
+  }
+  for (int q = 0; q < nw && !bad; q++) { /* all of them or none */
+    char *w = words[q], *eq = strchr(w, '=');
+    for (int i = 0; i < r->nset; i++) /* the new value replaces the old one */
+      if (!strncmp(r->set[i], w, (size_t)(eq - w) + 1)) {
+        free(r->set[i]);
+        memmove(&r->set[i], &r->set[i + 1], (size_t)(r->nset - i - 1) * sizeof *r->set);
+        r->nset--;
+        break;
+      }
+    r->set = realloc(r->set, ((size_t)r->nset + 1) * sizeof *r->set);
+    if (!r->set)
+      exit(EXIT_INPUT);
+    r->set[r->nset++] = xstrdup(w);
   }
   return bad;
 }
