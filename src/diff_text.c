@@ -1204,6 +1204,19 @@ static Tid take_index(S *s, Tid idx, int64_t d) {
   }
   if (plain)
     return idx;
+  if (d > 0 && n <= 64) { /* literal indices in -d..d-1: their entries normalised */
+    Tid el[64];
+    int lit = 1;
+    for (uint32_t i = 0; i < n && lit; i++) {
+      double v;
+      lit = is_num(s, x->kind == T_LIST ? A(s, idx, i) : idx, &v) && v == floor(v) && v >= -(double)d &&
+            v < (double)d;
+      if (lit)
+        el[i] = num(s, v < 0 ? v + (double)d : v);
+    }
+    if (lit)
+      return x->kind == T_LIST ? mk(s, T_LIST, 0, x->shape, 0, 0, el, n) : bcast(s, el[0], x->shape);
+  }
   Shape r = {.rank = 1, .dim = {d}};
   Tid a[2] = {op_term(s, OP_IOTA, shape_intern(s->d, &r), 0, NULL, 0), idx};
   return op_term(s, OP_TAKE, x->shape, 0, a, 2);
