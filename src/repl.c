@@ -1660,6 +1660,17 @@ static int target_known(Repl *r, const char *cmd, const char *target) {
 static int diff_each(Repl *r, Gradc *g, const char *shown, const char *label, const char *wrtlist) {
   char *list = xstrdup(wrtlist), *save;
   int rc = 0;
+  Names seen = {0};
+  for (char *w = strtok_r(list, ",", &save); w && rc == 0; w = strtok_r(NULL, ",", &save)) {
+    if (names_has(&seen, w, strlen(w))) { /* as parse_wrt says it, before printing any */
+      fprintf(stderr, "repl: error: wrt names '%s' twice\n", w);
+      rc = 1;
+    }
+    names_add(&seen, w, strlen(w));
+  }
+  names_free(&seen);
+  free(list);
+  list = xstrdup(wrtlist);
   for (char *w = strtok_r(list, ",", &save); w && rc == 0; w = strtok_r(NULL, ",", &save)) {
     if (gradc_var_index(g, w) < 0) { /* check_vars found it in the session */
       char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);

@@ -495,13 +495,14 @@ diff_and_set_words)
   # not as the invented name; :set is all or nothing (f + g at w = 2, x = 1
   # is 5, not 26 with the w=5 of a :set that failed).
   printf '%s\n' 'f = w^2' 'g = x^2' ':diff g wrt w' ':diff nope wrt w' ':diff f wrt w extra' ':diff f wrt w, x' \
-    ':diff f*f wrt w' ':set w=5 x' ':set w=3 xx=1' ':set w=2 x=1' ':set w=5 x' 'f + g' >"$tmp/x.in"
+    ':diff f*f wrt w' ':diff f wrt x,x' ':set w=5 x' ':set w=3 xx=1' ':set w=2 x=1' ':set w=5 x' 'f + g' >"$tmp/x.in"
   session x
   expect_rc x 1
   printf '%s\n' 'dg/dw = 0' 'df/dw = 2*w' 'df/dx = 0' 'd(f*f)/dw = 4*f*w' '_ = 5' >"$tmp/want"
   same "$tmp/want" "$tmp/x.out" "stdout"
   printf '%s\n' "repl: error: :diff: the session has no definition or variable 'nope'" \
     "repl: error: :diff ... wrt takes names separated by commas, not 'w extra'" \
+    "repl: error: wrt names 'x' twice" \
     "repl: error: :set takes NAME=VALUE words, not 'x'" \
     "repl: error: the session has no variable 'xx' (did you mean 'x'?)" \
     "repl: error: :set takes NAME=VALUE words, not 'x'" >"$tmp/want"
