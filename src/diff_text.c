@@ -1189,6 +1189,41 @@ static Tid slice(S *s, Tid x, int64_t spec, ShapeId shape) {
   return op_term(s, OP_SLICE, shape, spec, &x, 1);
 }
 
+/* The indices of take() along an axis of size d as a mask can compare
+ * them: take(arange(d), idx), which maps -d..-1 to 0..d-1 and fails at
+ * call time on an index out of range or not an integer as take() does
+ * (SPEC 1.7, numpy.take); literal indices already in 0..d-1 as they are. */
+static Tid take_index(S *s, Tid idx, int64_t d) {
+  if (idx == NO_TERM)
+    return NO_TERM;
+  int plain = 1;
+  const Term *x = T(s, idx);
+  uint32_t n = x->kind == T_LIST ? x->nargs : 1;
+  for (uint32_t i = 0; i < n && plain; i++) {
+    double v;
+    plain = is_num(s, x->kind == T_LIST ? A(s, idx, i) : idx, &v) && v >= 0 && v == floor(v) &&
+            (d < 0 || v < (double)d);
+  }
+  if (plain)
+    return idx;
+  if (d > 0 && n <= 64) { /* literal indices in -d..d-1: their entries normalised */
+    Tid el[64];
+    int lit = 1;
+    for (uint32_t i = 0; i < n && lit; i++) {
+      double v;
+      lit = is_num(s, x->kind == T_LIST ? A(s, idx, i) : idx, &v) && v == floor(v) && v >= -(double)d &&
+            v < (double)d;
+      if (lit)
+        el[i] = num(s, v < 0 ? v + (double)d : v);
+    }
+    if (lit)
+      return x->kind == T_LIST ? mk(s, T_LIST, 0, x->shape, 0, 0, el, n) : bcast(s, el[0], x->shape);
+  }
+  Shape r = {.rank = 1, .dim = {d}};
+  Tid a[2] = {op_term(s, OP_IOTA, shape_intern(s->d, &r), 0, NULL, 0), idx};
+  return op_term(s, OP_TAKE, x->shape, 0, a, 2);
+}
+
 /* The term of DAG node i, given those of its arguments. */
 static Tid from_node(S *s, NodeId i, const Tid *arg) {
   const Node *nd = &s->d->nodes[i];
@@ -1220,8 +1255,12 @@ static Tid from_node(S *s, NodeId i, const Tid *arg) {
     Tid p = is_value(s, arg[1], 0) ? zero(s, nd->shape) : op_term(s, OP_PAD, nd->shape, nd->v.idx, &arg[1], 1);
     return add2(s, arg[0], p);
   }
+  case OP_SCATTER: { /* the mask compares with the indices normalised */
+    Tid a[2] = {arg[0], take_index(s, arg[1], shp(s, nd->shape)->dim[nd->v.idx])};
+    return op_term(s, nd->op, nd->shape, nd->v.idx, a, 2);
+  }
   case OP_MAXR: case OP_AMAX: case OP_ARGMAX: case OP_PROD: case OP_CUMSUM: case OP_TAKE:
-  case OP_SCATTER: case OP_ONEHOT: case OP_IOTA:
+  case OP_ONEHOT: case OP_IOTA:
     return op_term(s, nd->op, nd->shape, nd->v.idx, arg, nd->nargs);
   default:
     if (OP_IS_ELEMWISE(nd->op))
@@ -2070,7 +2109,9 @@ static void pr(P *p, Tid t, int top) {
     pr(p, A(s, t, 0), 0);
     buf_puts(b, ", ");
     pr(p, A(s, t, 1), 0);
-    buf_printf(b, ", axis=%d)", (int)x->idx);
+    if (x->idx || shape_rank(s->d, T(s, A(s, t, 0))->shape) != 1)
+      buf_printf(b, ", axis=%d", (int)x->idx);
+    buf_puts(b, ")");
     return;
   case OP_SCATTER: { /* the adjoint of take: a 0/1 matrix of the indices */
     Tid tt = A(s, t, 0), idx = A(s, t, 1);
@@ -2182,10 +2223,10 @@ static int name_taken(const Program *prog, const char *nm) {
 }
 
 /* Is a term worth a let line when it is used twice? Not names, numbers,
- * or a name with a new axis. */
+ * arange(n) or a name with a new axis. */
 static int trivial(const S *s, Tid t) {
   const Term *x = T(s, t);
-  if (x->kind == T_NUM || x->kind == T_SYM)
+  if (x->kind == T_NUM || x->kind == T_SYM || (x->kind == T_OP && x->op == OP_IOTA))
     return 1;
   if (x->kind == T_OP && x->op == OP_SLICE && T(s, A(s, t, 0))->kind == T_SYM) { /* x[1] */
     const SliceSpec *sp = &s->d->slices[x->idx];

@@ -275,8 +275,12 @@ static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typ
     if (text == typed && off == 0 && !strcmp(origin, "repl") && r->line_text) {
       /* the line as typed: columns count from its start */
       col = col - r->prefix + r->coloff;
+      if (col <= r->coloff) /* in what the REPL put before it: at its start */
+        col = r->coloff + 1;
       s = r->line_text;
     }
+    if (col < 1)
+      col = 1;
     int len = (int)strcspn(s, "\n");
     fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", origin, first + off, col,
             gradc_diag_message(g, i), len, s, col > 1 ? col - 1 : 0, "");
@@ -340,16 +344,26 @@ static int set_values_use(Repl *r, Gradc *g, char *const *use) {
   show_errors_use(r, g, use, "", -1, "repl", r->lineno);
   if (missing) {
     Str b = {0};
-    int n = 0;
+    int n = 0, settable = 1; /* :set knows only the session's variables, not a new free name */
+    char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+    Gradc *sg = gradc_new(); /* not context(): that could drop g from the cache */
+    int ok = sg && gradc_compile_string(sg, "repl", text, strlen(text)) == GRADC_OK;
+    free(text);
     for (int i = 0; i < gradc_var_count(g); i++)
       if (!gradc_get_value(g, i, NULL, NULL)) {
         str_add(&b, n++ ? ", " : "");
         str_add(&b, gradc_var_name(g, i));
+        settable &= sg && ok && gradc_var_index(sg, gradc_var_name(g, i)) >= 0;
       }
     const char *one = n ? strchr(b.s, ',') ? "x" : b.s : "x";
-    fprintf(stderr, "repl: error: no value for %s: give %s with :set %s=VALUE or %s = VALUE\n",
-            b.s ? b.s : "?", n > 1 ? "them" : "it", n > 1 ? "NAME" : one, n > 1 ? "NAME" : one);
+    if (settable)
+      fprintf(stderr, "repl: error: no value for %s: give %s with :set %s=VALUE or %s = VALUE\n",
+              b.s ? b.s : "?", n > 1 ? "them" : "it", n > 1 ? "NAME" : one, n > 1 ? "NAME" : one);
+    else
+      fprintf(stderr, "repl: error: no value for %s: give %s with %s = VALUE\n", b.s ? b.s : "?",
+              n > 1 ? "them" : "it", n > 1 ? "NAME" : one);
     free(b.s);
+    gradc_free(sg);
   }
   return -1;
 }
@@ -647,12 +661,16 @@ static Gradc *target_context_for(Repl *r, const char *target, const char *also, 
     out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", skip_space(t));
     text = program(r, found, out, 1, NULL, NULL);
   } else { /* a bare expression is an output named f, unless f is taken */
-    int taken = uses_name(target, "f");
-    for (int i = 0; i < r->n && !taken; i++)
-      taken = uses_name(r->st[i].text, "f");
-    for (int i = 0; i < r->nset && !taken; i++)
-      taken = !strncmp(r->set[i], "f=", 2);
-    snprintf(name, sizeof name, "%s", taken ? "_" : "f");
+    for (int c = 0;; c++) { /* f, _, then f_1, f_2 ... (a loaded file may define _) */
+      snprintf(name, sizeof name, c == 0 ? "f" : c == 1 ? "_" : "f_%d", c - 1);
+      int taken = uses_name(target, name);
+      for (int i = 0; i < r->n && !taken; i++)
+        taken = uses_name(r->st[i].text, name);
+      for (int i = 0; i < r->nset && !taken; i++)
+        taken = !strncmp(r->set[i], name, strlen(name)) && r->set[i][strlen(name)] == '=';
+      if (!taken)
+        break;
+    }
     extra = fmt("output %s = %s", name, target);
     r->prefix = (int)strlen(extra) - (int)strlen(target);
     text = program(r, -1, NULL, 1, extra, NULL);
@@ -725,11 +743,19 @@ static char *split_wrt(char *args, char **wrt) {
     char *e = *wrt + strlen(*wrt);
     while (e > *wrt && (e[-1] == ' ' || e[-1] == '\t'))
       *--e = 0;
-    for (char *c = *wrt; *c; c++) /* "a, b" -> "a,b" */
-      if (*c == ' ') {
-        memmove(c, c + 1, strlen(c));
-        c--;
+    int depth = 0; /* "a, b" -> "a,b" and "x[0, 1]" -> "x[0,1]"; "w extra" stays (an error) */
+    for (char *c = *wrt; *c; c++) {
+      depth += (*c == '[' || *c == '(') - ((*c == ']' || *c == ')') && depth > 0);
+      if (*c == ' ' || *c == '\t') {
+        char *n = c;
+        while (*n == ' ' || *n == '\t')
+          n++;
+        if (depth > 0 || *n == ',' || (c > *wrt && c[-1] == ',')) {
+          memmove(c, n, strlen(n) + 1);
+          c--;
+        }
       }
+    }
   }
   char *e = args + strlen(args);
   while (e > args && (e[-1] == ' ' || e[-1] == '\t'))
@@ -911,6 +937,43 @@ static char *with_last(Repl *r, const char *text) {
   return b.s;
 }
 
+/* Does a statement of the input typed define or declare `_` (the last
+ * value printed)? Then its column in the input (1-based), else 0. */
+static int defines_last(const char *in) {
+  char *copy = xstrdup(in), *save;
+  int col = 0;
+  for (char *part = strtok_r(copy, ";", &save); part && !col; part = strtok_r(NULL, ";", &save)) {
+    char *hash = strchr(part, '#');
+    if (hash)
+      *hash = 0;
+    char *nm;
+    Kind k = classify(part, &nm);
+    const char *at = NULL;
+    if (k == K_DECL) { /* every name it declares */
+      const char *body;
+      Part parts[MAX_PARTS];
+      int n = decl_parts(part, &body, parts);
+      for (int q = 0; q < n && !at; q++) {
+        const char *id, *p = parts[q].s;
+        size_t len;
+        if (next_ident(&p, &id, &len) && id < parts[q].e && len == 1 && *id == '_')
+          at = id;
+      }
+    } else if (k != K_EXPR && nm && !strcmp(nm, "_")) { /* _ = ..., _(x) = ..., output _ = ... */
+      const char *p = part, *id;
+      size_t len;
+      while (next_ident(&p, &id, &len) && !at)
+        if (len == 1 && *id == '_')
+          at = id;
+    }
+    if (at)
+      col = (int)(at - copy) + 1;
+    free(nm);
+  }
+  free(copy);
+  return col;
+}
+
 typedef int (*Command)(Repl *r, void *arg);
 static int set_words(Repl *r, char **words, int nw);
 
@@ -1051,6 +1114,33 @@ static int assign_value(Repl *r, const char *text, const char *nm) {
   int ok;
   Gradc *g = context(r, prog, &ok);
   free(prog);
+  if (g && ok && gradc_var_index(g, nm) < 0 && parse_number(v, &x)) {
+    /* a name the session has nowhere, in a session without declarations:
+     * a free variable (a scalar param, SPEC 1.3) with that value, for the
+     * statements that use it from now on, as a value given in a file's
+     * command line: grad(w^2, w) after w = 3 is 6 */
+    int used = 0;
+    for (int i = 0; i < r->n && !used; i++) {
+      char *sn;
+      used = classify(r->st[i].text, &sn) == K_DECL || uses_name(r->st[i].text, nm);
+      free(sn);
+    }
+    if (!used) {
+      char *word = fmt("%s=%s", nm, v);
+      free(v);
+      for (int i = 0; i < r->nset; i++) /* the new value replaces the old one */
+        if (!strncmp(r->set[i], nm, strlen(nm)) && r->set[i][strlen(nm)] == '=') {
+          free(r->set[i]);
+          r->set[i] = word;
+          return 1;
+        }
+      r->set = realloc(r->set, ((size_t)r->nset + 1) * sizeof *r->set);
+      if (!r->set)
+        exit(EXIT_INPUT);
+      r->set[r->nset++] = word;
+      return 1;
+    }
+  }
   if (!g || !ok || gradc_var_index(g, nm) < 0) {
     free(v);
     return 0;
@@ -1179,7 +1269,6 @@ static int load(Repl *r, const char *path) {
   int lineno = 0, first = 0;
   Stmt *add = NULL;
   int nadd = 0;
-  Str all = {0};
   while (getline(&line, &linecap, f) >= 0) {
     lineno++;
     line[strcspn(line, "\r\n")] = 0;
@@ -1207,8 +1296,6 @@ static int load(Repl *r, const char *path) {
         free(nm);
         part = k == K_EXPR ? fmt("f = %s", skip_space(part)) : rebase(part, path); /* as in a file */
         add[nadd++] = (Stmt){part, NULL, xstrdup(path), first};
-        str_add(&all, part);
-        str_add(&all, "\n");
       }
       free(copy);
     }
@@ -1220,46 +1307,87 @@ static int load(Repl *r, const char *path) {
   free(acc);
   fclose(f);
   free(data);
+  /* SPEC 1.3, 2.4: a statement that defines or declares a name the session
+   * has replaces it in place (the first of the file's, as statement() does;
+   * a second one in the file is an error as in a file); the others follow
+   * the session's. `slot[k]`: the session statement add[k] replaces, or -1. */
+  int *slot = malloc(((size_t)nadd + 1) * sizeof *slot);
+  const char **piece = malloc(((size_t)r->n + (size_t)nadd + 1) * sizeof *piece);
+  int *from = malloc(((size_t)r->n + (size_t)nadd + 1) * sizeof *from); /* -1 - k: add[k]; else st[i] */
+  if (!slot || !piece || !from)
+    exit(EXIT_INPUT);
+  for (int k = 0; k < nadd; k++) {
+    char *nm;
+    classify(add[k].text, &nm);
+    slot[k] = -1;
+    for (int i = 0; nm && i < r->n && slot[k] < 0; i++)
+      if (r->st[i].name && !strcmp(r->st[i].name, nm))
+        slot[k] = i;
+    for (int q = 0; q < k && slot[k] >= 0; q++)
+      if (slot[q] == slot[k])
+        slot[k] = -1;
+    free(nm);
+  }
+  int npiece = 0;
+  for (int i = 0; i < r->n; i++) {
+    int k = 0;
+    while (k < nadd && slot[k] != i)
+      k++;
+    from[npiece] = k < nadd ? -1 - k : i;
+    piece[npiece++] = k < nadd ? add[k].text : r->st[i].text;
+  }
+  for (int k = 0; k < nadd; k++)
+    if (slot[k] < 0) {
+      from[npiece] = -1 - k;
+      piece[npiece++] = add[k].text;
+    }
+  Str all = {0};
+  for (int q = 0; q < npiece; q++) {
+    char *nm;
+    const char *t = piece[q];
+    if (classify(t, &nm) == K_OUTPUT) /* output L = ... -> L = ..., as program() does */
+      t = skip_space(skip_space(t) + 6);
+    free(nm);
+    str_add(&all, t);
+    str_add(&all, "\n");
+  }
   str_add(&all, "output _repl_ = 0");
-  char *prog = program(r, -1, NULL, 1, all.s, NULL);
   Gradc *g = gradc_new();
-  int bad = gradc_compile_string(g, path, prog, strlen(prog)) != GRADC_OK;
-  if (bad) { /* show each error at its statement in the file */
-    int base = 1;
-    for (int i = 0; i < r->n; i++)
-      for (const char *c = r->st[i].text; c; c = strchr(c + 1, '\n'))
-        base++;
+  int bad = gradc_compile_string(g, path, all.s, strlen(all.s)) != GRADC_OK;
+  if (bad) /* show each error at its statement, in the file or in the session */
     for (int i = 0; i < gradc_diag_count(g); i++) {
-      int l = gradc_diag_line(g, i) - base, at = 0, k = 0;
-      for (; k < nadd; k++) {
+      int l = gradc_diag_line(g, i), at = 1, q = 0;
+      for (; q < npiece; q++) {
         int nl = 1;
-        for (const char *c = add[k].text; *c; c++)
+        for (const char *c = piece[q]; *c; c++)
           nl += *c == '\n';
         if (l < at + nl)
           break;
         at += nl;
       }
-      if (l < 0 || k >= nadd) {
+      if (l < 1 || q >= npiece) {
         fprintf(stderr, "%s: error: %s\n", path, gradc_diag_message(g, i));
         continue;
       }
-      const char *s = add[k].text;
-      for (int q = 0; q < l - at && strchr(s, '\n'); q++)
+      const char *s = piece[q];
+      for (int n = 0; n < l - at && strchr(s, '\n'); n++)
         s = strchr(s, '\n') + 1;
-      int col = gradc_diag_col(g, i);
-      fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", path, add[k].line + (l - at), col,
+      int col = gradc_diag_col(g, i) > 0 ? gradc_diag_col(g, i) : 1;
+      const Stmt *st = from[q] < 0 ? &add[-1 - from[q]] : &r->st[from[q]];
+      fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", st->origin, st->line + (l - at), col,
               gradc_diag_message(g, i), (int)strcspn(s, "\n"), s, col > 1 ? col - 1 : 0, "");
     }
-  }
   gradc_free(g);
-  free(prog);
   free(all.s);
   for (int k = 0; k < nadd; k++) {
     if (!bad)
-      add_stmt(r, r->n, add[k].text, add[k].origin, add[k].line);
+      add_stmt(r, slot[k] >= 0 ? slot[k] : r->n, add[k].text, add[k].origin, add[k].line);
     free(add[k].text);
     free(add[k].origin);
   }
+  free(slot);
+  free(piece);
+  free(from);
   free(add);
   return bad;
 }
@@ -1323,22 +1451,25 @@ static int set_words(Repl *r, char **words, int nw) {
         fprintf(stderr, "repl: error: %s\n", gradc_diag_message(g, i));
       gradc_diag_clear(g);
     } else {
-      for (int i = 0; i < r->nset; i++) /* the new value replaces the old one */
-        if (!strncmp(r->set[i], w, (size_t)(eq - w)) && r->set[i][eq - w] == '=') {
-          free(r->set[i]);
-          memmove(&r->set[i], &r->set[i + 1], (size_t)(r->nset - i - 1) * sizeof *r->set);
-          r->nset--;
-          break;
-        }
       *eq = '=';
-      r->set = realloc(r->set, ((size_t)r->nset + 1) * sizeof *r->set);
-      if (!r->set)
-        exit(EXIT_INPUT);
-      r->set[r->nset++] = xstrdup(w);
       continue;
     }
     *eq = '=';
     bad = 1;
+  }
+  for (int q = 0; q < nw && !bad; q++) { /* all of them or none */
+    char *w = words[q], *eq = strchr(w, '=');
+    for (int i = 0; i < r->nset; i++) /* the new value replaces the old one */
+      if (!strncmp(r->set[i], w, (size_t)(eq - w) + 1)) {
+        free(r->set[i]);
+        memmove(&r->set[i], &r->set[i + 1], (size_t)(r->nset - i - 1) * sizeof *r->set);
+        r->nset--;
+        break;
+      }
+    r->set = realloc(r->set, ((size_t)r->nset + 1) * sizeof *r->set);
+    if (!r->set)
+      exit(EXIT_INPUT);
+    r->set[r->nset++] = xstrdup(w);
   }
   return bad;
 }
@@ -1426,6 +1557,15 @@ static int command(Repl *r, char *line) {
         printf("  (no value)\n");
       }
     }
+    for (int i = 0; i < r->nset; i++) { /* free variables given a value that nothing uses yet */
+      char *eq = strchr(r->set[i], '='), *nm = fmt("%.*s", (int)(eq - r->set[i]), r->set[i]);
+      int known = gradc_var_index(g, nm) >= 0;
+      for (int k = 0; k < r->n && !known; k++)
+        known = r->st[k].name && !strcmp(r->st[k].name, nm);
+      if (!known)
+        printf("param %s = %s\n", nm, eq + 1);
+      free(nm);
+    }
     for (int i = 0; i < r->n; i++) { /* then the definitions and functions, as defined */
       char *nm;
       if (classify(r->st[i].text, &nm) != K_DECL)
@@ -1471,6 +1611,108 @@ static int check_vars(Repl *r, const char *what, const char *list) {
     free(nm);
   }
   free(copy);
+  return rc;
+}
+
+/* Is a wrt list one list (names and elements separated by commas)? Else
+ * an error naming it. */
+static int wrt_is_list(const char *cmd, const char *wrt) {
+  if (!wrt || !strpbrk(wrt, " \t"))
+    return 1;
+  fprintf(stderr, "repl: error: %s ... wrt takes names separated by commas, not '%s'\n", cmd, wrt);
+  return 0;
+}
+
+/* A target that is one name must be a definition, an output or a variable
+ * of the session (or a value given to a free name); else an error with a
+ * hint, and 0. */
+static int target_known(Repl *r, const char *cmd, const char *target) {
+  const char *end;
+  char *nm = name_at(target, &end);
+  if (!nm || *skip_space(end) || !strcmp(nm, "pi") || !strcmp(nm, "e") || !strcmp(nm, "true") ||
+      !strcmp(nm, "false")) {
+    free(nm);
+    return 1;
+  }
+  int known = 0;
+  for (int i = 0; i < r->n && !known; i++)
+    known = r->st[i].name && !strcmp(r->st[i].name, nm);
+  for (int i = 0; i < r->nset && !known; i++)
+    known = !strncmp(r->set[i], nm, strlen(nm)) && r->set[i][strlen(nm)] == '=';
+  char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+  int ok;
+  Gradc *g = known ? NULL : context(r, text, &ok);
+  free(text);
+  if (g && ok && !known) {
+    known = gradc_var_index(g, nm) >= 0;
+    if (!known) {
+      const char *hint = gradc_var_suggest(g, nm);
+      fprintf(stderr, "repl: error: %s: the session has no definition or variable '%s'%s%s%s\n", cmd, nm,
+              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    }
+  }
+  free(nm);
+  return known || !g || !ok;
+}
+
+/* :diff of each name of wrt: the derivative as text; a variable of the
+ * session that the target does not use gets a zero of its shape. `label`
+ * replaces the output's name in "dNAME/dVAR" (an expression: "(f*f)"). */
+static int diff_each(Repl *r, Gradc *g, const char *shown, const char *label, const char *wrtlist) {
+  char *list = xstrdup(wrtlist), *save;
+  int rc = 0;
+  Names seen = {0};
+  for (char *w = strtok_r(list, ",", &save); w && rc == 0; w = strtok_r(NULL, ",", &save)) {
+    if (names_has(&seen, w, strlen(w))) { /* as parse_wrt says it, before printing any */
+      fprintf(stderr, "repl: error: wrt names '%s' twice\n", w);
+      rc = 1;
+    }
+    names_add(&seen, w, strlen(w));
+  }
+  names_free(&seen);
+  free(list);
+  list = xstrdup(wrtlist);
+  for (char *w = strtok_r(list, ",", &save); w && rc == 0; w = strtok_r(NULL, ",", &save)) {
+    if (gradc_var_index(g, w) < 0) { /* check_vars found it in the session */
+      char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+      Gradc *sg = gradc_new(); /* not context(): that could drop g from the cache */
+      long dims[4];
+      int rank = sg && gradc_compile_string(sg, "repl", text, strlen(text)) == GRADC_OK && gradc_var_index(sg, w) >= 0
+                     ? gradc_var_shape(sg, gradc_var_index(sg, w), dims)
+                     : 0;
+      gradc_free(sg);
+      free(text);
+      printf(rank ? "d%s/d%s = 0*%s^0\n" : "d%s/d%s = 0\n", label, w, w);
+      continue;
+    }
+    int *wrt = NULL, nwrt = 0;
+    if (parse_wrt(g, "repl", w, &wrt, &nwrt) < 0) {
+      free(wrt);
+      rc = 1;
+      break;
+    }
+    for (int k = 0; k < nwrt && rc == 0; k++) {
+      char *text = NULL;
+      if (gradc_diff_text(g, 0, wrt[k], &text) != GRADC_OK) {
+        rc = report(g);
+        break;
+      }
+      char *head = fmt("d%s/d%s = ", shown, gradc_var_name(g, wrt[k]));
+      for (char *line = text; line && *line;) { /* "let ..." lines as they are */
+        char *nl = strchr(line, '\n');
+        if (!strncmp(line, head, strlen(head)))
+          printf("d%s/d%s = %.*s\n", label, gradc_var_name(g, wrt[k]),
+                 (int)(nl ? nl - line - (long)strlen(head) : (long)strlen(line + strlen(head))), line + strlen(head));
+        else
+          printf("%.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+        line = nl ? nl + 1 : NULL;
+      }
+      free(head);
+      free(text);
+    }
+    free(wrt);
+  }
+  free(list);
   return rc;
 }
 
@@ -1541,6 +1783,8 @@ static int target_command(Repl *r, void *arg) {
     fprintf(stderr, "repl: error: %s needs a name or an expression\n", cmd);
     return 1;
   }
+  if (!wrt_is_list(cmd, wrtlist) || !target_known(r, cmd, target))
+    return 1;
   const char *shown;
   /* :diff, :emit and :dot need no values */
   int values = strcmp(cmd, ":diff") && strcmp(cmd, ":emit") && strcmp(cmd, ":dot");
@@ -1568,8 +1812,8 @@ static int target_command(Repl *r, void *arg) {
       fprintf(stderr, "repl: error: :diff NAME wrt VAR\n");
       return 1;
     }
-    /* :trace reads its own wrt (an element: x[1]) */
-    if (parse_wrt(g, "repl", strcmp(cmd, ":trace") ? wrtlist : NULL, &wrt, &nwrt) < 0) {
+    /* :trace reads its own wrt (an element: x[1]); :diff each name (diff_each) */
+    if (!strcmp(cmd, ":trace") && parse_wrt(g, "repl", NULL, &wrt, &nwrt) < 0) {
       free(wrt);
       return 1;
     }
@@ -1580,16 +1824,9 @@ static int target_command(Repl *r, void *arg) {
       fprintf(stderr, "repl: error: :diff needs a scalar: %s is a tensor (:diff sum(%s) wrt ...)\n", shown, shown);
       rc = 1;
     } else {
-      rc = 0;
-      for (int k = 0; k < nwrt; k++) {
-        char *text = NULL;
-        if (gradc_diff_text(g, 0, wrt[k], &text) != GRADC_OK) {
-          rc = report(g);
-          break;
-        }
-        fputs(text, stdout);
-        free(text);
-      }
+      char *label = strcmp(shown, target) ? fmt("(%s)", target) : xstrdup(shown);
+      rc = diff_each(r, g, shown, label, wrtlist);
+      free(label);
     }
     free(wrt);
     return rc;
@@ -1760,6 +1997,16 @@ int repl_main(const Opts *o) {
     if (*skip_space(in) && *skip_space(in) != '#' && r.tty) {
       add_history(in);
       save_history(); /* as lines are entered: a session that is killed keeps them */
+    }
+    int last_at = *skip_space(in) == ':' ? 0 : defines_last(in);
+    if (last_at) { /* before `_` is replaced: 2 = 3 would make no sense */
+      const char *nl = strchr(in, '\n');
+      fprintf(stderr, "repl:%d:%d: error: '_' is the last value printed; it cannot be defined or declared "
+              "(choose another name)\n%.*s\n%*s^\n", start, last_at, nl ? (int)(nl - in) : (int)strlen(in), in,
+              last_at - 1, "");
+      free(in);
+      r.failed = 1;
+      continue;
     }
     char *sub = with_last(&r, in); /* `_`: the last value printed */
     if (sub) {

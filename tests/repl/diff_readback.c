@@ -230,6 +230,13 @@ static const char *const programs[] = {
     "param x[N]\nL = sum(x[1:]*x[:-1]) + sum(x[::2]) + x[-2]",
     "param P[2, 3]\nL = sum(P^2 / sum(P^2, axis=0)) + sum(mean(P, axis=1)^2) + sum(P[:, 1:] * P[:, :-1])",
     "param x, y\nL = x^3/3 - x + sin(y)^2 + cos(y)^2 + 0.5*(x*y - 1)^2",
+    /* take() with negative indices (numpy: -d..-1 from the end): the
+     * adjoint's mask must compare with the indices normalised */
+    "param x[4]\ninput idx[2] = [0, -1]\nL = sum(take(x, idx)*[10, 100])",
+    "param x[5]\ninput j = -2\nL = take(x, j)^2 + sum(take(x, [-1, -5]))",
+    "param X[3, 4]\ninput k[3] = [-1, 0, -4]\nL = sum(take(X, k, axis=1)^2) + sum(take(X, [-3, 2], axis=0)*X[0])",
+    "param X[2, 3]\ninput k[2] = [-1, 4]\nL = sum(take(X, k)^2)",
+    "param x[N]\ninput k[3] = [-1, 0, -2]\nL = sum(take(x, k)*x[:3]) + sum(onehot(k + 2, 3)*x[:3])",
 };
 
 Test(diff_readback, tensor_operators_read_back_as_the_gradient, .timeout = 600) {

@@ -416,6 +416,106 @@ lang_ad)
   done
   ;;
 
+free_variables)
+  # SPEC 1.3, 2.4: in a session without declarations, NAME = NUMBER for a
+  # new name gives a free variable (a scalar param) that value, so grad()
+  # and jvp() take it as in a file given w=3 on the command line. By hand:
+  # d(w^2)/dw = 2w = 6 at 3, jvp(w^3, w, 2) = 3w^2*2 = 54, g(v) = 2v = 10
+  # at 5, f = w*x: df/dw = x = 2, df/dx = w = 3, then f = 4*2 = 8.
+  printf '%s\n' 'w = 3' 'grad(w^2, w)' 'jvp(w^3, w, 2)' 'g(a) = grad(a^2, a)' 'g(w)' 'g(v)' 'v = 5' 'g(v)' \
+    'f = w*x' 'x = 2' ':grad f' 'w = 4' 'f' ':vars' >"$tmp/x.in"
+  session x
+  expect_rc x 1 # g(v) before v has a value
+  printf '%s\n' 'f = 6' 'f = 54' 'f = 6' 'f = 10' 'f = 6' 'df/dw = 2' 'df/dx = 3' 'f = 8' 'param w = 4' 'param x = 2' \
+    'param v = 5' 'g(a) = grad(a^2, a)' 'f = w*x' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  # the hint names a way that works: :set knows only the session's variables
+  printf '%s\n' 'repl: error: no value for v: give it with v = VALUE' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  # with declarations a new name stays a definition, as in a file
+  printf '%s\n' 'param p' 'c = 3' 'c*p' ':set p=2' 'c*p' >"$tmp/y.in"
+  session y
+  expect_rc y 1
+  printf '%s\n' 'f = 6' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
+last_value_not_definable)
+  # _ is the last value printed: defining or declaring it is refused at its
+  # column, before _ is replaced (no "2 = 3"), and the session goes on: _
+  # and bare expressions still work. No error has a column before its line.
+  printf '%s\n' 'y = 2*w' 'w = 1.5' '3+4' '_ = 3' '_ * 2' 'param a, _' 'output _ = 1' 'k = 1; _(x) = x' '_ + 1' \
+    'y + zz(1)' 'y' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'f = 7' 'f = 14' 'f = 15' 'y = 3' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  msg="'_' is the last value printed; it cannot be defined or declared (choose another name)"
+  for at in 4:1 6:10 7:8 8:8; do
+    grep -qF "repl:$at: error: $msg" "$tmp/x.err" || fail "stderr lacks repl:$at: error: $msg"
+  done
+  grep -qF "repl:10:5: error: unknown function 'zz'" "$tmp/x.err" || fail "y + zz(1): want repl:10:5"
+  grep -Eq '^[^ ]*:-?[0-9]+:(-|0:)' "$tmp/x.err" && fail "a column before the line: $(grep -E ':-?[0-9]+:(-|0:)' "$tmp/x.err")"
+  carets_under_names x
+  # a loaded file may define _ and f: a bare expression takes another name
+  printf '%s\n' '_ = 3' 'f = 1' >"$tmp/u.expr"
+  printf '%s\n' ":load $tmp/u.expr" '2+2' 'f + _' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'f_1 = 4' 'f_1 = 4' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
+load_reload)
+  # SPEC 1.3, 2.4: :load of a file again, or of a second file that redefines
+  # a and g, replaces them in place (what depends on them follows); a file
+  # that fails leaves the session as it was; one that defines a name twice
+  # fails as in a file. By hand at w = 2: g = 2w = 4, then a = 3w, g = a + 1 = 7,
+  # h = g*10 = 70.
+  printf '%s\n' 'param w' 'a = w' 'g = a*2' >"$tmp/r.expr"
+  printf '%s\n' 'param w' 'a = w*3' 'g = a + 1' >"$tmp/r2.expr"
+  printf '%s\n' 'a = 1' 'a = 2' >"$tmp/dup.expr"
+  printf '%s\n' 'g = zz(1)' >"$tmp/bad.expr"
+  printf '%s\n' ":load $tmp/r.expr" ":load $tmp/r.expr" 'w = 2' 'g' 'h = g*10' ":load $tmp/r2.expr" 'g' 'h' \
+    ":load $tmp/dup.expr" ":load $tmp/bad.expr" 'h' ':vars' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'g = 4' 'g = 7' 'h = 70' 'h = 70' 'param w = 2' 'a = w*3' 'g = a + 1' 'h = g*10' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  grep -q "^$tmp/dup.expr:2:1: error: 'a' is already defined" "$tmp/x.err" || fail "dup.expr: $(cat "$tmp/x.err")"
+  grep -q "^$tmp/bad.expr:1:5: error: unknown function 'zz'" "$tmp/x.err" || fail "bad.expr: $(cat "$tmp/x.err")"
+  [ "$(grep -c 'error' "$tmp/x.err")" = 2 ] || fail "want 2 errors: $(cat "$tmp/x.err")"
+  ;;
+
+diff_and_set_words)
+  # :diff of a session variable the target does not use is 0 (of its
+  # shape); an unknown target is named; a wrt list is names and commas
+  # (not "w extra" read as "wextra"); an expression is shown as itself,
+  # not as the invented name; :set is all or nothing (f + g at w = 2, x = 1
+  # is 5, not 26 with the w=5 of a :set that failed).
+  printf '%s\n' 'f = w^2' 'g = x^2' ':diff g wrt w' ':diff nope wrt w' ':diff f wrt w extra' ':diff f wrt w, x' \
+    ':diff f*f wrt w' ':diff f wrt x,x' ':set w=5 x' ':set w=3 xx=1' ':set w=2 x=1' ':set w=5 x' 'f + g' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'dg/dw = 0' 'df/dw = 2*w' 'df/dx = 0' 'd(f*f)/dw = 4*f*w' '_ = 5' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' "repl: error: :diff: the session has no definition or variable 'nope'" \
+    "repl: error: :diff ... wrt takes names separated by commas, not 'w extra'" \
+    "repl: error: wrt names 'x' twice" \
+    "repl: error: :set takes NAME=VALUE words, not 'x'" \
+    "repl: error: the session has no variable 'xx' (did you mean 'x'?)" \
+    "repl: error: :set takes NAME=VALUE words, not 'x'" >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  # a tensor variable the target does not use: a zero of its shape that reads back
+  printf '%s\n' 'param W[2, 2], s' 'k = s^2' ':diff k wrt W' ':set W=[[1, 2], [3, 4]]' '0*W^0' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'dk/dW = 0*W^0' 'f = [[0, 0],' '     [0, 0]]' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
 hvp)
   # :hvp (SPEC 2.4) on scalars (the course's first example, whose Hessian
   # test_ad.c derives by hand) and on a tensor (sum(z^3): diag(6 z)), with

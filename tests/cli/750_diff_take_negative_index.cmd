@@ -1,0 +1,1 @@
+diff tests/cli/750_diff_take_negative_index.expr --wrt x

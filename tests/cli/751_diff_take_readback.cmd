@@ -1,0 +1,1 @@
+eval tests/cli/751_diff_take_readback.expr
