@@ -95,7 +95,8 @@ int cmd_spectrum(Run *r, const int *wrt, int nwrt);  /* cmd_spectrum.c */
 
 /* cmd_landscape.c */
 extern const char landscape_help[];  /* its --help text */
-/* Usage errors of landscape's options (any command): 0 or -1 after printing. */
+/* Usage errors of landscape's option values: 0 or -1 after printing (which
+ * options a command takes is cli.c's table). */
 int landscape_usage(const Opts *o);
 int cmd_landscape(Run *r);
 

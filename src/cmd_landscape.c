@@ -82,32 +82,8 @@ static int same_file(const char *a, const char *b) {
 }
 
 int landscape_usage(const Opts *o) {
-  if (strcmp(o->cmd, "landscape")) {
-    const char *opt = o->dim ? "--dim" : o->grid ? "--grid" : o->along ? "--along" : o->range ? "--range" : NULL;
-    if (opt) {
-      char sp[32];
-      snprintf(sp, sizeof sp, "%s ", o->cmd);
-      usage_error(sp, "%s is an option of landscape, not of %s", opt, o->cmd);
-      return -1;
-    }
+  if (strcmp(o->cmd, "landscape")) /* its options elsewhere: refused by cli.c's table */
     return 0;
-  }
-  const char *no = o->wrt         ? "--wrt"
-                   : o->mode      ? "--mode"
-                   : o->ntangent  ? "--tangent"
-                   : o->header    ? "--header"
-                   : o->prefix    ? "--prefix"
-                   : o->optimizer ? "--optimizer"
-                   : o->save      ? "--save"
-                   : o->lr > 0    ? "--lr"
-                   : o->steps     ? "--steps"
-                   : o->batch     ? "--batch"
-                   : o->grad_dot  ? "--grad"
-                                  : NULL;
-  if (no) {
-    usage_error("landscape ", "landscape does not take %s", no);
-    return -1;
-  }
   if (o->loss && o->output && strcmp(o->loss, o->output)) {
     usage_error("landscape ", "--loss and --output name different outputs");
     return -1;
