@@ -501,8 +501,14 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
       const char *hint = gradc_var_suggest(g, o->tangent[t]);
       fprintf(stderr, "gradc: error: --tangent: %s has no variable '%s'%s%s%s\n", o->file,
               o->tangent[t], hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-      rc = EXIT_INPUT;
+      rc = EXIT_USAGE;
     } else {
+      for (int u = 0; u < t; u++)
+        if (!strncmp(o->tangent[u], o->tangent[t], (size_t)(eq - o->tangent[t])) &&
+            o->tangent[u][eq - o->tangent[t]] == '=') {
+          fprintf(stderr, "gradc: error: --tangent names '%s' twice\n", o->tangent[t]);
+          rc = EXIT_USAGE;
+        }
       int found = 0;
       for (int j = 0; j < nwrt; j++)
         found |= wrt[j] == k;
@@ -897,7 +903,7 @@ static int trace_wrt(Run *r, const char *spec, int *var, long *elem, char *label
             in_repl(r) ? "repl: error: :trace" : "gradc: error: --wrt",
             r->o->file ? r->o->file : "the program", name, hint ? " (did you mean '" : "",
             hint ? hint : "", hint ? "'?)" : "");
-    return in_repl(r) ? 1 : EXIT_INPUT;
+    return in_repl(r) ? 1 : EXIT_USAGE;
   }
   int bad = in_repl(r) ? 1 : EXIT_USAGE;
   long dims[4], idx[4] = {0};
@@ -1677,6 +1683,10 @@ int main(int argc, char **argv) {
       bad = 1;
     }
   }
+  if (!bad && o.hessian && o.mode) { /* the Hessian's colouring has no mode */
+    usage_error(cmdsp, "'sparsity --hessian' does not take --mode");
+    bad = 1;
+  }
   int rc = 0;
   if (bad) {
     rc = EXIT_USAGE;
@@ -1711,6 +1721,23 @@ int main(int argc, char **argv) {
   if (gradc_compile_file(g, o.file) != GRADC_OK) {
     rc = report(g);
     gradc_free(g);
+    goto out;
+  }
+  /* --output and --loss name outputs: checked before any value is needed */
+  for (int k = 0; k < 2; k++) {
+    const char *name = k ? o.loss : o.output;
+    if (!name || gradc_output_index(g, name) >= 0)
+      continue;
+    int no = gradc_output_count(g);
+    const char **cand = malloc(((size_t)no + 1) * sizeof *cand);
+    for (int j = 0; cand && j < no; j++)
+      cand[j] = gradc_output_name(g, j);
+    const char *hint = cand ? gradc_closest(name, cand, no) : NULL;
+    usage_error(cmdsp, "%s: %s has no output '%s'%s%s%s", k ? "--loss" : "--output", o.file, name,
+                hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    free(cand);
+    gradc_free(g);
+    rc = EXIT_USAGE;
     goto out;
   }
   Run r = {.g = g, .o = &o, .nv = gradc_var_count(g)};
