@@ -1346,61 +1346,6 @@ out:
 
 /* ---- emit and dot ----------------------------------------------------------------- */
 
-/* Write text to a new temporary file beside path; returns its name
- * (malloc'd) or NULL after printing why. */
-static char *write_temp(const char *path, const void *data, size_t len) {
-  size_t n = strlen(path);
-  char *tmp = malloc(n + 16);
-  if (!tmp)
-    return NULL;
-  snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
-    free(tmp);
-    return NULL;
-  }
-  mode_t mask = umask(0); /* mkstemp makes 0600; a plain file gets 0666 less the umask */
-  umask(mask);
-  fchmod(fd, 0666 & ~mask);
-  FILE *f = fdopen(fd, "w");
-  int ok = f && fwrite(data, 1, len, f) == len;
-  ok &= f && fflush(f) == 0 && fsync(fd) == 0;
-  if (f)
-    ok &= fclose(f) == 0;
-  else
-    close(fd);
-  if (!ok) {
-    fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return NULL;
-  }
-  return tmp;
-}
-
-/* Put a temporary file in place. */
-static int commit(char *tmp, const char *path) {
-  int rc = rename(tmp, path);
-  if (rc != 0) {
-    fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
-    unlink(tmp);
-  }
-  free(tmp);
-  return rc == 0 ? 0 : -1;
-}
-
-/* Write a file atomically: a temporary file in the same directory, then
- * rename, so a failed run leaves any previous file intact. */
-int write_atomic(const char *path, const char *text) {
-  return write_atomic_data(path, text, strlen(text));
-}
-
-int write_atomic_data(const char *path, const void *data, size_t len) {
-  char *tmp = write_temp(path, data, len);
-  return tmp ? commit(tmp, path) : -1;
-}
-
 /* The file's stem as a C identifier: examples/seed-scalar.expr -> seed_scalar */
 static char *default_prefix(const char *file) {
   const char *base = strrchr(file, '/');
@@ -1456,20 +1401,16 @@ int cmd_emit(Run *r) {
   if (s != GRADC_OK)
     return report(r->g);
   /* both files are written before either replaces its old version */
-  char *th = o->header ? write_temp(o->header, hdr, strlen(hdr)) : NULL;
-  char *ts = th || !o->header ? (o->out ? write_temp(o->out, src, strlen(src)) : NULL) : NULL;
-  if ((o->header && !th) || (o->out && !ts)) {
-    if (th)
-      unlink(th);
-    if (ts)
-      unlink(ts);
-    free(th);
-    free(ts);
+  Pending ph = {0}, ps = {0};
+  if (o->header && write_begin(o->header, hdr, strlen(hdr), &ph) < 0) {
+    rc = EXIT_INPUT;
+  } else if (o->out && write_begin(o->out, src, strlen(src), &ps) < 0) {
+    write_abort(&ph);
     rc = EXIT_INPUT;
   } else {
-    if (th && commit(th, o->header) < 0)
+    if (o->header && write_commit(&ph, o->header) < 0)
       rc = EXIT_INPUT;
-    if (ts && commit(ts, o->out) < 0)
+    if (o->out && write_commit(&ps, o->out) < 0)
       rc = EXIT_INPUT;
     if (!o->out && fputs(src, stdout) < 0)
       rc = EXIT_INPUT;
@@ -1720,6 +1661,10 @@ int main(int argc, char **argv) {
   }
   if (gradc_compile_file(g, o.file) != GRADC_OK) {
     rc = report(g);
+    gradc_free(g);
+    goto out;
+  }
+  if ((rc = check_outputs(g, &o)) != 0) {
     gradc_free(g);
     goto out;
   }

@@ -60,6 +60,22 @@ void json_print(json_t *root);
 /* Arrays of zeros, one per wrt variable in its shape; sizes[k] gets its size. */
 double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes);
 void free_tangents(double **t, int n);
+/* cli_files.c: the files commands write. */
+int same_file(const char *a, const char *b);  /* same path, or same device and inode */
+/* Every output file of the run (-o, --header, --save): not one of its input
+ * files (exit 2), not a directory, in a writable directory (exit 1); 0 if
+ * fine, else the exit code after printing why. g: the compiled file, for
+ * its @FILE defaults (NULL: none). */
+int check_outputs(Gradc *g, const Opts *o);
+/* Atomic writes: the data into a temporary file beside path (beside a
+ * symlink's target), put in place by write_commit; a FIFO, device or
+ * socket is written into directly by write_begin. 0 or -1 after printing. */
+typedef struct Pending {
+  char *tmp, *target;
+} Pending;
+int write_begin(const char *path, const void *data, size_t len, Pending *p);
+int write_commit(Pending *p, const char *path);
+void write_abort(Pending *p);
 int write_atomic(const char *path, const char *text);
 int write_atomic_data(const char *path, const void *data, size_t len);
 
