@@ -122,22 +122,24 @@ static void help(const char *cmd) {
            "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n"
            "  diff      the derivative as a simplified expression\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
-           "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
+           "  -h/--help, --version. 'gradc COMMAND --help' for more; an option that a\n"
+           "  command does not take is an error.\n",
            GRADC_VERSION);
     return;
   }
   static const struct { const char *cmd, *text; } h[] = {
-      {"eval", "gradc eval FILE [NAME=VALUE...] [--json] [--inputs F.json]\n"
-               "  Prints NAME = VALUE for every output.\n"},
+      {"eval", "gradc eval FILE [NAME=VALUE...] [--output NAME] [--json] [--inputs F.json]\n"
+               "  Prints NAME = VALUE for every output (--output: for that one).\n"},
       {"grad", "gradc grad FILE [NAME=VALUE...] [--wrt a,b] [--json]\n"
                "  Values and reverse-mode gradients of every output; --wrt defaults to every param.\n"},
       {"jvp", "gradc jvp FILE [NAME=VALUE...] --tangent NAME=VALUE... [--json]\n"
               "  Values and the derivative of every output along one tangent direction;\n"
               "  variables not named after --tangent have tangent 0.\n"},
-      {"jacobian", "gradc jacobian FILE [NAME=VALUE...] [--wrt a,b] [--mode forward|reverse|auto] [--json]\n"
-                   "  Every output's derivative w.r.t. every wrt variable. auto: forward mode when\n"
-                   "  the inputs are fewer than the outputs, reverse mode otherwise.\n"
-                   "  --sparse [--output NAME]: only the nonzeros, from one JVP (or VJP) per\n"
+      {"jacobian", "gradc jacobian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--mode forward|reverse|auto]\n"
+                   "               [--json]\n"
+                   "  Every output's (--output: one output's) derivative w.r.t. every wrt variable.\n"
+                   "  auto: forward mode when the inputs are fewer than the outputs, reverse mode\n"
+                   "  otherwise. --sparse: only the nonzeros, from one JVP (or VJP) per\n"
                    "  colour of the sparsity pattern; rows are the outputs' elements stacked in\n"
                    "  order, columns the wrt elements stacked in --wrt order, row-major. Symbolic\n"
                    "  sizes may be given as NAME=SIZE (N=1000).\n"},
