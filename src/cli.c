@@ -29,15 +29,15 @@ static const struct {
     {"grad", VALUES "--json --wrt"},
     {"jvp", VALUES "--json --tangent --wrt"},
     {"jacobian", VALUES "--json --wrt --mode --sparse --output"},
-    {"hessian", VALUES "--json --wrt --output --sparse"},
-    {"hvp", VALUES "--json --vector --wrt --output"},
+    {"hessian", VALUES "--json --wrt --output --loss --sparse"},
+    {"hvp", VALUES "--json --vector --wrt --output --loss"},
     {"check", VALUES "--json --wrt --tol"},
     {"trace", VALUES "--json --wrt --output"},
     {"emit", VALUES "-o --header --prefix --sparse --abi"},
     {"dot", " --grad"},
     {"repl", " --seed"},
     {"train", VALUES "--loss --output --steps --lr --optimizer --batch --save"},
-    {"spectrum", VALUES "--json --k --probes --output --wrt"},
+    {"spectrum", VALUES "--json --k --probes --output --loss --wrt"},
     {"landscape", VALUES "--json -o --dim --along --range --grid --output --loss"},
     {"sparsity", VALUES "--json --hessian --wrt --output --mode"},
     {"diff", " --wrt --output"},
@@ -1626,6 +1626,16 @@ int main(int argc, char **argv) {
       bad = 1;
     }
   }
+  /* --loss and --output are one option (SPEC 2: the scalar output) */
+  if (!bad && o.loss && o.output && strcmp(o.loss, o.output)) {
+    usage_error(cmdsp, "--loss and --output name different outputs");
+    bad = 1;
+  }
+  const char *output_opt = o.output ? "--output" : "--loss";
+  if (!o.output)
+    o.output = o.loss;
+  if (!o.loss)
+    o.loss = o.output;
   if (!bad && o.hessian && o.mode) { /* the Hessian's colouring has no mode */
     usage_error(cmdsp, "'sparsity --hessian' does not take --mode");
     bad = 1;
@@ -1670,17 +1680,14 @@ int main(int argc, char **argv) {
     gradc_free(g);
     goto out;
   }
-  /* --output and --loss name outputs: checked before any value is needed */
-  for (int k = 0; k < 2; k++) {
-    const char *name = k ? o.loss : o.output;
-    if (!name || gradc_output_index(g, name) >= 0)
-      continue;
+  /* --output (--loss) names an output: checked before any value is needed */
+  if (o.output && gradc_output_index(g, o.output) < 0) {
     int no = gradc_output_count(g);
     const char **cand = malloc(((size_t)no + 1) * sizeof *cand);
     for (int j = 0; cand && j < no; j++)
       cand[j] = gradc_output_name(g, j);
-    const char *hint = cand ? gradc_closest(name, cand, no) : NULL;
-    usage_error(cmdsp, "%s: %s has no output '%s'%s%s%s", k ? "--loss" : "--output", o.file, name,
+    const char *hint = cand ? gradc_closest(o.output, cand, no) : NULL;
+    usage_error(cmdsp, "%s: %s has no output '%s'%s%s%s", output_opt, o.file, o.output,
                 hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
     free(cand);
     gradc_free(g);

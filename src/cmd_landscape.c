@@ -76,10 +76,6 @@ static int parse_range(const char *s, double a[2], double b[2], int *both) {
 int landscape_usage(const Opts *o) {
   if (strcmp(o->cmd, "landscape")) /* its options elsewhere: refused by cli.c's table */
     return 0;
-  if (o->loss && o->output && strcmp(o->loss, o->output)) {
-    usage_error("landscape ", "--loss and --output name different outputs");
-    return -1;
-  }
   if (!o->out) {
     usage_error("landscape ", "landscape needs -o PLOT.png");
     return -1;
