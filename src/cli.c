@@ -1505,9 +1505,6 @@ static int cli_main(int argc, char **argv) {
       if (o.nvector == 0) {
         usage_error(cmdsp, "--vector needs NAME=VALUE words");
         bad = 1;
-      } else if (strcmp(o.cmd, "hvp")) {
-        usage_error(cmdsp, "--vector is an option of hvp, not of %s", o.cmd);
-        bad = 1;
       }
     } else if ((v = take(argc, argv, &i, "--inputs", cmdsp, &bad))) {
       o.inputs = v;

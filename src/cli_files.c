@@ -45,12 +45,14 @@ static const char *clash(Gradc *g, const Opts *o, const char *out, int *owned) {
   for (size_t k = 0; k < sizeof fixed / sizeof *fixed; k++)
     if (same_file(out, fixed[k]))
       return fixed[k];
-  /* NAME=@FILE words (values and tangents), then the file's @FILE defaults */
-  int nv = g ? gradc_var_count(g) : 0, nw = o->nassign + o->ntangent;
+  /* NAME=@FILE words (values, tangents, HVP vectors), then the file's @FILE defaults */
+  int nv = g ? gradc_var_count(g) : 0, nw = o->nassign + o->ntangent + o->nvector;
   for (int k = 0; k < nw + nv; k++) {
     const char *file;
     if (k < nw) {
-      const char *w = k < o->nassign ? o->assign[k] : o->tangent[k - o->nassign];
+      const char *w = k < o->nassign                ? o->assign[k]
+                      : k < o->nassign + o->ntangent ? o->tangent[k - o->nassign]
+                                                     : o->vector[k - o->nassign - o->ntangent];
       file = strchr(w, '=')[1] == '@' ? strchr(w, '=') + 2 : NULL;
     } else {
       file = gradc_var_data_file(g, k - nw);
