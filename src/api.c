@@ -216,6 +216,16 @@ const char *gradc_output_name(const Gradc *g, int i) { return g->prog.outs[i].na
 int gradc_output_index(const Gradc *g, const char *name) { return program_output_index(&g->prog, name); }
 int gradc_node_count(const Gradc *g) { return g->prog.dag ? (int)g->prog.dag->count : 0; }
 
+const char *gradc_var_data_file(const Gradc *g, int i) {
+  if (i < 0 || i >= g->prog.nvars || g->prog.vars[i].init != INIT_FILE)
+    return NULL;
+  return g->prog.vars[i].init_path;
+}
+
+const char *gradc_closest(const char *word, const char *const *cands, int n) {
+  return diag_closest(word, cands, n);
+}
+
 const char *gradc_var_suggest(const Gradc *g, const char *name) {
   const char **c = malloc(((size_t)g->prog.nvars + 1) * sizeof *c);
   if (!c)

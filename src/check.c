@@ -555,13 +555,14 @@ static void print_human(Check *c) {
            "finite difference", "error", "allowed");
     for (int i = 0; i < c->nworst; i++) {
       const Entry *e = &c->worst[i];
-      char name[600], a[40], f[40], er[40];
+      char name[600], a[40], f[40], er[40], al[40];
       entry_name(c, e, name, sizeof name);
       fmt_num(a, sizeof a, e->ad, 12);
       fmt_num(f, sizeof f, e->fd, 12);
       fmt_num(er, sizeof er, e->err, 3);
-      printf("  %-24s %-8s %20s %20s %10s %10.3g%s\n", name, e->forward ? "forward" : "reverse", a, f, er,
-             e->allowed, e->err <= e->allowed ? "" : "  <-");
+      fmt_num(al, sizeof al, e->allowed, 3);
+      printf("  %-24s %-8s %20s %20s %10s %10s%s\n", name, e->forward ? "forward" : "reverse", a, f, er,
+             al, e->err <= e->allowed ? "" : "  <-");
     }
   }
   if (c->not_compared) {

@@ -64,6 +64,22 @@ void json_print(json_t *root);
 /* Arrays of zeros, one per wrt variable in its shape; sizes[k] gets its size. */
 double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes);
 void free_tangents(double **t, int n);
+/* cli_files.c: the files commands write. */
+int same_file(const char *a, const char *b);  /* same path, or same device and inode */
+/* Every output file of the run (-o, --header, --save): not one of its input
+ * files (exit 2), not a directory, in a writable directory (exit 1); 0 if
+ * fine, else the exit code after printing why. g: the compiled file, for
+ * its @FILE defaults (NULL: none). */
+int check_outputs(Gradc *g, const Opts *o);
+/* Atomic writes: the data into a temporary file beside path (beside a
+ * symlink's target), put in place by write_commit; a FIFO, device or
+ * socket is written into directly by write_begin. 0 or -1 after printing. */
+typedef struct Pending {
+  char *tmp, *target;
+} Pending;
+int write_begin(const char *path, const void *data, size_t len, Pending *p);
+int write_commit(Pending *p, const char *path);
+void write_abort(Pending *p);
 int write_atomic(const char *path, const char *text);
 int write_atomic_data(const char *path, const void *data, size_t len);
 /* --output NAME, which must be scalar, by default the first scalar output;
@@ -110,7 +126,8 @@ int cmd_spectrum(Run *r, const int *wrt, int nwrt);  /* cmd_spectrum.c */
 
 /* cmd_landscape.c */
 extern const char landscape_help[];  /* its --help text */
-/* Usage errors of landscape's options (any command): 0 or -1 after printing. */
+/* Usage errors of landscape's option values: 0 or -1 after printing (which
+ * options a command takes is cli.c's table). */
 int landscape_usage(const Opts *o);
 int cmd_landscape(Run *r);
 

@@ -72,46 +72,10 @@ static int parse_range(const char *s, double a[2], double b[2], int *both) {
   return interval(s + n + 1, strlen(s + n + 1), b);
 }
 
-static int same_file(const char *a, const char *b) {
-  struct stat sa, sb;
-  if (!a || !b)
-    return 0;
-  if (!strcmp(a, b))
-    return 1;
-  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
 
 int landscape_usage(const Opts *o) {
-  if (strcmp(o->cmd, "landscape")) {
-    const char *opt = o->dim ? "--dim" : o->grid ? "--grid" : o->along ? "--along" : o->range ? "--range" : NULL;
-    if (opt) {
-      char sp[32];
-      snprintf(sp, sizeof sp, "%s ", o->cmd);
-      usage_error(sp, "%s is an option of landscape, not of %s", opt, o->cmd);
-      return -1;
-    }
+  if (strcmp(o->cmd, "landscape")) /* its options elsewhere: refused by cli.c's table */
     return 0;
-  }
-  const char *no = o->wrt         ? "--wrt"
-                   : o->mode      ? "--mode"
-                   : o->ntangent  ? "--tangent"
-                   : o->header    ? "--header"
-                   : o->prefix    ? "--prefix"
-                   : o->optimizer ? "--optimizer"
-                   : o->save      ? "--save"
-                   : o->lr > 0    ? "--lr"
-                   : o->steps     ? "--steps"
-                   : o->batch     ? "--batch"
-                   : o->grad_dot  ? "--grad"
-                                  : NULL;
-  if (no) {
-    usage_error("landscape ", "landscape does not take %s", no);
-    return -1;
-  }
-  if (o->loss && o->output && strcmp(o->loss, o->output)) {
-    usage_error("landscape ", "--loss and --output name different outputs");
-    return -1;
-  }
   if (!o->out) {
     usage_error("landscape ", "landscape needs -o PLOT.png");
     return -1;
@@ -132,33 +96,7 @@ int landscape_usage(const Opts *o) {
                 o->dim == 2 ? "plane" : "line");
     return -1;
   }
-  const char *in = same_file(o->out, o->file)     ? o->file
-                   : same_file(o->out, o->along)  ? o->along
-                   : same_file(o->out, o->inputs) ? o->inputs
-                                                  : NULL;
-  if (in) {
-    usage_error("landscape ", "-o %s would overwrite the input file %s", o->out, in);
-    return -1;
-  }
   return 0;
-}
-
-/* Whether PLOT.png can be written (its directory, before the long part);
- * prints why not. */
-static int writable(const char *path) {
-  struct stat st;
-  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "gradc: error: cannot write %s: it is a directory\n", path);
-    return 0;
-  }
-  const char *slash = strrchr(path, '/');
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
-  if (access(dir, W_OK | X_OK) != 0) {
-    fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
-    return 0;
-  }
-  return 1;
 }
 
 /* ---- params --------------------------------------------------------------------- */
@@ -373,8 +311,7 @@ int cmd_landscape(Run *r) {
     parse_range(o->range, ra, rb, &both); /* checked by landscape_usage */
   long na = o->grid ? o->grid : dim == 1 ? 101 : 41, nb = dim == 2 ? na : 1;
 
-  if (!writable(o->out))
-    return EXIT_INPUT;
+  /* -o: checked by check_outputs (cli_files.c) */
   Space s;
   double **end = NULL, **d1 = NULL, **d2 = NULL, **diff = NULL;
   double *alpha = NULL, *beta = NULL, *z = NULL;

@@ -37,7 +37,7 @@ int cmd_diff(Run *r) {
   int *wrt = NULL, nwrt = 0;
   if (parse_wrt(g, o->file, o->wrt, &wrt, &nwrt) < 0) {
     free(wrt);
-    return EXIT_INPUT;
+    return EXIT_USAGE;
   }
   int rc = 0;
   for (int k = 0; k < nwrt && !rc; k++) {

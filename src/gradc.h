@@ -75,6 +75,13 @@ int gradc_var_is_param(const Gradc *g, int i);
 int gradc_var_index(const Gradc *g, const char *name);  /* -1 if none */
 /* A suggestion for a misspelt variable name, or NULL. */
 const char *gradc_var_suggest(const Gradc *g, const char *name);
+/* The candidate nearest a misspelt word (edit distance, at most about a
+ * third of its letters), or NULL: for option names and the like. */
+const char *gradc_closest(const char *word, const char *const *cands, int n);
+/* The data file a variable's default reads (`X = @data.csv:0,1`: the path
+ * as opened, relative to the .expr file's directory, still with :COLS), or
+ * NULL. */
+const char *gradc_var_data_file(const Gradc *g, int i);
 /* The default value of a scalar variable, if the file gives one. */
 int gradc_var_default(const Gradc *g, int i, double *value);
 /* Shapes: returns the rank and fills dims; a symbolic dimension k is

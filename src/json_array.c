@@ -108,13 +108,15 @@ static const char *element(const char *p, const char *end, Out *o) {
       return NULL;
     memcpy(s, p, n);
     s[n] = 0;
-    int rc = push(o, strtod(s, NULL));
+    double x = strtod(s, NULL);
     free(s);
-    return rc < 0 ? NULL : e;
+    /* too large for a double: jansson's error, as for a literal in a file */
+    return !isfinite(x) || push(o, x) < 0 ? NULL : e;
   }
   memcpy(buf, p, n);
   buf[n] = 0;
-  return push(o, strtod(buf, NULL)) < 0 ? NULL : e;
+  double x = strtod(buf, NULL);
+  return !isfinite(x) || push(o, x) < 0 ? NULL : e;
 }
 
 int json_numeric_array(const char *text, size_t len, double **data, long *dims, int *rank) {

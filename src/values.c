@@ -453,6 +453,12 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
   char *end;
   double x = strtod(text, &end);
   if (end != text && *end == 0) {
+    /* the limits of a literal in a file (lexer.l): an overflowing number is
+     * an error; the words inf, Infinity and NaN stand for themselves */
+    if (isinf(x) && !strpbrk(text, "iI")) {
+      ERROR(g, "%s=%s: the number is too large for a double", v->name, text);
+      return GRADC_ERR_INPUT;
+    }
     double *d = malloc(sizeof *d);
     if (!d)
       return GRADC_ERR_NOMEM;

@@ -1,1 +1,1 @@
-grad tests/cli/data/fn_lsm.expr 'x=[0, 800, -800]' --output s
+grad tests/cli/data/fn_lsm.expr 'x=[0, 800, -800]'

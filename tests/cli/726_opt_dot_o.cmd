@@ -1,0 +1,1 @@
+dot examples/seed_scalar.expr -o @GEN@/x.dot

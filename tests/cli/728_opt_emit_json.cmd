@@ -1,0 +1,1 @@
+emit examples/seed_scalar.expr --json

@@ -1,0 +1,1 @@
+grad examples/seed_scalar.expr w=2 x=3 y=1 --wrt x,x

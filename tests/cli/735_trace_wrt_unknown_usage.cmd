@@ -1,0 +1,1 @@
+trace examples/seed_scalar.expr w=2 x=3 y=1 --wrt yy

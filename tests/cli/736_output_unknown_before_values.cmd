@@ -1,0 +1,1 @@
+eval examples/seed_scalar.expr --output ff

@@ -1,0 +1,1 @@
+train examples/seed_scalar.expr --loss ff

@@ -1,0 +1,1 @@
+check examples/seed_scalar.expr w=2 x=3 y=1 --tol 1e400

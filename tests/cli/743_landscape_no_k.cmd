@@ -1,0 +1,1 @@
+landscape examples/saddle.expr -o @GEN@/l.png --k 2

@@ -1,0 +1,1 @@
+hessian examples/seed_scalar.expr w=1 x=2 y=3 --loss f
