@@ -962,9 +962,12 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   int *arg_of_var = malloc(((size_t)(nv + nparams) + 1) * sizeof *arg_of_var);
   NodeId *seed = malloc(((size_t)nv + 1) * sizeof *seed);
   EmitRes *res = calloc((size_t)prog->nouts * (size_t)(nparams + 4) + 1, sizeof *res);
+  /* names for emit --abi array, parallel to args and res (emit_array.c) */
+  const char **argname = calloc((size_t)(nv + nparams) + 1, sizeof *argname);
+  const char **resname = calloc((size_t)prog->nouts * (size_t)(nparams + 4) + 1, sizeof *resname);
   Buf src = {0}, hdr = {0};
   GradcStatus st = GRADC_OK;
-  if (!fns || !args || !arg_of_var || !seed || !res) {
+  if (!fns || !args || !arg_of_var || !seed || !res || !argname || !resname) {
     st = GRADC_ERR_NOMEM;
     goto done;
   }
@@ -980,6 +983,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   int np = 0;
   for (int k = 0; k < nv; k++) {
     args[k] = (EmitArg){emit_ident(&g->arena, prog->vars[k].name), k, prog->vars[k].shape};
+    argname[k] = prog->vars[k].name;
     arg_of_var[k] = k;
     seed[k] = NO_NODE;
   }
@@ -987,6 +991,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     if (prog->vars[k].kind == VAR_PARAM) {
       int idx = nv + np++;
       args[idx] = (EmitArg){arena_fmt_name(g, "g_dot_", args[k].cname, ""), idx, prog->vars[k].shape};
+      argname[idx] = arena_fmt_name(g, "tangent of ", prog->vars[k].name, "");
       arg_of_var[idx] = idx;
       seed[k] = dag_var(d, idx, prog->vars[k].shape);
     }
@@ -1013,6 +1018,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     nfns += scalar ? 3 : 2;
     /* value */
     *r = (EmitRes){oc, out->node, "the value"};
+    resname[r - res] = out->name;
     *fv = (EmitFn){fn_name(g, prefix, out->name, ""), NULL, args, nv, arg_of_var, r, 1, dimc, prog->ndims};
     fv->comment = arena_fmt_name(g, out->name, ": value", "");
     /* value and gradient (of a scalar output) */
@@ -1034,6 +1040,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
         gr[k].node = zero_if_none(d, adj[prog->vars[v].node], prog->vars[v].shape);
         gr[k].comment = arena_fmt_name(g, "d", out->name, "/d");
         gr[k].comment = arena_fmt_name(g, gr[k].comment, prog->vars[v].name, "");
+        resname[gr + k - res] = gr[k].comment;
         k++;
       }
     free(adj);
@@ -1054,6 +1061,8 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     jr[0] = *r;
     jr[1] = (EmitRes){arena_fmt_name(g, "g_dot_", oc, ""), zero_if_none(d, tan[root], dag_shape(d, root)),
                       "the directional derivative"};
+    resname[jr - res] = resname[gr - res] = out->name;
+    resname[jr + 1 - res] = arena_fmt_name(g, "d", out->name, "");
     free(tan);
     *fj = (EmitFn){fn_name(g, prefix, out->name, "_jvp"), NULL, args, nv + np, arg_of_var, jr, 2, dimc, prog->ndims};
     fj->comment = arena_fmt_name(g, out->name, ": value and forward-mode directional derivative", "");
@@ -1064,7 +1073,13 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     goto done;
   }
   EmitOpts eo = {.blas = g->blas, .split = 1};
-  emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
+  EmitNames names = {args, argname, nv + nparams, res, resname, prog->nouts * (nparams + 4)};
+  if (g->emit_abi == GRADC_ABI_ARRAY) {
+    if ((st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL)) != GRADC_OK)
+      goto done;
+  } else {
+    emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
+  }
   if (src.oom || hdr.oom) {
     st = GRADC_ERR_NOMEM;
     goto done;
@@ -1100,6 +1115,8 @@ done:
   free(arg_of_var);
   free(seed);
   free(res);
+  free(argname);
+  free(resname);
   return st;
 }
 

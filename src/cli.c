@@ -81,8 +81,12 @@ static void help(const char *cmd) {
                 "  of a tensor output: of the sum of its elements). Tensors of up to 8\n"
                 "  elements print whole, bigger ones as the first and last 3 elements\n"
                 "  (row-major) with their shape; --json prints every element.\n"},
-      {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P]\n"
-               "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"},
+      {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P] [--abi default|array]\n"
+               "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"
+               "  --abi array: each as int P_F_grad(const double **arg, double **res,\n"
+               "  const long *dims, double *work), one pointer per argument and result, with\n"
+               "  P_F_grad_n_in(), _n_out(), _name_in(i), _name_out(i), _shape_in(i, dims,\n"
+               "  shape), _shape_out(...) and _work(dims), as CasADi's generated code.\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
@@ -1291,6 +1295,8 @@ int cmd_emit(Run *r) {
     hname = strrchr(o->header, '/');
     hname = hname ? hname + 1 : o->header;
   }
+  if (o->abi && !strcmp(o->abi, "array"))
+    gradc_set_emit_abi(r->g, GRADC_ABI_ARRAY);
   GradcStatus s = gradc_emit(r->g, prefix, &src, o->header ? &hdr : NULL, hname);
   free(prefix);
   if (s != GRADC_OK)
@@ -1422,6 +1428,15 @@ int main(int argc, char **argv) {
       o.header = v;
     } else if ((v = take(argc, argv, &i, "--prefix", cmdsp, &bad))) {
       o.prefix = v;
+    } else if ((v = take(argc, argv, &i, "--abi", cmdsp, &bad))) {
+      o.abi = v;
+      if (strcmp(v, "default") && strcmp(v, "array")) {
+        usage_error(cmdsp, "--abi must be default or array, not '%s'", v);
+        bad = 1;
+      } else if (strcmp(o.cmd, "emit")) {
+        usage_error(cmdsp, "--abi is an option of emit, not of %s", o.cmd);
+        bad = 1;
+      }
     } else if ((v = take(argc, argv, &i, "--tol", cmdsp, &bad))) {
       if (!parse_number(v, &o.tol) || !(o.tol > 0)) {
         usage_error(cmdsp, "--tol needs a positive number, not '%s'", v);

@@ -27,6 +27,7 @@ typedef struct Opts {
   int dim;             /* landscape: --dim, --grid, --along, --range */
   long grid;
   const char *along, *range;
+  const char *abi;     /* emit --abi default|array */
 } Opts;
 
 typedef struct Run {

@@ -518,11 +518,22 @@ typedef struct EmitOpts {
   int blas;                /* matrix-matrix products as cblas_dgemm */
   int split;               /* long scalar functions in parts (for cc -O2;
                               tcc is linear in size and a little slower) */
+  int *has_work;           /* if not NULL, one per function: 1 if it takes
+                              a workspace (and has a _work function) */
+  int internal;            /* the functions (and their _work) are static:
+                              emit_array.c wraps them in the array ABI */
 } EmitOpts;
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header);
 const char *emit_ident(Arena *a, const char *user);   /* user name -> C */
+/* decl ("int f(a, b, ...)", len bytes) on lines of at most 80 columns,
+ * broken after commas; `reserve` columns kept free at its end. */
+void emit_wrapped(Buf *b, const char *decl, size_t len, int reserve);
+/* Sizes outside a function body: the derived dimensions as locals g_d<j>,
+ * computed from locals named fn->dimc[k]; dimension d as C in those terms. */
+void emit_derived_dims(const Dag *g, const EmitFn *fn, Buf *b);
+void emit_dim(const Dag *g, const EmitFn *fn, Buf *b, int64_t d);
 long emit_count_ops(const Dag *g, const NodeId *roots, int nroots);
 
 /* ---------------------------------------------------------------- jit.c */
