@@ -252,10 +252,22 @@ GradcStatus emit_array(Gradc *g, EmitFn *fns, int nfns, const EmitNames *nm, Emi
     free(pub);
     if (oom)
       return GRADC_ERR_NOMEM;
-    gradc_error(g, GRADC_ERR_INPUT,
-                "emit --abi array: two functions would be named %s (rename the output whose "
-                "name ends in a suffix of the array ABI: _n_in, _name_out, _work, ...)",
-                dup);
+    /* the output to blame: the longest name that the duplicate ends in */
+    const Program *prog = &g->prog;
+    int q = -1;
+    size_t ld = strlen(dup), best = 0;
+    for (int o = 0; o < prog->nouts; o++) {
+      size_t lo = strlen(prog->outs[o].name);
+      if (lo < ld && lo > best && dup[ld - lo - 1] == '_' && !strcmp(dup + ld - lo, prog->outs[o].name))
+        best = lo, q = o;
+    }
+    if (q >= 0)
+      diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, prog->outs[q].span, NULL,
+               "emit --abi array: output '%s' would give a second C function named %s (the "
+               "array ABI adds _n_in, _n_out, _name_in, _name_out, _shape_in, _shape_out and "
+               "_work to every function's name)", prog->outs[q].name, dup);
+    else
+      gradc_error(g, GRADC_ERR_INPUT, "emit --abi array: two C functions would be named %s", dup);
     return GRADC_ERR_INPUT;
   }
   for (int f = 0; f < nfns; f++) { /* the typed functions become static g_P_F... */

@@ -3,8 +3,8 @@
 #
 #   tests/install/array_abi_test.sh GRADC ARRAY_ABI_CHECK REPO_ROOT
 #
-# For each examples/*.expr and examples/mgh/*.expr: emit with --abi array
-# and a header; compile with cc -std=c99 -Wall -Wextra -pedantic -Werror
+# For each examples/*.expr, examples/mgh/*.expr and tests/install/data/*.expr
+# (derived dimensions in shapes): emit with --abi array and a header; compile with cc -std=c99 -Wall -Wextra -pedantic -Werror
 # (-O2, as a shared object, -lm only, no -I: generated C includes no gradc
 # header); then array_abi_check calls every function through the array
 # ABI and compares it with the JIT bit for bit (see array_abi_check.c).
@@ -20,7 +20,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/gradc-abi-XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT INT TERM
 X8='x=[0.3,-0.7,1.1,0.5,-1.3,0.9,0.2,-0.4]'
 pass=0 fail=0 failed=""
-for file in examples/*.expr examples/mgh/*.expr; do
+for file in examples/*.expr examples/mgh/*.expr tests/install/data/*.expr; do
   case $file in $filter) ;; *) continue ;; esac
   name=$(basename "$file" .expr)
   set --
