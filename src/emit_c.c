@@ -1658,8 +1658,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     e->out = save;
     buf_puts(b, ";\n}\n\n");
   } else if (bufs) { /* the size of the workspace for given dimensions */
-    buf_printf(b, "/* doubles of workspace that %s needs */\n%slong %s_work(", fn->name,
-               e->internal ? "static " : "", fn->name);
+    buf_printf(b, "/* doubles of workspace that %s needs */\nlong %s_work(", fn->name, fn->name);
     for (int k = 0; k < fn->ndims; k++)
       buf_printf(b, "%slong %s", k ? ", " : "", fn->dimc[k]);
     buf_printf(b, "%s) {\n", fn->ndims ? "" : "void");
@@ -1888,7 +1887,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   buf_puts(out, "\n");
   for (int f = 0; f < nfns; f++) { /* prototypes keep -Wmissing-prototypes quiet */
     if (work[f] && !e.kernel) {
-      buf_printf(out, "%slong %s_work(", e.internal ? "static " : "", fns[f].name);
+      buf_printf(out, "long %s_work(", fns[f].name);
       for (int k = 0; k < fns[f].ndims; k++)
         buf_printf(out, "%slong %s", k ? ", " : "", fns[f].dimc[k]);
       buf_puts(out, fns[f].ndims ? ");\n" : "void);\n");
@@ -1931,8 +1930,6 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
       buf_puts(header, ";\n");
     }
   }
-  if (o && o->has_work)
-    memcpy(o->has_work, work, (size_t)nfns * sizeof *work);
   free(work);
 }
 

@@ -515,13 +515,11 @@ typedef struct EmitOpts {
    * typed function's. A kernel returns 0, -1 when out of memory, or k > 0
    * when runtime check k failed (a onehot label out of range). */
   int kernel;
+  int internal;            /* the functions (and their _work) are static, named
+                              as given: emit_array.c wraps them (with kernel) */
   int blas;                /* matrix-matrix products as cblas_dgemm */
   int split;               /* long scalar functions in parts (for cc -O2;
                               tcc is linear in size and a little slower) */
-  int *has_work;           /* if not NULL, one per function: 1 if it takes
-                              a workspace (and has a _work function) */
-  int internal;            /* the functions (and their _work) are static:
-                              emit_array.c wraps them in the array ABI */
 } EmitOpts;
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
