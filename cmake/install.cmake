@@ -92,11 +92,12 @@ add_library(gradc::gradc ALIAS gradc_shared)
 # them in step with gradc_core's (tests/install checks a static link).
 file(RELATIVE_PATH GRADC_PC_UP "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 string(REGEX REPLACE "/$" "" GRADC_PC_UP "${GRADC_PC_UP}")
-set(GRADC_PC_REQUIRES_PRIVATE "jansson")
+set(GRADC_PC_REQUIRES_PRIVATE "jansson arpack lapack")
 if(OPENBLAS_FOUND)
   string(APPEND GRADC_PC_REQUIRES_PRIVATE " openblas")
 endif()
-set(GRADC_PC_LIBS_PRIVATE "-ltcc -lcsv -lm -ldl -lpthread")
+# libtcc, libcsv and ColPack have no .pc file; ColPack is C++
+set(GRADC_PC_LIBS_PRIVATE "-ltcc -lColPack -lstdc++ -lcsv -lm -ldl -lpthread")
 configure_file(cmake/gradc.pc.in gradc.pc @ONLY)
 
 # ---- CMake package: find_package(gradc CONFIG), target gradc::gradc --------------

@@ -410,3 +410,16 @@ NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out) {
   *n_out = n;
   return adj;
 }
+
+/* For vector mode (vector.c): the single-direction rules, reused per
+ * direction where a tensor rule has no batched form. */
+int ad_differentiable(OpKind op) { return differentiable(op); }
+NodeId ad_term(Dag *g, NodeId n, int i, NodeId t, int reverse) { return term(g, n, i, t, reverse); }
+NodeId ad_accumulate(Dag *g, NodeId acc, NodeId t) { return accumulate(g, acc, t); }
+uint8_t *ad_live(const Dag *g, uint32_t n, const NodeId *roots, int nroots) {
+  return live_from(g, n, roots, nroots);
+}
+NodeId ad_reduce_partial(Dag *g, NodeId n) {
+  const Node nd = *dag_node(g, n);
+  return reduce_partial(g, &nd, n);
+}

@@ -9,6 +9,7 @@
 #include "ir.h"
 
 #include "api.h"
+#include "sparsity.h"
 
 #include <time.h>
 
@@ -242,6 +243,7 @@ typedef struct Plan {
   char **names;
   int ntan;          /* extra arguments after the variables (tangents, cotangents) */
   const int *tan_of; /* their variables (names and shapes), or NULL: */
+  const ShapeId *tan_shape; /* their shapes if not the variables' (vector mode) */
   ShapeId xshape;    /* one cotangent of this shape */
   const char *xname;
   int oom;
@@ -327,6 +329,8 @@ static GradcFn *build(Gradc *g, Plan *pl) {
     const char *vn = var ? var->name : pl->xname;
     args[k].var = k;
     args[k].shape = var ? var->shape : pl->xshape;
+    if (var && k >= prog->nvars && pl->tan_shape)
+      args[k].shape = pl->tan_shape[k - prog->nvars];
     f->argshape[k] = args[k].shape;
     arg_of_var[k] = k;
     args[k].cname = k < prog->nvars ? emit_ident(&g->arena, vn) : NULL;
@@ -351,7 +355,8 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
                 .dimc = prog->dimnames, .ndims = prog->ndims};
-  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = g->backend == GRADC_BACKEND_CC};
+  int tcc = g->backend == GRADC_BACKEND_TCC && jit_have_tcc(); /* else cc compiles it */
+  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = !tcc, .rt_matmul = tcc};
   double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)
@@ -467,6 +472,8 @@ static int check_node_dims(Gradc *g, NodeId n, const long *dims) {
   return 1;
 }
 
+int api_check_dims(Gradc *g, NodeId n, const long *dims) { return check_node_dims(g, n, dims); }
+
 /* Functions are cached per context by what they compute. */
 static char *fn_key(const char *kind, int out, const int *wrt, int nwrt) {
   Buf b = {0};
@@ -509,13 +516,22 @@ GradcFn *api_fn_nodes(Gradc *g, char *key, const NodeId *roots, int nroots, int 
 
 GradcFn *api_fn_named(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
                       int ntan, const int *tan_of) {
+  return api_fn_shaped(g, key, roots, names, nroots, ntan, tan_of, NULL, NULL);
+}
+
+GradcFn *api_fn_shaped(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
+                       int ntan, const int *tan_of, const ShapeId *tan_shape, const char *xname) {
   GradcFn *f = cached(g, key);
   if (f) {
     for (int i = 0; names && i < nroots; i++)
       free(names[i]);
     return f;
   }
-  Plan pl = {.ntan = ntan, .tan_of = tan_of, .t0 = now()};
+  Plan pl = {.ntan = ntan, .tan_of = tan_of, .tan_shape = tan_shape, .t0 = now()};
+  if (!tan_of && tan_shape) { /* one cotangent */
+    pl.xshape = tan_shape[0];
+    pl.xname = xname;
+  }
   for (int i = 0; i < nroots; i++)
     plan_add(&pl, roots[i], names ? names[i] : fmt("r%d", i));
   return remember(build(g, &pl), key);
@@ -760,6 +776,15 @@ long gradc_fn_op_count(const GradcFn *f) {
   return emit_count_ops(f->g->prog.dag, f->roots, f->nres); /* on demand: a pass over the DAG */
 }
 
+long gradc_fn_work_size(const GradcFn *f) {
+  const Gradc *g = f->g;
+  for (int k = 0; k < g->prog.ndims; k++)
+    if (!g->dimval || g->dimval[k] < 0)
+      return -1;
+  long none = 0;
+  return f->work_size ? f->work_size(g->dimval ? g->dimval : &none) : 0;
+}
+
 /* take(x, idx): an index that is not an integer in range. A scatter (its
  * adjoint) is reported at the take it comes from (the same indices). */
 static GradcStatus take_failed(Gradc *g, NodeId n) {
@@ -962,9 +987,11 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   int *arg_of_var = malloc(((size_t)(nv + nparams) + 1) * sizeof *arg_of_var);
   NodeId *seed = malloc(((size_t)nv + 1) * sizeof *seed);
   EmitRes *res = calloc((size_t)prog->nouts * (size_t)(nparams + 4) + 1, sizeof *res);
-  /* names for emit --abi array, parallel to args and res (emit_array.c) */
+  /* names for emit --abi array, parallel to args and res (emit_array.c;
+   * entries of res beyond nres_names get their C names) */
+  int nres_names = prog->nouts * (nparams + 4);
   const char **argname = calloc((size_t)(nv + nparams) + 1, sizeof *argname);
-  const char **resname = calloc((size_t)prog->nouts * (size_t)(nparams + 4) + 1, sizeof *resname);
+  const char **resname = calloc((size_t)nres_names + 1, sizeof *resname);
   Buf src = {0}, hdr = {0};
   GradcStatus st = GRADC_OK;
   if (!fns || !args || !arg_of_var || !seed || !res || !argname || !resname) {
@@ -1072,14 +1099,33 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     st = GRADC_ERR_NOMEM;
     goto done;
   }
-  EmitOpts eo = {.blas = g->blas, .split = 1};
-  EmitNames names = {args, argname, nv + nparams, res, resname, prog->nouts * (nparams + 4)};
-  if (g->emit_abi == GRADC_ABI_ARRAY) {
-    if ((st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL)) != GRADC_OK)
+  SparseEmit *se = NULL; /* emit --sparse: their sweeps join fns (sparse_emit.c) */
+  if (g->emit_sparse && (st = sparse_emit_plan(g, prefix, &fns, &nfns, &se)) != GRADC_OK)
+    goto done;
+  int *has_work = se ? calloc((size_t)nfns + 1, sizeof *has_work) : NULL;
+  EmitOpts eo = {.blas = g->blas, .split = 1, .has_work = has_work};
+  EmitNames names = {args, argname, nv + nparams, res, resname, nres_names};
+  if (g->emit_abi == GRADC_ABI_ARRAY) { /* emit_array.c; not with --sparse (yet) */
+    if (se) {
+      gradc_error(g, GRADC_ERR_USAGE, "the array ABI does not cover the sparse functions yet");
+      st = GRADC_ERR_USAGE;
+    } else {
+      st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL);
+    }
+    if (st != GRADC_OK) {
+      sparse_emit_free(se);
+      free(has_work);
       goto done;
+    }
   } else {
     emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
   }
+  if (se && has_work)
+    sparse_emit_code(se, fns, has_work, nfns, &src, header ? &hdr : NULL);
+  else if (se)
+    src.oom = 1;
+  sparse_emit_free(se);
+  free(has_work);
   if (src.oom || hdr.oom) {
     st = GRADC_ERR_NOMEM;
     goto done;
@@ -1201,260 +1247,6 @@ int gradc_differentiable(Gradc *g, int out, int var) {
   int r = adj[g->prog.vars[var].node] != NO_NODE;
   free(adj);
   return r;
-}
-
-/* ---- derivatives as readable expressions (the REPL's :diff) ----------------------------- */
-
-typedef struct Printer {
-  const Dag *d;
-  const Program *prog;
-  Buf *out;
-  int *let;           /* node -> let number (> 0), or 0 */
-  const char **name;  /* node -> a definition's name, or NULL */
-} Printer;
-
-static int prec_of(const Printer *p, NodeId n) {
-  const Node *nd = &p->d->nodes[n];
-  if (p->let[n] || p->name[n])
-    return 9;
-  switch (nd->op) {
-  case OP_ADD: case OP_SUB: case OP_SCATTER_ADD: return 2;
-  case OP_MUL: case OP_SMUL: case OP_DIV: case OP_MATMUL: return 3;
-  case OP_NEG: return 4;
-  case OP_POW: return 5;
-  case OP_CONST: return nd->v.num < 0 ? 4 : 9;
-  case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE: return 1;
-  default: return 9;
-  }
-}
-
-static void print_node(Printer *p, NodeId n, int minprec);
-
-static void print_arg(Printer *p, NodeId n, int minprec) {
-  int paren = prec_of(p, n) < minprec;
-  if (paren)
-    buf_puts(p->out, "(");
-  print_node(p, n, 0);
-  if (paren)
-    buf_puts(p->out, ")");
-}
-
-static void print_node(Printer *p, NodeId n, int top) {
-  const Node *nd = &p->d->nodes[n];
-  Buf *b = p->out;
-  if (!top && p->let[n]) {
-    buf_printf(b, "t%d", p->let[n]);
-    return;
-  }
-  if (!top && p->name[n]) {
-    buf_puts(b, p->name[n]);
-    return;
-  }
-  OpKind op = (OpKind)nd->op;
-  switch (op) {
-  case OP_CONST:
-    buf_printf(b, "%.10g", nd->v.num);
-    return;
-  case OP_VAR:
-    buf_puts(b, nd->v.idx < p->prog->nvars ? p->prog->vars[nd->v.idx].name : "?");
-    return;
-  case OP_DIM: {
-    char dn[128];
-    dim_format(p->d, ~nd->v.idx, dn, sizeof dn);
-    buf_puts(b, dn);
-    return;
-  }
-  case OP_NEG:
-    buf_puts(b, "-");
-    print_arg(p, nd->arg[0], 5);
-    return;
-  case OP_BCAST: case OP_RESHAPE: /* numpy broadcasting says the rest */
-    print_node(p, nd->arg[0], 0);
-    return;
-  case OP_TRANSPOSE:
-    print_arg(p, nd->arg[0], 9);
-    buf_puts(b, "'");
-    return;
-  case OP_MATMUL:
-    print_arg(p, nd->arg[0], 3);
-    buf_puts(b, nd->v.idx & 1 ? "' @ " : " @ ");
-    print_arg(p, nd->arg[1], 4);
-    if (nd->v.idx & 2)
-      buf_puts(b, "'");
-    return;
-  case OP_SUM: case OP_MAXR: case OP_ARGMAX: case OP_AMAX: case OP_PROD: case OP_TAKE: case OP_SCATTER:
-    buf_printf(b, "%s(", op == OP_MAXR ? "max" : op_info[op].spell);
-    print_node(p, nd->arg[0], 0);
-    if (op == OP_TAKE || op == OP_SCATTER) {
-      buf_puts(b, ", ");
-      print_node(p, nd->arg[1], 0);
-    }
-    if (nd->v.idx >= 0)
-      buf_printf(b, ", axis=%d", (int)nd->v.idx);
-    buf_puts(b, ")");
-    return;
-  case OP_CUMSUM:
-    buf_puts(b, "cumsum(");
-    print_node(p, nd->arg[0], 0);
-    buf_printf(b, ", axis=%d%s)", (int)(nd->v.idx >> 1), nd->v.idx & 1 ? ", reversed" : "");
-    return;
-  case OP_IOTA: {
-    int64_t d = p->d->shapes[nd->shape].dim[0];
-    if (d < 0)
-      buf_printf(b, "arange(%s)", p->prog->dimnames[~d]);
-    else
-      buf_printf(b, "arange(%lld)", (long long)d);
-    return;
-  }
-  case OP_ONEHOT:
-    buf_puts(b, "onehot(");
-    print_node(p, nd->arg[0], 0);
-    buf_printf(b, ", %d)", (int)nd->v.idx);
-    return;
-  case OP_SLICE: case OP_PAD: case OP_SCATTER_ADD: {
-    const SliceSpec *sp = &p->d->slices[nd->v.idx];
-    if (op == OP_SCATTER_ADD) { /* acc + pad(piece into [...]) */
-      print_arg(p, nd->arg[0], 2);
-      buf_puts(b, " + ");
-    }
-    if (op != OP_SLICE)
-      buf_puts(b, "pad(");
-    print_arg(p, nd->arg[op == OP_SCATTER_ADD], 9);
-    buf_puts(b, op != OP_SLICE ? " into [" : "[");
-    for (int k = 0; k < sp->rank; k++) {
-      int64_t st = slice_step(sp, k), a = sp->start[k];
-      if (k)
-        buf_puts(b, ", ");
-      if (sp->drop >> k & 1)
-        buf_printf(b, "%lld", (long long)a);
-      else if (a == 0 && st == 1 && sp->len[k] == sp->full[k] && !(sp->from_end >> k & 1))
-        buf_puts(b, ":");
-      else if (sp->len[k] >= 0) { /* a literal length: the stop is start + step*len */
-        int64_t stop = a + st * sp->len[k];
-        int open = (sp->from_end >> k & 1) ? stop >= 0 : stop < 0; /* to the end */
-        buf_printf(b, "%lld:", (long long)a);
-        if (!open)
-          buf_printf(b, "%lld", (long long)stop);
-        if (st != 1)
-          buf_printf(b, ":%lld", (long long)st);
-      } else { /* a derived length: the stop from the other side (lower.c slice_dim) */
-        const DimExpr *x = dim_is_derived(sp->len[k]) ? &p->d->dims[~sp->len[k] - DIM_DERIVED] : NULL;
-        int64_t m = st > 0 ? st : -st, diff = x ? x->add - m + 1 : 0;
-        int64_t stop = st > 0 ? a + diff : a - diff;
-        buf_printf(b, "%lld:", (long long)a);
-        if (x && x->base == sp->full[k] && stop != (st > 0 ? 0 : -1))
-          buf_printf(b, "%lld", (long long)stop);
-        if (st != 1)
-          buf_printf(b, ":%lld", (long long)st);
-      }
-    }
-    buf_puts(b, op != OP_SLICE ? "])" : "]");
-    return;
-  }
-  default:
-    break;
-  }
-  int pr = prec_of(p, n);
-  /* a*(c/d), as reverse mode writes seed times partial, reads c*a/d */
-  for (int k = 0; (op == OP_MUL || op == OP_SMUL) && k < 2; k++) {
-    NodeId q = nd->arg[k];
-    const Node *qd = &p->d->nodes[q];
-    if (p->let[q] || p->name[q] || qd->op != OP_DIV || qd->shape != nd->shape ||
-        p->d->nodes[qd->arg[0]].op != OP_CONST)
-      continue;
-    double c = p->d->nodes[qd->arg[0]].v.num;
-    if (c != 1)
-      buf_printf(b, "%.10g*", c);
-    print_arg(p, nd->arg[1 - k], 3);
-    buf_puts(b, "/");
-    print_arg(p, qd->arg[1], 4);
-    return;
-  }
-  if (op_info[op].cls == OC_INFIX || op_info[op].cls == OC_CMP || op == OP_POW) {
-    int right = op == OP_POW; /* ^ is right-associative */
-    print_arg(p, nd->arg[0], right ? pr + 1 : pr);
-    buf_printf(b, op == OP_MUL || op == OP_SMUL || op == OP_DIV || op == OP_POW ? "%s" : " %s ", op_info[op].spell);
-    print_arg(p, nd->arg[1], right ? pr : pr + 1);
-    return;
-  }
-  buf_printf(b, "%s(", op_info[op].spell);
-  for (int k = 0; k < nd->nargs; k++) {
-    if (k)
-      buf_puts(b, ", ");
-    print_node(p, nd->arg[k], 0);
-  }
-  buf_puts(b, ")");
-}
-
-GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text) {
-  *text = NULL;
-  if (!ready(g) || out < 0 || out >= g->prog.nouts || var < 0 || var >= g->prog.nvars)
-    return GRADC_ERR_USAGE;
-  Program *prog = &g->prog;
-  Dag *d = prog->dag;
-  uint32_t n0 = d->count, n;
-  NodeId *adj = ad_reverse(d, prog->outs[out].node, NO_NODE, &n);
-  if (!adj)
-    return GRADC_ERR_NOMEM;
-  NodeId root = zero_if_none(d, adj[prog->vars[var].node], prog->vars[var].shape);
-  free(adj);
-  uint32_t count = d->count;
-  int *uses = calloc(count + 1, sizeof *uses), *let = calloc(count + 1, sizeof *let);
-  uint8_t *depth = calloc(count + 1, 1);
-  const char **name = calloc(count + 1, sizeof *name);
-  Buf b = {0};
-  if (!uses || !let || !depth || !name || root == NO_NODE) {
-    free(uses);
-    free(let);
-    free(depth);
-    free(name);
-    return GRADC_ERR_NOMEM;
-  }
-  /* primal definitions print as their names */
-  for (int i = 0; i < prog->ndefs; i++) {
-    NodeId x = prog->defs[i].node;
-    if (x < n0 && d->nodes[x].op != OP_VAR && d->nodes[x].op != OP_CONST && !name[x])
-      name[x] = prog->defs[i].name;
-  }
-  uses[root] = 1;
-  for (uint32_t i = count; i-- > 0;) {
-    if (!uses[i] || (name[i] && i != root))
-      continue;
-    for (int k = 0; k < d->nodes[i].nargs; k++)
-      uses[d->nodes[i].arg[k]]++;
-  }
-  int nlet = 0;
-  Printer p = {d, prog, &b, let, name};
-  for (uint32_t i = 0; i < count; i++) { /* shared or deep nodes become let lines */
-    const Node *nd = &d->nodes[i];
-    if (!uses[i] || nd->op == OP_VAR || nd->op == OP_CONST || nd->op == OP_DIM || (name[i] && i != root))
-      continue;
-    int dp = 0;
-    for (int k = 0; k < nd->nargs; k++)
-      if (!let[nd->arg[k]] && depth[nd->arg[k]] > dp)
-        dp = depth[nd->arg[k]];
-    depth[i] = (uint8_t)(dp + 1);
-    if (i != root && (uses[i] > 1 || depth[i] > 40) && nd->op != OP_BCAST && nd->op != OP_RESHAPE) {
-      let[i] = ++nlet;
-      depth[i] = 0;
-      buf_printf(&b, "let t%d = ", nlet);
-      print_node(&p, i, 1);
-      buf_puts(&b, "\n");
-    }
-  }
-  buf_printf(&b, "d%s/d%s = ", prog->outs[out].name, prog->vars[var].name);
-  print_node(&p, root, 1);
-  buf_puts(&b, "\n");
-  free(uses);
-  free(let);
-  free(depth);
-  free(name);
-  if (b.oom) {
-    buf_free(&b);
-    return GRADC_ERR_NOMEM;
-  }
-  *text = b.data;
-  return GRADC_OK;
 }
 
 void gradc_timings(const Gradc *g, const GradcFn *f, double t[5]) {

@@ -42,10 +42,12 @@ struct Gradc {
   GradcAbi emit_abi; /* gradc_emit's calling convention (gradc_set_emit_abi) */
   int blas;          /* matrix products by OpenBLAS */
   int compiled;
+  int emit_sparse;   /* gradc_emit_sparse: gradc_emit adds the sparse functions */
   GradcFn *fns;
   Arena arena;       /* C identifiers, names of results */
   Value *vals;       /* one per variable */
   long *dimval;      /* bound symbolic dimensions (-1: not yet) */
+  long *dimgiven;    /* sizes given by gradc_set_dim (NAME=SIZE), -1: none */
   double t_parse, t_lower;    /* seconds spent compiling, per stage */
 };
 
@@ -72,6 +74,9 @@ void values_free(Gradc *g);
 /* The number of elements of shape s with the bound dimensions; -1 if a
  * dimension is not bound. */
 long values_size(const Gradc *g, ShapeId s);
+/* The next number of the splitmix64 generator with state *s (Steele, Lea
+ * and Flood, OOPSLA 2014): the seeded random numbers of gradc. */
+uint64_t values_splitmix(uint64_t *s);
 /* A standard normal number from the seeded generator of the defaults
  * (splitmix64, Box-Muller); state advances. */
 double values_normal(uint64_t *state);
@@ -83,6 +88,15 @@ GradcFn *api_fn_nodes(Gradc *g, char *key, const NodeId *roots, int nroots, int 
 /* The same with the results' names (malloc'd strings, taken; NULL: "r0"...). */
 GradcFn *api_fn_named(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
                       int ntan, const int *tan_of);
+/* Does node n's call-time check of the dimensions (dag_node_checks) hold
+ * for these sizes? If not, a diagnostic at the place the program built it,
+ * and 0. */
+int api_check_dims(Gradc *g, NodeId n, const long *dims);
+/* The same with the extra arguments' shapes given (vector mode): tan_shape[k]
+ * for tangent k of variable tan_of[k], or, with tan_of NULL, one cotangent
+ * of output xname shaped tan_shape[0]. */
+GradcFn *api_fn_shaped(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
+                       int ntan, const int *tan_of, const ShapeId *tan_shape, const char *xname);
 /* The cache key of a function of output `out` and wrt (malloc'd). */
 char *api_fn_key(const char *kind, int out, const int *wrt, int nwrt);
 /* A malloc'd copy of wrt, or every param when wrt is NULL (*nwrt is set);

@@ -18,7 +18,8 @@
 
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
-                                 "trace", "emit", "dot", "repl", "train", "landscape"};
+                                 "trace", "emit", "dot", "repl", "train", "spectrum", "landscape",
+                                 "sparsity", "diff"};
 
 void usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -45,7 +46,10 @@ static void help(const char *cmd) {
            "  dot       Graphviz of the DAG\n"
            "  repl      interactive session: define, differentiate, JIT-evaluate\n"
            "  train     gradient descent on a loss (gd, momentum, adam; mini-batches)\n"
-           "  landscape the loss on a line or plane through the params, as a PNG\n\n"
+           "  spectrum  extreme Hessian eigenvalues (Lanczos on HVPs), trace, kind of point\n"
+           "  landscape the loss on a line or plane through the params, as a PNG\n"
+           "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n"
+           "  diff      the derivative as a simplified expression\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
            "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
@@ -61,10 +65,15 @@ static void help(const char *cmd) {
               "  variables not named after --tangent have tangent 0.\n"},
       {"jacobian", "gradc jacobian FILE [NAME=VALUE...] [--wrt a,b] [--mode forward|reverse|auto] [--json]\n"
                    "  Every output's derivative w.r.t. every wrt variable. auto: forward mode when\n"
-                   "  the inputs are fewer than the outputs, reverse mode otherwise.\n"},
+                   "  the inputs are fewer than the outputs, reverse mode otherwise.\n"
+                   "  --sparse [--output NAME]: only the nonzeros, from one JVP (or VJP) per\n"
+                   "  colour of the sparsity pattern; rows are the outputs' elements stacked in\n"
+                   "  order, columns the wrt elements stacked in --wrt order, row-major. Symbolic\n"
+                   "  sizes may be given as NAME=SIZE (N=1000).\n"},
       {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
                   "  Hessian of a scalar output (default: the first scalar output), forward\n"
-                  "  over reverse.\n"},
+                  "  over reverse. --sparse: only the nonzeros, from one Hessian-vector product\n"
+                  "  per colour of a star colouring of the sparsity pattern.\n"},
       {"check", "gradc check FILE [NAME=VALUE...] [--wrt a,b] [--tol T] [--seed S] [--json]\n"
                 "  Compares every derivative of every output (tensor outputs element by element,\n"
                 "  in reverse and forward mode) with central differences, whose rounding and\n"
@@ -82,12 +91,30 @@ static void help(const char *cmd) {
                 "  elements print whole, bigger ones as the first and last 3 elements\n"
                 "  (row-major) with their shape; --json prints every element.\n"},
       {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P] [--abi default|array]\n"
+               "                [--sparse [NAME=SIZE...]]\n"
                "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"
+               "  --sparse adds P_F_jac_sparse (and for a scalar F P_F_hess_sparse): the\n"
+               "  nonzeros of the Jacobian (Hessian) w.r.t. the params in compressed sparse\n"
+               "  column order, with P_F_..._pattern (colptr, rowind) and P_F_..._work. The\n"
+               "  pattern depends on the sizes: give every symbolic dimension (N=1000); the\n"
+               "  functions return -2 when called with other sizes.\n"
                "  --abi array: each as int P_F_grad(const double **arg, double **res,\n"
                "  const long *dims, double *work), one pointer per argument and result, with\n"
                "  P_F_grad_n_in(), _n_out(), _name_in(i), _name_out(i), _shape_in(i, dims,\n"
-               "  shape), _shape_out(...) and _work(dims), as CasADi's generated code.\n"},
+               "  shape), _shape_out(...) and _work(dims), as CasADi's generated code (not\n"
+               "  with --sparse yet).\n"},
+      {"sparsity", "gradc sparsity FILE [NAME=VALUE...] [--hessian] [--wrt a,b] [--output NAME]\n"
+                   "               [--mode forward|reverse|auto] [--json]\n"
+                   "  The nonzero pattern of the Jacobian of the outputs (--output: of one) w.r.t.\n"
+                   "  the wrt variables, or with --hessian of the Hessian of a scalar output, from\n"
+                   "  the DAG at the bound sizes (NAME=SIZE binds a dimension: N=10000): its\n"
+                   "  nonzero count and density, and the colours (JVP, VJP or HVP sweeps) that\n"
+                   "  recover the whole matrix. --json adds the pattern as sorted row/col arrays.\n"
+                   "  Inputs outside --wrt count as constants at their values.\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
+      {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME]\n"
+               "  The derivative of a scalar output (default: the first) as a simplified\n"
+               "  expression in the language, shared parts as 'let' lines; needs no values.\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
                "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
@@ -101,6 +128,15 @@ static void help(const char *cmd) {
                 "  gradient that is not finite it stops, names the step, goes back to the last\n"
                 "  finite params (saved with --save) and exits 4.\n"
                 "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
+      {"spectrum", "gradc spectrum FILE [NAME=VALUE...] [--k K] [--probes M] [--output NAME] [--wrt a,b]\n"
+                   "               [--seed S] [--json]\n"
+                   "  The K (default 3) largest and smallest eigenvalues of the Hessian of a scalar\n"
+                   "  output (default: the first) w.r.t. the params, by Lanczos iterations (ARPACK)\n"
+                   "  on Hessian-vector products: the Hessian is never formed, except for small n\n"
+                   "  (a dense solve from n products). Also a Hutchinson estimate of the trace\n"
+                   "  (M seeded Rademacher probes, default 100; 0: none) with its standard error,\n"
+                   "  the kind of point (minimum, maximum, saddle, or degenerate when an eigenvalue\n"
+                   "  is within the printed tolerance of 0) and the gradient's norm.\n"},
       {"landscape", landscape_help},
   };
   for (size_t i = 0; i < sizeof h / sizeof *h; i++)
@@ -124,9 +160,8 @@ int report(Gradc *g) {
   return EXIT_INPUT;
 }
 
-/* Command line > --inputs > defaults in the file; every missing value is
- * listed at once. */
-int gather_values(Gradc *g, const Opts *o, int random_scalars) {
+/* The values given: --inputs, then NAME=VALUE words; 1 if one was bad. */
+int given_values(Gradc *g, const Opts *o) {
   int bad = 0;
   if (o->inputs && gradc_set_inputs_file(g, o->inputs) != GRADC_OK)
     bad = 1;
@@ -137,13 +172,22 @@ int gather_values(Gradc *g, const Opts *o, int random_scalars) {
       bad = 1;
     *eq = '=';
   }
+  return bad;
+}
+
+/* Command line > --inputs > defaults in the file; every missing value is
+ * listed at once. */
+int gather_values(Gradc *g, const Opts *o, int random_scalars) {
+  int bad = given_values(g, o);
   if (!bad && gradc_set_defaults(g, o->seed, random_scalars) != GRADC_OK)
     bad = 1;
   return bad ? report(g) : 0;
 }
 
-/* --wrt a,b -> variable indices (default: every param) */
+/* --wrt a,b -> variable indices (default: every param); file "repl": the
+ * REPL's `wrt a,b`, in its words */
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt) {
+  int repl = file && !strcmp(file, "repl");
   int n = gradc_var_count(g);
   *nwrt = 0;
   *wrt = malloc(((size_t)n + (list ? strlen(list) : 0) + 1) * sizeof **wrt);
@@ -163,21 +207,24 @@ int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt
     int k = gradc_var_index(g, tok);
     if (k < 0) {
       const char *hint = gradc_var_suggest(g, tok);
-      fprintf(stderr, "gradc: error: --wrt: %s has no variable '%s'%s%s%s\n", file, tok,
-              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+      if (repl)
+        fprintf(stderr, "repl: error: wrt %s: the session has no variable '%s'", list, tok);
+      else
+        fprintf(stderr, "gradc: error: --wrt: %s has no variable '%s'", file, tok);
+      fprintf(stderr, "%s%s%s\n", hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
       rc = -1;
       continue;
     }
     for (int j = 0; j < *nwrt; j++)
       if ((*wrt)[j] == k) {
-        fprintf(stderr, "gradc: error: --wrt names '%s' twice\n", tok);
+        fprintf(stderr, repl ? "repl: error: wrt names '%s' twice\n" : "gradc: error: --wrt names '%s' twice\n", tok);
         rc = -1;
       }
     (*wrt)[(*nwrt)++] = k;
   }
   free(copy);
   if (rc == 0 && *nwrt == 0) {
-    fprintf(stderr, "gradc: error: --wrt is empty\n");
+    fprintf(stderr, repl ? "repl: error: wrt needs a variable\n" : "gradc: error: --wrt is empty\n");
     rc = -1;
   }
   return rc;
@@ -463,6 +510,7 @@ typedef struct Jac {
   long *osize, *wsize;
   double **block;        /* [o * nwrt + k] */
   double **value;        /* [o] */
+  int colours, reverse;  /* from the sparsity pattern: its colours (0: not) */
 } Jac;
 
 static void jac_free(Jac *J) {
@@ -505,7 +553,19 @@ static int jacobian(Run *r, const int *wrt, int nwrt, int forward, Jac *J) {
       if (!(J->block[o * nwrt + k] = calloc((size_t)(J->osize[o] * J->wsize[k]) + 1, sizeof(double))))
         rc = -1;
   }
-  if (!rc && forward) { /* one JVP per element of every wrt variable */
+  if (!rc && (!r->o->mode || !strcmp(r->o->mode, "auto"))) { /* few colours: by the pattern */
+    int used = jacobian_by_colours(r, wrt, nwrt, J->block, J->osize, J->wsize, &J->colours, &J->reverse);
+    if (used < 0)
+      rc = -1;
+    if (used > 0) {
+      free_tangents(tan, nwrt);
+      return rc;
+    }
+  }
+  int vec = rc ? 0 : jacobian_vector(g, wrt, nwrt, forward, J->osize, J->wsize, J->block, fv);
+  if (vec <= 0) { /* done, or failed */
+    rc = rc ? rc : vec;
+  } else if (!rc && forward) { /* one JVP per element of every wrt variable */
     GradcFn *f = gradc_fn_jvp(g, wrt, nwrt);
     for (int k = 0; f && !rc && k < nwrt; k++)
       for (long e = 0; !rc && e < J->wsize[k]; e++) {
@@ -577,7 +637,10 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
   }
   json_t *root = r->o->json ? json_object() : NULL;
   json_t *outs = root ? jobj(root, "outputs") : NULL, *jac = root ? jobj(root, "jacobians") : NULL;
-  if (!root)
+  if (!root && J.colours) /* from the sparsity pattern (cli_sparse.c) */
+    printf("# %s mode: %d %s, one per colour of the sparsity pattern\n", J.reverse ? "reverse" : "forward",
+           J.colours, J.reverse ? "VJPs" : "JVPs");
+  else if (!root)
     printf("# %s mode\n", forward ? "forward" : "reverse");
   for (int o = 0; o < no; o++) {
     int orank = gradc_output_shape(g, o, dims);
@@ -659,6 +722,8 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
   int rc;
   int out = scalar_output_arg(r, "hessian", &rc);
   if (out < 0)
+    return rc;
+  if ((rc = dense_too_big(r, wrt, nwrt)) != 0)
     return rc;
   GradcFn *f = gradc_fn_hessian(g, out, wrt, nwrt);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
@@ -1295,14 +1360,23 @@ int cmd_emit(Run *r) {
     hname = strrchr(o->header, '/');
     hname = hname ? hname + 1 : o->header;
   }
+  int rc = o->sparse ? gather_sizes(r) : 0; /* the patterns need sizes */
+  if (rc) {
+    free(prefix);
+    return rc;
+  }
   if (o->abi && !strcmp(o->abi, "array"))
     gradc_set_emit_abi(r->g, GRADC_ABI_ARRAY);
-  GradcStatus s = gradc_emit(r->g, prefix, &src, o->header ? &hdr : NULL, hname);
+  if (o->abi && !strcmp(o->abi, "array") && o->sparse) {
+    usage_error("emit ", "--abi array does not cover the functions of --sparse yet");
+    free(prefix);
+    return EXIT_USAGE;
+  }
+  GradcStatus s = (o->sparse ? gradc_emit_sparse : gradc_emit)(r->g, prefix, &src, o->header ? &hdr : NULL, hname);
   free(prefix);
   if (s != GRADC_OK)
     return report(r->g);
   /* both files are written before either replaces its old version */
-  int rc = 0;
   char *th = o->header ? write_temp(o->header, hdr, strlen(hdr)) : NULL;
   char *ts = th || !o->header ? (o->out ? write_temp(o->out, src, strlen(src)) : NULL) : NULL;
   if ((o->header && !th) || (o->out && !ts)) {
@@ -1365,7 +1439,7 @@ static const char *take(int argc, char **argv, int *i, const char *name, const c
 }
 
 int main(int argc, char **argv) {
-  Opts o = {.tol = 1e-6};
+  Opts o = {.tol = 1e-6, .probes = -1};
   if (argc < 2) {
     usage_error(NULL, "a command is missing");
     return EXIT_USAGE;
@@ -1407,6 +1481,18 @@ int main(int argc, char **argv) {
       o.grad_dot = 1;
     } else if (!strcmp(a, "--blas")) {
       o.blas = 1;
+    } else if (!strcmp(a, "--sparse") || !strcmp(a, "--hessian")) {
+      int sparse = a[2] == 's';
+      const char *takes = sparse ? "jacobian, hessian and emit take it" : "only sparsity takes it";
+      if (sparse ? strcmp(o.cmd, "jacobian") && strcmp(o.cmd, "hessian") && strcmp(o.cmd, "emit")
+                 : strcmp(o.cmd, "sparsity")) {
+        usage_error(cmdsp, "%s: '%s' does not take it (%s)", a, o.cmd, takes);
+        bad = 1;
+      }
+      if (sparse)
+        o.sparse = 1;
+      else
+        o.hessian = 1;
     } else if (!strcmp(a, "--tangent")) {
       while (i + 1 < argc && is_assign(argv[i + 1]))
         o.tangent[o.ntangent++] = argv[++i];
@@ -1475,6 +1561,24 @@ int main(int argc, char **argv) {
         o.steps = n;
       else
         o.batch = n;
+    } else if ((v = take(argc, argv, &i, "--k", cmdsp, &bad)) ||
+               (v = take(argc, argv, &i, "--probes", cmdsp, &bad))) {
+      int is_k = !strncmp(argv[i - (argv[i] == v ? 1 : 0)], "--k", 3);
+      char *end;
+      errno = 0;
+      long n = strtol(v, &end, 10);
+      if (strcmp(o.cmd, "spectrum")) {
+        usage_error(cmdsp, "%s is an option of spectrum only", is_k ? "--k" : "--probes");
+        bad = 1;
+      } else if (!*v || *end || errno || n < !!is_k || n > 1000000000) {
+        usage_error(cmdsp, "%s needs a %s integer, not '%s'", is_k ? "--k" : "--probes",
+                    is_k ? "positive" : "non-negative", v);
+        bad = 1;
+      } else if (is_k) {
+        o.k = (int)n;
+      } else {
+        o.probes = n;
+      }
     } else if ((v = take(argc, argv, &i, "--dim", cmdsp, &bad))) {
       o.dim = !strcmp(v, "1") ? 1 : !strcmp(v, "2") ? 2 : -1;
       if (o.dim < 0) {
@@ -1557,11 +1661,15 @@ int main(int argc, char **argv) {
     rc = cmd_emit(&r);
   } else if (!strcmp(o.cmd, "dot")) {
     rc = cmd_dot(&r);
+  } else if (!strcmp(o.cmd, "diff")) {
+    rc = cmd_diff(&r);
   } else {
     int *wrt = NULL, nwrt = 0;
     /* trace reads its own --wrt (an element: x[1]) */
     if (parse_wrt(g, o.file, strcmp(o.cmd, "trace") ? o.wrt : NULL, &wrt, &nwrt) < 0) {
       rc = EXIT_INPUT;
+    } else if (!strcmp(o.cmd, "sparsity")) { /* needs sizes, not every value */
+      rc = cmd_sparsity(&r, wrt, nwrt);
     } else if ((rc = gather_values(g, &o, !strcmp(o.cmd, "check"))) != 0) {
       ;
     } else {
@@ -1578,15 +1686,17 @@ int main(int argc, char **argv) {
       else if (!strcmp(o.cmd, "jvp"))
         rc = cmd_jvp(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "jacobian"))
-        rc = cmd_jacobian(&r, wrt, nwrt);
+        rc = o.sparse ? cmd_jacobian_sparse(&r, wrt, nwrt) : cmd_jacobian(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "hessian"))
-        rc = cmd_hessian(&r, wrt, nwrt);
+        rc = o.sparse ? cmd_hessian_sparse(&r, wrt, nwrt) : cmd_hessian(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "check"))
         rc = cmd_check(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "trace"))
         rc = cmd_trace(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "train"))
         rc = cmd_train(&r);
+      else if (!strcmp(o.cmd, "spectrum"))
+        rc = cmd_spectrum(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "landscape"))
         rc = cmd_landscape(&r);
       else {

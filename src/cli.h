@@ -12,6 +12,7 @@ enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_MISMATCH = 3, EXIT_NONFINITE = 4 };
 typedef struct Opts {
   const char *cmd, *file;
   int json, grad_dot;
+  int sparse, hessian;  /* --sparse (jacobian, hessian, emit), --hessian (sparsity) */
   const char *inputs, *wrt, *mode, *out, *header, *prefix, *output;
   double tol;
   unsigned long long seed;
@@ -24,6 +25,8 @@ typedef struct Opts {
   long steps, batch;
   int blas;
   double lr;
+  int k;               /* spectrum --k (0: not given) */
+  long probes;         /* spectrum --probes (-1: not given) */
   int dim;             /* landscape: --dim, --grid, --along, --range */
   long grid;
   const char *along, *range;
@@ -40,6 +43,7 @@ void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 int report(Gradc *g);                 /* print the diagnostics; EXIT_INPUT */
 int parse_number(const char *s, double *x);
 int gather_values(Gradc *g, const Opts *o, int random_scalars);
+int given_values(Gradc *g, const Opts *o);  /* --inputs and NAME=VALUE only; 1 if bad */
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
 int is_scalar_output(Gradc *g, int o);
 /* --output NAME, which must be scalar, by default the first scalar output;
@@ -71,12 +75,49 @@ int cmd_trace(Run *r, const int *wrt, int nwrt);
 int cmd_train(Run *r);
 int cmd_emit(Run *r);
 int cmd_dot(Run *r);
+/* cli_sparse.c */
+/* The sizes of the symbolic dimensions (NAME=SIZE or values) and whatever
+ * values are given; missing values are fine (a pattern holds for any). */
+int gather_sizes(Run *r);
+/* A dense Hessian over wrt that would need gigabytes: refused with a hint
+ * (exit code), else 0. */
+int dense_too_big(Run *r, const int *wrt, int nwrt);
+/* A big Jacobian whose pattern has few colours (at most half of its
+ * smaller side), from one sweep per colour into the dense blocks
+ * block[o * nwrt + k] (zeroed, osize[o] x wsize[k]): 1 if done, 0 if not
+ * worth it (the caller computes it), -1 on error. */
+int jacobian_by_colours(Run *r, const int *wrt, int nwrt, double **block, const long *osize,
+                        const long *wsize, int *colours, int *reverse);
+int cmd_sparsity(Run *r, const int *wrt, int nwrt);
+int cmd_jacobian_sparse(Run *r, const int *wrt, int nwrt);
+int cmd_hessian_sparse(Run *r, const int *wrt, int nwrt);
+int cmd_diff(Run *r);                  /* diff_cmd.c */
+int cmd_spectrum(Run *r, const int *wrt, int nwrt);  /* cmd_spectrum.c */
 
 /* cmd_landscape.c */
 extern const char landscape_help[];  /* its --help text */
 /* Usage errors of landscape's options (any command): 0 or -1 after printing. */
 int landscape_usage(const Opts *o);
 int cmd_landscape(Run *r);
+
+/* jacobian_vector.c: the Jacobian blocks (block[o * nwrt + k], row-major,
+ * the output's shape then the variable's; osize/wsize their sizes) by
+ * vector mode, K columns (fwd) or rows per call; fv the value function (its
+ * workspace bounds K). 0 done, -1 failed (diagnostics on g), 1 vector mode
+ * does not apply (a variable or output of rank 4). */
+int jacobian_vector(Gradc *g, const int *wrt, int nwrt, int fwd, const long *osize,
+                    const long *wsize, double **block, GradcFn *fv);
+/* Directions per call for n columns (rows): at most JACOBIAN_MAX_DIRECTIONS,
+ * and K directions' workspace (about twice the value's each) within
+ * JACOBIAN_WORK_BUDGET bytes. 128: bench_jacobian's 1000 x 1000 Jacobian
+ * of tanh(A @ x) + x^2 takes (CPU seconds, forward/reverse, libtcc)
+ * 0.39/0.41 at K = 16, 0.26/0.25 at 32, 0.19/0.17 at 64, 0.12/0.15 at 128
+ * and 0.10/0.11 at 256 (one direction per call: 7.7/10.7): the primal part
+ * is shared by more directions, but the gain flattens while memory and
+ * the code of one-direction-at-a-time rules (vector.c) grow with K. */
+int jacobian_directions(GradcFn *fv, long n);
+#define JACOBIAN_MAX_DIRECTIONS 128
+#define JACOBIAN_WORK_BUDGET (256l << 20)
 
 /* repl.c */
 int repl_main(const Opts *o);

@@ -108,6 +108,8 @@ typedef struct Emit {
   int internal;       /* static functions, wrapped by the array ABI */
   int blas;
   int used_blas;
+  int rt_matmul, used_rt_matmul; /* EmitOpts.rt_matmul */
+  int used_finite;    /* g_finite: strong-zero products by BLAS (matmul_loop) */
   int nbufs;
   int loop_nested;    /* the current loop has index variables i0.. */
   ShapeId loop_shape; /* the shape whose flat index is `o` in the current loop */
@@ -909,6 +911,8 @@ static void mm_product(Emit *e, int strong, const char *xs, NodeId a, const Shap
  * loop order, so both forms give the same bits: rows of B streamed into a
  * row of C (i, p, j) when B is read along its rows, dot products (i, j, p)
  * when it is read along columns or is a vector. */
+static void matmul_loops(Emit *e, NodeId n);
+
 static void matmul_loop(Emit *e, NodeId n) {
   const Node *nd = dag_node(e->g, n);
   NodeId a = nd->arg[0], bb = nd->arg[1];
@@ -918,27 +922,88 @@ static void matmul_loop(Emit *e, NodeId n) {
   int64_t m = x->rank == 2 ? (ta ? x->dim[1] : x->dim[0]) : 1;
   int64_t kk = x->rank == 2 ? (ta ? x->dim[0] : x->dim[1]) : x->dim[0];
   int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
-  int stream = is_tensor(e, n) && y->rank == 2 && !tb;
-  if (e->blas && !strong && x->rank == 2 && y->rank == 2) { /* C = op(A) op(B) by OpenBLAS */
-    e->used_blas = 1;
+  if (!(e->blas && x->rank == 2 && y->rank == 2)) {
+    matmul_loops(e, n);
+    return;
+  }
+  /* C = op(A) op(B) by OpenBLAS. Strong zeros (a factor that may be
+   * non-finite, derivative code) differ from plain products only when an
+   * element of A or B is infinite or NaN: then the loops run instead. */
+  e->used_blas = 1;
+  if (strong) {
+    e->used_finite = 1;
     indent(e);
-    buf_printf(b, "cblas_dgemm(101, %d, %d, (int)(", ta ? 112 : 111, tb ? 112 : 111);
-    dim(e, m);
-    buf_puts(b, "), (int)(");
-    dim(e, nn);
-    buf_puts(b, "), (int)(");
-    dim(e, kk);
-    buf_puts(b, "), 1.0, ");
+    buf_puts(b, "if (g_finite(");
     ptr(e, a);
-    buf_puts(b, ", (int)(");
-    dim(e, x->dim[1]);
-    buf_puts(b, "), ");
+    buf_puts(b, ", ");
+    size(e, dag_shape(e->g, a));
+    buf_puts(b, ") && g_finite(");
     ptr(e, bb);
-    buf_puts(b, ", (int)(");
-    dim(e, y->dim[1]);
-    buf_printf(b, "), 0.0, g_b%d, (int)(", e->slot[n]);
+    buf_puts(b, ", ");
+    size(e, dag_shape(e->g, bb));
+    buf_puts(b, "))\n");
+    e->indent++;
+  }
+  indent(e);
+  buf_printf(b, "cblas_dgemm(101, %d, %d, (int)(", ta ? 112 : 111, tb ? 112 : 111);
+  dim(e, m);
+  buf_puts(b, "), (int)(");
+  dim(e, nn);
+  buf_puts(b, "), (int)(");
+  dim(e, kk);
+  buf_puts(b, "), 1.0, ");
+  ptr(e, a);
+  buf_puts(b, ", (int)(");
+  dim(e, x->dim[1]);
+  buf_puts(b, "), ");
+  ptr(e, bb);
+  buf_puts(b, ", (int)(");
+  dim(e, y->dim[1]);
+  buf_printf(b, "), 0.0, g_b%d, (int)(", e->slot[n]);
+  dim(e, nn);
+  buf_puts(b, "));\n");
+  if (strong) {
+    e->indent--;
+    indent(e);
+    buf_puts(b, "else {\n");
+    e->indent++;
+    matmul_loops(e, n);
+    e->indent--;
+    indent(e);
+    buf_puts(b, "}\n");
+  }
+}
+
+/* The loops of matmul_loop, without BLAS. */
+static void matmul_loops(Emit *e, NodeId n) {
+  const Node *nd = dag_node(e->g, n);
+  NodeId a = nd->arg[0], bb = nd->arg[1];
+  const Shape *x = shape_get(e->g, dag_shape(e->g, a)), *y = shape_get(e->g, dag_shape(e->g, bb));
+  int ta = nd->v.idx & 1, tb = (nd->v.idx >> 1) & 1, strong = (nd->v.idx & MM_STRONG) != 0;
+  Buf *b = e->out;
+  int64_t m = x->rank == 2 ? (ta ? x->dim[1] : x->dim[0]) : 1;
+  int64_t kk = x->rank == 2 ? (ta ? x->dim[0] : x->dim[1]) : x->dim[0];
+  int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
+  int stream = is_tensor(e, n) && y->rank == 2 && !tb;
+  if (e->rt_matmul && !strong && is_tensor(e, n) && x->rank == 2 && y->rank == 2) {
+    /* the same sums by gradc's own compiled code (matmul_rt.c) */
+    e->used_rt_matmul = 1;
+    indent(e);
+    buf_puts(b, "gradc_rt_matmul(");
+    dim(e, m);
+    buf_puts(b, ", ");
     dim(e, nn);
-    buf_puts(b, "));\n");
+    buf_puts(b, ", ");
+    dim(e, kk);
+    buf_puts(b, ", ");
+    ptr(e, a);
+    buf_puts(b, ", ");
+    dim(e, x->dim[1]);
+    buf_printf(b, ", %d, ", ta);
+    ptr(e, bb);
+    buf_puts(b, ", ");
+    dim(e, y->dim[1]);
+    buf_printf(b, ", %d, g_b%d);\n", tb, e->slot[n]);
     return;
   }
   if (stream && ta && x->rank == 2) {
@@ -1817,7 +1882,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
   Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas, .split = o && o->split,
-            .internal = o && o->internal};
+            .internal = o && o->internal, .rt_matmul = o && o->kernel && o->rt_matmul};
   for (int i = 0; i < 64; i++)
     e.lit[i].node = NO_NODE;
   Buf code = {.big = 1};
@@ -1876,6 +1941,16 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   if (e.used_blas) /* OpenBLAS's cblas_dgemm; link with -lopenblas */
     buf_puts(out, "void cblas_dgemm(int, int, int, int, int, int, double, const double *, int,\n"
                   "                 const double *, int, double, double *, int);\n");
+  if (e.used_rt_matmul) /* gradc's own, matmul_rt.c (JIT code only) */
+    buf_puts(out, "void gradc_rt_matmul(long, long, long, const double *, long, int, const double *, long,\n"
+                  "                     int, double *);\n");
+  if (e.used_finite) /* every element finite (x - x is NaN for inf and NaN) */
+    buf_puts(out, "static int g_finite(const double *x, long n) {\n"
+                  "  for (long i = 0; i < n; i++)\n"
+                  "    if (x[i] - x[i] != 0.0)\n"
+                  "      return 0;\n"
+                  "  return 1;\n"
+                  "}\n");
   if (u[OP_RELU]) buf_puts(out, STR(GRADC_RT_RELU) "\n");
   if (u[OP_SIGN]) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
   if (u[OP_SIGMOID]) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
@@ -1930,6 +2005,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
       buf_puts(header, ";\n");
     }
   }
+  if (o && o->has_work)
+    memcpy(o->has_work, work, (size_t)nfns * sizeof *work);
   free(work);
 }
 

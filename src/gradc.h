@@ -138,6 +138,33 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
  * order. GRADC_ERR_USAGE (NULL, with a diagnostic) when `out` is not a
  * scalar output. */
 GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
+/* The same with H v as the only results (one per wrt variable): neither
+ * the value nor the gradient is computed, only what H v needs (for the
+ * digits network, one matrix product of four fewer per call). */
+GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
+
+/* Vector mode (Griewank and Walther, "Evaluating Derivatives", 2008, 3.2):
+ * K directions in one sweep, as a leading axis of size K, the primal
+ * values computed once for all of them. A dense Jacobian of n columns
+ * costs n/K calls (see `gradc jacobian`); a compressed (coloured) Jacobian
+ * passes its seed directions the same way.
+ *
+ * JVPs: arguments are the variables, then one tangent per wrt variable of
+ * shape [K]+its shape (row d of every tangent is direction d); results are
+ * the outputs' values (their shapes), then per output its K directional
+ * derivatives, shape [K]+the output's shape, named "dL". Row d of a result
+ * is exactly what gradc_fn_jvp gives along direction d, up to the order of
+ * additions in whole-tensor sums over symbolic dimensions and OpenBLAS's
+ * (gradc_set_blas) matrix products. */
+#define GRADC_MAX_DIRECTIONS 65536
+GradcFn *gradc_fn_jvp_vector(Gradc *g, const int *wrt, int nwrt, int K);
+/* VJPs of output `out`: one extra argument, K cotangents, shape [K]+the
+ * output's shape; results are the output's value, then per wrt variable
+ * its K adjoints, shape [K]+its shape, named "dL/dw". Both return NULL with
+ * GRADC_ERR_USAGE when K is not in 1..GRADC_MAX_DIRECTIONS or a wrt
+ * variable or an output (`out`) has rank 4 (no room for the directions:
+ * use gradc_fn_jvp/gradc_fn_vjp one direction at a time). */
+GradcFn *gradc_fn_vjp_vector(Gradc *g, int out, const int *wrt, int nwrt, int K);
 
 /* Call with the values set on the context (gradc_set_value..., then
  * gradc_set_defaults); `tangents` has one array per tangent argument (JVP
@@ -161,6 +188,10 @@ GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res
 /* Arithmetic operations and calls in the function's code (x^n counts as
  * its n-1 multiplications): the cost model of the benchmarks. */
 long gradc_fn_op_count(const GradcFn *f);
+/* The doubles of workspace that a call needs at the bound dimensions
+ * (gradc_set_defaults first): its intermediate tensors; -1 if a dimension
+ * is not bound yet. */
+long gradc_fn_work_size(const GradcFn *f);
 /* Seconds spent per stage: t[0] parsing, t[1] building the DAG (names,
  * folding, hash-consing), and for f: t[2] differentiation, t[3] emitting C,
  * t[4] compiling it (libtcc or cc). */
@@ -226,6 +257,137 @@ GradcStatus gradc_trainer_revert(GradcTrainer *t);
 GradcStatus gradc_trainer_full_data(GradcTrainer *t);
 void gradc_trainer_free(GradcTrainer *t);
 
+/* ---- sparse Jacobians and Hessians (sparsity.c, sparse.c) -------------- */
+
+/* A sparse Jacobian or Hessian at the bound sizes: its nonzero pattern from
+ * the DAG (index sets carried through every operator, element by element;
+ * for the Hessian the nonlinear interactions of Walther, ACM TOMS 34(1),
+ * 2008), a colouring that compresses it (ColPack: partial distance-2 on
+ * columns or rows for a Jacobian, star for a Hessian) and, after
+ * gradc_sparse_eval, its nonzeros from one sweep per colour (JVPs, VJPs or
+ * HVPs, each seeded with the sum of the unit vectors of one colour; direct
+ * recovery). The pattern is a superset of the nonzeros at any point: it
+ * never misses one.
+ *
+ * Rows of a Jacobian are the elements of the chosen outputs stacked in
+ * their order (each output row-major), columns the elements of the wrt
+ * variables stacked in wrt order (each row-major); a Hessian's rows and
+ * columns are both the wrt elements, the pattern symmetric (both
+ * triangles). The struct is read-only for the caller. */
+typedef struct GradcSparse {
+  int hessian;          /* 1: the Hessian of one scalar output */
+  long nrow, ncol, nnz;
+  long *rowptr;         /* nrow + 1: row i's nonzeros are rowptr[i] .. rowptr[i+1]-1 */
+  long *col;            /* nnz column indices, increasing within each row */
+  double *value;        /* nnz values in the same (row-major) order, after gradc_sparse_eval */
+  int ncolours;         /* sweeps of gradc_sparse_eval */
+  int reverse;          /* Jacobian: VJP sweeps (rows coloured), else JVP (HVP) sweeps */
+  int jvp_sweeps, vjp_sweeps; /* Jacobian: sweeps each way (-1 if not computed) */
+  struct GradcSparsePriv *priv;
+} GradcSparse;
+
+/* flags */
+#define GRADC_SPARSE_AT_VALUES 1  /* variables outside wrt are constants at their
+                                     values on the context (their zeros count);
+                                     otherwise only the program's constants do */
+#define GRADC_SPARSE_FORWARD 2    /* Jacobian: JVP sweeps whatever the colours */
+#define GRADC_SPARSE_REVERSE 4    /* Jacobian: VJP sweeps */
+
+/* The pattern and colouring of the Jacobian of outputs outs[0..nouts)
+ * (NULL: every output) with respect to wrt (NULL: every param). Symbolic
+ * dimensions must be bound (values, or gradc_set_dim). NULL with a
+ * diagnostic on error: GRADC_ERR_INPUT-kind when the pattern is too dense
+ * to hold (more than 2^26 index entries). By default the direction with
+ * fewer sweeps is chosen, forward on a tie. */
+GradcSparse *gradc_sparse_jacobian(Gradc *g, const int *outs, int nouts, const int *wrt, int nwrt,
+                                   int flags);
+/* The same for the Hessian of scalar output `out` (NULL with a diagnostic
+ * if it is not a scalar output). */
+GradcSparse *gradc_sparse_hessian(Gradc *g, int out, const int *wrt, int nwrt, int flags);
+/* The nonzeros at the values on the context (gradc_set_defaults first):
+ * s->value. */
+GradcStatus gradc_sparse_eval(GradcSparse *s);
+void gradc_sparse_free(GradcSparse *s);
+/* Bind symbolic dimension k to a size (NAME=SIZE on the command line): values
+ * must then agree with it. GRADC_ERR_INPUT if size < 1. */
+GradcStatus gradc_set_dim(Gradc *g, int k, long size);
+/* ---- the Hessian's spectrum (spectrum.c) -------------------------------- */
+
+typedef enum GradcPointKind {
+  GRADC_POINT_MINIMUM,     /* every eigenvalue above the tolerance */
+  GRADC_POINT_MAXIMUM,     /* every eigenvalue below minus the tolerance */
+  GRADC_POINT_SADDLE,      /* eigenvalues of both signs beyond the tolerance */
+  GRADC_POINT_DEGENERATE,  /* neither: an eigenvalue within the tolerance of 0 */
+  GRADC_POINT_UNKNOWN,     /* only the largest eigenvalues were computed */
+} GradcPointKind;
+const char *gradc_point_kind_name(GradcPointKind kind);  /* "minimum", ... */
+
+typedef struct GradcSpectrumOpts {
+  int k;              /* eigenvalues at each end; 0: min(3, n) */
+  int largest_only;   /* only the k largest: no smallest, kind UNKNOWN */
+  long probes;        /* Hutchinson probes for the trace; 0: none, <0: 100 */
+  unsigned long long seed;  /* of the probes and of Lanczos's start vector */
+  double tol;         /* Lanczos residual tolerance, see below; 0: 1e-10 */
+  int ncv;            /* Lanczos vectors kept; 0: max(2 nev + 1, 40), largest
+                         only max(2 k + 1, 20); nev = 2 k (both ends) or k */
+  int maxiter;        /* Lanczos restarts; 0: 1000 */
+  long dense_max;     /* largest n for the dense fallback; <0: none; 0: 1000 */
+} GradcSpectrumOpts;
+
+typedef struct GradcSpectrum {
+  long n;             /* elements of the wrt variables: H is n x n */
+  int k;              /* eigenvalues at each end */
+  double *largest;    /* [k], descending (malloc'd) */
+  double *smallest;   /* [k], ascending; NULL with largest_only */
+  double value;       /* the output at the point */
+  double gradient_norm;   /* Euclidean norm of its gradient w.r.t. wrt */
+  double trace, trace_stderr;  /* exact (stderr 0) when probes == 0 and dense */
+  long probes;        /* Rademacher probes used; 0 when the trace is exact or absent */
+  int has_trace;
+  double tolerance;   /* |eigenvalue| <= tolerance counts as zero */
+  GradcPointKind kind;
+  int dense;          /* 1: H formed from n HVPs, eigenvalues by LAPACK dsyev */
+  long hvps;          /* Hessian-vector products used in all */
+  int restarts;       /* Lanczos restarts (ARPACK's iterations) */
+} GradcSpectrum;
+
+/* The k largest and k smallest eigenvalues of the Hessian H of scalar
+ * output `out` w.r.t. wrt (NULL: every param; the variables flattened in
+ * order, n elements in all), at the values on the context
+ * (gradc_set_defaults first), from Hessian-vector products only
+ * (gradc_fn_hvp once, for the value and the gradient, then
+ * gradc_fn_hvp_only): memory O(n * ncv), H is never formed unless n is
+ * small.
+ *   Method: implicitly restarted Lanczos (ARPACK's dsaupd/dseupd; Lehoucq,
+ * Sorensen and Yang, "ARPACK Users' Guide", SIAM 1998; the Lanczos
+ * algorithm of Lanczos 1950). A first loose run estimates s = max|lambda|;
+ * the k largest and smallest ("BE") then come from A = H/s + 3 I, whose
+ * eigenvalues lie in [2, 4], so that ARPACK's test ||A x - theta x|| <=
+ * tol |theta| bounds every eigenvalue's error by about 4 tol max|lambda|,
+ * near-zero ones included; each is then refined as the Rayleigh quotient
+ * x'Hx of its Ritz vector, with H itself (the shift costs digits). With
+ * largest_only, on H itself (relative error <= tol |lambda_max|): ARPACK's
+ * LA; for k = 1 first up to ncv steps of plain Lanczos with full
+ * reorthogonalisation tested after every product (ARPACK tests once per
+ * restart cycle).
+ * When the Lanczos basis would span the whole space (ncv >= n), or for n
+ * <= dense_max when Lanczos has not converged after n HVPs (or fails), H
+ * is formed from n HVPs with unit vectors, symmetrised and solved by
+ * LAPACK's dsyev; the trace is then exact.
+ *   Trace: Hutchinson's estimator (Hutchinson 1990): the mean of z' H z
+ * over `probes` seeded Rademacher vectors z, and its standard error.
+ *   Kind: tolerance = max(1e-8, 10 tol) * max|lambda| (the computed
+ * eigenvalues are good to about 4 tol max|lambda|, 25 times less).
+ *   Errors: GRADC_ERR_USAGE when `out` is not a scalar output, n == 0, k
+ * > n, or k so large that neither Lanczos nor a dense solve fits;
+ * GRADC_ERR_INPUT when the value, gradient or an HVP is not finite, or
+ * Lanczos does not converge in maxiter restarts (and n > dense_max);
+ * GRADC_ERR_NOMEM; each with a diagnostic. Not thread-safe: ARPACK keeps
+ * state in static variables. Free s with gradc_spectrum_free. */
+GradcStatus gradc_spectrum(Gradc *g, int out, const int *wrt, int nwrt,
+                           const GradcSpectrumOpts *opts, GradcSpectrum *s);
+void gradc_spectrum_free(GradcSpectrum *s);
+
 /* ---- the landscape of a scalar output (landscape.c) -------------------- */
 
 /* How gradc_direction_random drew a direction. */
@@ -282,6 +444,14 @@ GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const do
  * functions, per SPEC section 3. Strings are malloc'd; the caller frees. */
 GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
                        char **header, const char *header_name);
+/* gradc_emit plus, for each output F, P_F_jac_sparse (and for a scalar F
+ * P_F_hess_sparse): the nonzeros of its Jacobian (Hessian) with respect to
+ * the params by compressed sweeps, P_F_..._pattern (compressed sparse
+ * column) and P_F_..._work (sparse_emit.c). The patterns are computed at
+ * the sizes bound now (gradc_set_dim or values): GRADC_ERR_USAGE if a
+ * symbolic dimension has none. */
+GradcStatus gradc_emit_sparse(Gradc *g, const char *prefix, char **source, char **header,
+                              const char *header_name);
 /* The calling convention of the functions gradc_emit writes (emit_array.c). */
 typedef enum GradcAbi {
   GRADC_ABI_DEFAULT = 0, /* int P_F_grad(long N, double w, const double *X, ...,

@@ -22,7 +22,8 @@ static char *name2(const char *a, const char *b, const char *c) {
   return s;
 }
 
-GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt_in, int nwrt) {
+/* with_value: the value and the gradient as results before H v */
+static GradcFn *hvp_fn(Gradc *g, int out, const int *wrt_in, int nwrt, int with_value) {
   int *wrt = api_default_wrt(g, wrt_in, &nwrt);
   if (!wrt)
     return NULL;
@@ -32,7 +33,7 @@ GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt_in, int nwrt) {
     free(wrt);
     return NULL;
   }
-  char *key = api_fn_key("hvp", out, wrt_in ? wrt : NULL, nwrt);
+  char *key = api_fn_key(with_value ? "hvp" : "hvp-only", out, wrt_in ? wrt : NULL, nwrt);
   Dag *d = prog->dag;
   const Output *o = &prog->outs[out];
   int nres = 1 + 2 * nwrt, ok = key != NULL;
@@ -72,6 +73,13 @@ GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt_in, int nwrt) {
   free(tan);
   free(seed);
   GradcFn *f = NULL;
+  if (ok && !with_value) { /* H v only: the gradient's own products are not computed */
+    for (int i = 0; i < 1 + nwrt; i++)
+      free(names[i]);
+    memmove(roots, roots + 1 + nwrt, (size_t)nwrt * sizeof *roots);
+    memmove(names, names + 1 + nwrt, (size_t)nwrt * sizeof *names);
+    nres = nwrt;
+  }
   if (ok) {
     /* the tangent arguments are named by build() as "tangent of w" */
     f = api_fn_named(g, key, roots, names, nres, nwrt, wrt);
@@ -87,4 +95,12 @@ GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt_in, int nwrt) {
   free(roots);
   free(wrt);
   return f;
+}
+
+GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt) {
+  return hvp_fn(g, out, wrt, nwrt, 1);
+}
+
+GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt) {
+  return hvp_fn(g, out, wrt, nwrt, 0);
 }

@@ -468,6 +468,50 @@ NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out);
 /* The chain-rule term for argument i of node n: d n / d arg_i times `seed`
  * (micrograd's _backward for one input); NO_NODE if it is zero. */
 NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed);
+/* The pieces vector.c reuses: is op differentiated at all; the chain-rule
+ * term of argument i in either mode (ad_contrib, or a tensor operator's
+ * rule; t the tangent of arg i, or the adjoint of n); acc + t with strong
+ * zeros and in-place scatters; the live nodes; the partials of an AMAX or
+ * PROD node n (the shape of its operand). */
+int ad_differentiable(OpKind op);
+NodeId ad_term(Dag *g, NodeId n, int i, NodeId t, int reverse);
+NodeId ad_accumulate(Dag *g, NodeId acc, NodeId t);
+/* calloc'd flags of the n first nodes: 1 where some root depends on it */
+uint8_t *ad_live(const Dag *g, uint32_t n, const NodeId *roots, int nroots);
+NodeId ad_reduce_partial(Dag *g, NodeId n);
+
+/* ------------------------------------------------------------- matmul_rt.c */
+
+/* C (m x n, row-major) = op(A) op(B), op(A) m x k, op(B) k x n; A has rows
+ * of lda elements (ta: A is k x m, op(A) = A'), B rows of ldb (tb: B is n x
+ * k). The bits of emit_c.c's loops: each C[i][j] is 0.0 plus its products
+ * added one at a time in increasing order. For libtcc's code. */
+void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, const double *B,
+                     long ldb, int tb, double *C);
+
+/* ------------------------------------------------------------ json_array.c */
+
+/* A JSON text that is a regular nested array of numbers (or one number):
+ * its elements row-major (*data, malloc'd), dims and rank; 0 on success,
+ * 1 if the text is anything else (jansson then says what), -1 out of
+ * memory. json_array_file reads a file (1 also if it cannot be read). */
+int json_numeric_array(const char *text, size_t len, double **data, long *dims, int *rank);
+int json_array_file(const char *path, double **data, long *dims, int *rank);
+
+/* ---------------------------------------------------------------- vector.c */
+
+/* Vector mode: K directions at once, as a leading axis of every tangent
+ * (adjoint): the tangent of a node of shape S has shape [K]+S. Primal
+ * values are shared by the K directions. The array is indexed by node id as
+ * ad_forward's/ad_reverse's (NO_NODE: zero), but only the roots' tangents
+ * (the variables' adjoints) are sure to be there; var_tangent[k] and seed
+ * have the leading axis. A variable of rank MAX_RANK gets no adjoint
+ * (NO_NODE: check the ranks first). NULL when out of memory or when a
+ * root of rank MAX_RANK has a tangent (g->err says so). Nodes of rank
+ * MAX_RANK inside are differentiated one direction at a time. */
+NodeId *ad_forward_vector(Dag *g, int K, const NodeId *var_tangent, int nvars,
+                          const NodeId *roots, int nroots, uint32_t *n_out);
+NodeId *ad_reverse_vector(Dag *g, int K, NodeId root, NodeId seed, uint32_t *n_out);
 
 /* ------------------------------------------------------------- lang_ad.c */
 
@@ -520,6 +564,10 @@ typedef struct EmitOpts {
   int blas;                /* matrix-matrix products as cblas_dgemm */
   int split;               /* long scalar functions in parts (for cc -O2;
                               tcc is linear in size and a little slower) */
+  int *has_work;           /* if not NULL, one per function: 1 if it takes
+                              a workspace (and has a _work function) */
+  int rt_matmul;           /* kernel only: products of two matrices by
+                              gradc_rt_matmul (libtcc: gradc's compiled code) */
 } EmitOpts;
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
@@ -546,5 +594,6 @@ JitModule *jit_compile(const char *src, int backend, Diags *diags);
 JitThunk jit_lookup(JitModule *m, const char *name);
 void jit_free(JitModule *m);
 int jit_have_blas(void);
+int jit_have_tcc(void);   /* 0 when built with GRADC_NO_TCC: cc compiles everything */
 
 #endif

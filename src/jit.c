@@ -107,6 +107,7 @@ static JitModule *compile_tcc(const char *src, Diags *diags) {
 #ifdef GRADC_HAVE_BLAS
   tcc_add_symbol(m->tcc, "cblas_dgemm", (void *)cblas_dgemm);
 #endif
+  tcc_add_symbol(m->tcc, "gradc_rt_matmul", (void *)gradc_rt_matmul);
   if (tcc_compile_string(m->tcc, src) < 0 ||
       tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0) {
     internal(diags, src, "libtcc", errs.msgs.data);
@@ -317,5 +318,13 @@ int jit_have_blas(void) {
   return 1;
 #else
   return 0;
+#endif
+}
+
+int jit_have_tcc(void) {
+#ifdef GRADC_NO_TCC
+  return 0;
+#else
+  return 1;
 #endif
 }

@@ -11,10 +11,13 @@
  * their place in the line typed (repl:LINE:COL). */
 #include <editline/readline.h>
 #include <errno.h>
+#include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +36,7 @@ typedef struct Cached {
   int ok;          /* it compiled */
 } Cached;
 
-enum { NCACHE = 8 };
+enum { NCACHE = 16 };
 
 typedef struct Repl {
   Stmt *st;
@@ -48,6 +51,9 @@ typedef struct Repl {
   char *line_text;  /* the input as typed (a copy) */
   int coloff;       /* where the current statement or target starts in it */
   int prefix;       /* characters the REPL put before it ("output f = ") */
+  double *last;     /* the last value printed: `_` */
+  long last_dims[4];
+  int last_rank, have_last;
 } Repl;
 
 static Repl *the_repl; /* for tab completion */
@@ -194,14 +200,21 @@ static void str_add(Str *b, const char *t) {
   b->len += n;
 }
 
-/* The session's program text, one statement after another, with the
- * statement `skip` left out (-1: none), `replace` put in its place when
- * given, outputs turned into definitions when `plain`, and `extra` last. */
-static char *program(Repl *r, int skip, const char *replace, int plain, const char *extra, int *lines_of) {
+/* The text of statement i in a program: use[i] when the program is made of
+ * the statements a target needs (NULL: left out), else the statement's. */
+static const char *stmt_text(const Repl *r, char *const *use, int i) {
+  return use ? use[i] : r->st[i].text;
+}
+
+/* The session's program text, one statement after another (those in `use`
+ * only, unless it is NULL), with the statement `skip` left out (-1: none),
+ * `replace` put in its place when given, outputs turned into definitions
+ * when `plain`, and `extra` last. */
+static char *program_of(Repl *r, char *const *use, int skip, const char *replace, int plain,
+                        const char *extra) {
   Str b = {0};
-  (void)lines_of;
   for (int i = 0; i < r->n; i++) {
-    const char *t = i == skip ? replace : r->st[i].text;
+    const char *t = i == skip ? replace : stmt_text(r, use, i);
     if (!t)
       continue;
     char *nm = NULL;
@@ -219,17 +232,25 @@ static char *program(Repl *r, int skip, const char *replace, int plain, const ch
   return b.s ? b.s : xstrdup("");
 }
 
-/* Print a context's diagnostics at their places in the session's inputs. */
-static void show_errors_at(Repl *r, Gradc *g, const char *typed, int skip, const char *torigin,
-                           int tline) {
+static char *program(Repl *r, int skip, const char *replace, int plain, const char *extra, int *lines_of) {
+  (void)lines_of;
+  return program_of(r, NULL, skip, replace, plain, extra);
+}
+
+/* Print a context's diagnostics at their places in the session's inputs
+ * (the program made by program_of with the same use and skip). */
+static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typed, int skip,
+                            const char *torigin, int tline) {
   for (int i = 0; i < gradc_diag_count(g); i++) {
     int line = gradc_diag_line(g, i), col = gradc_diag_col(g, i);
+    if (!strncmp(gradc_diag_message(g, i), "no value for ", 13))
+      continue; /* set_values says it in the REPL's words */
     /* which statement holds that line of the program text? */
     int at = 1;
     const char *text = NULL, *origin = "repl";
     int first = 0;
     for (int k = 0; k <= r->n && line > 0; k++) {
-      const char *t = k == r->n ? typed : (k == skip ? typed : r->st[k].text);
+      const char *t = k == r->n ? typed : (k == skip ? typed : stmt_text(r, use, k));
       if (!t)
         continue;
       int nl = 1;
@@ -262,6 +283,11 @@ static void show_errors_at(Repl *r, Gradc *g, const char *typed, int skip, const
   }
 }
 
+static void show_errors_at(Repl *r, Gradc *g, const char *typed, int skip, const char *torigin,
+                           int tline) {
+  show_errors_use(r, g, NULL, typed, skip, torigin, tline);
+}
+
 static void show_errors(Repl *r, Gradc *g, const char *typed, int skip) {
   show_errors_at(r, g, typed, skip, "repl", r->lineno);
 }
@@ -290,8 +316,9 @@ static Gradc *context(Repl *r, const char *text, int *ok) {
   return g;
 }
 
-/* Give a context the session's values; 0 on success. */
-static int set_values(Repl *r, Gradc *g) {
+/* Give a context the session's values; 0 on success. Variables that have
+ * none are named with the REPL's ways of giving one. */
+static int set_values_use(Repl *r, Gradc *g, char *const *use) {
   int bad = 0;
   for (int i = 0; i < r->nset; i++) {
     char *eq = strchr(r->set[i], '=');
@@ -300,12 +327,34 @@ static int set_values(Repl *r, Gradc *g) {
       bad = 1;
     *eq = '=';
   }
-  if (bad || gradc_set_defaults(g, r->o->seed, 0) != GRADC_OK) {
+  if (bad) {
     fputs(gradc_diag_render(g), stderr);
     return -1;
   }
-  return 0;
+  if (gradc_set_defaults(g, r->o->seed, 0) == GRADC_OK)
+    return 0;
+  int missing = 0;
+  for (int i = 0; i < gradc_diag_count(g); i++)
+    missing |= !strncmp(gradc_diag_message(g, i), "no value for ", 13);
+  /* all but that one (it names options of the command line) */
+  show_errors_use(r, g, use, "", -1, "repl", r->lineno);
+  if (missing) {
+    Str b = {0};
+    int n = 0;
+    for (int i = 0; i < gradc_var_count(g); i++)
+      if (!gradc_get_value(g, i, NULL, NULL)) {
+        str_add(&b, n++ ? ", " : "");
+        str_add(&b, gradc_var_name(g, i));
+      }
+    const char *one = n ? strchr(b.s, ',') ? "x" : b.s : "x";
+    fprintf(stderr, "repl: error: no value for %s: give %s with :set %s=VALUE or %s = VALUE\n",
+            b.s ? b.s : "?", n > 1 ? "them" : "it", n > 1 ? "NAME" : one, n > 1 ? "NAME" : one);
+    free(b.s);
+  }
+  return -1;
 }
+
+static int set_values(Repl *r, Gradc *g) { return set_values_use(r, g, NULL); }
 
 /* Does the text use the identifier `id`? */
 static int uses_name(const char *text, const char *id) {
@@ -316,9 +365,267 @@ static int uses_name(const char *text, const char *id) {
   return 0;
 }
 
+/* ---- what a target needs ------------------------------------------------------- */
+
+/* The next identifier in s from *p, skipping numbers, data paths (@FILE...)
+ * and comments: its start and length; 0 at the end. */
+static int next_ident(const char **p, const char **start, size_t *len) {
+  const char *s = *p;
+  while (*s) {
+    if (*s == '#') {
+      while (*s && *s != '\n')
+        s++;
+    } else if (*s == '@' && s[1] && !strchr(" \t\r\n", s[1])) { /* as the lexer reads a path */
+      while (*s && !strchr(" \t\r\n;#", *s))
+        s++;
+    } else if (is_name_char(*s, 1)) {
+      *start = s;
+      while (is_name_char(*s, 0))
+        s++;
+      *len = (size_t)(s - *start);
+      *p = s;
+      return 1;
+    } else if ((*s >= '0' && *s <= '9') || *s == '.') { /* 2.5e-3: the exponent's letter too */
+      while (is_name_char(*s, 0) || *s == '.')
+        s++;
+    } else {
+      s++;
+    }
+  }
+  *p = s;
+  return 0;
+}
+
+/* A list of names. */
+typedef struct Names {
+  char **v;
+  int n, cap;
+} Names;
+
+static int names_has(const Names *l, const char *s, size_t len) {
+  for (int i = 0; i < l->n; i++)
+    if (strlen(l->v[i]) == len && !strncmp(l->v[i], s, len))
+      return 1;
+  return 0;
+}
+
+static void names_add(Names *l, const char *s, size_t len) {
+  if (names_has(l, s, len))
+    return;
+  if (l->n == l->cap) {
+    l->cap = 2 * l->cap + 16;
+    l->v = realloc(l->v, (size_t)l->cap * sizeof *l->v);
+    if (!l->v)
+      exit(EXIT_INPUT);
+  }
+  l->v[l->n] = malloc(len + 1);
+  if (!l->v[l->n])
+    exit(EXIT_INPUT);
+  memcpy(l->v[l->n], s, len);
+  l->v[l->n++][len] = 0;
+}
+
+static void names_free(Names *l) {
+  for (int i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+}
+
+/* Every identifier of text[0..end) (end NULL: all of it) but those in `except`. */
+static void names_of(Names *l, const char *text, const char *end, const Names *except) {
+  const char *p = text, *id;
+  size_t len;
+  while (next_ident(&p, &id, &len) && (!end || id < end))
+    if (!except || !names_has(except, id, len))
+      names_add(l, id, len);
+}
+
+/* The parts of a declaration ("param V[16, 2] = randn(0.5), b[16] = zeros"):
+ * each variable's text, split at the commas outside brackets and data
+ * paths. *body is where the first part starts. Returns how many. */
+enum { MAX_PARTS = 256 };
+typedef struct Part {
+  const char *s, *e;
+} Part;
+
+static int decl_parts(const char *text, const char **body, Part *parts) {
+  const char *s = skip_space(text);
+  while (is_name_char(*s, 0))
+    s++;
+  *body = s = skip_space(s);
+  int n = 0, depth = 0;
+  const char *start = s;
+  for (; *s && *s != '#'; s++) {
+    if (*s == '@' && s[1] && !strchr(" \t\r\n", s[1])) {
+      while (s[1] && !strchr(" \t\r\n;#", s[1]))
+        s++;
+    } else if (*s == '(' || *s == '[') {
+      depth++;
+    } else if ((*s == ')' || *s == ']') && depth > 0) {
+      depth--;
+    } else if (*s == ',' && depth == 0 && n < MAX_PARTS - 1) {
+      parts[n++] = (Part){start, s};
+      start = s + 1;
+    }
+  }
+  parts[n++] = (Part){start, s};
+  return n;
+}
+
+/* Does the part have a value that binds its dimensions: data in the file
+ * (= @FILE) or a value given in the session? */
+static int part_has_data(const Repl *r, const Part *pt) {
+  const char *id, *p = pt->s;
+  size_t len;
+  if (!next_ident(&p, &id, &len))
+    return 0;
+  for (int i = 0; i < r->nset; i++)
+    if (!strncmp(r->set[i], id, len) && r->set[i][len] == '=')
+      return 1;
+  const char *eq = memchr(pt->s, '=', (size_t)(pt->e - pt->s));
+  return eq && *skip_space(eq + 1) == '@';
+}
+
+/* Which statements (and which variables of a declaration) a program needs
+ * for the names in `roots` (every identifier in them): the definitions of
+ * the names it uses, then theirs, and the declarations of its variables,
+ * with those of other variables that bring data for their symbolic
+ * dimensions. Statement `skip` reads as `replace`. Returns per statement
+ * its text, NULL when left out; free with free_use. */
+static char **needed(Repl *r, const char *const *roots, int nroots, int skip, const char *replace) {
+  Names todo = {0};
+  for (int k = 0; k < nroots; k++)
+    names_of(&todo, roots[k], NULL, NULL);
+  char *whole = calloc((size_t)r->n + 1, 1);
+  unsigned char(*part)[MAX_PARTS / 8] = calloc((size_t)r->n + 1, sizeof *part);
+  Kind *kind = calloc((size_t)r->n + 1, sizeof *kind);
+  char **defines = calloc((size_t)r->n + 1, sizeof *defines);
+  if (!whole || !part || !kind || !defines)
+    exit(EXIT_INPUT);
+  for (int i = 0; i < r->n; i++) /* once: what each statement is and defines */
+    kind[i] = classify(i == skip ? replace : r->st[i].text, &defines[i]);
+  Part parts[MAX_PARTS];
+  for (int q = 0; q < todo.n; q++) { /* todo grows as the names' statements are added */
+    const char *nm = todo.v[q];
+    size_t nlen = strlen(nm);
+    int first_i = -1, first_j = -1, declared = 0, again = 0; /* nm as a dimension */
+    for (int i = 0; i <= r->n; i++) {
+      if (i == r->n) { /* a dimension that no data binds is still declared: by its first */
+        if (first_i < 0 || declared || again)
+          break;
+        i = first_i;
+        again = 1;
+      }
+      const char *t = i == skip ? replace : r->st[i].text, *sn = defines[i];
+      Kind k = kind[i];
+      if (k == K_DECL) {
+        const char *body;
+        int np = decl_parts(t, &body, parts);
+        for (int j = 0; j < np; j++) {
+          const char *p = parts[j].s, *id;
+          size_t len;
+          const char *open = memchr(parts[j].s, '[', (size_t)(parts[j].e - parts[j].s));
+          const char *close = open ? memchr(open, ']', (size_t)(parts[j].e - open)) : NULL;
+          Names dims = {0};
+          if (close)
+            names_of(&dims, open, close, NULL);
+          int mentions = names_has(&dims, nm, nlen), marked = part[i][j / 8] >> (j % 8) & 1;
+          names_free(&dims);
+          declared |= mentions && marked;
+          if (mentions && first_i < 0) {
+            first_i = i;
+            first_j = j;
+          }
+          int take = !marked && ((next_ident(&p, &id, &len) && len == nlen && !strncmp(id, nm, len)) || /* itself */
+                                 (mentions && part_has_data(r, &parts[j])) || /* data binds the dimension */
+                                 (again && i == first_i && j == first_j && !declared));
+          if (take) {
+            declared |= mentions;
+            part[i][j / 8] |= (unsigned char)(1u << (j % 8));
+            Names got = {0};
+            names_of(&got, parts[j].s, parts[j].e, NULL);
+            for (int g = 0; g < got.n; g++)
+              names_add(&todo, got.v[g], strlen(got.v[g]));
+            names_free(&got);
+          }
+        }
+      } else if (sn && !whole[i] && !strcmp(sn, nm)) {
+        whole[i] = 1;
+        Names params = {0};
+        const char *body = t;
+        if (k == K_FUNC) { /* the parameters of NAME(a, b) = ... are not session names */
+          const char *open = strchr(t, '('), *close = strchr(t, ')');
+          if (open && close)
+            names_of(&params, open, close, NULL);
+          body = close ? close : t;
+        }
+        names_of(&todo, body, NULL, &params);
+        names_free(&params);
+      }
+    }
+  }
+  for (int i = 0; i < r->n; i++)
+    free(defines[i]);
+  free(defines);
+  free(kind);
+  names_free(&todo);
+  char **use = calloc((size_t)r->n + 1, sizeof *use);
+  if (!use)
+    exit(EXIT_INPUT);
+  for (int i = 0; i < r->n; i++) {
+    const char *t = i == skip ? replace : r->st[i].text;
+    const char *body;
+    int np = 0, all = 1, any = 0;
+    if (!whole[i]) {
+      np = decl_parts(t, &body, parts);
+      for (int j = 0; j < np; j++) {
+        int in = part[i][j / 8] >> (j % 8) & 1;
+        all &= in;
+        any |= in;
+      }
+    }
+    if (whole[i] || (any && all)) {
+      use[i] = xstrdup(t);
+    } else if (any) { /* some variables of a declaration, on as many lines */
+      Str b = {0};
+      char *kw = fmt("%.*s", (int)(body - t), t);
+      str_add(&b, kw);
+      free(kw);
+      int lines = 0, first = 1;
+      for (const char *c = t; *c; c++)
+        lines += *c == '\n';
+      for (int j = 0; j < np; j++)
+        if (part[i][j / 8] >> (j % 8) & 1) {
+          char *pt = fmt("%s%.*s", first ? "" : ",", (int)(parts[j].e - parts[j].s), parts[j].s);
+          for (const char *c = pt; *c; c++)
+            lines -= *c == '\n';
+          str_add(&b, pt);
+          free(pt);
+          first = 0;
+        }
+      for (; lines > 0; lines--)
+        str_add(&b, "\n");
+      use[i] = b.s;
+    }
+  }
+  free(whole);
+  free(part);
+  return use;
+}
+
+static void free_use(Repl *r, char **use) {
+  for (int i = 0; use && i < r->n; i++)
+    free(use[i]);
+  free(use);
+}
+
 /* The session compiled with `target` (a name or an expression) as its only
- * output, named *shown. */
-static Gradc *target_context(Repl *r, const char *target, const char **shown) {
+ * output, named *shown: checked against the whole session, then built of
+ * the statements that it needs (and the names in `also`, a wrt list or
+ * tangents), so that values are needed only for the variables it uses; they
+ * are set when `values`. */
+static Gradc *target_context_for(Repl *r, const char *target, const char *also, int values,
+                                 const char **shown) {
   char *nm;
   int found = -1;
   char *w = name_at(target, NULL);
@@ -330,16 +637,15 @@ static Gradc *target_context(Repl *r, const char *target, const char **shown) {
         found = i;
       free(nm);
     }
-  char *text;
+  char *text, *out = NULL, *extra = NULL;
   static char name[64];
   if (found >= 0) { /* that definition is the output */
     snprintf(name, sizeof name, "%s", w);
     const char *t = r->st[found].text;
     Kind k = classify(t, &nm);
     free(nm);
-    char *out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", skip_space(t));
+    out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", skip_space(t));
     text = program(r, found, out, 1, NULL, NULL);
-    free(out);
   } else { /* a bare expression is an output named f, unless f is taken */
     int taken = uses_name(target, "f");
     for (int i = 0; i < r->n && !taken; i++)
@@ -347,24 +653,39 @@ static Gradc *target_context(Repl *r, const char *target, const char **shown) {
     for (int i = 0; i < r->nset && !taken; i++)
       taken = !strncmp(r->set[i], "f=", 2);
     snprintf(name, sizeof name, "%s", taken ? "_" : "f");
-    char *extra = fmt("output %s = %s", name, target);
+    extra = fmt("output %s = %s", name, target);
     r->prefix = (int)strlen(extra) - (int)strlen(target);
     text = program(r, -1, NULL, 1, extra, NULL);
-    free(extra);
   }
   free(w);
   *shown = name;
   int ok;
   Gradc *g = context(r, text, &ok);
-  if (g && !ok) {
+  free(text);
+  if (g && !ok)
     show_errors(r, g, target, -1);
-    free(text);
+  if (!g || !ok) {
+    free(out);
+    free(extra);
     return NULL;
   }
+  const char *roots[2] = {found >= 0 ? name : target, also ? also : ""};
+  char **use = needed(r, roots, 2, found, out);
+  text = program_of(r, use, found, out, 1, extra);
+  g = context(r, text, &ok);
   free(text);
-  if (!g || set_values(r, g) < 0)
-    return NULL;
-  return g;
+  if (g && !ok)
+    show_errors_use(r, g, use, target, -1, "repl", r->lineno);
+  if (g && ok && values && set_values_use(r, g, use) < 0)
+    g = NULL;
+  free_use(r, use);
+  free(out);
+  free(extra);
+  return g && ok ? g : NULL;
+}
+
+static Gradc *target_context(Repl *r, const char *target, const char **shown) {
+  return target_context_for(r, target, NULL, 1, shown);
 }
 
 /* ---- commands ------------------------------------------------------------------ */
@@ -375,9 +696,11 @@ static const char *commands[] = {":help", ":load", ":set", ":vars", ":grad", ":j
 
 static void help(void) {
   puts("Statements as in .expr files: param/input declarations, NAME = EXPR, output NAME = EXPR.\n"
-       "A bare expression is evaluated at the current values. Redefining a name replaces it.\n"
+       "A bare expression is evaluated at the current values (_ is the last value printed);\n"
+       "NAME = NUMBER gives a variable a value. Redefining a name replaces it. Ctrl-C stops\n"
+       "a command or the line being typed; Ctrl-D at an empty prompt leaves.\n"
        "  :set NAME=VALUE...        give variables values (numbers, JSON arrays, @FILE)\n"
-       "  :vars                     variables, shapes and values\n"
+       "  :vars                     variables, shapes and values; the definitions\n"
        "  :load FILE                add the statements of an .expr file\n"
        "  :grad EXPR|NAME [wrt a,b] value and gradient (reverse mode)\n"
        "  :jvp EXPR|NAME NAME=VALUE... directional derivative (forward mode)\n"
@@ -491,6 +814,263 @@ static void add_stmt(Repl *r, int at, const char *text, const char *origin, int 
   r->st[at] = (Stmt){xstrdup(text), nm, xstrdup(origin), line};
 }
 
+/* ---- `_`, and commands that Ctrl-C interrupts ---------------------------------------- */
+
+static volatile sig_atomic_t interrupted; /* Ctrl-C was pressed */
+
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+/* Keep a copy of a value printed, as `_`. */
+static void remember_last(Repl *r, const double *d, const long *dims, int rank) {
+  long n = count(dims, rank);
+  double *c = malloc((size_t)(n > 0 ? n : 1) * sizeof *c);
+  if (!c)
+    return;
+  memcpy(c, d, (size_t)n * sizeof *c);
+  free(r->last);
+  r->last = c;
+  memcpy(r->last_dims, dims, (size_t)rank * sizeof *dims);
+  r->last_rank = rank;
+  r->have_last++;
+}
+
+/* A number as a literal of the language that reads back as the same double. */
+static void literal_num(Str *b, double x) {
+  char t[40];
+  if (isnan(x)) {
+    str_add(b, "(0/0)");
+    return;
+  }
+  if (isinf(x)) {
+    str_add(b, x > 0 ? "(1/0)" : "(-1/0)");
+    return;
+  }
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(t, sizeof t, x < 0 ? "(%.*g)" : "%.*g", prec, x);
+    if (strtod(t + (x < 0), NULL) == x)
+      break;
+  }
+  str_add(b, t);
+}
+
+/* The last value as a literal: 2.5, or [[1, 2], [3, 4]]. */
+static char *last_literal(const Repl *r) {
+  Str b = {0};
+  long n = count(r->last_dims, r->last_rank), stride[4];
+  for (int k = r->last_rank - 1, m = 1; k >= 0; k--) {
+    stride[k] = m;
+    m *= (int)r->last_dims[k];
+  }
+  for (long e = 0; e < n; e++) {
+    for (int k = 0; k < r->last_rank; k++) /* brackets that open here */
+      if (e % (stride[k] * r->last_dims[k]) == 0)
+        str_add(&b, "[");
+    literal_num(&b, r->last[e]);
+    for (int k = r->last_rank - 1; k >= 0; k--) /* and close */
+      if ((e + 1) % (stride[k] * r->last_dims[k]) == 0)
+        str_add(&b, "]");
+    if (e + 1 < n)
+      str_add(&b, ", ");
+  }
+  if (n == 0 && r->last_rank > 0)
+    str_add(&b, "[]");
+  return b.s ? b.s : xstrdup("0");
+}
+
+/* The input with each identifier `_` replaced by the last value printed
+ * (as Python's `_`), or NULL when it has none, or the session defines or
+ * sets `_` itself. */
+static char *with_last(Repl *r, const char *text) {
+  if (!r->have_last || !uses_name(text, "_"))
+    return NULL;
+  for (int i = 0; i < r->n; i++)
+    if (r->st[i].name && !strcmp(r->st[i].name, "_"))
+      return NULL;
+  for (int i = 0; i < r->nset; i++)
+    if (!strncmp(r->set[i], "_=", 2))
+      return NULL;
+  char *lit = last_literal(r);
+  Str b = {0};
+  const char *p = text, *id;
+  size_t len;
+  while (next_ident(&p, &id, &len)) {
+    if (len != 1 || *id != '_')
+      continue;
+    char *before = fmt("%.*s", (int)(id - text), text);
+    str_add(&b, before);
+    free(before);
+    str_add(&b, lit);
+    text = p;
+  }
+  str_add(&b, text);
+  free(lit);
+  return b.s;
+}
+
+typedef int (*Command)(Repl *r, void *arg);
+static int set_words(Repl *r, char **words, int nw);
+
+/* Forget the compiled contexts (and their JIT code). */
+static void drop_cache(Repl *r) {
+  for (int i = 0; i < NCACHE; i++) {
+    free(r->cache[i].text);
+    gradc_free(r->cache[i].g);
+    r->cache[i] = (Cached){0};
+  }
+}
+
+/* Run a command that computes (evaluation, derivatives, code): on a
+ * terminal in a child process, so that Ctrl-C stops it and the session
+ * goes on ("KeyboardInterrupt", as Python's REPL), with the value it
+ * printed sent back for `_`. Without a terminal, in this process. */
+static int interruptible(Repl *r, Command fn, void *arg) {
+  if (!r->tty)
+    return fn(r, arg);
+  int fd[2];
+  fflush(NULL);
+  if (pipe(fd) < 0)
+    return fn(r, arg);
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, &old); /* a Ctrl-C from now on stops the child */
+  if (interrupted) { /* pressed while the line was being read in */
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(fd[0]);
+    close(fd[1]);
+    interrupted = 0;
+    fputs("KeyboardInterrupt\n", stderr);
+    return 1;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(fd[0]);
+    close(fd[1]);
+    return fn(r, arg);
+  }
+  if (pid == 0) {
+    signal(SIGINT, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(fd[0]);
+    int seen = r->have_last, rc = fn(r, arg);
+    fflush(NULL);
+    if (r->have_last != seen) { /* rank, dimensions, numbers */
+      long n = count(r->last_dims, r->last_rank);
+      if (write(fd[1], &r->last_rank, sizeof r->last_rank) < 0 ||
+          write(fd[1], r->last_dims, sizeof r->last_dims) < 0 ||
+          write(fd[1], r->last, (size_t)n * sizeof *r->last) < 0)
+        rc = 1;
+    }
+    close(fd[1]);
+    drop_cache(r); /* the cc backend's temporary files */
+    _exit(rc);
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  close(fd[1]);
+  Str got = {0};
+  size_t len = 0;
+  for (;;) {
+    char buf[4096];
+    ssize_t k = read(fd[0], buf, sizeof buf);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      break;
+    if (len + (size_t)k + 1 > got.cap) {
+      got.cap = 2 * (len + (size_t)k) + 64;
+      got.s = realloc(got.s, got.cap);
+      if (!got.s)
+        exit(EXIT_INPUT);
+    }
+    memcpy(got.s + len, buf, (size_t)k);
+    len += (size_t)k;
+  }
+  close(fd[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  int rc;
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) {
+    fflush(stdout);
+    fputs("\nKeyboardInterrupt\n", stderr);
+    rc = 1;
+  } else {
+    rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    int rank;
+    long dims[4];
+    size_t head = sizeof rank + sizeof dims;
+    if (len >= head) {
+      memcpy(&rank, got.s, sizeof rank);
+      memcpy(dims, got.s + sizeof rank, sizeof dims);
+      if (rank >= 0 && rank <= 4 && len == head + (size_t)count(dims, rank) * sizeof(double))
+        remember_last(r, (const double *)(void *)(got.s + head), dims, rank);
+    }
+  }
+  interrupted = 0;
+  free(got.s);
+  return rc;
+}
+
+/* A bare expression: its value, kept as `_`. */
+static int evaluate(Repl *r, void *arg) {
+  const char *shown;
+  Gradc *g = target_context(r, (const char *)arg, &shown);
+  if (!g)
+    return 1;
+  Opts o = *r->o;
+  Run run = {g, &o, gradc_var_count(g)};
+  int rc = cmd_eval(&run);
+  GradcFn *fv = rc == 0 ? gradc_fn_value(g) : NULL;
+  long dims[4];
+  if (fv && gradc_fn_res_data(fv, 0)) {
+    int rank = gradc_fn_res_shape(fv, 0, dims);
+    remember_last(r, gradc_fn_res_data(fv, 0), dims, rank);
+  }
+  return rc;
+}
+
+/* NAME = NUMBER or a tensor literal, for a variable of the session: its
+ * value, as :set gives it. 0: it is not that; else 1 + the exit code. */
+static int assign_value(Repl *r, const char *text, const char *nm) {
+  const char *rhs = skip_space(strchr(text, '=') + 1);
+  double x;
+  char *v = xstrdup(rhs);
+  char *e = v + strlen(v);
+  while (e > v && strchr(" \t\r\n", e[-1]))
+    *--e = 0;
+  if (!parse_number(v, &x) && v[0] != '[') {
+    free(v);
+    return 0;
+  }
+  char *prog = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+  int ok;
+  Gradc *g = context(r, prog, &ok);
+  free(prog);
+  if (!g || !ok || gradc_var_index(g, nm) < 0) {
+    free(v);
+    return 0;
+  }
+  for (int i = 0; i < r->n; i++) { /* a definition of that name is redefined instead */
+    char *sn;
+    Kind k = classify(r->st[i].text, &sn);
+    int def = k != K_DECL && sn && !strcmp(sn, nm);
+    free(sn);
+    if (def) {
+      free(v);
+      return 0;
+    }
+  }
+  char *word = fmt("%s=%s", nm, v);
+  free(v);
+  int rc = set_words(r, &word, 1);
+  free(word);
+  return 1 + rc;
+}
+
 /* A statement: check the session with it, then keep it. */
 static int statement(Repl *r, const char *text, const char *origin, int line) {
   r->prefix = 0;
@@ -500,16 +1080,16 @@ static int statement(Repl *r, const char *text, const char *origin, int line) {
   for (int i = 0; nm && i < r->n; i++)
     if (r->st[i].name && !strcmp(r->st[i].name, nm))
       at = i; /* a redefinition replaces it in place */
-  free(nm);
-  if (k == K_EXPR) {
-    const char *shown;
-    Gradc *g = target_context(r, text, &shown);
-    if (!g)
-      return 1;
-    Opts o = *r->o;
-    Run run = {g, &o, gradc_var_count(g)};
-    return cmd_eval(&run);
+  if (k == K_DEF) {
+    int set = assign_value(r, text, nm);
+    if (set) {
+      free(nm);
+      return set - 1;
+    }
   }
+  free(nm);
+  if (k == K_EXPR)
+    return interruptible(r, evaluate, (void *)text);
   char *prog = program(r, at < r->n ? at : -1, text, 1, at < r->n ? "output _repl_ = 0" : NULL, NULL);
   if (at == r->n) { /* new: append it, and an output so that any session compiles */
     free(prog);
@@ -554,18 +1134,52 @@ static char *rebase(const char *text, const char *file) {
 
 /* :load FILE: its statements join the session together, or not at all. */
 static int load(Repl *r, const char *path) {
-  FILE *f = fopen(path, "r");
+  FILE *f = fopen(path, "rb");
   if (!f) {
     fprintf(stderr, "repl: error: cannot open %s: %s\n", path, strerror(errno));
     return 1;
   }
+  char *data = NULL; /* read whole first: a directory or a binary file is one error, as in the CLI */
+  size_t len = 0, cap = 0, got;
+  static char chunk[65536];
+  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (len + got + 1 > cap) {
+      cap = 2 * (len + got) + 1;
+      data = realloc(data, cap);
+      if (!data)
+        exit(EXIT_INPUT);
+    }
+    memcpy(data + len, chunk, got);
+    len += got;
+  }
+  int err = ferror(f) ? errno : 0;
+  fclose(f);
+  if (err) {
+    fprintf(stderr, "repl: error: cannot read %s: %s\n", path, strerror(err));
+    free(data);
+    return 1;
+  }
+  Gradc *check = gradc_new();
+  if (check && gradc_compile_string(check, path, data ? data : "", len) != GRADC_OK &&
+      !strncmp(gradc_diag_message(check, 0), "this is not a text file", 23)) {
+    fputs(gradc_diag_render(check), stderr);
+    gradc_free(check);
+    free(data);
+    return 1;
+  }
+  gradc_free(check);
+  f = len ? fmemopen(data, len, "r") : fopen("/dev/null", "r");
+  if (!f) {
+    free(data);
+    return 1;
+  }
   char *line = NULL, *acc = NULL;
-  size_t cap = 0;
+  size_t linecap = 0;
   int lineno = 0, first = 0;
   Stmt *add = NULL;
   int nadd = 0;
   Str all = {0};
-  while (getline(&line, &cap, f) >= 0) {
+  while (getline(&line, &linecap, f) >= 0) {
     lineno++;
     line[strcspn(line, "\r\n")] = 0;
     char *joined = acc ? fmt("%s\n%s", acc, line) : xstrdup(line);
@@ -587,7 +1201,10 @@ static int load(Repl *r, const char *path) {
         add = realloc(add, ((size_t)nadd + 1) * sizeof *add);
         if (!add)
           exit(EXIT_INPUT);
-        part = rebase(part, path);
+        char *nm;
+        Kind k = classify(part, &nm);
+        free(nm);
+        part = k == K_EXPR ? fmt("f = %s", skip_space(part)) : rebase(part, path); /* as in a file */
         add[nadd++] = (Stmt){part, NULL, xstrdup(path), first};
         str_add(&all, part);
         str_add(&all, "\n");
@@ -601,6 +1218,7 @@ static int load(Repl *r, const char *path) {
   free(line);
   free(acc);
   fclose(f);
+  free(data);
   str_add(&all, "output _repl_ = 0");
   char *prog = program(r, -1, NULL, 1, all.s, NULL);
   Gradc *g = gradc_new();
@@ -666,6 +1284,72 @@ static int split_words(char *s, char **words, int max) {
   return n;
 }
 
+/* :set NAME=VALUE... (and NAME = VALUE): each name must be a variable of
+ * the session, and the value one that it can take; a later value of a
+ * name replaces the earlier one. */
+static int set_words(Repl *r, char **words, int nw) {
+  char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+  int ok, bad = 0;
+  Gradc *g = context(r, text, &ok);
+  free(text);
+  if (!g || !ok)
+    return 1;
+  for (int q = 0; q < nw; q++) {
+    char *w = words[q], *eq = strchr(w, '=');
+    if (!eq || eq == w || !is_name_char(w[0], 1)) {
+      fprintf(stderr, "repl: error: :set takes NAME=VALUE words, not '%s'\n", w);
+      bad = 1;
+      continue;
+    }
+    *eq = 0;
+    int defined = 0; /* a definition has no value to set */
+    for (int i = 0; i < r->n && !defined; i++) {
+      char *nm;
+      Kind k = classify(r->st[i].text, &nm);
+      if ((k == K_DEF || k == K_OUTPUT || k == K_FUNC) && nm && !strcmp(w, nm))
+        defined = k == K_FUNC ? 2 : 1;
+      free(nm);
+    }
+    if (defined) {
+      fprintf(stderr, "repl: error: '%s' is %s in the session; :set gives values to variables\n", w,
+              defined == 2 ? "a function" : "defined");
+    } else if (gradc_var_index(g, w) < 0) {
+      const char *hint = gradc_var_suggest(g, w);
+      fprintf(stderr, "repl: error: the session has no variable '%s'%s%s%s\n", w,
+              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    } else if (gradc_set_value_text(g, w, eq + 1) != GRADC_OK) {
+      for (int i = 0; i < gradc_diag_count(g); i++)
+        fprintf(stderr, "repl: error: %s\n", gradc_diag_message(g, i));
+      gradc_diag_clear(g);
+    } else {
+      for (int i = 0; i < r->nset; i++) /* the new value replaces the old one */
+        if (!strncmp(r->set[i], w, (size_t)(eq - w)) && r->set[i][eq - w] == '=') {
+          free(r->set[i]);
+          memmove(&r->set[i], &r->set[i + 1], (size_t)(r->nset - i - 1) * sizeof *r->set);
+          r->nset--;
+          break;
+        }
+      *eq = '=';
+      r->set = realloc(r->set, ((size_t)r->nset + 1) * sizeof *r->set);
+      if (!r->set)
+        exit(EXIT_INPUT);
+      r->set[r->nset++] = xstrdup(w);
+      continue;
+    }
+    *eq = '=';
+    bad = 1;
+  }
+  return bad;
+}
+
+typedef struct TargetCmd {
+  const char *cmd;
+  char *args;
+} TargetCmd;
+static int target_command(Repl *r, void *arg);
+
+static int timing(Repl *r, void *expr) { return cmd_time(r, expr); }
+
 static int command(Repl *r, char *line) {
   char *args = line;
   while (*args && *args != ' ' && *args != '\t')
@@ -673,7 +1357,6 @@ static int command(Repl *r, char *line) {
   if (*args)
     *args++ = 0;
   args = (char *)skip_space(args);
-  Opts o = *r->o;
   const char *cmd = line;
   int known = !strcmp(cmd, ":q");
   for (int i = 0; commands[i]; i++)
@@ -693,54 +1376,13 @@ static int command(Repl *r, char *line) {
   if (!strcmp(cmd, ":load"))
     return load(r, args);
   if (!strcmp(cmd, ":set")) {
-    int bad = 0;
     char *words[256];
     int nw = split_words(args, words, 256);
-    for (int q = 0; q < nw; q++) {
-      char *w = words[q];
-      if (!strchr(w, '=') || w[0] == '=') {
-        fprintf(stderr, "repl: error: :set takes NAME=VALUE words, not '%s'\n", w);
-        bad = 1;
-        continue;
-      }
-      int defined = 0; /* a definition has no value to set */
-      for (int i = 0; i < r->n && !defined; i++) {
-        char *nm;
-        Kind k = classify(r->st[i].text, &nm);
-        if ((k == K_DEF || k == K_OUTPUT || k == K_FUNC) && nm && !strncmp(w, nm, strlen(nm)) &&
-            w[strlen(nm)] == '=')
-          defined = k == K_FUNC ? 2 : 1;
-        free(nm);
-      }
-      if (defined) {
-        fprintf(stderr, "repl: error: '%.*s' is %s in the session; :set gives values to variables\n",
-                (int)(strchr(w, '=') - w), w, defined == 2 ? "a function" : "defined");
-        bad = 1;
-        continue;
-      }
-      r->set = realloc(r->set, ((size_t)r->nset + 1) * sizeof *r->set);
-      r->set[r->nset++] = xstrdup(w);
+    if (nw == 0) {
+      fprintf(stderr, "repl: error: :set NAME=VALUE...\n");
+      return 1;
     }
-    /* check them against the session now */
-    char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
-    int ok;
-    Gradc *g = context(r, text, &ok);
-    free(text);
-    for (int i = r->nset - 1; g && !bad && i >= 0 && i >= r->nset - 32; i--) {
-      char *eq = strchr(r->set[i], '=');
-      *eq = 0;
-      /* a name the session does not have yet keeps its value for later */
-      if (gradc_var_index(g, r->set[i]) >= 0 && gradc_set_value_text(g, r->set[i], eq + 1) != GRADC_OK) {
-        fputs(gradc_diag_render(g), stderr);
-        bad = 1;
-        free(r->set[i]);
-        memmove(&r->set[i], &r->set[i + 1], (size_t)(r->nset - i - 1) * sizeof *r->set);
-        r->nset--;
-      } else {
-        *eq = '=';
-      }
-    }
-    return bad;
+    return set_words(r, words, nw);
   }
   if (!strcmp(cmd, ":vars")) {
     char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
@@ -783,17 +1425,60 @@ static int command(Repl *r, char *line) {
         printf("  (no value)\n");
       }
     }
-    for (int i = 0; i < r->n; i++) { /* then the functions, as defined */
+    for (int i = 0; i < r->n; i++) { /* then the definitions and functions, as defined */
       char *nm;
-      if (classify(r->st[i].text, &nm) == K_FUNC)
+      if (classify(r->st[i].text, &nm) != K_DECL)
         printf("%s\n", skip_space(r->st[i].text));
       free(nm);
     }
     return 0;
   }
   if (!strcmp(cmd, ":time"))
-    return *args ? cmd_time(r, args) : (fprintf(stderr, "repl: error: :time EXPR\n"), 1);
-  /* the rest act on a target: a name or an expression */
+    return *args ? interruptible(r, timing, args) : (fprintf(stderr, "repl: error: :time EXPR\n"), 1);
+  return interruptible(r, target_command, &(TargetCmd){cmd, args});
+}
+
+/* Are the names that start the words of `list` (NAME=VALUE words, a wrt
+ * list a,b or x[1]) variables of the session? Else an error in the REPL's
+ * words with a hint, and -1. */
+static int check_vars(Repl *r, const char *what, const char *list) {
+  char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+  int ok, rc = 0;
+  Gradc *g = context(r, text, &ok);
+  free(text);
+  if (!g || !ok)
+    return -1;
+  char *copy = xstrdup(list), *words[256];
+  for (char *c = copy; *c; c++)
+    if (*c == ',' || *c == '=')
+      *c = ' ';
+  int nw = split_words(copy, words, 256);
+  for (int q = 0; q < nw; q++) {
+    const char *end;
+    char *nm = name_at(words[q], &end);
+    if (nm && words[q][strspn(words[q], "_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")] != '[' &&
+        end != words[q] + strlen(words[q])) { /* a value between the names: not a name */
+      free(nm);
+      continue;
+    }
+    if (nm && gradc_var_index(g, nm) < 0) {
+      const char *hint = gradc_var_suggest(g, nm);
+      fprintf(stderr, "repl: error: %s: the session has no variable '%s'%s%s%s\n", what, nm,
+              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+      rc = -1;
+    }
+    free(nm);
+  }
+  free(copy);
+  return rc;
+}
+
+/* A command that acts on a target: a name or an expression. */
+static int target_command(Repl *r, void *arg) {
+  const TargetCmd *tc = arg;
+  const char *cmd = tc->cmd;
+  char *args = tc->args;
+  Opts o = *r->o;
   char *wrtlist, *target;
   if (!strcmp(cmd, ":jvp")) { /* :jvp TARGET NAME=VALUE... */
     char *words[64];
@@ -819,7 +1504,17 @@ static int command(Repl *r, char *line) {
     o.tangent = &words[first];
     o.ntangent = nw - first;
     const char *shown;
-    Gradc *g = target_context(r, target, &shown);
+    Str names = {0}; /* the tangents' variables join the program */
+    Gradc *g = NULL;
+    for (int q = first; q < nw; q++) { /* NAME=VALUE: the names */
+      char *nm = name_at(words[q], NULL);
+      str_add(&names, nm ? nm : "");
+      str_add(&names, " ");
+      free(nm);
+    }
+    if (check_vars(r, ":jvp", names.s) == 0)
+      g = target_context_for(r, target, names.s, 1, &shown);
+    free(names.s);
     int rc = 1;
     if (g) {
       Run run = {g, &o, gradc_var_count(g)};
@@ -840,7 +1535,16 @@ static int command(Repl *r, char *line) {
     return 1;
   }
   const char *shown;
-  Gradc *g = target_context(r, target, &shown);
+  /* :diff, :emit and :dot need no values */
+  int values = strcmp(cmd, ":diff") && strcmp(cmd, ":emit") && strcmp(cmd, ":dot");
+  char *also = wrtlist ? xstrdup(wrtlist) : NULL;
+  for (char *c = also; c && *c; c++) /* "a,b" and "x[1]": the names */
+    if (!is_name_char(*c, 0))
+      *c = ' ';
+  char *what = fmt("%s ... wrt %s", cmd, wrtlist ? wrtlist : "");
+  Gradc *g = wrtlist && check_vars(r, what, wrtlist) < 0 ? NULL : target_context_for(r, target, also, values, &shown);
+  free(what);
+  free(also);
   if (!g)
     return 1;
   Run run = {g, &o, gradc_var_count(g)};
@@ -865,6 +1569,9 @@ static int command(Repl *r, char *line) {
     if (!strcmp(cmd, ":trace")) {
       o.wrt = wrtlist;
       rc = cmd_trace(&run, wrt, nwrt);
+    } else if (!is_scalar_output(g, 0)) {
+      fprintf(stderr, "repl: error: :diff needs a scalar: %s is a tensor (:diff sum(%s) wrt ...)\n", shown, shown);
+      rc = 1;
     } else {
       rc = 0;
       for (int k = 0; k < nwrt; k++) {
@@ -933,9 +1640,12 @@ static char *completion(const char *text, int state) {
 }
 
 static char **complete(const char *text, int start, int end) {
-  (void)start;
   (void)end;
   rl_attempted_completion_over = 1;
+  const char *line = skip_space(rl_line_buffer ? rl_line_buffer : "");
+  if (!strncmp(line, ":load", 5) && (line[5] == ' ' || line[5] == '\t') &&
+      start > (int)(line - rl_line_buffer) + 5) /* a file name */
+    return rl_completion_matches(text, rl_filename_completion_function);
   return rl_completion_matches(text, completion);
 }
 
@@ -961,15 +1671,41 @@ static void save_history(void) {
   free(path);
 }
 
-/* One input: a line, or several while brackets are open. NULL at the end. */
+/* Is an input that continues() cannot be continued any more: a syntax
+ * error before its end? */
+static int broken(Repl *r, const char *text) {
+  Gradc *g = gradc_new();
+  if (!g)
+    return 0;
+  gradc_set_backend(g, r->o->backend);
+  int bad = 0;
+  if (gradc_compile_string(g, "repl", text, strlen(text)) != GRADC_OK)
+    for (int i = 0; i < gradc_diag_count(g); i++)
+      bad |= strncmp(gradc_diag_message(g, i), "unexpected end of file", 22) != 0;
+  gradc_free(g);
+  return bad;
+}
+
+/* One input: a line, or several while brackets are open (or the line ends
+ * with an operator), until a line cannot continue it. NULL at the end; ""
+ * when Ctrl-C abandoned it. */
 static char *read_input(Repl *r) {
   char *acc = NULL;
   for (;;) {
     char *line;
     if (r->tty) {
+      interrupted = 0;
       line = readline(acc ? "...> " : "gradc> ");
-      if (!line)
+      if (!line && interrupted) { /* Ctrl-C: a new prompt, as Python's REPL */
+        fputs("\nKeyboardInterrupt\n", stderr);
+        interrupted = 0;
+        free(acc);
+        return xstrdup("");
+      }
+      if (!line) { /* Ctrl-D */
+        putchar('\n');
         break;
+      }
     } else {
       size_t cap = 0;
       line = NULL;
@@ -984,7 +1720,7 @@ static char *read_input(Repl *r) {
     free(acc);
     free(line);
     acc = joined;
-    if (!continues(acc) || acc[0] == ':')
+    if (!continues(acc) || acc[0] == ':' || broken(r, acc))
       break;
   }
   return acc;
@@ -1001,6 +1737,9 @@ int repl_main(const Opts *o) {
       read_history(h);
       free(h);
     }
+    struct sigaction sa = {.sa_handler = on_sigint}; /* no SA_RESTART: readline returns */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
     printf("gradc %s: type :help for commands, :quit to leave\n", GRADC_VERSION);
   }
   if (o->file && load(&r, o->file))
@@ -1010,11 +1749,18 @@ int repl_main(const Opts *o) {
     int last = r.lineno, start = last;
     for (const char *c = in; *c; c++)
       start -= *c == '\n';
-    const char *s = skip_space(in);
     int rc = 0;
+    if (*skip_space(in) && *skip_space(in) != '#' && r.tty) {
+      add_history(in);
+      save_history(); /* as lines are entered: a session that is killed keeps them */
+    }
+    char *sub = with_last(&r, in); /* `_`: the last value printed */
+    if (sub) {
+      free(in);
+      in = sub;
+    }
+    const char *s = skip_space(in);
     if (*s && *s != '#') {
-      if (r.tty)
-        add_history(in);
       free(r.line_text);
       r.line_text = xstrdup(in);
       r.coloff = 0;
@@ -1045,9 +1791,8 @@ int repl_main(const Opts *o) {
     if (rc > 0)
       r.failed = 1;
   }
-  if (r.tty)
-    save_history();
   free(r.line_text);
+  free(r.last);
   for (int i = 0; i < r.n; i++) {
     free(r.st[i].text);
     free(r.st[i].name);

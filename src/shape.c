@@ -191,10 +191,10 @@ NodeId shape_unbroadcast(Dag *g, NodeId adj, ShapeId to) {
   if (adj == NO_NODE)
     return NO_NODE;
   /* then the dimensions where `to` has 1 */
-  const Shape *t = shape_get(g, to);
-  for (int i = 0; i < t->rank && adj != NO_NODE; i++) {
+  Shape t = *shape_get(g, to); /* a copy: interning a shape may move the table */
+  for (int i = 0; i < t.rank && adj != NO_NODE; i++) {
     const Shape *a = shape_get(g, dag_shape(g, adj));
-    if (t->dim[i] == 1 && a->dim[i] != 1) {
+    if (t.dim[i] == 1 && a->dim[i] != 1) {
       ShapeId keep = shape_keepdims(g, dag_shape(g, adj), i);
       adj = dag_reshape(g, dag_sum(g, adj, i), keep);
     }

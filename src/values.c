@@ -18,10 +18,11 @@ static int ensure(Gradc *g) {
     return 1;
   g->vals = calloc((size_t)g->prog.nvars + 1, sizeof *g->vals);
   g->dimval = malloc(((size_t)g->prog.ndims + 1) * sizeof *g->dimval);
-  if (!g->vals || !g->dimval)
+  g->dimgiven = malloc(((size_t)g->prog.ndims + 1) * sizeof *g->dimgiven);
+  if (!g->vals || !g->dimval || !g->dimgiven)
     return 0;
   for (int k = 0; k < g->prog.ndims; k++)
-    g->dimval[k] = -1;
+    g->dimval[k] = g->dimgiven[k] = -1;
   return 1;
 }
 
@@ -31,8 +32,10 @@ void values_free(Gradc *g) {
       free(g->vals[i].data);
   free(g->vals);
   free(g->dimval);
+  free(g->dimgiven);
   g->vals = NULL;
   g->dimval = NULL;
+  g->dimgiven = NULL;
 }
 
 long values_size(const Gradc *g, ShapeId s) {
@@ -451,6 +454,11 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
         return store(g, var, data, dims, 1, level, path);
       return store(g, var, data, dims, 2, level, path);
     }
+    double *fast;
+    long fdims[MAX_RANK];
+    int frank;
+    if (json_array_file(path, &fast, fdims, &frank) == 0) /* json_array.c */
+      return store(g, var, fast, fdims, frank, level, path);
     json_error_t err;
     json_t *j = json_load_file(path, JSON_DECODE_ANY, &err);
     if (!j) {
@@ -492,6 +500,17 @@ GradcStatus gradc_set_value_text(Gradc *g, const char *name, const char *text) {
   if (!ensure(g))
     return GRADC_ERR_NOMEM;
   int k = program_var_index(&g->prog, name);
+  for (int d = 0; k < 0 && d < g->prog.ndims; d++)
+    if (!strcmp(g->prog.dimnames[d], name)) { /* N=1000: a dimension's size */
+      char *end;
+      errno = 0;
+      long n = strtol(text, &end, 10);
+      if (end == text || *end || errno || n < 1) {
+        ERROR(g, "%s=%s: the size of a dimension is a positive integer", name, text);
+        return GRADC_ERR_INPUT;
+      }
+      return gradc_set_dim(g, d, n);
+    }
   if (k < 0) {
     const char *hint = gradc_var_suggest(g, name);
     if (program_output_index(&g->prog, name) >= 0)
@@ -547,14 +566,14 @@ GradcStatus gradc_set_inputs_file(Gradc *g, const char *path) {
 
 /* ---- defaults and dimensions -------------------------------------------------------------- */
 
-static uint64_t splitmix(uint64_t *s) {
+uint64_t values_splitmix(uint64_t *s) {
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
 
-static double uniform01(uint64_t *s) { return ((double)(splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
+static double uniform01(uint64_t *s) { return ((double)(values_splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
 
 static double normal(uint64_t *s) { /* Box-Muller */
   double u = uniform01(s), v = uniform01(s);
@@ -569,7 +588,7 @@ static GradcStatus bind_dims(Gradc *g) {
   if (!from)
     return GRADC_ERR_NOMEM;
   for (int k = 0; k < g->prog.ndims; k++) {
-    g->dimval[k] = -1;
+    g->dimval[k] = g->dimgiven[k];
     from[k] = -1;
   }
   GradcStatus st = GRADC_OK;
@@ -585,6 +604,10 @@ static GradcStatus bind_dims(Gradc *g) {
       if (g->dimval[k] < 0) {
         g->dimval[k] = v->dims[d];
         from[k] = i;
+      } else if (g->dimval[k] != v->dims[d] && from[k] < 0) {
+        ERROR(g, "dimension %s is %ld (%s=%ld) but %ld in '%s'", g->prog.dimnames[k], g->dimval[k],
+              g->prog.dimnames[k], g->dimval[k], v->dims[d], g->prog.vars[i].name);
+        st = GRADC_ERR_INPUT;
       } else if (g->dimval[k] != v->dims[d]) {
         ERROR(g, "dimension %s is %ld in '%s' but %ld in '%s'", g->prog.dimnames[k],
               g->dimval[k], g->prog.vars[from[k]].name, v->dims[d], g->prog.vars[i].name);
@@ -594,6 +617,17 @@ static GradcStatus bind_dims(Gradc *g) {
   }
   free(from);
   return st;
+}
+
+GradcStatus gradc_set_dim(Gradc *g, int k, long size) {
+  if (!ensure(g))
+    return GRADC_ERR_NOMEM;
+  if (k < 0 || k >= g->prog.ndims || size < 1) {
+    ERROR(g, "gradc_set_dim: no dimension %d, or a size below 1", k);
+    return GRADC_ERR_INPUT;
+  }
+  g->dimgiven[k] = g->dimval[k] = size;
+  return GRADC_OK;
 }
 
 GradcStatus gradc_set_defaults(Gradc *g, unsigned long long seed, int random_scalars) {

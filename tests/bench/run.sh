@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
-cmake --build "$build" --target bench_grad bench_compile bench_mlp -j"$(nproc)" >/dev/null
+cmake --build "$build" --target bench_grad bench_compile bench_mlp bench_sparse bench_jacobian gradc -j"$(nproc)" >/dev/null
 echo "== bench_grad: value+gradient against value (ops and time), tcc and cc"
 "$build"/tests/bench/bench_grad --json "$build"/bench_grad.json
 echo
@@ -13,3 +13,12 @@ echo "== bench_compile: seconds per stage and per node, peak memory"
 echo
 echo "== bench_mlp: emitted C against a hand-written backprop (cc -O2), loops and BLAS"
 "$build"/tests/bench/bench_mlp --json "$build"/bench_mlp.json
+echo
+echo "== bench_sparse: sparse Hessians and Jacobians by colouring, against value, sweep and dense"
+"$build"/tests/bench/bench_sparse --json "$build"/bench_sparse.json
+echo
+echo "== sparse.sh: the same as whole gradc commands (wall and CPU)"
+tests/bench/sparse.sh "$build"
+echo
+echo "== bench_jacobian: vector mode against one direction per sweep, and the whole command"
+"$build"/tests/bench/bench_jacobian --json "$build"/bench_jacobian.json --cli "$build"/gradc

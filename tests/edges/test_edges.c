@@ -574,6 +574,78 @@ static GradcFn *need(Report *r, Gradc *g, GradcFn *f, const char *what) {
   return f;
 }
 
+/* The Jacobian by vector mode (gradc_fn_jvp_vector, K columns per call,
+ * or gradc_fn_vjp_vector, K rows), which must be the one-direction
+ * Jacobian `want` bit for bit (NaN with NaN): the same strong zeros. */
+static void vector_jacobian(Report *r, const Prog *p, int reverse, int K, const double *want) {
+  Gradc *g = p->g;
+  size_t jn = (size_t)(p->nrow * p->ncol) + 1;
+  double *J = calloc(jn, sizeof *J), *buf[8] = {0};
+  cr_assert_not_null(J);
+  const char *mode = reverse ? "vjp_vector" : "jvp_vector";
+  if (!reverse) {
+    GradcFn *f = need(r, g, gradc_fn_jvp_vector(g, NULL, 0, K), "gradc_fn_jvp_vector");
+    for (int w = 0; w < p->np; w++)
+      buf[w] = calloc((size_t)(K * p->psize[w]) + 1, sizeof(double));
+    for (long c0 = 0; f && c0 < p->ncol; c0 += K) {
+      for (int d = 0; d < K && c0 + d < p->ncol; d++) { /* unit tangent of column c0 + d */
+        int w = 0;
+        while (c0 + d >= p->poff[w + 1])
+          w++;
+        buf[w][d * p->psize[w] + c0 + d - p->poff[w]] = 1;
+      }
+      GradcStatus st = gradc_run(f, (const double *const *)buf);
+      for (int w = 0; w < p->np; w++)
+        memset(buf[w], 0, (size_t)(K * p->psize[w]) * sizeof(double));
+      if (st != GRADC_OK) {
+        bad(r, "%s: run failed: %s", mode, gradc_diag_render(g));
+        break;
+      }
+      for (int o = 0; o < p->no; o++) {
+        const double *t = gradc_fn_res_data(f, p->no + o);
+        for (int d = 0; d < K && c0 + d < p->ncol; d++)
+          for (long i = 0; i < p->osize[o]; i++)
+            J[(p->ooff[o] + i) * p->ncol + c0 + d] = t[d * p->osize[o] + i];
+      }
+    }
+  } else {
+    for (int o = 0; o < p->no; o++) {
+      GradcFn *f = need(r, g, gradc_fn_vjp_vector(g, o, NULL, 0, K), "gradc_fn_vjp_vector");
+      double *ct = calloc((size_t)(K * p->osize[o]) + 1, sizeof *ct);
+      for (long r0 = 0; f && r0 < p->osize[o]; r0 += K) {
+        for (int d = 0; d < K && r0 + d < p->osize[o]; d++)
+          ct[d * p->osize[o] + r0 + d] = 1;
+        const double *args[1] = {ct};
+        GradcStatus st = gradc_run(f, args);
+        memset(ct, 0, (size_t)(K * p->osize[o]) * sizeof *ct);
+        if (st != GRADC_OK) {
+          bad(r, "%s: run failed: %s", mode, gradc_diag_render(g));
+          break;
+        }
+        for (int w = 0; w < p->np; w++) {
+          const double *a = gradc_fn_res_data(f, 1 + w);
+          for (int d = 0; d < K && r0 + d < p->osize[o]; d++)
+            memcpy(J + (p->ooff[o] + r0 + d) * p->ncol + p->poff[w], a + d * p->psize[w],
+                   (size_t)p->psize[w] * sizeof *a);
+        }
+      }
+      free(ct);
+    }
+  }
+  for (long i = 0; i < p->nrow; i++)
+    for (long j = 0; j < p->ncol; j++) {
+      double x = want[i * p->ncol + j], y = J[i * p->ncol + j];
+      if (!(memcmp(&x, &y, sizeof x) == 0 || (isnan(x) && isnan(y)))) {
+        char what[160];
+        jac_name(what, sizeof what, p, mode, i, j);
+        bad(r, "%s (K = %d): %.17g, one direction at a time %.17g", what, K, y, x);
+      }
+    }
+  for (int w = 0; w < p->np; w++)
+    free(buf[w]);
+  free(J);
+}
+
 static void run_api(const Case *c, GradcBackend b, Report *r) {
   Prog p;
   if (prog_open(&p, c, b, r) != 0) {
@@ -685,6 +757,13 @@ static void run_api(const Case *c, GradcBackend b, Report *r) {
 
   check_jacobians(r, &p, "jvp (forward)", have_fwd ? fwd : NULL, "vjp (reverse)",
                   have_rev ? rev : NULL);
+  /* vector mode: the same Jacobians, bit for bit, K directions per call */
+  if (have_fwd)
+    vector_jacobian(r, &p, 0, 2, fwd);
+  if (have_fwd)
+    vector_jacobian(r, &p, 0, (int)p.ncol, fwd);
+  if (have_rev)
+    vector_jacobian(r, &p, 1, 3, rev);
   /* the gradient function against forward mode, on the scalar outputs' rows */
   if (have_grad)
     for (int o = 0; o < p.no; o++) {

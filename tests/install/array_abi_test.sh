@@ -3,12 +3,12 @@
 #
 #   tests/install/array_abi_test.sh GRADC ARRAY_ABI_CHECK REPO_ROOT
 #
-# For each examples/*.expr, examples/mgh/*.expr and tests/install/data/*.expr
-# (derived dimensions in shapes): emit with --abi array and a header; compile with cc -std=c99 -Wall -Wextra -pedantic -Werror
+# For each examples/*.expr, examples/*/*.expr (mgh/, sparse/) and
+# tests/install/data/*.expr (derived dimensions in shapes): emit with --abi array and a header; compile with cc -std=c99 -Wall -Wextra -pedantic -Werror
 # (-O2, as a shared object, -lm only, no -I: generated C includes no gradc
 # header); then array_abi_check calls every function through the array
 # ABI and compares it with the JIT bit for bit (see array_abi_check.c).
-# `param x[N]` without a default gets an 8-element x. EXAMPLE_FILTER: a
+# A file with `param x[N]` gets an 8-element x. EXAMPLE_FILTER: a
 # glob over the paths.
 set -u
 [ $# -eq 3 ] || { echo "usage: $0 GRADC ARRAY_ABI_CHECK REPO_ROOT" >&2; exit 2; }
@@ -20,11 +20,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/gradc-abi-XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT INT TERM
 X8='x=[0.3,-0.7,1.1,0.5,-1.3,0.9,0.2,-0.4]'
 pass=0 fail=0 failed=""
-for file in examples/*.expr examples/mgh/*.expr tests/install/data/*.expr; do
+for file in examples/*.expr examples/*/*.expr tests/install/data/*.expr; do
   case $file in $filter) ;; *) continue ;; esac
   name=$(basename "$file" .expr)
   set --
-  grep -q '^param x\[N\]$' "$file" && set -- "$X8"
+  grep -q '^param x\[N\]' "$file" && set -- "$X8"
   if ! "$gradc" emit "$file" --abi array --prefix "$name" -o "$tmp/$name.c" --header "$tmp/$name.h" \
       >"$tmp/log" 2>&1; then
     echo "FAIL $file: emit"; cat "$tmp/log"; fail=$((fail + 1)); failed="$failed $name"; continue

@@ -7,7 +7,10 @@
  * recalls earlier lines with the arrow keys and edits them, makes an
  * error, continues an input on a second line, quits, and checks the
  * history file; then starts a second session and recalls the first one's
- * last line from that history. Exits 0 when everything was seen, 1 with a
+ * last line from that history; then a third: Ctrl-C while typing, in an
+ * open statement and during a long command (a new prompt each time, as in
+ * Python's REPL), the history file while it runs, file-name completion
+ * after :load, and Ctrl-D to leave. Exits 0 when everything was seen, 1 with a
  * transcript otherwise (and always with PTY_SESSION_VERBOSE set). */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -28,6 +31,9 @@
 #define UP "\033[A"
 #define LEFT "\033[D"
 #define BACKSPACE "\177"
+#define CTRL_C "\003"
+#define CTRL_D "\004"
+#define CTRL_U "\025"
 #define TIMEOUT_MS 15000
 
 typedef struct Session {
@@ -246,8 +252,8 @@ int main(int argc, char **argv) {
   expect(&s, "type :help for commands");
   expect(&s, "gradc> ");
   settle(&s);
-  line(&s, ":set w=5", NULL);
   line(&s, "v = w + 1", NULL);
+  line(&s, ":set w=5", NULL); /* w is a variable once the session uses it */
   line(&s, "v*w", "f = 30\r\n");
   line(&s, "w*2", "f = 10\r\n");
   /* up-arrow recalls w*2; backspace, 3, Enter gives w*3 */
@@ -319,6 +325,66 @@ int main(int argc, char **argv) {
   if (rc != 0)
     die(&s2, "the second session exited with %d", rc);
   free(s2.buf);
+
+  /* ---- keys: Ctrl-C and Ctrl-D as in Python's REPL ---------------------------------- */
+  Session s3 = start(gradc, "the third session (Ctrl-C, Ctrl-D, history, completion)");
+  expect(&s3, "gradc> ");
+  settle(&s3);
+  /* Ctrl-C while typing abandons the line: what follows is a new input */
+  type(&s3, "w + ");
+  settle(&s3);
+  type(&s3, CTRL_C);
+  expect(&s3, "KeyboardInterrupt");
+  expect(&s3, "gradc> ");
+  settle(&s3);
+  line(&s3, "1+1", "f = 2\r\n");
+  /* and in the middle of an open statement */
+  type(&s3, "(1 +\r");
+  expect(&s3, "...> ");
+  settle(&s3);
+  type(&s3, CTRL_C);
+  expect(&s3, "KeyboardInterrupt");
+  expect(&s3, "gradc> ");
+  settle(&s3);
+  line(&s3, "2*3", "f = 6\r\n");
+  line(&s3, "_ + 1", "f = 7\r\n"); /* _ comes back from the process that computed it */
+  /* history is written as lines are entered, not only at the end */
+  h = slurp(hist);
+  if (!h || !strstr(h, "2*3"))
+    die(&s3, "the history file lacks '2*3' while the session is still running");
+  free(h);
+  /* Ctrl-C interrupts a long command (central differences of a function
+   * of 1000 variables that builds a 1000 x 1000 matrix: minutes) and the
+   * session goes on with its definitions */
+  line(&s3, "param x[1000] = randn(1)", NULL);
+  line(&s3, "g = sum((x[:, None] * x[None, :])^2)", NULL);
+  type(&s3, ":check g\r");
+  long t0 = now_ms();
+  while (now_ms() - t0 < 1000)
+    pump(&s3, 100);
+  type(&s3, CTRL_C);
+  expect(&s3, "KeyboardInterrupt");
+  expect(&s3, "gradc> ");
+  if (now_ms() - t0 > 8000)
+    die(&s3, "Ctrl-C took %ld ms to stop the command", now_ms() - t0);
+  settle(&s3);
+  line(&s3, "g > 0", "f = 1\r\n");
+  /* file names complete after :load */
+  type(&s3, ":load ");
+  type(&s3, dir);
+  type(&s3, "/hist\t");
+  expect(&s3, "ory"); /* libedit writes only what the completion adds to "hist" */
+  settle(&s3);
+  type(&s3, CTRL_U);
+  settle(&s3);
+  /* Ctrl-D at an empty prompt ends the session */
+  type(&s3, CTRL_D);
+  rc = finish(&s3);
+  if (getenv("PTY_SESSION_VERBOSE"))
+    dump(&s3);
+  if (rc != 0 && rc != 1)
+    die(&s3, "the third session exited with %d after Ctrl-D", rc);
+  free(s3.buf);
   cleanup();
   puts("ok pty_session");
   return 0;

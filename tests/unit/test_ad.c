@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#define TEST_UTIL_RANDOM
 #include "test_util.h"
 
 /* ---- a program with value, gradient and JVP functions ----------------------- */
@@ -389,41 +390,9 @@ Test(ad, gradients_flow_through_vector_literals) {
 
 /* ---- random expressions ---------------------------------------------------------------------- */
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next_u64(void) {
-  uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static double uniform(double lo, double hi) {
-  return lo + (hi - lo) * (double)(next_u64() >> 11) * 0x1.0p-53;
-}
-static int pick(int n) { return (int)(next_u64() % (uint64_t)n); }
+/* next_u64, uniform, pick, Str and put: test_util.h */
 
 enum { BATCH = 8 }; /* random expressions per compiled program */
-
-typedef struct Str {
-  char *s;
-  size_t len, cap;
-} Str;
-
-static void put(Str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(Str *b, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (b->len + (size_t)n + 1 > b->cap) {
-    b->cap = (b->len + (size_t)n + 1) * 2;
-    b->s = realloc(b->s, b->cap);
-    cr_assert_not_null(b->s);
-  }
-  va_start(ap, fmt);
-  vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
-}
 
 /* An expression over a, b, c (each in [-1, 1]) whose value is within
  * [-2, 2] by construction, so every domain restriction below holds:

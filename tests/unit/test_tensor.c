@@ -526,3 +526,38 @@ Test(tensor, new_built_ins_emit_loops_and_tcc_and_cc_agree_to_the_bit) {
   gradc_free(g[0]);
   gradc_free(g[1]);
 }
+
+/* Derivative code multiplies by an operand that may be infinite with
+ * strong zeros (SPEC 1.6); with --blas such a product runs as cblas_dgemm
+ * when every element is finite, else as the loops: sqrt'(0) = inf in the
+ * adjoint of X @ W' gives the same gradient with and without BLAS. */
+Test(tensor, strong_zero_products_by_blas_fall_back_to_loops_at_infinities) {
+  static const char *src = "input X[3, 2]\nparam W[2, 2]\noutput L = sum(sqrt(X @ W'))\n";
+  static const double x[6] = {1, 0, 0, 1, 2, 3};
+  static const double ws[2][4] = {{1, 0, 0, 2}, {1, 0.5, 0.25, 2}}; /* zeros in X @ W', none */
+  long dx[2] = {3, 2}, dw[2] = {2, 2};
+  for (int c = 0; c < 2; c++) {
+    double grad[2][4];
+    for (int blas = 0; blas < 2; blas++) {
+      Gradc *g = gradc_new();
+      if (blas && gradc_set_blas(g, 1) < 0) {
+        gradc_free(g);
+        return; /* built without OpenBLAS: nothing to compare */
+      }
+      cr_assert_eq(gradc_compile_string(g, "t.expr", src, strlen(src)), GRADC_OK);
+      gradc_set_value(g, 0, x, dx, 2);
+      gradc_set_value(g, 1, ws[c], dw, 2);
+      cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK, "%s", gradc_diag_render(g));
+      GradcFn *f = gradc_fn_grad(g, NULL, 0);
+      cr_assert(f && gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+      memcpy(grad[blas], gradc_fn_res_data(f, 1), sizeof grad[blas]);
+      gradc_free(g);
+    }
+    for (int i = 0; i < 4; i++) {
+      double a = grad[0][i], b = grad[1][i];
+      cr_assert(a == b || fabs(a - b) <= 1e-14 * fabs(a), "dL/dW[%d]: loops %.17g, BLAS %.17g", i, a, b);
+    }
+    if (c == 0) /* dL/dW[1][1] sums inf * 0 (strong: 0) and finite terms */
+      cr_assert(isinf(grad[1][2]) && isfinite(grad[1][3]), "%g %g", grad[1][2], grad[1][3]);
+  }
+}

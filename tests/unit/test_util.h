@@ -5,6 +5,8 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,45 @@
 #else
 #define ASSERT_NO_LEAKS() ((void)0)
 #endif
+
+#ifdef TEST_UTIL_RANDOM /* defined by the tests that generate programs */
+/* Seeded random numbers for generated tests (splitmix64): the same
+ * sequence in every run of an executable. */
+static inline uint64_t next_u64(void) {
+  static uint64_t rng = 0x9E3779B97F4A7C15ull;
+  uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+static inline double uniform(double lo, double hi) {
+  return lo + (hi - lo) * (double)(next_u64() >> 11) * 0x1.0p-53;
+}
+static inline int pick(int n) { return (int)(next_u64() % (uint64_t)n); }
+#endif
+
+/* A growing string for generated programs. */
+typedef struct Str {
+  char *s;
+  size_t len, cap;
+} Str;
+
+static inline void put(Str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void put(Str *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (b->len + (size_t)n + 1 > b->cap) {
+    b->cap = (b->len + (size_t)n + 1) * 2;
+    b->s = realloc(b->s, b->cap);
+    cr_assert_not_null(b->s);
+  }
+  va_start(ap, fmt);
+  vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
 
 /* Compile a NUL-terminated program; the context is returned either way. */
 static inline Gradc *compile_src(const char *text, GradcStatus *st) {

@@ -1,0 +1,1 @@
+diff examples/iris_mlp.expr --wrt V,b,W,c

@@ -1,0 +1,1 @@
+diff examples/seed_scalar.expr --wrt ww

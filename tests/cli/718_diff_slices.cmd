@@ -1,0 +1,1 @@
+diff tests/cli/718_diff_slices.expr --wrt x

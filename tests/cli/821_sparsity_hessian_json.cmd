@@ -1,0 +1,1 @@
+sparsity --hessian examples/sparse/chained_rosenbrock.expr N=6 --json

@@ -1,0 +1,1 @@
+sparsity examples/sparse/broyden_banded_residual.expr N=1000

@@ -1,0 +1,1 @@
+hessian --sparse examples/sparse/chained_rosenbrock.expr N=5

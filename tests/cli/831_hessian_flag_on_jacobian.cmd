@@ -1,0 +1,1 @@
+jacobian examples/sparse/chained_rosenbrock.expr N=3 --hessian

@@ -1,0 +1,1 @@
+sparsity --hessian tests/cli/data/s83_vec.expr

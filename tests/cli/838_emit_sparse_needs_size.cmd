@@ -1,0 +1,1 @@
+emit --sparse examples/sparse/chained_rosenbrock.expr

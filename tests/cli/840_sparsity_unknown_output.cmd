@@ -1,0 +1,1 @@
+sparsity tests/cli/data/s82_two.expr c=[1,0,2] --output nope

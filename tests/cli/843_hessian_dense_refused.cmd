@@ -1,0 +1,1 @@
+hessian examples/sparse/chained_rosenbrock.expr N=100000

@@ -1,0 +1,1 @@
+grad examples/sparse/chained_rosenbrock.expr N=3 --sparse

@@ -1,0 +1,1 @@
+sparsity tests/cli/data/s84_matvec.expr --json

@@ -1,0 +1,1 @@
+sparsity --hessian examples/mgh/extended_powell_singular.expr N=10

@@ -1,0 +1,1 @@
+spectrum tests/cli/data/spectrum_bowl.expr --output v

@@ -1,0 +1,1 @@
+eval tests/cli/data/spectrum_saddle.expr --k 2

@@ -1,0 +1,1 @@
+spectrum tests/cli/data/spectrum_diagonal.expr --k 2

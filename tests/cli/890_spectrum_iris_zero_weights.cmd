@@ -1,0 +1,1 @@
+spectrum examples/iris_mlp.expr --inputs examples/iris_zero.json
