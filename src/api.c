@@ -9,6 +9,7 @@
 #include "ir.h"
 
 #include "api.h"
+#include "parallel.h"
 #include "sparsity.h"
 
 #include <time.h>
@@ -24,6 +25,7 @@ static double now(void) {
 Gradc *gradc_new(void) { return calloc(1, sizeof(Gradc)); }
 
 static void free_fn(GradcFn *f) {
+  par_fn_free(f);
   jit_free(f->mod);
   free(f->work);
   free(f->key);
@@ -59,6 +61,7 @@ void gradc_free(Gradc *g) {
   free((char *)g->src.text);
   free((char *)g->src.name);
   arena_free(&g->arena);
+  par_ctx_free(g);
   free(g);
 }
 
@@ -898,18 +901,24 @@ GradcStatus gradc_call(GradcFn *f, const double *const *args, double *const *res
   return gradc_call_dims(f, NULL, args, res);
 }
 
+int api_values_ready(Gradc *g) {
+  if (!g->vals) {
+    gradc_error(g, GRADC_ERR_USAGE, "no values: call gradc_set_defaults first");
+    return 0;
+  }
+  for (int i = 0; i < g->prog.nvars; i++)
+    if (!g->vals[i].set) {
+      gradc_error(g, GRADC_ERR_USAGE, "no value for '%s'", g->prog.vars[i].name);
+      return 0;
+    }
+  return 1;
+}
+
 GradcStatus gradc_run(GradcFn *f, const double *const *tangents) {
   Gradc *g = f->g;
   int nv = g->prog.nvars;
-  if (!g->vals) {
-    gradc_error(g, GRADC_ERR_USAGE, "no values: call gradc_set_defaults first");
+  if (!api_values_ready(g))
     return GRADC_ERR_USAGE;
-  }
-  for (int i = 0; i < nv; i++)
-    if (!g->vals[i].set) {
-      gradc_error(g, GRADC_ERR_USAGE, "no value for '%s'", g->prog.vars[i].name);
-      return GRADC_ERR_USAGE;
-    }
   const double **args = malloc(((size_t)f->nargs + 1) * sizeof *args);
   if (!f->resdata)
     f->resdata = calloc((size_t)f->nres + 1, sizeof *f->resdata);
@@ -928,7 +937,9 @@ GradcStatus gradc_run(GradcFn *f, const double *const *tangents) {
       return GRADC_ERR_NOMEM;
     }
   }
-  GradcStatus st = gradc_call_dims(f, g->dimval, args, f->resdata);
+  GradcStatus st;
+  if (!par_run(f, args, &st)) /* blocks of rows on threads (parallel.c), or one call */
+    st = gradc_call_dims(f, g->dimval, args, f->resdata);
   free(args);
   return st;
 }
@@ -982,19 +993,21 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     nparams += prog->vars[i].kind == VAR_PARAM;
   int nv = prog->nvars;
   int nfns = 0;
-  EmitFn *fns = calloc(3 * (size_t)prog->nouts, sizeof *fns);
+  EmitFn *fns = calloc(4 * (size_t)prog->nouts, sizeof *fns);
   EmitArg *args = calloc((size_t)(nv + nparams) + 1, sizeof *args);
   int *arg_of_var = malloc(((size_t)(nv + nparams) + 1) * sizeof *arg_of_var);
   NodeId *seed = malloc(((size_t)nv + 1) * sizeof *seed);
-  EmitRes *res = calloc((size_t)prog->nouts * (size_t)(nparams + 4) + 1, sizeof *res);
+  EmitRes *res = calloc((size_t)prog->nouts * (size_t)(3 * nparams + 5) + 1, sizeof *res);
+  int *pw = malloc(((size_t)nparams + 1) * sizeof *pw);          /* the params, for P_F_hvp */
+  NodeId *pn = malloc(3 * ((size_t)nparams + 1) * sizeof *pn);   /* their v, gradient, H v */
   /* names for emit --abi array, parallel to args and res (emit_array.c;
    * entries of res beyond nres_names get their C names) */
-  int nres_names = prog->nouts * (nparams + 4);
+  int nres_names = prog->nouts * (3 * nparams + 5);
   const char **argname = calloc((size_t)(nv + nparams) + 1, sizeof *argname);
   const char **resname = calloc((size_t)nres_names + 1, sizeof *resname);
   Buf src = {0}, hdr = {0};
   GradcStatus st = GRADC_OK;
-  if (!fns || !args || !arg_of_var || !seed || !res || !argname || !resname) {
+  if (!fns || !args || !arg_of_var || !seed || !res || !pw || !pn || !argname || !resname) {
     st = GRADC_ERR_NOMEM;
     goto done;
   }
@@ -1021,13 +1034,16 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
       argname[idx] = arena_fmt_name(g, "tangent of ", prog->vars[k].name, "");
       arg_of_var[idx] = idx;
       seed[k] = dag_var(d, idx, prog->vars[k].shape);
+      pw[np - 1] = k;
+      pn[np - 1] = seed[k];
     }
   /* C function names must not collide: P_a_grad vs an output named a_grad */
   for (int o = 0; o < prog->nouts; o++)
     for (int q = 0; q < prog->nouts; q++) {
       const char *a = prog->outs[o].name, *b = prog->outs[q].name;
       size_t la = strlen(a);
-      if (!strncmp(a, b, la) && (!strcmp(b + la, "_grad") || !strcmp(b + la, "_jvp"))) {
+      if (!strncmp(a, b, la) &&
+          (!strcmp(b + la, "_grad") || !strcmp(b + la, "_jvp") || !strcmp(b + la, "_hvp"))) {
         diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, prog->outs[q].span, NULL,
                  "output '%s' would have the same C name as the %s function of '%s'",
                  b, b + la + 1, a);
@@ -1041,8 +1057,8 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     const char *oc = emit_ident(&g->arena, out->name);
     EmitFn *fv = &fns[nfns], *fg = fv + 1;
     int scalar = dag_shape(d, out->node) == SHAPE_SCALAR;
-    EmitFn *fj = scalar ? fv + 2 : fv + 1;
-    nfns += scalar ? 3 : 2;
+    EmitFn *fj = scalar ? fv + 2 : fv + 1, *fh = fv + 3;
+    nfns += scalar ? 4 : 2;
     /* value */
     *r = (EmitRes){oc, out->node, "the value"};
     resname[r - res] = out->name;
@@ -1094,6 +1110,33 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     *fj = (EmitFn){fn_name(g, prefix, out->name, "_jvp"), NULL, args, nv + np, arg_of_var, jr, 2, dimc, prog->ndims};
     fj->comment = arena_fmt_name(g, out->name, ": value and forward-mode directional derivative", "");
     r = jr + 2;
+    if (!scalar)
+      continue;
+    /* value, gradient and Hessian-vector product along the tangents (hvp.c) */
+    if (hvp_nodes(prog, out->node, pw, np, 1, pn, pn + np, pn + 2 * np) < 0) {
+      st = GRADC_ERR_NOMEM;
+      goto done;
+    }
+    r[0] = jr[0];
+    for (int q = 0; q < np; q++) {
+      const Var *x = &prog->vars[pw[q]];
+      r[1 + q] = (EmitRes){gr[1 + q].cname, pn[np + q], gr[1 + q].comment};
+      r[1 + np + q].cname = arena_fmt_name(g, "g_d2", oc, "_d");
+      r[1 + np + q].cname = arena_fmt_name(g, r[1 + np + q].cname, args[pw[q]].cname, "_v");
+      r[1 + np + q].node = pn[2 * np + q];
+      r[1 + np + q].comment = arena_fmt_name(g, "d2", out->name, "/d");
+      r[1 + np + q].comment = arena_fmt_name(g, r[1 + np + q].comment, x->name, ".v (its part of H v)");
+      resname[r + 1 + q - res] = gr[1 + q].comment; /* as gradc_fn_hvp names them */
+      resname[r + 1 + np + q - res] = arena_fmt_name(g, "d2", out->name, "/d");
+      resname[r + 1 + np + q - res] = arena_fmt_name(g, resname[r + 1 + np + q - res], x->name, ".v");
+    }
+    resname[r - res] = out->name;
+    *fh = (EmitFn){fn_name(g, prefix, out->name, "_hvp"), NULL, args, nv + np, arg_of_var, r, 1 + 2 * np,
+                   dimc, prog->ndims};
+    fh->comment = arena_fmt_name(g, out->name,
+                                 ": value, gradient and Hessian-vector product H v (forward over "
+                                 "reverse), v given as the tangents", "");
+    r += 1 + 2 * np;
   }
   if (d->oom) {
     st = GRADC_ERR_NOMEM;
@@ -1161,6 +1204,8 @@ done:
   free(arg_of_var);
   free(seed);
   free(res);
+  free(pw);
+  free(pn);
   free(argname);
   free(resname);
   return st;

@@ -23,6 +23,7 @@ struct GradcFn {
   double t_ad, t_emit, t_jit; /* seconds spent building it, per stage */
   char *key;         /* what it computes: asking again returns this one */
   GradcFn *next;
+  struct ParFn *par; /* parallel.c: how its results come from blocks of rows */
 };
 
 /* The value of one variable, as set by the caller or from its default. */
@@ -49,6 +50,7 @@ struct Gradc {
   long *dimval;      /* bound symbolic dimensions (-1: not yet) */
   long *dimgiven;    /* sizes given by gradc_set_dim (NAME=SIZE), -1: none */
   double t_parse, t_lower;    /* seconds spent compiling, per stage */
+  struct ParCtx *par;         /* parallel.c: threads, blocks, MPI */
 };
 
 /* emit_array.c: gradc_emit with GRADC_ABI_ARRAY. The names of arguments
@@ -102,5 +104,16 @@ char *api_fn_key(const char *kind, int out, const int *wrt, int nwrt);
 /* A malloc'd copy of wrt, or every param when wrt is NULL (*nwrt is set);
  * NULL when no program is compiled (with a diagnostic) or out of memory. */
 int *api_default_wrt(Gradc *g, const int *wrt, int *nwrt);
+/* Does every variable have a value (gradc_run's precondition)? If not, a
+ * diagnostic says which. */
+int api_values_ready(Gradc *g);
+
+/* hvp.c: the gradient grad[k] and the Hessian-vector products of the
+ * scalar node `out` with respect to variables wrt[k], forward over
+ * reverse: along ndir directions, hv[d*nwrt + k] along the tangent nodes
+ * v[d*nwrt + k] (each shaped like its variable); zeros where a derivative
+ * vanishes. Returns 0, or -1 when out of memory. */
+int hvp_nodes(Program *prog, NodeId out, const int *wrt, int nwrt, int ndir, const NodeId *v,
+              NodeId *grad, NodeId *hv);
 
 #endif

@@ -19,7 +19,7 @@
 
 static const char *commands[] = {"eval", "grad", "jvp", "jacobian", "hessian", "check",
                                  "trace", "emit", "dot", "repl", "train", "spectrum", "landscape",
-                                 "sparsity", "diff"};
+                                 "sparsity", "diff", "hvp"};
 
 void usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -40,6 +40,7 @@ static void help(const char *cmd) {
            "  jvp       values and directional derivatives (forward mode)\n"
            "  jacobian  Jacobian of the outputs (--mode forward|reverse|auto)\n"
            "  hessian   Hessian of a scalar output (forward over reverse)\n"
+           "  hvp       Hessian-vector product of a scalar output (one sweep)\n"
            "  check     derivatives against central finite differences\n"
            "  trace     the evaluation trace, one row per DAG node\n"
            "  emit      standalone C source (and header)\n"
@@ -51,7 +52,7 @@ static void help(const char *cmd) {
            "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n"
            "  diff      the derivative as a simplified expression\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
-           "  -h/--help, --version. 'gradc COMMAND --help' for more.\n",
+           "  --threads T, --block-rows B, -h/--help, --version. 'gradc COMMAND --help' for more.\n",
            GRADC_VERSION);
     return;
   }
@@ -72,8 +73,15 @@ static void help(const char *cmd) {
                    "  sizes may be given as NAME=SIZE (N=1000).\n"},
       {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
                   "  Hessian of a scalar output (default: the first scalar output), forward\n"
-                  "  over reverse. --sparse: only the nonzeros, from one Hessian-vector product\n"
-                  "  per colour of a star colouring of the sparsity pattern.\n"},
+                  "  over reverse: one Hessian-vector product per column. A dense Hessian of\n"
+                  "  more than 1 GiB is refused (--sparse gives the nonzeros, hvp products).\n"
+                  "  --sparse: only the nonzeros, from one Hessian-vector product per colour of\n"
+                  "  a star colouring of the sparsity pattern.\n"},
+      {"hvp", "gradc hvp FILE [NAME=VALUE...] --vector NAME=VALUE... [--wrt a,b] [--output NAME] [--json]\n"
+              "  The value of a scalar output (default: the first) and H v, its Hessian with\n"
+              "  respect to the wrt variables (default: every param) times the vector v, shaped\n"
+              "  like each wrt variable: forward over reverse in one sweep, at a few times the\n"
+              "  cost of the value. Wrt variables not named after --vector have 0 in v.\n"},
       {"check", "gradc check FILE [NAME=VALUE...] [--wrt a,b] [--tol T] [--seed S] [--json]\n"
                 "  Compares every derivative of every output (tensor outputs element by element,\n"
                 "  in reverse and forward mode) with central differences, whose rounding and\n"
@@ -92,7 +100,8 @@ static void help(const char *cmd) {
                 "  (row-major) with their shape; --json prints every element.\n"},
       {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P] [--abi default|array]\n"
                "                [--sparse [NAME=SIZE...]]\n"
-               "  C99 for P_F, P_F_grad and P_F_jvp of every output F (P: the file's stem).\n"
+               "  C99 for P_F, P_F_grad and P_F_jvp of every output F, and P_F_hvp of every\n"
+               "  scalar one (P: the file's stem).\n"
                "  --sparse adds P_F_jac_sparse (and for a scalar F P_F_hess_sparse): the\n"
                "  nonzeros of the Jacobian (Hessian) w.r.t. the params in compressed sparse\n"
                "  column order, with P_F_..._pattern (colptr, rowind) and P_F_..._work. The\n"
@@ -118,8 +127,8 @@ static void help(const char *cmd) {
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
                "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
-               "  :diff :check :trace :emit :dot :time :load :quit). With stdin not a terminal,\n"
-               "  no prompts are printed and the exit code is 1 if any line failed.\n"},
+               "  :hvp :diff :check :trace :emit :dot :time :load :quit). With stdin not a\n"
+               "  terminal, no prompts are printed and the exit code is 1 if any line failed.\n"},
       {"train", "gradc train FILE [NAME=VALUE...] [--loss NAME] [--steps N] [--lr R]\n"
                 "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
                 "  Minimises a scalar output (default: the first) over the params, printing the\n"
@@ -446,37 +455,7 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
     free(sizes);
     return EXIT_INPUT;
   }
-  for (int t = 0; t < o->ntangent && !rc; t++) {
-    char *eq = strchr(o->tangent[t], '=');
-    *eq = 0;
-    int k = gradc_var_index(g, o->tangent[t]), j = 0;
-    while (wrt[j] != k)
-      j++;
-    /* parse it as a value of that variable, then take it back */
-    long dims[4];
-    int rank;
-    double *saved = gradc_get_value(g, k, dims, &rank);
-    double *copy = malloc((size_t)sizes[j] * sizeof *copy + 1);
-    if (copy)
-      memcpy(copy, saved, (size_t)sizes[j] * sizeof *copy);
-    if (!copy || gradc_set_value_text(g, o->tangent[t], eq + 1) != GRADC_OK) {
-      rc = report(g);
-    } else {
-      long d2[4];
-      int r2;
-      double *v = gradc_get_value(g, k, d2, &r2);
-      if (count(d2, r2) != sizes[j]) {
-        fprintf(stderr, "gradc: error: --tangent %s: the tangent has another shape than '%s'\n",
-                o->tangent[t], o->tangent[t]);
-        rc = EXIT_INPUT;
-      } else {
-        memcpy(tan[j], v, (size_t)sizes[j] * sizeof *v);
-      }
-      gradc_set_value(g, k, copy, dims, rank);
-    }
-    free(copy);
-    *eq = '=';
-  }
+  rc = read_direction(r, "--tangent", "tangent", o->tangent, o->ntangent, wrt, nwrt, tan, sizes);
   GradcFn *f = rc ? NULL : gradc_fn_jvp(g, wrt, nwrt);
   if (!rc && (!f || gradc_run(f, (const double *const *)tan) != GRADC_OK))
     rc = report(g);
@@ -723,12 +702,8 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
   int out = scalar_output_arg(r, "hessian", &rc);
   if (out < 0)
     return rc;
-  if ((rc = dense_too_big(r, wrt, nwrt)) != 0)
-    return rc;
-  GradcFn *f = gradc_fn_hessian(g, out, wrt, nwrt);
-  if (!f || gradc_run(f, NULL) != GRADC_OK)
-    return report(g);
-  /* H over the wrt variables flattened in order (SPEC 2.2) */
+  /* H over the wrt variables flattened in order (SPEC 2.2), one HVP per
+   * column (hvp.c) */
   long *size = calloc((size_t)nwrt + 1, sizeof *size), total = 0;
   if (!size)
     return EXIT_INPUT;
@@ -739,15 +714,18 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
     size[k] = count(dims, rank);
     total += size[k];
   }
-  double *H = malloc(((size_t)total * (size_t)total + 1) * sizeof *H);
-  if (!H) {
+  if ((rc = hessian_size_ok(r, total)) != 0) {
     free(size);
-    return EXIT_INPUT;
+    return rc;
   }
-  for (long row = 0, res = 1; row < total; row++)
-    for (int k = 0, col = 0; k < nwrt; col += (int)size[k], k++, res++)
-      memcpy(H + row * total + col, gradc_fn_res_data(f, (int)res), (size_t)size[k] * sizeof *H);
-  const double *h0 = gradc_fn_res_data(f, 0);
+  double h0[1], *H = malloc(((size_t)total * (size_t)total + 1) * sizeof *H);
+  if (!H)
+    gradc_error(g, GRADC_ERR_NOMEM, "out of memory for a %ld x %ld Hessian", total, total);
+  if (!H || gradc_hessian_dense(g, out, wrt, nwrt, total, h0, H) != GRADC_OK) {
+    free(H);
+    free(size);
+    return report(g);
+  }
   const char *name = gradc_output_name(g, out);
   long hd[2] = {total, total};
   if (r->o->json) {
@@ -1438,7 +1416,9 @@ static const char *take(int argc, char **argv, int *i, const char *name, const c
   return argv[++*i];
 }
 
-int main(int argc, char **argv) {
+static int mpi_procs = 1; /* processes under mpirun (mpi.c), else 1 */
+
+static int cli_main(int argc, char **argv) {
   Opts o = {.tol = 1e-6, .probes = -1};
   if (argc < 2) {
     usage_error(NULL, "a command is missing");
@@ -1464,7 +1444,8 @@ int main(int argc, char **argv) {
   snprintf(cmdsp, sizeof cmdsp, "%s ", o.cmd);
   o.assign = calloc((size_t)argc, sizeof *o.assign);
   o.tangent = calloc((size_t)argc, sizeof *o.tangent);
-  if (!o.assign || !o.tangent)
+  o.vector = calloc((size_t)argc, sizeof *o.vector);
+  if (!o.assign || !o.tangent || !o.vector)
     return EXIT_INPUT;
   int bad = 0;
   for (int i = 2; i < argc && !bad; i++) {
@@ -1498,6 +1479,16 @@ int main(int argc, char **argv) {
         o.tangent[o.ntangent++] = argv[++i];
       if (o.ntangent == 0) {
         usage_error(cmdsp, "--tangent needs NAME=VALUE words");
+        bad = 1;
+      }
+    } else if (!strcmp(a, "--vector")) {
+      while (i + 1 < argc && is_assign(argv[i + 1]))
+        o.vector[o.nvector++] = argv[++i];
+      if (o.nvector == 0) {
+        usage_error(cmdsp, "--vector needs NAME=VALUE words");
+        bad = 1;
+      } else if (strcmp(o.cmd, "hvp")) {
+        usage_error(cmdsp, "--vector is an option of hvp, not of %s", o.cmd);
         bad = 1;
       }
     } else if ((v = take(argc, argv, &i, "--inputs", cmdsp, &bad))) {
@@ -1579,6 +1570,21 @@ int main(int argc, char **argv) {
       } else {
         o.probes = n;
       }
+    } else if ((v = take(argc, argv, &i, "--threads", cmdsp, &bad)) ||
+               (v = take(argc, argv, &i, "--block-rows", cmdsp, &bad))) {
+      int th = !strncmp(argv[i - (argv[i] == v ? 1 : 0)], "--threads", 9);
+      char *end;
+      errno = 0;
+      long n = strtol(v, &end, 10);
+      if (!*v || *end || errno || n < 1 || (th && n > 1024)) {
+        usage_error(cmdsp, "%s needs a positive integer%s, not '%s'", th ? "--threads" : "--block-rows",
+                    th ? " (at most 1024)" : "", v);
+        bad = 1;
+      }
+      if (th)
+        o.threads = (int)n;
+      else
+        o.block_rows = n;
     } else if ((v = take(argc, argv, &i, "--dim", cmdsp, &bad))) {
       o.dim = !strcmp(v, "1") ? 1 : !strcmp(v, "2") ? 2 : -1;
       if (o.dim < 0) {
@@ -1645,6 +1651,22 @@ int main(int argc, char **argv) {
     goto out;
   }
   gradc_set_backend(g, o.backend);
+  gradc_set_threads(g, o.threads);
+  gradc_set_block_rows(g, o.block_rows);
+  if (mpi_procs > 1) { /* the rows split between the processes; rank 0 prints and saves */
+    if (o.batch > 0) {
+      usage_error(cmdsp, "--batch: mini-batches are not split between MPI processes (train on the whole data)");
+      gradc_free(g);
+      rc = EXIT_USAGE;
+      goto out;
+    }
+    gradc_set_mpi(g);
+    if (gradc_mpi_rank() > 0) {
+      o.save = NULL;
+      if (!freopen("/dev/null", "w", stdout))
+        fclose(stdout);
+    }
+  }
   if (o.blas && gradc_set_blas(g, 1) < 0) {
     usage_error(cmdsp, "--blas: this gradc was built without OpenBLAS");
     gradc_free(g);
@@ -1689,6 +1711,8 @@ int main(int argc, char **argv) {
         rc = o.sparse ? cmd_jacobian_sparse(&r, wrt, nwrt) : cmd_jacobian(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "hessian"))
         rc = o.sparse ? cmd_hessian_sparse(&r, wrt, nwrt) : cmd_hessian(&r, wrt, nwrt);
+      else if (!strcmp(o.cmd, "hvp"))
+        rc = cmd_hvp(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "check"))
         rc = cmd_check(&r, wrt, nwrt);
       else if (!strcmp(o.cmd, "trace"))
@@ -1710,9 +1734,18 @@ int main(int argc, char **argv) {
 out:
   free(o.assign);
   free(o.tangent);
+  free(o.vector);
   return rc;
 done: /* --help and --version: nothing else runs */
   free(o.assign);
   free(o.tangent);
+  free(o.vector);
   return 0;
+}
+
+int main(int argc, char **argv) {
+  mpi_procs = gradc_mpi_init(&argc, &argv);
+  int rc = cli_main(argc, argv);
+  gradc_mpi_finalize(rc);
+  return rc;
 }

@@ -21,6 +21,8 @@ typedef struct Opts {
   int nassign;
   char **tangent;      /* jvp --tangent words */
   int ntangent;
+  char **vector;       /* hvp --vector words */
+  int nvector;
   const char *loss, *optimizer, *save;
   long steps, batch;
   int blas;
@@ -30,6 +32,8 @@ typedef struct Opts {
   int dim;             /* landscape: --dim, --grid, --along, --range */
   long grid;
   const char *along, *range;
+  int threads;         /* --threads (0: the cores available) */
+  long block_rows;     /* --block-rows (0: the default) */
   const char *abi;     /* emit --abi default|array */
 } Opts;
 
@@ -63,6 +67,19 @@ double **zero_tangents(Gradc *g, const int *wrt, int nwrt, long *sizes);
 void free_tangents(double **t, int n);
 int write_atomic(const char *path, const char *text);
 int write_atomic_data(const char *path, const void *data, size_t len);
+/* --output NAME, which must be scalar, by default the first scalar output;
+ * -1 after an error, with *rc its exit code. */
+int scalar_output_arg(Run *r, const char *cmd, int *rc);
+
+/* cmd_hvp.c: a direction (jvp --tangent, hvp --vector): each NAME=VALUE
+ * word read as a value of variable NAME into dir[j] for NAME == wrt[j]
+ * (sizes[j] elements; the others stay as they are). opt names the option
+ * in messages, noun what a word gives ("tangent"). 0, or an exit code. */
+int read_direction(Run *r, const char *opt, const char *noun, char **words, int nwords,
+                   const int *wrt, int nwrt, double **dir, const long *sizes);
+/* 0 if a dense n x n Hessian fits in about 1 GB; else an error that points
+ * to --sparse and hvp, and its exit code. */
+int hessian_size_ok(Run *r, long n);
 
 /* each returns an exit code and prints its results */
 int cmd_eval(Run *r);
@@ -70,6 +87,7 @@ int cmd_grad(Run *r, const int *wrt, int nwrt);
 int cmd_jvp(Run *r, int *wrt, int nwrt);      /* wrt has room for the tangents' variables */
 int cmd_jacobian(Run *r, const int *wrt, int nwrt);
 int cmd_hessian(Run *r, const int *wrt, int nwrt);
+int cmd_hvp(Run *r, const int *wrt, int nwrt);   /* cmd_hvp.c */
 int cmd_check(Run *r, const int *wrt, int nwrt);  /* check.c */
 int cmd_trace(Run *r, const int *wrt, int nwrt);
 int cmd_train(Run *r);
@@ -79,9 +97,6 @@ int cmd_dot(Run *r);
 /* The sizes of the symbolic dimensions (NAME=SIZE or values) and whatever
  * values are given; missing values are fine (a pattern holds for any). */
 int gather_sizes(Run *r);
-/* A dense Hessian over wrt that would need gigabytes: refused with a hint
- * (exit code), else 0. */
-int dense_too_big(Run *r, const int *wrt, int nwrt);
 /* A big Jacobian whose pattern has few colours (at most half of its
  * smaller side), from one sweep per colour into the dense blocks
  * block[o * nwrt + k] (zeroed, osize[o] x wsize[k]): 1 if done, 0 if not

@@ -361,24 +361,6 @@ int jacobian_by_colours(Run *r, const int *wrt, int nwrt, double **block, const 
   return 1;
 }
 
-#define DENSE_LIMIT (1l << 30) /* bytes of a dense Hessian */
-
-int dense_too_big(Run *r, const int *wrt, int nwrt) {
-  long n = 0;
-  for (int k = 0; k < nwrt; k++) {
-    long dims[4];
-    int rank;
-    gradc_get_value(r->g, wrt[k], dims, &rank);
-    n += count(dims, rank);
-  }
-  double bytes = (double)n * (double)n * sizeof(double);
-  if (bytes <= (double)DENSE_LIMIT)
-    return 0;
-  fprintf(stderr, "gradc: error: hessian: the dense Hessian would be %ld x %ld (%.3g GB): use hessian --sparse\n",
-          n, n, bytes / 1e9);
-  return EXIT_INPUT;
-}
-
 int cmd_sparsity(Run *r, const int *wrt, int nwrt) {
   int rc = gather_sizes(r);
   return rc ? rc : sparse_report(r, wrt, nwrt, r->o->hessian, 0);

@@ -119,7 +119,8 @@ static void describe(const Dag *d, const EmitFn *fn, const EmitNames *nm, const 
   for (int k = 0; k < fn->nres; k++)
     w = (int)strlen(res_name(nm, fn, k)) > w ? (int)strlen(res_name(nm, fn, k)) : w;
   w = w > 24 ? 24 : w;
-  buf_printf(h, "\n/* %s\n", fn->comment ? fn->comment : pub);
+  buf_puts(h, "\n");
+  emit_comment(h, fn->comment ? fn->comment : pub, 0);
   for (int k = 0; k < fn->ndims; k++) {
     snprintf(at, sizeof at, "dims[%d]", k);
     buf_printf(h, " *   %-8s %-*s dimension, bound by the data\n", at, w, fn->dimc[k]);
@@ -206,7 +207,10 @@ static void name_query(const EmitFn *fn, const EmitNames *nm, const char *pub, i
 /* The array function itself and its queries. */
 static void wrapper(const Dag *d, const EmitFn *fn, const EmitNames *nm, const char *pub, Buf *b) {
   Buf q = {0};
-  buf_printf(b, "/* %s (array ABI) */\n", fn->comment ? fn->comment : pub);
+  Buf c = {0};
+  buf_printf(&c, "%s (array ABI)", fn->comment ? fn->comment : pub);
+  emit_comment(b, c.data ? c.data : "", 1);
+  buf_free(&c);
   buf_printf(&q, "int %s(const double **g_arg, double **g_res, const long *g_dims, double *g_work)",
              pub);
   put_wrapped(b, &q, " {\n");

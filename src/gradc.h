@@ -138,10 +138,24 @@ GradcFn *gradc_fn_hessian(Gradc *g, int out, const int *wrt, int nwrt);
  * order. GRADC_ERR_USAGE (NULL, with a diagnostic) when `out` is not a
  * scalar output. */
 GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
-/* The same with H v as the only results (one per wrt variable): neither
- * the value nor the gradient is computed, only what H v needs (for the
- * digits network, one matrix product of four fewer per call). */
+/* The same without the gradient: results are the output's value, then H v
+ * for each wrt variable. Less code: the variables' own adjoints are not
+ * needed for H v (for a layer X @ V' with input X, the weight gradient
+ * dA' X is one of the four large matrix products of value, gradient and
+ * H v). What `gradc hvp` and the dense Hessian use. */
 GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
+/* The dense Hessian of scalar output `out` with respect to wrt (NULL:
+ * every param) at the values on the context, from n calls of one compiled
+ * HVP function (gradc_fn_hvp's, less the gradient) along the unit vectors
+ * e_r, so what is compiled does not grow
+ * with n (unrolling n forward sweeps into one function, as
+ * gradc_fn_hessian does, does). n is the number of elements of the wrt
+ * variables' values; H gets n*n doubles, row r = H e_r, rows and columns in
+ * the order of gradc_fn_hessian; *value gets the output's value.
+ * GRADC_ERR_USAGE when the output is not scalar, a value is missing or n
+ * is not that size. */
+GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt, int nwrt, long n,
+                                double *value, double *H);
 
 /* Vector mode (Griewank and Walther, "Evaluating Derivatives", 2008, 3.2):
  * K directions in one sweep, as a leading axis of size K, the primal
@@ -438,10 +452,48 @@ GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const do
                             const double *beta, long nb, double *values,
                             void (*progress)(void *opaque, long done, long total), void *opaque);
 
+/* ---- data parallelism over the rows (separable.c, parallel.c) ---------- */
+
+/* Whether scalar (or tensor) output `out` is a sum over the data dimension
+ * (the first symbolic leading dimension of the inputs, as for mini-batches)
+ * of terms that each depend on one row: 1 a sum, 2 a mean, 3 N^p times a
+ * sum; 0 if not, and why (if not NULL) gets the reason, naming the first
+ * definition that is not (e.g. a batch statistic: a mean over N fed back
+ * into the rows). */
+int gradc_separable(Gradc *g, int out, char *why, size_t nwhy);
+/* Threads for gradc_run (0: the cores this process may use, from
+ * sched_getaffinity). When every result of a function is a sum over the
+ * rows, a value per row or independent of the rows, and the data has more
+ * rows than one block, the rows are cut into blocks of a fixed size, each
+ * block evaluated by the same compiled function (N bound to its rows) on
+ * some thread, and the block sums added in block order: the results are
+ * the same bits for any number of threads (they may differ in the last
+ * bits from one call over all the rows). */
+void gradc_set_threads(Gradc *g, int threads);
+int gradc_threads(Gradc *g);     /* the number gradc_run will use at most */
+/* Rows per block (0: the default, 4096). Results depend on it, not on the
+ * number of threads. */
+void gradc_set_block_rows(Gradc *g, long rows);
+
+/* Under mpirun (mpi.c, when gradc is built with Open MPI): MPI_Init if a
+ * launcher started this process; returns the number of processes (1
+ * without mpirun or without MPI). */
+int gradc_mpi_init(int *argc, char ***argv);
+int gradc_mpi_rank(void);
+/* MPI_Finalize; with rc != 0 under several processes, MPI_Abort (no
+ * process is left waiting for one that failed alone). */
+void gradc_mpi_finalize(int rc);
+/* Split the rows of g's data between the processes: each reads only its
+ * share of every CSV file (whole blocks, in rank order; before the values
+ * are set), and gradc_run adds the block sums of all of them (MPI_Allgatherv)
+ * in block order, so every process has the same results. A value per row
+ * holds this process's rows only. */
+void gradc_set_mpi(Gradc *g);
+
 /* ---- emitting C ------------------------------------------------------- */
 
 /* C source (and header) for every output's value, gradient and JVP
- * functions, per SPEC section 3. Strings are malloc'd; the caller frees. */
+ * functions, and every scalar output's HVP function, per SPEC section 3. Strings are malloc'd; the caller frees. */
 GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
                        char **header, const char *header_name);
 /* gradc_emit plus, for each output F, P_F_jac_sparse (and for a scalar F
@@ -460,10 +512,11 @@ typedef enum GradcAbi {
                             double **res, const long *dims, double *work), one pointer
                             per argument and result, with P_F_grad_n_in(), _n_out(),
                             _name_in(i), _name_out(i), _shape_in(i, dims, shape),
-                            _shape_out(...) and _work(dims); the same bits as the
-                            default ABI (the array functions call it). Names are the
+                            _shape_out(...) and _work(dims); the statements of
+                            the JIT's code, so the same bits. Names are the
                             variables' ("x", "tangent of x") and the results' as
-                            gradc_fn_res_name gives them ("L", "dL/dw", "dL"). */
+                            gradc_fn_res_name gives them ("L", "dL/dw", "dL",
+                            "d2L/dw.v"). Not with gradc_emit_sparse (yet). */
 } GradcAbi;
 void gradc_set_emit_abi(Gradc *g, GradcAbi abi);
 /* The derivative of output `out` with respect to variable `var` as a

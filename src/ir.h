@@ -576,6 +576,8 @@ const char *emit_ident(Arena *a, const char *user);   /* user name -> C */
 /* decl ("int f(a, b, ...)", len bytes) on lines of at most 80 columns,
  * broken after commas; `reserve` columns kept free at its end. */
 void emit_wrapped(Buf *b, const char *decl, size_t len, int reserve);
+/* A C comment of text wrapped at 80 columns (" * " lines), closed if close. */
+void emit_comment(Buf *b, const char *text, int close);
 /* Sizes outside a function body: the derived dimensions as locals g_d<j>,
  * computed from locals named fn->dimc[k]; dimension d as C in those terms. */
 void emit_derived_dims(const Dag *g, const EmitFn *fn, Buf *b);

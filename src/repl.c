@@ -692,7 +692,7 @@ static Gradc *target_context(Repl *r, const char *target, const char **shown) {
 
 static const char *commands[] = {":help", ":load", ":set", ":vars", ":grad", ":jvp", ":jacobian",
                                  ":hessian", ":diff", ":check", ":trace", ":emit", ":dot", ":time",
-                                 ":quit", NULL};
+                                 ":quit", ":hvp", NULL};
 
 static void help(void) {
   puts("Statements as in .expr files: param/input declarations, NAME = EXPR, output NAME = EXPR.\n"
@@ -705,6 +705,7 @@ static void help(void) {
        "  :grad EXPR|NAME [wrt a,b] value and gradient (reverse mode)\n"
        "  :jvp EXPR|NAME NAME=VALUE... directional derivative (forward mode)\n"
        "  :jacobian EXPR|NAME [wrt a,b]   :hessian EXPR|NAME [wrt a,b]\n"
+       "  :hvp EXPR|NAME [wrt a,b] NAME=VALUE...  Hessian times the vector NAME=VALUE...\n"
        "  :diff NAME wrt VAR        the derivative as an expression\n"
        "  :check EXPR|NAME          derivatives against finite differences\n"
        "  :trace NAME [wrt VAR]     the evaluation trace (forward and reverse tables);\n"
@@ -1480,29 +1481,33 @@ static int target_command(Repl *r, void *arg) {
   char *args = tc->args;
   Opts o = *r->o;
   char *wrtlist, *target;
-  if (!strcmp(cmd, ":jvp")) { /* :jvp TARGET NAME=VALUE... */
+  int hvp = !strcmp(cmd, ":hvp");
+  if (!strcmp(cmd, ":jvp") || hvp) { /* :jvp TARGET NAME=VALUE..., :hvp TARGET [wrt a,b] NAME=VALUE... */
     char *words[64];
-    int nw = 0;
     char *p = args, *tstart = args;
-    /* the tangent words are the trailing NAME=VALUE words */
+    /* the direction's words are the trailing NAME=VALUE words */
     char *copy = xstrdup(args);
-    for (char *save, *w = strtok_r(copy, " \t", &save); w && nw < 64; w = strtok_r(NULL, " \t", &save))
-      words[nw++] = w;
+    int nw = split_words(copy, words, 64);
     int first = nw;
     while (first > 0 && strchr(words[first - 1], '=') && words[first - 1][0] != '=' &&
            is_name_char(words[first - 1][0], 1))
       first--;
     if (first == nw) {
-      fprintf(stderr, "repl: error: :jvp EXPR|NAME NAME=VALUE...\n");
+      fprintf(stderr, "repl: error: %s EXPR|NAME %sNAME=VALUE...\n", cmd, hvp ? "[wrt a,b] " : "");
       free(copy);
       return 1;
     }
-    /* the target is the text before the first tangent word */
-    p = strstr(args, words[first]);
+    /* the target is the text before the first word of the direction */
+    p = args + (words[first] - copy);
     *p = 0;
     target = split_wrt(tstart, &wrtlist);
-    o.tangent = &words[first];
-    o.ntangent = nw - first;
+    if (hvp) {
+      o.vector = &words[first];
+      o.nvector = nw - first;
+    } else {
+      o.tangent = &words[first];
+      o.ntangent = nw - first;
+    }
     const char *shown;
     Str names = {0}; /* the tangents' variables join the program */
     Gradc *g = NULL;
@@ -1512,17 +1517,19 @@ static int target_command(Repl *r, void *arg) {
       str_add(&names, " ");
       free(nm);
     }
-    if (check_vars(r, ":jvp", names.s) == 0)
+    if (check_vars(r, hvp ? ":hvp" : ":jvp", names.s) == 0)
       g = target_context_for(r, target, names.s, 1, &shown);
     free(names.s);
     int rc = 1;
     if (g) {
       Run run = {g, &o, gradc_var_count(g)};
       int *wrt, nwrt;
-      if (parse_wrt(g, "repl", NULL, &wrt, &nwrt) == 0) {
+      if (parse_wrt(g, "repl", hvp ? wrtlist : NULL, &wrt, &nwrt) == 0) {
         int *w2 = realloc(wrt, ((size_t)nwrt + (size_t)o.ntangent + 1) * sizeof *w2);
-        rc = w2 ? cmd_jvp(&run, w2, nwrt) : 1;
+        rc = !w2 ? 1 : hvp ? cmd_hvp(&run, w2, nwrt) : cmd_jvp(&run, w2, nwrt);
         free(w2 ? w2 : wrt);
+      } else {
+        free(wrt);
       }
     }
     free(copy);

@@ -37,7 +37,9 @@ typedef struct Op {
   long *off;           /* [nwrt + 1]: where each wrt variable starts in v */
   const double **args; /* the variables, then one tangent per wrt variable */
   double **res;        /* the value, the gradient, then H v, per wrt variable */
-  double **res_hv;     /* H v per wrt variable */
+  double **res_hv;     /* gradc_fn_hvp_only's results: the value, then H v
+                          per wrt variable */
+  double value_again;  /* where res_hv[0] writes it */
   double value;
   double *grad;        /* [n] */
   double scale, shift;
@@ -65,7 +67,7 @@ static GradcStatus apply(Op *op, const double *x, double *y) {
     return GRADC_ERR_INTERNAL;
   for (int k = 0; k < op->nwrt; k++) {
     op->args[op->nv + k] = x + op->off[k];
-    op->res[1 + op->nwrt + k] = op->res_hv[k] = y + op->off[k];
+    op->res[1 + op->nwrt + k] = op->res_hv[1 + k] = y + op->off[k];
   }
   GradcStatus st = first ? gradc_call_dims(op->full, op->g->dimval, op->args, op->res)
                          : gradc_call_dims(op->f, op->g->dimval, op->args, op->res_hv);
@@ -575,7 +577,9 @@ GradcStatus gradc_spectrum(Gradc *g, int out, const int *wrt_in, int nwrt,
   }
   op.args = malloc(((size_t)op.nv + (size_t)nwrt + 1) * sizeof *op.args);
   op.res = malloc((1 + 2 * (size_t)nwrt) * sizeof *op.res);
-  op.res_hv = malloc(((size_t)nwrt + 1) * sizeof *op.res_hv);
+  op.res_hv = malloc(((size_t)nwrt + 2) * sizeof *op.res_hv);
+  if (op.res_hv)
+    op.res_hv[0] = &op.value_again;
   op.grad = malloc((size_t)op.n * sizeof *op.grad);
   s->largest = malloc((size_t)s->k * sizeof *s->largest);
   s->smallest = o->largest_only ? NULL : malloc((size_t)s->k * sizeof *s->smallest);

@@ -121,14 +121,39 @@ static int is_guarded_sum(const Dag *g, NodeId n) {
   return e->op == OP_EXP && is_shifted(g, e->arg[0]);
 }
 
+static const Node *skip_shape(const Dag *g, const Node *n) {
+  if (n->op == OP_BCAST)
+    n = &g->nodes[n->arg[0]];
+  return n->op == OP_RESHAPE ? &g->nodes[n->arg[0]] : n;
+}
+
+/* Is n the number of maxima of x, sum(x == max(x)) along the maximum's
+ * axis, broadcast back (the partial of max, ad.c's tangent of the stable
+ * forms' shift), with x finite? Then it is at least 1: the maximum of
+ * finite numbers is one of them. */
+static int is_max_count(const Dag *g, NodeId n) {
+  const Node *c = skip_shape(g, &g->nodes[n]);
+  if (c->op != OP_SUM || g->nodes[c->arg[0]].op != OP_EQ)
+    return 0;
+  const Node *eq = &g->nodes[c->arg[0]];
+  for (int i = 0; i < 2; i++) {
+    NodeId x = eq->arg[i];
+    const Node *m = skip_shape(g, &g->nodes[eq->arg[1 - i]]);
+    if ((m->op == OP_MAXR || m->op == OP_AMAX) && m->arg[0] == x && m->v.idx == c->v.idx &&
+        !(g->nodes[x].flags & NF_NONFINITE))
+      return 1;
+  }
+  return 0;
+}
+
 int stable_finite(const Dag *g, const Node *k) {
   switch ((OpKind)k->op) {
   case OP_EXP: /* exp(x - max(x)) <= 1 */
     return is_shifted(g, k->arg[0]);
   case OP_LOG: /* log(s), s in [1, n] */
     return is_guarded_sum(g, k->arg[0]);
-  case OP_DIV: /* e / s */
-    return is_guarded_sum(g, k->arg[1]);
+  case OP_DIV: /* e / s; t / (the number of maxima) */
+    return is_guarded_sum(g, k->arg[1]) || is_max_count(g, k->arg[1]);
   default:
     return 0;
   }

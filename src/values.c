@@ -4,12 +4,14 @@
  * with symbolic dimensions bound from the data and checked for agreement. */
 #include <csv.h>
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "parallel.h"
 
 #define ERROR(g, ...) diag_add(&(g)->diags, GRADC_ERR_INPUT, NULL, (Span){0}, NULL, __VA_ARGS__)
 
@@ -212,6 +214,8 @@ typedef struct Csv {
   long nrows, caprows;
   Gradc *g;
   int failed;
+  long seen, lo, hi;     /* data rows so far; keep rows lo..hi-1 (MPI: this process's share) */
+  int count_only;
 } Csv;
 
 static void on_cell(void *s, size_t len, void *ctx) {
@@ -333,6 +337,9 @@ static void on_row(int ch, void *ctx) {
     c->failed = 1;
     goto done;
   }
+  long idx = c->seen++;
+  if (c->count_only || idx < c->lo || idx >= c->hi)
+    goto done;
   if (c->nrows == c->caprows) {
     long cap = c->caprows ? 2 * c->caprows : 256;
     double *d = realloc(c->data, (size_t)cap * (size_t)c->npick * sizeof *d);
@@ -373,6 +380,12 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
     *colon = 0;
     colspec = colon + 1;
   }
+  /* under MPI (parallel.c) a first pass counts the rows, then this
+   * process keeps only its share */
+  long lo = 0, hi = -1;
+  int passes = g->par && g->par->size > 1 ? 2 : 1;
+  Csv c;
+  for (int pass = 0; pass < passes; pass++) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     diag_file(&g->diags, path, 0, 0, "cannot open it: %s", strerror(errno));
@@ -381,7 +394,8 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   }
   struct csv_parser p;
   csv_init(&p, CSV_APPEND_NULL);
-  Csv c = {.path = path, .cols = colspec, .g = g};
+  c = (Csv){.path = path, .cols = colspec, .g = g, .lo = lo, .hi = hi < 0 ? LONG_MAX : hi,
+            .count_only = pass + 1 < passes};
   char buf[65536];
   size_t n;
   while (!c.failed && (n = fread(buf, 1, sizeof buf, f)) > 0)
@@ -400,6 +414,11 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
     free(c.names[i]);
   free(c.names);
   free(c.pick);
+  if (pass + 1 < passes && !c.failed && par_csv_window(g, c.seen, &lo, &hi) < 0)
+    c.failed = 1;
+  if (c.failed)
+    break;
+  }
   if (!c.failed && c.nrows == 0) {
     diag_file(&g->diags, path, 1, 1, "no rows of data");
     c.failed = 1;

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
-cmake --build "$build" --target bench_grad bench_compile bench_mlp bench_sparse bench_jacobian gradc -j"$(nproc)" >/dev/null
+cmake --build "$build" --target bench_grad bench_compile bench_mlp bench_sparse bench_jacobian bench_hvp gradc -j"$(nproc)" >/dev/null
 echo "== bench_grad: value+gradient against value (ops and time), tcc and cc"
 "$build"/tests/bench/bench_grad --json "$build"/bench_grad.json
 echo
@@ -22,3 +22,6 @@ tests/bench/sparse.sh "$build"
 echo
 echo "== bench_jacobian: vector mode against one direction per sweep, and the whole command"
 "$build"/tests/bench/bench_jacobian --json "$build"/bench_jacobian.json --cli "$build"/gradc
+echo
+echo "== bench_hvp: one Hessian-vector product of the digits network against value and value+gradient"
+"$build"/tests/bench/bench_hvp --blas --json "$build"/bench_hvp.json

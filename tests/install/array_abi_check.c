@@ -7,7 +7,8 @@
  * compiled by the system compiler. At the values of FILE.expr (its
  * defaults, NAME=VALUE, seeded random scalars as `gradc check` takes them)
  * and seeded random tangents, for every output F it calls PREFIX_F,
- * PREFIX_F_grad (scalar F) and PREFIX_F_jvp through their array ABI,
+ * PREFIX_F_grad and PREFIX_F_hvp (scalar F) and PREFIX_F_jvp through their
+ * array ABI,
  * once with work = NULL and once with a workspace of PREFIX_..._work(dims)
  * doubles, and checks:
  *   - n_in and n_out, name_in(i) (the variables' names, then "tangent of
@@ -16,7 +17,7 @@
  *   - shape_in / shape_out at the bound dimensions against the values'
  *     and the JIT's results' shapes, -1 out of range;
  *   - the return code (0) and every result element against the JIT's
- *     (libtcc) gradc_fn_value / gradc_fn_grad / gradc_fn_jvp, bit for bit
+ *     (libtcc) gradc_fn_value / _grad / _jvp / _hvp, bit for bit
  *     (results start as a NaN pattern, so a result never written fails).
  * Prints one line per function checked and exits 1 on any difference. */
 #include <dlfcn.h>
@@ -225,7 +226,7 @@ int main(int argc, char **argv) {
     fputs(gradc_diag_render(g), stderr);
     return 1;
   }
-  int *jres = malloc(((size_t)np + 2) * sizeof *jres);
+  int *jres = malloc((2 * (size_t)np + 2) * sizeof *jres);
   int kg = no; /* gradc_fn_grad: the outputs, then each scalar output's gradient */
   for (int o = 0; o < no; o++) {
     char fn[600];
@@ -242,6 +243,17 @@ int main(int argc, char **argv) {
     snprintf(fn, sizeof fn, "%s_%s_jvp", prefix, gradc_output_name(g, o));
     jres[1] = no + o; /* gradc_fn_jvp: the outputs, then each output's derivative */
     check(g, fn, fj, args, nv + np, jres, 2, nd ? dims : NULL);
+    if (gradc_output_shape(g, o, od) == 0) { /* gradc_fn_hvp: value, gradient, H v */
+      GradcFn *fh = gradc_fn_hvp(g, o, NULL, 0);
+      if (!fh || gradc_run(fh, (const double *const *)(args + nv)) != GRADC_OK) {
+        fputs(gradc_diag_render(g), stderr);
+        return 1;
+      }
+      snprintf(fn, sizeof fn, "%s_%s_hvp", prefix, gradc_output_name(g, o));
+      for (int k = 0; k < 1 + 2 * np; k++)
+        jres[k] = k;
+      check(g, fn, fh, args, nv + np, jres, 1 + 2 * np, nd ? dims : NULL);
+    }
   }
   for (int p = 0; p < np; p++)
     free(tan[p]);

@@ -416,6 +416,19 @@ lang_ad)
   done
   ;;
 
+hvp)
+  # :hvp (SPEC 2.4) on scalars (the course's first example, whose Hessian
+  # test_ad.c derives by hand) and on a tensor (sum(z^3): diag(6 z)), with
+  # wrt, and its errors: the session goes on after each.
+  for t in hvp hvp_tensor; do
+    session $t "$here/$t.in"
+    expect_rc $t 1
+    same "$here/$t.expect" "$tmp/$t.out" "stdout"
+    same "$here/$t.expect_stderr" "$tmp/$t.err" "stderr"
+    quiet $t
+  done
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2

@@ -285,14 +285,15 @@ Test(spectrum, hvp_only_matches_hvp) {
   cr_assert_eq(gradc_set_defaults(g, 3, 0), GRADC_OK, "%s", gradc_diag_render(g));
   GradcFn *full = gradc_fn_hvp(g, 0, NULL, 0), *only = gradc_fn_hvp_only(g, 0, NULL, 0);
   cr_assert(full && only, "%s", gradc_diag_render(g));
-  cr_assert_eq(gradc_fn_res_count(only), 2);
-  cr_assert_str_eq(gradc_fn_res_name(only, 0), "d2L/dW.v");
+  cr_assert_eq(gradc_fn_res_count(only), 3); /* the value, then H v */
+  cr_assert_str_eq(gradc_fn_res_name(only, 1), "d2L/dW.v");
   double vw[6] = {0.3, -1, 2, 0.5, 0.125, -0.75}, vb[3] = {1, 2, -3};
   const double *tan[2] = {vw, vb};
   cr_assert_eq(gradc_run(full, tan), GRADC_OK);
   cr_assert_eq(gradc_run(only, tan), GRADC_OK);
-  cr_assert(!memcmp(gradc_fn_res_data(full, 3), gradc_fn_res_data(only, 0), sizeof vw));
-  cr_assert(!memcmp(gradc_fn_res_data(full, 4), gradc_fn_res_data(only, 1), sizeof vb));
+  cr_assert(!memcmp(gradc_fn_res_data(full, 0), gradc_fn_res_data(only, 0), sizeof(double)));
+  cr_assert(!memcmp(gradc_fn_res_data(full, 3), gradc_fn_res_data(only, 1), sizeof vw));
+  cr_assert(!memcmp(gradc_fn_res_data(full, 4), gradc_fn_res_data(only, 2), sizeof vb));
   cr_assert_null(gradc_fn_hvp_only(g, 1, NULL, 0), "no output 1");
   gradc_free(g);
   ASSERT_NO_LEAKS();

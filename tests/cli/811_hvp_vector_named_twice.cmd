@@ -1,0 +1,1 @@
+hvp examples/seed_scalar.expr w=2 x=3 y=1 --vector w=1 w=2

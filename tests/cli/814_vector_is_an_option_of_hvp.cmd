@@ -1,0 +1,1 @@
+jvp examples/seed_scalar.expr w=2 x=3 y=1 --vector w=1

@@ -1,0 +1,1 @@
+hessian tests/cli/data/hvp_big.expr
