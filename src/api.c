@@ -368,8 +368,8 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
                 .dimc = prog->dimnames, .ndims = prog->ndims};
-  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = g->backend == GRADC_BACKEND_CC,
-                   .rt_matmul = g->backend == GRADC_BACKEND_TCC};
+  int tcc = g->backend == GRADC_BACKEND_TCC && jit_have_tcc(); /* else cc compiles it */
+  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = !tcc, .rt_matmul = tcc};
   double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)
@@ -1010,9 +1010,14 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   EmitRes *res = calloc((size_t)prog->nouts * (size_t)(3 * nparams + 5) + 1, sizeof *res);
   int *pw = malloc(((size_t)nparams + 1) * sizeof *pw);          /* the params, for P_F_hvp */
   NodeId *pn = malloc(3 * ((size_t)nparams + 1) * sizeof *pn);   /* their v, gradient, H v */
+  /* names for emit --abi array, parallel to args and res (emit_array.c;
+   * entries of res beyond nres_names get their C names) */
+  int nres_names = prog->nouts * (3 * nparams + 5);
+  const char **argname = calloc((size_t)(nv + nparams) + 1, sizeof *argname);
+  const char **resname = calloc((size_t)nres_names + 1, sizeof *resname);
   Buf src = {0}, hdr = {0};
   GradcStatus st = GRADC_OK;
-  if (!fns || !args || !arg_of_var || !seed || !res || !pw || !pn) {
+  if (!fns || !args || !arg_of_var || !seed || !res || !pw || !pn || !argname || !resname) {
     st = GRADC_ERR_NOMEM;
     goto done;
   }
@@ -1028,6 +1033,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   int np = 0;
   for (int k = 0; k < nv; k++) {
     args[k] = (EmitArg){emit_ident(&g->arena, prog->vars[k].name), k, prog->vars[k].shape};
+    argname[k] = prog->vars[k].name;
     arg_of_var[k] = k;
     seed[k] = NO_NODE;
   }
@@ -1035,6 +1041,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     if (prog->vars[k].kind == VAR_PARAM) {
       int idx = nv + np++;
       args[idx] = (EmitArg){arena_fmt_name(g, "g_dot_", args[k].cname, ""), idx, prog->vars[k].shape};
+      argname[idx] = arena_fmt_name(g, "tangent of ", prog->vars[k].name, "");
       arg_of_var[idx] = idx;
       seed[k] = dag_var(d, idx, prog->vars[k].shape);
       pw[np - 1] = k;
@@ -1064,6 +1071,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     nfns += scalar ? 4 : 2;
     /* value */
     *r = (EmitRes){oc, out->node, "the value"};
+    resname[r - res] = out->name;
     *fv = (EmitFn){fn_name(g, prefix, out->name, ""), NULL, args, nv, arg_of_var, r, 1, dimc, prog->ndims};
     fv->comment = arena_fmt_name(g, out->name, ": value", "");
     /* value and gradient (of a scalar output) */
@@ -1085,6 +1093,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
         gr[k].node = zero_if_none(d, adj[prog->vars[v].node], prog->vars[v].shape);
         gr[k].comment = arena_fmt_name(g, "d", out->name, "/d");
         gr[k].comment = arena_fmt_name(g, gr[k].comment, prog->vars[v].name, "");
+        resname[gr + k - res] = gr[k].comment;
         k++;
       }
     free(adj);
@@ -1105,6 +1114,8 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     jr[0] = *r;
     jr[1] = (EmitRes){arena_fmt_name(g, "g_dot_", oc, ""), zero_if_none(d, tan[root], dag_shape(d, root)),
                       "the directional derivative"};
+    resname[jr - res] = resname[gr - res] = out->name;
+    resname[jr + 1 - res] = arena_fmt_name(g, "d", out->name, "");
     free(tan);
     *fj = (EmitFn){fn_name(g, prefix, out->name, "_jvp"), NULL, args, nv + np, arg_of_var, jr, 2, dimc, prog->ndims};
     fj->comment = arena_fmt_name(g, out->name, ": value and forward-mode directional derivative", "");
@@ -1125,7 +1136,11 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
       r[1 + np + q].node = pn[2 * np + q];
       r[1 + np + q].comment = arena_fmt_name(g, "d2", out->name, "/d");
       r[1 + np + q].comment = arena_fmt_name(g, r[1 + np + q].comment, x->name, ".v (its part of H v)");
+      resname[r + 1 + q - res] = gr[1 + q].comment; /* as gradc_fn_hvp names them */
+      resname[r + 1 + np + q - res] = arena_fmt_name(g, "d2", out->name, "/d");
+      resname[r + 1 + np + q - res] = arena_fmt_name(g, resname[r + 1 + np + q - res], x->name, ".v");
     }
+    resname[r - res] = out->name;
     *fh = (EmitFn){fn_name(g, prefix, out->name, "_hvp"), NULL, args, nv + np, arg_of_var, r, 1 + 2 * np,
                    dimc, prog->ndims};
     fh->comment = arena_fmt_name(g, out->name,
@@ -1142,7 +1157,22 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     goto done;
   int *has_work = se ? calloc((size_t)nfns + 1, sizeof *has_work) : NULL;
   EmitOpts eo = {.blas = g->blas, .split = 1, .has_work = has_work};
-  emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
+  EmitNames names = {args, argname, nv + nparams, res, resname, nres_names};
+  if (g->emit_abi == GRADC_ABI_ARRAY) { /* emit_array.c; not with --sparse (yet) */
+    if (se) {
+      gradc_error(g, GRADC_ERR_USAGE, "the array ABI does not cover the sparse functions yet");
+      st = GRADC_ERR_USAGE;
+    } else {
+      st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL);
+    }
+    if (st != GRADC_OK) {
+      sparse_emit_free(se);
+      free(has_work);
+      goto done;
+    }
+  } else {
+    emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
+  }
   if (se && has_work)
     sparse_emit_code(se, fns, has_work, nfns, &src, header ? &hdr : NULL);
   else if (se)
@@ -1186,6 +1216,8 @@ done:
   free(res);
   free(pw);
   free(pn);
+  free(argname);
+  free(resname);
   return st;
 }
 

@@ -40,6 +40,7 @@ struct Gradc {
   Diags diags;
   Buf rendered;
   GradcBackend backend;
+  GradcAbi emit_abi; /* gradc_emit's calling convention (gradc_set_emit_abi) */
   int blas;          /* matrix products by OpenBLAS */
   int compiled;
   int emit_sparse;   /* gradc_emit_sparse: gradc_emit adds the sparse functions */
@@ -51,6 +52,24 @@ struct Gradc {
   double t_parse, t_lower;    /* seconds spent compiling, per stage */
   struct ParCtx *par;         /* parallel.c: threads, blocks, MPI */
 };
+
+/* emit_array.c: gradc_emit with GRADC_ABI_ARRAY. The names of arguments
+ * and results for _name_in/_name_out come from side tables parallel to
+ * gradc_emit's args and res arrays (NULL entries, or functions outside
+ * them: the C names). */
+typedef struct EmitNames {
+  const EmitArg *args;
+  const char *const *argname;
+  int nargs;
+  const EmitRes *res;
+  const char *const *resname;
+  int nres;
+} EmitNames;
+/* Writes fns as static typed functions named g_<name> (emit_c with
+ * eo->internal) and their array-ABI wrappers into src, the array ABI's
+ * declarations into hdr (if not NULL); fns keep their names. */
+GradcStatus emit_array(Gradc *g, EmitFn *fns, int nfns, const EmitNames *nm, EmitOpts *eo, Buf *src,
+                       Buf *hdr);
 
 /* values.c */
 void values_free(Gradc *g);

@@ -172,14 +172,20 @@ static void help(const char *cmd) {
                 "  of a tensor output: of the sum of its elements). Tensors of up to 8\n"
                 "  elements print whole, bigger ones as the first and last 3 elements\n"
                 "  (row-major) with their shape; --json prints every element.\n"},
-      {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P] [--sparse [NAME=SIZE...]]\n"
+      {"emit", "gradc emit FILE [-o OUT.c] [--header OUT.h] [--prefix P] [--abi default|array]\n"
+               "                [--sparse [NAME=SIZE...]]\n"
                "  C99 for P_F, P_F_grad and P_F_jvp of every output F, and P_F_hvp of every\n"
                "  scalar one (P: the file's stem).\n"
                "  --sparse adds P_F_jac_sparse (and for a scalar F P_F_hess_sparse): the\n"
                "  nonzeros of the Jacobian (Hessian) w.r.t. the params in compressed sparse\n"
                "  column order, with P_F_..._pattern (colptr, rowind) and P_F_..._work. The\n"
                "  pattern depends on the sizes: give every symbolic dimension (N=1000); the\n"
-               "  functions return -2 when called with other sizes.\n"},
+               "  functions return -2 when called with other sizes.\n"
+               "  --abi array: each as int P_F_grad(const double **arg, double **res,\n"
+               "  const long *dims, double *work), one pointer per argument and result, with\n"
+               "  P_F_grad_n_in(), _n_out(), _name_in(i), _name_out(i), _shape_in(i, dims,\n"
+               "  shape), _shape_out(...) and _work(dims), as CasADi's generated code (not\n"
+               "  with --sparse yet).\n"},
       {"sparsity", "gradc sparsity FILE [NAME=VALUE...] [--hessian] [--wrt a,b] [--output NAME]\n"
                    "               [--mode forward|reverse|auto] [--json]\n"
                    "  The nonzero pattern of the Jacobian of the outputs (--output: of one) w.r.t.\n"
@@ -1379,6 +1385,13 @@ int cmd_emit(Run *r) {
     free(prefix);
     return rc;
   }
+  if (o->abi && !strcmp(o->abi, "array"))
+    gradc_set_emit_abi(r->g, GRADC_ABI_ARRAY);
+  if (o->abi && !strcmp(o->abi, "array") && o->sparse) {
+    usage_error("emit ", "--abi array does not cover the functions of --sparse yet");
+    free(prefix);
+    return EXIT_USAGE;
+  }
   GradcStatus s = (o->sparse ? gradc_emit_sparse : gradc_emit)(r->g, prefix, &src, o->header ? &hdr : NULL, hname);
   free(prefix);
   if (s != GRADC_OK)
@@ -1523,6 +1536,15 @@ static int cli_main(int argc, char **argv) {
       o.header = v;
     } else if ((v = take(argc, argv, &i, "--prefix", cmdsp, &bad))) {
       o.prefix = v;
+    } else if ((v = take(argc, argv, &i, "--abi", cmdsp, &bad))) {
+      o.abi = v;
+      if (strcmp(v, "default") && strcmp(v, "array")) {
+        usage_error(cmdsp, "--abi must be default or array, not '%s'", v);
+        bad = 1;
+      } else if (strcmp(o.cmd, "emit")) {
+        usage_error(cmdsp, "--abi is an option of emit, not of %s", o.cmd);
+        bad = 1;
+      }
     } else if ((v = take(argc, argv, &i, "--tol", cmdsp, &bad))) {
       if (!parse_number(v, &o.tol) || !(o.tol > 0) || isinf(o.tol)) {
         usage_error(cmdsp, "--tol needs a positive number, not '%s'", v);

@@ -34,6 +34,7 @@ typedef struct Opts {
   const char *along, *range;
   int threads;         /* --threads (0: the cores available) */
   long block_rows;     /* --block-rows (0: the default) */
+  const char *abi;     /* emit --abi default|array */
 } Opts;
 
 typedef struct Run {

@@ -105,6 +105,7 @@ typedef struct Emit {
   Buf *out;
   uint8_t used_op[OP_COUNT]; /* 1 per OpKind seen in the whole file */
   int kernel;
+  int internal;       /* static functions, wrapped by the array ABI */
   int blas;
   int used_blas;
   int rt_matmul, used_rt_matmul; /* EmitOpts.rt_matmul */
@@ -1404,28 +1405,102 @@ static void gather_loop(Emit *e, NodeId n) {
 
 /* ---- functions ------------------------------------------------------------ */
 
-static void signature(Buf *b, const EmitFn *fn, int kernel, int work) {
-  if (kernel) {
-    buf_printf(b, "int %s(const long *d, const double *const *a, double *const *r, double *w)",
-               fn->name);
+/* A declaration on lines of at most WRAP_COLS columns: broken after the
+ * commas of its parameter list, continuation lines under the first
+ * parameter (or 4 spaces in when that is far right); `reserve` columns
+ * stay free after it (" {" or ";"). A short one stays one line. */
+#define WRAP_COLS 80
+
+void emit_wrapped(Buf *b, const char *decl, size_t len, int reserve) {
+  const char *open = memchr(decl, '(', len);
+  if (len + (size_t)reserve <= WRAP_COLS || !open) {
+    buf_putn(b, decl, len);
     return;
   }
-  buf_printf(b, "int %s(", fn->name);
-  int any = 0;
-  for (int k = 0; k < fn->ndims; k++, any = 1)
-    buf_printf(b, "%slong %s", any ? ", " : "", fn->dimc[k]);
-  for (int k = 0; k < fn->nargs; k++, any = 1)
-    buf_printf(b, "%s%s %s", any ? ", " : "",
-               fn->args[k].shape == SHAPE_SCALAR ? "double" : "const double *", fn->args[k].cname);
-  for (int k = 0; k < fn->nres; k++, any = 1)
-    buf_printf(b, "%sdouble *%s", any ? ", " : "", fn->res[k].cname);
-  if (work) {
-    buf_printf(b, "%sdouble *work", any ? ", " : "");
-    any = 1;
+  size_t head = (size_t)(open - decl) + 1, col = head, indent = head;
+  buf_putn(b, decl, head);
+  if (head > 40) {
+    indent = 4;
+    buf_puts(b, "\n    ");
+    col = indent;
   }
-  if (!any)
-    buf_puts(b, "void");
-  buf_puts(b, ")");
+  int first = 1;
+  for (const char *p = open + 1, *end = decl + len; p < end;) {
+    const char *comma = p;
+    while (comma < end && !(comma[0] == ',' && comma + 1 < end && comma[1] == ' '))
+      comma++;
+    size_t n = (size_t)(comma - p) + (comma < end); /* the parameter and its comma */
+    size_t need = n + (comma < end ? 0 : (size_t)reserve);
+    if (!first && col + 1 + need > WRAP_COLS) {
+      buf_putn(b, "\n", 1);
+      for (size_t i = 0; i < indent; i++)
+        buf_putn(b, " ", 1);
+      col = indent;
+    } else if (!first) {
+      buf_putn(b, " ", 1);
+      col++;
+    }
+    buf_putn(b, p, n);
+    col += n;
+    first = 0;
+    p = comma < end ? comma + 2 : end;
+  }
+}
+
+/* A C comment of text on lines of at most WRAP_COLS columns, broken
+ * between words, continued with " * "; closed if `close`. */
+void emit_comment(Buf *b, const char *text, int close) {
+  size_t col = 3;
+  buf_puts(b, "/* ");
+  for (const char *p = text; *p;) {
+    const char *w = p;
+    while (*p && *p != ' ')
+      p++;
+    size_t n = (size_t)(p - w);
+    if (col > 3 && col + 1 + n + (close && !*p ? 3 : 0) > WRAP_COLS) {
+      buf_puts(b, "\n * ");
+      col = 3;
+    } else if (col > 3) {
+      buf_putn(b, " ", 1);
+      col++;
+    }
+    buf_putn(b, w, n);
+    col += n;
+    while (*p == ' ')
+      p++;
+  }
+  buf_puts(b, close ? " */\n" : "\n");
+}
+
+static void signature(Buf *b, const EmitFn *fn, int kernel, int work, int internal, int reserve) {
+  Buf d = {0};
+  if (internal)
+    buf_puts(&d, "static ");
+  if (kernel) {
+    buf_printf(&d, "int %s(const long *d, const double *const *a, double *const *r, double *w)",
+               fn->name);
+  } else {
+    buf_printf(&d, "int %s(", fn->name);
+    int any = 0;
+    for (int k = 0; k < fn->ndims; k++, any = 1)
+      buf_printf(&d, "%slong %s", any ? ", " : "", fn->dimc[k]);
+    for (int k = 0; k < fn->nargs; k++, any = 1)
+      buf_printf(&d, "%s%s%s", any ? ", " : "",
+                 fn->args[k].shape == SHAPE_SCALAR ? "double " : "const double *", fn->args[k].cname);
+    for (int k = 0; k < fn->nres; k++, any = 1)
+      buf_printf(&d, "%sdouble *%s", any ? ", " : "", fn->res[k].cname);
+    if (work) {
+      buf_printf(&d, "%sdouble *work", any ? ", " : "");
+      any = 1;
+    }
+    if (!any)
+      buf_puts(&d, "void");
+    buf_puts(&d, ")");
+  }
+  if (d.oom)
+    b->oom = 1;
+  emit_wrapped(b, d.data ? d.data : "", d.len, reserve);
+  buf_free(&d);
 }
 
 /* The derived dimensions (x[1:] is N-1 long, concat([x, x]) 2*N) as
@@ -1453,6 +1528,19 @@ static void derived_dims(Emit *e, Buf *b) {
     buf_printf(b, " : 0;\n  (void)g_d%u;\n", j);
   }
   e->out = save;
+}
+
+/* The same outside a function body (emit_array.c's shape queries): the
+ * derived dimensions as locals g_d<j>, from locals named fn->dimc[k]. */
+void emit_derived_dims(const Dag *g, const EmitFn *fn, Buf *b) {
+  Emit e = {.g = g, .fn = fn, .out = b};
+  derived_dims(&e, b);
+}
+
+/* Dimension d of a shape as a C expression, in the same terms. */
+void emit_dim(const Dag *g, const EmitFn *fn, Buf *b, int64_t d) {
+  Emit e = {.g = g, .fn = fn, .out = b};
+  dim(&e, d);
 }
 
 /* The call-time checks of the nodes this function computes (an index of a
@@ -1674,8 +1762,9 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   int bufs = e->nbufs > 0;
   *work_fn = bufs;
   if (e->kernel) { /* the JIT keeps a workspace of this size between calls */
-    buf_printf(b, "long %s_work(const long *d);\nlong %s_work(const long *d) {\n  (void)d;\n",
-               fn->name, fn->name);
+    const char *st = e->internal ? "static " : "";
+    buf_printf(b, "%slong %s_work(const long *d);\n%slong %s_work(const long *d) {\n  (void)d;\n",
+               st, fn->name, st, fn->name);
     derived_dims(e, b);
     buf_puts(b, "  return ");
     Buf *save = e->out;
@@ -1702,8 +1791,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   if (parts < 0)
     return -1;
   if (fn->comment)
-    buf_printf(b, "/* %s */\n", fn->comment);
-  signature(b, fn, e->kernel, bufs);
+    emit_comment(b, fn->comment, 1);
+  signature(b, fn, e->kernel, bufs, e->internal, 2);
   buf_puts(b, " {\n");
   e->out = b;
   e->indent = 1;
@@ -1730,6 +1819,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     if (nd->op == OP_VAR && fn->arg_of_var[nd->v.idx] >= 0)
       read[fn->arg_of_var[nd->v.idx]] = 1;
   }
+  if (e->kernel && e->internal) /* standalone C under -Wextra (emit_array.c) */
+    buf_puts(b, "  (void)d;\n  (void)a;\n  (void)w;\n");
   if (!e->kernel) { /* parameters that this function does not read */
     for (int k = 0; k < fn->ndims; k++)
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
@@ -1841,7 +1932,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
   Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas, .split = o && o->split,
-            .rt_matmul = o && o->kernel && o->rt_matmul};
+            .internal = o && o->internal, .rt_matmul = o && o->kernel && o->rt_matmul};
   for (int i = 0; i < 64; i++)
     e.lit[i].node = NO_NODE;
   Buf code = {.big = 1};
@@ -1926,7 +2017,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
         buf_printf(out, "%slong %s", k ? ", " : "", fns[f].dimc[k]);
       buf_puts(out, fns[f].ndims ? ");\n" : "void);\n");
     }
-    signature(out, &fns[f], e.kernel, work[f]);
+    signature(out, &fns[f], e.kernel, work[f], e.internal, 1);
     buf_puts(out, ";\n");
   }
   buf_puts(out, "\n");
@@ -1938,7 +2029,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     buf_printf(header, "/* Generated by gradc %s. */\n", GRADC_VERSION);
     for (int f = 0; f < nfns; f++) {
       const EmitFn *fn = &fns[f];
-      buf_printf(header, "\n/* %s\n", fn->comment ? fn->comment : fn->name);
+      buf_puts(header, "\n");
+      emit_comment(header, fn->comment ? fn->comment : fn->name, 0);
       char sh[128];
       for (int k = 0; k < fn->ndims; k++)
         buf_printf(header, " *   %-12s dimension, bound by the data\n", fn->dimc[k]);
@@ -1960,7 +2052,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
           buf_printf(header, "%slong %s", k ? ", " : "", fn->dimc[k]);
         buf_puts(header, fn->ndims ? ");\n" : "void);\n");
       }
-      signature(header, fn, 0, work[f]);
+      signature(header, fn, 0, work[f], 0, 1);
       buf_puts(header, ";\n");
     }
   }

@@ -512,6 +512,21 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
  * symbolic dimension has none. */
 GradcStatus gradc_emit_sparse(Gradc *g, const char *prefix, char **source, char **header,
                               const char *header_name);
+/* The calling convention of the functions gradc_emit writes (emit_array.c). */
+typedef enum GradcAbi {
+  GRADC_ABI_DEFAULT = 0, /* int P_F_grad(long N, double w, const double *X, ...,
+                            double *L, double *g_dL_dw, ..., double *work) */
+  GRADC_ABI_ARRAY = 1,   /* CasADi's generated code: int P_F_grad(const double **arg,
+                            double **res, const long *dims, double *work), one pointer
+                            per argument and result, with P_F_grad_n_in(), _n_out(),
+                            _name_in(i), _name_out(i), _shape_in(i, dims, shape),
+                            _shape_out(...) and _work(dims); the statements of
+                            the JIT's code, so the same bits. Names are the
+                            variables' ("x", "tangent of x") and the results' as
+                            gradc_fn_res_name gives them ("L", "dL/dw", "dL",
+                            "d2L/dw.v"). Not with gradc_emit_sparse (yet). */
+} GradcAbi;
+void gradc_set_emit_abi(Gradc *g, GradcAbi abi);
 /* The derivative of output `out` with respect to variable `var` as a
  * readable expression, shared subexpressions as "let tK = ..." lines and
  * the program's definitions by name. The string is malloc'd. */

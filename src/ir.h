@@ -588,6 +588,8 @@ typedef struct EmitOpts {
    * typed function's. A kernel returns 0, -1 when out of memory, or k > 0
    * when runtime check k failed (a onehot label out of range). */
   int kernel;
+  int internal;            /* the functions (and their _work) are static, named
+                              as given: emit_array.c wraps them (with kernel) */
   int blas;                /* matrix-matrix products as cblas_dgemm */
   int split;               /* long scalar functions in parts (for cc -O2;
                               tcc is linear in size and a little slower) */
@@ -600,6 +602,15 @@ typedef struct EmitOpts {
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header);
 const char *emit_ident(Arena *a, const char *user);   /* user name -> C */
+/* decl ("int f(a, b, ...)", len bytes) on lines of at most 80 columns,
+ * broken after commas; `reserve` columns kept free at its end. */
+void emit_wrapped(Buf *b, const char *decl, size_t len, int reserve);
+/* A C comment of text wrapped at 80 columns (" * " lines), closed if close. */
+void emit_comment(Buf *b, const char *text, int close);
+/* Sizes outside a function body: the derived dimensions as locals g_d<j>,
+ * computed from locals named fn->dimc[k]; dimension d as C in those terms. */
+void emit_derived_dims(const Dag *g, const EmitFn *fn, Buf *b);
+void emit_dim(const Dag *g, const EmitFn *fn, Buf *b, int64_t d);
 long emit_count_ops(const Dag *g, const NodeId *roots, int nroots);
 
 /* ---------------------------------------------------------------- jit.c */
@@ -614,5 +625,6 @@ JitModule *jit_compile(const char *src, int backend, Diags *diags);
 JitThunk jit_lookup(JitModule *m, const char *name);
 void jit_free(JitModule *m);
 int jit_have_blas(void);
+int jit_have_tcc(void);   /* 0 when built with GRADC_NO_TCC: cc compiles everything */
 
 #endif

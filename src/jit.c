@@ -4,10 +4,17 @@
  *
  * libtcc keeps global state; Debian's build serialises compiles with its
  * own semaphore (CONFIG_TCC_SEMLOCK), and each TCCState is used by one
- * thread only, so contexts on different threads are safe. */
+ * thread only, so contexts on different threads are safe.
+ *
+ * Built with GRADC_NO_TCC (a libgradc.so made without libtcc's source,
+ * cmake/install.cmake), there is no libtcc: backend 0 compiles with cc. */
 #include <dlfcn.h>
 #include <errno.h>
+#ifndef GRADC_NO_TCC
 #include <libtcc.h>
+#else
+typedef struct TCCState TCCState;
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +37,6 @@ struct JitModule {
 typedef struct TccErrors {
   Buf msgs;
 } TccErrors;
-
-static void on_tcc_error(void *opaque, const char *msg) {
-  TccErrors *e = opaque;
-  if (e->msgs.len < 4000) {
-    buf_puts(&e->msgs, msg);
-    buf_puts(&e->msgs, "\n");
-  }
-}
 
 /* Keep the generated source where a bug report can find it. */
 static void save_source(const char *src, char *path, size_t n) {
@@ -63,6 +62,15 @@ static void internal(Diags *d, const char *src, const char *what, const char *de
   diag_add(d, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
            "%s rejected the generated C (saved as %s):\n%s", what, path,
            detail && *detail ? detail : "(no message)");
+}
+
+#ifndef GRADC_NO_TCC
+static void on_tcc_error(void *opaque, const char *msg) {
+  TccErrors *e = opaque;
+  if (e->msgs.len < 4000) {
+    buf_puts(&e->msgs, msg);
+    buf_puts(&e->msgs, "\n");
+  }
 }
 
 /* Every libm function that generated code may call (see emit_c.c). */
@@ -110,6 +118,7 @@ static JitModule *compile_tcc(const char *src, Diags *diags) {
   buf_free(&errs.msgs);
   return m;
 }
+#endif
 
 static int write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
@@ -259,11 +268,20 @@ static JitModule *compile_cc(const char *src, Diags *diags) {
 }
 
 JitModule *jit_compile(const char *src, int backend, Diags *diags) {
+#ifdef GRADC_NO_TCC
+  (void)backend;
+  return compile_cc(src, diags);
+#else
   return backend == 1 ? compile_cc(src, diags) : compile_tcc(src, diags);
+#endif
 }
 
 JitThunk jit_lookup(JitModule *m, const char *name) {
+#ifdef GRADC_NO_TCC
+  void *p = dlsym(m->so, name);
+#else
   void *p = m->tcc ? tcc_get_symbol(m->tcc, name) : dlsym(m->so, name);
+#endif
   JitThunk f;
   memcpy(&f, &p, sizeof f);
   return p ? f : NULL;
@@ -282,8 +300,10 @@ static void remove_dir(const char *dir) {
 void jit_free(JitModule *m) {
   if (!m)
     return;
+#ifndef GRADC_NO_TCC
   if (m->tcc)
     tcc_delete(m->tcc);
+#endif
   if (m->so)
     dlclose(m->so);
   if (m->dir) {
@@ -298,5 +318,13 @@ int jit_have_blas(void) {
   return 1;
 #else
   return 0;
+#endif
+}
+
+int jit_have_tcc(void) {
+#ifdef GRADC_NO_TCC
+  return 0;
+#else
+  return 1;
 #endif
 }

@@ -359,7 +359,7 @@ static void check_emitted(Gradc *g, Out *o, const char *hdr, int idx) {
   long *ressize = malloc((size_t)(2 * o->np + 2) * sizeof *ressize);
   char *list = strndup(open + 1, strlen(open + 1) - 1);
   for (char *save, *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
-    while (*a == ' ')
+    while (*a == ' ' || *a == '\n') /* the header wraps long prototypes */
       a++;
     const char *sep = first ? "" : ", ";
     first = 0;

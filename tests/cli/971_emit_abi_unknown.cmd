@@ -1,0 +1,1 @@
+emit tests/cli/data/tiny.expr --abi casadi

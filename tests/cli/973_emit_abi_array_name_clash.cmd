@@ -1,0 +1,1 @@
+emit tests/cli/data/abi_clash.expr --abi array

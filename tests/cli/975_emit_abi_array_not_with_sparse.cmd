@@ -1,0 +1,1 @@
+emit examples/sparse/chained_rosenbrock.expr --abi array --sparse N=10
