@@ -456,3 +456,79 @@ Test(dag, a_million_node_chain_needs_no_deep_stack, .timeout = 120) {
   dag_free(j.g);
   ASSERT_NO_LEAKS();
 }
+
+/* ---- LINSCAN: h_i = a_i h_(i-1) + b_i and its rules --------------------------------- */
+
+/* f = sum(w * linscan(a, b)) for vectors a, b of 5, both directions: the
+ * reverse-mode gradient (its reverse rule: a LINSCAN the other way) and
+ * the forward-mode JVP (its forward rule) against central differences of
+ * the recurrence written out here. prod's partials are built from it. */
+static double linscan_f(const double *a, const double *b, int rev) {
+  double h = 0, f = 0;
+  for (int k = 0; k < 5; k++) {
+    int i = rev ? 4 - k : k;
+    h = a[i] * h + b[i];
+    f += (i + 1.5) * h;
+  }
+  return f;
+}
+
+Test(dag, linscan_rules_against_differences) {
+  for (int rev = 0; rev < 2; rev++) {
+    Dag *g = dag_new();
+    Shape s5 = {.rank = 1, .dim = {5}};
+    ShapeId v5 = shape_intern(g, &s5);
+    NodeId a = dag_var(g, 0, v5), b = dag_var(g, 1, v5), ta = dag_var(g, 2, v5), tb = dag_var(g, 3, v5);
+    NodeId w = dag_add(g, dag_iota(g, 5), dag_const(g, 1.5));
+    NodeId f = dag_sum(g, dag_mul(g, w, dag_linscan(g, a, dag_un(g, OP_SIN, b), 0, rev)), -1);
+    uint32_t n;
+    NodeId *adj = ad_reverse(g, f, NO_NODE, &n);
+    NodeId vt[2] = {ta, tb};
+    NodeId *tan = ad_forward(g, vt, 2, &f, 1, &n);
+    cr_assert(adj && tan && adj[a] != NO_NODE && adj[b] != NO_NODE && tan[f] != NO_NODE);
+    EmitArg args[4] = {{"a", 0, v5}, {"b", 1, v5}, {"ta", 2, v5}, {"tb", 3, v5}};
+    int arg_of_var[4] = {0, 1, 2, 3};
+    EmitRes res[4] = {{"g_f", f, NULL}, {"g_ga", adj[a], NULL}, {"g_gb", adj[b], NULL}, {"g_tf", tan[f], NULL}};
+    EmitFn fn = {.name = "ls", .args = args, .nargs = 4, .arg_of_var = arg_of_var, .res = res, .nres = 4};
+    EmitOpts o = {.kernel = 1};
+    Buf src = {0};
+    emit_c(g, &fn, 1, &o, &src, NULL);
+    Diags d = {0};
+    JitModule *m = jit_compile(src.data, 0, &d);
+    cr_assert_not_null(m, "%s", d.count ? d.items[0].msg : "?");
+    JitThunk k = jit_lookup(m, "ls");
+    double A[5] = {0.5, -1.2, 2, 0, 0.7}, B[5] = {1, 0.3, -0.4, 2, 1.1}, TA[5] = {0.3, -1, 0.2, 0.5, 2};
+    double TB[5] = {1, 1, -2, 0.5, 0.1}, F, GA[5], GB[5], TF;
+    const double *in[4] = {A, B, TA, TB};
+    double *out[4] = {&F, GA, GB, &TF};
+    cr_assert_eq(k(NULL, in, out, NULL), 0);
+    double sb[5];
+    for (int i = 0; i < 5; i++)
+      sb[i] = sin(B[i]);
+    cr_assert_lt(rel_diff(F, linscan_f(A, sb, rev)), 1e-15);
+    double jvp = 0, h = 1e-6;
+    for (int i = 0; i < 5; i++) {
+      double x0 = A[i], p, q;
+      A[i] = x0 + h, p = linscan_f(A, sb, rev);
+      A[i] = x0 - h, q = linscan_f(A, sb, rev);
+      A[i] = x0;
+      cr_assert_lt(fabs(GA[i] - (p - q) / (2 * h)), 1e-6 * fmax(1, fabs(GA[i])), "rev %d: df/da[%d] = %.12g, differences %.12g",
+                   rev, i, GA[i], (p - q) / (2 * h));
+      double y0 = B[i];
+      sb[i] = sin(y0 + h), p = linscan_f(A, sb, rev);
+      sb[i] = sin(y0 - h), q = linscan_f(A, sb, rev);
+      sb[i] = sin(y0);
+      cr_assert_lt(fabs(GB[i] - (p - q) / (2 * h)), 1e-6 * fmax(1, fabs(GB[i])), "rev %d: df/db[%d] = %.12g, differences %.12g",
+                   rev, i, GB[i], (p - q) / (2 * h));
+      jvp += GA[i] * TA[i] + GB[i] * TB[i];
+    }
+    cr_assert_lt(rel_diff(TF, jvp), 1e-13, "rev %d: forward %.17g, reverse %.17g", rev, TF, jvp);
+    jit_free(m);
+    diags_free(&d);
+    buf_free(&src);
+    free(adj);
+    free(tan);
+    dag_free(g);
+  }
+  ASSERT_NO_LEAKS();
+}
