@@ -136,19 +136,24 @@ GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
       g->diags.items[g->diags.count - 1].no_excerpt = 1;
     return GRADC_ERR_INPUT;
   }
-  Parse p = {.arena = &g->prog.arena, .diags = &g->diags, .src = &g->src};
+  /* the AST in an arena of its own, freed once lowered (it is the biggest
+   * structure of a long program: a few hundred bytes per definition) */
+  Arena ast = {0};
+  Parse p = {.arena = &ast, .names = &g->prog.arena, .diags = &g->diags, .src = &g->src};
   double t0 = now();
   int rc = parse_source(&p);
   double t1 = now();
   g->t_parse = t1 - t0;
   if (rc != 0) {
     parse_done(&p);
+    arena_free(&ast);
     if (g->diags.count == 0)
       diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, (Span){0}, NULL, "cannot parse");
     return GRADC_ERR_INPUT;
   }
   GradcStatus st = (GradcStatus)lower_program(&g->prog, &p);
   parse_done(&p);
+  arena_free(&ast);
   g->t_lower = now() - t1;
   return st;
 }
@@ -311,6 +316,13 @@ static void plan_free(Plan *p) {
 
 static void find_checks(GradcFn *f);
 
+/* Kernels over DAGs of at least UNIT_NODES nodes go to libtcc in units of
+ * about UNIT_BYTES of C, parts of UNIT_PART_STMTS statements (jit_units.c):
+ * below, one source is as fast and the units' preludes would cost more. */
+#define UNIT_NODES (1u << 17)
+#define UNIT_BYTES ((size_t)1 << 20)
+#define UNIT_PART_STMTS 1024
+
 static GradcFn *build(Gradc *g, Plan *pl) {
   Program *prog = &g->prog;
   if (prog->dag->oom == 2) {
@@ -331,6 +343,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   EmitRes *res = calloc((size_t)pl->nres + 1, sizeof *res);
   char **argnames = calloc((size_t)nargs + 1, sizeof *argnames);
   Buf src = {.big = 1}; /* never leaves build() */
+  JitCode *units = NULL; /* a huge kernel's parts, compiled as they come */
   if (!f || !args || !arg_of_var || !res || !argnames)
     goto oom;
   f->argshape = malloc(((size_t)nargs + 1) * sizeof *f->argshape);
@@ -369,13 +382,34 @@ static GradcFn *build(Gradc *g, Plan *pl) {
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
                 .dimc = prog->dimnames, .ndims = prog->ndims};
   int tcc = g->backend == GRADC_BACKEND_TCC && jit_have_tcc(); /* else cc compiles it */
-  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = !tcc, .rt_matmul = tcc};
+  if (tcc && prog->dag->count >= (g->unit_nodes ? g->unit_nodes : UNIT_NODES) &&
+      !(units = jit_code_new(&g->diags)))
+    goto oom;
+  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = !tcc || units, .rt_matmul = tcc};
+  if (units) {
+    opts.part_stmts = UNIT_PART_STMTS;
+    opts.unit = jit_code_unit;
+    opts.unit_ctx = units;
+    opts.unit_bytes = UNIT_BYTES;
+  }
   double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
+  if (units && jit_code_failed(units)) {
+    int rejected = jit_code_failed(units) > 0;
+    jit_code_free(units);
+    units = NULL;
+    if (rejected)
+      goto fail;
+    goto oom;
+  }
   if (src.oom)
     goto oom;
   double t2 = now();
-  f->mod = jit_compile(src.data, g->backend, &g->diags);
+  if (units)
+    f->mod = jit_compile_units(src.data, units, &g->diags);
+  else
+    f->mod = jit_compile(src.data, g->backend, &g->diags);
+  units = NULL; /* the module's (or freed) */
   f->t_ad = pl->t0 > 0 ? t1 - pl->t0 : 0;
   f->t_emit = t2 - t1;
   f->t_jit = now() - t2;
@@ -407,6 +441,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
 oom:
   gradc_error(g, GRADC_ERR_NOMEM, "out of memory");
 fail:
+  jit_code_free(units);
   buf_free(&src);
   if (argnames)
     for (int k = 0; k < nargs; k++)

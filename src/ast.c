@@ -1,5 +1,6 @@
 /* ast.c: the small constructors that parser actions call. The AST lives in
- * the parse arena and is thrown away once lower.c has built the DAG. */
+ * the parse arena and is thrown away once lower.c has built the DAG; the
+ * names it interns live on (Parse.names). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +44,7 @@ const char *ast_intern(Parse *p, const char *text, size_t len) {
       *r = p->syms[i];
       return s->name;
     }
-  Sym *s = arena_alloc(p->arena, sizeof *s + len + 1);
+  Sym *s = arena_alloc(p->names ? p->names : p->arena, sizeof *s + len + 1);
   if (!s)
     return NULL;
   s->len = (uint32_t)len;

@@ -119,6 +119,9 @@ typedef struct Emit {
   int split;          /* long scalar functions may be split (split_parts) */
   int in_part;        /* writing a part of a split function */
   uint8_t *local;     /* in a part: the node is a local of its part, not t[] */
+  int part_stmts;     /* statements per part (EmitOpts.part_stmts) */
+  const EmitOpts *opts; /* EmitOpts.unit: parts streamed in translation units */
+  int unit_failed;    /* the unit callback failed: no more units */
   struct {            /* constants already formatted (%.17g is slow) */
     NodeId node;
     char text[32];
@@ -502,10 +505,14 @@ static void ref(Emit *e, NodeId n) {
     buf_puts(e->out, "]");
   } else if (nd->op == OP_VAR) {
     int k = e->fn->arg_of_var[nd->v.idx];
-    if (e->kernel || e->in_part) {
-      buf_putn(e->out, e->kernel ? "a[" : "g_v[", e->kernel ? 2 : 4);
+    if (e->in_part) { /* the scalar arguments, copied into g_v (split_calls) */
+      buf_putn(e->out, "g_v[", 4);
       buf_int(e->out, k);
-      buf_puts(e->out, e->kernel ? "][0]" : "]");
+      buf_putn(e->out, "]", 1);
+    } else if (e->kernel) {
+      buf_putn(e->out, "a[", 2);
+      buf_int(e->out, k);
+      buf_puts(e->out, "][0]");
     } else {
       buf_puts(e->out, k >= 0 ? e->fn->args[k].cname : "g_missing_argument");
     }
@@ -1614,6 +1621,8 @@ static void scalar_statement(Emit *e, Buf *b, NodeId i) {
 #define PART_STMTS 128
 
 static int splittable(const Emit *e, uint32_t count) {
+  if (e->part_stmts <= 0)
+    return 0;
   long stmts = 0;
   for (uint32_t i = 0; i < count; i++) {
     if (e->slot[i] == ST_NONE)
@@ -1623,7 +1632,7 @@ static int splittable(const Emit *e, uint32_t count) {
       return 0;
     stmts += e->slot[i] >= 0 && !e->alias[i];
   }
-  return stmts > 2 * PART_STMTS;
+  return stmts > 2 * e->part_stmts;
 }
 
 static void part_name(Buf *b, const EmitFn *fn, int k) {
@@ -1678,7 +1687,7 @@ static int find_locals(Emit *e, const EmitFn *fn, uint32_t count) {
   uint32_t nstmt = 0;
   for (uint32_t i = 0; i < count && !rc; i++)
     if (e->slot[i] >= 0 && !e->alias[i])
-      part[i] = last[i] = nstmt++ / PART_STMTS;
+      part[i] = last[i] = nstmt++ / (uint32_t)e->part_stmts;
   for (uint32_t i = 0; i < count && !rc; i++)
     if (e->slot[i] >= 0 && !e->alias[i])
       rc = mark_reads(e, i, part[i], last, &st);
@@ -1697,8 +1706,34 @@ static int find_locals(Emit *e, const EmitFn *fn, uint32_t count) {
   return rc;
 }
 
+/* Every libm function and helper that a part may call: the start of each
+ * translation unit of a streamed function (EmitOpts.unit). */
+static void unit_prelude(Buf *b) {
+  static const char *const unary[] = {"exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos",
+                                      "atan", "sinh", "cosh", "tanh", "erf", "log1p", "expm1",
+                                      "fabs", "floor", "ceil", "rint"};
+  for (size_t i = 0; i < sizeof unary / sizeof *unary; i++)
+    buf_printf(b, "double %s(double);\n", unary[i]);
+  buf_puts(b, "double pow(double, double);\ndouble fmod(double, double);\n"
+              "double atan2(double, double);\n");
+  buf_puts(b, STR(GRADC_RT_RELU) "\n" STR(GRADC_RT_SIGN) "\n" STR(GRADC_RT_SIGMOID) "\n"
+              STR(GRADC_RT_SOFTPLUS) "\n" STR(GRADC_RT_MAX) "\n" STR(GRADC_RT_MIN) "\n"
+              STR(GRADC_RT_MOD) "\n" STR(GRADC_RT_LOGADDEXP) "\n\n");
+}
+
+/* A unit of parts is complete: hand it over (EmitOpts.unit). */
+static void unit_flush(Emit *e, Buf *ub) {
+  if (ub->len && !e->unit_failed && !ub->oom &&
+      e->opts->unit(e->opts->unit_ctx, ub->data, ub->len) != 0)
+    e->unit_failed = 1;
+  ub->len = 0;
+}
+
 /* Writes the parts (before the function that calls them); returns how
- * many, 0 if the function is not split. */
+ * many, 0 if the function is not split. With EmitOpts.unit the parts go
+ * out in translation units of their own as they are written (extern, so
+ * that the unit of the calling function can link to them), and only their
+ * prototypes stay in b. */
 static int split_parts(Emit *e, const EmitFn *fn, Buf *b, uint32_t count) {
   if (!e->split || !splittable(e, count))
     return 0;
@@ -1709,46 +1744,68 @@ static int split_parts(Emit *e, const EmitFn *fn, Buf *b, uint32_t count) {
     return -1;
   }
   int part = 0, n = 0;
+  int streamed = e->opts && e->opts->unit;
+  Buf ub = {.big = 1}, *pb = streamed ? &ub : b, *save = e->out;
+  size_t unit_bytes = streamed && e->opts->unit_bytes ? e->opts->unit_bytes : (size_t)1 << 20;
   e->in_part = 1;
+  e->out = pb;
   for (uint32_t i = 0; i < count; i++) {
     if (e->slot[i] < 0 || e->alias[i])
       continue;
     if (n == 0) {
-      buf_puts(b, "static void ");
-      part_name(b, fn, part);
-      buf_puts(b, e->kernel ? "(const double *const *a, double *t) {\n  (void)a;\n"
-                            : "(const double *g_v, double *t) {\n  (void)g_v;\n");
+      if (streamed && ub.len == 0)
+        unit_prelude(&ub);
+      buf_puts(pb, streamed ? "void " : "static void ");
+      part_name(pb, fn, part);
+      buf_puts(pb, "(const double *g_v, double *t) {\n  (void)g_v;\n");
     }
-    scalar_statement(e, b, i);
-    if (++n == PART_STMTS) {
-      buf_puts(b, "}\n\n");
+    scalar_statement(e, pb, i);
+    if (++n == e->part_stmts) {
+      buf_puts(pb, "}\n\n");
       n = 0;
       part++;
+      if (streamed && ub.len >= unit_bytes)
+        unit_flush(e, &ub);
     }
   }
   if (n) {
-    buf_puts(b, "}\n\n");
+    buf_puts(pb, "}\n\n");
     part++;
   }
   e->in_part = 0;
+  e->out = save;
+  if (streamed) {
+    unit_flush(e, &ub);
+    if (ub.oom)
+      b->oom = 1;
+    buf_free(&ub);
+    for (int k = 0; k < part; k++) {
+      buf_puts(b, "void ");
+      part_name(b, fn, k);
+      buf_puts(b, "(const double *g_v, double *t);\n");
+    }
+    buf_puts(b, "\n");
+  }
   big_free(e->local);
   e->local = NULL;
-  return part;
+  return e->unit_failed ? -1 : part;
 }
 
 /* In the split function: the arguments in an array (standalone C), then
  * the parts in order. */
 static void split_calls(Emit *e, const EmitFn *fn, Buf *b, int parts) {
-  if (!e->kernel) {
-    buf_printf(b, "  double g_v[%d];\n", fn->nargs > 0 ? fn->nargs : 1);
-    for (int k = 0; k < fn->nargs; k++)
-      if (fn->args[k].shape == SHAPE_SCALAR)
+  buf_printf(b, "  double g_v[%d];\n", fn->nargs > 0 ? fn->nargs : 1);
+  for (int k = 0; k < fn->nargs; k++)
+    if (fn->args[k].shape == SHAPE_SCALAR) {
+      if (e->kernel)
+        buf_printf(b, "  g_v[%d] = a[%d][0];\n", k, k);
+      else
         buf_printf(b, "  g_v[%d] = %s;\n", k, fn->args[k].cname);
-  }
+    }
   for (int k = 0; k < parts; k++) {
     buf_puts(b, "  ");
     part_name(b, fn, k);
-    buf_puts(b, e->kernel ? "(a, t);\n" : "(g_v, t);\n");
+    buf_puts(b, "(g_v, t);\n");
   }
 }
 
@@ -1932,7 +1989,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
   Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas, .split = o && o->split,
-            .internal = o && o->internal, .rt_matmul = o && o->kernel && o->rt_matmul};
+            .internal = o && o->internal, .rt_matmul = o && o->kernel && o->rt_matmul,
+            .part_stmts = o && o->part_stmts ? o->part_stmts : PART_STMTS, .opts = o};
   for (int i = 0; i < 64; i++)
     e.lit[i].node = NO_NODE;
   Buf code = {.big = 1};

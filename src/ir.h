@@ -397,7 +397,9 @@ typedef struct SymSlot {
 } SymSlot;
 
 typedef struct Parse {
-  Arena *arena;
+  Arena *arena;      /* the AST: the caller may free it once lowered */
+  Arena *names;      /* the interned names (Sym), which outlive the AST;
+                        NULL: in arena too */
   Diags *diags;
   const Source *src;
   Stmt *first, *last;
@@ -597,6 +599,15 @@ typedef struct EmitOpts {
                               a workspace (and has a _work function) */
   int rt_matmul;           /* kernel only: products of two matrices by
                               gradc_rt_matmul (libtcc: gradc's compiled code) */
+  int part_stmts;          /* statements per part of a split function (0: 128) */
+  /* Streaming a split function: its parts are handed to unit() in
+   * translation units of about unit_bytes (0: 1 MiB) that compile alone,
+   * as they are written, and `out` keeps only their prototypes (jit_units.c
+   * compiles a huge kernel this way: no whole C text, no whole libtcc
+   * state). unit() returns 0, or nonzero to stop: emit_c then fails. */
+  int (*unit)(void *ctx, const char *src, size_t len);
+  void *unit_ctx;
+  size_t unit_bytes;
 } EmitOpts;
 
 void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
@@ -626,5 +637,33 @@ JitThunk jit_lookup(JitModule *m, const char *name);
 void jit_free(JitModule *m);
 int jit_have_blas(void);
 int jit_have_tcc(void);   /* 0 when built with GRADC_NO_TCC: cc compiles everything */
+/* One translation unit (jit_units.c), in a libtcc state of its own that
+ * is deleted before this returns: relocated into place(ctx, size), each
+ * global symbol passed to sym(). -1: libtcc rejected it (an internal
+ * error in diags), -2: place() returned NULL (out of memory). */
+int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),
+                 void (*sym)(void *ctx, const char *name, const void *addr), Diags *diags);
+
+/* ------------------------------------------------------------- jit_units.c */
+
+/* A huge kernel for libtcc, one translation unit at a time: the parts that
+ * emit_c streams (EmitOpts.unit) are each compiled in a libtcc state of
+ * their own, relocated into code memory that the JitCode keeps, and the
+ * state is deleted at once; the unit of the calling function is compiled
+ * last by jit_compile_units, linked to the parts' symbols. Neither the
+ * whole C text nor libtcc's state for all of it (its sections are
+ * allocated twice over, then copied) ever exists: the peak is the machine
+ * code plus one unit. */
+typedef struct JitCode JitCode;
+JitCode *jit_code_new(Diags *diags);
+int jit_code_unit(void *code, const char *src, size_t len); /* an EmitOpts.unit */
+int jit_code_failed(const JitCode *c);   /* a unit failed (diags says why) */
+/* add(s, name, address) for each function of the units (jit.c links them) */
+void jit_code_symbols(const JitCode *c, void *s, void (*add)(void *s, const char *name, const void *addr));
+void *jit_code_symbol(const JitCode *c, const char *name);
+void jit_code_free(JitCode *c);           /* the code too: after the module */
+/* The calling function's unit; the module owns `code` from then on (also
+ * when this fails: NULL, an internal error in diags). */
+JitModule *jit_compile_units(const char *src, JitCode *code, Diags *diags);
 
 #endif

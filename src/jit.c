@@ -32,6 +32,7 @@ struct JitModule {
   TCCState *tcc;
   void *so;
   char *dir;  /* temp directory of the cc backend */
+  JitCode *code; /* units compiled before tcc's (jit_units.c), or NULL */
 };
 
 typedef struct TccErrors {
@@ -64,6 +65,7 @@ static void internal(Diags *d, const char *src, const char *what, const char *de
            detail && *detail ? detail : "(no message)");
 }
 
+
 #ifndef GRADC_NO_TCC
 static void on_tcc_error(void *opaque, const char *msg) {
   TccErrors *e = opaque;
@@ -89,25 +91,41 @@ static const struct {
     {"malloc", (void *)malloc}, {"free", (void *)free},
 };
 
-static JitModule *compile_tcc(const char *src, Diags *diags) {
+/* A libtcc state for code in memory that may call libm and gradc's runtime. */
+static TCCState *tcc_state(void *opaque, void (*on_err)(void *opaque, const char *msg)) {
+  TCCState *s = tcc_new();
+  if (!s)
+    return NULL;
+  tcc_set_error_func(s, opaque, on_err);
+  tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+  tcc_set_options(s, "-nostdlib");
+  for (size_t i = 0; i < sizeof libm_symbols / sizeof *libm_symbols; i++)
+    tcc_add_symbol(s, libm_symbols[i].name, libm_symbols[i].fn);
+#ifdef GRADC_HAVE_BLAS
+  tcc_add_symbol(s, "cblas_dgemm", (void *)cblas_dgemm);
+#endif
+  tcc_add_symbol(s, "gradc_rt_matmul", (void *)gradc_rt_matmul);
+  return s;
+}
+
+static void add_symbol(void *s, const char *name, const void *addr) { tcc_add_symbol(s, name, addr); }
+
+/* code: units compiled already, whose functions src may call; the module
+ * owns it from here on. */
+static JitModule *compile_tcc(const char *src, Diags *diags, JitCode *code) {
   JitModule *m = calloc(1, sizeof *m);
   TccErrors errs = {{0}};
-  if (!m)
-    return NULL;
-  m->tcc = tcc_new();
-  if (!m->tcc) {
-    free(m);
+  if (!m) {
+    jit_code_free(code);
     return NULL;
   }
-  tcc_set_error_func(m->tcc, &errs, on_tcc_error);
-  tcc_set_output_type(m->tcc, TCC_OUTPUT_MEMORY);
-  tcc_set_options(m->tcc, "-nostdlib");
-  for (size_t i = 0; i < sizeof libm_symbols / sizeof *libm_symbols; i++)
-    tcc_add_symbol(m->tcc, libm_symbols[i].name, libm_symbols[i].fn);
-#ifdef GRADC_HAVE_BLAS
-  tcc_add_symbol(m->tcc, "cblas_dgemm", (void *)cblas_dgemm);
-#endif
-  tcc_add_symbol(m->tcc, "gradc_rt_matmul", (void *)gradc_rt_matmul);
+  m->code = code;
+  m->tcc = tcc_state(&errs, on_tcc_error);
+  if (!m->tcc) {
+    jit_free(m);
+    return NULL;
+  }
+  jit_code_symbols(code, m->tcc, add_symbol);
   if (tcc_compile_string(m->tcc, src) < 0 ||
       tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0) {
     internal(diags, src, "libtcc", errs.msgs.data);
@@ -272,7 +290,50 @@ JitModule *jit_compile(const char *src, int backend, Diags *diags) {
   (void)backend;
   return compile_cc(src, diags);
 #else
-  return backend == 1 ? compile_cc(src, diags) : compile_tcc(src, diags);
+  return backend == 1 ? compile_cc(src, diags) : compile_tcc(src, diags, NULL);
+#endif
+}
+
+JitModule *jit_compile_units(const char *src, JitCode *code, Diags *diags) {
+#ifdef GRADC_NO_TCC
+  jit_code_free(code);
+  return compile_cc(src, diags);
+#else
+  return compile_tcc(src, diags, code);
+#endif
+}
+
+/* One unit of a streamed kernel (jit_units.c): compiled in a libtcc state
+ * of its own, relocated into the memory place() gives for its size, its
+ * global symbols passed to sym(); then the state is deleted. -1: libtcc
+ * rejected it (an internal error in diags), -2: place() failed. */
+int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),
+                 void (*sym)(void *ctx, const char *name, const void *addr), Diags *diags) {
+#ifdef GRADC_NO_TCC
+  (void)src, (void)ctx, (void)place, (void)sym;
+  diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL, "this build has no libtcc");
+  return -1;
+#else
+  TccErrors errs = {{0}};
+  TCCState *s = tcc_state(&errs, on_tcc_error);
+  if (!s)
+    return -1;
+  int rc = -1;
+  if (tcc_compile_string(s, src) == 0) {
+    int size = tcc_relocate(s, NULL);
+    void *mem = size > 0 ? place(ctx, (size_t)size) : NULL;
+    if (size > 0 && !mem)
+      rc = -2;
+    else if (mem && tcc_relocate(s, mem) == 0) {
+      tcc_list_symbols(s, ctx, sym);
+      rc = 0;
+    }
+  }
+  if (rc == -1)
+    internal(diags, src, "libtcc", errs.msgs.data);
+  buf_free(&errs.msgs);
+  tcc_delete(s);
+  return rc;
 #endif
 }
 
@@ -281,6 +342,8 @@ JitThunk jit_lookup(JitModule *m, const char *name) {
   void *p = dlsym(m->so, name);
 #else
   void *p = m->tcc ? tcc_get_symbol(m->tcc, name) : dlsym(m->so, name);
+  if (!p && m->code)
+    p = jit_code_symbol(m->code, name);
 #endif
   JitThunk f;
   memcpy(&f, &p, sizeof f);
@@ -303,6 +366,7 @@ void jit_free(JitModule *m) {
 #ifndef GRADC_NO_TCC
   if (m->tcc)
     tcc_delete(m->tcc);
+  jit_code_free(m->code);
 #endif
   if (m->so)
     dlclose(m->so);

@@ -86,8 +86,8 @@ static const Builtin *builtin(const char *name) {
   Sym *sym = sym_of(name);
   if (!sym->builtin) {
     sym->builtin = -1;
-    for (int i = 0; i < NBUILTIN; i++)
-      if (!strcmp(builtins[i].name, name))
+    for (int i = 0; i < NBUILTIN; i++) /* first letters first: 10^6 names t0, t1... */
+      if (builtins[i].name[0] == name[0] && !strcmp(builtins[i].name, name))
         sym->builtin = (int16_t)(i + 1);
   }
   return sym->builtin > 0 ? &builtins[sym->builtin - 1] : NULL;
@@ -1426,37 +1426,41 @@ static void call_done(Lower *l, Ast *call_ast, int diag0, NodeId r) {
 }
 
 static NodeId lower_expr(Lower *l, Ast *root) {
-  Frame *st = NULL;
-  NodeId *res = NULL;
-  size_t nst = 0, capst = 0, nres = 0, capres = 0;
+  /* the stacks start on the C stack (a definition is a few nodes: no
+   * malloc per statement) and move to the heap when they grow */
+  Frame st0[16];
+  NodeId res0[32];
+  Frame *st = st0;
+  NodeId *res = res0; /* never NULL: a call with no arguments takes res + nres - 0 */
+  size_t nst = 0, capst = 16, nres = 0, capres = 32;
   NodeId out = NO_NODE;
   int scope0 = l->nscope;
 #define PUSH_RES(v)                                                         \
   do {                                                                      \
     if (nres == capres) {                                                   \
-      capres = capres ? capres * 2 : 64;                                    \
-      NodeId *r_ = realloc(res, capres * sizeof *r_);                       \
+      NodeId *r_ = malloc(capres * 2 * sizeof *r_);                         \
       if (!r_) goto oom;                                                    \
+      memcpy(r_, res, capres * sizeof *r_);                                 \
+      if (res != res0) free(res);                                           \
       res = r_;                                                             \
+      capres *= 2;                                                          \
     }                                                                       \
     res[nres++] = (v);                                                      \
   } while (0)
 #define PUSH_FRAME(x)                                                       \
   do {                                                                      \
     if (nst == capst) {                                                     \
-      capst = capst ? capst * 2 : 64;                                       \
-      Frame *s_ = realloc(st, capst * sizeof *s_);                          \
+      Frame *s_ = malloc(capst * 2 * sizeof *s_);                           \
       if (!s_) goto oom;                                                    \
+      memcpy(s_, st, capst * sizeof *s_);                                   \
+      if (st != st0) free(st);                                              \
       st = s_;                                                              \
+      capst *= 2;                                                           \
     }                                                                       \
-    st[nst++] = (Frame){(x), 0, 0, 0};                                            \
+    st[nst++] = (Frame){(x), 0, 0, 0};                                      \
   } while (0)
 
   Dag *g = l->prog->dag;
-  capres = 64; /* never NULL: a call with no arguments takes res + nres - 0 */
-  res = malloc(capres * sizeof *res);
-  if (!res)
-    goto oom;
   PUSH_FRAME(root);
   while (nst > 0) {
     Frame *f = &st[nst - 1];
@@ -1540,9 +1544,12 @@ static NodeId lower_expr(Lower *l, Ast *root) {
         if (ok)
           r = checked(l, a, "'@'", dag_matmul(g, x[0], x[1], 0));
       } else if (ok) {
-        char what[8];
-        snprintf(what, sizeof what, "'%s'", op_info[a->op].spell);
-        r = checked(l, a, what, dag_op(g, (OpKind)a->op, x[0], x[1], NO_NODE));
+        r = dag_op(g, (OpKind)a->op, x[0], x[1], NO_NODE);
+        if (r == NO_NODE) { /* the operator's name only for the message */
+          char what[8];
+          snprintf(what, sizeof what, "'%s'", op_info[a->op].spell);
+          r = checked(l, a, what, r);
+        }
       }
       note_checks(l, a->span, r);
       break;
@@ -1578,12 +1585,16 @@ static NodeId lower_expr(Lower *l, Ast *root) {
     PUSH_RES(r);
   }
   out = res[0];
-  free(st);
-  free(res);
+  if (st != st0)
+    free(st);
+  if (res != res0)
+    free(res);
   return out;
 oom:
-  free(st);
-  free(res);
+  if (st != st0)
+    free(st);
+  if (res != res0)
+    free(res);
   l->oom = 1;
   while (l->nscope > scope0) /* calls left half inlined */
     free(l->scope[--l->nscope].args);
