@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ir.h"
 
@@ -383,7 +384,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
                 .dimc = prog->dimnames, .ndims = prog->ndims};
   int tcc = g->backend == GRADC_BACKEND_TCC && jit_have_tcc(); /* else cc compiles it */
   if (tcc && prog->dag->count >= (g->unit_nodes ? g->unit_nodes : UNIT_NODES) &&
-      !(units = jit_code_new(&g->diags)))
+      !(units = jit_code_new(&g->diags, prog->dag->count, sysconf(_SC_NPROCESSORS_ONLN) > 1)))
     goto oom;
   EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = !tcc || units, .rt_matmul = tcc};
   if (units) {
@@ -394,8 +395,9 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   }
   double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
-  if (units && jit_code_failed(units)) {
-    int rejected = jit_code_failed(units) > 0;
+  int unit_rc = units ? jit_code_finish(units) : 0;
+  if (unit_rc) {
+    int rejected = unit_rc > 0;
     jit_code_free(units);
     units = NULL;
     if (rejected)

@@ -102,8 +102,7 @@ static uint64_t *slot_of(const Dag *g, const Node *key, uint32_t h, NodeId *foun
   }
 }
 
-static int rehash(Dag *g) {
-  uint32_t nb = g->nbucket * 2;
+static int rehash_to(Dag *g, uint32_t nb) {
   uint64_t *b = big_alloc((size_t)nb * sizeof *b);
   if (!b)
     return 0;
@@ -120,6 +119,25 @@ static int rehash(Dag *g) {
   g->bucket = b;
   g->nbucket = nb;
   return 1;
+}
+
+static int rehash(Dag *g) { return rehash_to(g, g->nbucket * 2); }
+
+/* Room for n nodes in all: the node array and the hash-cons table grown at
+ * once rather than by doubling (each doubling of the table re-inserts
+ * every node at a random place: as many cache misses as the inserts). */
+int dag_reserve(Dag *g, uint32_t n) {
+  if (n > g->cap) {
+    Node *nodes = big_grow(g->nodes, (size_t)n * sizeof *nodes);
+    if (!nodes)
+      return 0;
+    g->nodes = nodes;
+    g->cap = n;
+  }
+  uint32_t nb = g->nbucket;
+  while (nb < (1u << 31) && (uint64_t)(n + 1) * 2 > nb)
+    nb *= 2;
+  return nb == g->nbucket || rehash_to(g, nb);
 }
 
 #define MAX_ELEMENTS (1ll << 40)

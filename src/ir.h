@@ -225,6 +225,7 @@ typedef struct Dag {
 
 Dag *dag_new(void);
 void dag_free(Dag *g);
+int dag_reserve(Dag *g, uint32_t n);  /* room for n nodes in all; 0: out of memory */
 static inline const Node *dag_node(const Dag *g, NodeId n) { return &g->nodes[n]; }
 static inline int dag_is_const(const Dag *g, NodeId n) { return g->nodes[n].op == OP_CONST; }
 static inline double dag_num(const Dag *g, NodeId n) { return g->nodes[n].v.num; }
@@ -640,7 +641,7 @@ int jit_have_tcc(void);   /* 0 when built with GRADC_NO_TCC: cc compiles everyth
 /* One translation unit (jit_units.c), in a libtcc state of its own that
  * is deleted before this returns: relocated into place(ctx, size), each
  * global symbol passed to sym(). -1: libtcc rejected it (an internal
- * error in diags), -2: place() returned NULL (out of memory). */
+ * error in diags, unless NULL), -2: out of memory (place() returned NULL). */
 int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),
                  void (*sym)(void *ctx, const char *name, const void *addr), Diags *diags);
 
@@ -653,17 +654,23 @@ int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t si
  * last by jit_compile_units, linked to the parts' symbols. Neither the
  * whole C text nor libtcc's state for all of it (its sections are
  * allocated twice over, then copied) ever exists: the peak is the machine
- * code plus one unit. */
+ * code plus one unit. With `worker`, a child process compiles units while
+ * the caller emits the next ones (libtcc compiles one source at a time in
+ * a process); `nodes`, the DAG's size, bounds the code it can place. The
+ * results are the same either way. */
 typedef struct JitCode JitCode;
-JitCode *jit_code_new(Diags *diags);
+JitCode *jit_code_new(Diags *diags, uint32_t nodes, int worker);
 int jit_code_unit(void *code, const char *src, size_t len); /* an EmitOpts.unit */
-int jit_code_failed(const JitCode *c);   /* a unit failed (diags says why) */
+/* Every unit compiled (waits for the worker, which then exits): 0, 1 if
+ * libtcc rejected one (diags says why), -1 out of memory. */
+int jit_code_finish(JitCode *c);
 /* add(s, name, address) for each function of the units (jit.c links them) */
 void jit_code_symbols(const JitCode *c, void *s, void (*add)(void *s, const char *name, const void *addr));
 void *jit_code_symbol(const JitCode *c, const char *name);
 void jit_code_free(JitCode *c);           /* the code too: after the module */
-/* The calling function's unit; the module owns `code` from then on (also
- * when this fails: NULL, an internal error in diags). */
+/* The calling function's unit, after jit_code_finish; the module owns
+ * `code` from then on (also when this fails: NULL, an internal error in
+ * diags). */
 JitModule *jit_compile_units(const char *src, JitCode *code, Diags *diags);
 
 #endif

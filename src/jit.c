@@ -306,18 +306,20 @@ JitModule *jit_compile_units(const char *src, JitCode *code, Diags *diags) {
 /* One unit of a streamed kernel (jit_units.c): compiled in a libtcc state
  * of its own, relocated into the memory place() gives for its size, its
  * global symbols passed to sym(); then the state is deleted. -1: libtcc
- * rejected it (an internal error in diags), -2: place() failed. */
+ * rejected it (an internal error in diags, if not NULL), -2: out of
+ * memory (place() failed). */
 int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),
                  void (*sym)(void *ctx, const char *name, const void *addr), Diags *diags) {
 #ifdef GRADC_NO_TCC
   (void)src, (void)ctx, (void)place, (void)sym;
-  diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL, "this build has no libtcc");
+  if (diags)
+    diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL, "this build has no libtcc");
   return -1;
 #else
   TccErrors errs = {{0}};
   TCCState *s = tcc_state(&errs, on_tcc_error);
   if (!s)
-    return -1;
+    return -2;
   int rc = -1;
   if (tcc_compile_string(s, src) == 0) {
     int size = tcc_relocate(s, NULL);
@@ -329,7 +331,7 @@ int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t si
       rc = 0;
     }
   }
-  if (rc == -1)
+  if (rc == -1 && diags)
     internal(diags, src, "libtcc", errs.msgs.data);
   buf_free(&errs.msgs);
   tcc_delete(s);

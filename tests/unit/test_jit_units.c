@@ -97,8 +97,9 @@ static int count_unit(void *ctx, const char *src, size_t len) {
 
 /* The value and gradient kernel of the program's output, emitted from one
  * source (part_stmts 0) or streamed in parts of part_stmts statements, a
- * new unit whenever one holds unit_bytes; its results at the defaults. */
-static int kernel_results(Gradc *g, int part_stmts, size_t unit_bytes, double *res, int *units) {
+ * new unit whenever one holds unit_bytes, compiled here or with a worker
+ * process; its results at the defaults. */
+static int kernel_results(Gradc *g, int part_stmts, size_t unit_bytes, int worker, double *res, int *units) {
   Program *prog = &g->prog;
   Dag *d = prog->dag;
   uint32_t n;
@@ -120,7 +121,7 @@ static int kernel_results(Gradc *g, int part_stmts, size_t unit_bytes, double *r
   }
   free(adj);
   EmitFn fn = {.name = "g_fn", .args = args, .nargs = nv, .arg_of_var = arg_of_var, .res = rs, .nres = nres};
-  Counting c = {jit_code_new(&g->diags), 0};
+  Counting c = {jit_code_new(&g->diags, d->count, worker), 0};
   cr_assert_not_null(c.code);
   EmitOpts o = {.kernel = 1, .split = part_stmts > 0, .part_stmts = part_stmts};
   if (part_stmts > 0) {
@@ -131,7 +132,7 @@ static int kernel_results(Gradc *g, int part_stmts, size_t unit_bytes, double *r
   Buf src = {0};
   emit_c(d, &fn, 1, &o, &src, NULL);
   cr_assert_not(src.oom);
-  cr_assert_eq(jit_code_failed(c.code), 0, "%s", gradc_diag_render(g));
+  cr_assert_eq(jit_code_finish(c.code), 0, "%s", gradc_diag_render(g));
   JitModule *m = part_stmts > 0 ? jit_compile_units(src.data, c.code, &g->diags)
                                 : (jit_code_free(c.code), jit_compile(src.data, 0, &g->diags));
   cr_assert_not_null(m, "%s", gradc_diag_render(g));
@@ -168,18 +169,20 @@ Test(jit_units, any_cut_into_parts_and_units_gives_the_same_bits, .timeout = 120
   Gradc *g = compile_ok(text);
   double want[8], got[8];
   int units;
-  int nres = kernel_results(g, 0, 0, want, &units);
+  int nres = kernel_results(g, 0, 0, 0, want, &units);
   cr_assert_eq(units, 0);
   /* {part size, unit size}: a part per unit, a few parts per unit, one unit */
   const struct { int part; size_t bytes; int min_units; } cuts[] = {
       {3, 1, 100}, {40, 4000, 3}, {200, (size_t)1 << 20, 1}};
-  for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
-    kernel_results(g, cuts[c].part, cuts[c].bytes, got, &units);
-    cr_assert_geq(units, cuts[c].min_units, "parts of %d: %d units", cuts[c].part, units);
-    for (int i = 0; i < nres; i++)
-      cr_assert_eq(memcmp(&got[i], &want[i], sizeof got[i]), 0,
-                   "parts of %d, result %d: %a, from one source %a", cuts[c].part, i, got[i], want[i]);
-  }
+  for (int worker = 0; worker < 2; worker++)
+    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+      kernel_results(g, cuts[c].part, cuts[c].bytes, worker, got, &units);
+      cr_assert_geq(units, cuts[c].min_units, "parts of %d: %d units", cuts[c].part, units);
+      for (int i = 0; i < nres; i++)
+        cr_assert_eq(memcmp(&got[i], &want[i], sizeof got[i]), 0,
+                     "parts of %d, worker %d, result %d: %a, from one source %a", cuts[c].part, worker, i,
+                     got[i], want[i]);
+    }
   gradc_free(g);
   free(text);
   ASSERT_NO_LEAKS();
@@ -196,24 +199,23 @@ static void remove_saved(const char *msg) {
   cr_assert_eq(unlink(path), 0, "%s", path);
 }
 
-Test(jit_units, a_rejected_unit_is_an_internal_error_and_stops_the_stream) {
+static void rejected_unit(int worker) {
   Diags diags = {0};
-  JitCode *c = jit_code_new(&diags);
+  JitCode *c = jit_code_new(&diags, 1000, worker);
   cr_assert_not_null(c);
   const char good[] = "double g_ok(double x) { return 2 * x; }\n";
   cr_assert_eq(jit_code_unit(c, good, sizeof good - 1), 0);
-  cr_assert_eq(jit_code_failed(c), 0);
   const char bad[] = "double g_bad(double x) { return x +; }\n";
-  cr_assert_eq(jit_code_unit(c, bad, sizeof bad - 1), -1);
-  cr_assert_eq(jit_code_failed(c), 1);
-  cr_assert_eq(diags.count, 1);
+  jit_code_unit(c, bad, sizeof bad - 1); /* -1 at once, or at the end with a worker */
+  cr_assert_eq(jit_code_finish(c), 1);
+  cr_assert_eq(diags.count, 1, "worker %d: %d diagnostics", worker, diags.count);
   cr_assert_eq(diags.items[0].kind, GRADC_ERR_INTERNAL);
   cr_assert_not_null(strstr(diags.items[0].msg, "libtcc rejected the generated C"), "%s", diags.items[0].msg);
   remove_saved(diags.items[0].msg);
   /* nothing more is compiled, and nothing more is reported */
   cr_assert_eq(jit_code_unit(c, good, sizeof good - 1), -1);
   cr_assert_eq(diags.count, 1);
-  /* the unit that compiled is still there */
+  /* the unit that compiled is there */
   double (*ok)(double);
   void *p = jit_code_symbol(c, "g_ok");
   cr_assert_not_null(p);
@@ -224,6 +226,9 @@ Test(jit_units, a_rejected_unit_is_an_internal_error_and_stops_the_stream) {
   diags_free(&diags);
   ASSERT_NO_LEAKS();
 }
+
+Test(jit_units, a_rejected_unit_is_an_internal_error_and_stops_the_stream) { rejected_unit(0); }
+Test(jit_units, a_unit_the_worker_rejects_is_reported_by_gradc) { rejected_unit(1); }
 
 /* A unit callback that fails: emit_c stops and says so (out->oom), and
  * the API reports the unit's error, not a crash or a wrong kernel. */
