@@ -322,7 +322,7 @@ static void find_checks(GradcFn *f);
  * below, one source is as fast and the units' preludes would cost more. */
 #define UNIT_NODES (1u << 17)
 #define UNIT_BYTES ((size_t)1 << 20)
-#define UNIT_PART_STMTS 1024
+#define UNIT_PART_STMTS 4096
 
 static GradcFn *build(Gradc *g, Plan *pl) {
   Program *prog = &g->prog;

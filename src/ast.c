@@ -59,6 +59,8 @@ void parse_done(Parse *p) {
   big_free(p->syms);
   p->syms = NULL;
   p->nsym = p->capsym = 0;
+  arena_free(&p->stmts);
+  p->first = p->last = NULL;
 }
 
 Ast *ast_new(Parse *p, AstKind kind, Span span, int nkids) {
@@ -135,7 +137,7 @@ Ast *ast_list_add(Parse *p, Ast *list, Ast *item) {
 
 Stmt *ast_stmt(Parse *p, StmtKind kind, Span span, const char *name,
                Ast *dims, Ast *value) {
-  Stmt *s = arena_alloc(p->arena, sizeof *s);
+  Stmt *s = arena_alloc(&p->stmts, sizeof *s);
   if (!s)
     return NULL;
   s->kind = kind;

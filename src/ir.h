@@ -407,6 +407,8 @@ typedef struct Parse {
   SymSlot *syms;     /* open addressing; big_alloc'd, freed by parse_done */
   uint32_t nsym, capsym;
   SymSlot recent[256]; /* names seen lately, by hash: most uses are near */
+  Arena stmts;       /* the Stmts, apart from the AST: lower.c walks them
+                        several times (freed by parse_done) */
   /* lexer state */
   int line, col;     /* where the next token starts */
   int depth;         /* bracket nesting */
@@ -420,7 +422,7 @@ typedef struct Parse {
 
 
 const char *ast_intern(Parse *p, const char *text, size_t len); /* NULL: OOM */
-void parse_done(Parse *p);                       /* frees the symbol table */
+void parse_done(Parse *p);   /* frees the symbol table and the statements */
 Ast *ast_new(Parse *p, AstKind kind, Span span, int nkids);
 Ast *ast_num(Parse *p, Span span, const char *text, size_t len);
 Ast *ast_name(Parse *p, Span span, const char *text, size_t len);
