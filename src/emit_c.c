@@ -137,6 +137,8 @@ static int is_tensor(const Emit *e, NodeId n) { return dag_shape(e->g, n) != SHA
 /* May node n be inlined into a consumer c (for argument position k)? */
 static int inlinable_into(const Emit *e, NodeId n, NodeId c) {
   const Dag *g = e->g;
+  if (g->nshape == 1) /* scalars only: no node read (a million reads of far operands) */
+    return 1;
   OpKind nop = (OpKind)g->nodes[n].op, cop = (OpKind)g->nodes[c].op;
   if (!is_tensor(e, n))
     return !is_tensor(e, c);
@@ -185,6 +187,11 @@ static int same_size(const Dag *g, ShapeId a, ShapeId b) {
 static int share_buffers(Emit *e, const EmitFn *fn) {
   const Dag *g = e->g;
   uint32_t n = g->count;
+  if (e->nbufs == 0) { /* no tensor: nothing to share (and no sweep of the DAG) */
+    free(e->bufshape);
+    e->bufshape = malloc(sizeof *e->bufshape);
+    return e->bufshape ? 0 : -1;
+  }
   uint32_t *when = big_alloc((n ? n : 1) * sizeof *when); /* when a node is evaluated */
   uint32_t *last = big_alloc((n ? n : 1) * sizeof *last); /* its memory's last read */
   int32_t *phys_last = NULL;
