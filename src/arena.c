@@ -162,15 +162,13 @@ static int grow(Buf *b, size_t extra) {
   return 1;
 }
 
-void buf_putn(Buf *b, const char *s, size_t n) {
+void buf_putn_grow(Buf *b, const char *s, size_t n) {
   if (!grow(b, n))
     return;
   memcpy(b->data + b->len, s, n);
   b->len += n;
   b->data[b->len] = 0;
 }
-
-void buf_puts(Buf *b, const char *s) { buf_putn(b, s, strlen(s)); }
 
 /* A decimal integer: the emitter writes millions of slot indices, and
  * printf's format parsing was a tenth of its time. */

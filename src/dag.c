@@ -89,11 +89,44 @@ static int same(const Node *a, const Node *b) {
 
 /* The hash-cons table: open addressing, at most half full. A slot holds
  * the node's 32-bit hash (high half) and 1 + its id (low half; 0: empty),
- * so a probe reads a node only when the hashes agree, and growing the
- * table reads no node at all. */
+ * so a probe reads a node only when the hashes agree.
+ *
+ * Where a node goes: a node with arguments first tries the HOME_PROBES
+ * slots from its home, twice the id of its newest argument (plus a little
+ * of its hash), and only when they are all taken goes on from its hash's
+ * place, as a plain table would. Nodes are mostly built from recent nodes
+ * (a long file of definitions, a reverse sweep), so their homes lie in a
+ * few hot cache lines near twice the node count, where a hash's place is a
+ * cache miss in a table of a hundred megabytes: the miss was a third of
+ * the time to lower and differentiate 10^6 definitions. Nothing is ever
+ * removed, so an empty slot among a key's home probes means it is nowhere;
+ * a full home run means it may be at its hash's place. A node that is the
+ * newest argument of many fills its home run, and the rest go on from
+ * their hashes': a lookup costs at most HOME_PROBES more reads. */
+#define HOME_PROBES 32
+
+static uint32_t home_of(const Node *key, uint32_t h) {
+  NodeId m = NO_NODE;
+  for (int k = 0; k < key->nargs; k++)
+    if (key->arg[k] != NO_NODE && (m == NO_NODE || key->arg[k] > m))
+      m = key->arg[k];
+  return m == NO_NODE ? h : 2u * m + (h & 15);
+}
+
+/* The slot of key (*found its id), or the slot to put it in (NO_NODE). */
 static uint64_t *slot_of(const Dag *g, const Node *key, uint32_t h, NodeId *found) {
-  uint32_t mask = g->nbucket - 1;
-  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+  uint32_t mask = g->nbucket - 1, home = home_of(key, h) & mask, i = h & mask;
+  if (home != i) {
+    uint32_t j = home;
+    for (int p = 0; p < HOME_PROBES; p++, j = (j + 1) & mask) {
+      uint64_t s = g->bucket[j];
+      if (!s || ((s >> 32) == h && same(&g->nodes[(uint32_t)s - 1], key))) {
+        *found = s ? (uint32_t)s - 1 : NO_NODE;
+        return &g->bucket[j];
+      }
+    }
+  }
+  for (;; i = (i + 1) & mask) { /* no home, or a full home run */
     uint64_t s = g->bucket[i];
     if (!s || ((s >> 32) == h && same(&g->nodes[(uint32_t)s - 1], key))) {
       *found = s ? (uint32_t)s - 1 : NO_NODE;
@@ -102,22 +135,26 @@ static uint64_t *slot_of(const Dag *g, const Node *key, uint32_t h, NodeId *foun
   }
 }
 
+/* A bigger table: every node put again, in id order (as they came, so
+ * the same nodes take the same places relative to their homes). */
 static int rehash_to(Dag *g, uint32_t nb) {
   uint64_t *b = big_alloc((size_t)nb * sizeof *b);
   if (!b)
     return 0;
-  for (uint32_t i = 0; i < g->nbucket; i++) {
-    uint64_t s = g->bucket[i];
-    if (!s)
-      continue;
-    uint32_t j = (uint32_t)(s >> 32) & (nb - 1);
-    while (b[j])
-      j = (j + 1) & (nb - 1);
-    b[j] = s;
-  }
-  big_free(g->bucket);
+  uint64_t *old = g->bucket;
+  uint32_t oldn = g->nbucket;
   g->bucket = b;
   g->nbucket = nb;
+  for (uint32_t id = 0; id < g->count; id++) {
+    const Node *n = &g->nodes[id];
+    uint32_t h = hash(n);
+    NodeId found;
+    uint64_t *slot = slot_of(g, n, h, &found);
+    if (found == NO_NODE) /* (found: a duplicate, which hash-consing never makes) */
+      *slot = (uint64_t)h << 32 | ((uint64_t)id + 1);
+  }
+  big_free(old);
+  (void)oldn;
   return 1;
 }
 

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "gradc.h"
 
@@ -46,8 +47,18 @@ typedef struct Buf {
   int big;      /* data is big_alloc'd (emitted C that never leaves gradc) */
 } Buf;
 
-void buf_putn(Buf *b, const char *s, size_t n);
-void buf_puts(Buf *b, const char *s);
+void buf_putn_grow(Buf *b, const char *s, size_t n);
+/* inline: the emitter appends a hundred million short strings */
+static inline void buf_putn(Buf *b, const char *s, size_t n) {
+  if (b->len + n < b->cap && !b->oom) {
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = 0;
+  } else {
+    buf_putn_grow(b, s, n);
+  }
+}
+static inline void buf_puts(Buf *b, const char *s) { buf_putn(b, s, strlen(s)); }
 void buf_int(Buf *b, long long v);
 void buf_printf(Buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
