@@ -320,7 +320,7 @@ static void find_checks(GradcFn *f);
 /* Kernels over DAGs of at least UNIT_NODES nodes go to libtcc in units of
  * about UNIT_BYTES of C, parts of UNIT_PART_STMTS statements (jit_units.c):
  * below, one source is as fast and the units' preludes would cost more. */
-#define UNIT_NODES (1u << 17)
+#define UNIT_NODES (1u << 15)
 #define UNIT_BYTES ((size_t)1 << 20)
 #define UNIT_PART_STMTS 4096
 

@@ -16,6 +16,9 @@
 # first; @GEN@ in a .cmd or .expect file stands for that directory:
 #   @GEN@/deep_parens.expr   100,000 nested parentheses around x
 #   @GEN@/huge_number.expr   x = <a 10 MB number literal>, then x
+#   @GEN@/chain6k.expr       t_k = b*t_(k-1) + a_(k mod 3), 6,000 definitions
+#                            (a kernel libtcc gets in units: jit_units.c)
+#   @GEN@/chain6k_err.expr   the same with an undeclared name at line 4003
 set -u
 
 if [ $# -lt 2 ]; then
@@ -50,6 +53,16 @@ mkdir "$gen" || exit 2
   head -c 10485760 /dev/zero | tr '\0' '7'
   printf '\nx\n'
 } >"$gen/huge_number.expr"
+for bad in 0 1; do
+  awk -v bad=$bad 'BEGIN {
+    print "param a0 = 1, a1 = 2, a2 = 3, b = 0.5"
+    print "t0 = a0"
+    for (k = 1; k < 6000; k++)
+      if (bad && k == 4000) printf "t%d = b*t%d + \\\n  c%d\n", k, k - 1, k % 3
+      else printf "t%d = b*t%d + a%d\n", k, k - 1, k % 3
+    print "output f = t5999"
+  }' >"$gen/chain6k$([ $bad = 1 ] && echo _err).expr"
+done
 
 pass=0
 fail=0

@@ -1,0 +1,1 @@
+grad @GEN@/chain6k.expr
