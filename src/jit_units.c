@@ -25,6 +25,7 @@
  * the parent compiles itself, so the result never depends on the worker. */
 #define _GNU_SOURCE /* MAP_NORESERVE, prctl */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@
 #define REGION ((size_t)32 << 20)   /* private code mappings */
 #define SLOTS 2                     /* units queued for the worker at most */
 #define SLOT_BYTES ((size_t)8 << 20) /* the largest unit the worker takes */
+#define WORKER_PATIENCE_MS 30000     /* no answer for this long: compile here */
 
 typedef struct CodeMap {
   unsigned char *p;
@@ -289,9 +291,15 @@ static void take_answers(JitCode *c, int wait) {
     if (!any || c->worker <= 0)
       return;
     struct pollfd p = {c->from_worker, POLLIN, 0};
-    int r = poll(&p, 1, wait ? -1 : 0);
+    int r = poll(&p, 1, wait ? WORKER_PATIENCE_MS : 0);
     if (r < 0 && errno == EINTR)
       continue;
+    if (r == 0 && wait) { /* a unit takes a fraction of a second: the worker is
+                             stuck (libtcc's lock copied held, from a thread
+                             that was compiling when it was forked) */
+      worker_lost(c);
+      return;
+    }
     if (r == 0)
       return;
     if (r < 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -312,10 +320,10 @@ static int start_worker(JitCode *c, uint32_t nodes) {
   c->shared = m;
   c->shared->size = size;
   c->shared->next = 4096 + SLOTS * SLOT_BYTES;
-  int to[2], from[2];
-  if (pipe(to))
+  int to[2], from[2]; /* close-on-exec: a compiler spawned meanwhile keeps no end */
+  if (pipe2(to, O_CLOEXEC))
     return -1;
-  if (pipe(from)) {
+  if (pipe2(from, O_CLOEXEC)) {
     close(to[0]);
     close(to[1]);
     return -1;
