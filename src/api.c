@@ -646,8 +646,8 @@ static GradcFn *gradc_fn_grad_build(Gradc *g, const int *wrt_in, int nwrt) {
   Plan pl = {.t0 = now()};
   Dag *d = g->prog.dag;
   add_outputs(g, &pl);
-  if (d->count > (1u << 16)) /* a reverse sweep about doubles the DAG: no table doubling */
-    dag_reserve(d, d->count < (1u << 30) ? 2 * d->count : d->count);
+  if (d->count > (1u << 16)) /* a reverse sweep adds two or three times the DAG */
+    dag_reserve(d, d->count < (1u << 28) ? 4 * d->count : d->count);
   for (int o = 0; o < g->prog.nouts && !pl.oom; o++) {
     uint32_t n;
     if (dag_shape(d, g->prog.outs[o].node) != SHAPE_SCALAR)

@@ -2038,10 +2038,11 @@ int lower_program(Program *prog, Parse *p) {
     prog->dag = dag_new();
   if (!prog->dag)
     return GRADC_ERR_NOMEM;
-  /* about a node per 16 bytes of source: the hash-cons table sized once
-   * rather than doubled (and every node re-inserted) twenty times */
+  /* at most about a node per 8 bytes of source: the hash-cons table sized
+   * once rather than doubled (every node put again) twenty times; a table
+   * too big costs only address space (dag.c: nodes sit near their homes) */
   if (p->src && p->src->len > ((size_t)1 << 20))
-    dag_reserve(prog->dag, (uint32_t)(p->src->len / 16 < (1u << 28) ? p->src->len / 16 : (1u << 28)));
+    dag_reserve(prog->dag, (uint32_t)(p->src->len / 8 < (1u << 28) ? p->src->len / 8 : (1u << 28)));
   Stmt *last = NULL;
   int nfuncs = 0;
   for (Stmt *s = p->first; s; s = s->next) {
