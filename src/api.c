@@ -165,7 +165,7 @@ GradcStatus gradc_compile_file(Gradc *g, const char *path) {
     gradc_error(g, GRADC_ERR_INPUT, "cannot open %s: %s", path, strerror(errno));
     return GRADC_ERR_INPUT;
   }
-  Buf b = {0};
+  Buf b = {.big = 1}; /* grown in place (mremap): no copy of a 30 MB file per doubling */
   char chunk[65536];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)

@@ -65,7 +65,6 @@ static void internal(Diags *d, const char *src, const char *what, const char *de
            detail && *detail ? detail : "(no message)");
 }
 
-
 #ifndef GRADC_NO_TCC
 static void on_tcc_error(void *opaque, const char *msg) {
   TccErrors *e = opaque;
