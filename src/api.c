@@ -189,8 +189,14 @@ int gradc_diag_col(const Gradc *g, int i) { return g->diags.items[i].span.col; }
 
 const char *gradc_diag_render(Gradc *g) {
   buf_free(&g->rendered);
-  for (int i = 0; i < g->diags.count; i++)
+  /* clang's -ferror-limit: a mistake in a function body called 20,000
+   * times is one mistake, not 60,000 lines of messages */
+  int shown = g->diags.count <= GRADC_MAX_SHOWN_ERRORS ? g->diags.count : GRADC_MAX_SHOWN_ERRORS;
+  for (int i = 0; i < shown; i++)
     diag_render(&g->diags.items[i], &g->rendered);
+  if (g->diags.count > shown)
+    buf_printf(&g->rendered, "gradc: %d more error%s not shown\n", g->diags.count - shown,
+               g->diags.count - shown == 1 ? "" : "s");
   return g->rendered.data ? g->rendered.data : "";
 }
 

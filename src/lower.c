@@ -743,6 +743,28 @@ static int arange_len(Lower *l, Ast *at, NodeId start, NodeId stop, int64_t *len
  * an input; a function's parameter bound to one), E a scalar for grad, v
  * broadcast to x's shape (numpy's broadcast_to: a scalar v moves every
  * element by v). The derivative is built here, into the DAG (lang_ad.c). */
+/* Why a statement may have hit the node limit: derivatives nested inside
+ * derivatives (each reverse sweep of a reverse sweep about doubles the
+ * graph, so k levels cost 2^k). Looks at the statement's own tree only
+ * (an iterative walk); "" if it has no grad()/jvp() call. */
+static const char *too_large_hint(const Ast *root) {
+  const Ast *stack[256];
+  int sp = 0, calls = 0;
+  stack[sp++] = root;
+  while (sp) {
+    const Ast *a = stack[--sp];
+    if (!a)
+      continue;
+    if (a->kind == AST_CALL && a->name && (!strcmp(a->name, "grad") || !strcmp(a->name, "jvp")))
+      calls++;
+    for (int i = 0; i < a->nkids && sp < 256; i++)
+      stack[sp++] = a->kids[i];
+  }
+  return calls ? ": derivatives of derivatives grow the graph about twofold per level; "
+                 "for a higher-order directional derivative nest jvp() along a direction instead of grad()"
+               : "";
+}
+
 static NodeId derivative(Lower *l, const Builtin *f, NodeId *pos, Ast **pos_ast) {
   Dag *g = l->prog->dag;
   Program *prog = l->prog;
@@ -2081,7 +2103,15 @@ int lower_program(Program *prog, Parse *p) {
       continue;
     }
     size_t cap = l.cap;
+    int diags_stmt = p->diags->count;
     NodeId x = lower_expr(&l, s->value);
+    if (prog->dag->oom == 2) { /* the node limit: say where, and stop */
+      if (p->diags->count == diags_stmt)
+        ERR(&l, s->span, "the expression is too large (more than %u nodes)%s",
+            prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024,
+            too_large_hint(s->value));
+      break;
+    }
     if (l.cap != cap) /* lowering grew the table (free names): look again */
       b = lookup(&l, s->name);
     if (!b)
@@ -2109,7 +2139,7 @@ int lower_program(Program *prog, Parse *p) {
     if (s->kind == ST_OUTPUT || s->kind == ST_EXPR)
       add_output(&l, s->name, x, s->span);
   }
-  if (prog->dag->oom == 2)
+  if (prog->dag->oom == 2 && p->diags->count == before)
     ERR(&l, (Span){0}, "the expression is too large (more than %u nodes)",
         prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024);
   if (p->diags->count == before && prog->nouts == 0) {

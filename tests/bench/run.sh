@@ -25,3 +25,6 @@ echo "== bench_jacobian: vector mode against one direction per sweep, and the wh
 echo
 echo "== bench_hvp: one Hessian-vector product of the digits network against value and value+gradient"
 "$build"/tests/bench/bench_hvp --blas --json "$build"/bench_hvp.json
+echo
+echo "== lang_ad.sh: many grad() calls in one program (linear time)"
+tests/bench/lang_ad.sh "$build"
