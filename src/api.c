@@ -1164,13 +1164,9 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   int *has_work = se ? calloc((size_t)nfns + 1, sizeof *has_work) : NULL;
   EmitOpts eo = {.blas = g->blas, .split = 1, .has_work = has_work};
   EmitNames names = {args, argname, nv + nparams, res, resname, nres_names};
-  if (g->emit_abi == GRADC_ABI_ARRAY) { /* emit_array.c; not with --sparse (yet) */
-    if (se) {
-      gradc_error(g, GRADC_ERR_USAGE, "the array ABI does not cover the sparse functions yet");
-      st = GRADC_ERR_USAGE;
-    } else {
-      st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL);
-    }
+  int array = g->emit_abi == GRADC_ABI_ARRAY;
+  if (array) { /* emit_array.c (the sparse functions: sparse_emit.c) */
+    st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL);
     if (st != GRADC_OK) {
       sparse_emit_free(se);
       free(has_work);
@@ -1180,7 +1176,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
   }
   if (se && has_work)
-    sparse_emit_code(se, fns, has_work, nfns, &src, header ? &hdr : NULL);
+    sparse_emit_code(se, fns, has_work, nfns, array, &src, header ? &hdr : NULL);
   else if (se)
     src.oom = 1;
   sparse_emit_free(se);

@@ -184,8 +184,8 @@ static void help(const char *cmd) {
                "  --abi array: each as int P_F_grad(const double **arg, double **res,\n"
                "  const long *dims, double *work), one pointer per argument and result, with\n"
                "  P_F_grad_n_in(), _n_out(), _name_in(i), _name_out(i), _shape_in(i, dims,\n"
-               "  shape), _shape_out(...) and _work(dims), as CasADi's generated code (not\n"
-               "  with --sparse yet).\n"},
+               "  shape), _shape_out(...) and _work(dims), as CasADi's generated code; with\n"
+               "  --sparse, P_F_jac_sparse(arg, res, dims, work) writes the nonzeros to res[0].\n"},
       {"sparsity", "gradc sparsity FILE [NAME=VALUE...] [--hessian] [--wrt a,b] [--output NAME]\n"
                    "               [--mode forward|reverse|auto] [--json]\n"
                    "  The nonzero pattern of the Jacobian of the outputs (--output: of one) w.r.t.\n"
@@ -1387,11 +1387,6 @@ int cmd_emit(Run *r) {
   }
   if (o->abi && !strcmp(o->abi, "array"))
     gradc_set_emit_abi(r->g, GRADC_ABI_ARRAY);
-  if (o->abi && !strcmp(o->abi, "array") && o->sparse) {
-    usage_error("emit ", "--abi array does not cover the functions of --sparse yet");
-    free(prefix);
-    return EXIT_USAGE;
-  }
   GradcStatus s = (o->sparse ? gradc_emit_sparse : gradc_emit)(r->g, prefix, &src, o->header ? &hdr : NULL, hname);
   free(prefix);
   if (s != GRADC_OK)
