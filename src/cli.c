@@ -690,6 +690,13 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
     res(fv, o, dims, &rank);
     nout += count(dims, rank);
   }
+  double bytes = (double)nin * (double)nout * (double)sizeof(double);
+  if (bytes > 1024.0 * 1024 * 1024) { /* as hessian_size_ok (cmd_hvp.c) */
+    fprintf(stderr, "%s: error: jacobian: a dense Jacobian of %ld x %ld needs %.3g GB (more than 1 GiB); "
+                    "--sparse gives its nonzeros, and jvp/grad products with it\n",
+            r->o->cmd && !strcmp(r->o->cmd, "repl") ? "repl" : "gradc", nout, nin, bytes / 1e9);
+    return EXIT_INPUT;
+  }
   if (!strcmp(mode, "forward"))
     forward = 1;
   else if (!strcmp(mode, "reverse"))
@@ -1451,6 +1458,17 @@ static const char *take(int argc, char **argv, int *i, const char *name, const c
 
 static int mpi_procs = 1; /* processes under mpirun (mpi.c), else 1 */
 
+/* The commands that combine every process's rows (parallel.c: sums over
+ * blocks of rows, MPI_Allgatherv): the others would compute from rank 0's
+ * share alone, so they are refused under mpirun. */
+static int mpi_command(const Opts *o) {
+  static const char *const ok[] = {"eval", "grad", "jvp", "hvp", "train"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    if (!strcmp(o->cmd, ok[i]))
+      return 1;
+  return !strcmp(o->cmd, "hessian") && o->sparse;
+}
+
 static int cli_main(int argc, char **argv) {
   Opts o = {.tol = 1e-6, .probes = -1};
   if (argc < 2) {
@@ -1678,6 +1696,14 @@ static int cli_main(int argc, char **argv) {
     goto out;
   }
   if (landscape_usage(&o) != 0) {
+    rc = EXIT_USAGE;
+    goto out;
+  }
+  if (mpi_procs > 1 && !mpi_command(&o)) { /* said once, by rank 0 */
+    if (gradc_mpi_rank() == 0)
+      usage_error(cmdsp, "'%s%s' does not run under mpirun: each process would see only its share "
+                  "of the rows. Under mpirun: eval, grad, jvp, hvp, train and hessian --sparse; run "
+                  "this one as one process (it can use --threads)", o.cmd, o.sparse ? " --sparse" : "");
     rc = EXIT_USAGE;
     goto out;
   }
