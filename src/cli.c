@@ -138,24 +138,25 @@ static void help(const char *cmd) {
               "  Values and the derivative of every output along one tangent direction;\n"
               "  variables not named after --tangent have tangent 0.\n"},
       {"jacobian", "gradc jacobian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--mode forward|reverse|auto]\n"
-                   "               [--json]\n"
+                   "               [--sparse] [--json]\n"
                    "  Every output's (--output: one output's) derivative w.r.t. every wrt variable.\n"
                    "  auto: forward mode when the inputs are fewer than the outputs, reverse mode\n"
                    "  otherwise. --sparse: only the nonzeros, from one JVP (or VJP) per\n"
                    "  colour of the sparsity pattern; rows are the outputs' elements stacked in\n"
                    "  order, columns the wrt elements stacked in --wrt order, row-major. Symbolic\n"
                    "  sizes may be given as NAME=SIZE (N=1000).\n"},
-      {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
+      {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--sparse] [--json]\n"
                   "  Hessian of a scalar output (default: the first scalar output), forward\n"
                   "  over reverse: one Hessian-vector product per column. A dense Hessian of\n"
                   "  more than 1 GiB is refused (--sparse gives the nonzeros, hvp products).\n"
                   "  --sparse: only the nonzeros, from one Hessian-vector product per colour of\n"
                   "  a star colouring of the sparsity pattern.\n"},
       {"hvp", "gradc hvp FILE [NAME=VALUE...] --vector NAME=VALUE... [--wrt a,b] [--output NAME] [--json]\n"
-              "  The value of a scalar output (default: the first) and H v, its Hessian with\n"
-              "  respect to the wrt variables (default: every param) times the vector v, shaped\n"
-              "  like each wrt variable: forward over reverse in one sweep, at a few times the\n"
-              "  cost of the value. Wrt variables not named after --vector have 0 in v.\n"},
+              "  The value of a scalar output (default: the first scalar one) and H v, its\n"
+              "  Hessian with respect to the wrt variables (default: every param) times the\n"
+              "  vector v, shaped like each wrt variable: forward over reverse in one sweep,\n"
+              "  at a few times the cost of the value. Wrt variables not named after --vector\n"
+              "  have 0 in v.\n"},
       {"check", "gradc check FILE [NAME=VALUE...] [--wrt a,b] [--tol T] [--seed S] [--json]\n"
                 "  Compares every derivative of every output (tensor outputs element by element,\n"
                 "  in reverse and forward mode) with central differences, whose rounding and\n"
@@ -196,8 +197,9 @@ static void help(const char *cmd) {
                    "  Inputs outside --wrt count as constants at their values.\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
       {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME]\n"
-               "  The derivative of a scalar output (default: the first) as a simplified\n"
-               "  expression in the language, shared parts as 'let' lines; needs no values.\n"},
+               "  The derivative of a scalar output (default: the first scalar one) as a\n"
+               "  simplified expression in the language, shared parts as 'let' lines; needs no\n"
+               "  values.\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
                "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
@@ -205,17 +207,18 @@ static void help(const char *cmd) {
                "  terminal, no prompts are printed and the exit code is 1 if any line failed.\n"},
       {"train", "gradc train FILE [NAME=VALUE...] [--loss NAME] [--steps N] [--lr R]\n"
                 "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
-                "  Minimises a scalar output (default: the first) over the params, printing the\n"
-                "  loss and the other scalar outputs as metrics; --save writes the params as\n"
-                "  JSON that --inputs reads back. Ctrl-C stops and still saves. At a loss or\n"
-                "  gradient that is not finite it stops, names the step, goes back to the last\n"
-                "  finite params (saved with --save) and exits 4.\n"
+                "  Minimises a scalar output (default: the first scalar one) over the params,\n"
+                "  printing the loss and the other scalar outputs as metrics; --save writes the\n"
+                "  params as JSON that --inputs reads back. Ctrl-C stops and still saves. At a\n"
+                "  loss or gradient that is not finite it stops, names the step, goes back to\n"
+                "  the last finite params (saved with --save) and exits 4.\n"
                 "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
       {"spectrum", "gradc spectrum FILE [NAME=VALUE...] [--k K] [--probes M] [--output NAME] [--wrt a,b]\n"
                    "               [--seed S] [--json]\n"
                    "  The K (default 3) largest and smallest eigenvalues of the Hessian of a scalar\n"
-                   "  output (default: the first) w.r.t. the params, by Lanczos iterations (ARPACK)\n"
-                   "  on Hessian-vector products: the Hessian is never formed, except for small n\n"
+                   "  output (default: the first scalar one) w.r.t. the params, by Lanczos\n"
+                   "  iterations (ARPACK) on Hessian-vector products: the Hessian is never formed,\n"
+                   "  except for small n\n"
                    "  (a dense solve from n products). Also a Hutchinson estimate of the trace\n"
                    "  (M seeded Rademacher probes, default 100; 0: none) with its standard error,\n"
                    "  the kind of point (minimum, maximum, saddle, or degenerate when an eigenvalue\n"
@@ -1608,6 +1611,9 @@ static int cli_main(int argc, char **argv) {
         bad = 1;
       } else if (is_k) {
         o.k = (int)n;
+      } else if (n == 1) { /* a standard error needs two samples */
+        usage_error(cmdsp, "--probes 1 gives no standard error: use at least 2 (or 0 for no trace)");
+        bad = 1;
       } else {
         o.probes = n;
       }
