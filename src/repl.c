@@ -1858,7 +1858,7 @@ static char *completion(const char *text, int state) {
                                    "softplus", "log1p", "expm1", "pow", "atan2", "max", "min",
                                    "where", "sum", "mean", "logsumexp", "softmax", "log_softmax",
                                    "dot", "transpose", "onehot", "argmax", "maximum", "minimum",
-                                   "prod", "cumsum", "norm", "clip", "floor", "ceil", "round",
+                                   "prod", "cumsum", "cumprod", "linscan", "norm", "clip", "floor", "ceil", "round",
                                    "mod", "log_sigmoid", "logaddexp", "concat", "stack", "reshape",
                                    "take", "arange", "eye", "grad", "jvp", "pi", "true", "false",
                                    "param", "input", "output", "wrt", NULL};
