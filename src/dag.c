@@ -650,7 +650,8 @@ NodeId dag_linscan(Dag *g, NodeId a, NodeId b, int axis, int reversed) {
  * LINSCAN of a = x with its first entry (along axis, from the end when
  * reversed) 0 and b = that first entry, 0 elsewhere: no entry of x is
  * multiplied by the h_(-1) = 0 that starts the scan, so an infinite or NaN
- * x_0 gives what the naive running product gives. */
+ * x_0 gives what the naive running product gives; b is -0 elsewhere, so
+ * that -0 products stay -0. */
 NodeId dag_cumprod(Dag *g, NodeId x, int axis, int reversed) {
   if (x == NO_NODE || g->oom)
     return NO_NODE;
@@ -677,6 +678,7 @@ NodeId dag_cumprod(Dag *g, NodeId x, int axis, int reversed) {
     return NO_NODE;
   rest.start[axis] = reversed ? 0 : 1;
   NodeId a = dag_pad(g, dag_slice(g, x, &rest), &rest);
+  first.negzero = 1; /* a_i h_(i-1) + -0 keeps the sign of a zero product */
   NodeId b = dag_pad(g, dag_slice(g, x, &first), &first);
   return dag_linscan(g, a, b, axis, reversed);
 }
