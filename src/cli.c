@@ -194,7 +194,8 @@ static void help(const char *cmd) {
                    "  nonzero count and density, and the colours (JVP, VJP or HVP sweeps) that\n"
                    "  recover the whole matrix. --json adds the pattern as sorted row/col arrays.\n"
                    "  Inputs outside --wrt count as constants at their values.\n"},
-      {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
+      {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG: params, inputs, outputs told apart, a legend;\n"
+              "  --grad adds the gradient, each derivative a node labelled dL/dw.\n"},
       {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME]\n"
                "  The derivative of a scalar output (default: the first) as a simplified\n"
                "  expression in the language, shared parts as 'let' lines; needs no values.\n"},
