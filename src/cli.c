@@ -37,7 +37,7 @@ static const struct {
     {"emit", VALUES "-o --header --prefix --sparse --abi"},
     {"dot", " --grad"},
     {"repl", " --seed"},
-    {"train", VALUES "--loss --output --steps --lr --optimizer --batch --save"},
+    {"train", VALUES "--json --loss --output --steps --lr --optimizer --batch --save"},
     {"spectrum", VALUES "--json --k --probes --output --loss --wrt"},
     {"landscape", VALUES "--json -o --dim --along --range --grid --output --loss"},
     {"sparsity", VALUES "--json --hessian --wrt --output --mode"},
@@ -205,13 +205,15 @@ static void help(const char *cmd) {
                "  :hvp :diff :check :trace :emit :dot :time :load :quit). With stdin not a\n"
                "  terminal, no prompts are printed and the exit code is 1 if any line failed.\n"},
       {"train", "gradc train FILE [NAME=VALUE...] [--loss NAME] [--steps N] [--lr R]\n"
-                "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
+                "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S] [--json]\n"
                 "  Minimises a scalar output (default: the first) over the params, printing the\n"
                 "  loss and the other scalar outputs as metrics; --save writes the params as\n"
                 "  JSON that --inputs reads back. Ctrl-C stops and still saves. At a loss or\n"
                 "  gradient that is not finite it stops, names the step, goes back to the last\n"
                 "  finite params (saved with --save) and exits 4.\n"
-                "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
+                "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"
+                "  --json: JSON Lines, {\"step\": S, \"outputs\": {...}} per reported step, then\n"
+                "  {\"summary\": {...}} (steps kept, how it stopped, the metrics, the save).\n"},
       {"spectrum", "gradc spectrum FILE [NAME=VALUE...] [--k K] [--probes M] [--output NAME] [--wrt a,b]\n"
                    "               [--seed S] [--json]\n"
                    "  The K (default 3) largest and smallest eigenvalues of the Hessian of a scalar\n"
@@ -1226,18 +1228,21 @@ int cmd_train(Run *r) {
     free(m);
     return report(g);
   }
-  int tty = isatty(STDOUT_FILENO);
+  int tty = isatty(STDOUT_FILENO) && !o->json, json = o->json;
   long every = steps / 20 > 0 ? steps / 20 : 1;
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigaction(SIGINT, &sa, &old);
-  printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
-         o->batch > 0 ? ", mini-batches of " : " on the whole data");
-  if (o->batch > 0)
-    printf("%ld", o->batch);
-  printf("\n");
+  if (!json) {
+    printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
+           o->batch > 0 ? ", mini-batches of " : " on the whole data");
+    if (o->batch > 0)
+      printf("%ld", o->batch);
+    printf("\n");
+  }
   int rc = 0, width = (int)snprintf(NULL, 0, "%ld", steps);
+  const char *saved = NULL; /* --json: the --save path once written */
   char why[1200] = "";
   if (metrics(g, fv, t, m) < 0) {
     rc = report(g);
@@ -1248,9 +1253,13 @@ int cmd_train(Run *r) {
              isnan(m[loss]) ? "NaN" : m[loss] > 0 ? "Infinity" : "-Infinity");
     goto out;
   }
-  printf("step %*d  ", width, 0);
-  print_metrics(g, loss, m);
-  printf("\n");
+  if (json) {
+    train_json_step(g, 0, m);
+  } else {
+    printf("step %*d  ", width, 0);
+    print_metrics(g, loss, m);
+    printf("\n");
+  }
   double t0 = now();
   long s;
   for (s = 1; s <= steps && !interrupted; s++) {
@@ -1287,6 +1296,10 @@ int cmd_train(Run *r) {
       }
       if (tty)
         printf("\r%*s\r", 80, "");
+      if (json) {
+        train_json_step(g, s, m);
+        continue;
+      }
       printf("step %*ld  ", width, s);
       print_metrics(g, loss, m);
       printf("  (%.0f steps/s)\n", (double)s / (now() - t0 + 1e-9));
@@ -1295,7 +1308,7 @@ int cmd_train(Run *r) {
   }
   if (why[0])
     goto out;
-  if (interrupted) {
+  if (interrupted && !json) {
     if (tty)
       printf("\n");
     printf("interrupted after %ld steps\n", s - 1);
@@ -1324,9 +1337,17 @@ out:
       rc = rc ? rc : EXIT_INPUT;
     } else if (save_params(g, o->save) < 0) {
       rc = rc ? rc : EXIT_INPUT;
-    } else {
+    } else if (!json) {
       printf("saved the params to %s\n", o->save);
+    } else {
+      saved = o->save;
     }
+  }
+  if (json && (rc == 0 || rc == EXIT_NONFINITE)) { /* the summary, at the params kept */
+    TrainSummary sum = {loss, oname, lr, o->batch, gradc_trainer_steps(t),
+                        why[0] ? "nonfinite" : interrupted ? "interrupted" : "done", why[0] ? why : NULL,
+                        metrics(g, fv, t, m) == 0 ? m : NULL, saved};
+    train_json_summary(g, &sum);
   }
   sigaction(SIGINT, &old, NULL);
   gradc_trainer_free(t);

@@ -151,6 +151,22 @@ int jacobian_directions(GradcFn *fv, long n);
 #define JACOBIAN_MAX_DIRECTIONS 128
 #define JACOBIAN_WORK_BUDGET (256l << 20)
 
+/* train_json.c: train --json as JSON Lines, a line per reported step
+ * (m[o]: the outputs' values, NaN for tensors) and a summary. */
+typedef struct TrainSummary {
+  int loss;                         /* the output minimised */
+  const char *optimizer;            /* "adam" ... */
+  double lr;
+  long batch;                       /* 0: the whole data */
+  long steps;                       /* steps whose params are kept */
+  const char *stopped;              /* "done", "interrupted", "nonfinite" */
+  const char *message;              /* why it stopped, or NULL */
+  const double *metrics;            /* the outputs at the kept params, or NULL */
+  const char *saved;                /* the --save path when written, or NULL */
+} TrainSummary;
+void train_json_step(Gradc *g, long step, const double *m);
+void train_json_summary(Gradc *g, const TrainSummary *s);
+
 /* repl.c */
 int repl_main(const Opts *o);
 
