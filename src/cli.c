@@ -1774,7 +1774,8 @@ static int cli_main(int argc, char **argv) {
       rc = EXIT_USAGE; /* a wrong --wrt is a usage error, like a wrong --output */
     } else if (!strcmp(o.cmd, "sparsity")) { /* needs sizes, not every value */
       rc = cmd_sparsity(&r, wrt, nwrt);
-    } else if ((rc = gather_values(g, &o, !strcmp(o.cmd, "check"))) != 0) {
+    } else if ((rc = gather_values_for(g, &o, lazy_output(g, &o), wrt, strcmp(o.cmd, "eval") ? nwrt : 0,
+                                       !strcmp(o.cmd, "check"))) != 0) {
       ;
     } else {
       /* jvp may add tangent variables to wrt */

@@ -117,6 +117,13 @@ int gradc_node_count(const Gradc *g);    /* nodes in the DAG */
 /* Whether output `out` depends on variable `var` through differentiable
  * operators (comparisons, argmax, onehot and sign have derivative 0). */
 int gradc_differentiable(Gradc *g, int out, int var);
+/* Which variables output `out` needs values for, given the values and
+ * sizes set so far: need[v] (gradc_var_count entries) is 1 for those whose
+ * values it reads, and, for a symbolic dimension it uses that none of
+ * those has and whose size is not given, for one variable that binds it
+ * (with a value, else with a default) or, if none can, for every variable
+ * of that dimension; 0 for the others (needs.c). */
+GradcStatus gradc_output_needs(Gradc *g, int out, unsigned char *need);
 
 /* ---- functions -------------------------------------------------------- */
 
