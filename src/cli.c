@@ -422,6 +422,12 @@ static void print_result(const char *name, GradcFn *f, int i) {
   print_named(name, d, dims, rank);
 }
 
+const char *output_label(Gradc *g, const Opts *o, int out, int derivative) {
+  if (o->expr)
+    return derivative && o->expr_d ? o->expr_d : o->expr;
+  return gradc_output_name(g, out);
+}
+
 int is_scalar_output(Gradc *g, int o) {
   long dims[4];
   return gradc_output_shape(g, o, dims) == 0;
@@ -466,17 +472,19 @@ int cmd_grad(Run *r, const int *wrt, int nwrt) {
     if (root)
       put_result(outs, gradc_output_name(g, i), f, i);
     else
-      print_result(gradc_output_name(g, i), f, i);
+      print_result(output_label(g, r->o, i, 0), f, i);
   }
   for (int i = 0; i < no; i++) {
     if (!is_scalar_output(g, i))
       continue;
     json_t *go = root ? jobj(grads, gradc_output_name(g, i)) : NULL;
     for (int w = 0; w < nwrt; w++, k++) {
+      char name[600];
+      snprintf(name, sizeof name, "d%s/d%s", output_label(g, r->o, i, 1), gradc_var_name(g, wrt[w]));
       if (root)
         put_result(go, gradc_var_name(g, wrt[w]), f, k);
       else
-        print_result(gradc_fn_res_name(f, k), f, k);
+        print_result(name, f, k);
     }
   }
   if (root)
@@ -561,9 +569,12 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
       json_print(root);
     } else {
       for (int i = 0; i < no; i++)
-        print_result(gradc_output_name(g, i), f, i);
-      for (int i = 0; i < no; i++)
-        print_result(gradc_fn_res_name(f, no + i), f, no + i);
+        print_result(output_label(g, o, i, 0), f, i);
+      for (int i = 0; i < no; i++) {
+        char name[600];
+        snprintf(name, sizeof name, "d%s", output_label(g, o, i, 1));
+        print_result(name, f, no + i);
+      }
     }
   }
   free_tangents(tan, nwrt);
@@ -723,7 +734,7 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
     if (root)
       json_object_set_new(outs, gradc_output_name(g, o), jtensor(J.value[o], dims, orank));
     else
-      print_named(gradc_output_name(g, o), J.value[o], dims, orank);
+      print_named(output_label(g, r->o, o, 0), J.value[o], dims, orank);
   }
   for (int o = 0; o < no; o++) {
     if (r->o->output && o != only)
@@ -739,7 +750,7 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
         json_object_set_new(jo, gradc_var_name(g, wrt[k]), jtensor(blk, bd, orank + wrank));
       } else {
         char name[600];
-        snprintf(name, sizeof name, "d%s/d%s", gradc_output_name(g, o), gradc_var_name(g, wrt[k]));
+        snprintf(name, sizeof name, "d%s/d%s", output_label(g, r->o, o, 1), gradc_var_name(g, wrt[k]));
         print_named(name, blk, bd, orank + wrank);
       }
     }
@@ -832,9 +843,9 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
     json_object_set_new(hs, name, jtensor(H, hd, 2));
     json_print(root);
   } else {
-    printf("%s = ", name);
+    printf("%s = ", output_label(g, r->o, out, 0));
     print_num(h0[0]);
-    printf("\nhessian of %s w.r.t. (", name);
+    printf("\nhessian of %s w.r.t. (", output_label(g, r->o, out, 0));
     for (int k = 0; k < nwrt; k++)
       printf("%s%s%s", k ? ", " : "", gradc_var_name(g, wrt[k]), size[k] > 1 ? "[...]" : "");
     printf(") =\n");

@@ -35,6 +35,8 @@ typedef struct Opts {
   int threads;         /* --threads (0: the cores available) */
   long block_rows;     /* --block-rows (0: the default) */
   const char *abi;     /* emit --abi default|array */
+  const char *expr, *expr_d; /* REPL: the one output is this expression (not a name),
+                                shown as EXPR and, in derivatives, d(EXPR)/dw */
 } Opts;
 
 typedef struct Run {
@@ -62,6 +64,10 @@ int is_scalar_output(Gradc *g, int o);
  * -1 after an error (printed), with *rc its exit code. */
 int scalar_output_arg(Run *r, const char *cmd, int *rc);
 void print_named(const char *name, const double *d, const long *dims, int rank);
+/* How output `out` is called in human output: its name, or the REPL's
+ * expression (Opts.expr); in a derivative's name (`derivative`), "(EXPR)",
+ * so that d(EXPR)/dw. */
+const char *output_label(Gradc *g, const Opts *o, int out, int derivative);
 void print_num(double x);              /* %.10g, or NaN, Infinity, -Infinity */
 long count(const long *dims, int rank); /* elements of a shape */
 /* JSON (SPEC 2.2): a number (non-finite ones as strings), a tensor as
