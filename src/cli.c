@@ -474,9 +474,12 @@ int cmd_grad(Run *r, const int *wrt, int nwrt) {
     else
       print_result(output_label(g, r->o, i, 0), f, i);
   }
+  int ntensor = 0;
   for (int i = 0; i < no; i++) {
-    if (!is_scalar_output(g, i))
+    if (!is_scalar_output(g, i)) {
+      ntensor++;
       continue;
+    }
     json_t *go = root ? jobj(grads, gradc_output_name(g, i)) : NULL;
     for (int w = 0; w < nwrt; w++, k++) {
       char name[600];
@@ -486,6 +489,14 @@ int cmd_grad(Run *r, const int *wrt, int nwrt) {
       else
         print_result(name, f, k);
     }
+  }
+  if (ntensor && !root) { /* said, not skipped without a word */
+    printf("(");
+    for (int i = 0, k = 0; i < no; i++)
+      if (!is_scalar_output(g, i))
+        printf("%s%s", k++ ? ", " : "", output_label(g, r->o, i, 0));
+    printf(" %s: no gradient; %sjacobian gives %s derivatives)\n", ntensor > 1 ? "are tensors" : "is a tensor",
+           r->o->cmd && !strcmp(r->o->cmd, "repl") ? ":" : "", ntensor > 1 ? "their" : "its");
   }
   if (root)
     json_print(root);

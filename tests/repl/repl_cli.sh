@@ -537,13 +537,14 @@ expression_labels)
   # any value says what _ is.
   printf '%s\n' '_' 'f = w^2' 'w = 2' ':grad 3*w^2' ':grad 3*w^2 wrt w' ':jacobian [w, 2*w]' \
     ':hessian w^3' ':jvp w^2 w=1' ':hvp w^3 w=1' ':check w^2 wrt w' ':grad f' ':grad z*w wrt z' \
-    ':diff 3*w^2 wrt w' >"$tmp/x.in"
+    ':diff 3*w^2 wrt w' ':grad [w, 3*w]' >"$tmp/x.in"
   session x
   expect_rc x 1
   grep -v '^ \|^at \|^ok: \|^max \|^worst\|^$' "$tmp/x.out" >"$tmp/x.short"
   printf '%s\n' '3*w^2 = 12' 'd(3*w^2)/dw = 12' '3*w^2 = 12' 'd(3*w^2)/dw = 12' '# forward mode' \
     '[w, 2*w] = [2, 4]' 'd([w, 2*w])/dw = [1, 2]' 'w^3 = 8' 'hessian of w^3 w.r.t. (w) =' '[[12]]' \
-    'w^2 = 4' 'd(w^2) = 4' 'w^3 = 8' 'd2(w^3)/dw.v = 12' 'f = 4' 'df/dw = 4' 'd(3*w^2)/dw = 6*w' >"$tmp/want"
+    'w^2 = 4' 'd(w^2) = 4' 'w^3 = 8' 'd2(w^3)/dw.v = 12' 'f = 4' 'df/dw = 4' 'd(3*w^2)/dw = 6*w' \
+    '[w, 3*w] = [2, 6]' '([w, 3*w] is a tensor: no gradient; :jacobian gives its derivatives)' >"$tmp/want"
   same "$tmp/want" "$tmp/x.short" "stdout"
   grep -q '^  d(w^2)/dw  *reverse ' "$tmp/x.out" || fail ":check of w^2 does not label d(w^2)/dw"
   grep -q '_/d\|d_\b' "$tmp/x.out" && fail "a d_ label"
