@@ -328,6 +328,13 @@ void print_num(double x) {
     printf("%.10g", x);
 }
 
+void print_short(double x) {
+  if (isfinite(x))
+    printf("%.6g", x);
+  else
+    print_num(x);
+}
+
 long count(const long *dims, int rank) {
   long n = 1;
   for (int i = 0; i < rank; i++)
@@ -1205,10 +1212,13 @@ static int metrics(Gradc *g, GradcFn *fv, GradcTrainer *t, double *out) {
 }
 
 static void print_metrics(Gradc *g, int loss, const double *m) {
-  printf("%s = %.6g", gradc_output_name(g, loss), m[loss]);
+  printf("%s = ", gradc_output_name(g, loss));
+  print_short(m[loss]);
   for (int o = 0; o < gradc_output_count(g); o++)
-    if (o != loss && !isnan(m[o]))
-      printf("  %s = %.6g", gradc_output_name(g, o), m[o]);
+    if (o != loss && is_scalar_output(g, o)) {
+      printf("  %s = ", gradc_output_name(g, o));
+      print_short(m[o]);
+    }
 }
 
 int cmd_train(Run *r) {

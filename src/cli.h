@@ -69,6 +69,7 @@ void print_named(const char *name, const double *d, const long *dims, int rank);
  * so that d(EXPR)/dw. */
 const char *output_label(Gradc *g, const Opts *o, int out, int derivative);
 void print_num(double x);              /* %.10g, or NaN, Infinity, -Infinity */
+void print_short(double x);            /* %.6g, or NaN, Infinity, -Infinity */
 long count(const long *dims, int rank); /* elements of a shape */
 /* JSON (SPEC 2.2): a number (non-finite ones as strings), a tensor as
  * nested arrays, root[key] created on first use, and printing (frees root). */
@@ -166,7 +167,7 @@ int jacobian_directions(GradcFn *fv, long n);
 #define JACOBIAN_WORK_BUDGET (256l << 20)
 
 /* train_json.c: train --json as JSON Lines, a line per reported step
- * (m[o]: the outputs' values, NaN for tensors) and a summary. */
+ * (m[o]: the scalar outputs' values) and a summary. */
 typedef struct TrainSummary {
   int loss;                         /* the output minimised */
   const char *optimizer;            /* "adam" ... */

@@ -1554,8 +1554,10 @@ static int command(Repl *r, char *line) {
         n *= dims[k];
       if (v && n > 12) { /* a summary of a large tensor */
         printf("  = [");
-        for (int k = 0; k < 6; k++)
-          printf("%.6g, ", v[k]);
+        for (int k = 0; k < 6; k++) {
+          print_short(v[k]);
+          printf(", ");
+        }
         printf("...] (%ld values)\n", n);
       } else if (v) {
         print_named("", v, dims, rank);

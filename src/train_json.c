@@ -26,7 +26,7 @@ static void put_line(json_t *root) {
   fflush(stdout);
 }
 
-/* The scalar outputs' values m[o] (NaN marks a tensor output: left out). */
+/* The scalar outputs' values m[o] (tensor outputs are left out). */
 static json_t *metrics_object(Gradc *g, const double *m) {
   json_t *o = json_object();
   for (int i = 0; i < gradc_output_count(g); i++)

@@ -408,6 +408,16 @@ json_lines)
   [ -n "$js" ] && [ "$js" = "$je" ] || fail "summary J = '$js', eval of the saved params J = '$je'"
   ;;
 
+nonfinite_metrics)
+  # a metric that is not finite is printed as NaN or -Infinity (as
+  # everywhere else), not nan, -nan or -inf, and not left out
+  run m train $data/nonfinite_metrics.expr --steps 2 --optimizer gd --lr 0.1
+  expect_rc m 0
+  grep -qx 'step 0  L = 4  r = -Infinity  q = NaN' "$tmp/m.out" || fail "step 0: $(grep '^step 0' "$tmp/m.out")"
+  [ "$(grep -c '  q = NaN' "$tmp/m.out")" = 3 ] || fail "q is not NaN on every step line"
+  grep -q 'nan\|inf\b' "$tmp/m.out" && fail "C's spelling: $(grep 'nan\|inf\b' "$tmp/m.out" | head -1)"
+  ;;
+
 json_interrupted)
   # --json and Ctrl-C: the summary says "interrupted", with the steps kept
   set -m
