@@ -41,7 +41,7 @@ static const struct {
     {"spectrum", VALUES "--json --k --probes --output --loss --wrt"},
     {"landscape", VALUES "--json -o --dim --along --range --grid --output --loss"},
     {"sparsity", VALUES "--json --hessian --wrt --output --mode"},
-    {"diff", " --wrt --output"},
+    {"diff", " --json --wrt --output"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof *commands };
 
@@ -196,9 +196,10 @@ static void help(const char *cmd) {
                    "  Inputs outside --wrt count as constants at their values.\n"},
       {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG: params, inputs, outputs told apart, a legend;\n"
               "  --grad adds the gradient, each derivative a node labelled dL/dw.\n"},
-      {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME]\n"
+      {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME] [--json]\n"
                "  The derivative of a scalar output (default: the first) as a simplified\n"
-               "  expression in the language, shared parts as 'let' lines; needs no values.\n"},
+               "  expression in the language, shared parts as 'let' lines; needs no values.\n"
+               "  --json: {\"derivatives\": {OUT: {VAR: {\"let\": {...}, \"expression\": E}}}}.\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
                "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
