@@ -13,7 +13,9 @@
  * as SymPy does). Structural operators keep their DAG meaning (payloads,
  * shapes) and are printed in the language: broadcasting where numpy's rules
  * say the same, x[:, None] for a new axis, keepdims=true, transposes as A',
- * the adjoint of an index or slice as a mask or a 0/1 selection matrix.
+ * the adjoint of an index or slice as a mask or a 0/1 selection matrix,
+ * running products (LINSCAN: prod's partials, cumprod) as cumprod() of a
+ * concat and other first-order recurrences as linscan().
  * Terms used twice become `let` lines (SymPy's cse). Every term knows its
  * shape, so whatever is printed reads back as the same tensor.
  *
