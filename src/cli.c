@@ -448,7 +448,7 @@ int cmd_eval(Run *r) {
   int only = output_arg(r, "eval "); /* --output NAME: that output only */
   if (only < 0)
     return EXIT_USAGE;
-  GradcFn *f = gradc_fn_value(g);
+  GradcFn *f = r->o->output ? gradc_fn_value_of(g, only) : gradc_fn_value(g);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
     return report(g);
   int no = gradc_output_count(g);
@@ -456,10 +456,11 @@ int cmd_eval(Run *r) {
   for (int i = 0; i < no; i++) {
     if (r->o->output && i != only)
       continue;
+    int k = r->o->output ? 0 : i; /* --output: the one result */
     if (root)
-      put_result(outs, gradc_output_name(g, i), f, i);
+      put_result(outs, gradc_output_name(g, i), f, k);
     else
-      print_result(gradc_output_name(g, i), f, i);
+      print_result(gradc_output_name(g, i), f, k);
   }
   if (root)
     json_print(root);

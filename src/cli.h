@@ -53,9 +53,10 @@ int gather_values(Gradc *g, const Opts *o, int random_scalars);
  * (-1: every output) and derivatives with respect to wrt: nothing asked
  * for, or read, for a variable that neither needs (placeholder zeros). */
 int gather_values_for(Gradc *g, const Opts *o, int out, const int *wrt, int nwrt, int random_scalars);
-/* The one output that command o->cmd reads: eval, jacobian and trace with
- * --output; hessian, hvp and spectrum always (--output, --loss or the
- * first scalar output); -1: every output. */
+/* The one output that command o->cmd reads, and computes alone: eval and
+ * trace with --output; hessian, hvp and spectrum always (--output, --loss
+ * or the first scalar output); -1: every output (jacobian --output too: its
+ * sweeps cover every output). */
 int lazy_output(Gradc *g, const Opts *o);
 int given_values(Gradc *g, const Opts *o);  /* --inputs and NAME=VALUE only; 1 if bad */
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);

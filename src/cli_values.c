@@ -108,7 +108,7 @@ int gather_values_for(Gradc *g, const Opts *o, int out, const int *wrt, int nwrt
 
 int lazy_output(Gradc *g, const Opts *o) {
   const char *name = o->output ? o->output : o->loss;
-  if (!strcmp(o->cmd, "eval") || !strcmp(o->cmd, "jacobian") || !strcmp(o->cmd, "trace"))
+  if (!strcmp(o->cmd, "eval") || !strcmp(o->cmd, "trace"))
     return name ? gradc_output_index(g, name) : -1;
   if (!strcmp(o->cmd, "hessian") || !strcmp(o->cmd, "hvp") || !strcmp(o->cmd, "spectrum")) {
     if (name)

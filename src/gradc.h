@@ -133,6 +133,9 @@ GradcStatus gradc_output_needs(Gradc *g, int out, unsigned char *need);
  * are listed by gradc_fn_res_name(): the outputs first, then derivatives
  * named like "dL/dw". `wrt` lists variable indices; NULL means every param. */
 GradcFn *gradc_fn_value(Gradc *g);
+/* The value of output `out` only (one result, named as the output): what
+ * `eval --output` runs, nothing of the other outputs (needs.c). */
+GradcFn *gradc_fn_value_of(Gradc *g, int out);
 GradcFn *gradc_fn_grad(Gradc *g, const int *wrt, int nwrt);
 GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt, int nwrt);
 /* Value of output `out` and its vector-Jacobian product: one extra argument,

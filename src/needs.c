@@ -107,3 +107,19 @@ GradcStatus gradc_output_needs(Gradc *g, int out, unsigned char *need) {
   free(probe);
   return GRADC_OK;
 }
+
+GradcFn *gradc_fn_value_of(Gradc *g, int out) {
+  if (!g->prog.dag || out < 0 || out >= g->prog.nouts) {
+    gradc_error(g, GRADC_ERR_USAGE, "no such output");
+    return NULL;
+  }
+  char *key = api_fn_key("value_of", out, NULL, 0), *name = strdup(g->prog.outs[out].name);
+  if (!key || !name) {
+    free(key);
+    free(name);
+    gradc_error(g, GRADC_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  NodeId root = g->prog.outs[out].node;
+  return api_fn_named(g, key, &root, &name, 1, 0, NULL);
+}
