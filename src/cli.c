@@ -37,11 +37,11 @@ static const struct {
     {"emit", VALUES "-o --header --prefix --sparse --abi"},
     {"dot", " --grad"},
     {"repl", " --seed"},
-    {"train", VALUES "--loss --output --steps --lr --optimizer --batch --save"},
+    {"train", VALUES "--json --loss --output --steps --lr --optimizer --batch --save"},
     {"spectrum", VALUES "--json --k --probes --output --loss --wrt"},
     {"landscape", VALUES "--json -o --dim --along --range --grid --output --loss"},
     {"sparsity", VALUES "--json --hessian --wrt --output --mode"},
-    {"diff", " --wrt --output"},
+    {"diff", " --json --wrt --output"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof *commands };
 
@@ -195,11 +195,13 @@ static void help(const char *cmd) {
                    "  nonzero count and density, and the colours (JVP, VJP or HVP sweeps) that\n"
                    "  recover the whole matrix. --json adds the pattern as sorted row/col arrays.\n"
                    "  Inputs outside --wrt count as constants at their values.\n"},
-      {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
-      {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME]\n"
+      {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG: params, inputs, outputs told apart, a legend;\n"
+              "  --grad adds the gradient, each derivative a node labelled dL/dw.\n"},
+      {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME] [--json]\n"
                "  The derivative of a scalar output (default: the first scalar one) as a\n"
                "  simplified expression in the language, shared parts as 'let' lines; needs no\n"
-               "  values.\n"},
+               "  values. --json: {\"derivatives\": {OUT: {VAR: {\"let\": {...},\n"
+               "  \"expression\": E}}}}.\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
                "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
@@ -207,12 +209,15 @@ static void help(const char *cmd) {
                "  terminal, no prompts are printed and the exit code is 1 if any line failed.\n"},
       {"train", "gradc train FILE [NAME=VALUE...] [--loss NAME] [--steps N] [--lr R]\n"
                 "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
+                "            [--json]\n"
                 "  Minimises a scalar output (default: the first scalar one) over the params,\n"
                 "  printing the loss and the other scalar outputs as metrics; --save writes the\n"
                 "  params as JSON that --inputs reads back. Ctrl-C stops and still saves. At a\n"
                 "  loss or gradient that is not finite it stops, names the step, goes back to\n"
                 "  the last finite params (saved with --save) and exits 4.\n"
-                "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
+                "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"
+                "  --json: JSON Lines, {\"step\": S, \"outputs\": {...}} per reported step, then\n"
+                "  {\"summary\": {...}} (steps kept, how it stopped, the metrics, the save).\n"},
       {"spectrum", "gradc spectrum FILE [NAME=VALUE...] [--k K] [--probes M] [--output NAME] [--wrt a,b]\n"
                    "               [--seed S] [--json]\n"
                    "  The K (default 3) largest and smallest eigenvalues of the Hessian of a scalar\n"
@@ -328,6 +333,13 @@ void print_num(double x) {
     printf("%.10g", x);
 }
 
+void print_short(double x) {
+  if (isfinite(x))
+    printf("%.6g", x);
+  else
+    print_num(x);
+}
+
 long count(const long *dims, int rank) {
   long n = 1;
   for (int i = 0; i < rank; i++)
@@ -422,6 +434,12 @@ static void print_result(const char *name, GradcFn *f, int i) {
   print_named(name, d, dims, rank);
 }
 
+const char *output_label(Gradc *g, const Opts *o, int out, int derivative) {
+  if (o->expr)
+    return derivative && o->expr_d ? o->expr_d : o->expr;
+  return gradc_output_name(g, out);
+}
+
 int is_scalar_output(Gradc *g, int o) {
   long dims[4];
   return gradc_output_shape(g, o, dims) == 0;
@@ -434,7 +452,7 @@ int cmd_eval(Run *r) {
   int only = output_arg(r, "eval "); /* --output NAME: that output only */
   if (only < 0)
     return EXIT_USAGE;
-  GradcFn *f = gradc_fn_value(g);
+  GradcFn *f = r->o->output ? gradc_fn_value_of(g, only) : gradc_fn_value(g);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
     return report(g);
   int no = gradc_output_count(g);
@@ -442,10 +460,11 @@ int cmd_eval(Run *r) {
   for (int i = 0; i < no; i++) {
     if (r->o->output && i != only)
       continue;
+    int k = r->o->output ? 0 : i; /* --output: the one result */
     if (root)
-      put_result(outs, gradc_output_name(g, i), f, i);
+      put_result(outs, gradc_output_name(g, i), f, k);
     else
-      print_result(gradc_output_name(g, i), f, i);
+      print_result(gradc_output_name(g, i), f, k);
   }
   if (root)
     json_print(root);
@@ -466,18 +485,31 @@ int cmd_grad(Run *r, const int *wrt, int nwrt) {
     if (root)
       put_result(outs, gradc_output_name(g, i), f, i);
     else
-      print_result(gradc_output_name(g, i), f, i);
+      print_result(output_label(g, r->o, i, 0), f, i);
   }
+  int ntensor = 0;
   for (int i = 0; i < no; i++) {
-    if (!is_scalar_output(g, i))
+    if (!is_scalar_output(g, i)) {
+      ntensor++;
       continue;
+    }
     json_t *go = root ? jobj(grads, gradc_output_name(g, i)) : NULL;
     for (int w = 0; w < nwrt; w++, k++) {
+      char name[600];
+      snprintf(name, sizeof name, "d%s/d%s", output_label(g, r->o, i, 1), gradc_var_name(g, wrt[w]));
       if (root)
         put_result(go, gradc_var_name(g, wrt[w]), f, k);
       else
-        print_result(gradc_fn_res_name(f, k), f, k);
+        print_result(name, f, k);
     }
+  }
+  if (ntensor && !root) { /* said, not skipped without a word */
+    printf("(");
+    for (int i = 0, k = 0; i < no; i++)
+      if (!is_scalar_output(g, i))
+        printf("%s%s", k++ ? ", " : "", output_label(g, r->o, i, 0));
+    printf(" %s: no gradient; %sjacobian gives %s derivatives)\n", ntensor > 1 ? "are tensors" : "is a tensor",
+           r->o->cmd && !strcmp(r->o->cmd, "repl") ? ":" : "", ntensor > 1 ? "their" : "its");
   }
   if (root)
     json_print(root);
@@ -561,9 +593,12 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
       json_print(root);
     } else {
       for (int i = 0; i < no; i++)
-        print_result(gradc_output_name(g, i), f, i);
-      for (int i = 0; i < no; i++)
-        print_result(gradc_fn_res_name(f, no + i), f, no + i);
+        print_result(output_label(g, o, i, 0), f, i);
+      for (int i = 0; i < no; i++) {
+        char name[600];
+        snprintf(name, sizeof name, "d%s", output_label(g, o, i, 1));
+        print_result(name, f, no + i);
+      }
     }
   }
   free_tangents(tan, nwrt);
@@ -730,7 +765,7 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
     if (root)
       json_object_set_new(outs, gradc_output_name(g, o), jtensor(J.value[o], dims, orank));
     else
-      print_named(gradc_output_name(g, o), J.value[o], dims, orank);
+      print_named(output_label(g, r->o, o, 0), J.value[o], dims, orank);
   }
   for (int o = 0; o < no; o++) {
     if (r->o->output && o != only)
@@ -746,7 +781,7 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
         json_object_set_new(jo, gradc_var_name(g, wrt[k]), jtensor(blk, bd, orank + wrank));
       } else {
         char name[600];
-        snprintf(name, sizeof name, "d%s/d%s", gradc_output_name(g, o), gradc_var_name(g, wrt[k]));
+        snprintf(name, sizeof name, "d%s/d%s", output_label(g, r->o, o, 1), gradc_var_name(g, wrt[k]));
         print_named(name, blk, bd, orank + wrank);
       }
     }
@@ -839,9 +874,9 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
     json_object_set_new(hs, name, jtensor(H, hd, 2));
     json_print(root);
   } else {
-    printf("%s = ", name);
+    printf("%s = ", output_label(g, r->o, out, 0));
     print_num(h0[0]);
-    printf("\nhessian of %s w.r.t. (", name);
+    printf("\nhessian of %s w.r.t. (", output_label(g, r->o, out, 0));
     for (int k = 0; k < nwrt; k++)
       printf("%s%s%s", k ? ", " : "", gradc_var_name(g, wrt[k]), size[k] > 1 ? "[...]" : "");
     printf(") =\n");
@@ -1190,10 +1225,13 @@ static int metrics(Gradc *g, GradcFn *fv, GradcTrainer *t, double *out) {
 }
 
 static void print_metrics(Gradc *g, int loss, const double *m) {
-  printf("%s = %.6g", gradc_output_name(g, loss), m[loss]);
+  printf("%s = ", gradc_output_name(g, loss));
+  print_short(m[loss]);
   for (int o = 0; o < gradc_output_count(g); o++)
-    if (o != loss && !isnan(m[o]))
-      printf("  %s = %.6g", gradc_output_name(g, o), m[o]);
+    if (o != loss && is_scalar_output(g, o)) {
+      printf("  %s = ", gradc_output_name(g, o));
+      print_short(m[o]);
+    }
 }
 
 int cmd_train(Run *r) {
@@ -1235,18 +1273,21 @@ int cmd_train(Run *r) {
     free(m);
     return report(g);
   }
-  int tty = isatty(STDOUT_FILENO);
+  int tty = isatty(STDOUT_FILENO) && !o->json, json = o->json;
   long every = steps / 20 > 0 ? steps / 20 : 1;
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigaction(SIGINT, &sa, &old);
-  printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
-         o->batch > 0 ? ", mini-batches of " : " on the whole data");
-  if (o->batch > 0)
-    printf("%ld", o->batch);
-  printf("\n");
+  if (!json) {
+    printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
+           o->batch > 0 ? ", mini-batches of " : " on the whole data");
+    if (o->batch > 0)
+      printf("%ld", o->batch);
+    printf("\n");
+  }
   int rc = 0, width = (int)snprintf(NULL, 0, "%ld", steps);
+  const char *saved = NULL; /* --json: the --save path once written */
   char why[1200] = "";
   if (metrics(g, fv, t, m) < 0) {
     rc = report(g);
@@ -1257,9 +1298,13 @@ int cmd_train(Run *r) {
              isnan(m[loss]) ? "NaN" : m[loss] > 0 ? "Infinity" : "-Infinity");
     goto out;
   }
-  printf("step %*d  ", width, 0);
-  print_metrics(g, loss, m);
-  printf("\n");
+  if (json) {
+    train_json_step(g, 0, m);
+  } else {
+    printf("step %*d  ", width, 0);
+    print_metrics(g, loss, m);
+    printf("\n");
+  }
   double t0 = now();
   long s;
   for (s = 1; s <= steps && !interrupted; s++) {
@@ -1296,6 +1341,10 @@ int cmd_train(Run *r) {
       }
       if (tty)
         printf("\r%*s\r", 80, "");
+      if (json) {
+        train_json_step(g, s, m);
+        continue;
+      }
       printf("step %*ld  ", width, s);
       print_metrics(g, loss, m);
       printf("  (%.0f steps/s)\n", (double)s / (now() - t0 + 1e-9));
@@ -1304,7 +1353,7 @@ int cmd_train(Run *r) {
   }
   if (why[0])
     goto out;
-  if (interrupted) {
+  if (interrupted && !json) {
     if (tty)
       printf("\n");
     printf("interrupted after %ld steps\n", s - 1);
@@ -1333,9 +1382,17 @@ out:
       rc = rc ? rc : EXIT_INPUT;
     } else if (save_params(g, o->save) < 0) {
       rc = rc ? rc : EXIT_INPUT;
-    } else {
+    } else if (!json) {
       printf("saved the params to %s\n", o->save);
+    } else {
+      saved = o->save;
     }
+  }
+  if (json && (rc == 0 || rc == EXIT_NONFINITE)) { /* the summary, at the params kept */
+    TrainSummary sum = {loss, oname, lr, o->batch, gradc_trainer_steps(t),
+                        why[0] ? "nonfinite" : interrupted ? "interrupted" : "done", why[0] ? why : NULL,
+                        metrics(g, fv, t, m) == 0 ? m : NULL, saved};
+    train_json_summary(g, &sum);
   }
   sigaction(SIGINT, &old, NULL);
   gradc_trainer_free(t);
@@ -1779,7 +1836,8 @@ static int cli_main(int argc, char **argv) {
       rc = EXIT_USAGE; /* a wrong --wrt is a usage error, like a wrong --output */
     } else if (!strcmp(o.cmd, "sparsity")) { /* needs sizes, not every value */
       rc = cmd_sparsity(&r, wrt, nwrt);
-    } else if ((rc = gather_values(g, &o, !strcmp(o.cmd, "check"))) != 0) {
+    } else if ((rc = gather_values_for(g, &o, lazy_output(g, &o), wrt, strcmp(o.cmd, "eval") ? nwrt : 0,
+                                       !strcmp(o.cmd, "check"))) != 0) {
       ;
     } else {
       /* jvp may add tangent variables to wrt */

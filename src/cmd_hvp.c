@@ -195,14 +195,17 @@ int cmd_hvp(Run *r, const int *wrt, int nwrt) {
     if (root)
       json_object_set_new(outs, name, jtensor(gradc_fn_res_data(f, 0), dims, rank));
     else
-      print_named(name, gradc_fn_res_data(f, 0), dims, rank);
+      print_named(output_label(g, o, out, 0), gradc_fn_res_data(f, 0), dims, rank);
     for (int k = 0; k < nwrt; k++) {
       int res = 1 + k;
       rank = gradc_fn_res_shape(f, res, dims);
-      if (root)
+      if (root) {
         json_object_set_new(hv, gradc_var_name(g, wrt[k]), jtensor(gradc_fn_res_data(f, res), dims, rank));
-      else
-        print_named(gradc_fn_res_name(f, res), gradc_fn_res_data(f, res), dims, rank);
+      } else {
+        char hname[600]; /* d2L/dw.v, the REPL's d2(EXPR)/dw.v */
+        snprintf(hname, sizeof hname, "d2%s/d%s.v", output_label(g, o, out, 1), gradc_var_name(g, wrt[k]));
+        print_named(o->expr ? hname : gradc_fn_res_name(f, res), gradc_fn_res_data(f, res), dims, rank);
+      }
     }
     if (root)
       json_print(root);

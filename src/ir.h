@@ -270,6 +270,7 @@ NodeId dag_scatter(Dag *g, NodeId t, NodeId idx, int axis, ShapeId to); /* its a
 /* h_i = a_i h_(i-1) + b_i along axis (>= 0), h_(-1) = 0; reversed: from the
  * end. a and b are broadcast to one shape (OP_LINSCAN in ops.def). */
 NodeId dag_linscan(Dag *g, NodeId a, NodeId b, int axis, int reversed);
+NodeId dag_cumprod(Dag *g, NodeId x, int axis, int reversed); /* numpy.cumprod, a LINSCAN */
 NodeId dag_iota(Dag *g, int64_t n);                   /* 0..n-1; n may be ~symbol */
 NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags);
 /* dag_matmul flags: 1 A', 2 B', MM_STRONG products with strong zeros
