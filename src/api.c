@@ -162,10 +162,17 @@ GradcStatus gradc_compile_file(Gradc *g, const char *path) {
   Buf b = {0};
   char chunk[65536];
   size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+  /* a source is text a person wrote: past 256 MiB it is not one (/dev/zero) */
+  const size_t max_source = (size_t)1 << 28;
+  while (!b.oom && b.len <= max_source && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
     buf_putn(&b, chunk, n);
   int err = ferror(f) ? errno : 0;
   fclose(f);
+  if (!b.oom && b.len > max_source) {
+    buf_free(&b);
+    gradc_error(g, GRADC_ERR_INPUT, "%s is larger than 256 MiB: not a source file", path);
+    return GRADC_ERR_INPUT;
+  }
   if (err) {
     buf_free(&b);
     gradc_error(g, GRADC_ERR_INPUT, "cannot read %s: %s", path, strerror(err));

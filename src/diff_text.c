@@ -1683,12 +1683,25 @@ static void put_axis(P *p, const SliceSpec *sp, int k) {
       p->s->fail = 1;
       return;
     }
-    int64_t m = st > 0 ? st : -st, diff = x ? x->add - m + 1 : 0;
+    /* the length relative to the sliced dimension: that dimension may be
+     * derived itself (x[1:][:-1]: N-2 of N-1), base + fadd */
+    int64_t fatom = sp->full[k], fadd = 0;
+    if (dim_is_derived(fatom)) {
+      const DimExpr *f = &p->s->d->dims[~fatom - DIM_DERIVED];
+      if (f->n == 1 && f->mul[0] == 1 && f->div == 1)
+        fatom = f->atom[0], fadd = f->add;
+    }
+    if (x && x->atom[0] != fatom) {
+      snprintf(p->s->why, sizeof p->s->why, "a slice whose length is %s", "not its dimension plus a constant");
+      p->s->fail = 1;
+      return;
+    }
+    int64_t m = st > 0 ? st : -st, diff = x ? x->add - fadd - m + 1 : 0;
     int64_t stop = st > 0 ? a + diff : a - diff;
     if (a != 0 || st < 0)
       buf_printf(b, "%lld", (long long)a);
     buf_puts(b, ":");
-    if (x && x->atom[0] == sp->full[k] && stop != (st > 0 ? 0 : -1))
+    if (x && stop != (st > 0 ? 0 : -1))
       buf_printf(b, "%lld", (long long)stop);
     if (st != 1)
       buf_printf(b, ":%lld", (long long)st);

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -1105,7 +1106,23 @@ static int evaluate(Repl *r, void *arg) {
 
 /* NAME = NUMBER or a tensor literal, for a variable of the session: its
  * value, as :set gives it. 0: it is not that; else 1 + the exit code. */
+/* Can nm be a name of the user's at all (not pi, e, sum, grad, true...)?
+ * Asked of the compiler, which knows the reserved names. */
+static int user_name(const Repl *r, const char *nm) {
+  Gradc *g = gradc_new();
+  if (!g)
+    return 1;
+  gradc_set_backend(g, r->o->backend);
+  char *text = fmt("%s = 0\n%s\n", nm, nm);
+  int ok = gradc_compile_string(g, "repl", text, strlen(text)) == GRADC_OK;
+  free(text);
+  gradc_free(g);
+  return ok;
+}
+
 static int assign_value(Repl *r, const char *text, const char *nm) {
+  if (!user_name(r, nm)) /* pi = 3: the statement's own error */
+    return 0;
   const char *rhs = skip_space(strchr(text, '=') + 1);
   double x;
   char *v = xstrdup(rhs);
@@ -1930,12 +1947,19 @@ static char **complete(const char *text, int start, int end) {
   return rl_completion_matches(text, completion);
 }
 
+/* The history file; NULL when there is none, or when the path names
+ * something other than a regular file (a device such as /dev/zero, a FIFO
+ * that would block): the session then keeps no history. */
 static char *history_path(void) {
   const char *h = getenv("GRADC_HISTORY");
-  if (h && *h)
-    return xstrdup(h);
   const char *home = getenv("HOME");
-  return home ? fmt("%s/.gradc_history", home) : NULL;
+  char *path = h && *h ? xstrdup(h) : home ? fmt("%s/.gradc_history", home) : NULL;
+  struct stat st;
+  if (path && stat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > (1 << 26))) {
+    free(path);
+    return NULL;
+  }
+  return path;
 }
 
 /* Write the history atomically: a temp file, then rename. */
@@ -2024,6 +2048,8 @@ int repl_main(const Opts *o) {
     printf("gradc %s: type :help for commands, :quit to leave\n", GRADC_VERSION);
   }
   if (o->file && load(&r, o->file))
+    r.failed = 1;
+  else if (o->nassign && set_words(&r, o->assign, o->nassign)) /* gradc repl FILE w=2: as :set w=2 */
     r.failed = 1;
   char *in;
   while ((in = read_input(&r)) != NULL) {

@@ -212,6 +212,9 @@ static const char *const programs[] = {
     "param A[3, 4]\nL = prod(A) + sum(prod(A, axis=0)) + sum(prod(A, axis=1)^2) + sum(cumprod(A, axis=1)*A) + "
     "sum(cumprod(A, axis=0)^2) + sum(cumprod(A))",
     "param x[N]\nL = prod(x) + sum(cumprod(x)) + sum(cumprod(x[::-1])[::-1]*x)",
+    /* slices of slices of symbolic length: x[1:][:-1] is N-2 of N-1 (the
+     * stop was dropped, reading back as a different derivative) */
+    "param x[N]\nL = sum(x[1:][:-1]^2) + prod(x[1:]) + sum(cumprod(x[2:])) + sum(linscan(x[1:], x[:-1]))",
     "param a[4], r[4]\nL = sum(linscan(a, r)^2) + sum(linscan(0.9, r[::-1])[::-1]*a) + sum(linscan(a, 1))",
     "param P[2, 3]\ninput Z[2, 3] = [[1, 0, 2], [0.5, 3, -1]]\nL = sum(linscan(P, Z, axis=1)*Z) + "
     "sum(linscan(P*Z, P, axis=0)^2) + prod(P*Z)",

@@ -311,6 +311,24 @@ assign_sets_value)
   same "$tmp/want" "$tmp/y.out" "stdout"
   ;;
 
+reserved_and_file_values)
+  # pi = 3 (a reserved name) is the statement's error, not a value; the
+  # values after `gradc repl FILE` are set as :set sets them
+  printf '%s\n' 'pi = 3' 'sum = 2' 'pi' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  grep -q "'pi' is a built-in constant" "$tmp/x.err" || fail "pi = 3 was accepted"
+  grep -q "'sum' is a built-in function" "$tmp/x.err" || fail "sum = 2 was accepted"
+  printf '%s\n' 'f = 3.141592654' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf 'param q = 2\noutput Q = q^2\n' >"$tmp/q.expr"
+  printf '%s\n' 'Q' | "$gradc" repl "$tmp/q.expr" q=5 >"$tmp/q.out" 2>"$tmp/q.err"
+  printf '%s\n' 'Q = 25' >"$tmp/want"
+  same "$tmp/want" "$tmp/q.out" "stdout (repl FILE q=5)"
+  printf '%s\n' 'Q' | "$gradc" repl "$tmp/q.expr" zz=5 >"$tmp/z.out" 2>"$tmp/z.err"
+  grep -q "no variable 'zz'" "$tmp/z.err" || fail "repl FILE zz=5 accepted an unknown name"
+  ;;
+
 last_value)
   # _ is the last value printed, a scalar or a tensor, in expressions,
   # definitions and :set.
