@@ -25,7 +25,6 @@ struct GradcHvpAt {
   GradcFn *prep, *tan;
   int nv, nwrt, ndir, nstored;
   long *dims;         /* the bound dimensions at creation */
-  long *size;         /* [nwrt] elements of each wrt variable */
   double **x;         /* [nv] copies of the variables' values: the point */
   double value;
   double **grad;      /* [nwrt] the gradient (with_grad), else NULL */
@@ -204,8 +203,50 @@ void gradc_hvp_at_free(GradcHvpAt *h) {
   free(h->stored);
   free(h->args);
   free(h->dims);
-  free(h->size);
   free(h);
+}
+
+/* Copies of the point and room for the gradient and the intermediates,
+ * then the prepare function's call. */
+static GradcStatus prepare(GradcHvpAt *h, const int *wrt, int with_grad) {
+  Gradc *g = h->g;
+  Program *prog = &g->prog;
+  int nt = h->ndir * h->nwrt, nd = prog->ndims, ng = with_grad ? h->nwrt : 0;
+  h->dims = malloc(((size_t)nd + 1) * sizeof *h->dims);
+  h->x = calloc((size_t)h->nv + 1, sizeof *h->x);
+  h->grad = with_grad ? calloc((size_t)h->nwrt + 1, sizeof *h->grad) : NULL;
+  h->stored = calloc((size_t)h->nstored + 1, sizeof *h->stored);
+  h->args = calloc((size_t)(h->nv + nt + h->nstored) + 1, sizeof *h->args);
+  double **res = calloc((size_t)(1 + ng + h->nstored) + 1, sizeof *res);
+  int ok = h->dims && h->x && (h->grad || !with_grad) && h->stored && h->args && res;
+  if (ok && nd > 0)
+    memcpy(h->dims, g->dimval, (size_t)nd * sizeof *h->dims);
+  for (int i = 0; ok && i < h->nv; i++) { /* the point, copied: set_value may change the context's */
+    long sz = values_size(g, prog->vars[i].shape);
+    ok = (h->x[i] = malloc((size_t)(sz > 0 ? sz : 1) * sizeof **h->x)) != NULL;
+    if (ok)
+      memcpy(h->x[i], g->vals[i].data, (size_t)sz * sizeof **h->x);
+    h->args[i] = h->x[i];
+  }
+  if (ok)
+    res[0] = &h->value;
+  for (int k = 0; ok && k < ng; k++) {
+    long sz = values_size(g, prog->vars[wrt[k]].shape);
+    ok = (res[1 + k] = h->grad[k] = malloc((size_t)(sz > 0 ? sz : 1) * sizeof **h->grad)) != NULL;
+  }
+  for (int j = 0; ok && j < h->nstored; j++) {
+    long sz = values_size(g, h->tan->argshape[h->nv + nt + j]);
+    h->stored_doubles += sz;
+    ok = (res[1 + ng + j] = h->stored[j] = malloc((size_t)(sz > 0 ? sz : 1) * sizeof **h->stored)) != NULL;
+    h->args[h->nv + nt + j] = h->stored[j];
+  }
+  GradcStatus st = GRADC_ERR_NOMEM;
+  if (ok)
+    st = gradc_call_dims(h->prep, h->dims, h->args, res);
+  else
+    gradc_error(g, GRADC_ERR_NOMEM, "out of memory while preparing Hessian-vector products");
+  free(res);
+  return st;
 }
 
 GradcHvpAt *hvp_at_new(Gradc *g, int out, const int *wrt_in, int nwrt, int ndir, int with_grad) {
@@ -214,82 +255,33 @@ GradcHvpAt *hvp_at_new(Gradc *g, int out, const int *wrt_in, int nwrt, int ndir,
     return NULL;
   Program *prog = &g->prog;
   GradcHvpAt *h = NULL;
+  int ok = 1;
   if (out < 0 || out >= prog->nouts || dag_shape(prog->dag, prog->outs[out].node) != SHAPE_SCALAR) {
     gradc_error(g, GRADC_ERR_USAGE, "a Hessian-vector product needs a scalar output");
-    goto done;
+    ok = 0;
   }
-  if (!api_values_ready(g))
-    goto done;
-  for (int k = 0; k < nwrt; k++)
+  ok = ok && api_values_ready(g);
+  for (int k = 0; ok && k < nwrt; k++)
     if (wrt[k] < 0 || wrt[k] >= prog->nvars) {
       gradc_error(g, GRADC_ERR_USAGE, "no variable %d to differentiate with respect to", wrt[k]);
-      goto done;
+      ok = 0;
     }
-  h = calloc(1, sizeof *h);
-  if (!h)
-    goto nomem;
-  h->g = g;
-  h->nv = prog->nvars;
-  h->nwrt = nwrt;
-  h->ndir = ndir;
-  if (split(g, out, wrt, nwrt, ndir, with_grad, &h->prep, &h->tan, &h->nstored) != 0) {
-    gradc_hvp_at_free(h);
-    h = NULL;
-    goto done;
+  if (ok && !(h = calloc(1, sizeof *h))) {
+    gradc_error(g, GRADC_ERR_NOMEM, "out of memory while preparing Hessian-vector products");
+    ok = 0;
   }
-  int nt = ndir * nwrt, nd = prog->ndims;
-  h->dims = malloc(((size_t)nd + 1) * sizeof *h->dims);
-  h->size = malloc(((size_t)nwrt + 1) * sizeof *h->size);
-  h->x = calloc((size_t)h->nv + 1, sizeof *h->x);
-  h->grad = with_grad ? calloc((size_t)nwrt + 1, sizeof *h->grad) : NULL;
-  h->stored = calloc((size_t)h->nstored + 1, sizeof *h->stored);
-  h->args = calloc((size_t)(h->nv + nt + h->nstored) + 1, sizeof *h->args);
-  double **res = calloc((size_t)(1 + nwrt + h->nstored) + 1, sizeof *res);
-  if (!h->dims || !h->size || !h->x || (with_grad && !h->grad) || !h->stored || !h->args || !res) {
-    free(res);
-    goto nomem;
+  if (ok) {
+    h->g = g;
+    h->nv = prog->nvars;
+    h->nwrt = nwrt;
+    h->ndir = ndir;
+    ok = split(g, out, wrt, nwrt, ndir, with_grad, &h->prep, &h->tan, &h->nstored) == 0 &&
+         prepare(h, wrt, with_grad) == GRADC_OK;
   }
-  if (nd > 0)
-    memcpy(h->dims, g->dimval, (size_t)nd * sizeof *h->dims);
-  for (int i = 0; i < h->nv; i++) { /* the point, copied: set_value may change the context's */
-    long sz = values_size(g, prog->vars[i].shape);
-    if (!(h->x[i] = malloc((size_t)(sz > 0 ? sz : 1) * sizeof **h->x))) {
-      free(res);
-      goto nomem;
-    }
-    memcpy(h->x[i], g->vals[i].data, (size_t)sz * sizeof **h->x);
-    h->args[i] = h->x[i];
-  }
-  res[0] = &h->value;
-  for (int k = 0; k < nwrt; k++) {
-    h->size[k] = values_size(g, prog->vars[wrt[k]].shape);
-    if (with_grad && !(res[1 + k] = h->grad[k] = malloc((size_t)(h->size[k] + 1) * sizeof **h->grad))) {
-      free(res);
-      goto nomem;
-    }
-  }
-  int ng = with_grad ? nwrt : 0;
-  for (int j = 0; j < h->nstored; j++) {
-    long sz = values_size(g, h->tan->argshape[h->nv + nt + j]);
-    h->stored_doubles += sz;
-    if (!(res[1 + ng + j] = h->stored[j] = malloc((size_t)(sz > 0 ? sz : 1) * sizeof **h->stored))) {
-      free(res);
-      goto nomem;
-    }
-    h->args[h->nv + nt + j] = h->stored[j];
-  }
-  GradcStatus st = gradc_call_dims(h->prep, h->dims, h->args, res);
-  free(res);
-  if (st != GRADC_OK) {
+  if (!ok) {
     gradc_hvp_at_free(h);
     h = NULL;
   }
-  goto done;
-nomem:
-  gradc_error(g, GRADC_ERR_NOMEM, "out of memory while preparing Hessian-vector products");
-  gradc_hvp_at_free(h);
-  h = NULL;
-done:
   free(wrt);
   return h;
 }
