@@ -150,7 +150,7 @@ GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
  * for each wrt variable. Less code: the variables' own adjoints are not
  * needed for H v (for a layer X @ V' with input X, the weight gradient
  * dA' X is one of the four large matrix products of value, gradient and
- * H v). What `gradc hvp` and the dense Hessian use. */
+ * H v). What `gradc hvp` uses (many products at one point: gradc_hvp_at). */
 GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
 /* The dense Hessian of scalar output `out` with respect to wrt (NULL:
  * every param) at the values on the context, from n Hessian-vector
