@@ -63,7 +63,8 @@ static int split(Gradc *g, int out, const int *wrt, int nwrt, int ndir, int with
   uint32_t n = ok ? d->count : 0;
   /* dep: depends on a direction; need: read by the tangent code; free_:
    * a structural copy of leaves */
-  uint8_t *dep = calloc((size_t)n + 1, 1), *need = calloc((size_t)n + 1, 1), *free_ = calloc((size_t)n + 1, 1);
+  uint8_t *dep = calloc((size_t)n + 1, 1), *need = calloc((size_t)n + 1, 1);
+  uint8_t *free_ = calloc((size_t)n + 1, 1);
   NodeId *map = malloc(((size_t)n + 1) * sizeof *map), *stored = malloc(((size_t)n + 1) * sizeof *stored);
   ok = ok && dep && need && free_ && map && stored;
   for (uint32_t i = 0; ok && i < n; i++) {
@@ -107,7 +108,8 @@ static int split(Gradc *g, int out, const int *wrt, int nwrt, int ndir, int with
   ok = ok && !d->oom;
   /* prepare: the value, the gradient, the stored nodes */
   int ng = with_grad ? nwrt : 0, np = 1 + ng + m;
-  NodeId *proots = malloc(((size_t)np + 1) * sizeof *proots), *troots = malloc(((size_t)nt + 1) * sizeof *troots);
+  NodeId *proots = malloc(((size_t)np + 1) * sizeof *proots);
+  NodeId *troots = malloc(((size_t)nt + 1) * sizeof *troots);
   char **pnames = calloc((size_t)np + 1, sizeof *pnames), **tnames = calloc((size_t)nt + 1, sizeof *tnames);
   int *tan_of = malloc(((size_t)nt + (size_t)m + 1) * sizeof *tan_of);
   ShapeId *tan_shape = malloc(((size_t)nt + (size_t)m + 1) * sizeof *tan_shape);

@@ -137,7 +137,8 @@ static int run(const char *path, long n, GradcBackend be, int blas, Row *row) {
    * taken per round */
   const double *const *tv = (const double *const *)v;
   long nv_ = calibrate(fv, NULL, NULL, NULL), ng = calibrate(fg, NULL, NULL, NULL);
-  long nh = calibrate(fh, tv, NULL, NULL), no = calibrate(fo, tv, NULL, NULL), na = calibrate(NULL, tv, ha, hv);
+  long nh = calibrate(fh, tv, NULL, NULL), no = calibrate(fo, tv, NULL, NULL);
+  long na = calibrate(NULL, tv, ha, hv);
   double tf[ROUNDS], tg[ROUNDS], th[ROUNDS], to[ROUNDS], ta[ROUNDS], rv[ROUNDS], rg[ROUNDS], ov[ROUNDS];
   double og[ROUNDS], av[ROUNDS];
   for (int k = 0; k < ROUNDS; k++) {
@@ -245,7 +246,8 @@ int main(int argc, char **argv) {
                 "\"hvp_over_value\": %.4f, \"hvp_over_value_grad\": %.4f, "
                 "\"hvp_only_over_value\": %.4f, \"hvp_only_over_value_grad\": %.4f}%s\n",
                 n, r->backend, r->blas, r->ops_v, r->ops_g, r->ops_h, r->ops_o, r->t_v, r->t_g,
-                r->t_h, r->t_o, r->t_a, r->r_av, r->r_hv, r->r_hg, r->r_ov, r->r_og, i + 1 < nrows ? "," : "");
+                r->t_h, r->t_o, r->t_a, r->r_av, r->r_hv, r->r_hg, r->r_ov, r->r_og,
+                i + 1 < nrows ? "," : "");
       }
       fprintf(f, "]\n");
       fclose(f);

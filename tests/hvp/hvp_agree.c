@@ -177,7 +177,8 @@ static int run_hvp(Gradc *g, Out *o, double *hv, double *grad) {
 static void check_fixed(Gradc *g, Out *o, const char *how) {
   double *hv = malloc((size_t)o->n * sizeof *hv), *grad = malloc((size_t)o->n * sizeof *grad);
   double *w = malloc((size_t)o->n * sizeof *w), *hv_at = malloc((size_t)o->n * sizeof *hv_at);
-  const double **vs = malloc(((size_t)o->np + 1) * sizeof *vs), **ws = malloc(((size_t)o->np + 1) * sizeof *ws);
+  const double **vs = malloc(((size_t)o->np + 1) * sizeof *vs);
+  const double **ws = malloc(((size_t)o->np + 1) * sizeof *ws);
   double **rs = malloc(((size_t)o->np + 1) * sizeof *rs);
   checks++;
   if (run_hvp(g, o, hv, grad) != 0)

@@ -86,7 +86,8 @@ Test(hvp_fixed, quadratic_plus_sine) {
 
 /* A quadratic's H v needs nothing from the point: nothing is stored. */
 Test(hvp_fixed, quadratic_stores_nothing) {
-  Gradc *g = compile_ok("input A[3, 3] = randn(1)\nparam x[3] = randn(1)\noutput L = 0.5 * sum(x * (A @ x))\n");
+  Gradc *g = compile_ok("input A[3, 3] = randn(1)\nparam x[3] = randn(1)\n"
+                        "output L = 0.5 * sum(x * (A @ x))\n");
   cr_assert_eq(gradc_set_defaults(g, 5, 0), GRADC_OK, "%s", gradc_diag_render(g));
   GradcHvpAt *h = gradc_hvp_at(g, 0, NULL, 0);
   cr_assert_not_null(h, "%s", gradc_diag_render(g));
