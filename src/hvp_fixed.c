@@ -139,13 +139,14 @@ static int split(Gradc *g, int out, const int *wrt, int nwrt, int ndir, int with
     tan_shape[k] = k < nt ? prog->vars[tan_of[k]].shape : dag_shape(d, stored[k - nt]);
   }
   char kind[64];
+  int ptaken = 0, ttaken = 0; /* the names (not the arrays) go to the functions */
   *prep = *tan = NULL;
   if (ok) {
     snprintf(kind, sizeof kind, "hvp-prepare%s:%d", with_grad ? "" : "-only", ndir);
     char *key = api_fn_key(kind, out, wrt, nwrt);
     if (key) {
       *prep = api_fn_named(g, key, proots, pnames, np, 0, NULL);
-      pnames = NULL; /* taken */
+      ptaken = 1;
     }
   }
   if (*prep) {
@@ -153,7 +154,7 @@ static int split(Gradc *g, int out, const int *wrt, int nwrt, int ndir, int with
     char *key = api_fn_key(kind, out, wrt, nwrt);
     if (key) {
       *tan = api_fn_shaped(g, key, troots, tnames, nt, nt + m, tan_of, tan_shape, NULL);
-      tnames = NULL;
+      ttaken = 1;
     }
   }
   for (int j = 0; *tan && j < m; j++) { /* "tangent of w" by default */
@@ -167,11 +168,14 @@ static int split(Gradc *g, int out, const int *wrt, int nwrt, int ndir, int with
       }
     }
   }
-  if (!ok || (!*prep && pnames) || (*prep && !*tan && tnames))
+  if (!ok && d->oom == 2) /* as build() says it */
+    gradc_error(g, GRADC_ERR_INPUT, "the expression is too large (more than %u nodes)",
+                d->max_nodes ? d->max_nodes : 64u * 1024 * 1024);
+  else if (!ok || !ptaken || (*prep && !ttaken)) /* else build() said why */
     gradc_error(g, GRADC_ERR_NOMEM, "out of memory while building a Hessian-vector product");
-  for (int r = 0; pnames && r < np; r++)
+  for (int r = 0; !ptaken && pnames && r < np; r++)
     free(pnames[r]);
-  for (int k = 0; tnames && k < nt; k++)
+  for (int k = 0; !ttaken && tnames && k < nt; k++)
     free(tnames[k]);
   free(pnames);
   free(tnames);
