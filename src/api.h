@@ -115,5 +115,9 @@ int api_values_ready(Gradc *g);
  * vanishes. Returns 0, or -1 when out of memory. */
 int hvp_nodes(Program *prog, NodeId out, const int *wrt, int nwrt, int ndir, const NodeId *v,
               NodeId *grad, NodeId *hv);
+/* hvp_fixed.c: gradc_hvp_at along ndir directions at once (apply takes
+ * v[d*nwrt + k] and writes hv[d*nwrt + k]), the gradient only if
+ * with_grad (gradc_hvp_at_gradient: NULL otherwise). */
+GradcHvpAt *hvp_at_new(Gradc *g, int out, const int *wrt, int nwrt, int ndir, int with_grad);
 
 #endif

@@ -147,6 +147,8 @@ static unsigned node_flags(const Dag *g, const Node *k) {
   switch ((OpKind)k->op) {
   case OP_CONST:
     return isfinite(k->v.num) ? 0 : NF_NONFINITE;
+  case OP_VAR: /* a stand-in (dag_stand_in) is what it stands for */
+    return k->arg[0] != NO_NODE ? g->nodes[k->arg[0]].flags & NF_NONFINITE : 0;
   case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
   case OP_ARGMAX: case OP_ONEHOT:
     return 0;
@@ -239,6 +241,26 @@ NodeId dag_const(Dag *g, double x) {
 NodeId dag_var(Dag *g, int index, ShapeId shape) {
   Node key = {.op = OP_VAR, .shape = shape, .arg = {NO_NODE, NO_NODE, NO_NODE}};
   key.v.idx = index;
+  return intern(g, &key);
+}
+
+NodeId dag_stand_in(Dag *g, int index, NodeId n) {
+  if (g->oom || n == NO_NODE || n >= g->count)
+    return NO_NODE;
+  Node key = {.op = OP_VAR, .shape = g->nodes[n].shape, .arg = {n, NO_NODE, NO_NODE}};
+  key.v.idx = index;
+  return intern(g, &key);
+}
+
+NodeId dag_with_args(Dag *g, NodeId n, const NodeId *args) {
+  if (g->oom || n == NO_NODE || n >= g->count)
+    return NO_NODE;
+  Node key = g->nodes[n];
+  for (int k = 0; k < key.nargs; k++) {
+    if (args[k] == NO_NODE || args[k] >= g->count || g->nodes[args[k]].shape != g->nodes[key.arg[k]].shape)
+      return NO_NODE;
+    key.arg[k] = args[k];
+  }
   return intern(g, &key);
 }
 

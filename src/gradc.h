@@ -160,12 +160,12 @@ GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
  * for each wrt variable. Less code: the variables' own adjoints are not
  * needed for H v (for a layer X @ V' with input X, the weight gradient
  * dA' X is one of the four large matrix products of value, gradient and
- * H v). What `gradc hvp` and the dense Hessian use. */
+ * H v). What `gradc hvp` uses (many products at one point: gradc_hvp_at). */
 GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
 /* The dense Hessian of scalar output `out` with respect to wrt (NULL:
- * every param) at the values on the context, from n calls of one compiled
- * HVP function (gradc_fn_hvp's, less the gradient) along the unit vectors
- * e_r, so what is compiled does not grow
+ * every param) at the values on the context, from n Hessian-vector
+ * products at the point (gradc_hvp_at's, 8 unit vectors e_r per call of
+ * the tangent code), so what is compiled does not grow
  * with n (unrolling n forward sweeps into one function, as
  * gradc_fn_hessian does, does). n is the number of elements of the wrt
  * variables' values; H gets n*n doubles, row r = H e_r, rows and columns in
@@ -174,6 +174,37 @@ GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
  * is not that size. */
 GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt, int nwrt, long n,
                                 double *value, double *H);
+
+/* Hessian-vector products at a fixed point x, for methods that multiply
+ * many vectors by the Hessian at one x (Lanczos, Hutchinson's estimator).
+ * Forward over reverse (Pearlmutter, "Fast exact multiplication by the
+ * Hessian", Neural Computation 6(1), 1994) split in two compiled
+ * functions: one computes the value, the gradient and the primal and
+ * adjoint intermediates that the tangent code reads, once, at creation;
+ * the other computes only the tangent sweeps (of the primal and of the
+ * adjoints) from them, once per product. H v has the same bits as
+ * gradc_fn_hvp's "d2L/dw.v" results at the same values.
+ *   gradc_hvp_at: for scalar output `out` w.r.t. wrt (NULL: every param),
+ * at the values on the context (gradc_set_defaults first), which are
+ * copied: later gradc_set_value calls do not change this point. Compiles
+ * both functions (cached on the context, like gradc_fn_*) and runs the
+ * first. NULL with a diagnostic: GRADC_ERR_USAGE when `out` is not a
+ * scalar output, a value is missing or a wrt index is not a variable;
+ * GRADC_ERR_INPUT when the program's checks fail at these values (a label
+ * out of range); GRADC_ERR_NOMEM. It keeps gradc_hvp_at_stored() doubles
+ * of intermediates (about one HVP call's workspace).
+ *   gradc_hvp_at_apply: hv[k] = (H v)_k for each wrt variable k, v[k] and
+ * hv[k] shaped like wrt variable k (v stacks the v[k] in wrt order);
+ * errors as gradc_call_dims. Not thread-safe (one workspace per context).
+ *   gradc_hvp_at_value / _gradient: the output's value and its gradient
+ * w.r.t. wrt variable k (its shape; NULL if k is out of range) at x. */
+typedef struct GradcHvpAt GradcHvpAt;
+GradcHvpAt *gradc_hvp_at(Gradc *g, int out, const int *wrt, int nwrt);
+GradcStatus gradc_hvp_at_apply(GradcHvpAt *h, const double *const *v, double *const *hv);
+double gradc_hvp_at_value(const GradcHvpAt *h);
+const double *gradc_hvp_at_gradient(const GradcHvpAt *h, int k);
+long gradc_hvp_at_stored(const GradcHvpAt *h);
+void gradc_hvp_at_free(GradcHvpAt *h);
 
 /* Vector mode (Griewank and Walther, "Evaluating Derivatives", 2008, 3.2):
  * K directions in one sweep, as a leading axis of size K, the primal
@@ -387,8 +418,8 @@ typedef struct GradcSpectrum {
  * output `out` w.r.t. wrt (NULL: every param; the variables flattened in
  * order, n elements in all), at the values on the context
  * (gradc_set_defaults first), from Hessian-vector products only
- * (gradc_fn_hvp once, for the value and the gradient, then
- * gradc_fn_hvp_only): memory O(n * ncv), H is never formed unless n is
+ * (gradc_hvp_at: the value, the gradient and the intermediates once,
+ * then only the tangent sweeps per product): memory O(n * ncv), H is never formed unless n is
  * small.
  *   Method: implicitly restarted Lanczos (ARPACK's dsaupd/dseupd; Lehoucq,
  * Sorensen and Yang, "ARPACK Users' Guide", SIAM 1998; the Lanczos

@@ -231,6 +231,15 @@ static inline double dag_num(const Dag *g, NodeId n) { return g->nodes[n].v.num;
 
 NodeId dag_const(Dag *g, double x);
 NodeId dag_var(Dag *g, int index, ShapeId shape);
+/* Variable `index` standing for the value of node n, computed elsewhere and
+ * passed in (hvp_fixed.c): n's shape and NF_ flags; arg[0] = n (nargs 0),
+ * so it is not the plain variable `index`. */
+NodeId dag_stand_in(Dag *g, int index, NodeId n);
+/* Node n with its arguments replaced by args (each shaped like the one it
+ * replaces; NO_NODE otherwise): the same operator and payload, interned as
+ * it is, without dag_op's folding (for a copy of a graph that was already
+ * folded, with some nodes replaced by stand-ins). */
+NodeId dag_with_args(Dag *g, NodeId n, const NodeId *args);
 /* The general constructor: folds constants and safe identities, then
  * hash-conses. Every convenience constructor below goes through it. */
 NodeId dag_op(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c);

@@ -606,7 +606,8 @@ Test(vector, symbolic_sizes) {
  * signed zeros, both transposes, sizes around the blocks (256 columns,
  * 128 rows). */
 Test(matmul_rt, same_bits_as_the_loops) {
-  static const long sizes[][3] = {{1, 1, 1}, {2, 3, 4}, {5, 300, 7}, {3, 257, 130}, {64, 40, 129}, {7, 1, 300}, {9, 263, 131}};
+  static const long sizes[][3] = {{1, 1, 1}, {2, 3, 4}, {5, 300, 7}, {3, 257, 130}, {64, 40, 129}, {7, 1, 300}, {9, 263, 131},
+                                    {12, 10, 300}, {6, 2, 5}};
   for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
     for (int t = 0; t < 4; t++) {
       long m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
