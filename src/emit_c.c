@@ -925,7 +925,11 @@ static void matmul_loop(Emit *e, NodeId n) {
   int64_t m = x->rank == 2 ? (ta ? x->dim[1] : x->dim[0]) : 1;
   int64_t kk = x->rank == 2 ? (ta ? x->dim[0] : x->dim[1]) : x->dim[0];
   int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
-  if (!(e->blas && x->rank == 2 && y->rank == 2)) {
+  /* small products stay loops: m*n*k known below BLAS_MIN_MNK, or a test
+   * at run time when a dimension is symbolic */
+  int sized = m >= 0 && kk >= 0 && nn >= 0;
+  if (!(e->blas && x->rank == 2 && y->rank == 2) ||
+      (sized && (double)m * (double)nn * (double)kk < BLAS_MIN_MNK)) {
     matmul_loops(e, n);
     return;
   }
@@ -933,10 +937,22 @@ static void matmul_loop(Emit *e, NodeId n) {
    * non-finite, derivative code) differ from plain products only when an
    * element of A or B is infinite or NaN: then the loops run instead. */
   e->used_blas = 1;
+  if (strong || !sized) {
+    indent(e);
+    buf_puts(b, "if (");
+    if (!sized) {
+      buf_puts(b, "(double)(");
+      dim(e, m);
+      buf_puts(b, ")*(double)(");
+      dim(e, nn);
+      buf_puts(b, ")*(double)(");
+      dim(e, kk);
+      buf_printf(b, ") >= %d.0%s", BLAS_MIN_MNK, strong ? " && " : "");
+    }
+  }
   if (strong) {
     e->used_finite = 1;
-    indent(e);
-    buf_puts(b, "if (g_finite(");
+    buf_puts(b, "g_finite(");
     ptr(e, a);
     buf_puts(b, ", ");
     size(e, dag_shape(e->g, a));
@@ -944,7 +960,10 @@ static void matmul_loop(Emit *e, NodeId n) {
     ptr(e, bb);
     buf_puts(b, ", ");
     size(e, dag_shape(e->g, bb));
-    buf_puts(b, "))\n");
+    buf_puts(b, ")");
+  }
+  if (strong || !sized) {
+    buf_puts(b, ")\n");
     e->indent++;
   }
   indent(e);
@@ -965,7 +984,7 @@ static void matmul_loop(Emit *e, NodeId n) {
   buf_printf(b, "), 0.0, g_b%d, (int)(", e->slot[n]);
   dim(e, nn);
   buf_puts(b, "));\n");
-  if (strong) {
+  if (strong || !sized) {
     e->indent--;
     indent(e);
     buf_puts(b, "else {\n");
