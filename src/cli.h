@@ -17,6 +17,7 @@ typedef struct Opts {
   double tol;
   unsigned long long seed;
   GradcBackend backend;
+  int backend_given;   /* --backend: pinned (else tiered where calls are many) */
   char **assign;       /* NAME=VALUE words */
   int nassign;
   char **tangent;      /* jvp --tangent words */
@@ -25,7 +26,7 @@ typedef struct Opts {
   int nvector;
   const char *loss, *optimizer, *save;
   long steps, batch;
-  int blas;
+  int blas;            /* --blas 1, --no-blas -1, else 0 (the library's default) */
   double lr;
   int k;               /* spectrum --k (0: not given) */
   long probes;         /* spectrum --probes (-1: not given) */

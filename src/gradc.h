@@ -279,10 +279,12 @@ void gradc_trace_free(Gradc *g, GradcTrace *t);
  * GRADC_BACKEND_CC (a tiered function switches to CC at the start of a
  * call, or in gradc_fn_tier_wait). */
 GradcBackend gradc_fn_backend(const GradcFn *f);
-/* Wait until f's background compile has ended and switch f to its code (f
- * must not be in a call); returns gradc_fn_backend(f) after it:
- * GRADC_BACKEND_TCC when the compile failed or f is not tiered. */
-GradcBackend gradc_fn_tier_wait(GradcFn *f);
+/* Wait until f's background compile has ended, at most `seconds` (< 0: no
+ * limit), and switch f to its code if it is ready (f must not be in a
+ * call). Returns GRADC_BACKEND_CC when f runs the cc code now,
+ * GRADC_BACKEND_TCC when it stays on libtcc (the compile failed, or f is
+ * not tiered), GRADC_BACKEND_TIERED when the compile has not ended yet. */
+GradcBackend gradc_fn_tier_wait(GradcFn *f, double seconds);
 
 /* ---- training -------------------------------------------------------- */
 

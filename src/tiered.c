@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 
@@ -117,12 +118,17 @@ void tiered_free(GradcFn *f) {
 
 GradcBackend gradc_fn_backend(const GradcFn *f) { return (GradcBackend)f->backend; }
 
-GradcBackend gradc_fn_tier_wait(GradcFn *f) {
+GradcBackend gradc_fn_tier_wait(GradcFn *f, double seconds) {
   Tier *t = f->tier;
-  if (t && !t->joined) {
-    pthread_join(t->thread, NULL); /* until the compile has ended */
-    t->joined = 1;
+  double waited = 0;
+  while (t && !t->joined && atomic_load_explicit(&t->state, memory_order_acquire) == TIER_RUNNING &&
+         (seconds < 0 || waited < seconds)) {
+    struct timespec ts = {0, 5000000}; /* 5 ms */
+    nanosleep(&ts, NULL);
+    waited += 0.005;
   }
   tiered_poll(f);
+  if (t && !t->joined && atomic_load_explicit(&t->state, memory_order_acquire) == TIER_RUNNING)
+    return GRADC_BACKEND_TIERED; /* still compiling */
   return gradc_fn_backend(f);
 }
