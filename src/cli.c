@@ -700,6 +700,8 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
     usage_error("jacobian ", "--mode must be forward, reverse or auto, not '%s'", mode);
     return EXIT_USAGE;
   }
+  if (!r->o->backend_given && (forward ? nin : nout) >= JACOBIAN_TIERED_COLUMNS)
+    gradc_set_backend(g, GRADC_BACKEND_TIERED); /* many calls: cc -O2 in the background */
   Jac J;
   if (jacobian(r, wrt, nwrt, forward, &J) < 0) {
     jac_free(&J);

@@ -150,6 +150,8 @@ int jacobian_vector(Gradc *g, const int *wrt, int nwrt, int fwd, const long *osi
  * the code of one-direction-at-a-time rules (vector.c) grow with K. */
 int jacobian_directions(GradcFn *fv, long n);
 #define JACOBIAN_MAX_DIRECTIONS 128
+/* from this many columns (rows) on, at least 4 calls: the tiered JIT */
+#define JACOBIAN_TIERED_COLUMNS (4 * JACOBIAN_MAX_DIRECTIONS)
 #define JACOBIAN_WORK_BUDGET (256l << 20)
 
 /* repl.c */

@@ -272,7 +272,7 @@ void gradc_trace_free(Gradc *g, GradcTrace *t);
  * kills a compiler still running. The background thread never touches the
  * context; a function is still called by one thread at a time.
  * gradc_trainer_new tiers its function unless gradc_set_backend chose a
- * backend; `gradc train`, `spectrum`, `landscape`, `jacobian` of 64 or more
+ * backend; `gradc train`, `spectrum`, `landscape`, `jacobian` of 512 or more
  * columns and the REPL's :time do unless --backend is given. */
 
 /* The backend whose code f's calls run now: GRADC_BACKEND_TCC or
