@@ -6,6 +6,7 @@
  * that fails leaves the function on libtcc without a word; freeing a
  * context while its compiler runs stops the compiler. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,11 +24,32 @@ static double wall(void) {
 }
 
 /* a fresh compile cache, so that cc really compiles (and takes a while) */
+static char cache[64];
 static void fresh_cache(void) {
-  static char dir[64];
-  snprintf(dir, sizeof dir, "/tmp/gradc-test-tiered-XXXXXX");
-  cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-  setenv("GRADC_CACHE_DIR", dir, 1);
+  snprintf(cache, sizeof cache, "/tmp/gradc-test-tiered-XXXXXX");
+  cr_assert(mkdtemp(cache), "mkdtemp: %s", strerror(errno));
+  setenv("GRADC_CACHE_DIR", cache, 1);
+}
+
+/* libtcc and gcc -O2 compute the same bits on most programs (no fused
+ * multiply-adds on baseline x86-64): $CC as `cc -mfma -ffp-contract=fast` (fused multiply-adds) makes the cc code
+ * differ, so that agreeing with it is not agreeing with libtcc. 1 if so. */
+static int cc_with_fma(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!__builtin_cpu_supports("fma"))
+    return 0;
+  char path[96];
+  snprintf(path, sizeof path, "%s/cc-fma", cache);
+  FILE *f = fopen(path, "w");
+  cr_assert(f);
+  fprintf(f, "#!/bin/sh\nexec cc \"$@\" -mfma -ffp-contract=fast\n");
+  fclose(f);
+  chmod(path, 0755);
+  setenv("CC", path, 1);
+  return 1;
+#else
+  return 0;
+#endif
 }
 
 typedef struct Params {
@@ -92,6 +114,7 @@ static void train(GradcTrainer *t, long steps) {
 
 Test(tiered, trainer_switches_to_the_cc_backends_bits, .timeout = 900) {
   fresh_cache();
+  int fma = cc_with_fma();
   enum { AFTER = 10 };
   /* tiered (the trainer's default): remember the params before each step
    * until the step whose call ran on the cc code */
@@ -138,6 +161,17 @@ Test(tiered, trainer_switches_to_the_cc_backends_bits, .timeout = 900) {
   cr_assert_eq(gradc_fn_backend(gradc_trainer_fn(tc)), GRADC_BACKEND_CC);
   train(tc, 1 + AFTER);
   params_same(gc, &tiered, "the steps after the switch");
+  if (fma) { /* and libtcc's code would have given other bits */
+    train(tt, 1 + AFTER);
+    int differ = 0;
+    for (int k = 0; k < tiered.count; k++) {
+      long dims[4];
+      int rank;
+      differ |= memcmp(gradc_get_value(gt, tiered.var[k], dims, &rank), tiered.data[k],
+                       (size_t)tiered.n[k] * sizeof(double)) != 0;
+    }
+    cr_assert(differ, "cc -mfma and libtcc give the same bits: the test cannot tell them apart");
+  }
 
   params_free(&before);
   params_free(&init);
