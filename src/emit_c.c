@@ -531,6 +531,7 @@ static const char *c_func(OpKind op) {
   case OP_ABS: return "fabs";
   case OP_SIGN: return "g_sign";
   case OP_SIGMOID: return "g_sigmoid";
+  case OP_TANH: return "g_tanh";
   case OP_RELU: return "g_relu";
   case OP_SOFTPLUS: return "g_softplus";
   case OP_MAX: return "g_max";
@@ -1981,7 +1982,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   const uint8_t *u = e.used_op;
   static const OpKind libm[] = {OP_EXP, OP_LOG, OP_SQRT, OP_SIN, OP_COS, OP_TAN,
                                 OP_ASIN, OP_ACOS, OP_ATAN, OP_SINH, OP_COSH,
-                                OP_TANH, OP_ERF, OP_LOG1P, OP_EXPM1};
+                                OP_ERF, OP_LOG1P, OP_EXPM1};
   int need_exp = u[OP_EXP] | u[OP_SIGMOID] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
   int need_log1p = u[OP_LOG1P] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
   int need_fabs = u[OP_ABS] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
@@ -2023,6 +2024,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   if (u[OP_RELU]) buf_puts(out, STR(GRADC_RT_RELU) "\n");
   if (u[OP_SIGN]) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
   if (u[OP_SIGMOID]) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
+  if (u[OP_TANH]) buf_puts(out, STR(GRADC_RT_TANH) "\n");
   if (u[OP_SOFTPLUS]) buf_puts(out, STR(GRADC_RT_SOFTPLUS) "\n");
   if (u[OP_MAX]) buf_puts(out, STR(GRADC_RT_MAX) "\n");
   if (u[OP_MIN]) buf_puts(out, STR(GRADC_RT_MIN) "\n");
