@@ -2024,7 +2024,10 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   if (u[OP_RELU]) buf_puts(out, STR(GRADC_RT_RELU) "\n");
   if (u[OP_SIGN]) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
   if (u[OP_SIGMOID]) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
-  if (u[OP_TANH]) buf_puts(out, STR(GRADC_RT_TANH) "\n");
+  if (u[OP_TANH] && e.rt_matmul) /* libtcc's code: gcc's compile of it (matmul_rt.c), the same bits */
+    buf_puts(out, "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n");
+  else if (u[OP_TANH])
+    buf_puts(out, STR(GRADC_RT_TANH) "\n");
   if (u[OP_SOFTPLUS]) buf_puts(out, STR(GRADC_RT_SOFTPLUS) "\n");
   if (u[OP_MAX]) buf_puts(out, STR(GRADC_RT_MAX) "\n");
   if (u[OP_MIN]) buf_puts(out, STR(GRADC_RT_MIN) "\n");

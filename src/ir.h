@@ -519,6 +519,8 @@ NodeId ad_reduce_partial(Dag *g, NodeId n);
  * added one at a time in increasing order. For libtcc's code. */
 void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, const double *B,
                      long ldb, int tb, double *C);
+/* runtime/gradc_rt.h's g_tanh compiled by gcc, for libtcc's code (matmul_rt.c) */
+double gradc_rt_tanh(double x);
 
 /* ------------------------------------------------------------ json_array.c */
 

@@ -112,6 +112,7 @@ static JitModule *compile_tcc(const char *src, Diags *diags) {
   tcc_add_symbol(m->tcc, "cblas_dgemm", (void *)cblas_dgemm);
 #endif
   tcc_add_symbol(m->tcc, "gradc_rt_matmul", (void *)gradc_rt_matmul);
+  tcc_add_symbol(m->tcc, "gradc_rt_tanh", (void *)gradc_rt_tanh);
   if (tcc_compile_string(m->tcc, src) < 0 ||
       tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0) {
     internal(diags, src, "libtcc", errs.msgs.data);

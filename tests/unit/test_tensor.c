@@ -727,3 +727,47 @@ Test(tensor, blas_by_default_in_the_jit_agrees_with_the_loops) {
     free(x);
   }
 }
+
+/* tanh is gradc's own (runtime/gradc_rt.h: g_tanh, no call): libtcc's code
+ * (gcc's compile of it in matmul_rt.c) and the cc backend's (inline in the
+ * emitted C) give the same bits, within 2.5 ulp of the exact tanh, with
+ * tanh's signs, zeros, limits and NaN. */
+Test(tensor, tanh_is_the_same_bits_on_both_backends_and_within_2_5_ulp) {
+  static const char *src = "input x[N]\noutput y = tanh(x)\n";
+  enum { NPT = 200000, NSPECIAL = 8 };
+  static double x[NPT + NSPECIAL];
+  for (int i = 0; i < NPT; i++) /* dense near 0, out to +-25 */
+    x[i] = (i % 2 ? -1 : 1) * 25.0 * pow((double)i / NPT, 3);
+  const double special[NSPECIAL] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 1e-310, -1e-300, 700};
+  memcpy(x + NPT, special, sizeof special);
+  long n = NPT + NSPECIAL;
+  double *y[2];
+  for (int b = 0; b < 2; b++) {
+    Gradc *g = gradc_new();
+    gradc_set_backend(g, b ? GRADC_BACKEND_CC : GRADC_BACKEND_TCC);
+    cr_assert_eq(gradc_compile_string(g, "t.expr", src, strlen(src)), GRADC_OK);
+    gradc_set_value(g, 0, x, &n, 1);
+    cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK, "%s", gradc_diag_render(g));
+    GradcFn *f = gradc_fn_value(g);
+    cr_assert(f && gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+    y[b] = malloc((size_t)n * sizeof(double));
+    memcpy(y[b], gradc_fn_res_data(f, 0), (size_t)n * sizeof(double));
+    gradc_free(g);
+  }
+  cr_assert(!memcmp(y[0], y[1], (size_t)n * sizeof(double)), "tanh differs between tcc and cc");
+  double worst = 0;
+  for (int i = 0; i < NPT; i++) {
+    long double want = tanhl((long double)x[i]);
+    double w = (double)want, ulp = nextafter(fabs(w), INFINITY) - fabs(w);
+    double err = (double)fabsl((long double)y[0][i] - want) / ulp;
+    worst = err > worst ? err : worst;
+    cr_assert(err <= 2.5, "tanh(%a) = %a, %.2f ulp from %a", x[i], y[0][i], err, w);
+  }
+  cr_log_info("worst error %.3f ulp", worst);
+  const double *s = y[0] + NPT;
+  cr_assert(s[0] == 0 && !signbit(s[0]) && s[1] == 0 && signbit(s[1]), "tanh(+-0) = +-0");
+  cr_assert(s[2] == 1 && s[3] == -1 && isnan(s[4]), "tanh(+-inf) = +-1, tanh(NaN) = NaN");
+  cr_assert(s[5] == 1e-310 && s[6] == -1e-300 && s[7] == 1, "tiny and large arguments: %a %a %a", s[5], s[6], s[7]);
+  free(y[0]);
+  free(y[1]);
+}
