@@ -39,9 +39,21 @@ static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *compile_thread(void *arg) {
   Tier *t = arg;
-  pthread_mutex_lock(&compile_lock);
-  JitModule *m = jit_compile_cc_quiet(t->src, &t->cancel);
-  pthread_mutex_unlock(&compile_lock);
+  JitModule *m = NULL;
+  for (;;) { /* one compile at a time; a cancelled one stops waiting for its turn */
+    pthread_mutex_lock(&t->cancel.lock);
+    int stop = t->cancel.cancelled;
+    pthread_mutex_unlock(&t->cancel.lock);
+    if (stop)
+      break;
+    if (pthread_mutex_trylock(&compile_lock) == 0) {
+      m = jit_compile_cc_quiet(t->src, &t->cancel);
+      pthread_mutex_unlock(&compile_lock);
+      break;
+    }
+    struct timespec ts = {0, 5000000}; /* 5 ms */
+    nanosleep(&ts, NULL);
+  }
   free(t->src);
   t->src = NULL;
   t->mod = m;

@@ -240,8 +240,8 @@ Test(tiered, failing_compiler_stays_on_tcc_silently) {
 Test(tiered, free_stops_the_compiler) {
   fresh_cache();
   Gradc *g = digits(1, GRADC_BACKEND_TIERED);
-  GradcFn *f = gradc_fn_grad(g, NULL, 0);
-  cr_assert(f, "%s", gradc_diag_render(g));
+  GradcFn *f = gradc_fn_grad(g, NULL, 0), *v = gradc_fn_value(g); /* v waits for f's compile */
+  cr_assert(f && v, "%s", gradc_diag_render(g));
   usleep(20000); /* the compiler has started */
   gradc_free(g);
   cr_assert(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "a compiler process is left");
