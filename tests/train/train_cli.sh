@@ -277,6 +277,22 @@ tiered_without_cc)
   cmp -s "$tmp/t.steps" "$tmp/l.steps" || fail "tiered without cc and --backend tcc print different training"
   ;;
 
+tiered_jacobian)
+  # jacobian of 512 or more columns is tiered too (no --backend): the same
+  # output as each pinned backend and nothing on stderr (a compile still
+  # running at exit is stopped).
+  export GRADC_CACHE_DIR=$tmp/cache
+  printf 'param x[600] = randn(0.05)\ninput A[3, 600] = randn(0.05)\noutput y = tanh(A @ x)\n' >"$tmp/j.expr"
+  run t jacobian "$tmp/j.expr" --wrt x --mode forward
+  run c jacobian "$tmp/j.expr" --wrt x --mode forward --backend cc
+  run l jacobian "$tmp/j.expr" --wrt x --mode forward --backend tcc
+  for n in t c l; do expect_rc $n 0; done
+  [ -s "$tmp/t.err" ] && fail "stderr is not empty: $(head -3 "$tmp/t.err")"
+  [ "$(grep -o ',' "$tmp/t.out" | wc -l)" -ge 1797 ] || fail "not a 3 x 600 Jacobian: $(head -c 200 "$tmp/t.out")"
+  cmp -s "$tmp/t.out" "$tmp/c.out" || fail "tiered and --backend cc print different Jacobians"
+  cmp -s "$tmp/t.out" "$tmp/l.out" || fail "tiered and --backend tcc print different Jacobians"
+  ;;
+
 digits_accuracy)
   # 8x8 digits, 64-32-10: 97% on the training data in 80 full-batch steps.
   run d train examples/digits_mlp.expr --steps 80 --lr 0.01
