@@ -198,8 +198,14 @@ int gradc_diag_col(const Gradc *g, int i) { return g->diags.items[i].span.col; }
 
 const char *gradc_diag_render(Gradc *g) {
   buf_free(&g->rendered);
-  for (int i = 0; i < g->diags.count; i++)
+  /* clang's -ferror-limit: a mistake in a function body called 20,000
+   * times is one mistake, not 60,000 lines of messages */
+  int shown = g->diags.count <= GRADC_MAX_SHOWN_ERRORS ? g->diags.count : GRADC_MAX_SHOWN_ERRORS;
+  for (int i = 0; i < shown; i++)
     diag_render(&g->diags.items[i], &g->rendered);
+  if (g->diags.count > shown)
+    buf_printf(&g->rendered, "gradc: %d more error%s not shown\n", g->diags.count - shown,
+               g->diags.count - shown == 1 ? "" : "s");
   return g->rendered.data ? g->rendered.data : "";
 }
 
@@ -1180,13 +1186,9 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   int *has_work = se ? calloc((size_t)nfns + 1, sizeof *has_work) : NULL;
   EmitOpts eo = {.blas = g->blas == 1, .split = 1, .has_work = has_work};
   EmitNames names = {args, argname, nv + nparams, res, resname, nres_names};
-  if (g->emit_abi == GRADC_ABI_ARRAY) { /* emit_array.c; not with --sparse (yet) */
-    if (se) {
-      gradc_error(g, GRADC_ERR_USAGE, "the array ABI does not cover the sparse functions yet");
-      st = GRADC_ERR_USAGE;
-    } else {
-      st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL);
-    }
+  int array = g->emit_abi == GRADC_ABI_ARRAY;
+  if (array) { /* emit_array.c (the sparse functions: sparse_emit.c) */
+    st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL);
     if (st != GRADC_OK) {
       sparse_emit_free(se);
       free(has_work);
@@ -1196,7 +1198,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
   }
   if (se && has_work)
-    sparse_emit_code(se, fns, has_work, nfns, &src, header ? &hdr : NULL);
+    sparse_emit_code(se, fns, has_work, nfns, array, &src, header ? &hdr : NULL);
   else if (se)
     src.oom = 1;
   sparse_emit_free(se);
@@ -1241,77 +1243,6 @@ done:
   free(argname);
   free(resname);
   return st;
-}
-
-/* ---- Graphviz ---------------------------------------------------------------------- */
-
-GradcStatus gradc_dot(Gradc *g, int grad, char **text) {
-  *text = NULL;
-  if (!ready(g))
-    return GRADC_ERR_USAGE;
-  Program *prog = &g->prog;
-  Dag *d = prog->dag;
-  uint32_t nprimal = d->count;
-  NodeId *roots = malloc(((size_t)prog->nouts * ((size_t)prog->nvars + 1) + 1) * sizeof *roots);
-  if (!roots)
-    return GRADC_ERR_NOMEM;
-  int nroots = 0;
-  for (int o = 0; o < prog->nouts; o++)
-    roots[nroots++] = prog->outs[o].node;
-  if (grad)
-    for (int o = 0; o < prog->nouts; o++) {
-      uint32_t n;
-      NodeId *adj = ad_reverse(d, prog->outs[o].node, NO_NODE, &n);
-      if (!adj)
-        break;
-      for (int v = 0; v < prog->nvars; v++)
-        if (prog->vars[v].kind == VAR_PARAM && adj[prog->vars[v].node] != NO_NODE)
-          roots[nroots++] = adj[prog->vars[v].node];
-      free(adj);
-    }
-  uint8_t *live = calloc(d->count ? d->count : 1, 1);
-  Buf b = {0};
-  if (!live) {
-    free(roots);
-    return GRADC_ERR_NOMEM;
-  }
-  for (int r = 0; r < nroots; r++)
-    live[roots[r]] = 1;
-  for (uint32_t i = d->count; i-- > 0;)
-    if (live[i])
-      for (int k = 0; k < d->nodes[i].nargs; k++)
-        live[d->nodes[i].arg[k]] = 1;
-  buf_puts(&b, "digraph gradc {\n  rankdir=BT;\n  node [fontname=\"Helvetica\"];\n");
-  for (uint32_t i = 0; i < d->count; i++) {
-    if (!live[i])
-      continue;
-    const Node *nd = &d->nodes[i];
-    buf_printf(&b, "  n%u [label=\"", i);
-    if (nd->op == OP_CONST)
-      buf_printf(&b, "%.10g", nd->v.num);
-    else if (nd->op == OP_VAR)
-      buf_printf(&b, "%s", nd->v.idx < prog->nvars ? prog->vars[nd->v.idx].name : "?");
-    else if (nd->op == OP_NEG)
-      buf_puts(&b, "neg");
-    else
-      buf_puts(&b, op_info[nd->op].spell);
-    buf_printf(&b, "\"%s%s];\n", nd->op == OP_VAR ? ", shape=box" : "",
-               i >= nprimal ? ", style=filled, fillcolor=\"#ffe0e0\"" : "");
-    for (int k = 0; k < nd->nargs; k++)
-      buf_printf(&b, "  n%u -> n%u;\n", nd->arg[k], i);
-  }
-  for (int o = 0; o < prog->nouts; o++)
-    buf_printf(&b, "  out%d [label=\"%s\", shape=plaintext];\n  n%u -> out%d;\n", o,
-               prog->outs[o].name, prog->outs[o].node, o);
-  buf_puts(&b, "}\n");
-  free(live);
-  free(roots);
-  if (b.oom) {
-    buf_free(&b);
-    return GRADC_ERR_NOMEM;
-  }
-  *text = b.data;
-  return GRADC_OK;
 }
 
 int gradc_differentiable(Gradc *g, int out, int var) {

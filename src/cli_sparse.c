@@ -310,8 +310,7 @@ int gather_sizes(Run *r) {
       return report(g);
   }
   for (int k = 0; k < gradc_dim_count(g); k++)
-    if (gradc_dim_value(g, k) < 0) {
-      fputs(gradc_diag_render(g), stderr);
+    if (gradc_dim_value(g, k) < 0) { /* the size, not the missing values, is what is needed */
       fprintf(stderr, "gradc: error: the size of dimension %s is not known: give it as %s=SIZE\n",
               gradc_dim_name(g, k), gradc_dim_name(g, k));
       return EXIT_INPUT;

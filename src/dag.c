@@ -647,6 +647,43 @@ NodeId dag_linscan(Dag *g, NodeId a, NodeId b, int axis, int reversed) {
   return intern(g, &key);
 }
 
+/* numpy.cumprod along axis (>= 0): h_i = x_i h_(i-1) from h_0 = x_0, the
+ * LINSCAN of a = x with its first entry (along axis, from the end when
+ * reversed) 0 and b = that first entry, 0 elsewhere: no entry of x is
+ * multiplied by the h_(-1) = 0 that starts the scan, so an infinite or NaN
+ * x_0 gives what the naive running product gives; b is -0 elsewhere, so
+ * that -0 products stay -0. */
+NodeId dag_cumprod(Dag *g, NodeId x, int axis, int reversed) {
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  const Shape *s = shape_get(g, dag_shape(g, x));
+  if (axis < 0 || axis >= s->rank)
+    return shape_err(g, "internal: cumprod axis out of range for", x, NO_NODE);
+  int64_t n = s->dim[axis];
+  if (n == 1)
+    return x;
+  SliceSpec first = {0}, rest;
+  first.rank = s->rank;
+  for (int k = 0; k < s->rank; k++)
+    first.full[k] = first.len[k] = s->dim[k];
+  rest = first;
+  first.len[axis] = 1;
+  if (reversed && n < 0) {
+    first.start[axis] = -1;
+    first.from_end = 1u << axis;
+  } else {
+    first.start[axis] = reversed ? n - 1 : 0;
+  }
+  rest.len[axis] = n < 0 ? dim_derive(g, n, -1, 1) : n - 1;
+  if (rest.len[axis] == DIM_FAIL)
+    return NO_NODE;
+  rest.start[axis] = reversed ? 0 : 1;
+  NodeId a = dag_pad(g, dag_slice(g, x, &rest), &rest);
+  first.negzero = 1; /* a_i h_(i-1) + -0 keeps the sign of a zero product */
+  NodeId b = dag_pad(g, dag_slice(g, x, &first), &first);
+  return dag_linscan(g, a, b, axis, reversed);
+}
+
 NodeId dag_iota(Dag *g, int64_t n) {
   if (g->oom)
     return NO_NODE;

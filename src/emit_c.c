@@ -1840,7 +1840,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       read[fn->arg_of_var[nd->v.idx]] = 1;
   }
   if (e->kernel && e->internal) /* standalone C under -Wextra (emit_array.c) */
-    buf_puts(b, "  (void)d;\n  (void)a;\n  (void)w;\n");
+    buf_puts(b, "  (void)d;\n  (void)a;\n  (void)r;\n  (void)w;\n");
   if (!e->kernel) { /* parameters that this function does not read */
     for (int k = 0; k < fn->ndims; k++)
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);

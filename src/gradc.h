@@ -126,6 +126,13 @@ int gradc_node_count(const Gradc *g);    /* nodes in the DAG */
 /* Whether output `out` depends on variable `var` through differentiable
  * operators (comparisons, argmax, onehot and sign have derivative 0). */
 int gradc_differentiable(Gradc *g, int out, int var);
+/* Which variables output `out` needs values for, given the values and
+ * sizes set so far: need[v] (gradc_var_count entries) is 1 for those whose
+ * values it reads, and, for a symbolic dimension it uses that none of
+ * those has and whose size is not given, for one variable that binds it
+ * (with a value, else with a default) or, if none can, for every variable
+ * of that dimension; 0 for the others (needs.c). */
+GradcStatus gradc_output_needs(Gradc *g, int out, unsigned char *need);
 
 /* ---- functions -------------------------------------------------------- */
 
@@ -135,6 +142,9 @@ int gradc_differentiable(Gradc *g, int out, int var);
  * are listed by gradc_fn_res_name(): the outputs first, then derivatives
  * named like "dL/dw". `wrt` lists variable indices; NULL means every param. */
 GradcFn *gradc_fn_value(Gradc *g);
+/* The value of output `out` only (one result, named as the output): what
+ * `eval --output` runs, nothing of the other outputs (needs.c). */
+GradcFn *gradc_fn_value_of(Gradc *g, int out);
 GradcFn *gradc_fn_grad(Gradc *g, const int *wrt, int nwrt);
 GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt, int nwrt);
 /* Value of output `out` and its vector-Jacobian product: one extra argument,

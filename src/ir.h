@@ -272,6 +272,7 @@ NodeId dag_scatter(Dag *g, NodeId t, NodeId idx, int axis, ShapeId to); /* its a
 /* h_i = a_i h_(i-1) + b_i along axis (>= 0), h_(-1) = 0; reversed: from the
  * end. a and b are broadcast to one shape (OP_LINSCAN in ops.def). */
 NodeId dag_linscan(Dag *g, NodeId a, NodeId b, int axis, int reversed);
+NodeId dag_cumprod(Dag *g, NodeId x, int axis, int reversed); /* numpy.cumprod, a LINSCAN */
 NodeId dag_iota(Dag *g, int64_t n);                   /* 0..n-1; n may be ~symbol */
 NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags);
 /* dag_matmul flags: 1 A', 2 B', MM_STRONG products with strong zeros
@@ -374,6 +375,7 @@ struct Stmt {
 };
 
 #define MAX_SYNTAX_ERRORS 20
+#define GRADC_MAX_SHOWN_ERRORS 20 /* gradc_diag_render shows the first 20 */
 #define MAX_NESTING 1000
 #define MAX_NAME_LEN 256
 #define MAX_NUMBER_LEN 400
@@ -507,6 +509,10 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed);
 int ad_differentiable(OpKind op);
 NodeId ad_term(Dag *g, NodeId n, int i, NodeId t, int reverse);
 NodeId ad_accumulate(Dag *g, NodeId acc, NodeId t);
+/* lang_ad.c's walks over a cone: the tangent of node n (not a variable)
+ * from its arguments' tangents targ[0..nargs) (NO_NODE: zero; ad_forward's
+ * rules) */
+NodeId ad_forward_node(Dag *g, uint32_t n, const NodeId *targ);
 /* calloc'd flags of the n first nodes: 1 where some root depends on it */
 uint8_t *ad_live(const Dag *g, uint32_t n, const NodeId *roots, int nroots);
 NodeId ad_reduce_partial(Dag *g, NodeId n);

@@ -344,19 +344,25 @@ static int set_values_use(Repl *r, Gradc *g, char *const *use) {
   show_errors_use(r, g, use, "", -1, "repl", r->lineno);
   if (missing) {
     Str b = {0};
-    int n = 0, settable = 1; /* :set knows only the session's variables, not a new free name */
+    int n = 0, settable = 1, last = 0; /* :set knows only the session's variables, not a new free name */
     char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
     Gradc *sg = gradc_new(); /* not context(): that could drop g from the cache */
     int ok = sg && gradc_compile_string(sg, "repl", text, strlen(text)) == GRADC_OK;
     free(text);
     for (int i = 0; i < gradc_var_count(g); i++)
-      if (!gradc_get_value(g, i, NULL, NULL)) {
+      if (!strcmp(gradc_var_name(g, i), "_") && !gradc_get_value(g, i, NULL, NULL)) {
+        last = 1; /* not a variable to give a value: nothing printed yet */
+      } else if (!gradc_get_value(g, i, NULL, NULL)) {
         str_add(&b, n++ ? ", " : "");
         str_add(&b, gradc_var_name(g, i));
         settable &= sg && ok && gradc_var_index(sg, gradc_var_name(g, i)) >= 0;
       }
     const char *one = n ? strchr(b.s, ',') ? "x" : b.s : "x";
-    if (settable)
+    if (last)
+      fprintf(stderr, "repl: error: _ has no value yet: it is the last value an expression printed\n");
+    if (!n)
+      ;
+    else if (settable)
       fprintf(stderr, "repl: error: no value for %s: give %s with :set %s=VALUE or %s = VALUE\n",
               b.s ? b.s : "?", n > 1 ? "them" : "it", n > 1 ? "NAME" : one, n > 1 ? "NAME" : one);
     else
@@ -1569,8 +1575,10 @@ static int command(Repl *r, char *line) {
         n *= dims[k];
       if (v && n > 12) { /* a summary of a large tensor */
         printf("  = [");
-        for (int k = 0; k < 6; k++)
-          printf("%.6g, ", v[k]);
+        for (int k = 0; k < 6; k++) {
+          print_short(v[k]);
+          printf(", ");
+        }
         printf("...] (%ld values)\n", n);
       } else if (v) {
         print_named("", v, dims, rank);
@@ -1603,7 +1611,7 @@ static int command(Repl *r, char *line) {
 /* Are the names that start the words of `list` (NAME=VALUE words, a wrt
  * list a,b or x[1]) variables of the session? Else an error in the REPL's
  * words with a hint, and -1. */
-static int check_vars(Repl *r, const char *what, const char *list) {
+static int check_vars(Repl *r, const char *what, const char *list, const char *target) {
   char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
   int ok, rc = 0;
   Gradc *g = context(r, text, &ok);
@@ -1623,7 +1631,10 @@ static int check_vars(Repl *r, const char *what, const char *list) {
       free(nm);
       continue;
     }
-    if (nm && gradc_var_index(g, nm) < 0) {
+    int given = 0; /* a free name of the target, or one given a value (w = 3) */
+    for (int i = 0; nm && i < r->nset && !given; i++)
+      given = !strncmp(r->set[i], nm, strlen(nm)) && r->set[i][strlen(nm)] == '=';
+    if (nm && gradc_var_index(g, nm) < 0 && !given && !uses_name(target, nm)) {
       const char *hint = gradc_var_suggest(g, nm);
       fprintf(stderr, "repl: error: %s: the session has no variable '%s'%s%s%s\n", what, nm,
               hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
@@ -1737,8 +1748,32 @@ static int diff_each(Repl *r, Gradc *g, const char *shown, const char *label, co
   return rc;
 }
 
+/* An expression as the target (not a name, shown as the output `shown`):
+ * its value and derivatives are printed as EXPR and d(EXPR)/dw, not as
+ * f or d_/dw (*keep: the strings, freed by the caller). */
+static void label_expr(Opts *o, const char *shown, const char *target, char **keep) {
+  size_t n = strlen(target);
+  while (n && (target[n - 1] == ' ' || target[n - 1] == '\t'))
+    n--;
+  if (!strncmp(shown, target, n) && !shown[n])
+    return;
+  free(*keep);
+  *keep = fmt("%.*s%c(%.*s)", (int)n, target, 0, (int)n, target);
+  o->expr = *keep;
+  o->expr_d = *keep + n + 1;
+}
+
+static int target_command_labelled(Repl *r, void *arg, char **keep);
+
 /* A command that acts on a target: a name or an expression. */
 static int target_command(Repl *r, void *arg) {
+  char *keep = NULL;
+  int rc = target_command_labelled(r, arg, &keep);
+  free(keep);
+  return rc;
+}
+
+static int target_command_labelled(Repl *r, void *arg, char **keep) {
   const TargetCmd *tc = arg;
   const char *cmd = tc->cmd;
   char *args = tc->args;
@@ -1780,11 +1815,12 @@ static int target_command(Repl *r, void *arg) {
       str_add(&names, " ");
       free(nm);
     }
-    if (check_vars(r, hvp ? ":hvp" : ":jvp", names.s) == 0)
+    if (check_vars(r, hvp ? ":hvp" : ":jvp", names.s, target) == 0)
       g = target_context_for(r, target, names.s, 1, &shown);
     free(names.s);
     int rc = 1;
     if (g) {
+      label_expr(&o, shown, target, keep);
       Run run = {g, &o, gradc_var_count(g)};
       int *wrt, nwrt;
       if (parse_wrt(g, "repl", hvp ? wrtlist : NULL, &wrt, &nwrt) == 0) {
@@ -1814,11 +1850,12 @@ static int target_command(Repl *r, void *arg) {
     if (!is_name_char(*c, 0))
       *c = ' ';
   char *what = fmt("%s ... wrt %s", cmd, wrtlist ? wrtlist : "");
-  Gradc *g = wrtlist && check_vars(r, what, wrtlist) < 0 ? NULL : target_context_for(r, target, also, values, &shown);
+  Gradc *g = wrtlist && check_vars(r, what, wrtlist, target) < 0 ? NULL : target_context_for(r, target, also, values, &shown);
   free(what);
   free(also);
   if (!g)
     return 1;
+  label_expr(&o, shown, target, keep);
   Run run = {g, &o, gradc_var_count(g)};
   if (!strcmp(cmd, ":emit")) {
     o.file = "repl.expr";
@@ -1879,7 +1916,7 @@ static char *completion(const char *text, int state) {
                                    "softplus", "log1p", "expm1", "pow", "atan2", "max", "min",
                                    "where", "sum", "mean", "logsumexp", "softmax", "log_softmax",
                                    "dot", "transpose", "onehot", "argmax", "maximum", "minimum",
-                                   "prod", "cumsum", "norm", "clip", "floor", "ceil", "round",
+                                   "prod", "cumsum", "cumprod", "linscan", "norm", "clip", "floor", "ceil", "round",
                                    "mod", "log_sigmoid", "logaddexp", "concat", "stack", "reshape",
                                    "take", "arange", "eye", "grad", "jvp", "pi", "true", "false",
                                    "param", "input", "output", "wrt", NULL};

@@ -189,7 +189,7 @@ functions)
     'lsm(z) = log(softmax(z))' 'lsm([0, 800, -800])' >"$tmp/x.in"
   session x
   expect_rc x 1 # a session with errors exits 1 when it is not interactive
-  printf '%s\n' 'f = 5' 'param w = 2' 'sq(x) = x^2' 'g(a, b) = sq(a) * b' 'f = 12' 'f = 12' 'df/dw = 12' \
+  printf '%s\n' 'f = 5' 'param w = 2' 'sq(x) = x^2' 'g(a, b) = sq(a) * b' 'f = 12' 'g(w, 3) = 12' 'd(g(w, 3))/dw = 12' \
     'f = 24' 'f = [-800, 0, -1600]' >"$tmp/want"
   same "$tmp/want" "$tmp/x.out" "stdout"
   for msg in "repl:10:1: error: 'sq' is a function; call it as sq(...)" \
@@ -531,6 +531,30 @@ hvp)
     same "$here/$t.expect_stderr" "$tmp/$t.err" "stderr"
     quiet $t
   done
+  ;;
+
+expression_labels)
+  # :grad, :jacobian, :hessian, :jvp, :hvp and :check of an expression (not
+  # a name) label it as typed: 3*w^2 = 12 and d(3*w^2)/dw, as :diff does,
+  # never d_/dw or f = ...; a name keeps its own; a free variable given a
+  # value (w = 2) and a free name of the target can be the wrt; _ before
+  # any value says what _ is.
+  printf '%s\n' '_' 'f = w^2' 'w = 2' ':grad 3*w^2' ':grad 3*w^2 wrt w' ':jacobian [w, 2*w]' \
+    ':hessian w^3' ':jvp w^2 w=1' ':hvp w^3 w=1' ':check w^2 wrt w' ':grad f' ':grad z*w wrt z' \
+    ':diff 3*w^2 wrt w' ':grad [w, 3*w]' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  grep -v '^ \|^at \|^ok: \|^max \|^worst\|^$' "$tmp/x.out" >"$tmp/x.short"
+  printf '%s\n' '3*w^2 = 12' 'd(3*w^2)/dw = 12' '3*w^2 = 12' 'd(3*w^2)/dw = 12' '# forward mode' \
+    '[w, 2*w] = [2, 4]' 'd([w, 2*w])/dw = [1, 2]' 'w^3 = 8' 'hessian of w^3 w.r.t. (w) =' '[[12]]' \
+    'w^2 = 4' 'd(w^2) = 4' 'w^3 = 8' 'd2(w^3)/dw.v = 12' 'f = 4' 'df/dw = 4' 'd(3*w^2)/dw = 6*w' \
+    '[w, 3*w] = [2, 6]' '([w, 3*w] is a tensor: no gradient; :jacobian gives its derivatives)' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.short" "stdout"
+  grep -q '^  d(w^2)/dw  *reverse ' "$tmp/x.out" || fail ":check of w^2 does not label d(w^2)/dw"
+  grep -q '_/d\|d_\b' "$tmp/x.out" && fail "a d_ label"
+  printf '%s\n' 'repl: error: _ has no value yet: it is the last value an expression printed' \
+    'repl: error: no value for z: give it with z = VALUE' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
 *)
