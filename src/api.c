@@ -22,10 +22,16 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-Gradc *gradc_new(void) { return calloc(1, sizeof(Gradc)); }
+Gradc *gradc_new(void) {
+  Gradc *g = calloc(1, sizeof(Gradc));
+  if (g)
+    g->blas = jit_have_blas() ? -1 : 0; /* products by OpenBLAS in the JIT's code by default */
+  return g;
+}
 
 static void free_fn(GradcFn *f) {
   par_fn_free(f);
+  tiered_free(f);
   jit_free(f->mod);
   free(f->work);
   free(f->key);
@@ -65,7 +71,10 @@ void gradc_free(Gradc *g) {
   free(g);
 }
 
-void gradc_set_backend(Gradc *g, GradcBackend b) { g->backend = b; }
+void gradc_set_backend(Gradc *g, GradcBackend b) {
+  g->backend = b;
+  g->backend_pinned = 1;
+}
 
 int gradc_set_blas(Gradc *g, int on) {
   if (on && !jit_have_blas())
@@ -381,14 +390,17 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
                 .dimc = prog->dimnames, .ndims = prog->ndims};
-  int tcc = g->backend == GRADC_BACKEND_TCC && jit_have_tcc(); /* else cc compiles it */
-  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = !tcc, .rt_matmul = tcc};
+  /* tiered: libtcc now, the cc backend's source on a thread (tiered.c) */
+  int tiered = g->backend == GRADC_BACKEND_TIERED && jit_have_tcc();
+  int tcc = (g->backend == GRADC_BACKEND_TCC || tiered) && jit_have_tcc(); /* else cc compiles it */
+  EmitOpts opts = {.kernel = 1, .blas = g->blas != 0, .split = !tcc, .rt_matmul = tcc};
   double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)
     goto oom;
   double t2 = now();
-  f->mod = jit_compile(src.data, g->backend, &g->diags);
+  f->backend = tcc ? GRADC_BACKEND_TCC : GRADC_BACKEND_CC;
+  f->mod = jit_compile(src.data, f->backend, &g->diags);
   f->t_ad = pl->t0 > 0 ? t1 - pl->t0 : 0;
   f->t_emit = t2 - t1;
   f->t_jit = now() - t2;
@@ -402,6 +414,14 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   if (!f->call) {
     gradc_error(g, GRADC_ERR_INTERNAL, "the compiled code has no entry point");
     goto fail;
+  }
+  if (tiered) {
+    EmitOpts cco = opts;
+    cco.split = 1, cco.rt_matmul = 0;
+    src.len = 0;
+    emit_c(prog->dag, &efn, 1, &cco, &src, NULL);
+    if (!src.oom)
+      tiered_start(f, src.data); /* or none: f stays on libtcc */
   }
   buf_free(&src);
   free(args);
@@ -898,6 +918,7 @@ static GradcStatus status_of(Gradc *g, int rc, const long *dims) {
 
 GradcStatus gradc_call_dims(GradcFn *f, const long *dims, const double *const *args,
                             double *const *res) {
+  tiered_poll(f); /* between calls: the cc code, if the tiered JIT has it */
   long none = 0;
   dims = dims ? dims : &none;
   /* a workspace kept between calls: no allocation (and no page faults on
@@ -961,6 +982,7 @@ GradcStatus gradc_run(GradcFn *f, const double *const *tangents) {
     }
   }
   GradcStatus st;
+  tiered_poll(f);
   if (!par_run(f, args, &st)) /* blocks of rows on threads (parallel.c), or one call */
     st = gradc_call_dims(f, g->dimval, args, f->resdata);
   free(args);
@@ -1169,7 +1191,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   if (g->emit_sparse && (st = sparse_emit_plan(g, prefix, &fns, &nfns, &se)) != GRADC_OK)
     goto done;
   int *has_work = se ? calloc((size_t)nfns + 1, sizeof *has_work) : NULL;
-  EmitOpts eo = {.blas = g->blas, .split = 1, .has_work = has_work};
+  EmitOpts eo = {.blas = g->blas == 1, .split = 1, .has_work = has_work};
   EmitNames names = {args, argname, nv + nparams, res, resname, nres_names};
   int array = g->emit_abi == GRADC_ABI_ARRAY;
   if (array) { /* emit_array.c (the sparse functions: sparse_emit.c) */

@@ -21,7 +21,7 @@
 /* The commands and the options each takes (SPEC 2: any other option is a
  * usage error naming it and the command). Every command also takes
  * COMMON; VALUES are the options of the commands that read values. */
-#define COMMON " --backend --blas --threads --block-rows -h --help --version "
+#define COMMON " --backend --blas --no-blas --threads --block-rows -h --help --version "
 #define VALUES " --inputs --seed "
 static const struct {
   const char *cmd, *opts;
@@ -124,8 +124,8 @@ static void help(const char *cmd) {
            "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n"
            "  diff      the derivative as a simplified expression\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
-           "  --threads T, --block-rows B, -h/--help, --version. 'gradc COMMAND --help' for\n"
-           "  more; an option that a command does not take is an error.\n",
+           "  --no-blas, --threads T, --block-rows B, -h/--help, --version. 'gradc COMMAND\n"
+           "  --help' for more; an option that a command does not take is an error.\n",
            GRADC_VERSION);
     return;
   }
@@ -745,6 +745,8 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
     usage_error("jacobian ", "--mode must be forward, reverse or auto, not '%s'", mode);
     return EXIT_USAGE;
   }
+  if (!r->o->backend_given && (forward ? nin : nout) >= JACOBIAN_TIERED_COLUMNS)
+    gradc_set_backend(g, GRADC_BACKEND_TIERED); /* many calls: cc -O2 in the background */
   Jac J;
   if (jacobian(r, wrt, nwrt, forward, &J) < 0) {
     jac_free(&J);
@@ -1577,6 +1579,8 @@ static int cli_main(int argc, char **argv) {
       o.grad_dot = 1;
     } else if (!strcmp(a, "--blas")) {
       o.blas = 1;
+    } else if (!strcmp(a, "--no-blas")) {
+      o.blas = -1;
     } else if (!strcmp(a, "--sparse")) {
       o.sparse = 1;
     } else if (!strcmp(a, "--hessian")) {
@@ -1709,9 +1713,9 @@ static int cli_main(int argc, char **argv) {
       o.range = v;
     } else if ((v = take(argc, argv, &i, "--backend", cmdsp, &bad))) {
       if (!strcmp(v, "tcc"))
-        o.backend = GRADC_BACKEND_TCC;
+        o.backend = GRADC_BACKEND_TCC, o.backend_given = 1;
       else if (!strcmp(v, "cc"))
-        o.backend = GRADC_BACKEND_CC;
+        o.backend = GRADC_BACKEND_CC, o.backend_given = 1;
       else {
         usage_error(cmdsp, "--backend must be tcc or cc, not '%s'", v);
         bad = 1;
@@ -1776,7 +1780,10 @@ static int cli_main(int argc, char **argv) {
     rc = EXIT_INPUT;
     goto out;
   }
-  gradc_set_backend(g, o.backend);
+  if (o.backend_given) /* else libtcc, tiered for the commands that run many times (tiered.c) */
+    gradc_set_backend(g, o.backend);
+  else if (!strcmp(o.cmd, "train") || !strcmp(o.cmd, "spectrum") || !strcmp(o.cmd, "landscape"))
+    gradc_set_backend(g, GRADC_BACKEND_TIERED);
   gradc_set_threads(g, o.threads);
   gradc_set_block_rows(g, o.block_rows);
   if (mpi_procs > 1) { /* the rows split between the processes; rank 0 prints and saves */
@@ -1793,7 +1800,7 @@ static int cli_main(int argc, char **argv) {
         fclose(stdout);
     }
   }
-  if (o.blas && gradc_set_blas(g, 1) < 0) {
+  if (o.blas && gradc_set_blas(g, o.blas > 0) < 0) {
     usage_error(cmdsp, "--blas: this gradc was built without OpenBLAS");
     gradc_free(g);
     rc = EXIT_USAGE;

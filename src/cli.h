@@ -17,6 +17,7 @@ typedef struct Opts {
   double tol;
   unsigned long long seed;
   GradcBackend backend;
+  int backend_given;   /* --backend: pinned (else tiered where calls are many) */
   char **assign;       /* NAME=VALUE words */
   int nassign;
   char **tangent;      /* jvp --tangent words */
@@ -25,7 +26,7 @@ typedef struct Opts {
   int nvector;
   const char *loss, *optimizer, *save;
   long steps, batch;
-  int blas;
+  int blas;            /* --blas 1, --no-blas -1, else 0 (the library's default) */
   double lr;
   int k;               /* spectrum --k (0: not given) */
   long probes;         /* spectrum --probes (-1: not given) */
@@ -165,6 +166,8 @@ int jacobian_vector(Gradc *g, const int *wrt, int nwrt, int fwd, const long *osi
  * the code of one-direction-at-a-time rules (vector.c) grow with K. */
 int jacobian_directions(GradcFn *fv, long n);
 #define JACOBIAN_MAX_DIRECTIONS 128
+/* from this many columns (rows) on, at least 4 calls: the tiered JIT */
+#define JACOBIAN_TIERED_COLUMNS (4 * JACOBIAN_MAX_DIRECTIONS)
 #define JACOBIAN_WORK_BUDGET (256l << 20)
 
 /* train_json.c: train --json as JSON Lines, a line per reported step

@@ -12,6 +12,7 @@
 GRADC_RT_RELU
 GRADC_RT_SIGN
 GRADC_RT_SIGMOID
+GRADC_RT_TANH
 GRADC_RT_SOFTPLUS
 GRADC_RT_MAX
 GRADC_RT_MIN
@@ -317,7 +318,7 @@ double dag_eval_op(OpKind op, const double *x) {
   case OP_ATAN: return atan(x[0]);
   case OP_SINH: return sinh(x[0]);
   case OP_COSH: return cosh(x[0]);
-  case OP_TANH: return tanh(x[0]);
+  case OP_TANH: return g_tanh(x[0]);
   case OP_ERF: return erf(x[0]);
   case OP_SIGMOID: return g_sigmoid(x[0]);
   case OP_RELU: return g_relu(x[0]);

@@ -30,6 +30,8 @@ typedef enum GradcStatus {
 typedef enum GradcBackend {
   GRADC_BACKEND_TCC = 0,   /* libtcc, in memory (default) */
   GRADC_BACKEND_CC = 1,    /* the system C compiler, a shared object, dlopen */
+  GRADC_BACKEND_TIERED = 2, /* libtcc at once, cc -O2 on a background thread;
+                               calls switch when it is ready (see "tiered JIT") */
 } GradcBackend;
 
 typedef struct Gradc Gradc;
@@ -40,9 +42,16 @@ typedef struct GradcFn GradcFn;
 Gradc *gradc_new(void);                  /* NULL when out of memory */
 void gradc_free(Gradc *g);               /* frees every GradcFn too */
 void gradc_set_backend(Gradc *g, GradcBackend b);   /* before building functions */
-/* Matrix-matrix products by OpenBLAS's cblas_dgemm, in JIT code and in
- * emitted C (which then links with -lopenblas); -1 if gradc was built
- * without OpenBLAS. Results may differ from the loops in the last bits. */
+/* Matrix-matrix products by OpenBLAS's cblas_dgemm: on (1) or off (0);
+ * -1 if gradc was built without OpenBLAS (and on = 1). By default the JIT's
+ * code (every backend) uses it when gradc was built with OpenBLAS and
+ * gradc_emit does not; once set, both follow the setting (emitted C with
+ * BLAS links with -lopenblas). Only products of two matrices of at least
+ * BLAS_MIN_MNK = 4096 multiply-adds (m*n*k, tested at run time for symbolic
+ * dimensions; measured by tests/bench/bench_blas) are dgemm calls, smaller
+ * ones stay loops. Results may differ from the loops in the last bits
+ * (the order of the sums); strong zeros (SPEC 1.6) are kept: a product
+ * with a factor that is not finite runs the loops. */
 int gradc_set_blas(Gradc *g, int on);
 
 /* ---- compiling a program (once per context) --------------------------- */
@@ -289,6 +298,35 @@ typedef struct GradcTrace {
 GradcStatus gradc_trace(Gradc *g, int out, int wrt, long elem, GradcTrace **trace);
 void gradc_trace_free(Gradc *g, GradcTrace *t);
 
+/* ---- the tiered JIT (tiered.c) ---------------------------------------- */
+
+/* With GRADC_BACKEND_TIERED every function is compiled by libtcc (ready in
+ * milliseconds) while a background POSIX thread compiles the source that
+ * GRADC_BACKEND_CC would compile for it with cc -O2 (the same cached
+ * shared object, $GRADC_CACHE_DIR). The first call that starts after that
+ * compile ended runs the cc code, and so does every later call: the switch
+ * is made by the calling thread between two calls, never during one, and
+ * from that call on the results are the cc backend's to the bit. The
+ * compiles of a process run one at a time, in the order the functions were
+ * built. A compile that fails (no cc on PATH, $CC rejects the source) is
+ * dropped without a diagnostic: the function stays on libtcc. gradc_free
+ * kills a compiler still running. The background thread never touches the
+ * context; a function is still called by one thread at a time.
+ * gradc_trainer_new tiers its function unless gradc_set_backend chose a
+ * backend; `gradc train`, `spectrum`, `landscape`, `jacobian` of 512 or more
+ * columns and the REPL's :time do unless --backend is given. */
+
+/* The backend whose code f's calls run now: GRADC_BACKEND_TCC or
+ * GRADC_BACKEND_CC (a tiered function switches to CC at the start of a
+ * call, or in gradc_fn_tier_wait). */
+GradcBackend gradc_fn_backend(const GradcFn *f);
+/* Wait until f's background compile has ended, at most `seconds` (< 0: no
+ * limit), and switch f to its code if it is ready (f must not be in a
+ * call). Returns GRADC_BACKEND_CC when f runs the cc code now,
+ * GRADC_BACKEND_TCC when it stays on libtcc (the compile failed, or f is
+ * not tiered), GRADC_BACKEND_TIERED when the compile has not ended yet. */
+GradcBackend gradc_fn_tier_wait(GradcFn *f, double seconds);
+
 /* ---- training -------------------------------------------------------- */
 
 typedef enum GradcOptimizer { GRADC_GD, GRADC_MOMENTUM, GRADC_ADAM } GradcOptimizer;
@@ -318,6 +356,9 @@ long gradc_trainer_steps(const GradcTrainer *t);
 GradcStatus gradc_trainer_revert(GradcTrainer *t);
 /* Put the whole data back on the context, e.g. to evaluate metrics. */
 GradcStatus gradc_trainer_full_data(GradcTrainer *t);
+/* The function each step calls: the loss and its gradient with respect
+ * to every param (gradc_fn_vjp; e.g. for gradc_fn_backend). */
+GradcFn *gradc_trainer_fn(GradcTrainer *t);
 void gradc_trainer_free(GradcTrainer *t);
 
 /* ---- sparse Jacobians and Hessians (sparsity.c, sparse.c) -------------- */

@@ -12,9 +12,11 @@
 #ifndef GRADC_IR_H
 #define GRADC_IR_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "gradc.h"
 
@@ -532,6 +534,8 @@ NodeId ad_reduce_partial(Dag *g, NodeId n);
  * added one at a time in increasing order. For libtcc's code. */
 void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, const double *B,
                      long ldb, int tb, double *C);
+/* runtime/gradc_rt.h's g_tanh compiled by gcc, for libtcc's code (matmul_rt.c) */
+double gradc_rt_tanh(double x);
 
 /* ------------------------------------------------------------ json_array.c */
 
@@ -595,6 +599,13 @@ typedef struct EmitFn {
   int ndims;
 } EmitFn;
 
+/* The smallest product C[m,n] = A[m,k] B[k,n] (m*n*k multiply-adds) that
+ * EmitOpts.blas hands to cblas_dgemm; smaller ones stay loops. Measured by
+ * tests/bench/bench_blas: below about 200 multiply-adds the call costs more
+ * than the loops of the cc backend, and up to about 4096 gradc_rt_matmul
+ * (libtcc's products) is faster than OpenBLAS's dgemm. */
+enum { BLAS_MIN_MNK = 4096 };
+
 typedef struct EmitOpts {
   /* The JIT's calling convention:
    *   int NAME(const long *d, const double *const *a, double *const *r, double *w)
@@ -605,7 +616,8 @@ typedef struct EmitOpts {
   int kernel;
   int internal;            /* the functions (and their _work) are static, named
                               as given: emit_array.c wraps them (with kernel) */
-  int blas;                /* matrix-matrix products as cblas_dgemm */
+  int blas;                /* matrix-matrix products of at least
+                              BLAS_MIN_MNK multiply-adds as cblas_dgemm */
   int split;               /* long scalar functions in parts (for cc -O2;
                               tcc is linear in size and a little slower) */
   int *has_work;           /* if not NULL, one per function: 1 if it takes
@@ -637,6 +649,16 @@ typedef struct JitModule JitModule;
  * shared object (backend 1). On failure returns NULL and adds an internal
  * error to diags naming a saved copy of the source. */
 JitModule *jit_compile(const char *src, int backend, Diags *diags);
+/* The cc backend (backend 1) on a thread of the tiered JIT (tiered.c):
+ * NULL on any failure, with no diagnostic and no saved source. While the
+ * compiler runs, cancel->child is its process id (under cancel->lock); it
+ * is not started once cancel->cancelled is set. */
+typedef struct JitCancel {
+  pthread_mutex_t lock;
+  pid_t child;      /* 0: none running */
+  int cancelled;
+} JitCancel;
+JitModule *jit_compile_cc_quiet(const char *src, JitCancel *cancel);
 JitThunk jit_lookup(JitModule *m, const char *name);
 void jit_free(JitModule *m);
 int jit_have_blas(void);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "../runtime/gradc_rt.h"
 
 enum { JB = 256, PB = 128 }; /* columns of C and rows of op(B) per block */
 
@@ -121,3 +122,9 @@ void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, 
   }
   free(pack);
 }
+
+/* tanh for libtcc's code (emit_c.c): runtime/gradc_rt.h's g_tanh compiled
+ * here with gcc -O2 and no contraction, as the cc backend compiles it in
+ * the emitted C: the same bits, at gcc's speed rather than tcc's. */
+GRADC_RT_TANH
+double gradc_rt_tanh(double x) { return g_tanh(x); }

@@ -211,6 +211,10 @@ time_ten_thousand_nodes)
   num='[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?'
   grep -Eqx "[0-9]+ DAG nodes: parse and build $num ms; value: emit\+JIT $num ms, run $num us; value\+gradient: emit\+JIT $num ms, run $num us \([0-9]+ and [0-9]+ operations\)" "$tmp/x.out" ||
     fail "unexpected :time output: $(cat "$tmp/x.out")"
+  # then the same functions once cc -O2 has compiled them (the tiered JIT)
+  grep -Eqx "compiled by cc -O2 in the background \(ready $num s later\): value run $num us; value\+gradient run $num us" "$tmp/x.out" ||
+    fail "no :time line for the cc code: $(cat "$tmp/x.out")"
+  [ "$(wc -l <"$tmp/x.out")" = 2 ] || fail "want 2 lines of :time, got $(wc -l <"$tmp/x.out")"
   nodes=$(sed -n 's/^\([0-9]*\) DAG nodes.*/\1/p' "$tmp/x.out")
   ops=$(sed -n 's/.*(\([0-9]*\) and [0-9]* operations)$/\1/p' "$tmp/x.out")
   [ -n "$nodes" ] && [ "$nodes" -ge 10000 ] || fail "$nodes DAG nodes, want at least 10,000"

@@ -244,6 +244,55 @@ data_label_out_of_range)
   grep -q '^step' "$tmp/e.out" && fail "training went on: $(grep '^step' "$tmp/e.out" | head -1)"
   ;;
 
+tiered_default)
+  # Without --backend, train starts on libtcc and switches to cc -O2's code
+  # when the background compile ends (a fresh cache: it really compiles);
+  # what it prints is what each pinned backend prints, and nothing on stderr.
+  export GRADC_CACHE_DIR=$tmp/cache
+  run t train examples/digits_mlp.expr --steps 200 --optimizer gd --lr 0.5
+  run c train examples/digits_mlp.expr --steps 200 --optimizer gd --lr 0.5 --backend cc
+  run l train examples/digits_mlp.expr --steps 200 --optimizer gd --lr 0.5 --backend tcc
+  for n in t c l; do expect_rc $n 0; done
+  [ -s "$tmp/t.err" ] && fail "stderr is not empty: $(head -3 "$tmp/t.err")"
+  ls "$tmp/cache"/*.so >/dev/null 2>&1 || fail "the background compile stored no shared object"
+  steps_only "$tmp/t.out" >"$tmp/t.steps"
+  steps_only "$tmp/c.out" >"$tmp/c.steps"
+  steps_only "$tmp/l.out" >"$tmp/l.steps"
+  [ "$(wc -l <"$tmp/t.steps")" -ge 20 ] || fail "fewer than 20 step lines"
+  cmp -s "$tmp/t.steps" "$tmp/c.steps" || fail "tiered and --backend cc print different training"
+  cmp -s "$tmp/t.steps" "$tmp/l.steps" || fail "tiered and --backend tcc print different training"
+  ;;
+
+tiered_without_cc)
+  # No C compiler: the background compile fails without a word and the
+  # training runs on libtcc to the end, as --backend tcc does.
+  export GRADC_CACHE_DIR=$tmp/cache CC=gradc-test-no-such-compiler
+  run t train examples/iris_mlp.expr --steps 300
+  run l train examples/iris_mlp.expr --steps 300 --backend tcc
+  for n in t l; do expect_rc $n 0; done
+  [ -s "$tmp/t.err" ] && fail "stderr is not empty: $(head -3 "$tmp/t.err")"
+  ls "$tmp"/cache/*.so >/dev/null 2>&1 && fail "a shared object without a compiler?"
+  steps_only "$tmp/t.out" >"$tmp/t.steps"
+  steps_only "$tmp/l.out" >"$tmp/l.steps"
+  cmp -s "$tmp/t.steps" "$tmp/l.steps" || fail "tiered without cc and --backend tcc print different training"
+  ;;
+
+tiered_jacobian)
+  # jacobian of 512 or more columns is tiered too (no --backend): the same
+  # output as each pinned backend and nothing on stderr (a compile still
+  # running at exit is stopped).
+  export GRADC_CACHE_DIR=$tmp/cache
+  printf 'param x[600] = randn(0.05)\ninput A[3, 600] = randn(0.05)\noutput y = tanh(A @ x)\n' >"$tmp/j.expr"
+  run t jacobian "$tmp/j.expr" --wrt x --mode forward
+  run c jacobian "$tmp/j.expr" --wrt x --mode forward --backend cc
+  run l jacobian "$tmp/j.expr" --wrt x --mode forward --backend tcc
+  for n in t c l; do expect_rc $n 0; done
+  [ -s "$tmp/t.err" ] && fail "stderr is not empty: $(head -3 "$tmp/t.err")"
+  [ "$(grep -o ',' "$tmp/t.out" | wc -l)" -ge 1797 ] || fail "not a 3 x 600 Jacobian: $(head -c 200 "$tmp/t.out")"
+  cmp -s "$tmp/t.out" "$tmp/c.out" || fail "tiered and --backend cc print different Jacobians"
+  cmp -s "$tmp/t.out" "$tmp/l.out" || fail "tiered and --backend tcc print different Jacobians"
+  ;;
+
 digits_accuracy)
   # 8x8 digits, 64-32-10: 97% on the training data in 80 full-batch steps.
   run d train examples/digits_mlp.expr --steps 80 --lr 0.01

@@ -385,8 +385,7 @@ static Gradc *random_program(Str *text, int sym, int depth, GradcBackend be, int
   }
   Gradc *g = compile_ok(text->s);
   gradc_set_backend(g, be);
-  if (blas)
-    cr_assert_eq(gradc_set_blas(g, 1), 0);
+  cr_assert_eq(gradc_set_blas(g, blas), 0); /* 0: the loops, whatever the default */
   for (int v = 0; v < gradc_var_count(g); v++) {
     long dims[4];
     int rank = gradc_var_shape(g, v, dims);
@@ -459,8 +458,7 @@ static Gradc *example(const char *file, const char *extra, const char *set, Grad
   cr_assert_eq(st, GRADC_OK, "%s", gradc_diag_render(g));
   free(text.s);
   gradc_set_backend(g, be);
-  if (blas)
-    cr_assert_eq(gradc_set_blas(g, 1), 0);
+  cr_assert_eq(gradc_set_blas(g, blas), 0); /* 0: the loops, whatever the default */
   if (set) {
     char name[64];
     const char *eq = strchr(set, '=');
