@@ -4,8 +4,8 @@
  * and the wrt variables get their values as gather_values gives them;
  * the others, when nothing gives them a value, get zeros as placeholders,
  * never read by the output, their symbolic dimensions the size that a
- * variable with a value has (or 1), so that no default file of theirs is
- * read and nobody is asked for them. */
+ * variable with a value has (or 1 when the output needs no such size), so
+ * that no default file of theirs is read and nobody is asked for them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,10 +40,10 @@ static int needed_dim(Gradc *g, const unsigned char *need, int k) {
   return 0;
 }
 
-/* Placeholders for the variables not needed and without a value; with
- * !last, not yet for those whose size a needed variable binds. Returns how
- * many were left for later, or -1 out of memory. */
-static int placeholders(Gradc *g, const unsigned char *need, int last) {
+/* Placeholders for the variables not needed and without a value, except
+ * those with a size that a needed variable binds and that nothing has
+ * bound yet. Returns how many were left, or -1 out of memory. */
+static int placeholders(Gradc *g, const unsigned char *need) {
   int left = 0;
   for (int v = 0; v < gradc_var_count(g); v++) {
     if (need[v] || gradc_get_value(g, v, NULL, NULL))
@@ -57,8 +57,8 @@ static int placeholders(Gradc *g, const unsigned char *need, int last) {
       }
       int k = (int)(-dims[j] - 1);
       long s = bound_size(g, k);
-      if (s < 0 && !last && needed_dim(g, need, k))
-        later = 1;
+      if (s < 0 && needed_dim(g, need, k))
+        later = 1; /* a size the output needs: a placeholder must not make it 1 */
       dims[j] = s > 0 ? s : 1;
       n *= dims[j];
     }
@@ -90,11 +90,11 @@ int gather_values_for(Gradc *g, const Opts *o, int out, const int *wrt, int nwrt
   }
   for (int k = 0; k < nwrt; k++)
     need[wrt[k]] = 1;
-  int rc = 0, left = placeholders(g, need, 0);
+  int rc = 0, left = placeholders(g, need);
   if (!rc && left > 0) { /* the sizes that needed variables' defaults bind, then the rest */
     gradc_set_defaults(g, o->seed, random_scalars);
     gradc_diag_clear(g);
-    left = placeholders(g, need, 1);
+    left = placeholders(g, need);
   }
   if (!rc && left < 0) {
     fprintf(stderr, "gradc: error: out of memory\n");
@@ -108,7 +108,7 @@ int gather_values_for(Gradc *g, const Opts *o, int out, const int *wrt, int nwrt
 
 int lazy_output(Gradc *g, const Opts *o) {
   const char *name = o->output ? o->output : o->loss;
-  if (!strcmp(o->cmd, "eval") || !strcmp(o->cmd, "trace"))
+  if (!strcmp(o->cmd, "eval")) /* trace shows every output's table: not lazy */
     return name ? gradc_output_index(g, name) : -1;
   if (!strcmp(o->cmd, "hessian") || !strcmp(o->cmd, "hvp") || !strcmp(o->cmd, "spectrum")) {
     if (name)
