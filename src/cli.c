@@ -1898,6 +1898,12 @@ done: /* --help and --version: nothing else runs */
 int main(int argc, char **argv) {
   mpi_procs = gradc_mpi_init(&argc, &argv);
   int rc = cli_main(argc, argv);
+  /* what went to stdout must have arrived (> /dev/full, a closed pipe's
+   * reader gone): else an error, not exit 0 with the results lost */
+  if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+    fprintf(stderr, "gradc: error: cannot write the results to the standard output: %s\n", strerror(errno));
+    rc = EXIT_INPUT;
+  }
   gradc_mpi_finalize(rc);
   return rc;
 }
