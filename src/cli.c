@@ -1246,6 +1246,14 @@ int cmd_train(Run *r) {
       usage_error("train ", "--loss: %s has no output '%s'", o->file, o->loss);
       return EXIT_USAGE;
     }
+    long dims[4];
+    int rank = gradc_output_shape(g, loss, dims);
+    if (rank > 0) { /* as --output of hessian, hvp, spectrum */
+      char shape[128];
+      shape_text(g, dims, rank, shape, sizeof shape);
+      usage_error("train ", "--loss: '%s' has shape %s: train needs a scalar output", o->loss, shape);
+      return EXIT_USAGE;
+    }
   } else {
     for (int i = 0; i < no && loss < 0; i++)
       if (is_scalar_output(g, i))
