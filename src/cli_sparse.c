@@ -332,7 +332,7 @@ int jacobian_by_colours(Run *r, const int *wrt, int nwrt, double **block, const 
   if (side < 64 || (double)nin * (double)nout > (double)(1l << 26))
     return 0; /* small (or huge): the dense sweeps */
   int before = gradc_diag_count(g);
-  GradcSparse *s = gradc_sparse_jacobian(g, NULL, 0, wrt, nwrt, GRADC_SPARSE_AT_VALUES);
+  GradcSparse *s = gradc_sparse_jacobian(g, NULL, 0, wrt, nwrt, GRADC_SPARSE_AT_VALUES | GRADC_SPARSE_IF_FEW);
   if (!s || 2l * s->ncolours > side) {
     if (!s && gradc_diag_count(g) > before) /* too dense to hold: the dense sweeps */
       gradc_diag_clear(g);

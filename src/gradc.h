@@ -396,6 +396,14 @@ typedef struct GradcSparse {
                                      otherwise only the program's constants do */
 #define GRADC_SPARSE_FORWARD 2    /* Jacobian: JVP sweeps whatever the colours */
 #define GRADC_SPARSE_REVERSE 4    /* Jacobian: VJP sweeps */
+#define GRADC_SPARSE_IF_FEW 8     /* Jacobian: no colouring when no colouring can
+                                     need fewer sweeps than half the smaller side
+                                     (a row, for JVPs, and a column, for VJPs, has
+                                     more nonzeros): the pattern comes back with
+                                     ncolours that lower bound, jvp_sweeps =
+                                     vjp_sweeps = -1, and gradc_sparse_eval
+                                     refuses it. Colouring a dense 1000 x 1000
+                                     pattern takes seconds (ColPack). */
 
 /* The pattern and colouring of the Jacobian of outputs outs[0..nouts)
  * (NULL: every output) with respect to wrt (NULL: every param). Symbolic
