@@ -403,7 +403,7 @@ static void size(Emit *e, ShapeId s) {
 /* A row-major flat index from per-dimension terms, in Horner form:
  * ((t0*d1 + t1)*d2 + t2). */
 typedef struct Ix {
-  char term[64];
+  char term[96];
   int64_t dim;
 } Ix;
 
