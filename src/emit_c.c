@@ -417,7 +417,7 @@ static void size(Emit *e, ShapeId s) {
 /* A row-major flat index from per-dimension terms, in Horner form:
  * ((t0*d1 + t1)*d2 + t2). */
 typedef struct Ix {
-  char term[64];
+  char term[96];
   int64_t dim;
 } Ix;
 
@@ -549,6 +549,7 @@ static const char *c_func(OpKind op) {
   case OP_ABS: return "fabs";
   case OP_SIGN: return "g_sign";
   case OP_SIGMOID: return "g_sigmoid";
+  case OP_TANH: return "g_tanh";
   case OP_RELU: return "g_relu";
   case OP_SOFTPLUS: return "g_softplus";
   case OP_MAX: return "g_max";
@@ -943,7 +944,11 @@ static void matmul_loop(Emit *e, NodeId n) {
   int64_t m = x->rank == 2 ? (ta ? x->dim[1] : x->dim[0]) : 1;
   int64_t kk = x->rank == 2 ? (ta ? x->dim[0] : x->dim[1]) : x->dim[0];
   int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
-  if (!(e->blas && x->rank == 2 && y->rank == 2)) {
+  /* small products stay loops: m*n*k known below BLAS_MIN_MNK, or a test
+   * at run time when a dimension is symbolic */
+  int sized = m >= 0 && kk >= 0 && nn >= 0;
+  if (!(e->blas && x->rank == 2 && y->rank == 2) ||
+      (sized && (double)m * (double)nn * (double)kk < BLAS_MIN_MNK)) {
     matmul_loops(e, n);
     return;
   }
@@ -951,10 +956,22 @@ static void matmul_loop(Emit *e, NodeId n) {
    * non-finite, derivative code) differ from plain products only when an
    * element of A or B is infinite or NaN: then the loops run instead. */
   e->used_blas = 1;
+  if (strong || !sized) {
+    indent(e);
+    buf_puts(b, "if (");
+    if (!sized) {
+      buf_puts(b, "(double)(");
+      dim(e, m);
+      buf_puts(b, ")*(double)(");
+      dim(e, nn);
+      buf_puts(b, ")*(double)(");
+      dim(e, kk);
+      buf_printf(b, ") >= %d.0%s", BLAS_MIN_MNK, strong ? " && " : "");
+    }
+  }
   if (strong) {
     e->used_finite = 1;
-    indent(e);
-    buf_puts(b, "if (g_finite(");
+    buf_puts(b, "g_finite(");
     ptr(e, a);
     buf_puts(b, ", ");
     size(e, dag_shape(e->g, a));
@@ -962,7 +979,10 @@ static void matmul_loop(Emit *e, NodeId n) {
     ptr(e, bb);
     buf_puts(b, ", ");
     size(e, dag_shape(e->g, bb));
-    buf_puts(b, "))\n");
+    buf_puts(b, ")");
+  }
+  if (strong || !sized) {
+    buf_puts(b, ")\n");
     e->indent++;
   }
   indent(e);
@@ -983,7 +1003,7 @@ static void matmul_loop(Emit *e, NodeId n) {
   buf_printf(b, "), 0.0, g_b%d, (int)(", e->slot[n]);
   dim(e, nn);
   buf_puts(b, "));\n");
-  if (strong) {
+  if (strong || !sized) {
     e->indent--;
     indent(e);
     buf_puts(b, "else {\n");
@@ -1719,7 +1739,7 @@ static int find_locals(Emit *e, const EmitFn *fn, uint32_t count) {
 
 /* Every libm function and helper that a part may call: the start of each
  * translation unit of a streamed function (EmitOpts.unit). */
-static void unit_prelude(Buf *b) {
+static void unit_prelude(const Emit *e, Buf *b) {
   static const char *const unary[] = {"exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos",
                                       "atan", "sinh", "cosh", "tanh", "erf", "log1p", "expm1",
                                       "fabs", "floor", "ceil", "rint"};
@@ -1729,7 +1749,11 @@ static void unit_prelude(Buf *b) {
               "double atan2(double, double);\n");
   buf_puts(b, STR(GRADC_RT_RELU) "\n" STR(GRADC_RT_SIGN) "\n" STR(GRADC_RT_SIGMOID) "\n"
               STR(GRADC_RT_SOFTPLUS) "\n" STR(GRADC_RT_MAX) "\n" STR(GRADC_RT_MIN) "\n"
-              STR(GRADC_RT_MOD) "\n" STR(GRADC_RT_LOGADDEXP) "\n\n");
+              STR(GRADC_RT_MOD) "\n" STR(GRADC_RT_LOGADDEXP) "\n");
+  if (e->rt_matmul) /* as the whole source's: gcc's compile of tanh (matmul_rt.c) */
+    buf_puts(b, "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n\n");
+  else
+    buf_puts(b, STR(GRADC_RT_TANH) "\n\n");
 }
 
 /* A unit of parts is complete: hand it over (EmitOpts.unit). */
@@ -1766,7 +1790,7 @@ static int split_parts(Emit *e, const EmitFn *fn, Buf *b, uint32_t count) {
     if (n == 0) {
       e->part_base = e->slot[i];
       if (streamed && ub.len == 0)
-        unit_prelude(&ub);
+        unit_prelude(e, &ub);
       buf_puts(pb, streamed ? "void " : "static void ");
       part_name(pb, fn, part);
       buf_puts(pb, "(const double *g_v, double *t) {\n  (void)g_v;\n");
@@ -1889,7 +1913,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
       read[fn->arg_of_var[nd->v.idx]] = 1;
   }
   if (e->kernel && e->internal) /* standalone C under -Wextra (emit_array.c) */
-    buf_puts(b, "  (void)d;\n  (void)a;\n  (void)w;\n");
+    buf_puts(b, "  (void)d;\n  (void)a;\n  (void)r;\n  (void)w;\n");
   if (!e->kernel) { /* parameters that this function does not read */
     for (int k = 0; k < fn->ndims; k++)
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
@@ -2032,7 +2056,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   const uint8_t *u = e.used_op;
   static const OpKind libm[] = {OP_EXP, OP_LOG, OP_SQRT, OP_SIN, OP_COS, OP_TAN,
                                 OP_ASIN, OP_ACOS, OP_ATAN, OP_SINH, OP_COSH,
-                                OP_TANH, OP_ERF, OP_LOG1P, OP_EXPM1};
+                                OP_ERF, OP_LOG1P, OP_EXPM1};
   int need_exp = u[OP_EXP] | u[OP_SIGMOID] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
   int need_log1p = u[OP_LOG1P] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
   int need_fabs = u[OP_ABS] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
@@ -2074,6 +2098,10 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   if (u[OP_RELU]) buf_puts(out, STR(GRADC_RT_RELU) "\n");
   if (u[OP_SIGN]) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
   if (u[OP_SIGMOID]) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
+  if (u[OP_TANH] && e.rt_matmul) /* libtcc's code: gcc's compile of it (matmul_rt.c), the same bits */
+    buf_puts(out, "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n");
+  else if (u[OP_TANH])
+    buf_puts(out, STR(GRADC_RT_TANH) "\n");
   if (u[OP_SOFTPLUS]) buf_puts(out, STR(GRADC_RT_SOFTPLUS) "\n");
   if (u[OP_MAX]) buf_puts(out, STR(GRADC_RT_MAX) "\n");
   if (u[OP_MIN]) buf_puts(out, STR(GRADC_RT_MIN) "\n");

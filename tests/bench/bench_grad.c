@@ -1,9 +1,19 @@
 /* bench_grad.c: the cheap-gradient bound. For each workload, the cost of
  * value+gradient against the value alone, in the same run:
  *   ops ratio  = arithmetic operations in the emitted code (gradc_fn_op_count)
- *   time ratio = median time per call of value+gradient / value
- * with the tcc backend and the cc backend. Usage:
+ *   time ratio = CPU time per call of value+gradient / value: the two are
+ *                timed in turn in each of ROUNDS rounds, the ratio taken per
+ *                round, and the medians printed (a change of load on a
+ *                shared machine moves both)
+ * with the tcc backend and the cc backend. Issue 18's targets: at most 1.5
+ * with cc -O2 and 2 with tcc on the Rosenbrock (over scalars and over
+ * x[1000] read by index) and the random DAG.
+ * Then the compile time of the C that `gradc emit` writes (value, gradient,
+ * JVP and HVP of each workload) by `cc -O2 -c`, each program over scalars
+ * side by side with the same one over a vector read by index (CPU time of
+ * the compiler, medians of interleaved rounds). Usage:
  *   bench_grad [--quick] [--json FILE] [--backend tcc|cc|both]
+ *              [--only SUBSTRING] [--compile-rounds R] [--no-compile]
  * --quick runs small sizes for CI (seconds); ratios are printed, never
  * asserted on time. */
 #include <math.h>
@@ -11,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "gradc.h"
 
@@ -44,12 +57,17 @@ static void put(Text *t, const char *fmt, ...) {
   }
 }
 
-/* Rosenbrock, unrolled: sum 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2 */
-static char *rosenbrock(int n) {
+/* Rosenbrock, unrolled: sum 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2, over
+ * n scalars x0, x1, ... or (vec) over one vector param x[n] read by index */
+static char *rosenbrock(int n, int vec) {
   Text t = {0};
+  const char *fmt = vec ? " + 100*(x[%d] - x[%d]^2)^2 + (1 - x[%d])^2"
+                        : " + 100*(x%d - x%d^2)^2 + (1 - x%d)^2";
+  if (vec)
+    put(&t, "param x[%d]\n", n);
   put(&t, "output f = 0");
   for (int i = 0; i + 1 < n; i++)
-    put(&t, " + 100*(x%d - x%d^2)^2 + (1 - x%d)^2", i + 1, i, i);
+    put(&t, fmt, i + 1, i, i);
   put(&t, "\n");
   return t.s;
 }
@@ -62,39 +80,46 @@ static unsigned rnd(unsigned n) {
   return (unsigned)(rng % n);
 }
 
-/* A random DAG of about `nodes` operations over 16 inputs, each node reading
- * recent nodes (or any earlier one); every unused node feeds the output.
- * edges: half the operations are ones whose derivative may be infinite
- * (sqrt, log, exp, pow, division), so strong-zero products (SPEC 1.6) are
- * what the gradient pays for; otherwise only bounded operations. */
-static char *random_dag(int nodes, int edges) {
+/* A random DAG of about `nodes` operations over nin inputs (scalars x0,
+ * x1, ... or, vec, the elements of one vector param x[nin]), each node
+ * reading recent nodes (or any earlier one); every unused node feeds the
+ * output. edges: half the operations are ones whose derivative may be
+ * infinite (sqrt, log, exp, pow, division), so strong-zero products (SPEC
+ * 1.6) are what the gradient pays for; otherwise only bounded operations.
+ * The same seed gives the same DAG over scalars and over the vector. */
+static char *random_dag(int nodes, int nin, int edges, int vec, unsigned long long seed) {
   Text t = {0};
-  int nin = 16, n = nin + nodes;
+  int n = nin + nodes;
   char *used = calloc((size_t)n, 1);
+  rng = seed;
+  if (vec)
+    put(&t, "param x[%d]\n", nin);
   for (int k = nin; k < n; k++) {
     int a = rnd(4) ? k - 1 - (int)rnd(k < 32 ? (unsigned)k : 32u) : (int)rnd((unsigned)k);
     int b = rnd(4) ? k - 1 - (int)rnd(k < 32 ? (unsigned)k : 32u) : (int)rnd((unsigned)k);
     used[a] = used[b] = 1;
+    char sa[32], sb[32];
+    snprintf(sa, sizeof sa, a < nin ? (vec ? "x[%d]" : "x%d") : "a%d", a);
+    snprintf(sb, sizeof sb, b < nin ? (vec ? "x[%d]" : "x%d") : "a%d", b);
     put(&t, "a%d = ", k);
-#define A(i) (i) < nin ? "x" : "a", (i)
     if (edges && rnd(2)) {
       switch (rnd(5)) {
-      case 0: put(&t, "sqrt(%s%d^2 + %s%d^2)\n", A(a), A(b)); break;
-      case 1: put(&t, "log(1 + %s%d^2) * %s%d\n", A(a), A(b)); break;
-      case 2: put(&t, "exp(-%s%d^2) * %s%d\n", A(a), A(b)); break;
-      case 3: put(&t, "%s%d / (1 + %s%d^2)\n", A(a), A(b)); break;
-      default: put(&t, "pow(%s%d^2 + 0.5, 0.75)\n", A(a)); break;
+      case 0: put(&t, "sqrt(%s^2 + %s^2)\n", sa, sb); break;
+      case 1: put(&t, "log(1 + %s^2) * %s\n", sa, sb); break;
+      case 2: put(&t, "exp(-%s^2) * %s\n", sa, sb); break;
+      case 3: put(&t, "%s / (1 + %s^2)\n", sa, sb); break;
+      default: put(&t, "pow(%s^2 + 0.5, 0.75)\n", sa); break;
       }
       continue;
     }
     switch (rnd(7)) {
-    case 0: put(&t, "%s%d * %s%d\n", A(a), A(b)); break;
-    case 1: put(&t, "%s%d + %s%d\n", A(a), A(b)); break;
-    case 2: put(&t, "%s%d - 0.5*%s%d\n", A(a), A(b)); break;
-    case 3: put(&t, "sin(%s%d)\n", A(a)); break;
-    case 4: put(&t, "tanh(%s%d + %s%d)\n", A(a), A(b)); break;
-    case 5: put(&t, "sigmoid(%s%d) * %s%d\n", A(a), A(b)); break;
-    default: put(&t, "cos(%s%d) * 0.9\n", A(a)); break;
+    case 0: put(&t, "%s * %s\n", sa, sb); break;
+    case 1: put(&t, "%s + %s\n", sa, sb); break;
+    case 2: put(&t, "%s - 0.5*%s\n", sa, sb); break;
+    case 3: put(&t, "sin(%s)\n", sa); break;
+    case 4: put(&t, "tanh(%s + %s)\n", sa, sb); break;
+    case 5: put(&t, "sigmoid(%s) * %s\n", sa, sb); break;
+    default: put(&t, "cos(%s) * 0.9\n", sa); break;
     }
   }
   put(&t, "output f = 0");
@@ -102,81 +127,132 @@ static char *random_dag(int nodes, int edges) {
     if (!used[k])
       put(&t, " + a%d", k);
   put(&t, "\n");
-  /* inputs are x0..x15, referenced as x<i> */
   free(used);
   return t.s;
 }
-#undef A
 
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
 
-/* Median seconds per call over 7 samples of >= 20 ms each. */
-static double time_calls(GradcFn *f, const double *const *args, double *const *res) {
+static double median(double *x, int n) {
+  qsort(x, (size_t)n, sizeof *x, cmp);
+  return x[n / 2];
+}
+
+#define ROUNDS 9
+
+/* A function and its arguments: gradc_call with them, or gradc_run on
+ * the context's values (args NULL). */
+typedef struct Call {
+  GradcFn *f;
+  const double *const *args;
+  double *const *res;
+} Call;
+
+static double per_call(const Call *c, long reps) {
+  double t0 = now();
+  for (long r = 0; r < reps; r++) {
+    if (c->args)
+      gradc_call(c->f, c->args, c->res);
+    else
+      gradc_run(c->f, NULL);
+  }
+  return (now() - t0) / (double)reps;
+}
+
+/* Calls that take about 20 ms. */
+static long calibrate(const Call *c) {
   long reps = 1;
-  for (;;) {
-    double t0 = now();
-    for (long r = 0; r < reps; r++)
-      gradc_call(f, args, res);
-    if (now() - t0 > 0.02)
-      break;
+  while (per_call(c, reps) * (double)reps < 0.02)
     reps *= 2;
-  }
-  double s[7];
-  for (int k = 0; k < 7; k++) {
-    double t0 = now();
-    for (long r = 0; r < reps; r++)
-      gradc_call(f, args, res);
-    s[k] = (now() - t0) / (double)reps;
-  }
-  qsort(s, 7, sizeof *s, cmp);
-  return s[3];
+  return reps;
 }
 
 typedef struct Row {
   const char *workload, *backend;
   int nodes;
   long ops_v, ops_g;
-  double compile_v, compile_g, t_v, t_g;
+  double compile_v, compile_g, t_v, t_g, ratio; /* medians of the rounds */
 } Row;
+
+/* Value and value+gradient timed in turn, ROUNDS rounds. */
+static void time_pair(const Call *v, const Call *g, Row *row) {
+  long nv = calibrate(v), ng = calibrate(g);
+  double tv[ROUNDS], tg[ROUNDS], r[ROUNDS];
+  for (int k = 0; k < ROUNDS; k++) {
+    tv[k] = per_call(v, nv);
+    tg[k] = per_call(g, ng);
+    r[k] = tg[k] / tv[k];
+  }
+  row->t_v = median(tv, ROUNDS);
+  row->t_g = median(tg, ROUNDS);
+  row->ratio = median(r, ROUNDS);
+}
+
+static int failed(Gradc *g) {
+  fputs(gradc_diag_render(g), stderr);
+  gradc_free(g);
+  return -1;
+}
 
 static int run(const char *name, const char *src, GradcBackend be, Row *row) {
   Gradc *g = gradc_new();
   gradc_set_backend(g, be);
-  if (gradc_compile_string(g, name, src, strlen(src)) != GRADC_OK) {
-    fputs(gradc_diag_render(g), stderr);
-    gradc_free(g);
-    return -1;
-  }
+  if (gradc_compile_string(g, name, src, strlen(src)) != GRADC_OK)
+    return failed(g);
   row->nodes = gradc_node_count(g);
   double t0 = now();
   GradcFn *fv = gradc_fn_value(g);
   double t1 = now();
   GradcFn *fg = gradc_fn_grad(g, NULL, 0);
   double t2 = now();
-  if (!fv || !fg) {
-    fputs(gradc_diag_render(g), stderr);
-    gradc_free(g);
-    return -1;
-  }
+  if (!fv || !fg)
+    return failed(g);
   int nv = gradc_var_count(g), nr = gradc_fn_res_count(fg);
-  double *x = malloc((size_t)nv * sizeof *x), *r = malloc((size_t)nr * sizeof *r);
+  long total = 0, rtotal = 0;
+  for (int i = 0; i < nv; i++) {
+    long dims[4], size = 1;
+    int rank = gradc_var_shape(g, i, dims);
+    for (int k = 0; k < rank; k++)
+      size *= dims[k];
+    total += size;
+  }
+  for (int i = 0; i < nr; i++) {
+    long dims[4], size = 1;
+    int rank = gradc_fn_res_shape(fg, i, dims);
+    for (int k = 0; k < rank; k++)
+      size *= dims[k];
+    rtotal += size;
+  }
+  double *x = malloc((size_t)total * sizeof *x), *r = malloc((size_t)rtotal * sizeof *r);
   const double **args = malloc((size_t)nv * sizeof *args);
   double **res = malloc((size_t)nr * sizeof *res);
-  for (int i = 0; i < nv; i++) {
+  for (long i = 0; i < total; i++)
     x[i] = 0.1 + 0.8 * (double)rnd(1000) / 1000.0;
-    args[i] = &x[i];
+  for (int i = 0, at = 0; i < nv; i++) {
+    long dims[4], size = 1;
+    int rank = gradc_var_shape(g, i, dims);
+    for (int k = 0; k < rank; k++)
+      size *= dims[k];
+    args[i] = x + at;
+    at += (int)size;
   }
-  for (int i = 0; i < nr; i++)
-    res[i] = &r[i];
+  for (int i = 0, at = 0; i < nr; i++) {
+    long dims[4], size = 1;
+    int rank = gradc_fn_res_shape(fg, i, dims);
+    for (int k = 0; k < rank; k++)
+      size *= dims[k];
+    res[i] = r + at;
+    at += (int)size;
+  }
   row->ops_v = gradc_fn_op_count(fv);
   row->ops_g = gradc_fn_op_count(fg);
   row->compile_v = t1 - t0;
   row->compile_g = t2 - t1;
-  row->t_v = time_calls(fv, args, res);
-  row->t_g = time_calls(fg, args, res);
+  Call cv = {fv, args, res}, cg = {fg, args, res};
+  time_pair(&cv, &cg, row);
   free(x);
   free(r);
   free(args);
@@ -185,37 +261,12 @@ static int run(const char *name, const char *src, GradcBackend be, Row *row) {
   return 0;
 }
 
-/* Time gradc_run of f. */
-static double time_run(GradcFn *f) {
-  long reps = 1;
-  for (;;) {
-    double t0 = now();
-    for (long r = 0; r < reps; r++)
-      gradc_run(f, NULL);
-    if (now() - t0 > 0.02)
-      break;
-    reps *= 2;
-  }
-  double s[7];
-  for (int k = 0; k < 7; k++) {
-    double t0 = now();
-    for (long r = 0; r < reps; r++)
-      gradc_run(f, NULL);
-    s[k] = (now() - t0) / (double)reps;
-  }
-  qsort(s, 7, sizeof *s, cmp);
-  return s[3];
-}
-
 /* The Iris network (tests/bench/iris_bench.expr) on n random flowers. */
 static int run_iris(const char *path, long n, GradcBackend be, Row *row) {
   Gradc *g = gradc_new();
   gradc_set_backend(g, be);
-  if (gradc_compile_file(g, path) != GRADC_OK) {
-    fputs(gradc_diag_render(g), stderr);
-    gradc_free(g);
-    return -1;
-  }
+  if (gradc_compile_file(g, path) != GRADC_OK)
+    return failed(g);
   for (int i = 0; i < gradc_var_count(g); i++) {
     long dims[4];
     int rank = gradc_var_shape(g, i, dims);
@@ -232,35 +283,71 @@ static int run_iris(const char *path, long n, GradcBackend be, Row *row) {
     gradc_set_value(g, i, v, dims, rank);
     free(v);
   }
-  if (gradc_set_defaults(g, 0, 0) != GRADC_OK) {
-    fputs(gradc_diag_render(g), stderr);
-    gradc_free(g);
-    return -1;
-  }
+  if (gradc_set_defaults(g, 0, 0) != GRADC_OK)
+    return failed(g);
   double t0 = now();
   GradcFn *fv = gradc_fn_value(g);
   double t1 = now();
   GradcFn *fg = gradc_fn_grad(g, NULL, 0);
   double t2 = now();
-  if (!fv || !fg) {
-    fputs(gradc_diag_render(g), stderr);
-    gradc_free(g);
-    return -1;
-  }
+  if (!fv || !fg)
+    return failed(g);
   row->nodes = gradc_node_count(g);
   row->ops_v = gradc_fn_op_count(fv);
   row->ops_g = gradc_fn_op_count(fg);
   row->compile_v = t1 - t0;
   row->compile_g = t2 - t1;
-  row->t_v = time_run(fv);
-  row->t_g = time_run(fg);
+  Call cv = {fv, NULL, NULL}, cg = {fg, NULL, NULL};
+  time_pair(&cv, &cg, row);
   gradc_free(g);
   return 0;
 }
 
+/* CPU seconds of `$CC -O2 -c` (default cc) on the C that gradc emit
+ * writes for src (value, gradient, JVP and HVP); -1 on failure. */
+static double compile_seconds(const char *name, const char *src, const char *dir) {
+  Gradc *g = gradc_new();
+  char *c = NULL;
+  if (gradc_compile_string(g, name, src, strlen(src)) != GRADC_OK ||
+      gradc_emit(g, "bench", &c, NULL, NULL) != GRADC_OK) {
+    failed(g);
+    return -1;
+  }
+  gradc_free(g);
+  char path[512], obj[512];
+  snprintf(path, sizeof path, "%s/bench.c", dir);
+  snprintf(obj, sizeof obj, "%s/bench.o", dir);
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(c, f) < 0 || fclose(f) != 0) {
+    free(c);
+    return -1;
+  }
+  free(c);
+  const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+  pid_t pid = fork();
+  if (pid == 0) {
+    execlp(cc, cc, "-O2", "-c", path, "-o", obj, (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  struct rusage ru;
+  if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    return -1;
+  unlink(path);
+  unlink(obj);
+  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+         (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+typedef struct CRow {
+  const char *workload;
+  double scalars, vector, ratio; /* medians */
+} CRow;
+
 int main(int argc, char **argv) {
-  int quick = 0;
-  const char *json = NULL, *backends = "both", *iris_path = GRADC_BENCH_DIR "/iris_bench.expr";
+  int quick = 0, crounds = 1, compile = 1;
+  const char *json = NULL, *backends = "both", *only = NULL,
+             *iris_path = GRADC_BENCH_DIR "/iris_bench.expr";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick"))
       quick = 1;
@@ -270,25 +357,41 @@ int main(int argc, char **argv) {
       backends = argv[++i];
     else if (!strcmp(argv[i], "--iris") && i + 1 < argc)
       iris_path = argv[++i];
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
+    else if (!strcmp(argv[i], "--compile-rounds") && i + 1 < argc)
+      crounds = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--no-compile"))
+      compile = 0;
     else {
-      fprintf(stderr, "usage: bench_grad [--quick] [--json FILE] [--backend tcc|cc|both]\n");
+      fprintf(stderr, "usage: bench_grad [--quick] [--json FILE] [--backend tcc|cc|both]\n"
+                      "                  [--only SUBSTRING] [--compile-rounds R] [--no-compile]\n");
       return 2;
     }
   }
-  int n_rosen = quick ? 100 : 1000, n_dag = quick ? 1000 : 10000;
-  char name1[64], name2[64], name3[64];
-  snprintf(name1, sizeof name1, "rosenbrock n=%d", n_rosen);
-  snprintf(name2, sizeof name2, "random DAG %d", n_dag);
-  snprintf(name3, sizeof name3, "edges DAG %d", n_dag);
-  char *srcs[3] = {rosenbrock(n_rosen), random_dag(n_dag, 0), random_dag(n_dag, 1)};
-  const char *names[3] = {name1, name2, name3};
-  Row rows[10];
+  if (crounds < 1)
+    crounds = 1;
+  int n_rosen = quick ? 100 : 1000, n_dag = quick ? 1000 : 10000, nin = 100;
+  enum { NW = 5 };
+  char names[NW][64];
+  snprintf(names[0], sizeof names[0], "rosenbrock n=%d", n_rosen);
+  snprintf(names[1], sizeof names[1], "rosenbrock x[%d]", n_rosen);
+  snprintf(names[2], sizeof names[2], "random DAG %d", n_dag);
+  snprintf(names[3], sizeof names[3], "random DAG %d x[%d]", n_dag, nin);
+  snprintf(names[4], sizeof names[4], "edges DAG %d", n_dag);
+  char *srcs[NW] = {rosenbrock(n_rosen, 0), rosenbrock(n_rosen, 1),
+                    random_dag(n_dag, nin, 0, 0, 88172645463325252ull),
+                    random_dag(n_dag, nin, 0, 1, 88172645463325252ull),
+                    random_dag(n_dag, nin, 1, 0, 4101842887655102017ull)};
+  Row rows[2 * (NW + 2)];
   int nrows = 0, fail = 0;
   for (int b = 0; b < 2; b++) {
     const char *bname = b ? "cc" : "tcc";
     if (strcmp(backends, "both") && strcmp(backends, bname))
       continue;
-    for (int w = 0; w < 3; w++) {
+    for (int w = 0; w < NW; w++) {
+      if (only && !strstr(names[w], only))
+        continue;
       Row *r = &rows[nrows];
       r->workload = names[w];
       r->backend = bname;
@@ -302,9 +405,11 @@ int main(int argc, char **argv) {
     long ns[2] = {150, quick ? 2000 : 100000};
     for (int k = 0; k < 2; k++) {
       Row *r = &rows[nrows];
-      static char names[2][48];
-      snprintf(names[k], sizeof names[k], "iris N=%ld", ns[k]);
-      r->workload = names[k];
+      static char inames[2][48];
+      snprintf(inames[k], sizeof inames[k], "iris N=%ld", ns[k]);
+      if (only && !strstr(inames[k], only))
+        continue;
+      r->workload = inames[k];
       r->backend = bname;
       if (run_iris(iris_path, ns[k], b ? GRADC_BACKEND_CC : GRADC_BACKEND_TCC, r) < 0) {
         fail = 1;
@@ -313,13 +418,47 @@ int main(int argc, char **argv) {
       nrows++;
     }
   }
-  printf("%-20s %-4s %8s %8s %8s %6s %10s %10s %12s %12s %6s\n", "workload", "be", "nodes",
+  printf("value (f) and value+gradient (f+g): CPU time per call, medians of %d interleaved rounds\n",
+         ROUNDS);
+  printf("%-24s %-4s %7s %7s %7s %6s %9s %9s %10s %10s %6s\n", "workload", "be", "nodes",
          "ops f", "ops f+g", "ratio", "build f", "build f+g", "f / call", "f+g / call", "ratio");
   for (int i = 0; i < nrows; i++) {
     Row *r = &rows[i];
-    printf("%-20s %-4s %8d %8ld %8ld %6.2f %9.1fms %9.1fms %10.2fus %10.2fus %6.2f\n", r->workload,
+    printf("%-24s %-4s %7d %7ld %7ld %6.2f %7.1fms %7.1fms %8.2fus %8.2fus %6.2f\n", r->workload,
            r->backend, r->nodes, r->ops_v, r->ops_g, (double)r->ops_g / (double)r->ops_v,
-           1e3 * r->compile_v, 1e3 * r->compile_g, 1e6 * r->t_v, 1e6 * r->t_g, r->t_g / r->t_v);
+           1e3 * r->compile_v, 1e3 * r->compile_g, 1e6 * r->t_v, 1e6 * r->t_g, r->ratio);
+  }
+  /* cc -O2 -c of the emitted C: scalars against the vector read by index */
+  CRow crows[2];
+  int ncrows = 0;
+  char dir[] = "/tmp/bench_grad_XXXXXX";
+  if (compile && mkdtemp(dir)) {
+    int pairs[2][2] = {{0, 1}, {2, 3}};
+    for (int p = 0; p < 2; p++) {
+      if (only && !strstr(names[pairs[p][0]], only) && !strstr(names[pairs[p][1]], only))
+        continue;
+      double ts[16], tv[16], tr[16];
+      int ok = 1;
+      for (int k = 0; k < crounds && k < 16 && ok; k++) {
+        ts[k] = compile_seconds(names[pairs[p][0]], srcs[pairs[p][0]], dir);
+        tv[k] = compile_seconds(names[pairs[p][1]], srcs[pairs[p][1]], dir);
+        tr[k] = tv[k] / ts[k];
+        ok = ts[k] > 0 && tv[k] > 0;
+      }
+      if (!ok) {
+        fprintf(stderr, "bench_grad: cc -O2 -c failed on %s\n", names[pairs[p][0]]);
+        fail = 1;
+        continue;
+      }
+      int n = crounds < 16 ? crounds : 16;
+      crows[ncrows++] = (CRow){names[pairs[p][0]], median(ts, n), median(tv, n), median(tr, n)};
+    }
+    rmdir(dir);
+    printf("\ncc -O2 -c of the emitted C (value, gradient, JVP, HVP): CPU seconds, medians of %d "
+           "rounds\n%-24s %10s %10s %8s\n", crounds, "workload", "scalars", "x[...]", "ratio");
+    for (int i = 0; i < ncrows; i++)
+      printf("%-24s %9.2fs %9.2fs %8.2f\n", crows[i].workload, crows[i].scalars, crows[i].vector,
+             crows[i].ratio);
   }
   if (json) {
     FILE *f = fopen(json, "w");
@@ -334,13 +473,19 @@ int main(int argc, char **argv) {
                 "\"time_ratio\": %.4f}%s\n",
                 r->workload, r->backend, r->nodes, r->ops_v, r->ops_g,
                 (double)r->ops_g / (double)r->ops_v, r->compile_v, r->compile_g, r->t_v, r->t_g,
-                r->t_g / r->t_v, i + 1 < nrows ? "," : "");
+                r->ratio, i + 1 < nrows || ncrows ? "," : "");
       }
+      for (int i = 0; i < ncrows; i++)
+        fprintf(f,
+                "  {\"workload\": \"%s\", \"cc_O2_scalars_s\": %.3f, \"cc_O2_vector_s\": %.3f, "
+                "\"compile_ratio\": %.4f}%s\n",
+                crows[i].workload, crows[i].scalars, crows[i].vector, crows[i].ratio,
+                i + 1 < ncrows ? "," : "");
       fprintf(f, "]\n");
       fclose(f);
     }
   }
-  for (int w = 0; w < 3; w++)
+  for (int w = 0; w < NW; w++)
     free(srcs[w]);
   return fail;
 }
