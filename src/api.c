@@ -440,6 +440,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   f->t_ad = pl->t0 > 0 ? t1 - pl->t0 : 0;
   f->t_emit = t2 - t1;
   f->t_jit = now() - t2;
+  g->t_fns[0] += f->t_ad, g->t_fns[1] += f->t_emit, g->t_fns[2] += f->t_jit;
   if (!f->mod)
     goto fail;
   f->call = jit_lookup(f->mod, "g_fn");
@@ -1307,9 +1308,9 @@ int gradc_differentiable(Gradc *g, int out, int var) {
 void gradc_timings(const Gradc *g, const GradcFn *f, double t[5]) {
   t[0] = g->t_parse;
   t[1] = g->t_lower;
-  t[2] = f ? f->t_ad : 0;
-  t[3] = f ? f->t_emit : 0;
-  t[4] = f ? f->t_jit : 0;
+  t[2] = f ? f->t_ad : g->t_fns[0];
+  t[3] = f ? f->t_emit : g->t_fns[1];
+  t[4] = f ? f->t_jit : g->t_fns[2];
 }
 
 GradcFn *gradc_fn_value(Gradc *g) {

@@ -54,6 +54,7 @@ struct Gradc {
   long *dimval;      /* bound symbolic dimensions (-1: not yet) */
   long *dimgiven;    /* sizes given by gradc_set_dim (NAME=SIZE), -1: none */
   double t_parse, t_lower;    /* seconds spent compiling, per stage */
+  double t_fns[3];            /* ... and over the functions built: AD, emit, compile */
   uint32_t unit_nodes; /* a libtcc kernel over a DAG of at least this many
                           nodes streams its parts in units (jit_units.c);
                           0: UNIT_NODES (api.c) */

@@ -1782,6 +1782,7 @@ static int cli_main(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto out;
   }
+  double t_start = now(); /* GRADC_TIMING */
   Gradc *g = gradc_new();
   if (!g) {
     fprintf(stderr, "gradc: error: out of memory\n");
@@ -1837,6 +1838,7 @@ static int cli_main(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto out;
   }
+  double t_compiled = now();
   Run r = {.g = g, .o = &o, .nv = gradc_var_count(g)};
   if (!strcmp(o.cmd, "emit")) {
     rc = cmd_emit(&r);
@@ -1890,7 +1892,13 @@ static int cli_main(int argc, char **argv) {
     }
     free(wrt);
   }
+  double t_cmd = now(), st[5];
+  gradc_timings(g, NULL, st);
   gradc_free(g);
+  if (getenv("GRADC_TIMING")) /* where a command's time goes, on stderr */
+    fprintf(stderr, "gradc: timing: read %.3f parse %.3f lower %.3f differentiate %.3f emit %.3f compile %.3f "
+            "run+print %.3f free %.3f total %.3f s\n", t_compiled - t_start - st[0] - st[1], st[0], st[1],
+            st[2], st[3], st[4], t_cmd - t_compiled - st[2] - st[3] - st[4], now() - t_cmd, now() - t_start);
 out:
   free(o.assign);
   free(o.tangent);

@@ -265,8 +265,10 @@ long gradc_fn_op_count(const GradcFn *f);
  * is not bound yet. */
 long gradc_fn_work_size(const GradcFn *f);
 /* Seconds spent per stage: t[0] parsing, t[1] building the DAG (names,
- * folding, hash-consing), and for f: t[2] differentiation, t[3] emitting C,
- * t[4] compiling it (libtcc or cc). */
+ * folding, hash-consing), and for f: t[2] differentiation, t[3] emitting C
+ * (with the libtcc units compiled meanwhile, jit_units.c), t[4] compiling
+ * the rest (libtcc or cc); f NULL: t[2..4] summed over every function
+ * built so far. */
 void gradc_timings(const Gradc *g, const GradcFn *f, double t[5]);
 
 /* ---- the evaluation trace (the course's tables) ----------------------- */

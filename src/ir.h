@@ -694,6 +694,23 @@ int jit_have_tcc(void);   /* 0 when built with GRADC_NO_TCC: cc compiles everyth
  * error in diags, unless NULL), -2: out of memory (place() returned NULL). */
 int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),
                  void (*sym)(void *ctx, const char *name, const void *addr), Diags *diags);
+/* The address of a libm function or gradc_rt_tanh that generated code may
+ * call (by its C name), NULL for any other name. */
+void *jit_runtime_symbol(const char *name);
+/* jit_tcc_unit tries x86_parts_compile first (1, the default); 0: libtcc
+ * compiles every unit (tests compare the two). */
+extern int jit_x86_parts;
+
+/* ------------------------------------------------------------ x86_parts.c */
+
+/* A unit of a streamed kernel's parts (EmitOpts.unit) translated to x86-64
+ * code without libtcc, when it holds only straight-line double arithmetic
+ * over t[N], g_v[N] and locals, and calls of libm (the results: the bits
+ * of libtcc's code for it). Placed and published as jit_tcc_unit does.
+ * 0: done; -1: not such a unit (or not x86-64 Linux), nothing placed;
+ * -2: out of memory. */
+int x86_parts_compile(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),
+                      void (*sym)(void *ctx, const char *name, const void *addr));
 
 /* ------------------------------------------------------------- jit_units.c */
 

@@ -116,6 +116,15 @@ static void add_symbol(void *s, const char *name, const void *addr) { tcc_add_sy
 
 /* code: units compiled already, whose functions src may call; the module
  * owns it from here on. */
+void *jit_runtime_symbol(const char *name) {
+  for (size_t i = 0; i < sizeof libm_symbols / sizeof *libm_symbols; i++)
+    if (!strcmp(libm_symbols[i].name, name))
+      return libm_symbols[i].fn;
+  if (!strcmp(name, "gradc_rt_tanh"))
+    return (void *)gradc_rt_tanh;
+  return NULL;
+}
+
 static JitModule *compile_tcc(const char *src, Diags *diags, JitCode *code) {
   JitModule *m = calloc(1, sizeof *m);
   TccErrors errs = {{0}};
@@ -331,6 +340,15 @@ static JitModule *compile_cc(const char *src, Diags *diags, JitCancel *cancel) {
   return m;
 }
 
+#ifdef GRADC_NO_TCC
+void *jit_runtime_symbol(const char *name) {
+  (void)name;
+  return NULL;
+}
+#endif
+
+int jit_x86_parts = 1;
+
 JitModule *jit_compile(const char *src, int backend, Diags *diags) {
 #ifdef GRADC_NO_TCC
   (void)backend;
@@ -362,11 +380,13 @@ int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t si
     diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL, "this build has no libtcc");
   return -1;
 #else
+  int rc = jit_x86_parts ? x86_parts_compile(src, ctx, place, sym) : -1;
+  if (rc != -1) /* translated without libtcc (x86_parts.c), or out of memory */
+    return rc;
   TccErrors errs = {{0}};
   TCCState *s = tcc_state(&errs, on_tcc_error);
   if (!s)
     return -2;
-  int rc = -1;
   if (tcc_compile_string(s, src) == 0) {
     int size = tcc_relocate(s, NULL);
     void *mem = size > 0 ? place(ctx, (size_t)size) : NULL;
