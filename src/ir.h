@@ -697,6 +697,10 @@ int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t si
 /* The address of a libm function or gradc_rt_tanh that generated code may
  * call (by its C name), NULL for any other name. */
 void *jit_runtime_symbol(const char *name);
+/* Held around every use of libtcc in jit.c; jit_units.c forks its worker
+ * holding it (no thread of gradc is then inside libtcc). */
+void jit_tcc_lock(void);
+void jit_tcc_unlock(void);
 /* jit_tcc_unit tries x86_parts_compile first (1, the default); 0: libtcc
  * compiles every unit (tests compare the two). */
 extern int jit_x86_parts;

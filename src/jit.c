@@ -18,6 +18,7 @@
 typedef struct TCCState TCCState;
 #endif
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -125,6 +126,15 @@ void *jit_runtime_symbol(const char *name) {
   return NULL;
 }
 
+/* libtcc serialises its compiles with a semaphore of its own
+ * (CONFIG_TCC_SEMLOCK) and keeps global state while it compiles. gradc
+ * holds this lock around each of its uses of libtcc and around the fork of
+ * jit_units.c's worker, so no thread of gradc is inside libtcc (its
+ * semaphore taken, its globals half-written) in the child's copy. */
+static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
+void jit_tcc_lock(void) { pthread_mutex_lock(&tcc_lock); }
+void jit_tcc_unlock(void) { pthread_mutex_unlock(&tcc_lock); }
+
 static JitModule *compile_tcc(const char *src, Diags *diags, JitCode *code) {
   JitModule *m = calloc(1, sizeof *m);
   TccErrors errs = {{0}};
@@ -133,20 +143,21 @@ static JitModule *compile_tcc(const char *src, Diags *diags, JitCode *code) {
     return NULL;
   }
   m->code = code;
+  jit_tcc_lock();
   m->tcc = tcc_state(&errs, on_tcc_error);
-  if (!m->tcc) {
-    jit_free(m);
-    return NULL;
+  int ok = m->tcc != NULL;
+  if (ok) {
+    jit_code_symbols(code, m->tcc, add_symbol);
+    ok = tcc_compile_string(m->tcc, src) == 0 && tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) >= 0;
+    if (!ok)
+      internal(diags, src, "libtcc", errs.msgs.data);
   }
-  jit_code_symbols(code, m->tcc, add_symbol);
-  if (tcc_compile_string(m->tcc, src) < 0 ||
-      tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0) {
-    internal(diags, src, "libtcc", errs.msgs.data);
-    buf_free(&errs.msgs);
-    jit_free(m);
-    return NULL;
-  }
+  jit_tcc_unlock();
   buf_free(&errs.msgs);
+  if (!ok) {
+    jit_free(m);
+    return NULL;
+  }
   return m;
 }
 #endif
@@ -345,6 +356,8 @@ void *jit_runtime_symbol(const char *name) {
   (void)name;
   return NULL;
 }
+void jit_tcc_lock(void) {}
+void jit_tcc_unlock(void) {}
 #endif
 
 int jit_x86_parts = 1;
@@ -384,9 +397,12 @@ int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t si
   if (rc != -1) /* translated without libtcc (x86_parts.c), or out of memory */
     return rc;
   TccErrors errs = {{0}};
+  jit_tcc_lock();
   TCCState *s = tcc_state(&errs, on_tcc_error);
-  if (!s)
+  if (!s) {
+    jit_tcc_unlock();
     return -2;
+  }
   if (tcc_compile_string(s, src) == 0) {
     int size = tcc_relocate(s, NULL);
     void *mem = size > 0 ? place(ctx, (size_t)size) : NULL;
@@ -399,8 +415,9 @@ int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t si
   }
   if (rc == -1 && diags)
     internal(diags, src, "libtcc", errs.msgs.data);
-  buf_free(&errs.msgs);
   tcc_delete(s);
+  jit_tcc_unlock();
+  buf_free(&errs.msgs);
   return rc;
 #endif
 }
@@ -434,8 +451,11 @@ void jit_free(JitModule *m) {
   if (!m)
     return;
 #ifndef GRADC_NO_TCC
-  if (m->tcc)
+  if (m->tcc) {
+    jit_tcc_lock();
     tcc_delete(m->tcc);
+    jit_tcc_unlock();
+  }
   jit_code_free(m->code);
 #endif
   if (m->so)

@@ -20,7 +20,9 @@
  * relocates a unit straight into it, and sends back only the addresses of
  * its functions. The text of a unit reaches the worker through a slot of
  * that mapping; the pipes carry short messages. The worker runs only
- * libtcc and exits when its pipe closes (or its parent dies). Whatever it
+ * the unit translators (x86_parts.c, else libtcc) and exits when its pipe
+ * closes (or its parent dies); it is forked with jit.c's libtcc lock
+ * held, so that no thread of gradc is inside libtcc at that moment. Whatever it
  * cannot do (a unit larger than a slot, a unit libtcc rejects, a crash),
  * the parent compiles itself, so the result never depends on the worker. */
 #define _GNU_SOURCE /* MAP_NORESERVE, prctl */
@@ -38,7 +40,7 @@
 #include "ir.h"
 
 #define REGION ((size_t)32 << 20)   /* private code mappings */
-#define SLOTS 2                     /* units queued for the worker at most */
+#define SLOTS 4                     /* units queued for the worker at most */
 #define SLOT_BYTES ((size_t)8 << 20) /* the largest unit the worker takes */
 #define WORKER_PATIENCE_MS 30000     /* no answer for this long: compile here */
 
@@ -295,8 +297,9 @@ static void take_answers(JitCode *c, int wait) {
     if (r < 0 && errno == EINTR)
       continue;
     if (r == 0 && wait) { /* a unit takes a fraction of a second: the worker is
-                             stuck (libtcc's lock copied held, from a thread
-                             that was compiling when it was forked) */
+                             stuck (libtcc's semaphore copied held, from a
+                             thread of the caller's, not gradc's, that was
+                             compiling when it was forked) */
       worker_lost(c);
       return;
     }
@@ -328,7 +331,14 @@ static int start_worker(JitCode *c, uint32_t nodes) {
     close(to[1]);
     return -1;
   }
+  /* gradc may have threads by now (the tiered JIT's cc thread, OpenBLAS's,
+   * a caller's): the child is a copy of this one alone. It runs only
+   * read/write on its pipes, malloc (fork-safe in glibc) and the unit
+   * translators; libtcc's state is whole in it because no thread of gradc
+   * is inside libtcc while this lock is held (jit.c). */
+  jit_tcc_lock();
   pid_t pid = fork();
+  jit_tcc_unlock(); /* in both: the child's copy was taken by its own thread */
   if (pid == 0) {
     close(to[1]);
     close(from[0]);

@@ -517,7 +517,7 @@ int x86_parts_compile(const char *src, void *ctx, void *(*place)(void *ctx, size
   const char *start = strstr(src, "\nvoid g_");
   if (!start)
     return -1;
-  Gen g = {.p = start + 1, .code = {.big = 1}};
+  Gen g = {.p = start + 1}; /* malloc's heap: reused from unit to unit, no fresh pages each time */
   const char *def = strstr(src, "#define g_tanh gradc_rt_tanh\n");
   g.tanh_is_rt = def && def < start;
   int defines = 0; /* no macro but that one: the parts mean what they say */
