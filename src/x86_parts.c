@@ -21,7 +21,6 @@
  * the live registers below it in the frame. Frame: 16 spill slots, then
  * one slot per local. */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,30 +61,37 @@ enum { BASE_V, BASE_T, BASE_FRAME }; /* [rbx + d], [r12 + d], [rsp + d] */
 
 /* An SSE2 instruction `prefix 0F op` of xmm<reg> with a memory operand. */
 static void sse_mem(Gen *g, unsigned prefix, unsigned op, int reg, int base, int64_t disp) {
-  byte(g, prefix);
+  unsigned char ins[16];
+  int n = 0;
+  ins[n++] = (unsigned char)prefix;
   unsigned rex = 0x40 | (reg >= 8 ? 4 : 0) | (base == BASE_T ? 1 : 0);
   if (rex != 0x40)
-    byte(g, rex);
-  byte(g, 0x0f);
-  byte(g, op);
+    ins[n++] = (unsigned char)rex;
+  ins[n++] = 0x0f;
+  ins[n++] = (unsigned char)op;
   if (base == BASE_V) {
-    byte(g, 0x80 | (unsigned)(reg & 7) << 3 | 3); /* mod 10, rm rbx */
+    ins[n++] = (unsigned char)(0x80 | (unsigned)(reg & 7) << 3 | 3); /* mod 10, rm rbx */
   } else {
-    byte(g, 0x80 | (unsigned)(reg & 7) << 3 | 4); /* mod 10, rm SIB */
-    byte(g, 0x24);                                /* base r12 / rsp, no index */
+    ins[n++] = (unsigned char)(0x80 | (unsigned)(reg & 7) << 3 | 4); /* mod 10, rm SIB */
+    ins[n++] = 0x24;                                                 /* base r12 / rsp, no index */
   }
-  u32(g, (uint32_t)(int32_t)disp);
+  int32_t d = (int32_t)disp;
+  memcpy(ins + n, &d, 4);
+  buf_putn(&g->code, (const char *)ins, (size_t)n + 4);
 }
 
 /* An SSE2 instruction `prefix 0F op` of xmm<dst>, xmm<src>. */
 static void sse_reg(Gen *g, unsigned prefix, unsigned op, int dst, int src) {
-  byte(g, prefix);
+  unsigned char ins[8];
+  int n = 0;
+  ins[n++] = (unsigned char)prefix;
   unsigned rex = 0x40 | (dst >= 8 ? 4 : 0) | (src >= 8 ? 1 : 0);
   if (rex != 0x40)
-    byte(g, rex);
-  byte(g, 0x0f);
-  byte(g, op);
-  byte(g, 0xc0 | (unsigned)(dst & 7) << 3 | (unsigned)(src & 7));
+    ins[n++] = (unsigned char)rex;
+  ins[n++] = 0x0f;
+  ins[n++] = (unsigned char)op;
+  ins[n++] = (unsigned char)(0xc0 | (unsigned)(dst & 7) << 3 | (unsigned)(src & 7));
+  buf_putn(&g->code, (const char *)ins, (size_t)n);
 }
 
 #define F2 0xf2
@@ -99,14 +105,14 @@ static void mov_reg(Gen *g, int dst, int src) {
 
 /* xmm<reg> = the double with these bits: mov rax, imm64; movq xmm, rax */
 static void load_bits(Gen *g, int reg, uint64_t bits) {
-  byte(g, 0x48);
-  byte(g, 0xb8);
-  buf_putn(&g->code, (const char *)&bits, 8);
-  byte(g, 0x66);
-  byte(g, 0x48 | (reg >= 8 ? 4 : 0));
-  byte(g, 0x0f);
-  byte(g, 0x6e);
-  byte(g, 0xc0 | (unsigned)(reg & 7) << 3);
+  unsigned char ins[15] = {0x48, 0xb8};
+  memcpy(ins + 2, &bits, 8);
+  ins[10] = 0x66;
+  ins[11] = (unsigned char)(0x48 | (reg >= 8 ? 4 : 0));
+  ins[12] = 0x0f;
+  ins[13] = 0x6e;
+  ins[14] = (unsigned char)(0xc0 | (unsigned)(reg & 7) << 3);
+  buf_putn(&g->code, (const char *)ins, sizeof ins);
 }
 
 static void load_double(Gen *g, int reg, double x) {
@@ -117,11 +123,11 @@ static void load_double(Gen *g, int reg, double x) {
 
 static void call_abs(Gen *g, const void *fn) {
   uint64_t a = (uint64_t)(uintptr_t)fn;
-  byte(g, 0x48);
-  byte(g, 0xb8);
-  buf_putn(&g->code, (const char *)&a, 8);
-  byte(g, 0xff);
-  byte(g, 0xd0); /* call rax */
+  unsigned char ins[12] = {0x48, 0xb8}; /* mov rax, fn; call rax */
+  memcpy(ins + 2, &a, 8);
+  ins[10] = 0xff;
+  ins[11] = 0xd0;
+  buf_putn(&g->code, (const char *)ins, sizeof ins);
 }
 
 /* ---- the text ----------------------------------------------------------------- */
@@ -156,12 +162,14 @@ static void expect(Gen *g, char c) {
     g->bad = 1;
 }
 
-static int is_ident_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static int is_ident_char(char c) { return is_alpha(c) || is_digit(c); }
 
 /* The identifier at the cursor (its length; 0 if none), not consumed. */
 static size_t ident_len(Gen *g) {
   skip_space(g);
-  if (!isalpha((unsigned char)*g->p) && *g->p != '_')
+  if (!is_alpha(*g->p))
     return 0;
   size_t n = 1;
   while (is_ident_char(g->p[n]))
@@ -180,12 +188,12 @@ static int accept_word(Gen *g, const char *w) {
 /* A decimal integer (an index or a local's number). */
 static int64_t integer(Gen *g) {
   skip_space(g);
-  if (!isdigit((unsigned char)*g->p)) {
+  if (!is_digit(*g->p)) {
     g->bad = 1;
     return 0;
   }
   int64_t v = 0;
-  while (isdigit((unsigned char)*g->p) && v < MAX_SLOT)
+  while (is_digit(*g->p) && v < MAX_SLOT)
     v = 10 * v + (*g->p++ - '0');
   if (v >= MAX_SLOT || is_ident_char(*g->p))
     g->bad = 1;
@@ -254,7 +262,7 @@ static int place_ref(Gen *g, int *base, int64_t *disp) {
     expect(g, ']');
     return 1;
   }
-  if (n > 3 && !memcmp(g->p, "g_l", 3) && isdigit((unsigned char)g->p[3])) {
+  if (n > 3 && !memcmp(g->p, "g_l", 3) && is_digit(g->p[3])) {
     g->p += 3;
     int *slot = local_at(g, integer(g), 0);
     if (!slot) {
@@ -271,14 +279,14 @@ static int place_ref(Gen *g, int *base, int64_t *disp) {
  * them: an integer literal would be an int in C). */
 static int literal(Gen *g, double *x) {
   skip_space(g);
-  if (!isdigit((unsigned char)*g->p) && *g->p != '.')
+  if (!is_digit(*g->p) && *g->p != '.')
     return 0;
   char *end;
   *x = strtod(g->p, &end);
   int dbl = 0;
   for (const char *s = g->p; s < end; s++) {
     dbl |= *s == '.' || *s == 'e' || *s == 'E';
-    g->bad |= !isdigit((unsigned char)*s) && !strchr(".eE+-", *s); /* hex, inf, nan */
+    g->bad |= !is_digit(*s) && !strchr(".eE+-", *s); /* hex, inf, nan */
   }
   if (!dbl || end == g->p || is_ident_char(*end) || *end == '.')
     g->bad = 1;
