@@ -3,6 +3,8 @@
  * bit for bit what the kernel compiled from one source computes, with every
  * scalar operator and however its parts fall into units; a unit that
  * libtcc rejects is an internal error that names a saved copy. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -286,4 +288,45 @@ Test(jit_units, a_kernel_with_tensors_is_compiled_whole) {
   }
   cr_assert_eq(memcmp(got, want, sizeof got), 0);
   ASSERT_NO_LEAKS();
+}
+
+/* The worker is forked only while no thread of gradc is inside libtcc
+ * (jit.c's lock, held there around every use of libtcc): a thread holds
+ * the lock as a libtcc compile would, and the fork waits until it lets
+ * go (else the worker's copy of libtcc could hold its semaphore forever). */
+static atomic_int lock_held, lock_released;
+
+static void *hold_tcc_lock(void *arg) {
+  (void)arg;
+  jit_tcc_lock();
+  atomic_store(&lock_held, 1);
+  usleep(300 * 1000); /* the main thread is at the fork meanwhile */
+  atomic_store(&lock_released, 1);
+  jit_tcc_unlock();
+  return NULL;
+}
+
+Test(jit_units, the_worker_is_not_forked_while_a_thread_is_in_libtcc) {
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, hold_tcc_lock, NULL), 0);
+  while (!atomic_load(&lock_held))
+    usleep(1000);
+  Diags diags = {0};
+  JitCode *c = jit_code_new(&diags, 1000, 1);
+  cr_assert_not_null(c);
+  cr_assert(atomic_load(&lock_released), "the worker was forked while libtcc's lock was held");
+  cr_assert_eq(pthread_join(t, NULL), 0);
+  /* and the worker works: a unit through it */
+  const char *unit = "void g_fn_p0(const double *g_v, double *t) {\n  t[0] = g_v[0]*2.0;\n}\n";
+  cr_assert_eq(jit_code_unit(c, unit, strlen(unit)), 0);
+  cr_assert_eq(jit_code_finish(c), 0, "%s", diags.count ? diags.items[0].msg : "");
+  void (*f)(const double *, double *);
+  void *p = jit_code_symbol(c, "g_fn_p0");
+  cr_assert_not_null(p);
+  memcpy(&f, &p, sizeof f);
+  double v = 1.5, r = 0;
+  f(&v, &r);
+  cr_assert_eq(r, 3.0);
+  jit_code_free(c);
+  diags_free(&diags);
 }
