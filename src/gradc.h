@@ -264,11 +264,12 @@ long gradc_fn_op_count(const GradcFn *f);
  * (gradc_set_defaults first): its intermediate tensors; -1 if a dimension
  * is not bound yet. */
 long gradc_fn_work_size(const GradcFn *f);
-/* Seconds spent per stage: t[0] parsing, t[1] building the DAG (names,
- * folding, hash-consing), and for f: t[2] differentiation, t[3] emitting C
- * (with the libtcc units compiled meanwhile, jit_units.c), t[4] compiling
- * the rest (libtcc or cc); f NULL: t[2..4] summed over every function
- * built so far. */
+/* CPU seconds of this process per stage: t[0] parsing, t[1] building the
+ * DAG (names, folding, hash-consing), and for f: t[2] differentiation,
+ * t[3] emitting C (with the units this process translates meanwhile,
+ * jit_units.c; its worker's are not counted), t[4] compiling the rest
+ * (libtcc or cc); f NULL: t[2..4] summed over every function built so
+ * far. */
 void gradc_timings(const Gradc *g, const GradcFn *f, double t[5]);
 
 /* ---- the evaluation trace (the course's tables) ----------------------- */
