@@ -1795,12 +1795,6 @@ static int cli_main(int argc, char **argv) {
   gradc_set_threads(g, o.threads);
   gradc_set_block_rows(g, o.block_rows);
   if (mpi_procs > 1) { /* the rows split between the processes; rank 0 prints and saves */
-    if (o.batch > 0) {
-      usage_error(cmdsp, "--batch: mini-batches are not split between MPI processes (train on the whole data)");
-      gradc_free(g);
-      rc = EXIT_USAGE;
-      goto out;
-    }
     gradc_set_mpi(g);
     if (gradc_mpi_rank() > 0) {
       o.save = NULL;

@@ -555,9 +555,11 @@ GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const do
 /* Whether scalar (or tensor) output `out` is a sum over the data dimension
  * (the first symbolic leading dimension of the inputs, as for mini-batches)
  * of terms that each depend on one row: 1 a sum, 2 a mean, 3 N^p times a
- * sum; 0 if not, and why (if not NULL) gets the reason, naming the first
- * definition that is not (e.g. a batch statistic: a mean over N fed back
- * into the rows). */
+ * sum, plus 4 when a term that does not depend on the rows is added (a
+ * regulariser: mean(rowterm) + lambda*sum(W^2) is 6; blocks of rows and MPI
+ * processes evaluate the sum, the term is computed once); 0 if not, and why
+ * (if not NULL) gets the reason, naming the first definition that is not
+ * (e.g. a batch statistic: a mean over N fed back into the rows). */
 int gradc_separable(Gradc *g, int out, char *why, size_t nwhy);
 /* Threads for gradc_run (0: the cores this process may use, from
  * sched_getaffinity). When every result of a function is a sum over the
@@ -585,7 +587,9 @@ void gradc_mpi_finalize(int rc);
  * share of every CSV file (whole blocks, in rank order; before the values
  * are set), and gradc_run adds the block sums of all of them (MPI_Allgatherv)
  * in block order, so every process has the same results. A value per row
- * holds this process's rows only. */
+ * is gathered on rank 0 (every row, in the data's order); the others hold
+ * their own rows. A trainer's mini-batches are drawn from the global rows,
+ * every process evaluating the rows of the batch it holds. */
 void gradc_set_mpi(Gradc *g);
 
 /* ---- emitting C ------------------------------------------------------- */

@@ -3,7 +3,8 @@
  * contiguous, in rank order; the partial sums of every block are gathered
  * on every rank (MPI_Allgatherv, rank order = block order) and added in
  * block order, so every rank gets the same bits, which equal those of one
- * process with the same blocks. Without mpirun none of this runs. */
+ * process with the same blocks. Values per row are gathered on rank 0
+ * (MPI_Gatherv), which prints them. Without mpirun none of this runs. */
 #include <mpi.h>
 #include <stdlib.h>
 
@@ -58,6 +59,23 @@ int par_mpi_allgather(const double *mine, long nmine, double *all, const long *c
       at += counts[r];
     }
     rc = MPI_Allgatherv(mine, (int)nmine, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, MPI_COMM_WORLD) != MPI_SUCCESS;
+  }
+  free(cnt);
+  free(disp);
+  return rc;
+}
+
+int par_mpi_gather(const double *mine, long nmine, double *all, const long *counts, int size) {
+  int *cnt = malloc((size_t)size * sizeof *cnt), *disp = malloc((size_t)size * sizeof *disp);
+  int rc = -1;
+  if (cnt && disp) {
+    long at = 0;
+    for (int r = 0; r < size; r++) {
+      cnt[r] = (int)counts[r];
+      disp[r] = (int)at;
+      at += counts[r];
+    }
+    rc = MPI_Gatherv(mine, (int)nmine, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, 0, MPI_COMM_WORLD) != MPI_SUCCESS;
   }
   free(cnt);
   free(disp);
