@@ -81,3 +81,7 @@ int par_mpi_gather(const double *mine, long nmine, double *all, const long *coun
   free(disp);
   return rc;
 }
+
+int par_mpi_bcast(double *x, long n) {
+  return n > 0 && MPI_Bcast(x, (int)n, MPI_DOUBLE, 0, MPI_COMM_WORLD) != MPI_SUCCESS;
+}

@@ -471,7 +471,7 @@ int par_run(GradcFn *f, const double *const *args, GradcStatus *st) {
       j.roff[r] = j.sumsize;
       j.sumsize += j.rsize[r];
     }
-    if (p->rkind[r] == SEP_AFFINE) {
+    if (p->cslot[r] >= 0) { /* CONST, or the part without rows of an AFFINE */
       coff[r] = csize;
       csize += j.rsize[r];
     }
@@ -634,7 +634,9 @@ int par_run(GradcFn *f, const double *const *args, GradcStatus *st) {
     }
   }
   if (p->kc) {
-    /* the parts without rows, once, with N the whole data's (or batch's) rows */
+    /* the parts without rows, once, with N the whole data's (or batch's)
+     * rows; under MPI rank 0's, so that every process has the same bits
+     * even while the tiered JIT has moved some to cc code and not others */
     double **res = calloc((size_t)p->kc->nres + 1, sizeof *res);
     long dims[64];
     if (!res)
@@ -643,21 +645,29 @@ int par_run(GradcFn *f, const double *const *args, GradcStatus *st) {
     dims[dim] = total;
     for (int r = 0; r < f->nres; r++)
       if (p->cslot[r] >= 0)
-        res[p->cslot[r]] = p->rkind[r] == SEP_AFFINE ? p->cpart + coff[r] : f->resdata[r];
+        res[p->cslot[r]] = p->cpart + coff[r];
     *st = gradc_call_dims(p->kc, dims, args, res);
     free(res);
     if (*st != GRADC_OK)
       goto out;
-    for (int r = 0; r < f->nres; r++)
-      if (p->rkind[r] == SEP_AFFINE) {
-        double *o = f->resdata[r];
-        const double *x = p->cpart + coff[r];
+    *st = GRADC_ERR_NOMEM;
+    if (mpi && par_mpi_bcast(p->cpart, csize))
+      goto out;
+    for (int r = 0; r < f->nres; r++) {
+      if (p->cslot[r] < 0)
+        continue;
+      double *o = f->resdata[r];
+      const double *x = p->cpart + coff[r];
+      if (p->rkind[r] == SEP_AFFINE)
         for (long e = 0; e < j.rsize[r]; e++)
           o[e] += x[e];
-      }
+      else
+        memcpy(o, x, (size_t)j.rsize[r] * sizeof *o);
+    }
   }
+  *st = GRADC_ERR_NOMEM;
   if (mpi && !batched && gather_rows(f, p, &j, c->size, total) < 0)
-    goto out; /* *st: out of memory */
+    goto out;
   *st = GRADC_OK;
   if (c)
     c->last_blocks = j.nb;
@@ -692,6 +702,10 @@ int par_mpi_counts(long mine, long *counts, int size) {
 }
 int par_mpi_gather(const double *mine, long nmine, double *all, const long *counts, int size) {
   (void)mine, (void)nmine, (void)all, (void)counts, (void)size;
+  return -1;
+}
+int par_mpi_bcast(double *x, long n) {
+  (void)x, (void)n;
   return -1;
 }
 #endif

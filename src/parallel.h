@@ -85,5 +85,7 @@ int par_mpi_counts(long mine, long *counts, int size);
 /* Every rank's nmine doubles (counts[r] from rank r), in rank order, into
  * all on rank 0 (MPI_Gatherv; all is ignored on the others); 0 on success. */
 int par_mpi_gather(const double *mine, long nmine, double *all, const long *counts, int size);
+/* Rank 0's n doubles x on every rank (MPI_Bcast); 0 on success. */
+int par_mpi_bcast(double *x, long n);
 
 #endif
