@@ -165,7 +165,7 @@ void par_set_batch(Gradc *g, long local, long total) {
 
 void par_res_dims(const GradcFn *f, int i, long *dims) {
   const ParFn *p = f->par;
-  if (p && p->held && p->held[i] >= 0)
+  if (p && p->held && p->held[i] > 0)
     dims[0] = p->held[i];
 }
 
@@ -237,15 +237,17 @@ static ParFn *analyse(GradcFn *f) {
   p->bslot = calloc((size_t)f->nres + 1, sizeof *p->bslot);
   p->cslot = calloc((size_t)f->nres + 1, sizeof *p->cslot);
   p->held = calloc((size_t)f->nres + 1, sizeof *p->held);
+  for (int r = 0; p->held && r < f->nres; r++)
+    p->held[r] = -1;
   SepClass *c = p->rkind && p->rp && p->arow && p->bslot && p->cslot && p->held ? sep_classify(g, &p->dim) : NULL;
   if (!c)
     return p;
   int ok = 1, split = 0;
-  for (int r = 0; r < f->nres && ok; r++) {
+  for (int r = 0; r < f->nres; r++) {
     SepClass k = c[f->roots[r]];
     const Shape *s = shape_get(d, f->resshape[r]);
     int lead = s->rank > 0 && s->dim[0] == ~(int64_t)p->dim;
-    ok = k.kind != SEP_BAD && (k.kind == SEP_ROW) == lead && (k.kind != SEP_CONST || k.p == 0);
+    ok &= k.kind != SEP_BAD && (k.kind == SEP_ROW) == lead && (k.kind != SEP_CONST || k.p == 0);
     p->rkind[r] = k.kind;
     p->rp[r] = k.p;
     p->bslot[r] = r;

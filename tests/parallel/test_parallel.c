@@ -303,6 +303,30 @@ Test(threads, batch_statistics_run_as_one_call) {
   cr_assert(v[0] == v[1], "%.17g vs %.17g", v[0], v[1]);
 }
 
+/* Not separable after a term without rows was added (a nonlinear function
+ * of mean + a): one call, and the gradients keep their shapes. */
+Test(threads, affine_through_nonlinear_runs_as_one_call) {
+  const char *text = "input X[N, 2]\ninput label[N]\nparam W[3, 2] = randn(0.5), a = 0.3\n"
+                     "output L = exp(mean(X @ W') + a)\n";
+  double v[2][7];
+  for (int k = 0; k < 2; k++) {
+    Gradc *g = compile_ok(text);
+    set_data(g, 3000);
+    gradc_set_threads(g, k ? 2 : 1);
+    gradc_set_block_rows(g, k ? 100 : 0);
+    GradcFn *f = gradc_fn_grad(g, NULL, 0);
+    cr_assert_eq(gradc_run(f, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+    cr_assert_eq(par_ctx(g)->last_blocks, 0);
+    long dims[4];
+    cr_assert_eq(gradc_fn_res_shape(f, 1, dims), 2);
+    cr_assert(dims[0] == 3 && dims[1] == 2, "dL/dW has shape (%ld, %ld)", dims[0], dims[1]);
+    v[k][0] = gradc_fn_res_data(f, 0)[0];
+    memcpy(&v[k][1], gradc_fn_res_data(f, 1), 6 * sizeof(double));
+    gradc_free(g);
+  }
+  cr_assert(memcmp(v[0], v[1], sizeof v[0]) == 0);
+}
+
 /* Training, full batch and mini-batches: the same params with 1 and 3 threads. */
 static void train_params(const char *text, int T, long batch, double *out, long *n) {
   Gradc *g = compile_ok(text);
