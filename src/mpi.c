@@ -48,7 +48,9 @@ int par_mpi_counts(long mine, long *counts, int size) {
   return MPI_Allgather(&mine, 1, MPI_LONG, counts, 1, MPI_LONG, MPI_COMM_WORLD) != MPI_SUCCESS || size != world_size;
 }
 
-int par_mpi_allgather(const double *mine, long nmine, double *all, const long *counts, int size) {
+/* Every rank's nmine doubles into all, in rank order (counts[r] from rank
+ * r): on every rank (root < 0, MPI_Allgatherv) or on root (MPI_Gatherv). */
+static int gather(const double *mine, long nmine, double *all, const long *counts, int size, int root) {
   int *cnt = malloc((size_t)size * sizeof *cnt), *disp = malloc((size_t)size * sizeof *disp);
   int rc = -1;
   if (cnt && disp) {
@@ -58,28 +60,21 @@ int par_mpi_allgather(const double *mine, long nmine, double *all, const long *c
       disp[r] = (int)at;
       at += counts[r];
     }
-    rc = MPI_Allgatherv(mine, (int)nmine, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, MPI_COMM_WORLD) != MPI_SUCCESS;
+    rc = (root < 0 ? MPI_Allgatherv(mine, (int)nmine, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, MPI_COMM_WORLD)
+                   : MPI_Gatherv(mine, (int)nmine, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, root, MPI_COMM_WORLD)) !=
+         MPI_SUCCESS;
   }
   free(cnt);
   free(disp);
   return rc;
 }
 
+int par_mpi_allgather(const double *mine, long nmine, double *all, const long *counts, int size) {
+  return gather(mine, nmine, all, counts, size, -1);
+}
+
 int par_mpi_gather(const double *mine, long nmine, double *all, const long *counts, int size) {
-  int *cnt = malloc((size_t)size * sizeof *cnt), *disp = malloc((size_t)size * sizeof *disp);
-  int rc = -1;
-  if (cnt && disp) {
-    long at = 0;
-    for (int r = 0; r < size; r++) {
-      cnt[r] = (int)counts[r];
-      disp[r] = (int)at;
-      at += counts[r];
-    }
-    rc = MPI_Gatherv(mine, (int)nmine, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, 0, MPI_COMM_WORLD) != MPI_SUCCESS;
-  }
-  free(cnt);
-  free(disp);
-  return rc;
+  return gather(mine, nmine, all, counts, size, 0);
 }
 
 int par_mpi_bcast(double *x, long n) {

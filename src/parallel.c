@@ -351,6 +351,16 @@ static void *work(void *arg) {
   return NULL;
 }
 
+/* A buffer kept between calls (*buf of *cap doubles) of at least n + 1; 0, or -1. */
+static int reserve(double **buf, long *cap, long n) {
+  if (*cap >= n + 1)
+    return 0;
+  free(*buf);
+  *buf = malloc(((size_t)n + 1) * sizeof **buf);
+  *cap = *buf ? n + 1 : 0;
+  return *buf ? 0 : -1;
+}
+
 static const char *bad_result(const GradcFn *f, const ParFn *p) {
   for (int r = 0; p && p->rkind && r < f->nres; r++)
     if (p->rkind[r] == SEP_BAD)
@@ -515,24 +525,8 @@ int par_run(GradcFn *f, const double *const *args, GradcStatus *st) {
         goto out;
     }
   }
-  if (p->partcap < j.nb * j.sumsize + 1) {
-    free(p->part);
-    p->partcap = j.nb * j.sumsize + 1;
-    p->part = malloc((size_t)p->partcap * sizeof(double));
-    if (!p->part) {
-      p->partcap = 0;
-      goto out;
-    }
-  }
-  if (p->ccap < csize + 1) {
-    free(p->cpart);
-    p->ccap = csize + 1;
-    p->cpart = malloc((size_t)p->ccap * sizeof(double));
-    if (!p->cpart) {
-      p->ccap = 0;
-      goto out;
-    }
-  }
+  if (reserve(&p->part, &p->partcap, j.nb * j.sumsize) || reserve(&p->cpart, &p->ccap, csize))
+    goto out;
   wk = calloc((size_t)T, sizeof *wk);
   tid = calloc((size_t)T, sizeof *tid);
   if (!wk || !tid)
@@ -595,16 +589,7 @@ int par_run(GradcFn *f, const double *const *args, GradcStatus *st) {
       all += counts[r] > 0 ? counts[r] : 0;
     }
     if (!failed) {
-      if (p->allcap < all + 1) {
-        free(p->allpart);
-        p->allcap = all + 1;
-        p->allpart = malloc((size_t)p->allcap * sizeof(double));
-        if (!p->allpart) {
-          p->allcap = 0;
-          goto out;
-        }
-      }
-      if (par_mpi_allgather(p->part, mine, p->allpart, counts, c->size))
+      if (reserve(&p->allpart, &p->allcap, all) || par_mpi_allgather(p->part, mine, p->allpart, counts, c->size))
         goto out;
       part = p->allpart;
       nball = j.sumsize ? all / j.sumsize : 0;
