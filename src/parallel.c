@@ -10,9 +10,17 @@
  * value proportional to N^p (a mean: p = -1). Blocks go to threads in any
  * order but the sums are always added in the same order, so the results
  * are the same bits for any number of threads and from run to run.
+ * When a result has a part that does not depend on the rows (a result
+ * independent of them, or a sum plus a regulariser: separable.c's CONST
+ * and AFFINE), the blocks are evaluated by a second kernel of the parts
+ * with rows and a third computes the parts without rows once per call,
+ * with N bound to the whole data's rows; they are added to the sums last.
  * Under MPI (mpi.c) each process holds a contiguous range of whole blocks;
  * their partial sums are gathered on every process in rank order (block
- * order), so every process adds the same numbers in the same order.
+ * order), so every process adds the same numbers in the same order; the
+ * parts without rows are rank 0's, values per row are gathered on rank 0.
+ * A mini-batch (train.c) is the rows of it each process holds, any number,
+ * in blocks; a mean is divided by the whole batch's size.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -247,7 +255,7 @@ static ParFn *analyse(GradcFn *f) {
     SepClass k = c[f->roots[r]];
     const Shape *s = shape_get(d, f->resshape[r]);
     int lead = s->rank > 0 && s->dim[0] == ~(int64_t)p->dim;
-    ok &= k.kind != SEP_BAD && (k.kind == SEP_ROW) == lead && (k.kind != SEP_CONST || k.p == 0);
+    ok &= k.kind != SEP_BAD && (k.kind == SEP_ROW) == lead; /* CONST: computed once, N the whole's */
     p->rkind[r] = k.kind;
     p->rp[r] = k.p;
     p->bslot[r] = r;

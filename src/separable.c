@@ -19,10 +19,11 @@
  * (mean(x) is N^-1 times a sum), so a block of n rows, evaluated with N
  * bound to n, gives (n/N)^p times its share of the whole. A ROW or SUM
  * result is therefore assembled from blocks (rows concatenated, sums added)
- * and a CONST one taken from any block. An AFFINE result is split
- * (sep_split) into its SUM part, assembled from the blocks, and its CONST
- * part, computed once (parallel.c): were the whole expression evaluated per
- * block, every block would add the regulariser again.
+ * and a CONST one computed once with N bound to the whole data's size. An
+ * AFFINE result is split (sep_split) into its SUM part, assembled from the
+ * blocks, and its CONST part, computed once (parallel.c): were the whole
+ * expression evaluated per block, every block would add the regulariser
+ * again.
  */
 #include <stdio.h>
 #include <stdlib.h>

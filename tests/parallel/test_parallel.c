@@ -33,7 +33,8 @@ static const char *MLP = "input X[N, 2]\ninput label[N]\n"
  * (separable.c: AFFINE): an L2 regulariser, a param s only in it (dJ/ds
  * does not depend on the rows), a sum plus a constant (were the constant
  * added per block, S would be off by a multiple of it), a vector one
- * through a product with a param, a result without rows. */
+ * through a product with a param, results without rows (count: N the
+ * whole data's, not a block's). */
 static const char *MLP_L2 = "input X[N, 2]\ninput label[N]\n"
                             "param V[16, 2] = randn(0.5), b[16] = randn(0.1)\n"
                             "param W[3, 16] = randn(0.5), c[3] = zeros, s = 0.3\n"
@@ -44,6 +45,7 @@ static const char *MLP_L2 = "input X[N, 2]\ninput label[N]\n"
                             "output S = 2 * (sum(H) - sum(W^2)) / 3 + s\n"
                             "output T = (sum(H, 0) + b) @ W'\n"
                             "output reg = sum(W^2)\n"
+                            "output count = N * s\n"
                             "output pred = argmax(Z, 1)\n";
 
 static Gradc *compile_ok(const char *text) {
