@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "numtext.h"
 
 
 
@@ -329,8 +330,10 @@ void print_num(double x) {
     fputs("NaN", stdout);
   else if (isinf(x))
     fputs(x > 0 ? "Infinity" : "-Infinity", stdout);
-  else
-    printf("%.10g", x);
+  else {
+    char buf[32];
+    fwrite(buf, 1, (size_t)num_format_g10(buf, x), stdout);
+  }
 }
 
 void print_short(double x) {
@@ -351,6 +354,28 @@ long count(const long *dims, int rank) {
 static void print_tensor(const double *d, const long *dims, int rank, int depth, int col) {
   if (rank == 0) {
     print_num(d[0]);
+    return;
+  }
+  if (rank == 1) { /* a row: formatted into a buffer, one write per 64 numbers */
+    char buf[64 * 40];
+    size_t n = 0;
+    buf[n++] = '[';
+    for (long i = 0; i < dims[0]; i++) {
+      if (i) {
+        buf[n++] = ',';
+        buf[n++] = ' ';
+      }
+      if (isfinite(d[i]))
+        n += (size_t)num_format_g10(buf + n, d[i]);
+      else
+        n += (size_t)sprintf(buf + n, "%s", isnan(d[i]) ? "NaN" : d[i] > 0 ? "Infinity" : "-Infinity");
+      if (n > sizeof buf - 40) {
+        fwrite(buf, 1, n, stdout);
+        n = 0;
+      }
+    }
+    buf[n++] = ']';
+    fwrite(buf, 1, n, stdout);
     return;
   }
   long inner = count(dims + 1, rank - 1);

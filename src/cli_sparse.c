@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "numtext.h"
 
 /* Output in big chunks, integers by hand: a sparse matrix may have
  * millions of entries, and printf per number would be most of the run. */
@@ -68,7 +69,10 @@ static void out_num(Out *o, double x, int json) {
     if (json)
       out_str(o, ".0");
   } else {
-    snprintf(s, sizeof s, json ? "%.17g" : "%.10g", x);
+    if (json)
+      snprintf(s, sizeof s, "%.17g", x);
+    else
+      num_format_g10(s, x);
     if (json && !strpbrk(s, ".e"))
       strcat(s, ".0");
     out_str(o, s);

@@ -7,7 +7,7 @@
  * or an irregular or empty array, is left to jansson (values.c), whose
  * messages say what is wrong. Numbers are converted as jansson does:
  * integers by strtoll (an integer beyond a long long is jansson's error),
- * the others by strtod, correctly rounded. */
+ * the others correctly rounded, as strtod (numtext.c's num_parse). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "numtext.h"
 
 static const char *skip_ws(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -102,20 +103,8 @@ static const char *element(const char *p, const char *end, Out *o) {
       return NULL;
     return push(o, (double)v) < 0 ? NULL : e;
   }
-  if (n >= sizeof buf) { /* a long literal: strtod on a copy of it */
-    char *s = malloc(n + 1);
-    if (!s)
-      return NULL;
-    memcpy(s, p, n);
-    s[n] = 0;
-    double x = strtod(s, NULL);
-    free(s);
-    /* too large for a double: jansson's error, as for a literal in a file */
-    return !isfinite(x) || push(o, x) < 0 ? NULL : e;
-  }
-  memcpy(buf, p, n);
-  buf[n] = 0;
-  double x = strtod(buf, NULL);
+  double x = num_parse(p, e); /* strtod's result, fast (numtext.c) */
+  /* too large for a double: jansson's error, as for a literal in a file */
   return !isfinite(x) || push(o, x) < 0 ? NULL : e;
 }
 

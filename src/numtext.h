@@ -1,0 +1,15 @@
+/* numtext.h: numbers to and from decimal text (numtext.c), the same
+ * results as glibc's strtod and printf("%.10g"), fast in the common case. */
+#ifndef GRADC_NUMTEXT_H
+#define GRADC_NUMTEXT_H
+
+/* The double nearest the decimal number in [p, end) (a valid number:
+ * [sign] digits [. digits] [e [sign] digits]), as strtod gives it, by an
+ * exact fast path when it can (Clinger 1990) and strtod otherwise. */
+double num_parse(const char *p, const char *end);
+
+/* printf("%.10g", x) into buf (at least 32 bytes): the same characters,
+ * fast in the common case; returns the length. */
+int num_format_g10(char *buf, double x);
+
+#endif
