@@ -405,7 +405,7 @@ int sep_split(Gradc *g, const SepClass *c, const NodeId *roots, int nroots, Node
     if (c[i].kind != SEP_AFFINE)
       continue;
     Node nd = d->nodes[i]; /* a copy: the constructors below may move the nodes */
-    NodeId r[3], k[3];
+    NodeId r[3] = {NO_NODE, NO_NODE, NO_NODE}, k[3] = {NO_NODE, NO_NODE, NO_NODE};
     for (int a = 0; a < nd.nargs; a++) {
       r[a] = rp[nd.arg[a]];
       k[a] = cp[nd.arg[a]];
