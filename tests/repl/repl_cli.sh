@@ -575,6 +575,39 @@ expression_labels)
   same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
+load_error_columns)
+  # :load reports an error at the same FILE:LINE:COL, with the same line and
+  # hint, as gradc eval of the file: after "output" and blanks, after ';', in
+  # a bare expression (which the REPL names f), on the second line of a
+  # statement, after a comment that holds a ';', in a data file.
+  printf 'param w = 2\n   output   L =   w +   zz(1)\n' >"$tmp/e1.expr"
+  printf 'param w = 2\na = 1;   b = w + zz(1)\n' >"$tmp/e2.expr"
+  printf 'param w = 2\n  w + zz(1)\n' >"$tmp/e3.expr"
+  printf 'param w = 2\nL = (w +  # a comment; b\n   zz(1))\n' >"$tmp/e4.expr"
+  printf 'param w = 2\noutput L = ww + 1 # c\n' >"$tmp/e5.expr"
+  printf 'param w = 2\nx = 1 # a; b\noutput   K =  x * nosuch\n' >"$tmp/e6.expr"
+  printf 'a,b\n1,2\n' >"$tmp/d.csv"
+  printf 'input X[N, 2] = @d.csv:a,nosuch\noutput L = sum(X)\nL\n' >"$tmp/e7.expr"
+  for f in e1 e2 e3 e4 e5 e6 e7; do
+    "$gradc" eval "$tmp/$f.expr" >"$tmp/$f.want" 2>&1
+    grep -q ':[0-9]*:[0-9]*: error' "$tmp/$f.want" || fail "$f: gradc eval gave no error: $(cat "$tmp/$f.want")"
+    printf '%s\n' ":load $tmp/$f.expr" 'L' >"$tmp/$f.in"
+    [ $f = e7 ] || printf '%s\n' ":load $tmp/$f.expr" >"$tmp/$f.in"
+    session $f
+    expect_rc $f 1
+    same "$tmp/$f.want" "$tmp/$f.err" "stderr of :load $f.expr (want gradc eval's)"
+  done
+  # a comment does not end a statement left open, and a ';' in it is no
+  # statement: the file loads as gradc eval reads it
+  printf 'param w = 2\nL = (w +  # a comment; b\n   1)\nx = 1 # a; b\n' >"$tmp/ok.expr"
+  printf '%s\n' ":load $tmp/ok.expr" 'L + x' >"$tmp/ok.in"
+  session ok
+  expect_rc ok 0
+  empty "$tmp/ok.err" "stderr"
+  printf '%s\n' 'f = 4' >"$tmp/want"
+  same "$tmp/want" "$tmp/ok.out" "stdout"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
