@@ -464,7 +464,7 @@ int cmd_eval(Run *r) {
     if (root)
       put_result(outs, gradc_output_name(g, i), f, k);
     else
-      print_result(gradc_output_name(g, i), f, k);
+      print_result(output_label(g, r->o, i, 0), f, k);
   }
   if (root)
     json_print(root);

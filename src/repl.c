@@ -1183,8 +1183,13 @@ static int evaluate(Repl *r, void *arg) {
   if (!g)
     return 1;
   Opts o = *r->o;
+  const char *end;
+  char *nm = name_at((const char *)arg, &end);
+  if (nm && !*skip_space(end) && strcmp(nm, shown))
+    o.expr = nm; /* a variable: its own name, not f */
   Run run = {g, &o, gradc_var_count(g)};
   int rc = cmd_eval(&run);
+  free(nm);
   GradcFn *fv = rc == 0 ? gradc_fn_value(g) : NULL;
   long dims[4];
   if (fv && gradc_fn_res_data(fv, 0)) {
@@ -1565,6 +1570,15 @@ static int split_words(char *s, char **words, int max) {
 /* :set NAME=VALUE... (and NAME = VALUE): each name must be a variable of
  * the session, and the value one that it can take; a later value of a
  * name replaces the earlier one. */
+/* Did NAME = NUMBER give the free variable nm its value (r->set has it)? */
+static int given_free(const Repl *r, const char *nm) {
+  size_t n = strlen(nm);
+  for (int i = 0; i < r->nset; i++)
+    if (!strncmp(r->set[i], nm, n) && r->set[i][n] == '=')
+      return 1;
+  return 0;
+}
+
 static int set_words(Repl *r, char **words, int nw) {
   char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
   int ok, bad = 0;
@@ -1588,9 +1602,17 @@ static int set_words(Repl *r, char **words, int nw) {
         defined = k == K_FUNC ? 2 : 1;
       free(nm);
     }
+    double x;
     if (defined) {
       fprintf(stderr, "repl: error: '%s' is %s in the session; :set gives values to variables\n", w,
               defined == 2 ? "a function" : "defined");
+    } else if (gradc_var_index(g, w) < 0 && given_free(r, w)) {
+      /* a free variable that w = 2 gave a value, which no statement uses yet */
+      if (parse_number(eq + 1, &x)) {
+        *eq = '=';
+        continue;
+      }
+      fprintf(stderr, "repl: error: '%s' is a free variable, a scalar: :set %s=NUMBER\n", w, w);
     } else if (gradc_var_index(g, w) < 0) {
       const char *hint = gradc_var_suggest(g, w);
       fprintf(stderr, "repl: error: the session has no variable '%s'%s%s%s\n", w,
@@ -1638,6 +1660,11 @@ static int command(Repl *r, char *line) {
   if (*args)
     *args++ = 0;
   args = (char *)skip_space(args);
+  /* the arguments end at a comment; a ';' or blanks after them are not part
+   * of them (nor of the label of an expression) */
+  args[strcspn(args, "#")] = 0;
+  for (size_t n = strlen(args); n && strchr(" \t\r;", args[n - 1]); n--)
+    args[n - 1] = 0;
   const char *cmd = line;
   int known = !strcmp(cmd, ":q");
   for (int i = 0; commands[i]; i++)

@@ -608,6 +608,45 @@ load_error_columns)
   same "$tmp/want" "$tmp/ok.out" "stdout"
   ;;
 
+set_after_assign)
+  # SPEC 2.4: w = 2 gives a free variable its value as :set does, so :set
+  # then changes it (also before any statement uses it); a tensor is refused
+  # for that scalar; a bare variable's name labels its value (g = 3, not
+  # f = 3), a tensor's too; a bare expression is still f.
+  printf '%s\n' 'w = 2' ':set w=3' 'w' 'w + 1' ':set w=[1, 2]' 'y = 2*w' ':set w=5' 'y' 'g = 3' 'g' \
+    ':set g=4 w=1' 'g' 'y' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'w = 3' 'f = 4' 'y = 10' 'g = 3' 'g = 4' 'y = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' "repl: error: 'w' is a free variable, a scalar: :set w=NUMBER" >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  printf '%s\n' 'param v[2]' 'v = [1, 2]' 'v' ':set v=[3, 4]' 'v ' 'param s = 2' 's' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'v = [1, 2]' 'v = [3, 4]' 's = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
+labels_without_comment)
+  # A command's expression ends at a comment, and a ';' or blanks after it
+  # are not part of it: the labels are the same as without them.
+  for tail in '' ' # a comment' ';' ' ; ' '  # c; d'; do
+    printf '%s\n' 'w = 2' ":grad w^2$tail" ":jacobian [w, 2*w]$tail" ":hessian w^3$tail" ":jvp w^2 w=1$tail" \
+      ":hvp w^3 w=1$tail" ":check w^2$tail" ":diff w^2 wrt w$tail" ":trace w^2$tail" ":set w=3$tail" 'w' >"$tmp/x.in"
+    session x
+    expect_rc x 0
+    empty "$tmp/x.err" "stderr (tail '$tail')"
+    if [ -z "$tail" ]; then
+      cp "$tmp/x.out" "$tmp/plain.out"
+      grep -q '^d(w^2)/dw = 4$' "$tmp/x.out" || fail ":grad w^2: no d(w^2)/dw = 4: $(cat "$tmp/x.out")"
+    else
+      same "$tmp/plain.out" "$tmp/x.out" "stdout with '$tail' after each command"
+    fi
+  done
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
