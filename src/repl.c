@@ -1185,7 +1185,7 @@ static int evaluate(Repl *r, void *arg) {
   Opts o = *r->o;
   const char *end;
   char *nm = name_at((const char *)arg, &end);
-  if (nm && !*skip_space(end) && strcmp(nm, shown))
+  if (nm && !*skip_space(end) && strcmp(nm, shown) && gradc_var_index(g, nm) >= 0)
     o.expr = nm; /* a variable: its own name, not f */
   Run run = {g, &o, gradc_var_count(g)};
   int rc = cmd_eval(&run);
