@@ -1104,7 +1104,7 @@ static int interruptible(Repl *r, Command fn, void *arg) {
     close(fd[1]);
     interrupted = 0;
     fputs("KeyboardInterrupt\n", stderr);
-    return 1;
+    return 0; /* stopped by the user: not a failure of the session */
   }
   pid_t pid = fork();
   if (pid < 0) {
@@ -1158,7 +1158,7 @@ static int interruptible(Repl *r, Command fn, void *arg) {
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) {
     fflush(stdout);
     fputs("\nKeyboardInterrupt\n", stderr);
-    rc = 1;
+    rc = 0; /* stopped by the user: not a failure (the session's exit status stays 0) */
   } else {
     rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     int rank;
