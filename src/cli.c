@@ -1509,15 +1509,26 @@ static int is_assign(const char *w) {
   return 1;
 }
 
-/* Options that take a value, as "--opt VALUE" or "--opt=VALUE". */
+/* Options that take a value, as "--opt VALUE" or "--opt=VALUE". Each has
+ * one value: given twice, it is a usage error (not the last one silently). */
 static const char *take(int argc, char **argv, int *i, const char *name, const char *cmd, int *bad) {
+  static const char *given[64];
+  static int ngiven;
   size_t n = strlen(name);
   if (strncmp(argv[*i], name, n))
     return NULL;
+  if (argv[*i][n] && argv[*i][n] != '=')
+    return NULL;
+  for (int k = 0; k < ngiven; k++)
+    if (!strcmp(given[k], name)) {
+      usage_error(cmd, "%s is given twice: it takes one value", name);
+      *bad = 1;
+      return NULL;
+    }
+  if (ngiven < 64)
+    given[ngiven++] = name;
   if (argv[*i][n] == '=')
     return argv[*i] + n + 1;
-  if (argv[*i][n])
-    return NULL;
   if (*i + 1 >= argc) {
     usage_error(cmd, "%s needs a value", name);
     *bad = 1;
