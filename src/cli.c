@@ -1297,7 +1297,7 @@ int cmd_train(Run *r) {
     printf("\n");
   }
   int rc = 0, width = (int)snprintf(NULL, 0, "%ld", steps);
-  const char *saved = NULL; /* --json: the --save path once written */
+  const char *saved = NULL, *save_failed = NULL; /* --json: the --save path once written, or not */
   char why[1200] = "";
   if (metrics(g, fv, t, m) < 0) {
     rc = report(g);
@@ -1392,16 +1392,17 @@ out:
       rc = rc ? rc : EXIT_INPUT;
     } else if (save_params(g, o->save) < 0) {
       rc = rc ? rc : EXIT_INPUT;
+      save_failed = o->save;
     } else if (!json) {
       printf("saved the params to %s\n", o->save);
     } else {
       saved = o->save;
     }
   }
-  if (json && (rc == 0 || rc == EXIT_NONFINITE)) { /* the summary, at the params kept */
+  if (json && (rc == 0 || rc == EXIT_NONFINITE || save_failed)) { /* the summary, at the params kept */
     TrainSummary sum = {loss, oname, lr, o->batch, gradc_trainer_steps(t),
                         why[0] ? "nonfinite" : interrupted ? "interrupted" : "done", why[0] ? why : NULL,
-                        metrics(g, fv, t, m) == 0 ? m : NULL, saved};
+                        metrics(g, fv, t, m) == 0 ? m : NULL, saved, save_failed};
     train_json_summary(g, &sum);
   }
   sigaction(SIGINT, &old, NULL);

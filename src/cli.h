@@ -182,6 +182,7 @@ typedef struct TrainSummary {
   const char *message;              /* why it stopped, or NULL */
   const double *metrics;            /* the outputs at the kept params, or NULL */
   const char *saved;                /* the --save path when written, or NULL */
+  const char *save_failed;          /* the --save path when it could not be written, or NULL */
 } TrainSummary;
 void train_json_step(Gradc *g, long step, const double *m);
 void train_json_summary(Gradc *g, const TrainSummary *s);
