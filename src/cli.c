@@ -267,6 +267,32 @@ int given_values(Gradc *g, const Opts *o) {
   return bad;
 }
 
+/* Commands that need no values (emit, dot, diff) still check the names of
+ * NAME=VALUE words, with eval's wording and exit code: a name that is no
+ * variable or dimension of the file is an error, not ignored. */
+int check_assign_names(Gradc *g, const Opts *o) {
+  int bad = 0;
+  for (int a = 0; a < o->nassign; a++) {
+    char *eq = strchr(o->assign[a], '=');
+    *eq = 0;
+    const char *name = o->assign[a];
+    int known = gradc_var_index(g, name) >= 0;
+    for (int d = 0; d < gradc_dim_count(g) && !known; d++)
+      known = !strcmp(gradc_dim_name(g, d), name);
+    if (!known) {
+      const char *hint = gradc_var_suggest(g, name);
+      if (gradc_output_index(g, name) >= 0)
+        fprintf(stderr, "gradc: error: '%s' is an output, not a variable: it cannot be given a value\n", name);
+      else
+        fprintf(stderr, "gradc: error: %s has no variable '%s'%s%s%s\n", o->file, name,
+                hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+      bad = 1;
+    }
+    *eq = '=';
+  }
+  return bad ? EXIT_INPUT : 0;
+}
+
 /* Command line > --inputs > defaults in the file; every missing value is
  * listed at once. */
 int gather_values(Gradc *g, const Opts *o, int random_scalars) {
@@ -1850,7 +1876,10 @@ static int cli_main(int argc, char **argv) {
     goto out;
   }
   Run r = {.g = g, .o = &o, .nv = gradc_var_count(g)};
-  if (!strcmp(o.cmd, "emit")) {
+  if ((!strcmp(o.cmd, "emit") || !strcmp(o.cmd, "dot") || !strcmp(o.cmd, "diff")) &&
+      (rc = check_assign_names(g, &o)) != 0) {
+    ;
+  } else if (!strcmp(o.cmd, "emit")) {
     rc = cmd_emit(&r);
   } else if (!strcmp(o.cmd, "dot")) {
     rc = cmd_dot(&r);

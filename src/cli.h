@@ -50,6 +50,8 @@ void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 int report(Gradc *g);                 /* print the diagnostics; EXIT_INPUT */
 int parse_number(const char *s, double *x);
 int gather_values(Gradc *g, const Opts *o, int random_scalars);
+/* NAME=VALUE words whose NAME the file lacks: printed (eval's wording), EXIT_INPUT; else 0. */
+int check_assign_names(Gradc *g, const Opts *o);
 /* cli_values.c: gather_values for a command that reads output `out` only
  * (-1: every output) and derivatives with respect to wrt: nothing asked
  * for, or read, for a variable that neither needs (placeholder zeros). */
