@@ -1301,6 +1301,18 @@ int cmd_train(Run *r) {
   }
   double lr = o->lr > 0 ? o->lr : opt == GRADC_ADAM ? 0.01 : 0.1;
   long steps = o->steps > 0 ? o->steps : 2000;
+  long rows = -1; /* the data rows that --batch samples: the first symbolic dimension of an input (train.c) */
+  for (int i = 0; i < gradc_var_count(g) && o->batch > 0 && rows < 0; i++) {
+    long sd[4];
+    if (!gradc_var_is_param(g, i) && gradc_var_shape(g, i, sd) > 0 && sd[0] < 0)
+      rows = gradc_dim_value(g, (int)~sd[0]);
+  }
+  if (o->batch > 0 && rows < 0) {
+    usage_error("train ", "--batch %ld: %s has no data rows to batch (no input has a symbolic "
+                "first dimension, as input X[N, 2] has); leave --batch out", o->batch, o->file);
+    return EXIT_USAGE;
+  }
+  int whole = o->batch <= 0 || o->batch >= rows; /* a batch of every row is the whole data */
   GradcTrainer *t = gradc_trainer_new(g, loss, opt, lr, o->batch, o->seed);
   GradcFn *fv = t ? gradc_fn_value(g) : NULL;
   double *m = calloc((size_t)no + 1, sizeof *m);
@@ -1317,9 +1329,11 @@ int cmd_train(Run *r) {
   sigaction(SIGINT, &sa, &old);
   if (!json) {
     printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
-           o->batch > 0 ? ", mini-batches of " : " on the whole data");
-    if (o->batch > 0)
+           !whole ? ", mini-batches of " : " on the whole data");
+    if (!whole)
       printf("%ld", o->batch);
+    else if (o->batch > 0)
+      printf(" (--batch %ld is not less than its %ld rows)", o->batch, rows);
     printf("\n");
   }
   int rc = 0, width = (int)snprintf(NULL, 0, "%ld", steps);
