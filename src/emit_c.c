@@ -1772,6 +1772,25 @@ static void split_calls(Emit *e, const EmitFn *fn, Buf *b, int parts) {
   }
 }
 
+/* A negative symbolic dimension (or no dims array in the array ABI) is a
+ * bad argument: -2, the code of the sparse functions for sizes they do not
+ * take, not -1 (out of memory, which malloc of a negative size would give)
+ * nor 0 (loops that never run). Not in the JIT's kernels: gradc checks. */
+static void negative_dims(Emit *e, const EmitFn *fn, Buf *b) {
+  if (fn->ndims == 0 || (e->kernel && !e->internal))
+    return;
+  Buf *save = e->out;
+  e->out = b;
+  buf_puts(b, e->kernel ? "  if (!d || " : "  if (");
+  for (int k = 0; k < fn->ndims; k++) {
+    buf_puts(b, k ? " || " : "");
+    dim(e, ~(int64_t)k);
+    buf_puts(b, " < 0");
+  }
+  buf_puts(b, ")\n    return -2;\n");
+  e->out = save;
+}
+
 static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) {
   e->fn = fn;
   e->checks = 0;
@@ -1785,6 +1804,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     const char *st = e->internal ? "static " : "";
     buf_printf(b, "%slong %s_work(const long *d);\n%slong %s_work(const long *d) {\n  (void)d;\n",
                st, fn->name, st, fn->name);
+    e->fn = fn;
+    negative_dims(e, fn, b);
     derived_dims(e, b);
     buf_puts(b, "  return ");
     Buf *save = e->out;
@@ -1799,6 +1820,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     buf_printf(b, "%s) {\n", fn->ndims ? "" : "void");
     for (int k = 0; k < fn->ndims; k++) /* a size need not use every dimension */
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
+    e->fn = fn;
+    negative_dims(e, fn, b);
     derived_dims(e, b);
     buf_puts(b, "  return ");
     Buf *save = e->out;
@@ -1816,6 +1839,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   buf_puts(b, " {\n");
   e->out = b;
   e->indent = 1;
+  negative_dims(e, fn, b);
   derived_dims(e, b);
   entry_checks(e, b, count);
   int slots_heap = nslots > STACK_SLOTS;
@@ -2069,7 +2093,11 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
       }
       if (work[f])
         buf_printf(header, " *   work         %s_work(...) doubles, or NULL to allocate\n", fn->name);
-      buf_puts(header, " * Returns 0, -1 if out of memory, or k > 0 if runtime check k failed. */\n");
+      if (!fn->ndims)
+        buf_puts(header, " * Returns 0, -1 if out of memory, or k > 0 if runtime check k failed. */\n");
+      else
+        buf_printf(header, " * Returns 0, -1 if out of memory, -2 if a dimension is negative%s, or k > 0\n"
+                   " * if runtime check k failed. */\n", work[f] ? " (as _work does\n * then)" : "");
       if (work[f]) {
         buf_printf(header, "long %s_work(", fn->name);
         for (int k = 0; k < fn->ndims; k++)
