@@ -409,12 +409,6 @@ static void on_row(int ch, void *ctx) {
       c->failed = 1;
       goto done;
     }
-    if (!*cell) {
-      diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1, "an empty cell%s%s: a number is needed",
-                c->header ? " in column " : "", c->header ? c->names[c->pick[j]] : "");
-      c->failed = 1;
-      goto done;
-    }
     if (!number(cell, &x) || !isfinite(x)) {
       diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
                 "the cell '%.40s'%s%s is not a %snumber", cell, c->header ? " in column " : "",

@@ -74,10 +74,10 @@ Test(csv, not_decimal_is_an_error_at_its_cell) {
 
 Test(csv, nul_byte_and_empty_cells_are_errors) {
   ERR("1\n2\0003\n4\n", "2:1", "NUL byte");
-  ERR("1\n\"\"\n2\n", "2:1", "empty cell");
-  ERR("\"\"\n1\n", "1:1", "empty cell"); /* not a header of one empty name */
-  ERR("1\n\"\"\n", "2:1", "empty cell");
-  ERR("1,2\n,3\n", "2:1", "empty cell");
+  ERR("1\n\"\"\n2\n", "2:1", "the cell '' is not a number");
+  ERR("\"\"\n1\n", "1:1", "the cell '' is not a number"); /* not a header of one empty name */
+  ERR("1\n\"\"\n", "2:1", "the cell '' is not a number");
+  ERR("1,2\n,3\n", "2:1", "the cell '' is not a number");
 }
 
 Test(csv, decimal_numbers_blanks_and_empty_lines_are_read) {
