@@ -14,6 +14,7 @@
  * Kinks follow PyTorch (SPEC 1.5): relu'(0) = 0, abs'(0) = 0, sign' = 0,
  * max/min with equal arguments split 0.5/0.5, where() sends the derivative
  * to the chosen branch only. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -214,6 +215,30 @@ static NodeId reduce_partial(Dag *g, const Node *nd, NodeId n) {
     NodeId mask = dag_bin(g, OP_EQ, x, keep_bcast(g, n, xs, axis));
     return dag_div(g, mask, keep_bcast(g, dag_sum(g, mask, axis), xs, axis));
   }
+  /* The running products overflow or underflow on the way where the
+   * partial itself is finite (prod([1e200, 1e200, 1e-200, 1e-200]): the
+   * products of the others are 1e-200 and 1e200, but 1e200*1e200 is inf
+   * and 1e-200*1e-200 is 0). So each entry is split exactly into a power of
+   * two s = 2^k (k = round(log2 |x|), at most 1023; k = 0 for 0, inf and
+   * NaN) and m = x / s, |m| in [0.7, 2); the partials are those of the m's,
+   * whose running products stay in range (up to about 2000 entries), times
+   * 2^(K - k), K the sum of the k's over the reduction, applied in two
+   * halves of the same sign with strong products (a partial that is 0
+   * stays 0). k is constant: no derivative flows through it. */
+  NodeId half1 = NO_NODE, half2 = NO_NODE;
+  if (!g->plain_prod) {
+    NodeId ax = dag_un(g, OP_ABS, x), zero = dag_const(g, 0), two = dag_const(g, 2);
+    NodeId k = dag_un(g, OP_ROUND, dag_mul(g, dag_un(g, OP_LOG, ax), dag_const(g, 1 / log(2.0))));
+    k = dag_bin(g, OP_MIN, k, dag_const(g, 1023));
+    NodeId finite = dag_bin(g, OP_LE, ax, dag_const(g, DBL_MAX));
+    k = dag_op(g, OP_WHERE, dag_bin(g, OP_GT, ax, zero), dag_op(g, OP_WHERE, finite, k, zero), zero);
+    k = dag_un(g, OP_STOP, k);
+    NodeId big = axis >= 0 ? keep_bcast(g, dag_sum(g, k, axis), xs, axis) : dag_bcast(g, dag_sum(g, k, -1), xs);
+    NodeId d = dag_sub(g, big, k), d1 = dag_un(g, OP_FLOOR, dag_mul(g, d, dag_const(g, 0.5)));
+    half1 = dag_pow(g, two, d1);
+    half2 = dag_pow(g, two, dag_sub(g, d, d1));
+    x = dag_div(g, x, dag_pow(g, two, k));
+  }
   int rank = shape_rank(g, xs);
   int from = axis >= 0 ? axis : rank - 1, to = axis >= 0 ? axis : 0;
   NodeId p = NO_NODE, y = x;
@@ -224,7 +249,7 @@ static NodeId reduce_partial(Dag *g, const Node *nd, NodeId n) {
     if (k > to) /* the products along axis k, kept as a dimension of 1 */
       y = dag_reshape(g, dag_prod(g, y, k), shape_keepdims(g, dag_shape(g, y), k));
   }
-  return p;
+  return half1 == NO_NODE ? p : dag_smul(g, dag_smul(g, p, half1), half2);
 }
 
 /* The rules of the tensor operators, one per mode: the tangent of n given

@@ -202,6 +202,8 @@ int gradc_diag_count(const Gradc *g) { return g->diags.count; }
 const char *gradc_diag_message(const Gradc *g, int i) { return g->diags.items[i].msg; }
 int gradc_diag_line(const Gradc *g, int i) { return g->diags.items[i].span.line; }
 int gradc_diag_col(const Gradc *g, int i) { return g->diags.items[i].span.col; }
+const char *gradc_diag_hint(const Gradc *g, int i) { return g->diags.items[i].hint; }
+const char *gradc_diag_file(const Gradc *g, int i) { return g->diags.items[i].file; }
 
 const char *gradc_diag_render(Gradc *g) {
   buf_free(&g->rendered);

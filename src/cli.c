@@ -268,6 +268,32 @@ int given_values(Gradc *g, const Opts *o) {
   return bad;
 }
 
+/* Commands that need no values (emit, dot, diff) still check the names of
+ * NAME=VALUE words, with eval's wording and exit code: a name that is no
+ * variable or dimension of the file is an error, not ignored. */
+int check_assign_names(Gradc *g, const Opts *o) {
+  int bad = 0;
+  for (int a = 0; a < o->nassign; a++) {
+    char *eq = strchr(o->assign[a], '=');
+    *eq = 0;
+    const char *name = o->assign[a];
+    int known = gradc_var_index(g, name) >= 0;
+    for (int d = 0; d < gradc_dim_count(g) && !known; d++)
+      known = !strcmp(gradc_dim_name(g, d), name);
+    if (!known) {
+      const char *hint = gradc_var_suggest(g, name);
+      if (gradc_output_index(g, name) >= 0)
+        fprintf(stderr, "gradc: error: '%s' is an output, not a variable: it cannot be given a value\n", name);
+      else
+        fprintf(stderr, "gradc: error: %s has no variable '%s'%s%s%s\n", o->file, name,
+                hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+      bad = 1;
+    }
+    *eq = '=';
+  }
+  return bad ? EXIT_INPUT : 0;
+}
+
 /* Command line > --inputs > defaults in the file; every missing value is
  * listed at once. */
 int gather_values(Gradc *g, const Opts *o, int random_scalars) {
@@ -489,7 +515,7 @@ int cmd_eval(Run *r) {
     if (root)
       put_result(outs, gradc_output_name(g, i), f, k);
     else
-      print_result(gradc_output_name(g, i), f, k);
+      print_result(output_label(g, r->o, i, 0), f, k);
   }
   if (root)
     json_print(root);
@@ -1300,6 +1326,18 @@ int cmd_train(Run *r) {
   }
   double lr = o->lr > 0 ? o->lr : opt == GRADC_ADAM ? 0.01 : 0.1;
   long steps = o->steps > 0 ? o->steps : 2000;
+  long rows = -1; /* the data rows that --batch samples: the first symbolic dimension of an input (train.c) */
+  for (int i = 0; i < gradc_var_count(g) && o->batch > 0 && rows < 0; i++) {
+    long sd[4];
+    if (!gradc_var_is_param(g, i) && gradc_var_shape(g, i, sd) > 0 && sd[0] < 0)
+      rows = gradc_dim_value(g, (int)~sd[0]);
+  }
+  if (o->batch > 0 && rows < 0) {
+    usage_error("train ", "--batch %ld: %s has no data rows to batch (no input has a symbolic "
+                "first dimension, as input X[N, 2] has); leave --batch out", o->batch, o->file);
+    return EXIT_USAGE;
+  }
+  int whole = o->batch <= 0 || o->batch >= rows; /* a batch of every row is the whole data */
   GradcTrainer *t = gradc_trainer_new(g, loss, opt, lr, o->batch, o->seed);
   GradcFn *fv = t ? gradc_fn_value(g) : NULL;
   double *m = calloc((size_t)no + 1, sizeof *m);
@@ -1316,13 +1354,15 @@ int cmd_train(Run *r) {
   sigaction(SIGINT, &sa, &old);
   if (!json) {
     printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
-           o->batch > 0 ? ", mini-batches of " : " on the whole data");
-    if (o->batch > 0)
+           !whole ? ", mini-batches of " : " on the whole data");
+    if (!whole)
       printf("%ld", o->batch);
+    else if (o->batch > 0)
+      printf(" (--batch %ld is not less than its %ld rows)", o->batch, rows);
     printf("\n");
   }
   int rc = 0, width = (int)snprintf(NULL, 0, "%ld", steps);
-  const char *saved = NULL; /* --json: the --save path once written */
+  const char *saved = NULL, *save_failed = NULL; /* --json: the --save path once written, or not */
   char why[1200] = "";
   if (metrics(g, fv, t, m) < 0) {
     rc = report(g);
@@ -1417,16 +1457,17 @@ out:
       rc = rc ? rc : EXIT_INPUT;
     } else if (save_params(g, o->save) < 0) {
       rc = rc ? rc : EXIT_INPUT;
+      save_failed = o->save;
     } else if (!json) {
       printf("saved the params to %s\n", o->save);
     } else {
       saved = o->save;
     }
   }
-  if (json && (rc == 0 || rc == EXIT_NONFINITE)) { /* the summary, at the params kept */
+  if (json && (rc == 0 || rc == EXIT_NONFINITE || save_failed)) { /* the summary, at the params kept */
     TrainSummary sum = {loss, oname, lr, o->batch, gradc_trainer_steps(t),
                         why[0] ? "nonfinite" : interrupted ? "interrupted" : "done", why[0] ? why : NULL,
-                        metrics(g, fv, t, m) == 0 ? m : NULL, saved};
+                        metrics(g, fv, t, m) == 0 ? m : NULL, saved, save_failed};
     train_json_summary(g, &sum);
   }
   sigaction(SIGINT, &old, NULL);
@@ -1534,15 +1575,26 @@ static int is_assign(const char *w) {
   return 1;
 }
 
-/* Options that take a value, as "--opt VALUE" or "--opt=VALUE". */
+/* Options that take a value, as "--opt VALUE" or "--opt=VALUE". Each has
+ * one value: given twice, it is a usage error (not the last one silently). */
 static const char *take(int argc, char **argv, int *i, const char *name, const char *cmd, int *bad) {
+  static const char *given[64];
+  static int ngiven;
   size_t n = strlen(name);
   if (strncmp(argv[*i], name, n))
     return NULL;
+  if (argv[*i][n] && argv[*i][n] != '=')
+    return NULL;
+  for (int k = 0; k < ngiven; k++)
+    if (!strcmp(given[k], name)) {
+      usage_error(cmd, "%s is given twice: it takes one value", name);
+      *bad = 1;
+      return NULL;
+    }
+  if (ngiven < 64)
+    given[ngiven++] = name;
   if (argv[*i][n] == '=')
     return argv[*i] + n + 1;
-  if (argv[*i][n])
-    return NULL;
   if (*i + 1 >= argc) {
     usage_error(cmd, "%s needs a value", name);
     *bad = 1;
@@ -1857,7 +1909,10 @@ static int cli_main(int argc, char **argv) {
     goto out;
   }
   Run r = {.g = g, .o = &o, .nv = gradc_var_count(g)};
-  if (!strcmp(o.cmd, "emit")) {
+  if ((!strcmp(o.cmd, "emit") || !strcmp(o.cmd, "dot") || !strcmp(o.cmd, "diff")) &&
+      (rc = check_assign_names(g, &o)) != 0) {
+    ;
+  } else if (!strcmp(o.cmd, "emit")) {
     rc = cmd_emit(&r);
   } else if (!strcmp(o.cmd, "dot")) {
     rc = cmd_dot(&r);

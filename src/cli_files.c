@@ -84,11 +84,22 @@ static int writable(const char *path) {
   const char *target = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && realpath(path, real) ? real : path;
   const char *slash = strrchr(target, '/');
   char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + 1 : 1, slash ? target : ".");
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + 1 : 2, slash ? target : "./");
   if (access(dir, W_OK | X_OK) != 0) {
     fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
     return 0;
   }
+  /* access() says yes to root on a read-only file system or in /proc: the
+   * temporary file that write_atomic makes there is the real test */
+  char probe[PATH_MAX + 32];
+  snprintf(probe, sizeof probe, "%s.gradc-probe-XXXXXX", dir);
+  int fd = mkstemp(probe);
+  if (fd < 0) {
+    fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
+    return 0;
+  }
+  close(fd);
+  unlink(probe);
   return 1;
 }
 
@@ -100,6 +111,10 @@ int check_outputs(Gradc *g, const Opts *o) {
   for (int k = 0; k < 3; k++) {
     if (!path[k])
       continue;
+    if (!*path[k]) {
+      usage_error(sp, "%s needs a file name, not ''", opt[k]);
+      return EXIT_USAGE;
+    }
     int owned;
     const char *in = clash(g, o, path[k], &owned);
     if (in) {

@@ -2401,7 +2401,10 @@ GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text) {
   }
   Dag *d = prog->dag;
   uint32_t n0 = d->count, n;
+  int plain = d->plain_prod;
+  d->plain_prod = 1; /* the same numbers, written as the reader would write them */
   NodeId *adj = ad_reverse(d, prog->outs[out].node, NO_NODE, &n);
+  d->plain_prod = plain;
   if (!adj)
     return GRADC_ERR_NOMEM;
   NodeId root = adj[prog->vars[var].node];

@@ -766,6 +766,8 @@ static void reduce_loop(Emit *e, NodeId n) {
   OpKind op = (OpKind)nd->op;
   if (op == OP_MAXR || op == OP_AMAX || op == OP_ARGMAX)
     e->used_op[OP_MAX] = 1;
+  if (op == OP_PROD) /* frexp, ldexp, fabs */
+    e->used_op[OP_PROD] = 1;
   int all = axis < 0;
   if (op == OP_SUM && !all && axis < sx->rank - 1) {
     /* a sum over a leading axis walks the operand in memory order and adds
@@ -804,8 +806,15 @@ static void reduce_loop(Emit *e, NodeId n) {
     }
   }
   indent(e);
+  /* prod: the running product as g_acc 2^g_e, so that it overflows or
+   * underflows only if the result does (prod([1e200, 1e200, 1e-200,
+   * 1e-200]) is 1, not inf); the same bits as the plain product otherwise */
   buf_puts(b, op == OP_ARGMAX ? "double g_acc = 0.0, g_best = 0.0;\n"
                                : op == OP_PROD ? "double g_acc = 1.0;\n" : "double g_acc = 0.0;\n");
+  if (op == OP_PROD) {
+    indent(e);
+    buf_puts(b, "long g_e = 0;\n");
+  }
   int nested = !all || needs_nest(e, x, xs, 1) || needs_nest(e, x, xs, 0);
   e->loop_shape = xs;
   e->loop_nested = nested;
@@ -837,7 +846,23 @@ static void reduce_loop(Emit *e, NodeId n) {
   if (op == OP_SUM) {
     buf_puts(b, "g_acc += g_v;\n");
   } else if (op == OP_PROD) {
-    buf_puts(b, "g_acc *= g_v;\n");
+    buf_puts(b, "{\n");
+    indent(e);
+    buf_puts(b, "  int g_k;\n");
+    indent(e);
+    buf_puts(b, "  g_acc *= frexp(g_v, &g_k);\n");
+    indent(e);
+    buf_puts(b, "  g_e += g_k;\n");
+    indent(e);
+    buf_puts(b, "  if (fabs(g_acc) < 1e-150) {\n");
+    indent(e);
+    buf_puts(b, "    g_acc = frexp(g_acc, &g_k);\n");
+    indent(e);
+    buf_puts(b, "    g_e += g_k;\n");
+    indent(e);
+    buf_puts(b, "  }\n");
+    indent(e);
+    buf_puts(b, "}\n");
   } else {
     /* the first element starts it; NaN wins (g_max) */
     const char *first = all ? "g_o == 0" : NULL;
@@ -856,6 +881,10 @@ static void reduce_loop(Emit *e, NodeId n) {
     }
   }
   close_loops(e, inner);
+  if (op == OP_PROD) {
+    indent(e);
+    buf_puts(b, "g_acc = ldexp(g_acc, (int)(g_e < -100000 ? -100000 : g_e > 100000 ? 100000 : g_e));\n");
+  }
   indent(e);
   if (!is_tensor(e, n)) {
     buf_printf(b, "t[%d] = g_acc;\n", e->slot[n]);
@@ -1316,6 +1345,11 @@ static void gather_loop(Emit *e, NodeId n) {
     e->indent++;
     indent(e);
     buf_puts(b, "double g_acc = 0.0;\n");
+    if (nd->op == OP_LINSCAN) { /* h = g_acc 2^g_e: see below */
+      indent(e);
+      buf_puts(b, "long g_e = 0;\n");
+      e->used_op[OP_PROD] = 1; /* frexp, ldexp */
+    }
     open_loop(e, "g_q", s->dim[axis]);
     indent(e);
     buf_puts(b, "long g_f = (g_a*");
@@ -1331,11 +1365,45 @@ static void gather_loop(Emit *e, NodeId n) {
     buf_puts(b, " + g_c;\n");
     indent(e);
     if (nd->op == OP_LINSCAN) {
-      buf_puts(b, "g_acc = ");
+      /* h kept as g_acc 2^g_e, so that it overflows or underflows only
+       * where h itself does (cumprod([1e200, 1e200, 1e-200]) ends in 1e200,
+       * not inf); a h and b are added at their common exponent, which
+       * gives the bits of the plain a*h + b whenever that stays normal */
+      static const char *const step[] = {
+          "{\n",
+          "  int g_k, g_bk;\n",
+          "  double g_t = g_la*g_acc;\n",
+          "  if (g_lb != 0.0 && g_lb - g_lb == 0.0 && g_t != 0.0 && g_t - g_t == 0.0) {\n",
+          "    double g_tm = frexp(g_t, &g_k), g_bm = frexp(g_lb, &g_bk);\n",
+          "    long g_te = g_e + g_k, g_m = g_te > g_bk ? g_te : g_bk;\n",
+          "    g_acc = ldexp(g_tm, (int)(g_te - g_m < -2000 ? -2000 : g_te - g_m)) +\n",
+          "            ldexp(g_bm, (int)(g_bk - g_m < -2000 ? -2000 : g_bk - g_m));\n",
+          "    g_e = g_m;\n",
+          "  } else if (g_t == 0.0) { /* 0 + b: b, or the sign rules of zeros */\n",
+          "    g_acc = g_t + g_lb;\n",
+          "    g_e = 0;\n",
+          "  } else {\n",
+          "    g_acc = g_t + ldexp(g_lb, (int)(g_e > 2000 ? -2000 : g_e < -2000 ? 2000 : -g_e));\n",
+          "  }\n",
+          "  if (g_acc != 0.0 && g_acc - g_acc == 0.0) {\n",
+          "    g_acc = frexp(g_acc, &g_k);\n",
+          "    g_e += g_k;\n",
+          "  }\n",
+          "}\n"};
+      buf_puts(b, "double g_la = ");
       operand_at(e, x, "g_f");
-      buf_puts(b, "*g_acc + ");
+      buf_puts(b, ", g_lb = ");
       operand_at(e, nd->arg[1], "g_f");
       buf_puts(b, ";\n");
+      for (size_t k = 0; k < sizeof step / sizeof *step; k++) {
+        indent(e);
+        buf_puts(b, step[k]);
+      }
+      indent(e);
+      buf_printf(b, "g_b%d[g_f] = ldexp(g_acc, (int)(g_e < -100000 ? -100000 : g_e > 100000 ? 100000 : g_e));\n",
+                 e->slot[n]);
+      close_loops(e, 3);
+      return;
     } else {
       buf_puts(b, "g_acc += ");
       ptr(e, x);
@@ -1772,6 +1840,25 @@ static void split_calls(Emit *e, const EmitFn *fn, Buf *b, int parts) {
   }
 }
 
+/* A negative symbolic dimension (or no dims array in the array ABI) is a
+ * bad argument: -2, the code of the sparse functions for sizes they do not
+ * take, not -1 (out of memory, which malloc of a negative size would give)
+ * nor 0 (loops that never run). Not in the JIT's kernels: gradc checks. */
+static void negative_dims(Emit *e, const EmitFn *fn, Buf *b) {
+  if (fn->ndims == 0 || (e->kernel && !e->internal))
+    return;
+  Buf *save = e->out;
+  e->out = b;
+  buf_puts(b, e->kernel ? "  if (!d || " : "  if (");
+  for (int k = 0; k < fn->ndims; k++) {
+    buf_puts(b, k ? " || " : "");
+    dim(e, ~(int64_t)k);
+    buf_puts(b, " < 0");
+  }
+  buf_puts(b, ")\n    return -2;\n");
+  e->out = save;
+}
+
 static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) {
   e->fn = fn;
   e->checks = 0;
@@ -1785,6 +1872,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     const char *st = e->internal ? "static " : "";
     buf_printf(b, "%slong %s_work(const long *d);\n%slong %s_work(const long *d) {\n  (void)d;\n",
                st, fn->name, st, fn->name);
+    e->fn = fn;
+    negative_dims(e, fn, b);
     derived_dims(e, b);
     buf_puts(b, "  return ");
     Buf *save = e->out;
@@ -1799,6 +1888,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     buf_printf(b, "%s) {\n", fn->ndims ? "" : "void");
     for (int k = 0; k < fn->ndims; k++) /* a size need not use every dimension */
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
+    e->fn = fn;
+    negative_dims(e, fn, b);
     derived_dims(e, b);
     buf_puts(b, "  return ");
     Buf *save = e->out;
@@ -1816,6 +1907,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   buf_puts(b, " {\n");
   e->out = b;
   e->indent = 1;
+  negative_dims(e, fn, b);
   derived_dims(e, b);
   entry_checks(e, b, count);
   int slots_heap = nslots > STACK_SLOTS;
@@ -1985,7 +2077,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
                                 OP_ERF, OP_LOG1P, OP_EXPM1};
   int need_exp = u[OP_EXP] | u[OP_SIGMOID] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
   int need_log1p = u[OP_LOG1P] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
-  int need_fabs = u[OP_ABS] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
+  int need_fabs = u[OP_ABS] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP] | u[OP_PROD];
   for (size_t i = 0; i < sizeof libm / sizeof *libm; i++) {
     OpKind op = libm[i];
     int used = u[op];
@@ -1998,6 +2090,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     buf_puts(out, "double fabs(double);\n");
   if (u[OP_POW])
     buf_puts(out, "double pow(double, double);\n");
+  if (u[OP_PROD]) /* the product's binary exponent kept apart (reduce_loop) */
+    buf_puts(out, "double frexp(double, int *);\ndouble ldexp(double, int);\n");
   if (u[OP_FLOOR])
     buf_puts(out, "double floor(double);\n");
   if (u[OP_CEIL])
@@ -2069,7 +2163,11 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
       }
       if (work[f])
         buf_printf(header, " *   work         %s_work(...) doubles, or NULL to allocate\n", fn->name);
-      buf_puts(header, " * Returns 0, -1 if out of memory, or k > 0 if runtime check k failed. */\n");
+      if (!fn->ndims)
+        buf_puts(header, " * Returns 0, -1 if out of memory, or k > 0 if runtime check k failed. */\n");
+      else
+        buf_printf(header, " * Returns 0, -1 if out of memory, -2 if a dimension is negative%s, or k > 0\n"
+                   " * if runtime check k failed. */\n", work[f] ? " (as _work does\n * then)" : "");
       if (work[f]) {
         buf_printf(header, "long %s_work(", fn->name);
         for (int k = 0; k < fn->ndims; k++)

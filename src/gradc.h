@@ -67,6 +67,9 @@ int gradc_diag_count(const Gradc *g);
 const char *gradc_diag_message(const Gradc *g, int i);  /* the bare message */
 int gradc_diag_line(const Gradc *g, int i);             /* 1-based, 0 if none */
 int gradc_diag_col(const Gradc *g, int i);
+const char *gradc_diag_hint(const Gradc *g, int i);  /* "did you mean 'w'?" or NULL */
+/* The file the place is in when it is not the program's (a data file), or NULL. */
+const char *gradc_diag_file(const Gradc *g, int i);
 /* All diagnostics formatted; the string is owned by g, valid until the
  * next call on g. */
 const char *gradc_diag_render(Gradc *g);

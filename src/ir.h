@@ -218,6 +218,8 @@ typedef struct Dag {
   uint32_t max_nodes; /* limit; 0 = default */
   char err[256];      /* why the last constructor returned NO_NODE (shapes) */
   const char *const *dimnames; /* symbolic dimension names, for messages */
+  int plain_prod;     /* ad.c: prod's partials as plain running products, not rescaled
+                         (gradc_diff_text shows them so) */
 } Dag;
 
 /* Node.flags: the value may be infinite or NaN although every variable is

@@ -29,6 +29,9 @@ typedef struct Stmt {
   char *name;      /* the name it defines or declares first, or NULL */
   char *origin;    /* "repl" or a file name */
   int line;        /* its first line there */
+  int col;         /* where it starts in its first line there (0: at the start) */
+  int prefix;      /* characters the REPL put before it ("f = " of a bare expression in a file) */
+  char *src;       /* the lines it spans there as written (comments and all), or NULL: text */
 } Stmt;
 
 typedef struct Cached {
@@ -201,6 +204,16 @@ static void str_add(Str *b, const char *t) {
   b->len += n;
 }
 
+/* An output statement as a definition: "output L = ..." -> "       L = ...",
+ * blanks where the keyword was, so that every column stays where it was. */
+static void str_add_plain(Str *b, const char *t) {
+  const char *kw = skip_space(t);
+  for (; t < kw; t++)
+    str_add(b, *t == '\t' ? "\t" : " ");
+  str_add(b, "      "); /* as long as "output" */
+  str_add(b, kw + 6);
+}
+
 /* The text of statement i in a program: use[i] when the program is made of
  * the statements a target needs (NULL: left out), else the statement's. */
 static const char *stmt_text(const Repl *r, char *const *use, int i) {
@@ -219,9 +232,10 @@ static char *program_of(Repl *r, char *const *use, int skip, const char *replace
     if (!t)
       continue;
     char *nm = NULL;
-    if (plain && i != skip && classify(t, &nm) == K_OUTPUT) /* output L = ... -> L = ... */
-      t = skip_space(skip_space(t) + 6);
-    str_add(&b, t);
+    if (plain && i != skip && classify(t, &nm) == K_OUTPUT)
+      str_add_plain(&b, t);
+    else
+      str_add(&b, t);
     str_add(&b, "\n");
     if (plain)
       free(nm);
@@ -238,6 +252,47 @@ static char *program(Repl *r, int skip, const char *replace, int plain, const ch
   return program_of(r, NULL, skip, replace, plain, extra);
 }
 
+/* An error at line `off` of statement st (whose text in the program was
+ * `text`), column col there: at its place where the statement was written,
+ * with that line as written. */
+static void print_error_in(const Stmt *st, const char *text, int off, int col, const char *msg) {
+  if (off == 0) {
+    col += st->col - st->prefix;
+    if (col <= st->col) /* in what the REPL put before it: at its start */
+      col = st->col + 1;
+  }
+  if (col < 1)
+    col = 1;
+  const char *s = st->src ? st->src : text;
+  for (int k = 0; k < off && strchr(s, '\n'); k++)
+    s = strchr(s, '\n') + 1;
+  fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", st->origin, st->line + off, col, msg,
+          (int)strcspn(s, "\n"), s, col - 1, "");
+}
+
+/* Diagnostic i's message with its hint, as gradc_diag_render writes it (a
+ * copy); and a place in another file (the data), printed there: 1. */
+static char *diag_msg(const Gradc *g, int i) {
+  const char *h = gradc_diag_hint(g, i);
+  return fmt("%s%s%s%s", gradc_diag_message(g, i), h ? " (" : "", h ? h : "", h ? ")" : "");
+}
+
+static int diag_elsewhere(const Gradc *g, int i) {
+  const char *file = gradc_diag_file(g, i);
+  if (!file)
+    return 0;
+  char *m = diag_msg(g, i);
+  int line = gradc_diag_line(g, i), col = gradc_diag_col(g, i);
+  if (col > 0)
+    fprintf(stderr, "%s:%d:%d: error: %s\n", file, line, col, m);
+  else if (line > 0)
+    fprintf(stderr, "%s:%d: error: %s\n", file, line, m);
+  else
+    fprintf(stderr, "%s: error: %s\n", file, m);
+  free(m);
+  return 1;
+}
+
 /* Print a context's diagnostics at their places in the session's inputs
  * (the program made by program_of with the same use and skip). */
 static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typed, int skip,
@@ -246,9 +301,13 @@ static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typ
     int line = gradc_diag_line(g, i), col = gradc_diag_col(g, i);
     if (!strncmp(gradc_diag_message(g, i), "no value for ", 13))
       continue; /* set_values says it in the REPL's words */
+    if (diag_elsewhere(g, i))
+      continue;
+    char *msg = diag_msg(g, i);
     /* which statement holds that line of the program text? */
     int at = 1;
     const char *text = NULL, *origin = "repl";
+    const Stmt *st = NULL; /* the session's statement it is in */
     int first = 0;
     for (int k = 0; k <= r->n && line > 0; k++) {
       const char *t = k == r->n ? typed : (k == skip ? typed : stmt_text(r, use, k));
@@ -261,15 +320,22 @@ static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typ
         text = t;
         origin = k == r->n || k == skip ? torigin : r->st[k].origin;
         first = k == r->n || k == skip ? tline : r->st[k].line;
+        st = k == r->n || k == skip ? NULL : &r->st[k];
         break;
       }
       at += nl;
     }
     if (!text || line <= 0) {
-      fprintf(stderr, "repl: error: %s\n", gradc_diag_message(g, i));
+      fprintf(stderr, "repl: error: %s\n", msg);
+      free(msg);
       continue;
     }
     int off = line - at;
+    if (st) {
+      print_error_in(st, text, off, col, msg);
+      free(msg);
+      continue;
+    }
     const char *s = text;
     for (int k = 0; k < off && strchr(s, '\n'); k++)
       s = strchr(s, '\n') + 1;
@@ -283,8 +349,9 @@ static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typ
     if (col < 1)
       col = 1;
     int len = (int)strcspn(s, "\n");
-    fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", origin, first + off, col,
-            gradc_diag_message(g, i), len, s, col > 1 ? col - 1 : 0, "");
+    fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", origin, first + off, col, msg, len, s,
+            col > 1 ? col - 1 : 0, "");
+    free(msg);
   }
 }
 
@@ -850,13 +917,14 @@ static int cmd_time(Repl *r, const char *expr) {
   return 0;
 }
 
-static void add_stmt(Repl *r, int at, const char *text, const char *origin, int line) {
+static void add_stmt(Repl *r, int at, const Stmt *from) {
   char *nm;
-  classify(text, &nm);
+  classify(from->text, &nm);
   if (at < r->n) {
     free(r->st[at].text);
     free(r->st[at].name);
     free(r->st[at].origin);
+    free(r->st[at].src);
   } else {
     if (r->n == r->cap) {
       r->cap = r->cap ? 2 * r->cap : 16;
@@ -866,7 +934,8 @@ static void add_stmt(Repl *r, int at, const char *text, const char *origin, int 
     }
     at = r->n++;
   }
-  r->st[at] = (Stmt){xstrdup(text), nm, xstrdup(origin), line};
+  r->st[at] = (Stmt){xstrdup(from->text), nm, xstrdup(from->origin), from->line, from->col,
+                     from->prefix, from->src ? xstrdup(from->src) : NULL};
 }
 
 /* ---- `_`, and commands that Ctrl-C interrupts ---------------------------------------- */
@@ -1035,7 +1104,7 @@ static int interruptible(Repl *r, Command fn, void *arg) {
     close(fd[1]);
     interrupted = 0;
     fputs("KeyboardInterrupt\n", stderr);
-    return 1;
+    return 0; /* stopped by the user: not a failure of the session */
   }
   pid_t pid = fork();
   if (pid < 0) {
@@ -1089,7 +1158,7 @@ static int interruptible(Repl *r, Command fn, void *arg) {
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) {
     fflush(stdout);
     fputs("\nKeyboardInterrupt\n", stderr);
-    rc = 1;
+    rc = 0; /* stopped by the user: not a failure (the session's exit status stays 0) */
   } else {
     rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     int rank;
@@ -1114,8 +1183,13 @@ static int evaluate(Repl *r, void *arg) {
   if (!g)
     return 1;
   Opts o = *r->o;
+  const char *end;
+  char *nm = name_at((const char *)arg, &end);
+  if (nm && !*skip_space(end) && strcmp(nm, shown) && gradc_var_index(g, nm) >= 0)
+    o.expr = nm; /* a variable: its own name, not f */
   Run run = {g, &o, gradc_var_count(g)};
   int rc = cmd_eval(&run);
+  free(nm);
   GradcFn *fv = rc == 0 ? gradc_fn_value(g) : NULL;
   long dims[4];
   if (fv && gradc_fn_res_data(fv, 0)) {
@@ -1241,7 +1315,7 @@ static int statement(Repl *r, const char *text, const char *origin, int line) {
     return 1;
   }
   gradc_free(g);
-  add_stmt(r, at, text, origin, line);
+  add_stmt(r, at, &(Stmt){(char *)text, NULL, (char *)origin, line, 0, 0, NULL});
   return 0;
 }
 
@@ -1308,7 +1382,7 @@ static int load(Repl *r, const char *path) {
     free(data);
     return 1;
   }
-  char *line = NULL, *acc = NULL;
+  char *line = NULL, *acc = NULL, *raw = NULL;
   size_t linecap = 0;
   int lineno = 0, first = 0;
   Stmt *add = NULL;
@@ -1316,37 +1390,73 @@ static int load(Repl *r, const char *path) {
   while (getline(&line, &linecap, f) >= 0) {
     lineno++;
     line[strcspn(line, "\r\n")] = 0;
-    char *joined = acc ? fmt("%s\n%s", acc, line) : xstrdup(line);
+    char *joined = raw ? fmt("%s\n%s", raw, line) : xstrdup(line);
+    free(raw);
+    raw = joined;
+    line[strcspn(line, "#")] = 0; /* a comment ends at the end of its line */
+    joined = acc ? fmt("%s\n%s", acc, line) : xstrdup(line);
     free(acc);
     acc = joined;
     if (!first)
       first = lineno;
     if (continues(acc))
       continue;
-    const char *s = skip_space(acc);
-    if (*s && *s != '#') { /* statements end at ';' too */
-      char *copy = xstrdup(acc), *save, *part;
-      for (part = strtok_r(copy, ";", &save); part; part = strtok_r(NULL, ";", &save)) {
-        char *hash = strchr(part, '#');
-        if (hash)
-          *hash = 0;
-        if (!*skip_space(part))
-          continue;
-        add = realloc(add, ((size_t)nadd + 1) * sizeof *add);
-        if (!add)
-          exit(EXIT_INPUT);
-        char *nm;
-        Kind k = classify(part, &nm);
-        free(nm);
-        part = k == K_EXPR ? fmt("f = %s", skip_space(part)) : rebase(part, path); /* as in a file */
-        add[nadd++] = (Stmt){part, NULL, xstrdup(path), first};
+    /* statements end at ';' too; each keeps where it starts in the file
+     * (line, column) and the lines it spans as written, for its errors */
+    for (const char *part = acc; *part;) {
+      size_t n = strcspn(part, ";");
+      const char *p0 = part, *e = part + n;
+      part = *e ? e + 1 : e;
+      while (p0 < e && strchr(" \t\n", *p0))
+        p0++;
+      if (p0 == e)
+        continue;
+      int ln = 0; /* p0's line within acc, and where that line starts */
+      const char *bol = acc;
+      for (const char *c = acc; c < p0; c++)
+        if (*c == '\n') {
+          ln++;
+          bol = c + 1;
+        }
+      int nl = 0;
+      for (const char *c = p0; c < e; c++)
+        nl += *c == '\n';
+      const char *rs = raw; /* the same lines of raw */
+      for (int k = 0; k < ln && strchr(rs, '\n'); k++)
+        rs = strchr(rs, '\n') + 1;
+      const char *re = rs;
+      for (int q = 0;; q++) {
+        re += strcspn(re, "\n");
+        if (q == nl || !*re)
+          break;
+        re++;
       }
-      free(copy);
+      add = realloc(add, ((size_t)nadd + 1) * sizeof *add);
+      if (!add)
+        exit(EXIT_INPUT);
+      char *text = fmt("%.*s", (int)(e - p0), p0), *nm;
+      Kind k = classify(text, &nm);
+      free(nm);
+      int col = (int)(p0 - bol), prefix = 0;
+      if (k == K_EXPR) { /* as in a file: a bare expression is the output f */
+        char *t = fmt("f = %s", text);
+        free(text);
+        text = t;
+        prefix = 4;
+      } else {
+        char *t = rebase(text, path);
+        free(text);
+        text = t;
+      }
+      add[nadd++] = (Stmt){text, NULL, xstrdup(path), first + ln, col, prefix,
+                           fmt("%.*s", (int)(re - rs), rs)};
     }
     free(acc);
-    acc = NULL;
+    free(raw);
+    acc = raw = NULL;
     first = 0;
   }
+  free(raw);
   free(line);
   free(acc);
   fclose(f);
@@ -1390,9 +1500,10 @@ static int load(Repl *r, const char *path) {
     char *nm;
     const char *t = piece[q];
     if (classify(t, &nm) == K_OUTPUT) /* output L = ... -> L = ..., as program() does */
-      t = skip_space(skip_space(t) + 6);
+      str_add_plain(&all, t);
+    else
+      str_add(&all, t);
     free(nm);
-    str_add(&all, t);
     str_add(&all, "\n");
   }
   str_add(&all, "output _repl_ = 0");
@@ -1409,25 +1520,24 @@ static int load(Repl *r, const char *path) {
           break;
         at += nl;
       }
-      if (l < 1 || q >= npiece) {
-        fprintf(stderr, "%s: error: %s\n", path, gradc_diag_message(g, i));
+      if (diag_elsewhere(g, i))
         continue;
-      }
-      const char *s = piece[q];
-      for (int n = 0; n < l - at && strchr(s, '\n'); n++)
-        s = strchr(s, '\n') + 1;
-      int col = gradc_diag_col(g, i) > 0 ? gradc_diag_col(g, i) : 1;
-      const Stmt *st = from[q] < 0 ? &add[-1 - from[q]] : &r->st[from[q]];
-      fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", st->origin, st->line + (l - at), col,
-              gradc_diag_message(g, i), (int)strcspn(s, "\n"), s, col > 1 ? col - 1 : 0, "");
+      char *msg = diag_msg(g, i);
+      if (l < 1 || q >= npiece)
+        fprintf(stderr, "%s: error: %s\n", path, msg);
+      else
+        print_error_in(from[q] < 0 ? &add[-1 - from[q]] : &r->st[from[q]], piece[q], l - at,
+                       gradc_diag_col(g, i), msg);
+      free(msg);
     }
   gradc_free(g);
   free(all.s);
   for (int k = 0; k < nadd; k++) {
     if (!bad)
-      add_stmt(r, slot[k] >= 0 ? slot[k] : r->n, add[k].text, add[k].origin, add[k].line);
+      add_stmt(r, slot[k] >= 0 ? slot[k] : r->n, &add[k]);
     free(add[k].text);
     free(add[k].origin);
+    free(add[k].src);
   }
   free(slot);
   free(piece);
@@ -1460,6 +1570,15 @@ static int split_words(char *s, char **words, int max) {
 /* :set NAME=VALUE... (and NAME = VALUE): each name must be a variable of
  * the session, and the value one that it can take; a later value of a
  * name replaces the earlier one. */
+/* Did NAME = NUMBER give the free variable nm its value (r->set has it)? */
+static int given_free(const Repl *r, const char *nm) {
+  size_t n = strlen(nm);
+  for (int i = 0; i < r->nset; i++)
+    if (!strncmp(r->set[i], nm, n) && r->set[i][n] == '=')
+      return 1;
+  return 0;
+}
+
 static int set_words(Repl *r, char **words, int nw) {
   char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
   int ok, bad = 0;
@@ -1483,9 +1602,17 @@ static int set_words(Repl *r, char **words, int nw) {
         defined = k == K_FUNC ? 2 : 1;
       free(nm);
     }
+    double x;
     if (defined) {
       fprintf(stderr, "repl: error: '%s' is %s in the session; :set gives values to variables\n", w,
               defined == 2 ? "a function" : "defined");
+    } else if (gradc_var_index(g, w) < 0 && given_free(r, w)) {
+      /* a free variable that w = 2 gave a value, which no statement uses yet */
+      if (parse_number(eq + 1, &x)) {
+        *eq = '=';
+        continue;
+      }
+      fprintf(stderr, "repl: error: '%s' is a free variable, a scalar: :set %s=NUMBER\n", w, w);
     } else if (gradc_var_index(g, w) < 0) {
       const char *hint = gradc_var_suggest(g, w);
       fprintf(stderr, "repl: error: the session has no variable '%s'%s%s%s\n", w,
@@ -1533,6 +1660,11 @@ static int command(Repl *r, char *line) {
   if (*args)
     *args++ = 0;
   args = (char *)skip_space(args);
+  /* the arguments end at a comment; a ';' or blanks after them are not part
+   * of them (nor of the label of an expression) */
+  args[strcspn(args, "#")] = 0;
+  for (size_t n = strlen(args); n && strchr(" \t\r;", args[n - 1]); n--)
+    args[n - 1] = 0;
   const char *cmd = line;
   int known = !strcmp(cmd, ":q");
   for (int i = 0; commands[i]; i++)
@@ -2135,6 +2267,7 @@ int repl_main(const Opts *o) {
     free(r.st[i].text);
     free(r.st[i].name);
     free(r.st[i].origin);
+    free(r.st[i].src);
   }
   free(r.st);
   for (int i = 0; i < r.nset; i++)

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "parallel.h"
@@ -222,12 +223,20 @@ typedef struct Csv {
   int failed;
   long seen, lo, hi;     /* data rows so far; keep rows lo..hi-1 (MPI: this process's share) */
   int count_only;
+  int nbare;             /* cells of the current row empty and unquoted (one: an empty line) */
 } Csv;
 
 static void on_cell(void *s, size_t len, void *ctx) {
   Csv *c = ctx;
   if (c->failed)
     return;
+  if (s && memchr(s, 0, len)) { /* a C string would end there: the rest would be lost */
+    diag_file(&c->g->diags, c->path, (int)c->row + 1, c->ncells + 1, "a NUL byte in a cell (this is not a text file)");
+    c->failed = 1;
+    return;
+  }
+  if (!s) /* CSV_EMPTY_IS_NULL: empty and unquoted; "" is quoted, an empty cell of its own */
+    c->nbare++;
   if (c->ncells == c->capcells) {
     int cap = c->capcells ? 2 * c->capcells : 16;
     char **n = realloc(c->cells, (size_t)cap * sizeof *n);
@@ -243,7 +252,8 @@ static void on_cell(void *s, size_t len, void *ctx) {
     c->failed = 1;
     return;
   }
-  memcpy(v, s, len);
+  if (s)
+    memcpy(v, s, len);
   v[len] = 0;
   c->cells[c->ncells++] = v;
 }
@@ -253,6 +263,22 @@ static void on_cell(void *s, size_t len, void *ctx) {
  * CSV data alike; the words inf, Infinity and NaN stand for themselves. */
 static int too_large(const char *text, double x) { return isinf(x) && !strpbrk(text, "iI"); }
 
+/* Whether s..end, which strtod read, is a number as the language writes
+ * them (SPEC 1.1: 3, 3., .5, 2.5e-3, 1E6, with a sign) or one of the words
+ * inf, infinity, nan: not hexadecimal (0x10, 0x1p3) nor nan(...). */
+static int decimal_text(const char *s, const char *end) {
+  if (s < end && (*s == '+' || *s == '-'))
+    s++;
+  size_t n = (size_t)(end - s);
+  if ((n == 3 && (!strncasecmp(s, "inf", 3) || !strncasecmp(s, "nan", 3))) ||
+      (n == 8 && !strncasecmp(s, "infinity", 8)))
+    return 1;
+  for (; s < end; s++)
+    if (!strchr("0123456789.eE+-", *s))
+      return 0;
+  return 1;
+}
+
 static int number(const char *s, double *x) {
   char *end;
   while (*s == ' ' || *s == '\t')
@@ -260,9 +286,22 @@ static int number(const char *s, double *x) {
   if (!*s)
     return 0;
   *x = strtod(s, &end);
+  if (!decimal_text(s, end))
+    return 0;
   while (*end == ' ' || *end == '\t' || *end == '\r')
     end++;
   return *end == 0;
+}
+
+/* Whether strtod reads all of s (blanks around it aside): a number, or
+ * what looks like one (0x10, nan), which as data is an error, not a header. */
+static int looks_numeric(const char *s) {
+  char *end;
+  s += strspn(s, " \t");
+  if (!*s)
+    return 0;
+  (void)strtod(s, &end);
+  return end != s && !end[strspn(end, " \t\r")];
 }
 
 /* Choose the columns once the first row is known. */
@@ -320,14 +359,13 @@ static void on_row(int ch, void *ctx) {
   c->row++;
   if (c->failed)
     goto done;
-  if (c->ncells == 1 && c->cells[0][0] == 0)
-    goto done; /* an empty line */
+  if (c->ncells == 1 && c->nbare == 1)
+    goto done; /* an empty line (a quoted "" is a cell, and empty) */
   if (c->row == 1 || (c->ncols == 0)) {
     c->ncols = c->ncells;
-    int header = 0;
-    double x;
+    int header = 0; /* a cell of text: not empty, and not even what strtod reads (0x10, nan) */
     for (int i = 0; i < c->ncells; i++)
-      header |= !number(c->cells[i], &x);
+      header |= *c->cells[i] && !looks_numeric(c->cells[i]);
     if (header) {
       c->header = 1;
       c->names = c->cells;
@@ -374,7 +412,7 @@ static void on_row(int ch, void *ctx) {
     if (!number(cell, &x) || !isfinite(x)) {
       diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
                 "the cell '%.40s'%s%s is not a %snumber", cell, c->header ? " in column " : "",
-                c->header ? c->names[c->pick[j]] : "", isinf(x) ? "finite " : "");
+                c->header ? c->names[c->pick[j]] : "", number(cell, &x) && isinf(x) ? "finite " : "");
       c->failed = 1;
       goto done;
     }
@@ -385,6 +423,7 @@ done:
   for (int i = 0; i < c->ncells; i++)
     free(c->cells[i]);
   c->ncells = 0;
+  c->nbare = 0;
 }
 
 /* Read PATH[:COLS] into a (rows, cols) matrix. */
@@ -411,7 +450,7 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
     return -1;
   }
   struct csv_parser p;
-  csv_init(&p, CSV_APPEND_NULL);
+  csv_init(&p, CSV_APPEND_NULL | CSV_EMPTY_IS_NULL);
   c = (Csv){.path = path, .cols = colspec, .g = g, .lo = lo, .hi = hi < 0 ? LONG_MAX : hi,
             .count_only = pass + 1 < passes};
   char buf[65536];
@@ -464,6 +503,10 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
   const Var *v = &g->prog.vars[var];
   char *end;
   double x = strtod(text, &end);
+  if (end != text && *end == 0 && !decimal_text(text, end)) {
+    ERROR(g, "%s=%s: not a number as the language writes them (decimal: 16, 1.5e3)", v->name, text);
+    return GRADC_ERR_INPUT;
+  }
   if (end != text && *end == 0) {
     /* the limits of a literal in a file (lexer.l): an overflowing number is
      * an error; the words inf, Infinity and NaN stand for themselves */

@@ -382,9 +382,37 @@ int main(int argc, char **argv) {
   rc = finish(&s3);
   if (getenv("PTY_SESSION_VERBOSE"))
     dump(&s3);
-  if (rc != 0 && rc != 1)
+  if (rc != 0) /* Ctrl-C is no error */
     die(&s3, "the third session exited with %d after Ctrl-D", rc);
   free(s3.buf);
+
+  /* ---- Ctrl-C of a command, then :quit: exit status 0 ---------------------------------- */
+  Session s4 = start(gradc, "the fourth session (Ctrl-C of a command, then :quit)");
+  expect(&s4, "gradc> ");
+  settle(&s4);
+  line(&s4, "param x[1000] = randn(1)", NULL);
+  line(&s4, "g = sum((x[:, None] * x[None, :])^2)", NULL);
+  type(&s4, ":check g\r");
+  t0 = now_ms();
+  while (now_ms() - t0 < 1000)
+    pump(&s4, 100);
+  type(&s4, CTRL_C);
+  expect(&s4, "KeyboardInterrupt");
+  expect(&s4, "gradc> ");
+  settle(&s4);
+  type(&s4, "w + ");
+  settle(&s4);
+  type(&s4, CTRL_C); /* and of a line being typed */
+  expect(&s4, "KeyboardInterrupt");
+  expect(&s4, "gradc> ");
+  settle(&s4);
+  type(&s4, ":quit\r");
+  rc = finish(&s4);
+  if (getenv("PTY_SESSION_VERBOSE"))
+    dump(&s4);
+  if (rc != 0)
+    die(&s4, "the fourth session exited with %d after Ctrl-C and :quit", rc);
+  free(s4.buf);
   cleanup();
   puts("ok pty_session");
   return 0;

@@ -575,6 +575,78 @@ expression_labels)
   same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
+load_error_columns)
+  # :load reports an error at the same FILE:LINE:COL, with the same line and
+  # hint, as gradc eval of the file: after "output" and blanks, after ';', in
+  # a bare expression (which the REPL names f), on the second line of a
+  # statement, after a comment that holds a ';', in a data file.
+  printf 'param w = 2\n   output   L =   w +   zz(1)\n' >"$tmp/e1.expr"
+  printf 'param w = 2\na = 1;   b = w + zz(1)\n' >"$tmp/e2.expr"
+  printf 'param w = 2\n  w + zz(1)\n' >"$tmp/e3.expr"
+  printf 'param w = 2\nL = (w +  # a comment; b\n   zz(1))\n' >"$tmp/e4.expr"
+  printf 'param w = 2\noutput L = ww + 1 # c\n' >"$tmp/e5.expr"
+  printf 'param w = 2\nx = 1 # a; b\noutput   K =  x * nosuch\n' >"$tmp/e6.expr"
+  printf 'a,b\n1,2\n' >"$tmp/d.csv"
+  printf 'input X[N, 2] = @d.csv:a,nosuch\noutput L = sum(X)\nL\n' >"$tmp/e7.expr"
+  for f in e1 e2 e3 e4 e5 e6 e7; do
+    "$gradc" eval "$tmp/$f.expr" >"$tmp/$f.want" 2>&1
+    grep -q ':[0-9]*:[0-9]*: error' "$tmp/$f.want" || fail "$f: gradc eval gave no error: $(cat "$tmp/$f.want")"
+    printf '%s\n' ":load $tmp/$f.expr" 'L' >"$tmp/$f.in"
+    [ $f = e7 ] || printf '%s\n' ":load $tmp/$f.expr" >"$tmp/$f.in"
+    session $f
+    expect_rc $f 1
+    same "$tmp/$f.want" "$tmp/$f.err" "stderr of :load $f.expr (want gradc eval's)"
+  done
+  # a comment does not end a statement left open, and a ';' in it is no
+  # statement: the file loads as gradc eval reads it
+  printf 'param w = 2\nL = (w +  # a comment; b\n   1)\nx = 1 # a; b\n' >"$tmp/ok.expr"
+  printf '%s\n' ":load $tmp/ok.expr" 'L + x' >"$tmp/ok.in"
+  session ok
+  expect_rc ok 0
+  empty "$tmp/ok.err" "stderr"
+  printf '%s\n' 'f = 4' >"$tmp/want"
+  same "$tmp/want" "$tmp/ok.out" "stdout"
+  ;;
+
+set_after_assign)
+  # SPEC 2.4: w = 2 gives a free variable its value as :set does, so :set
+  # then changes it (also before any statement uses it); a tensor is refused
+  # for that scalar; a bare variable's name labels its value (g = 3, not
+  # f = 3), a tensor's too; a bare expression is still f.
+  printf '%s\n' 'w = 2' ':set w=3' 'w' 'w + 1' ':set w=[1, 2]' 'y = 2*w' ':set w=5' 'y' 'g = 3' 'g' \
+    ':set g=4 w=1' 'g' 'y' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'w = 3' 'f = 4' 'y = 10' 'g = 3' 'g = 4' 'y = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' "repl: error: 'w' is a free variable, a scalar: :set w=NUMBER" >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  printf '%s\n' 'param v[2]' 'v = [1, 2]' 'v' ':set v=[3, 4]' 'v ' 'param s = 2' 's' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'v = [1, 2]' 'v = [3, 4]' 's = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
+labels_without_comment)
+  # A command's expression ends at a comment, and a ';' or blanks after it
+  # are not part of it: the labels are the same as without them.
+  for tail in '' ' # a comment' ';' ' ; ' '  # c; d'; do
+    printf '%s\n' 'w = 2' ":grad w^2$tail" ":jacobian [w, 2*w]$tail" ":hessian w^3$tail" ":jvp w^2 w=1$tail" \
+      ":hvp w^3 w=1$tail" ":check w^2$tail" ":diff w^2 wrt w$tail" ":trace w^2$tail" ":set w=3$tail" 'w' >"$tmp/x.in"
+    session x
+    expect_rc x 0
+    empty "$tmp/x.err" "stderr (tail '$tail')"
+    if [ -z "$tail" ]; then
+      cp "$tmp/x.out" "$tmp/plain.out"
+      grep -q '^d(w^2)/dw = 4$' "$tmp/x.out" || fail ":grad w^2: no d(w^2)/dw = 4: $(cat "$tmp/x.out")"
+    else
+      same "$tmp/plain.out" "$tmp/x.out" "stdout with '$tail' after each command"
+    fi
+  done
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2

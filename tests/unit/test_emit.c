@@ -679,3 +679,55 @@ Test(emit, the_adjoint_of_an_index_is_added_in_place) {
   gradc_free(g);
   ASSERT_NO_LEAKS();
 }
+
+/* ---- bad sizes ---------------------------------------------------------------- */
+
+/* A negative dimension is a bad argument: every function (with or without
+ * a workspace, allocating it or given one) and its _work return -2, the
+ * code of the sparse functions for sizes they do not take, not -1 (out of
+ * memory, what malloc of a negative size gave) nor 0 (loops that never
+ * run); the array ABI too, and for a NULL dims array. A good size gives 0
+ * and the value. */
+Test(emit, a_negative_dimension_returns_minus_two, .init = make_dir, .fini = remove_dir,
+     .timeout = 60) {
+  Gradc *g = compile_ok("param x[N]\ny = exp(x)\noutput p = sum(y*y) + prod(y)\noutput q = sum(x^2)\n");
+  emit_to(g, "neg");
+  gradc_set_emit_abi(g, GRADC_ABI_ARRAY);
+  emit_to(g, "nega");
+  gradc_free(g);
+  char *h = read_file("neg.h");
+  cr_expect(strstr(h, "-2 if a dimension is negative") != NULL, "%s", h);
+  free(h);
+  write_file("drv.c",
+             "#include <stdio.h>\n#include \"neg.h\"\n"
+             "int main(void) {\n"
+             "  double x[3] = {0.1, 0.2, 0.3}, v[3] = {1, 0, 0}, p, g[3], hv[3], w[1000], one;\n"
+             "  int bad = 0;\n"
+             "#define WANT(call, rc) do { long r_ = (call); if (r_ != (rc)) { printf(\"%s: %ld, want %d\\n\", #call, r_, rc); bad = 1; } } while (0)\n"
+             "  WANT(neg_p_hvp(-3, x, v, &p, g, hv, 0), -2);\n"
+             "  WANT(neg_p_hvp(-3, x, v, &p, g, hv, w), -2);\n"
+             "  WANT(neg_p(-1, x, &p, 0), -2);\n"
+             "  WANT(neg_p_grad(-3, x, &p, g, 0), -2);\n"
+             "  WANT(neg_p_jvp(-3, x, v, &p, &one, 0), -2);\n"
+             "  WANT(neg_q(-3, x, &p), -2);\n"
+             "  WANT(neg_q_hvp(-3, x, v, &p, g, hv), -2);\n"
+             "  WANT(neg_p_hvp_work(-3), -2);\n"
+             "  WANT(neg_p_hvp(3, x, v, &p, g, hv, 0), 0);\n"
+             "  WANT(neg_p(0, x, &p, 0), 0);\n"
+             "  return bad;\n}\n");
+  write_file("drva.c",
+             "#include <stdio.h>\n#include \"nega.h\"\n"
+             "int main(void) {\n"
+             "  double x[3] = {0.1, 0.2, 0.3}, v[3] = {1, 0, 0}, p, g[3], hv[3];\n"
+             "  const double *arg[2] = {x, v};\n  double *res[3] = {&p, g, hv};\n"
+             "  long neg[1] = {-3}, ok[1] = {3};\n  int bad = 0;\n"
+             "#define WANT(call, rc) do { long r_ = (call); if (r_ != (rc)) { printf(\"%s: %ld, want %d\\n\", #call, r_, rc); bad = 1; } } while (0)\n"
+             "  WANT(nega_p_hvp(arg, res, neg, 0), -2);\n"
+             "  WANT(nega_p_hvp(arg, res, 0, 0), -2);\n"
+             "  WANT(nega_p_hvp_work(neg), -2);\n"
+             "  WANT(nega_p_hvp(arg, res, ok, 0), 0);\n"
+             "  return bad;\n}\n");
+  expect_sh_ok("the default ABI", sh("cc " CFLAGS " drv.c neg.c -lm -o drv && ./drv"));
+  expect_sh_ok("the array ABI", sh("cc " CFLAGS " drva.c nega.c -lm -o drva && ./drva"));
+  ASSERT_NO_LEAKS();
+}
