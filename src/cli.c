@@ -1339,6 +1339,8 @@ int cmd_train(Run *r) {
   }
   int whole = o->batch <= 0 || o->batch >= rows; /* a batch of every row is the whole data */
   GradcTrainer *t = gradc_trainer_new(g, loss, opt, lr, o->batch, o->seed);
+  if (t) /* under mpirun the rows of every process, not this one's */
+    whole = gradc_trainer_batch(t, &rows) == 0;
   GradcFn *fv = t ? gradc_fn_value(g) : NULL;
   double *m = calloc((size_t)no + 1, sizeof *m);
   if (!t || !fv || !m) {

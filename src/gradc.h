@@ -353,6 +353,11 @@ GradcStatus gradc_trainer_step(GradcTrainer *t, double *loss);
 /* The number of updates that the params on the context have had (one
  * less after a step that went back). */
 long gradc_trainer_steps(const GradcTrainer *t);
+/* The rows of each step's mini-batch, 0 when every step takes the whole
+ * data (no batch, or a batch not smaller than the data); *rows (if not
+ * NULL) gets the data's rows, under MPI every process's together, -1
+ * without a data dimension. */
+long gradc_trainer_batch(const GradcTrainer *t, long *rows);
 /* Put back the params from before the last update (e.g. when the loss on
  * the whole data is not finite after it), once; GRADC_ERR_USAGE when there
  * is nothing to go back to. */

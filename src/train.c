@@ -231,6 +231,17 @@ static GradcStatus next_batch(GradcTrainer *t) {
 
 GradcFn *gradc_trainer_fn(GradcTrainer *t) { return t->fn; }
 
+long gradc_trainer_batch(const GradcTrainer *t, long *rows) {
+  if (rows) {
+    long first, local, all = par_mpi_rows(t->g, &first, &local);
+    *rows = t->batch    ? t->n
+            : all > 0   ? all
+            : t->dim >= 0 && t->g->dimval ? t->g->dimval[t->dim]
+                                          : -1;
+  }
+  return t->batch;
+}
+
 long gradc_trainer_steps(const GradcTrainer *t) {
   return t->step;
 }

@@ -34,6 +34,9 @@ for spec in "1" "32" "50 --block-rows 8 --threads 2"; do
   "$gradc" train iris_mlp.expr --steps 100 --batch "$b" --save "$tmp/one.json" > /dev/null
   close "$tmp/mpi.json" "$tmp/one.json" "mpirun train --batch $spec"
 done
+# a batch of 100 of the 150 rows is a mini-batch, though each process holds 75
+mpi train iris_mlp.expr --steps 1 --batch 100 | grep -q "mini-batches of 100" ||
+  { echo "FAIL: mpirun train --batch 100 does not say it takes mini-batches of 100"; exit 1; }
 l2=$repo/tests/parallel/iris_l2.expr
 mpi train "$l2" --steps 100 --save "$tmp/mpi.json" > /dev/null
 "$gradc" train "$l2" --steps 100 --save "$tmp/one.json" > /dev/null
