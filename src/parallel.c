@@ -67,6 +67,8 @@ ParCtx *par_ctx(Gradc *g) {
 }
 
 void par_ctx_free(Gradc *g) {
+  if (g->par)
+    free(g->par->counted_path);
   free(g->par);
   g->par = NULL;
 }

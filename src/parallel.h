@@ -44,6 +44,10 @@ typedef struct ParCtx {
   /* a mini-batch (train --batch under MPI, par_set_batch): this process
    * holds batch_local of its batch_total rows; 0: the whole data */
   long batch_local, batch_total;
+  /* the data rows of the CSV file last counted (values.c: a second input
+   * from the same file is not counted again), or NULL */
+  char *counted_path;
+  long counted_rows;
   /* the last blocked run: CPU seconds of each thread (benchmarks: on a
    * shared machine the busiest thread's CPU time is the wall time it would
    * take on cores of its own) */

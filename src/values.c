@@ -237,6 +237,9 @@ static void on_cell(void *s, size_t len, void *ctx) {
   }
   if (!s) /* CSV_EMPTY_IS_NULL: empty and unquoted; "" is quoted, an empty cell of its own */
     c->nbare++;
+  /* a data row this pass does not keep (counting, or another process's
+   * share under MPI): on_row reads only how many cells it has */
+  int skip = c->ncols > 0 && (c->count_only || c->seen < c->lo || c->seen >= c->hi);
   if (c->ncells == c->capcells) {
     int cap = c->capcells ? 2 * c->capcells : 16;
     char **n = realloc(c->cells, (size_t)cap * sizeof *n);
@@ -246,6 +249,10 @@ static void on_cell(void *s, size_t len, void *ctx) {
     }
     c->cells = n;
     c->capcells = cap;
+  }
+  if (skip) {
+    c->cells[c->ncells++] = NULL;
+    return;
   }
   char *v = malloc(len + 1);
   if (!v) {
@@ -402,17 +409,18 @@ static void on_row(int ch, void *ctx) {
   for (int j = 0; j < c->npick; j++) {
     double x = 0;
     const char *cell = c->cells[c->pick[j]];
-    if (number(cell, &x) && too_large(cell, x)) {
+    int is_number = number(cell, &x); /* strtod once per cell */
+    if (is_number && too_large(cell, x)) {
       diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
                 "the cell '%.40s'%s%s: the number is too large for a double", cell,
                 c->header ? " in column " : "", c->header ? c->names[c->pick[j]] : "");
       c->failed = 1;
       goto done;
     }
-    if (!number(cell, &x) || !isfinite(x)) {
+    if (!is_number || !isfinite(x)) {
       diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
                 "the cell '%.40s'%s%s is not a %snumber", cell, c->header ? " in column " : "",
-                c->header ? c->names[c->pick[j]] : "", number(cell, &x) && isinf(x) ? "finite " : "");
+                c->header ? c->names[c->pick[j]] : "", is_number && isinf(x) ? "finite " : "");
       c->failed = 1;
       goto done;
     }
@@ -440,9 +448,16 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   /* under MPI (parallel.c) a first pass counts the rows, then this
    * process keeps only its share */
   long lo = 0, hi = -1;
-  int passes = g->par && g->par->size > 1 ? 2 : 1;
+  int passes = g->par && g->par->size > 1 ? 2 : 1, pass = 0;
   Csv c;
-  for (int pass = 0; pass < passes; pass++) {
+  if (passes == 2 && g->par->counted_path && !strcmp(g->par->counted_path, path)) {
+    if (par_csv_window(g, g->par->counted_rows, &lo, &hi) < 0) { /* counted for an earlier input */
+      free(path);
+      return -1;
+    }
+    pass = 1;
+  }
+  for (; pass < passes; pass++) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     diag_file(&g->diags, path, 0, 0, "cannot open it: %s", strerror(errno));
@@ -473,6 +488,11 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   free(c.pick);
   if (pass + 1 < passes && !c.failed && par_csv_window(g, c.seen, &lo, &hi) < 0)
     c.failed = 1;
+  if (pass + 1 < passes && !c.failed) {
+    free(g->par->counted_path);
+    g->par->counted_path = strdup(path);
+    g->par->counted_rows = c.seen;
+  }
   if (c.failed)
     break;
   }
