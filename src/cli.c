@@ -242,10 +242,13 @@ int parse_number(const char *s, double *x) {
   char *end;
   errno = 0;
   *x = strtod(s, &end);
+  /* decimal, as in a file and NAME=VALUE (not 0x10, 0x1p3) */
+  if (end == s || !num_is_decimal(s, end))
+    return 0;
   while (*end == ' ')
     end++;
   /* a number too large for a double is an error, as in a file */
-  return end != s && *end == 0 && !(isinf(*x) && !strpbrk(s, "iI"));
+  return *end == 0 && !(isinf(*x) && !strpbrk(s, "iI"));
 }
 
 int report(Gradc *g) {
@@ -610,8 +613,10 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
       for (int u = 0; u < t; u++)
         if (!strncmp(o->tangent[u], o->tangent[t], (size_t)(eq - o->tangent[t])) &&
             o->tangent[u][eq - o->tangent[t]] == '=') {
-          fprintf(stderr, "gradc: error: --tangent names '%s' twice\n", o->tangent[t]);
-          rc = EXIT_USAGE;
+          int repl = o->cmd && !strcmp(o->cmd, "repl");
+          fprintf(stderr, "%s names '%s' twice\n", repl ? "repl: error: :jvp" : "gradc: error: --tangent",
+                  o->tangent[t]);
+          rc = repl ? EXIT_INPUT : EXIT_USAGE;
         }
       int found = 0;
       for (int j = 0; j < nwrt; j++)
@@ -629,7 +634,7 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
     free(sizes);
     return EXIT_INPUT;
   }
-  rc = read_direction(r, "--tangent", "tangent", o->tangent, o->ntangent, wrt, nwrt, tan, sizes);
+  rc = read_direction(r, o->cmd && !strcmp(o->cmd, "repl") ? ":jvp" : "--tangent", "tangent", o->tangent, o->ntangent, wrt, nwrt, tan, sizes);
   GradcFn *f = rc ? NULL : gradc_fn_jvp(g, wrt, nwrt);
   if (!rc && (!f || gradc_run(f, (const double *const *)tan) != GRADC_OK))
     rc = report(g);

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "numtext.h"
 #include "parallel.h"
 
 #define ERROR(g, ...) diag_add(&(g)->diags, GRADC_ERR_INPUT, NULL, (Span){0}, NULL, __VA_ARGS__)
@@ -263,22 +264,6 @@ static void on_cell(void *s, size_t len, void *ctx) {
  * CSV data alike; the words inf, Infinity and NaN stand for themselves. */
 static int too_large(const char *text, double x) { return isinf(x) && !strpbrk(text, "iI"); }
 
-/* Whether s..end, which strtod read, is a number as the language writes
- * them (SPEC 1.1: 3, 3., .5, 2.5e-3, 1E6, with a sign) or one of the words
- * inf, infinity, nan: not hexadecimal (0x10, 0x1p3) nor nan(...). */
-static int decimal_text(const char *s, const char *end) {
-  if (s < end && (*s == '+' || *s == '-'))
-    s++;
-  size_t n = (size_t)(end - s);
-  if ((n == 3 && (!strncasecmp(s, "inf", 3) || !strncasecmp(s, "nan", 3))) ||
-      (n == 8 && !strncasecmp(s, "infinity", 8)))
-    return 1;
-  for (; s < end; s++)
-    if (!strchr("0123456789.eE+-", *s))
-      return 0;
-  return 1;
-}
-
 static int number(const char *s, double *x) {
   char *end;
   while (*s == ' ' || *s == '\t')
@@ -286,7 +271,7 @@ static int number(const char *s, double *x) {
   if (!*s)
     return 0;
   *x = strtod(s, &end);
-  if (!decimal_text(s, end))
+  if (!num_is_decimal(s, end))
     return 0;
   while (*end == ' ' || *end == '\t' || *end == '\r')
     end++;
@@ -503,7 +488,7 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
   const Var *v = &g->prog.vars[var];
   char *end;
   double x = strtod(text, &end);
-  if (end != text && *end == 0 && !decimal_text(text, end)) {
+  if (end != text && *end == 0 && !num_is_decimal(text, end)) {
     ERROR(g, "%s=%s: not a number as the language writes them (decimal: 16, 1.5e3)", v->name, text);
     return GRADC_ERR_INPUT;
   }

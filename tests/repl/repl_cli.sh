@@ -647,6 +647,25 @@ labels_without_comment)
   done
   ;;
 
+direction_wording)
+  # A bad direction for :jvp or :hvp is said in the REPL's words (":jvp",
+  # ":hvp", "repl: error:"), never as --tangent/--vector or "gradc: error:";
+  # a hexadecimal number is not a number of the language there either.
+  printf '%s\n' 'w = 2' ':jvp w^2 w=1e999' ':jvp w^2 w=[1,2]' ':jvp w^2 w=1 w=2' ':jvp w^2 w=0x10' \
+    ':hvp w^3 w=[1,2]' ':hvp w^3 w=0x1p3' ':jvp w^2 w=1' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'w^2 = 4' 'd(w^2) = 4' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' "repl: error: :jvp w=1e999: the number is too large for a double" \
+    "repl: error: :jvp w=...: 'w' is a scalar but the value has shape (2)" \
+    "repl: error: :jvp names 'w' twice" \
+    "repl: error: :jvp w=0x10: not a number as the language writes them (decimal: 16, 1.5e3)" \
+    "repl: error: :hvp w=...: 'w' is a scalar but the value has shape (2)" \
+    "repl: error: :hvp w=0x1p3: not a number as the language writes them (decimal: 16, 1.5e3)" >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
