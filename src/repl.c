@@ -1351,7 +1351,8 @@ static int load(Repl *r, const char *path) {
   char *data = NULL; /* read whole first: a directory or a binary file is one error, as in the CLI */
   size_t len = 0, cap = 0, got;
   static char chunk[65536];
-  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+  const size_t max_source = (size_t)1 << 28; /* as gradc_compile_file: /dev/urandom is no source */
+  while (len <= max_source && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
     if (len + got + 1 > cap) {
       cap = 2 * (len + got) + 1;
       data = realloc(data, cap);
@@ -1363,6 +1364,11 @@ static int load(Repl *r, const char *path) {
   }
   int err = ferror(f) ? errno : 0;
   fclose(f);
+  if (len > max_source) {
+    fprintf(stderr, "repl: error: %s is larger than 256 MiB: not a source file\n", path);
+    free(data);
+    return 1;
+  }
   if (err) {
     fprintf(stderr, "repl: error: cannot read %s: %s\n", path, strerror(err));
     free(data);

@@ -666,6 +666,19 @@ direction_wording)
   same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
+load_endless)
+  # :load of an endless file (/dev/zero) stops at the command line's limit
+  # for a source file with its error, instead of reading forever; the
+  # session goes on.
+  printf '%s\n' ':load /dev/zero' '1+1' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'f = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'repl: error: /dev/zero is larger than 256 MiB: not a source file' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
