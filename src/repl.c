@@ -1661,10 +1661,13 @@ static int timing(Repl *r, void *expr) { return cmd_time(r, expr); }
 
 static int command(Repl *r, char *line) {
   char *args = line;
-  while (*args && *args != ' ' && *args != '\t')
+  while (*args && !strchr(" \t;#", *args)) /* :vars; and :vars# end the name too */
     args++;
-  if (*args)
+  char end = *args;
+  if (end)
     *args++ = 0;
+  if (end == '#') /* the rest is a comment */
+    args += strlen(args);
   args = (char *)skip_space(args);
   /* the arguments end at a comment; a ';' or blanks after them are not part
    * of them (nor of the label of an expression) */
@@ -1676,7 +1679,19 @@ static int command(Repl *r, char *line) {
   for (int i = 0; commands[i]; i++)
     known |= !strcmp(cmd, commands[i]);
   if (!known) {
-    fprintf(stderr, "repl: error: unknown command %s (:help lists them)\n", cmd);
+    int nc = 0;
+    while (commands[nc])
+      nc++;
+    const char *hint = gradc_closest(cmd, commands, nc);
+    if (hint)
+      fprintf(stderr, "repl: error: unknown command %s (did you mean %s?)\n", cmd, hint);
+    else
+      fprintf(stderr, "repl: error: unknown command %s (:help lists them)\n", cmd);
+    return 1;
+  }
+  if (*args && (!strcmp(cmd, ":help") || !strcmp(cmd, ":quit") || !strcmp(cmd, ":q") ||
+                !strcmp(cmd, ":vars"))) { /* as the command line: a word too many is an error */
+    fprintf(stderr, "repl: error: %s takes no arguments, not '%s'\n", cmd, args);
     return 1;
   }
   if (r->line_text) /* where the arguments start in the line typed */

@@ -679,6 +679,24 @@ load_endless)
   same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
+command_words)
+  # A misspelt command gets a "did you mean"; a command that takes no
+  # arguments (:vars, :help, :quit, :q) refuses extra words instead of
+  # ignoring them (the session goes on after ':quit now'); ':vars;' and
+  # ':vars# note' are :vars.
+  printf '%s\n' 'w = 2' ':hel' ':gard w' ':vars extra' ':help me' ':quit now' ':q 1' ':vars;' ':vars# note' \
+    'w' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'param w = 2' 'param w = 2' 'w = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'repl: error: unknown command :hel (did you mean :help?)' \
+    'repl: error: unknown command :gard (did you mean :grad?)' \
+    "repl: error: :vars takes no arguments, not 'extra'" "repl: error: :help takes no arguments, not 'me'" \
+    "repl: error: :quit takes no arguments, not 'now'" "repl: error: :q takes no arguments, not '1'" >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
