@@ -1812,10 +1812,19 @@ static int cli_main(int argc, char **argv) {
       }
     } else if (bad) {
       break;
+    } else if (a[0] == '-' && a[1] && strchr(a, '=')) { /* a flag: --json=1 */
+      usage_error(cmdsp, "%.*s takes no value, not '%s'", (int)strcspn(a, "="), a, strchr(a, '=') + 1);
+      bad = 1;
     } else if (a[0] == '-' && a[1]) { /* in the table, not parsed: a bug */
       usage_error(cmdsp, "option '%s' is not implemented", a);
       bad = 1;
     } else if (is_assign(a)) {
+      size_t n = strcspn(a, "=");
+      for (int k = 0; k < o.nassign && !bad; k++)
+        if (!strncmp(o.assign[k], a, n) && o.assign[k][n] == '=') { /* not the last one silently */
+          usage_error(cmdsp, "%.*s is given two values (%s, %s): give it one", (int)n, a, o.assign[k], a);
+          bad = 1;
+        }
       o.assign[o.nassign++] = argv[i];
     } else if (!o.file) {
       o.file = a;
