@@ -1599,6 +1599,14 @@ static int set_words(Repl *r, char **words, int nw) {
       bad = 1;
       continue;
     }
+    int twice = 0; /* :set w=1 w=2: one value each, not the last one silently */
+    for (int u = 0; u < q && !twice; u++)
+      twice = !strncmp(words[u], w, (size_t)(eq - w) + 1);
+    if (twice) {
+      fprintf(stderr, "repl: error: :set gives %.*s two values: give it one\n", (int)(eq - w), w);
+      bad = 1;
+      continue;
+    }
     *eq = 0;
     int defined = 0; /* a definition has no value to set */
     for (int i = 0; i < r->n && !defined; i++) {

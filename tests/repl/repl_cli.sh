@@ -697,6 +697,18 @@ command_words)
   same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
+set_twice)
+  # :set w=1 w=2 is an error (one value each, as on the command line), and
+  # :set sets all its values or none: w keeps 5.
+  printf '%s\n' 'param w = 5' ':set w=1 w=2' 'w' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'w = 5' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'repl: error: :set gives w two values: give it one' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
