@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "numtext.h"
@@ -259,6 +260,16 @@ static void on_cell(void *s, size_t len, void *ctx) {
   c->cells[c->ncells++] = v;
 }
 
+/* A directory opens but reads as nothing: one clear error, as for a
+ * source file ("cannot read DIR: Is a directory"), not a parse error. */
+static int is_directory(Gradc *g, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return 0;
+  diag_file(&g->diags, path, 0, 0, "cannot read %s: %s", path, strerror(EISDIR));
+  return 1;
+}
+
 /* A literal too large for a double (1e400), which strtod reads as
  * infinity: an error on the command line, in a file (lexer.l) and in
  * CSV data alike; the words inf, Infinity and NaN stand for themselves. */
@@ -428,9 +439,11 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   int passes = g->par && g->par->size > 1 ? 2 : 1;
   Csv c;
   for (int pass = 0; pass < passes; pass++) {
-  FILE *f = fopen(path, "rb");
+  int dir = is_directory(g, path);
+  FILE *f = dir ? NULL : fopen(path, "rb");
   if (!f) {
-    diag_file(&g->diags, path, 0, 0, "cannot open it: %s", strerror(errno));
+    if (!dir)
+      diag_file(&g->diags, path, 0, 0, "cannot open it: %s", strerror(errno));
     free(path);
     return -1;
   }
@@ -528,6 +541,8 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
     double *fast;
     long fdims[MAX_RANK];
     int frank;
+    if (is_directory(g, path))
+      return GRADC_ERR_INPUT;
     if (json_array_file(path, &fast, fdims, &frank) == 0) /* json_array.c */
       return store(g, var, fast, fdims, frank, level, path);
     json_error_t err;
@@ -600,6 +615,8 @@ GradcStatus gradc_set_value_text(Gradc *g, const char *name, const char *text) {
 GradcStatus gradc_set_inputs_file(Gradc *g, const char *path) {
   if (!ensure(g))
     return GRADC_ERR_NOMEM;
+  if (is_directory(g, path))
+    return GRADC_ERR_INPUT;
   json_error_t err;
   json_t *root = json_load_file(path, 0, &err);
   if (!root) {
