@@ -157,6 +157,14 @@ static Kind classify(const char *text, char **name) {
     *name = w;
     return K_FUNC;
   }
+  const char *e2;
+  char *w2 = !strcmp(w, "let") ? name_at(e, &e2) : NULL;
+  if (w2 && skip_space(e2)[0] == '=' && skip_space(e2)[1] != '=') { /* let NAME = EXPR */
+    free(w);
+    *name = w2;
+    return K_DEF;
+  }
+  free(w2);
   e = skip_space(e);
   if (e[0] == '=' && e[1] != '=') {
     *name = w;
@@ -732,7 +740,10 @@ static Gradc *target_context_for(Repl *r, const char *target, const char *also, 
     const char *t = r->st[found].text;
     Kind k = classify(t, &nm);
     free(nm);
-    out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", skip_space(t));
+    t = skip_space(t);
+    if (k == K_DEF && !strncmp(t, "let", 3) && strchr(" \t", t[3]) && skip_space(t + 3)[0] != '=')
+      t = skip_space(t + 3); /* let NAME = EXPR */
+    out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", t);
     text = program(r, found, out, 1, NULL, NULL);
   } else { /* a bare expression is an output named f, unless f is taken */
     for (int c = 0;; c++) { /* f, _, then f_1, f_2 ... (a loaded file may define _) */

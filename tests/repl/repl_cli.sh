@@ -709,6 +709,29 @@ set_twice)
   same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
+diff_pasted_back)
+  # What :diff prints, shared parts as "let NAME = EXPR" lines, pasted back
+  # into the session as typed (only the label "dL/dw =" renamed to "D ="),
+  # evaluates to :grad's gradient; a file of those lines reads back too.
+  head='param X[2,3], w[3]
+:set X=[[1,2,3],[4,5,6]] w=[0.1,0.2,-0.3]
+L = sum(softmax(X @ w)*log(sigmoid(X @ w)))'
+  printf '%s\n' "$head" ':diff L wrt w' >"$tmp/d.in"
+  session d
+  expect_rc d 0
+  grep -q '^let ' "$tmp/d.out" || fail ":diff printed no let line: $(cat "$tmp/d.out")"
+  { printf '%s\n' "$head"; sed 's|^dL/dw = |D = |' "$tmp/d.out"; printf '%s\n' 'D' ':grad L wrt w'; } >"$tmp/p.in"
+  session p
+  expect_rc p 0
+  empty "$tmp/p.err" "stderr"
+  d=$(sed -n 's/^D = //p' "$tmp/p.out")
+  g=$(sed -n 's|^dL/dw = ||p' "$tmp/p.out")
+  [ -n "$d" ] && [ "$d" = "$g" ] || fail "D = '$d' but :grad gives dL/dw = '$g'"
+  { printf 'param X[2,3], w[3]\n'; sed 's|^dL/dw = |output D = |' "$tmp/d.out"; } >"$tmp/d.expr"
+  f=$("$gradc" eval "$tmp/d.expr" 'X=[[1,2,3],[4,5,6]]' 'w=[0.1,0.2,-0.3]' 2>&1 | sed -n 's/^D = //p')
+  [ "$f" = "$g" ] || fail "gradc eval of the :diff text as a file gives '$f', not '$g'"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
