@@ -1045,15 +1045,27 @@ static char *with_last(Repl *r, const char *text) {
   return b.s;
 }
 
+/* Comments blanked out in place, each from '#' to the end of its line
+ * only (a statement open over several lines goes on after one), so that
+ * columns stay and a ';' in a comment splits nothing. */
+static void blank_comments(char *s) {
+  for (int comment = 0; *s; s++) {
+    if (*s == '#')
+      comment = 1;
+    else if (*s == '\n')
+      comment = 0;
+    if (comment)
+      *s = ' ';
+  }
+}
+
 /* Does a statement of the input typed define or declare `_` (the last
  * value printed)? Then its column in the input (1-based), else 0. */
 static int defines_last(const char *in) {
   char *copy = xstrdup(in), *save;
   int col = 0;
+  blank_comments(copy);
   for (char *part = strtok_r(copy, ";", &save); part && !col; part = strtok_r(NULL, ";", &save)) {
-    char *hash = strchr(part, '#');
-    if (hash)
-      *hash = 0;
     char *nm;
     Kind k = classify(part, &nm);
     const char *at = NULL;
@@ -2279,10 +2291,8 @@ int repl_main(const Opts *o) {
         rc = command(&r, (char *)s);
       else {
         char *copy = xstrdup(in), *save;
+        blank_comments(copy);
         for (char *part = strtok_r(copy, ";", &save); part && rc == 0; part = strtok_r(NULL, ";", &save)) {
-          char *hash = strchr(part, '#');
-          if (hash)
-            *hash = 0;
           const char *body = skip_space(part);
           if (*body) {
             r.coloff = (int)(body - copy);

@@ -732,6 +732,18 @@ L = sum(softmax(X @ w)*log(sigmoid(X @ w)))'
   [ "$f" = "$g" ] || fail "gradc eval of the :diff text as a file gives '$f', not '$g'"
   ;;
 
+comment_in_open_statement)
+  # A comment inside a statement left open (after its open line, or a line
+  # of its own) ends at the end of its line, as in a file: the statement
+  # goes on; a ';' inside a comment splits nothing.
+  printf '%s\n' 'sum([1,' '  # a comment line' '2])' 'x = [1, # note' '3]' 'x' 'w = 2 # a; b = 3' 'w' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  printf '%s\n' 'f = 3' 'x = [1, 3]' 'w = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
