@@ -1018,6 +1018,8 @@ static int trace_wrt(Run *r, const char *spec, int *var, long *elem, char *label
         trace_error(r, "'%s': an element is NAME[i] or NAME[i, j...], with integer indices", spec);
         return bad;
       }
+      if (k < rank && v < 0 && v >= -dims[k]) /* x[-1]: from the end, as in the language */
+        v += dims[k];
       if (k < rank && (v < 0 || v >= dims[k])) {
         trace_error(r, "'%s': index %ld is out of range for dimension %d of '%s' (size %ld)", spec,
                     v, k, name, dims[k]);
