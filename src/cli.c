@@ -1633,16 +1633,29 @@ static int cli_main(int argc, char **argv) {
     printf("gradc %s\n", GRADC_VERSION);
     return 0;
   }
+  int c = 0;
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    while (argc > 2 && c < NCOMMANDS && strcmp(commands[c].cmd, argv[2]))
+      c++;
+    if (argc > 2 && c < NCOMMANDS) { /* gradc help eval: eval's help */
+      help(argv[2]);
+      return 0;
+    }
     help(NULL);
     return 0;
   }
   o.cmd = argv[1];
-  int c = 0;
   while (c < NCOMMANDS && strcmp(commands[c].cmd, o.cmd))
     c++;
   if (c == NCOMMANDS) {
-    usage_error(NULL, "unknown command '%s'", o.cmd);
+    const char *names[NCOMMANDS];
+    for (int k = 0; k < NCOMMANDS; k++)
+      names[k] = commands[k].cmd;
+    const char *hint = gradc_closest(o.cmd, names, NCOMMANDS);
+    if (hint)
+      usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", o.cmd, hint);
+    else
+      usage_error(NULL, "unknown command '%s'", o.cmd);
     return EXIT_USAGE;
   }
   char cmdsp[32];
