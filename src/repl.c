@@ -1397,6 +1397,10 @@ static int load(Repl *r, const char *path) {
     free(data);
     return 1;
   }
+  if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3)) { /* a UTF-8 byte-order mark, as gradc_compile_string */
+    memmove(data, data + 3, len - 3);
+    len -= 3;
+  }
   Gradc *check = gradc_new();
   if (check && gradc_compile_string(check, path, data ? data : "", len) != GRADC_OK &&
       !strncmp(gradc_diag_message(check, 0), "this is not a text file", 23)) {

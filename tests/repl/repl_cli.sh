@@ -744,6 +744,18 @@ comment_in_open_statement)
   same "$tmp/want" "$tmp/x.out" "stdout"
   ;;
 
+load_bom)
+  # :load of a file that starts with a UTF-8 byte-order mark (and has CRLF
+  # line ends) reads it as gradc eval does.
+  printf '\357\273\277param w = 2\r\noutput L = w^2\r\n' >"$tmp/bom.expr"
+  printf '%s\n' ":load $tmp/bom.expr" 'L' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  "$gradc" eval "$tmp/bom.expr" >"$tmp/want" 2>&1
+  same "$tmp/want" "$tmp/x.out" "stdout (gradc eval's)"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
