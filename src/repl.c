@@ -2228,6 +2228,8 @@ static char *read_input(Repl *r) {
         break;
       }
       line[strcspn(line, "\r\n")] = 0;
+      if (r->lineno == 0 && !strncmp(line, "\xef\xbb\xbf", 3)) /* a session file's byte-order mark */
+        memmove(line, line + 3, strlen(line + 3) + 1);
     }
     r->lineno++;
     char *joined = acc ? fmt("%s\n%s", acc, line) : xstrdup(line);

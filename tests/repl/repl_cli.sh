@@ -754,6 +754,13 @@ load_bom)
   empty "$tmp/x.err" "stderr"
   "$gradc" eval "$tmp/bom.expr" >"$tmp/want" 2>&1
   same "$tmp/want" "$tmp/x.out" "stdout (gradc eval's)"
+  # a session file with a byte-order mark too
+  printf '\357\273\277w = 3\nw\n' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'w = 3' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
   ;;
 
 *)
