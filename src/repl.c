@@ -1737,6 +1737,10 @@ static int command(Repl *r, char *line) {
   }
   if (!strcmp(cmd, ":quit") || !strcmp(cmd, ":q"))
     return -1;
+  if (!strcmp(cmd, ":load") && !*args) {
+    fprintf(stderr, "repl: error: :load FILE\n");
+    return 1;
+  }
   if (!strcmp(cmd, ":load"))
     return load(r, args);
   if (!strcmp(cmd, ":set")) {

@@ -685,7 +685,7 @@ command_words)
   # ignoring them (the session goes on after ':quit now'); ':vars;' and
   # ':vars# note' are :vars.
   printf '%s\n' 'w = 2' ':hel' ':gard w' ':vars extra' ':help me' ':quit now' ':q 1' ':vars;' ':vars# note' \
-    'w' >"$tmp/x.in"
+    ':load' ':load # no file' 'w' >"$tmp/x.in"
   session x
   expect_rc x 1
   printf '%s\n' 'param w = 2' 'param w = 2' 'w = 2' >"$tmp/want"
@@ -693,7 +693,8 @@ command_words)
   printf '%s\n' 'repl: error: unknown command :hel (did you mean :help?)' \
     'repl: error: unknown command :gard (did you mean :grad?)' \
     "repl: error: :vars takes no arguments, not 'extra'" "repl: error: :help takes no arguments, not 'me'" \
-    "repl: error: :quit takes no arguments, not 'now'" "repl: error: :q takes no arguments, not '1'" >"$tmp/want"
+    "repl: error: :quit takes no arguments, not 'now'" "repl: error: :q takes no arguments, not '1'" \
+    'repl: error: :load FILE' 'repl: error: :load FILE' >"$tmp/want"
   same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
