@@ -242,10 +242,13 @@ int parse_number(const char *s, double *x) {
   char *end;
   errno = 0;
   *x = strtod(s, &end);
+  /* decimal, as in a file and NAME=VALUE (not 0x10, 0x1p3) */
+  if (end == s || !num_is_decimal(s, end))
+    return 0;
   while (*end == ' ')
     end++;
   /* a number too large for a double is an error, as in a file */
-  return end != s && *end == 0 && !(isinf(*x) && !strpbrk(s, "iI"));
+  return *end == 0 && !(isinf(*x) && !strpbrk(s, "iI"));
 }
 
 int report(Gradc *g) {
@@ -610,8 +613,10 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
       for (int u = 0; u < t; u++)
         if (!strncmp(o->tangent[u], o->tangent[t], (size_t)(eq - o->tangent[t])) &&
             o->tangent[u][eq - o->tangent[t]] == '=') {
-          fprintf(stderr, "gradc: error: --tangent names '%s' twice\n", o->tangent[t]);
-          rc = EXIT_USAGE;
+          int repl = o->cmd && !strcmp(o->cmd, "repl");
+          fprintf(stderr, "%s names '%s' twice\n", repl ? "repl: error: :jvp" : "gradc: error: --tangent",
+                  o->tangent[t]);
+          rc = repl ? EXIT_INPUT : EXIT_USAGE;
         }
       int found = 0;
       for (int j = 0; j < nwrt; j++)
@@ -629,7 +634,7 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
     free(sizes);
     return EXIT_INPUT;
   }
-  rc = read_direction(r, "--tangent", "tangent", o->tangent, o->ntangent, wrt, nwrt, tan, sizes);
+  rc = read_direction(r, o->cmd && !strcmp(o->cmd, "repl") ? ":jvp" : "--tangent", "tangent", o->tangent, o->ntangent, wrt, nwrt, tan, sizes);
   GradcFn *f = rc ? NULL : gradc_fn_jvp(g, wrt, nwrt);
   if (!rc && (!f || gradc_run(f, (const double *const *)tan) != GRADC_OK))
     rc = report(g);
@@ -1013,6 +1018,8 @@ static int trace_wrt(Run *r, const char *spec, int *var, long *elem, char *label
         trace_error(r, "'%s': an element is NAME[i] or NAME[i, j...], with integer indices", spec);
         return bad;
       }
+      if (k < rank && v < 0 && v >= -dims[k]) /* x[-1]: from the end, as in the language */
+        v += dims[k];
       if (k < rank && (v < 0 || v >= dims[k])) {
         trace_error(r, "'%s': index %ld is out of range for dimension %d of '%s' (size %ld)", spec,
                     v, k, name, dims[k]);
@@ -1628,16 +1635,29 @@ static int cli_main(int argc, char **argv) {
     printf("gradc %s\n", GRADC_VERSION);
     return 0;
   }
+  int c = 0;
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    while (argc > 2 && c < NCOMMANDS && strcmp(commands[c].cmd, argv[2]))
+      c++;
+    if (argc > 2 && c < NCOMMANDS) { /* gradc help eval: eval's help */
+      help(argv[2]);
+      return 0;
+    }
     help(NULL);
     return 0;
   }
   o.cmd = argv[1];
-  int c = 0;
   while (c < NCOMMANDS && strcmp(commands[c].cmd, o.cmd))
     c++;
   if (c == NCOMMANDS) {
-    usage_error(NULL, "unknown command '%s'", o.cmd);
+    const char *names[NCOMMANDS];
+    for (int k = 0; k < NCOMMANDS; k++)
+      names[k] = commands[k].cmd;
+    const char *hint = gradc_closest(o.cmd, names, NCOMMANDS);
+    if (hint)
+      usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", o.cmd, hint);
+    else
+      usage_error(NULL, "unknown command '%s'", o.cmd);
     return EXIT_USAGE;
   }
   char cmdsp[32];
@@ -1809,10 +1829,19 @@ static int cli_main(int argc, char **argv) {
       }
     } else if (bad) {
       break;
+    } else if (a[0] == '-' && a[1] && strchr(a, '=')) { /* a flag: --json=1 */
+      usage_error(cmdsp, "%.*s takes no value, not '%s'", (int)strcspn(a, "="), a, strchr(a, '=') + 1);
+      bad = 1;
     } else if (a[0] == '-' && a[1]) { /* in the table, not parsed: a bug */
       usage_error(cmdsp, "option '%s' is not implemented", a);
       bad = 1;
     } else if (is_assign(a)) {
+      size_t n = strcspn(a, "=");
+      for (int k = 0; k < o.nassign && !bad; k++)
+        if (!strncmp(o.assign[k], a, n) && o.assign[k][n] == '=') { /* not the last one silently */
+          usage_error(cmdsp, "%.*s is given two values (%s, %s): give it one", (int)n, a, o.assign[k], a);
+          bad = 1;
+        }
       o.assign[o.nassign++] = argv[i];
     } else if (!o.file) {
       o.file = a;

@@ -19,13 +19,29 @@
 
 #include "cli.h"
 
+/* A path not yet written, canonical: its directory's realpath, then its
+ * last component (x.c and ./x.c, d/../x.c alike); 0 if the directory is not
+ * there. */
+static int canonical(const char *p, char *out, size_t n) {
+  const char *slash = strrchr(p, '/');
+  char dir[PATH_MAX], real[PATH_MAX];
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - p) + 1 : 1, slash ? p : ".");
+  if (!realpath(dir, real))
+    return 0;
+  return snprintf(out, n, "%s/%s", real, slash ? slash + 1 : p) < (int)n;
+}
+
 int same_file(const char *a, const char *b) {
   struct stat sa, sb;
   if (!a || !b)
     return 0;
   if (!strcmp(a, b))
     return 1;
-  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+  if (ea && eb)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  char ca[PATH_MAX + 256], cb[PATH_MAX + 256]; /* not written yet: the same name? */
+  return !ea && !eb && canonical(a, ca, sizeof ca) && canonical(b, cb, sizeof cb) && !strcmp(ca, cb);
 }
 
 /* A data path without its :COLS (malloc'd): data.csv:0,1 -> data.csv, as

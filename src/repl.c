@@ -157,6 +157,14 @@ static Kind classify(const char *text, char **name) {
     *name = w;
     return K_FUNC;
   }
+  const char *e2;
+  char *w2 = !strcmp(w, "let") ? name_at(e, &e2) : NULL;
+  if (w2 && skip_space(e2)[0] == '=' && skip_space(e2)[1] != '=') { /* let NAME = EXPR */
+    free(w);
+    *name = w2;
+    return K_DEF;
+  }
+  free(w2);
   e = skip_space(e);
   if (e[0] == '=' && e[1] != '=') {
     *name = w;
@@ -732,7 +740,10 @@ static Gradc *target_context_for(Repl *r, const char *target, const char *also, 
     const char *t = r->st[found].text;
     Kind k = classify(t, &nm);
     free(nm);
-    out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", skip_space(t));
+    t = skip_space(t);
+    if (k == K_DEF && !strncmp(t, "let", 3) && strchr(" \t", t[3]) && skip_space(t + 3)[0] != '=')
+      t = skip_space(t + 3); /* let NAME = EXPR */
+    out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", t);
     text = program(r, found, out, 1, NULL, NULL);
   } else { /* a bare expression is an output named f, unless f is taken */
     for (int c = 0;; c++) { /* f, _, then f_1, f_2 ... (a loaded file may define _) */
@@ -1034,15 +1045,27 @@ static char *with_last(Repl *r, const char *text) {
   return b.s;
 }
 
+/* Comments blanked out in place, each from '#' to the end of its line
+ * only (a statement open over several lines goes on after one), so that
+ * columns stay and a ';' in a comment splits nothing. */
+static void blank_comments(char *s) {
+  for (int comment = 0; *s; s++) {
+    if (*s == '#')
+      comment = 1;
+    else if (*s == '\n')
+      comment = 0;
+    if (comment)
+      *s = ' ';
+  }
+}
+
 /* Does a statement of the input typed define or declare `_` (the last
  * value printed)? Then its column in the input (1-based), else 0. */
 static int defines_last(const char *in) {
   char *copy = xstrdup(in), *save;
   int col = 0;
+  blank_comments(copy);
   for (char *part = strtok_r(copy, ";", &save); part && !col; part = strtok_r(NULL, ";", &save)) {
-    char *hash = strchr(part, '#');
-    if (hash)
-      *hash = 0;
     char *nm;
     Kind k = classify(part, &nm);
     const char *at = NULL;
@@ -1351,7 +1374,8 @@ static int load(Repl *r, const char *path) {
   char *data = NULL; /* read whole first: a directory or a binary file is one error, as in the CLI */
   size_t len = 0, cap = 0, got;
   static char chunk[65536];
-  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+  const size_t max_source = (size_t)1 << 28; /* as gradc_compile_file: /dev/urandom is no source */
+  while (len <= max_source && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
     if (len + got + 1 > cap) {
       cap = 2 * (len + got) + 1;
       data = realloc(data, cap);
@@ -1363,10 +1387,19 @@ static int load(Repl *r, const char *path) {
   }
   int err = ferror(f) ? errno : 0;
   fclose(f);
+  if (len > max_source) {
+    fprintf(stderr, "repl: error: %s is larger than 256 MiB: not a source file\n", path);
+    free(data);
+    return 1;
+  }
   if (err) {
     fprintf(stderr, "repl: error: cannot read %s: %s\n", path, strerror(err));
     free(data);
     return 1;
+  }
+  if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3)) { /* a UTF-8 byte-order mark, as gradc_compile_string */
+    memmove(data, data + 3, len - 3);
+    len -= 3;
   }
   Gradc *check = gradc_new();
   if (check && gradc_compile_string(check, path, data ? data : "", len) != GRADC_OK &&
@@ -1593,6 +1626,14 @@ static int set_words(Repl *r, char **words, int nw) {
       bad = 1;
       continue;
     }
+    int twice = 0; /* :set w=1 w=2: one value each, not the last one silently */
+    for (int u = 0; u < q && !twice; u++)
+      twice = !strncmp(words[u], w, (size_t)(eq - w) + 1);
+    if (twice) {
+      fprintf(stderr, "repl: error: :set gives %.*s two values: give it one\n", (int)(eq - w), w);
+      bad = 1;
+      continue;
+    }
     *eq = 0;
     int defined = 0; /* a definition has no value to set */
     for (int i = 0; i < r->n && !defined; i++) {
@@ -1655,10 +1696,13 @@ static int timing(Repl *r, void *expr) { return cmd_time(r, expr); }
 
 static int command(Repl *r, char *line) {
   char *args = line;
-  while (*args && *args != ' ' && *args != '\t')
+  while (*args && !strchr(" \t;#", *args)) /* :vars; and :vars# end the name too */
     args++;
-  if (*args)
+  char end = *args;
+  if (end)
     *args++ = 0;
+  if (end == '#') /* the rest is a comment */
+    args += strlen(args);
   args = (char *)skip_space(args);
   /* the arguments end at a comment; a ';' or blanks after them are not part
    * of them (nor of the label of an expression) */
@@ -1670,7 +1714,19 @@ static int command(Repl *r, char *line) {
   for (int i = 0; commands[i]; i++)
     known |= !strcmp(cmd, commands[i]);
   if (!known) {
-    fprintf(stderr, "repl: error: unknown command %s (:help lists them)\n", cmd);
+    int nc = 0;
+    while (commands[nc])
+      nc++;
+    const char *hint = gradc_closest(cmd, commands, nc);
+    if (hint)
+      fprintf(stderr, "repl: error: unknown command %s (did you mean %s?)\n", cmd, hint);
+    else
+      fprintf(stderr, "repl: error: unknown command %s (:help lists them)\n", cmd);
+    return 1;
+  }
+  if (*args && (!strcmp(cmd, ":help") || !strcmp(cmd, ":quit") || !strcmp(cmd, ":q") ||
+                !strcmp(cmd, ":vars"))) { /* as the command line: a word too many is an error */
+    fprintf(stderr, "repl: error: %s takes no arguments, not '%s'\n", cmd, args);
     return 1;
   }
   if (r->line_text) /* where the arguments start in the line typed */
@@ -1681,6 +1737,10 @@ static int command(Repl *r, char *line) {
   }
   if (!strcmp(cmd, ":quit") || !strcmp(cmd, ":q"))
     return -1;
+  if (!strcmp(cmd, ":load") && !*args) {
+    fprintf(stderr, "repl: error: :load FILE\n");
+    return 1;
+  }
   if (!strcmp(cmd, ":load"))
     return load(r, args);
   if (!strcmp(cmd, ":set")) {
@@ -2172,6 +2232,8 @@ static char *read_input(Repl *r) {
         break;
       }
       line[strcspn(line, "\r\n")] = 0;
+      if (r->lineno == 0 && !strncmp(line, "\xef\xbb\xbf", 3)) /* a session file's byte-order mark */
+        memmove(line, line + 3, strlen(line + 3) + 1);
     }
     r->lineno++;
     char *joined = acc ? fmt("%s\n%s", acc, line) : xstrdup(line);
@@ -2239,10 +2301,8 @@ int repl_main(const Opts *o) {
         rc = command(&r, (char *)s);
       else {
         char *copy = xstrdup(in), *save;
+        blank_comments(copy);
         for (char *part = strtok_r(copy, ";", &save); part && rc == 0; part = strtok_r(NULL, ";", &save)) {
-          char *hash = strchr(part, '#');
-          if (hash)
-            *hash = 0;
           const char *body = skip_space(part);
           if (*body) {
             r.coloff = (int)(body - copy);

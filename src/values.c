@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "api.h"
+#include "numtext.h"
 #include "parallel.h"
 
 #define ERROR(g, ...) diag_add(&(g)->diags, GRADC_ERR_INPUT, NULL, (Span){0}, NULL, __VA_ARGS__)
@@ -265,26 +267,20 @@ static void on_cell(void *s, size_t len, void *ctx) {
   c->cells[c->ncells++] = v;
 }
 
+/* A directory opens but reads as nothing: one clear error, as for a
+ * source file ("cannot read DIR: Is a directory"), not a parse error. */
+static int is_directory(Gradc *g, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return 0;
+  diag_file(&g->diags, path, 0, 0, "cannot read %s: %s", path, strerror(EISDIR));
+  return 1;
+}
+
 /* A literal too large for a double (1e400), which strtod reads as
  * infinity: an error on the command line, in a file (lexer.l) and in
  * CSV data alike; the words inf, Infinity and NaN stand for themselves. */
 static int too_large(const char *text, double x) { return isinf(x) && !strpbrk(text, "iI"); }
-
-/* Whether s..end, which strtod read, is a number as the language writes
- * them (SPEC 1.1: 3, 3., .5, 2.5e-3, 1E6, with a sign) or one of the words
- * inf, infinity, nan: not hexadecimal (0x10, 0x1p3) nor nan(...). */
-static int decimal_text(const char *s, const char *end) {
-  if (s < end && (*s == '+' || *s == '-'))
-    s++;
-  size_t n = (size_t)(end - s);
-  if ((n == 3 && (!strncasecmp(s, "inf", 3) || !strncasecmp(s, "nan", 3))) ||
-      (n == 8 && !strncasecmp(s, "infinity", 8)))
-    return 1;
-  for (; s < end; s++)
-    if (!strchr("0123456789.eE+-", *s))
-      return 0;
-  return 1;
-}
 
 static int number(const char *s, double *x) {
   char *end;
@@ -293,7 +289,7 @@ static int number(const char *s, double *x) {
   if (!*s)
     return 0;
   *x = strtod(s, &end);
-  if (!decimal_text(s, end))
+  if (!num_is_decimal(s, end))
     return 0;
   while (*end == ' ' || *end == '\t' || *end == '\r')
     end++;
@@ -458,9 +454,11 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
     pass = 1;
   }
   for (; pass < passes; pass++) {
-  FILE *f = fopen(path, "rb");
+  int dir = is_directory(g, path);
+  FILE *f = dir ? NULL : fopen(path, "rb");
   if (!f) {
-    diag_file(&g->diags, path, 0, 0, "cannot open it: %s", strerror(errno));
+    if (!dir)
+      diag_file(&g->diags, path, 0, 0, "cannot open it: %s", strerror(errno));
     free(path);
     return -1;
   }
@@ -523,7 +521,7 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
   const Var *v = &g->prog.vars[var];
   char *end;
   double x = strtod(text, &end);
-  if (end != text && *end == 0 && !decimal_text(text, end)) {
+  if (end != text && *end == 0 && !num_is_decimal(text, end)) {
     ERROR(g, "%s=%s: not a number as the language writes them (decimal: 16, 1.5e3)", v->name, text);
     return GRADC_ERR_INPUT;
   }
@@ -563,6 +561,8 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
     double *fast;
     long fdims[MAX_RANK];
     int frank;
+    if (is_directory(g, path))
+      return GRADC_ERR_INPUT;
     if (json_array_file(path, &fast, fdims, &frank) == 0) /* json_array.c */
       return store(g, var, fast, fdims, frank, level, path);
     json_error_t err;
@@ -635,6 +635,8 @@ GradcStatus gradc_set_value_text(Gradc *g, const char *name, const char *text) {
 GradcStatus gradc_set_inputs_file(Gradc *g, const char *path) {
   if (!ensure(g))
     return GRADC_ERR_NOMEM;
+  if (is_directory(g, path))
+    return GRADC_ERR_INPUT;
   json_error_t err;
   json_t *root = json_load_file(path, 0, &err);
   if (!root) {

@@ -647,6 +647,123 @@ labels_without_comment)
   done
   ;;
 
+direction_wording)
+  # A bad direction for :jvp or :hvp is said in the REPL's words (":jvp",
+  # ":hvp", "repl: error:"), never as --tangent/--vector or "gradc: error:";
+  # a hexadecimal number is not a number of the language there either.
+  printf '%s\n' 'w = 2' ':jvp w^2 w=1e999' ':jvp w^2 w=[1,2]' ':jvp w^2 w=1 w=2' ':jvp w^2 w=0x10' \
+    ':hvp w^3 w=[1,2]' ':hvp w^3 w=0x1p3' ':jvp w^2 w=1' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'w^2 = 4' 'd(w^2) = 4' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' "repl: error: :jvp w=1e999: the number is too large for a double" \
+    "repl: error: :jvp w=...: 'w' is a scalar but the value has shape (2)" \
+    "repl: error: :jvp names 'w' twice" \
+    "repl: error: :jvp w=0x10: not a number as the language writes them (decimal: 16, 1.5e3)" \
+    "repl: error: :hvp w=...: 'w' is a scalar but the value has shape (2)" \
+    "repl: error: :hvp w=0x1p3: not a number as the language writes them (decimal: 16, 1.5e3)" >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
+load_endless)
+  # :load of an endless file (/dev/zero) stops at the command line's limit
+  # for a source file with its error, instead of reading forever; the
+  # session goes on.
+  printf '%s\n' ':load /dev/zero' '1+1' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'f = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'repl: error: /dev/zero is larger than 256 MiB: not a source file' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
+command_words)
+  # A misspelt command gets a "did you mean"; a command that takes no
+  # arguments (:vars, :help, :quit, :q) refuses extra words instead of
+  # ignoring them (the session goes on after ':quit now'); ':vars;' and
+  # ':vars# note' are :vars.
+  printf '%s\n' 'w = 2' ':hel' ':gard w' ':vars extra' ':help me' ':quit now' ':q 1' ':vars;' ':vars# note' \
+    ':load' ':load # no file' 'w' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'param w = 2' 'param w = 2' 'w = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'repl: error: unknown command :hel (did you mean :help?)' \
+    'repl: error: unknown command :gard (did you mean :grad?)' \
+    "repl: error: :vars takes no arguments, not 'extra'" "repl: error: :help takes no arguments, not 'me'" \
+    "repl: error: :quit takes no arguments, not 'now'" "repl: error: :q takes no arguments, not '1'" \
+    'repl: error: :load FILE' 'repl: error: :load FILE' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
+set_twice)
+  # :set w=1 w=2 is an error (one value each, as on the command line), and
+  # :set sets all its values or none: w keeps 5.
+  printf '%s\n' 'param w = 5' ':set w=1 w=2' 'w' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'w = 5' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'repl: error: :set gives w two values: give it one' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
+diff_pasted_back)
+  # What :diff prints, shared parts as "let NAME = EXPR" lines, pasted back
+  # into the session as typed (only the label "dL/dw =" renamed to "D ="),
+  # evaluates to :grad's gradient; a file of those lines reads back too.
+  head='param X[2,3], w[3]
+:set X=[[1,2,3],[4,5,6]] w=[0.1,0.2,-0.3]
+L = sum(softmax(X @ w)*log(sigmoid(X @ w)))'
+  printf '%s\n' "$head" ':diff L wrt w' >"$tmp/d.in"
+  session d
+  expect_rc d 0
+  grep -q '^let ' "$tmp/d.out" || fail ":diff printed no let line: $(cat "$tmp/d.out")"
+  { printf '%s\n' "$head"; sed 's|^dL/dw = |D = |' "$tmp/d.out"; printf '%s\n' 'D' ':grad L wrt w'; } >"$tmp/p.in"
+  session p
+  expect_rc p 0
+  empty "$tmp/p.err" "stderr"
+  d=$(sed -n 's/^D = //p' "$tmp/p.out")
+  g=$(sed -n 's|^dL/dw = ||p' "$tmp/p.out")
+  [ -n "$d" ] && [ "$d" = "$g" ] || fail "D = '$d' but :grad gives dL/dw = '$g'"
+  { printf 'param X[2,3], w[3]\n'; sed 's|^dL/dw = |output D = |' "$tmp/d.out"; } >"$tmp/d.expr"
+  f=$("$gradc" eval "$tmp/d.expr" 'X=[[1,2,3],[4,5,6]]' 'w=[0.1,0.2,-0.3]' 2>&1 | sed -n 's/^D = //p')
+  [ "$f" = "$g" ] || fail "gradc eval of the :diff text as a file gives '$f', not '$g'"
+  ;;
+
+comment_in_open_statement)
+  # A comment inside a statement left open (after its open line, or a line
+  # of its own) ends at the end of its line, as in a file: the statement
+  # goes on; a ';' inside a comment splits nothing.
+  printf '%s\n' 'sum([1,' '  # a comment line' '2])' 'x = [1, # note' '3]' 'x' 'w = 2 # a; b = 3' 'w' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  printf '%s\n' 'f = 3' 'x = [1, 3]' 'w = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  ;;
+
+load_bom)
+  # :load of a file that starts with a UTF-8 byte-order mark (and has CRLF
+  # line ends) reads it as gradc eval does.
+  printf '\357\273\277param w = 2\r\noutput L = w^2\r\n' >"$tmp/bom.expr"
+  printf '%s\n' ":load $tmp/bom.expr" 'L' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  "$gradc" eval "$tmp/bom.expr" >"$tmp/want" 2>&1
+  same "$tmp/want" "$tmp/x.out" "stdout (gradc eval's)"
+  # a session file with a byte-order mark too
+  printf '\357\273\277w = 3\nw\n' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'w = 3' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2
