@@ -1304,6 +1304,67 @@ static int assign_value(Repl *r, const char *text, const char *nm) {
 }
 
 /* A statement: check the session with it, then keep it. */
+/* The first declaration of a session that has free variables (`w = 3`,
+ * `f = w^2`: scalar params, SPEC 1.3, allowed only in a program without
+ * declarations): they become declared scalar params, `param w`, added
+ * before it, keeping their values, so that the session goes on as typed.
+ * 1 if the declaration was added so, 0 to add it as any statement. */
+static int declare_free_variables(Repl *r, const char *text, const char *origin, int line) {
+  for (int i = 0; i < r->n; i++) {
+    char *sn;
+    Kind k = classify(r->st[i].text, &sn);
+    free(sn);
+    if (k == K_DECL)
+      return 0;
+  }
+  Str decl = {0};
+  char *prog = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+  Gradc *g = gradc_new();
+  if (g && gradc_compile_string(g, origin, prog, strlen(prog)) == GRADC_OK)
+    for (int v = 0; v < gradc_var_count(g); v++) {
+      const char *nm = gradc_var_name(g, v);
+      if (uses_name(text, nm)) /* the new declaration declares (or uses) it itself */
+        continue;
+      str_add(&decl, decl.s ? ", " : "param ");
+      str_add(&decl, nm);
+    }
+  for (int i = 0; i < r->nset && !decl.s; i++) { /* w = 3 that nothing uses yet */
+    char *nm = xstrdup(r->set[i]);
+    *strchr(nm, '=') = 0;
+    if (!uses_name(text, nm)) {
+      str_add(&decl, "param ");
+      str_add(&decl, nm);
+    }
+    free(nm);
+  }
+  for (int i = 0; i < r->nset && decl.s; i++) { /* the others not yet in the list */
+    char *nm = xstrdup(r->set[i]);
+    *strchr(nm, '=') = 0;
+    if (!uses_name(text, nm) && !uses_name(decl.s, nm)) {
+      str_add(&decl, ", ");
+      str_add(&decl, nm);
+    }
+    free(nm);
+  }
+  gradc_free(g);
+  free(prog);
+  if (!decl.s)
+    return 0;
+  char *extra = fmt("%s\n%s\noutput _repl_ = 0", decl.s, text);
+  prog = program(r, -1, NULL, 1, extra, NULL);
+  free(extra);
+  g = gradc_new();
+  int ok = g && gradc_compile_string(g, origin, prog, strlen(prog)) == GRADC_OK;
+  gradc_free(g);
+  free(prog);
+  if (ok) {
+    add_stmt(r, r->n, &(Stmt){decl.s, NULL, (char *)origin, line, 0, 0, NULL});
+    add_stmt(r, r->n, &(Stmt){(char *)text, NULL, (char *)origin, line, 0, 0, NULL});
+  }
+  free(decl.s);
+  return ok;
+}
+
 static int statement(Repl *r, const char *text, const char *origin, int line) {
   r->prefix = 0;
   char *nm;
@@ -1322,6 +1383,8 @@ static int statement(Repl *r, const char *text, const char *origin, int line) {
   free(nm);
   if (k == K_EXPR)
     return interruptible(r, evaluate, (void *)text);
+  if (k == K_DECL && at == r->n && declare_free_variables(r, text, origin, line))
+    return 0;
   char *prog = program(r, at < r->n ? at : -1, text, 1, at < r->n ? "output _repl_ = 0" : NULL, NULL);
   if (at == r->n) { /* new: append it, and an output so that any session compiles */
     free(prog);

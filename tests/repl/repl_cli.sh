@@ -629,6 +629,27 @@ set_after_assign)
   same "$tmp/want" "$tmp/y.out" "stdout"
   ;;
 
+free_then_declared)
+  # SPEC 1.3: free variables are allowed only without declarations; the
+  # session's first declaration turns them into declared scalar params with
+  # their values (w = 3 used, q = 1 not used yet), so the session goes on;
+  # a name the declaration itself declares (w[3]) is left to it.
+  printf '%s\n' 'f = w^2' 'w = 3' 'q = 1' 'param v[2]' 'v = [1, 2]' 'g = w*sum(v) + q' 'g' 'f' ':vars' \
+    ':grad g' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  printf '%s\n' 'g = 10' 'f = 9' 'param w = 3' 'param q = 1' 'param v[2] = [1, 2]' 'f = w^2' \
+    'g = w*sum(v) + q' 'g = 10' 'dg/dw = 3' 'dg/dq = 1' 'dg/dv = [3, 3]' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'f = w^2' 'param w[3]' 'w = [1, 2, 3]' 'f' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'f = [1, 4, 9]' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
 labels_without_comment)
   # A command's expression ends at a comment, and a ';' or blanks after it
   # are not part of it: the labels are the same as without them.
