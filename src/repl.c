@@ -2312,6 +2312,19 @@ static char *read_input(Repl *r) {
 int repl_main(const Opts *o) {
   Repl r = {.o = o, .tty = isatty(STDIN_FILENO)};
   the_repl = &r;
+  if (o->file) { /* as `gradc eval FILE`: a file that cannot be read starts no session */
+    struct stat sb;
+    FILE *f = fopen(o->file, "rb");
+    int dir = f && fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (!f || dir) {
+      fprintf(stderr, "gradc: error: cannot %s %s: %s\n", dir ? "read" : "open", o->file,
+              strerror(dir ? EISDIR : errno));
+      if (f)
+        fclose(f);
+      return EXIT_INPUT;
+    }
+    fclose(f);
+  }
   if (r.tty) {
     rl_readline_name = "gradc";
     rl_attempted_completion_function = complete;

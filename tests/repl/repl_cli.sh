@@ -650,6 +650,20 @@ free_then_declared)
   same "$tmp/want" "$tmp/y.out" "stdout"
   ;;
 
+file_unreadable)
+  # gradc repl FILE, FILE missing or a directory: an error as gradc eval's,
+  # exit 1, and no session (the input is not read)
+  printf '%s\n' '1+1' >"$tmp/x.in"
+  for f in "$tmp/missing.expr" "$tmp"; do
+    HOME=$tmp GRADC_HISTORY=$tmp/history "$gradc" repl "$f" <"$tmp/x.in" >"$tmp/x.out" 2>"$tmp/x.err"
+    rc=$?
+    expect_rc x 1
+    empty "$tmp/x.out" "stdout"
+    "$gradc" eval "$f" 2>"$tmp/want" >/dev/null
+    same "$tmp/want" "$tmp/x.err" "stderr"
+  done
+  ;;
+
 labels_without_comment)
   # A command's expression ends at a comment, and a ';' or blanks after it
   # are not part of it: the labels are the same as without them.
