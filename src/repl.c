@@ -2244,10 +2244,17 @@ static void save_history(void) {
   if (!path)
     return;
   char *tmp = fmt("%s.tmp%ld", path, (long)getpid());
-  if (write_history(tmp) == 0)
-    rename(tmp, path);
-  else
+  int err = write_history(tmp);
+  if (err == 0 && rename(tmp, path) != 0)
+    err = errno;
+  if (err != 0)
     unlink(tmp);
+  static int warned; /* once a session: the history is a convenience, not the work */
+  if (err != 0 && !warned) {
+    warned = 1;
+    fprintf(stderr, "repl: warning: cannot save the history to %s: %s (the session goes on)\n", path,
+            strerror(err > 0 ? err : EIO));
+  }
   free(tmp);
   free(path);
 }
