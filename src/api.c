@@ -68,6 +68,9 @@ void gradc_free(Gradc *g) {
   free((char *)g->src.name);
   arena_free(&g->arena);
   par_ctx_free(g);
+  for (int i = 0; i < g->ndiff_avoid; i++)
+    free(g->diff_avoid[i]);
+  free(g->diff_avoid);
   free(g);
 }
 

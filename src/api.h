@@ -55,6 +55,8 @@ struct Gradc {
   long *dimgiven;    /* sizes given by gradc_set_dim (NAME=SIZE), -1: none */
   double t_parse, t_lower;    /* seconds spent compiling, per stage */
   struct ParCtx *par;         /* parallel.c: threads, blocks, MPI */
+  char **diff_avoid;          /* names gradc_diff_text's let lines must not take */
+  int ndiff_avoid;
 };
 
 /* emit_array.c: gradc_emit with GRADC_ABI_ARRAY. The names of arguments

@@ -633,6 +633,11 @@ void gradc_set_emit_abi(Gradc *g, GradcAbi abi);
  * readable expression, shared subexpressions as "let tK = ..." lines and
  * the program's definitions by name. The string is malloc'd. */
 GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text);
+/* Names, besides the program's own, that gradc_diff_text's let lines must
+ * not take (a REPL session's names outside the program it differentiates,
+ * so that pasting the text back redefines nothing). Adds to the list;
+ * GRADC_ERR_NOMEM if it cannot. */
+GradcStatus gradc_diff_avoid(Gradc *g, const char *const *names, int n);
 /* Graphviz text of the DAG (with the gradient nodes if `grad`). */
 GradcStatus gradc_dot(Gradc *g, int grad, char **text);
 

@@ -1995,6 +1995,16 @@ static int diff_each(Repl *r, Gradc *g, const char *shown, const char *label, co
       rc = 1;
       break;
     }
+    for (int i = 0; i < r->n && nwrt; i++) /* let lines take no name of the session */
+      if (r->st[i].name && gradc_diff_avoid(g, (const char *const *)&r->st[i].name, 1) != GRADC_OK)
+        exit(EXIT_INPUT);
+    for (int i = 0; i < r->nset && nwrt; i++) { /* nor a free variable's (w = 3) */
+      char *nm = xstrdup(r->set[i]);
+      *strchr(nm, '=') = 0;
+      if (gradc_diff_avoid(g, (const char *const *)&nm, 1) != GRADC_OK)
+        exit(EXIT_INPUT);
+      free(nm);
+    }
     for (int k = 0; k < nwrt && rc == 0; k++) {
       char *text = NULL;
       if (gradc_diff_text(g, 0, wrt[k], &text) != GRADC_OK) {

@@ -650,6 +650,21 @@ free_then_declared)
   same "$tmp/want" "$tmp/y.out" "stdout"
   ;;
 
+diff_let_names)
+  # :diff's let lines take no name of the session, also names outside the
+  # program the derivative needs (t_1 here), so pasting them back redefines
+  # nothing
+  printf '%s\n' 'param X[3,2], w[2]' 't1 = 3' 't_1 = 7' 'L = t1*sum(exp(X @ w) * tanh(X @ w))' \
+    ':diff L wrt w' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  grep -q '^let ' "$tmp/x.out" || fail "diff_let_names: no let line to check: $(cat "$tmp/x.out")"
+  if grep -Eq '^let (t1|t_1|X|w|L) ' "$tmp/x.out"; then
+    fail "diff_let_names: a let line takes a session name: $(cat "$tmp/x.out")"
+  fi
+  ;;
+
 file_unreadable)
   # gradc repl FILE, FILE missing or a directory: an error as gradc eval's,
   # exit 1, and no session (the input is not read)
