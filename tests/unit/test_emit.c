@@ -497,10 +497,12 @@ Test(emit, long_functions_are_split_and_compute_the_same_bits, .init = make_dir,
   Gradc *g = compile_ok(text);
   char *src = NULL, *hdr = NULL;
   cr_assert_eq(gradc_emit(g, "chain", &src, &hdr, "chain.h"), GRADC_OK);
-  /* value and gradient are split: parts g_chain_f_p0.. and g_chain_f_grad_p0.. */
-  cr_assert_not_null(strstr(src, "static void g_chain_f_p2(const double *g_v, double *t)"), "%.2000s", src);
-  cr_assert_not_null(strstr(src, "static void g_chain_f_grad_p5(const double *g_v, double *t)"));
-  cr_assert_not_null(strstr(src, "  g_chain_f_grad_p5(g_v, t);\n"));
+  /* value and gradient are split: parts g_chain_f_p0.. and g_chain_f_grad_p0..,
+   * called with the JIT's arrays of dimensions, arguments and results */
+  cr_assert_not_null(strstr(src, "static int g_chain_f_p2(const long *d, const double *const *a, double *const *r,"),
+                     "%.2000s", src);
+  cr_assert_not_null(strstr(src, "static int g_chain_f_grad_p5(const long *d, const double *const *a,"));
+  cr_assert_not_null(strstr(src, "  g_chain_f_grad_p5(0, g_av, g_rv, t, 0);\n"));
   /* a value read only inside its part is a local there, not a t[] entry */
   cr_assert_not_null(strstr(src, "  double g_l"));
   write_file("chain.c", src);
