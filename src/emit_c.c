@@ -362,16 +362,21 @@ static int item_reads(const Emit *e, NodeId n, int whole, NodeStack *st, NodeSta
 
 /* ---- the order of the code ------------------------------------------------
 
- * Statements are written in a topological order chosen so that a value is
- * used soon after it is computed: whenever an item is written, the items
- * that it made ready come next (a stack of ready items, the most recently
- * readied first). In a gradient this interleaves the adjoint statements
- * with the primal ones they read (CasADi's depth-first order does the same
- * for its SX functions): fewer values stay live across the function, so
- * fewer of them are stored and reloaded, and the reverse sweep's
- * arithmetic overlaps the value's long chains. Tensor statements keep
- * their order among themselves (their buffers' lifetimes, hence the
- * workspace, stay those of the DAG's order), except the O(1) ones below.
+ * Statements are written in the DAG's order (a topological order in which
+ * neighbours are mostly independent, which keeps long latencies such as
+ * calls of sin overlapped), except that a short derivative computation
+ * moves up to just after the values it reads when they are far back: an
+ * item that the first result (an output's value) does not read, at most
+ * HOIST_DEPTH derivative items from the primal values, whose readers all
+ * move too, and whose latest dependency is more than HOIST_GAP items
+ * before it. In the gradient of a sum of terms (Rosenbrock's) each term's
+ * partials and adjoints then follow the term's primal values, as in
+ * CasADi's depth-first order: the values stay in registers instead of
+ * being stored and reloaded, and the adjoint arithmetic overlaps the value's
+ * long chain of additions. A reverse sweep proper (each adjoint waiting for
+ * the adjoints after it) keeps its order. Tensor statements keep their
+ * order among themselves (their buffers' lifetimes, hence the workspace,
+ * stay those of the DAG's order), except the O(1) ones below.
  *
  * The adjoint of x[i] is added in place into the adjoint of x
  * (OP_SCATTER_ADD, ad.c): a chain zeros -> +piece -> +piece ... whose
@@ -380,7 +385,12 @@ static int item_reads(const Emit *e, NodeId n, int whole, NodeStack *st, NodeSta
  * elements do not wait for each other: a piece at a literal index waits
  * only for the zeroing, the last piece at its element and the last piece
  * that is not at a literal index; such a piece waits for every piece
- * before it, and so does the chain's last one (which its readers read). */
+ * before it, and so does the chain's last one (which its readers read).
+ * The first piece at an element is written, not added to zero, and when
+ * every element gets one so, the zeroing goes (no zero-initialisation of
+ * adjoints, as CasADi's code). */
+#define HOIST_DEPTH 8
+#define HOIST_GAP 64
 
 /* Item.res of a chain's first node, a PAD, written as two items: its
  * zeroing (ready at once) and its piece (a piece of the chain) */
@@ -459,7 +469,10 @@ static int schedule(Emit *e, const EmitFn *fn) {
   NodeStack st = {0}, out = {0};
   Edges es = {0};
   PieceSlot *tab = NULL;
-  uint32_t *indeg = NULL, *cons_at = NULL, *cons = NULL, *order = NULL, *stack = NULL;
+  uint32_t *dep_at = NULL, *deps = NULL, *cons_at = NULL, *cons = NULL, *order = NULL, *tmp = NULL;
+  uint32_t *depth = NULL;
+  uint64_t *key = NULL;
+  uint8_t *hoist = NULL, *primal = NULL;
   if (!items || !itemof || !zitem || !root || !prevm || !lastm || !barrier || !gen || !has_next || !covered)
     goto done;
   for (uint32_t i = 0; i < n; i++) {
@@ -576,107 +589,92 @@ static int schedule(Emit *e, const EmitFn *fn) {
   for (uint32_t i = 0; i < n; i++) /* every element written first: no zeroing */
     if (zitem[i] != NEVER && covered[i] && (int64_t)covered[i] == shape_size(g, dag_shape(g, i)))
       e->first[i] |= 2;
-  /* consumers of each item, then the stack of ready items */
-  indeg = calloc((size_t)nitems + 1, sizeof *indeg);
+  /* the dependencies and the readers of each item (CSR) */
+  dep_at = calloc((size_t)nitems + 2, sizeof *dep_at);
+  deps = malloc((es.n + 1) * sizeof *deps);
   cons_at = calloc((size_t)nitems + 2, sizeof *cons_at);
   cons = malloc((es.n + 1) * sizeof *cons);
   order = malloc(((size_t)nitems + 1) * sizeof *order);
-  stack = malloc(((size_t)nitems + 1) * sizeof *stack);
-  if (!indeg || !cons_at || !cons || !order || !stack)
+  tmp = malloc(((size_t)nitems + 1) * sizeof *tmp);
+  key = malloc(((size_t)nitems + 1) * sizeof *key);
+  depth = calloc((size_t)nitems + 1, sizeof *depth);
+  hoist = malloc((size_t)nitems + 1);
+  primal = big_alloc(n ? n : 1);
+  if (!dep_at || !deps || !cons_at || !cons || !order || !tmp || !key || !depth || !hoist || !primal)
     goto done;
   for (size_t q = 0; q < es.n; q++) {
-    indeg[es.at[q].to]++;
+    dep_at[es.at[q].to + 1]++;
     cons_at[es.at[q].from + 1]++;
   }
-  for (k = 0; k < nitems; k++)
+  for (k = 0; k < nitems; k++) {
+    dep_at[k + 1] += dep_at[k];
     cons_at[k + 1] += cons_at[k];
-  for (size_t q = 0; q < es.n; q++)
+  }
+  for (size_t q = 0; q < es.n; q++) {
+    deps[dep_at[es.at[q].to]++] = es.at[q].from;
     cons[cons_at[es.at[q].from]++] = es.at[q].to;
-  for (k = nitems; k-- > 0;) /* cons_at[k] is now where k's list ends: shift back */
+  }
+  for (k = nitems; k-- > 0;) { /* each list ended where the next begins: shift back */
+    dep_at[k + 1] = dep_at[k];
     cons_at[k + 1] = cons_at[k];
-  cons_at[0] = 0;
-  uint32_t top = 0, nord = 0;
-  static int mode = -1;
-  if (mode < 0)
-    mode = getenv("GRADC_SCHED") ? atoi(getenv("GRADC_SCHED")) : 2;
-  if (mode == 0) {
-    for (k = 0; k < nitems; k++)
-      order[nord++] = k;
-  } else if (mode >= 3) {
-    /* sources (items that read no stored node) are written when their
-     * first reader is, just before it */
-    uint8_t *src = calloc((size_t)nitems + 1, 1), *sched = calloc((size_t)nitems + 1, 1);
-    uint32_t *pulled = malloc(((size_t)nitems + 1) * sizeof *pulled);
-    uint32_t *stk = malloc((es.n + (size_t)nitems + 1) * sizeof *stk);
-    uint32_t *dep_at = calloc((size_t)nitems + 2, sizeof *dep_at), *deps = malloc((es.n + 1) * sizeof *deps);
-    if (!src || !sched || !pulled || !stk || !dep_at || !deps) {
-      free(src); free(sched); free(pulled); free(stk); free(dep_at); free(deps);
-      goto done;
+  }
+  dep_at[0] = cons_at[0] = 0;
+  /* the primal items: what the first result (an output's value) reads */
+  if (fn->nres) {
+    primal[fn->res[0].node] = 1;
+    for (uint32_t i = n; i-- > 0;)
+      if (primal[i])
+        for (int a = 0; a < dag_node(g, i)->nargs; a++)
+          primal[dag_node(g, i)->arg[a]] = 1;
+  }
+  /* how many derivative items lead to each one, and which may move: the
+   * short ones whose every reader may move too */
+  for (k = 0; k < nitems; k++)
+    if (!primal[items[k].node]) {
+      depth[k] = 1;
+      for (uint32_t q = dep_at[k]; q < dep_at[k + 1]; q++)
+        if (depth[deps[q]] + 1 > depth[k])
+          depth[k] = depth[deps[q]] + 1;
     }
-    for (k = 0; k < nitems; k++)
-      src[k] = indeg[k] == 0;
-    for (size_t q = 0; q < es.n; q++)
-      dep_at[es.at[q].to + 1]++;
-    for (k = 0; k < nitems; k++)
-      dep_at[k + 1] += dep_at[k];
-    for (size_t q = 0; q < es.n; q++)
-      deps[dep_at[es.at[q].to]++] = es.at[q].from;
-    for (k = nitems; k-- > 0;)
-      dep_at[k + 1] = dep_at[k];
-    dep_at[0] = 0;
-    for (size_t q = 0; q < es.n; q++) /* count only the deps that are not sources */
-      if (src[es.at[q].from])
-        indeg[es.at[q].to]--;
-    size_t sp = 0;
-    for (k = nitems; k-- > 0;)
-      if (!src[k] ? indeg[k] == 0 : cons_at[k] == cons_at[k + 1])
-        stk[sp++] = k;
-    while (sp) {
-      uint32_t it = stk[--sp];
-      if (sched[it])
-        continue;
-      uint32_t np = 0;
-      for (uint32_t q = dep_at[it]; q < dep_at[it + 1]; q++)
-        if (src[deps[q]] && !sched[deps[q]]) {
-          sched[deps[q]] = 1;
-          order[nord++] = deps[q];
-          pulled[np++] = deps[q];
-        }
-      sched[it] = 1;
-      order[nord++] = it;
-      for (uint32_t q = cons_at[it]; q < cons_at[it + 1]; q++) {
-        uint32_t c = mode == 3 ? cons[q] : cons[cons_at[it + 1] - 1 - (q - cons_at[it])];
-        if (!src[it] && --indeg[c] == 0)
-          stk[sp++] = c;
+  for (k = nitems; k-- > 0;) {
+    hoist[k] = !primal[items[k].node] && depth[k] <= HOIST_DEPTH;
+    for (uint32_t q = cons_at[k]; q < cons_at[k + 1] && hoist[k]; q++)
+      hoist[k] = hoist[cons[q]];
+  }
+  /* the keys: (the item's index, 0), or (the key of its latest
+   * dependency, a sequence number) for an item that moves */
+  uint32_t seq = 0;
+  for (k = 0; k < nitems; k++) {
+    uint64_t latest = 0;
+    int any = 0;
+    for (uint32_t q = dep_at[k]; q < dep_at[k + 1]; q++)
+      if (!any || key[deps[q]] > latest) {
+        latest = key[deps[q]];
+        any = 1;
       }
-      for (uint32_t j = 0; j < np; j++) /* what shares a source with it comes next */
-        for (uint32_t q = cons_at[pulled[j]]; q < cons_at[pulled[j] + 1]; q++) {
-          uint32_t c = mode == 3 ? cons[q] : cons[cons_at[pulled[j] + 1] - 1 - (q - cons_at[pulled[j]])];
-          if (!sched[c] && indeg[c] == 0)
-            stk[sp++] = c;
-        }
-    }
-    free(src); free(sched); free(pulled); free(stk); free(dep_at); free(deps);
-  } else {
-  for (k = nitems; k-- > 0;)
-    if (!indeg[k])
-      stack[top++] = k;
-  while (top) {
-    uint32_t it = stack[--top];
-    order[nord++] = it;
-    if (mode == 1) {
-    for (uint32_t q = cons_at[it + 1]; q-- > cons_at[it];)
-      if (--indeg[cons[q]] == 0)
-        stack[top++] = cons[q];
-    } else {
-    for (uint32_t q = cons_at[it]; q < cons_at[it + 1]; q++)
-      if (--indeg[cons[q]] == 0)
-        stack[top++] = cons[q];
-    }
+    if (items[k].res == ITEM_ZEROS)
+      key[k] = ++seq; /* before everything */
+    else if (any && hoist[k] && (uint64_t)k > (latest >> 32) + HOIST_GAP)
+      key[k] = (latest & ~(uint64_t)UINT32_MAX) | ++seq;
+    else
+      key[k] = (uint64_t)(k + 1) << 32;
   }
+  /* sorted by key (a stable merge sort) */
+  for (k = 0; k < nitems; k++)
+    order[k] = k;
+  for (uint32_t w = 1; w < nitems; w *= 2) {
+    for (uint32_t lo = 0; lo < nitems; lo += 2 * w) {
+      uint32_t mid = lo + w < nitems ? lo + w : nitems, hi = lo + 2 * w < nitems ? lo + 2 * w : nitems;
+      uint32_t i1 = lo, i2 = mid, o = lo;
+      while (i1 < mid && i2 < hi)
+        tmp[o++] = key[order[i2]] < key[order[i1]] ? order[i2++] : order[i1++];
+      while (i1 < mid)
+        tmp[o++] = order[i1++];
+      while (i2 < hi)
+        tmp[o++] = order[i2++];
+    }
+    memcpy(order, tmp, (size_t)nitems * sizeof *order);
   }
-  if (nord != nitems) /* a cycle: cannot happen (edges go up in id order) */
-    goto done;
   e->items = malloc(((size_t)nitems + 1) * sizeof *e->items);
   if (!e->items)
     goto done;
@@ -723,11 +721,16 @@ done:
   free(out.at);
   free(es.at);
   free(tab);
-  free(indeg);
+  free(dep_at);
+  free(deps);
   free(cons_at);
   free(cons);
   free(order);
-  free(stack);
+  free(tmp);
+  free(key);
+  free(depth);
+  free(hoist);
+  big_free(primal);
   return rc;
 }
 
@@ -2684,13 +2687,6 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   }
   if (o && o->has_work)
     memcpy(o->has_work, work, (size_t)nfns * sizeof *work);
-  if (getenv("GRADC_EMIT_DUMP")) { /* TEMPORARY */
-    static int seq = 0;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s%d.c", getenv("GRADC_EMIT_DUMP"), e.kernel ? "k" : "s", seq++);
-    FILE *df = fopen(path, "w");
-    if (df) { fwrite(out->data, 1, out->len, df); fclose(df); }
-  }
   free(work);
 }
 

@@ -681,3 +681,178 @@ Test(emit, the_adjoint_of_an_index_is_added_in_place) {
   gradc_free(g);
   ASSERT_NO_LEAKS();
 }
+
+/* ---- indexing, splitting and the workspace (issue 18) ------------------------------- */
+
+/* An unrolled Rosenbrock over x[300] read by index, with tensor code
+ * beside it (a matrix product, slices, a reduction): long enough to be
+ * split, and the parts hold the tensor loops too. */
+static char *indexed_program(void) {
+  size_t cap = 300 * 64 + 512, at = 0;
+  char *s = malloc(cap);
+  cr_assert_not_null(s);
+  at += (size_t)snprintf(s + at, cap - at, "param x[300]\nparam W[3, 4]\ninput v[4]\noutput f = 0");
+  for (int i = 0; i < 299; i++)
+    at += (size_t)snprintf(s + at, cap - at, " + 100*(x[%d] - x[%d]^2)^2 + (1 - x[%d])^2", i + 1, i, i);
+  snprintf(s + at, cap - at, " + sum((W @ v)^2) + x[7]*sum(x[10:20]) + x[299]*x[0] + sum(x[3:6]*x[3:6])\n");
+  return s;
+}
+
+static void indexed_values(double *x, double *W, double *v) {
+  for (int i = 0; i < 300; i++)
+    x[i] = 0.1 + 0.003 * (double)((i * 37) % 101);
+  for (int i = 0; i < 12; i++)
+    W[i] = 0.25 * (double)(i % 5) - 0.5;
+  for (int i = 0; i < 4; i++)
+    v[i] = 1.0 - 0.375 * (double)i;
+}
+
+static const char indexed_driver_c[] =
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <string.h>\n"
+    "#include \"idx.h\"\n"
+    "static void put(double v) {\n"
+    "  unsigned long long u;\n"
+    "  memcpy(&u, &v, 8);\n"
+    "  printf(\" %%016llx\", u);\n"
+    "}\n"
+    "int main(void) {\n"
+    "  double x[300], W[12], v[4], f, gx[300], gW[12];\n"
+    "  for (int i = 0; i < 300; i++) x[i] = 0.1 + 0.003 * (double)((i * 37) %% 101);\n"
+    "  for (int i = 0; i < 12; i++) W[i] = 0.25 * (double)(i %% 5) - 0.5;\n"
+    "  for (int i = 0; i < 4; i++) v[i] = 1.0 - 0.375 * (double)i;\n"
+    "  if (idx_f_grad(x, W, v, &f, gx, gW%s) != 0) return 1;\n"
+    "  put(f);\n"
+    "  for (int i = 0; i < 300; i++) put(gx[i]);\n"
+    "  for (int i = 0; i < 12; i++) put(gW[i]);\n"
+    "  printf(\"\\n\");\n"
+    "  return 0;\n"
+    "}\n";
+
+Test(emit, indexed_long_functions_are_split_with_their_loops_and_compute_the_same_bits,
+     .init = make_dir, .fini = remove_dir, .timeout = 600) {
+  char *text = indexed_program();
+  Gradc *g = compile_ok(text);
+  char *src = NULL, *hdr = NULL;
+  cr_assert_eq(gradc_emit(g, "idx", &src, &hdr, "idx.h"), GRADC_OK, "%s", gradc_diag_render(g));
+  gradc_free(g);
+  /* the gradient is split, and a part holds a tensor loop */
+  const char *p0 = strstr(src, "static int g_idx_f_grad_p0(");
+  cr_assert_not_null(p0, "%.3000s", src);
+  const char *fg = definition(src, "idx_f_grad");
+  cr_assert_not_null(fg);
+  int loop_in_part = 0;
+  for (const char *l = strstr(p0, "for (long"); l && l < fg && !loop_in_part; l = strstr(l + 1, "for (long"))
+    loop_in_part = 1;
+  cr_assert(loop_in_part, "no tensor loop in the parts of idx_f_grad");
+  /* x[i] is read in place: no copy of an element into t[] */
+  cr_assert_null(strstr(src, "] = a[0][1];"), "an element copied into a slot");
+  int work = strstr(hdr, "long idx_f_grad_work(") != NULL;
+  write_file("idx.c", src);
+  write_file("idx.h", hdr);
+  free(src);
+  free(hdr);
+  expect_sh_ok("idx.c", sh("cc " CFLAGS " -O2 -c idx.c -o idx.o"));
+  expect_no_mutable_globals("idx.o");
+  char driver[sizeof indexed_driver_c + 64];
+  snprintf(driver, sizeof driver, indexed_driver_c, work ? ", NULL" : "");
+  write_file("driver.c", driver);
+  expect_sh_ok("building the driver", sh("cc " CFLAGS " driver.c idx.o -o driver -lm"));
+  expect_sh_ok("running the driver", sh("./driver > out.txt"));
+  char *out = read_file("out.txt");
+  double want[313];
+  const char *s = out;
+  for (int k = 0; k < 313; k++) {
+    unsigned long long bits;
+    int used = 0;
+    cr_assert_eq(sscanf(s, " %llx%n", &bits, &used), 1, "driver output ends early at %d", k);
+    s += used;
+    memcpy(&want[k], &bits, sizeof bits);
+  }
+  free(out);
+  /* the JIT, with tcc (one function) and with cc (split), gives the same bits */
+  double x[300], W[12], v[4];
+  indexed_values(x, W, v);
+  const GradcBackend backends[2] = {GRADC_BACKEND_TCC, GRADC_BACKEND_CC};
+  for (int b = 0; b < 2; b++) {
+    g = gradc_new();
+    gradc_set_backend(g, backends[b]);
+    cr_assert_eq(gradc_compile_string(g, "idx.expr", text, strlen(text)), GRADC_OK);
+    GradcFn *fg2 = gradc_fn_grad(g, NULL, 0);
+    cr_assert_not_null(fg2, "%s", gradc_diag_render(g));
+    double got[313];
+    const double *args[3] = {x, W, v};
+    double *res[3] = {&got[0], &got[1], &got[301]};
+    cr_assert_eq(gradc_call(fg2, args, res), GRADC_OK, "%s", gradc_diag_render(g));
+    for (int k = 0; k < 313; k++)
+      cr_assert(memcmp(&got[k], &want[k], sizeof got[k]) == 0, "backend %d, result %d: JIT %a, emitted %a",
+                b, k, got[k], want[k]);
+    /* and the gradient is right: central differences of the value */
+    GradcFn *fv = gradc_fn_value(g);
+    cr_assert_not_null(fv);
+    const int probe[6] = {0, 3, 7, 15, 150, 299};
+    for (int q = 0; q < 6; q++) {
+      int i = probe[q];
+      double hi, lo, h = 1e-6, keep = x[i];
+      double *rv[1] = {&hi};
+      x[i] = keep + h;
+      cr_assert_eq(gradc_call(fv, args, rv), GRADC_OK);
+      rv[0] = &lo;
+      x[i] = keep - h;
+      cr_assert_eq(gradc_call(fv, args, rv), GRADC_OK);
+      x[i] = keep;
+      cr_assert(rel_diff(got[1 + i], (hi - lo) / (2 * h)) < 1e-5, "df/dx[%d]: %.17g vs differences %.17g", i,
+                got[1 + i], (hi - lo) / (2 * h));
+    }
+    gradc_free(g);
+  }
+  free(text);
+  ASSERT_NO_LEAKS();
+}
+
+/* Fixed sizes: the value, gradient and JVP of an unrolled Rosenbrock over
+ * x[1000] allocate nothing per call (no malloc, no workspace), the
+ * gradient is written straight into the result, each element once by
+ * assignment (no zeroing, no copy), and the C does not grow with the
+ * number of elements beyond one statement per index. */
+Test(emit, fixed_size_functions_allocate_nothing_per_call) {
+  size_t cap = 1000 * 64, at = 0;
+  char *text = malloc(cap);
+  cr_assert_not_null(text);
+  at += (size_t)snprintf(text + at, cap - at, "param x[1000]\noutput f = 0");
+  for (int i = 0; i < 999; i++)
+    at += (size_t)snprintf(text + at, cap - at, " + 100*(x[%d] - x[%d]^2)^2 + (1 - x[%d])^2", i + 1, i, i);
+  snprintf(text + at, cap - at, "\n");
+  Gradc *g = compile_ok(text);
+  char *src = NULL;
+  cr_assert_eq(gradc_emit(g, "rb", &src, NULL, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+  const char *names[3] = {"rb_f", "rb_f_grad", "rb_f_jvp"};
+  for (int k = 0; k < 3; k++) {
+    char proto[64];
+    snprintf(proto, sizeof proto, "long %s_work(", names[k]);
+    cr_assert_null(strstr(src, proto), "%s takes a workspace", names[k]);
+    const char *body = definition(src, names[k]);
+    cr_assert_not_null(body, "%s", names[k]);
+    const char *end = strstr(body, "\n}\n");
+    cr_assert_not_null(end);
+    char *b = strndup(body, (size_t)(end - body));
+    cr_assert_null(strstr(b, "malloc"), "%s allocates:\n%.2000s", names[k], b);
+    if (k == 1) { /* the gradient's parts come before it */
+      cr_assert_not_null(strstr(b, "double *g_b0 = g_df_dx;"), "%.2000s", b);
+      const char *p0 = strstr(src, "static int g_rb_f_grad_p0(");
+      cr_assert(p0 && p0 < body);
+      char *parts = strndup(p0, (size_t)(body - p0));
+      cr_assert_eq(count_substr(parts, "] = 0.0;"), 0, "a zeroed adjoint");
+      cr_assert_eq(count_substr(parts, "] += "), 0, "an element added to after zeroing");
+      cr_assert_eq(count_substr(parts, "  g_b0["), 1000, "one write per element");
+      free(parts);
+      cr_assert_null(strstr(b, "g_o"), "a loop (a copy) in the gradient:\n%.2000s", b);
+    }
+    free(b);
+  }
+  free(src);
+  gradc_free(g);
+  free(text);
+  ASSERT_NO_LEAKS();
+}
