@@ -36,7 +36,7 @@ static NodeId scaled(Dag *g, NodeId c, NodeId x) {
       continue;
     int e;
     double v = dag_num(g, c2), f = frexp(v, &e);
-    if (v >= 2 && f == 0.5 && isfinite(k * v))
+    if (fabs(v) >= 2 && fabs(f) == 0.5 && isfinite(k * v))
       return dag_mul(g, dag_const(g, k * v), y);
   }
   return NO_NODE;
@@ -62,12 +62,15 @@ static NodeId negated(Dag *g, NodeId r) {
   return dag_neg(g, r);
 }
 
-/* seed * p, the chain rule's product, with strong zeros (dag_smul). A
- * negated factor comes out of the product (-a*b is -(a*b) exactly) and
+/* seed * p, the chain rule's product, with strong zeros (dag_smul, whose
+ * zero is +0: left alone where a factor may be non-finite). A negated
+ * factor of a plain product comes out (-a*b is -(a*b) exactly) and
  * goes into a constant of the partial (u*((-2)*x), not -u*(2*x)), or of
  * the seed, where there is one; a constant folds into a power-of-two
  * factor (scaled: 200*s, not 100*(2*s)). */
 static NodeId chain_product(Dag *g, NodeId seed, NodeId p) {
+  if (seed == NO_NODE || p == NO_NODE || dag_nonfinite(g, seed) || dag_nonfinite(g, p))
+    return dag_smul(g, seed, p); /* out of nodes; a strong product: its 0 is +0 */
   int neg = 0;
   if (dag_node(g, seed)->op == OP_NEG) {
     seed = dag_node(g, seed)->arg[0];
@@ -84,10 +87,12 @@ static NodeId chain_product(Dag *g, NodeId seed, NodeId p) {
     seed = negated(g, seed);
     neg = 0;
   }
+  if (seed == NO_NODE || p == NO_NODE)
+    return NO_NODE;
   NodeId r = NO_NODE;
-  if (dag_is_const(g, seed) && !dag_nonfinite(g, p))
+  if (dag_is_const(g, seed))
     r = scaled(g, seed, p);
-  else if (dag_is_const(g, p) && !dag_nonfinite(g, seed))
+  else if (dag_is_const(g, p))
     r = scaled(g, p, seed);
   if (r == NO_NODE)
     r = dag_smul(g, seed, p);
