@@ -139,6 +139,7 @@ typedef struct Emit {
   uint32_t *pos;      /* stored node -> position of its statement; NEVER: none */
   uint32_t *last;     /* stored node -> position of its last reader; NEVER: the end */
   NodeId *croot;      /* a node added to in place -> the first node of its chain */
+  int first_set;      /* e->first has flags (of this or an earlier function) */
   uint8_t *first;     /* 1: a piece of a chain written first at its element (=, not
                          +=); 2: a chain's PAD whose every element is, not zeroed */
   uint32_t *rd_at;    /* item k reads the stored nodes rd[rd_at[k] .. rd_at[k+1]) */
@@ -449,126 +450,43 @@ typedef struct PieceSlot {
   int64_t key;
 } PieceSlot;
 
-static int schedule(Emit *e, const EmitFn *fn) {
+/* The pieces of the chains: their order (edges: what must come before
+ * what), and e->first. */
+static int chain_rules(Emit *e, const NodeId *root, const uint8_t *has_next, const uint32_t *itemof,
+                       const uint32_t *zitem, uint32_t nmembers, Edges *es) {
   const Dag *g = e->g;
-  uint32_t n = g->count, nst = 0;
+  uint32_t n = g->count;
   int rc = -1;
-  for (uint32_t i = 0; i < n; i++)
-    nst += stored(e, i);
-  size_t cap = (size_t)2 * nst + (size_t)fn->nres + 1;
-  Item *items = malloc(cap * sizeof *items);
-  uint32_t *itemof = big_alloc((size_t)(n ? n : 1) * sizeof *itemof);   /* statement's item */
-  uint32_t *zitem = big_alloc((size_t)(n ? n : 1) * sizeof *zitem);     /* a PAD's zeroing item */
-  NodeId *root = big_alloc((size_t)(n ? n : 1) * sizeof *root);         /* chain member -> its root */
-  NodeId *prevm = big_alloc((size_t)(n ? n : 1) * sizeof *prevm);       /* the member before */
-  NodeId *lastm = big_alloc((size_t)(n ? n : 1) * sizeof *lastm);       /* root -> last member yet */
-  NodeId *barrier = big_alloc((size_t)(n ? n : 1) * sizeof *barrier);   /* root -> last barrier */
-  uint32_t *gen = big_alloc((size_t)(n ? n : 1) * sizeof *gen);
-  uint8_t *has_next = big_alloc(n ? n : 1);
-  uint32_t *covered = big_alloc((size_t)(n ? n : 1) * sizeof *covered); /* root -> elements written first */
-  NodeStack st = {0}, out = {0};
-  Edges es = {0};
-  PieceSlot *tab = NULL;
-  uint32_t *dep_at = NULL, *deps = NULL, *cons_at = NULL, *cons = NULL, *order = NULL, *tmp = NULL;
-  uint32_t *depth = NULL;
-  uint64_t *key = NULL;
-  uint8_t *hoist = NULL, *primal = NULL;
-  if (!items || !itemof || !zitem || !root || !prevm || !lastm || !barrier || !gen || !has_next || !covered)
-    goto done;
-  for (uint32_t i = 0; i < n; i++) {
-    itemof[i] = zitem[i] = NEVER;
-    root[i] = prevm[i] = lastm[i] = barrier[i] = NO_NODE;
-  }
-  /* the chains of in-place additions (share_buffers adds these in place) */
-  uint32_t nmembers = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    const Node *nd = dag_node(g, i);
-    if (nd->op != OP_SCATTER_ADD || !stored(e, i) || !is_tensor(e, i))
-      continue;
-    NodeId acc = nd->arg[0];
-    if (!stored(e, acc) || dag_node(g, acc)->op == OP_VAR || e->uses[acc] != 1 || is_result(fn, acc))
-      continue;
-    root[i] = root[acc] != NO_NODE ? root[acc] : acc;
-    has_next[acc] = 1;
-    nmembers++;
-  }
-  memcpy(e->croot, root, (size_t)n * sizeof *root);
-  memset(e->first, 0, n);
-  /* the items: statements in id order (a chain's PAD root also as its
-   * zeroing, apart), then the scalar results */
-  uint32_t k = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    if (!stored(e, i))
-      continue;
-    const Node *nd = dag_node(g, i);
-    if (nd->op == OP_PAD && has_next[i] && root[i] == NO_NODE) {
-      zitem[i] = k;
-      items[k++] = (Item){i, ITEM_ZEROS};
-    }
-    itemof[i] = k;
-    items[k++] = (Item){i, zitem[i] != NEVER ? ITEM_PIECE : -1};
-  }
-  for (int r = 0; r < fn->nres; r++)
-    if (!is_tensor(e, fn->res[r].node))
-      items[k++] = (Item){fn->res[r].node, r};
-  uint32_t nitems = k;
-  /* what each item reads */
-  e->rd_at = malloc(((size_t)nitems + 1) * sizeof *e->rd_at);
-  if (!e->rd_at)
-    goto done;
-  for (k = 0; k < nitems; k++) {
-    e->rd_at[k] = (uint32_t)out.top;
-    if (items[k].res == ITEM_ZEROS)
-      continue;
-    if (item_reads(e, items[k].node, items[k].res >= 0 && stored(e, items[k].node), &st, &out) < 0)
-      goto done;
-  }
-  e->rd_at[nitems] = (uint32_t)out.top;
-  e->rd = out.at;
-  out.at = NULL;
-  /* the edges: what an item reads comes before it */
-  uint32_t prev_tensor = NEVER;
-  for (k = 0; k < nitems; k++) {
-    NodeId i = items[k].node;
-    int member = items[k].res == -1 && root[i] != NO_NODE;
-    int zroot = items[k].res == ITEM_PIECE; /* a PAD root's piece: a member too */
-    for (uint32_t q = e->rd_at[k]; q < e->rd_at[k + 1]; q++) {
-      NodeId x = e->rd[q];
-      if (member && x == dag_node(g, i)->arg[0])
-        continue; /* the member before: ordered by the rules of the chain below */
-      if (edge(&es, itemof[x], k) < 0)
-        goto done;
-    }
-    if (items[k].res == -1 && is_tensor(e, i) && !member && !zroot) {
-      if (edge(&es, prev_tensor, k) < 0) /* tensor statements keep their order */
-        goto done;
-      prev_tensor = k;
-    }
-  }
-  /* the chains' rules */
   size_t tabn = 16;
   while (tabn < 4 * ((size_t)nmembers + 1))
     tabn *= 2;
-  tab = calloc(tabn, sizeof *tab);
-  if (!tab)
+  PieceSlot *tab = calloc(tabn, sizeof *tab);
+  NodeId *prevm = big_alloc((size_t)n * sizeof *prevm);      /* the member before */
+  NodeId *lastm = big_alloc((size_t)n * sizeof *lastm);      /* root -> last member yet */
+  NodeId *barrier = big_alloc((size_t)n * sizeof *barrier);  /* root -> last barrier */
+  uint32_t *gen = big_alloc((size_t)n * sizeof *gen);
+  uint32_t *covered = big_alloc((size_t)n * sizeof *covered); /* root -> elements written first */
+  if (!tab || !prevm || !lastm || !barrier || !gen || !covered)
     goto done;
+  for (uint32_t i = 0; i < n; i++)
+    prevm[i] = lastm[i] = barrier[i] = NO_NODE;
   for (uint32_t i = 0; i < n; i++) {
     int zr = zitem[i] != NEVER;
     if (root[i] == NO_NODE && !zr)
       continue;
     NodeId r = zr ? i : root[i];
     uint32_t ki = itemof[i];
-    if (edge(&es, zitem[r] != NEVER ? zitem[r] : itemof[r], ki) < 0) /* after the zeroing (the root) */
+    if (edge(es, zitem[r] != NEVER ? zitem[r] : itemof[r], ki) < 0) /* after the zeroing (the root) */
       goto done;
     int64_t key = 0;
     int point = point_piece(g, i, &key);
     if (point) {
-      if (barrier[r] != NO_NODE && edge(&es, itemof[barrier[r]], ki) < 0)
+      if (barrier[r] != NO_NODE && edge(es, itemof[barrier[r]], ki) < 0)
         goto done;
       size_t h = (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) ^ r) & (tabn - 1);
       while (tab[h].root && !(tab[h].root == r + 1 && tab[h].key == key))
         h = (h + 1) & (tabn - 1);
-      if (tab[h].root && tab[h].gen == gen[r] && edge(&es, itemof[tab[h].member], ki) < 0)
+      if (tab[h].root && tab[h].gen == gen[r] && edge(es, itemof[tab[h].member], ki) < 0)
         goto done;
       if (!tab[h].root && gen[r] == 0 && zitem[r] != NEVER) {
         e->first[i] = 1; /* the first piece at its element: written, not added to zero */
@@ -578,7 +496,7 @@ static int schedule(Emit *e, const EmitFn *fn) {
     }
     if (!point || !has_next[i]) { /* a barrier: after every piece since the last barrier */
       for (NodeId m = lastm[r]; m != NO_NODE; m = m == barrier[r] ? NO_NODE : prevm[m])
-        if (edge(&es, itemof[m], ki) < 0)
+        if (edge(es, itemof[m], ki) < 0)
           goto done;
       barrier[r] = i;
       gen[r]++;
@@ -589,37 +507,37 @@ static int schedule(Emit *e, const EmitFn *fn) {
   for (uint32_t i = 0; i < n; i++) /* every element written first: no zeroing */
     if (zitem[i] != NEVER && covered[i] && (int64_t)covered[i] == shape_size(g, dag_shape(g, i)))
       e->first[i] |= 2;
-  /* the dependencies and the readers of each item (CSR) */
-  dep_at = calloc((size_t)nitems + 2, sizeof *dep_at);
-  deps = malloc((es.n + 1) * sizeof *deps);
-  cons_at = calloc((size_t)nitems + 2, sizeof *cons_at);
-  cons = malloc((es.n + 1) * sizeof *cons);
-  order = malloc(((size_t)nitems + 1) * sizeof *order);
-  tmp = malloc(((size_t)nitems + 1) * sizeof *tmp);
-  key = malloc(((size_t)nitems + 1) * sizeof *key);
-  depth = calloc((size_t)nitems + 1, sizeof *depth);
-  hoist = malloc((size_t)nitems + 1);
-  primal = big_alloc(n ? n : 1);
-  if (!dep_at || !deps || !cons_at || !cons || !order || !tmp || !key || !depth || !hoist || !primal)
+  rc = 0;
+done:
+  free(tab);
+  big_free(prevm);
+  big_free(lastm);
+  big_free(barrier);
+  big_free(gen);
+  big_free(covered);
+  return rc;
+}
+
+/* The order of the items (the comment above): order[k] is the item
+ * written k-th. */
+static int hoist_order(const Emit *e, const EmitFn *fn, const Item *items, uint32_t nitems,
+                       const Edges *es, uint32_t *order) {
+  const Dag *g = e->g;
+  uint32_t n = g->count, k;
+  int rc = -1;
+  uint32_t *dep_at = calloc((size_t)nitems + 2, sizeof *dep_at);
+  uint32_t *deps = malloc((es->n + 1) * sizeof *deps);
+  uint32_t *cons_at = calloc((size_t)nitems + 2, sizeof *cons_at);
+  uint32_t *cons = malloc((es->n + 1) * sizeof *cons);
+  uint32_t *tmp = malloc(((size_t)nitems + 1) * sizeof *tmp);
+  uint64_t *key = malloc(((size_t)nitems + 1) * sizeof *key);
+  uint32_t *depth = calloc((size_t)nitems + 1, sizeof *depth);
+  uint8_t *hoist = malloc((size_t)nitems + 1);
+  uint8_t *primal = big_alloc(n ? n : 1);
+  if (!dep_at || !deps || !cons_at || !cons || !tmp || !key || !depth || !hoist || !primal)
     goto done;
-  for (size_t q = 0; q < es.n; q++) {
-    dep_at[es.at[q].to + 1]++;
-    cons_at[es.at[q].from + 1]++;
-  }
-  for (k = 0; k < nitems; k++) {
-    dep_at[k + 1] += dep_at[k];
-    cons_at[k + 1] += cons_at[k];
-  }
-  for (size_t q = 0; q < es.n; q++) {
-    deps[dep_at[es.at[q].to]++] = es.at[q].from;
-    cons[cons_at[es.at[q].from]++] = es.at[q].to;
-  }
-  for (k = nitems; k-- > 0;) { /* each list ended where the next begins: shift back */
-    dep_at[k + 1] = dep_at[k];
-    cons_at[k + 1] = cons_at[k];
-  }
-  dep_at[0] = cons_at[0] = 0;
   /* the primal items: what the first result (an output's value) reads */
+  int derivative = 0;
   if (fn->nres) {
     primal[fn->res[0].node] = 1;
     for (uint32_t i = n; i-- > 0;)
@@ -627,6 +545,37 @@ static int schedule(Emit *e, const EmitFn *fn) {
         for (int a = 0; a < dag_node(g, i)->nargs; a++)
           primal[dag_node(g, i)->arg[a]] = 1;
   }
+  for (k = 0; k < nitems && !derivative; k++)
+    derivative = !primal[items[k].node];
+  if (!derivative) { /* nothing moves: the DAG's order, zeroings first */
+    uint32_t at = 0;
+    for (k = 0; k < nitems; k++)
+      if (items[k].res == ITEM_ZEROS)
+        order[at++] = k;
+    for (k = 0; k < nitems; k++)
+      if (items[k].res != ITEM_ZEROS)
+        order[at++] = k;
+    rc = 0;
+    goto done;
+  }
+  /* the dependencies and the readers of each item (CSR) */
+  for (size_t q = 0; q < es->n; q++) {
+    dep_at[es->at[q].to + 1]++;
+    cons_at[es->at[q].from + 1]++;
+  }
+  for (k = 0; k < nitems; k++) {
+    dep_at[k + 1] += dep_at[k];
+    cons_at[k + 1] += cons_at[k];
+  }
+  for (size_t q = 0; q < es->n; q++) {
+    deps[dep_at[es->at[q].to]++] = es->at[q].from;
+    cons[cons_at[es->at[q].from]++] = es->at[q].to;
+  }
+  for (k = nitems; k-- > 0;) { /* each list ended where the next begins: shift back */
+    dep_at[k + 1] = dep_at[k];
+    cons_at[k + 1] = cons_at[k];
+  }
+  dep_at[0] = cons_at[0] = 0;
   /* how many derivative items lead to each one, and which may move: the
    * short ones whose every reader may move too */
   for (k = 0; k < nitems; k++)
@@ -675,6 +624,133 @@ static int schedule(Emit *e, const EmitFn *fn) {
     }
     memcpy(order, tmp, (size_t)nitems * sizeof *order);
   }
+  rc = 0;
+done:
+  free(dep_at);
+  free(deps);
+  free(cons_at);
+  free(cons);
+  free(tmp);
+  free(key);
+  free(depth);
+  free(hoist);
+  big_free(primal);
+  return rc;
+}
+
+/* The items of the function (e->items, in order), what each reads (e->rd),
+ * and where each stored node's statement is (e->pos). */
+static int schedule(Emit *e, const EmitFn *fn) {
+  const Dag *g = e->g;
+  uint32_t n = g->count, nst = 0, k;
+  int rc = -1, scatters = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    nst += stored(e, i);
+    scatters |= g->nodes[i].op == OP_SCATTER_ADD && stored(e, i);
+  }
+  size_t cap = (size_t)2 * nst + (size_t)fn->nres + 1;
+  Item *items = malloc(cap * sizeof *items);
+  uint32_t *itemof = big_alloc((size_t)(n ? n : 1) * sizeof *itemof); /* statement's item */
+  NodeId *root = NULL;     /* chain member -> its root */
+  uint8_t *has_next = NULL; /* a chain's node that a member adds to */
+  uint32_t *zitem = NULL;   /* a chain's PAD -> its zeroing item */
+  uint32_t *order = NULL;
+  NodeStack st = {0}, out = {0};
+  Edges es = {0};
+  if (!items || !itemof)
+    goto done;
+  if (e->first_set) { /* flags of an earlier function */
+    memset(e->first, 0, n);
+    e->first_set = 0;
+  }
+  /* the chains of in-place additions (share_buffers adds these in place) */
+  uint32_t nmembers = 0;
+  if (scatters) {
+    root = big_alloc((size_t)n * sizeof *root);
+    has_next = big_alloc(n);
+    if (!root || !has_next)
+      goto done;
+    for (uint32_t i = 0; i < n; i++)
+      root[i] = NO_NODE;
+    for (uint32_t i = 0; i < n; i++) {
+      const Node *nd = dag_node(g, i);
+      if (nd->op != OP_SCATTER_ADD || !stored(e, i) || !is_tensor(e, i))
+        continue;
+      NodeId acc = nd->arg[0];
+      if (!stored(e, acc) || dag_node(g, acc)->op == OP_VAR || e->uses[acc] != 1 || is_result(fn, acc))
+        continue;
+      root[i] = root[acc] != NO_NODE ? root[acc] : acc;
+      has_next[acc] = 1;
+      nmembers++;
+    }
+    memcpy(e->croot, root, (size_t)n * sizeof *root);
+  }
+  if (nmembers) {
+    zitem = big_alloc((size_t)n * sizeof *zitem);
+    if (!zitem)
+      goto done;
+  }
+  /* the items: statements in id order (a chain's PAD root also as its
+   * zeroing, apart), then the scalar results */
+  k = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    itemof[i] = NEVER;
+    if (zitem)
+      zitem[i] = NEVER;
+    if (!stored(e, i))
+      continue;
+    const Node *nd = dag_node(g, i);
+    if (zitem && nd->op == OP_PAD && has_next[i] && root[i] == NO_NODE) {
+      zitem[i] = k;
+      items[k++] = (Item){i, ITEM_ZEROS};
+    }
+    itemof[i] = k;
+    items[k++] = (Item){i, zitem && zitem[i] != NEVER ? ITEM_PIECE : -1};
+  }
+  for (int r = 0; r < fn->nres; r++)
+    if (!is_tensor(e, fn->res[r].node))
+      items[k++] = (Item){fn->res[r].node, r};
+  uint32_t nitems = k;
+  /* what each item reads */
+  e->rd_at = malloc(((size_t)nitems + 1) * sizeof *e->rd_at);
+  if (!e->rd_at)
+    goto done;
+  for (k = 0; k < nitems; k++) {
+    e->rd_at[k] = (uint32_t)out.top;
+    if (items[k].res == ITEM_ZEROS)
+      continue;
+    if (item_reads(e, items[k].node, items[k].res >= 0 && stored(e, items[k].node), &st, &out) < 0)
+      goto done;
+  }
+  e->rd_at[nitems] = (uint32_t)out.top;
+  e->rd = out.at;
+  out.at = NULL;
+  /* the edges: what an item reads comes before it */
+  uint32_t prev_tensor = NEVER;
+  for (k = 0; k < nitems; k++) {
+    NodeId i = items[k].node;
+    int member = items[k].res == -1 && root && root[i] != NO_NODE;
+    for (uint32_t q = e->rd_at[k]; q < e->rd_at[k + 1]; q++) {
+      NodeId x = e->rd[q];
+      if (member && x == dag_node(g, i)->arg[0])
+        continue; /* the member before: ordered by the rules of the chain */
+      if (edge(&es, itemof[x], k) < 0)
+        goto done;
+    }
+    if (items[k].res == -1 && is_tensor(e, i) && !member) {
+      if (edge(&es, prev_tensor, k) < 0) /* tensor statements keep their order */
+        goto done;
+      prev_tensor = k;
+    }
+  }
+  if (nmembers) {
+    e->first_set = 1;
+    if (chain_rules(e, root, has_next, itemof, zitem, nmembers, &es) < 0)
+      goto done;
+  }
+  order = malloc(((size_t)nitems + 1) * sizeof *order);
+  if (!order || hoist_order(e, fn, items, nitems, &es, order) < 0)
+    goto done;
   e->items = malloc(((size_t)nitems + 1) * sizeof *e->items);
   if (!e->items)
     goto done;
@@ -709,28 +785,13 @@ static int schedule(Emit *e, const EmitFn *fn) {
 done:
   free(items);
   big_free(itemof);
-  big_free(zitem);
   big_free(root);
-  big_free(prevm);
-  big_free(lastm);
-  big_free(barrier);
-  big_free(gen);
   big_free(has_next);
-  big_free(covered);
+  big_free(zitem);
   free(st.at);
   free(out.at);
   free(es.at);
-  free(tab);
-  free(dep_at);
-  free(deps);
-  free(cons_at);
-  free(cons);
   free(order);
-  free(tmp);
-  free(key);
-  free(depth);
-  free(hoist);
-  big_free(primal);
   return rc;
 }
 
@@ -902,7 +963,7 @@ static int assign_slots(Emit *e) {
     }
     for (uint32_t q = e->rd_at[p]; q < e->rd_at[p + 1]; q++) {
       NodeId x = e->rd[q];
-      if (!is_tensor(e, x) && !e->local[x] && e->last[x] == p && !freed[x]) {
+      if (e->last[x] == p && !freed[x] && !e->local[x] && !is_tensor(e, x)) {
         freed[x] = 1;
         free_slots[nfree++] = e->slot[x];
       }
