@@ -146,6 +146,7 @@ typedef struct Emit {
   NodeId *rd;
   int nslots;         /* t[] entries */
   int tslots_work;    /* t[] lives in the workspace (too large for the stack) */
+  int64_t stack_ws;   /* doubles of buffers on the stack (fixed sizes, small), or 0 */
   int *part;          /* item position -> part (split functions) */
   int nparts;
   int pad_mode;       /* a PAD written as 1: its zeroing only, 2: its piece only */
@@ -2239,7 +2240,7 @@ static int entry_checks(Emit *e, Buf *b, uint32_t count) {
  * t[] when it is too long for the stack. */
 static void work_size(Emit *e) {
   int any = 0;
-  for (int k = 0; k < e->nbufs; k++) {
+  for (int k = 0; k < e->nbufs && !e->stack_ws; k++) {
     if (e->bufout[k] >= 0)
       continue;
     buf_puts(e->out, any ? " + " : "");
@@ -2462,7 +2463,15 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   for (int k = 0; k < e->nbufs; k++)
     nbuf_ws += e->bufout[k] < 0;
   e->tslots_work = e->nslots > STACK_SLOTS;
-  int work = nbuf_ws > 0 || e->tslots_work;
+  /* buffers of literal sizes that fit on the stack beside t[] live there:
+   * no workspace, no allocation */
+  int64_t fixed = 0;
+  for (int k = 0; k < e->nbufs && fixed >= 0; k++) {
+    int64_t sz = e->bufout[k] < 0 ? shape_size(e->g, e->bufshape[k]) : 0;
+    fixed = sz < 0 ? -1 : fixed + sz;
+  }
+  e->stack_ws = nbuf_ws > 0 && !e->tslots_work && fixed >= 0 && fixed + e->nslots <= STACK_SLOTS ? fixed : 0;
+  int work = (nbuf_ws > 0 && !e->stack_ws) || e->tslots_work;
   *work_fn = work;
   Buf *save = e->out;
   e->out = b;
@@ -2540,6 +2549,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     buf_puts(b, " + 1));\n    if (!g_w)\n      return -1;\n  }\n");
     if (e->tslots_work)
       buf_printf(b, "  double *t = g_w;\n  g_w += %d;\n", e->nslots);
+  } else if (e->stack_ws) {
+    buf_printf(b, "  double g_ws[%lld];\n  double *g_w = g_ws;\n", (long long)e->stack_ws);
   }
   for (int k = 0; k < e->nbufs; k++) {
     if (e->bufout[k] >= 0) { /* a result's own memory */
