@@ -913,6 +913,16 @@ static int loop_op(const Emit *e, NodeId n) {
 #define PART_STMTS 128
 #define PART_LOOP 8
 
+/* A statement's share of a part: a loop counts as PART_LOOP, a statement
+ * (a piece written at one element included) as 1. */
+static int item_weight(const Emit *e, uint32_t p) {
+  Item it = e->items[p];
+  int64_t key;
+  if (it.res >= 0 || !is_tensor(e, it.node) || (it.res != ITEM_ZEROS && point_piece(e->g, it.node, &key)))
+    return 1;
+  return PART_LOOP;
+}
+
 /* The parts (if split), the locals of parts, and the t[] entries of the
  * other stored scalars: an entry is reused once the value in it has been
  * read for the last time (CasADi's work vector does the same), so t[] is
@@ -925,7 +935,7 @@ static int assign_slots(Emit *e) {
   e->nparts = 0;
   long weight = 0;
   for (uint32_t p = 0; p < e->nitems; p++)
-    weight += e->items[p].res != ITEM_ZEROS && is_tensor(e, e->items[p].node) ? PART_LOOP : 1;
+    weight += item_weight(e, p);
   if (e->split && weight > 2 * PART_STMTS) {
     e->part = malloc(((size_t)e->nitems + 1) * sizeof *e->part);
     if (!e->part)
@@ -933,7 +943,7 @@ static int assign_slots(Emit *e) {
     long w = 0;
     for (uint32_t p = 0; p < e->nitems; p++) {
       e->part[p] = e->nparts;
-      w += e->items[p].res != ITEM_ZEROS && is_tensor(e, e->items[p].node) ? PART_LOOP : 1;
+      w += item_weight(e, p);
       if (w >= PART_STMTS || p + 1 == e->nitems) {
         e->nparts++;
         w = 0;
