@@ -403,6 +403,8 @@ static int is_stmt(Item it) { return it.res == -1 || it.res == ITEM_PIECE; }
 /* Is the piece that SCATTER_ADD or PAD node n adds at one literal index? */
 static int point_piece(const Dag *g, NodeId n, int64_t *key) {
   const Node *nd = dag_node(g, n);
+  if (nd->op != OP_PAD && nd->op != OP_SCATTER_ADD)
+    return 0;
   NodeId piece = nd->op == OP_PAD ? nd->arg[0] : nd->arg[1];
   if (dag_shape(g, piece) != SHAPE_SCALAR)
     return 0;
