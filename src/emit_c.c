@@ -1,4 +1,5 @@
-/* emit_c.c: C99 from the DAG, in id (topological) order.
+/* emit_c.c: C99 from the DAG, in the DAG's (topological) order with short
+ * derivative computations moved next to the values they read (schedule).
  *
  * Scalars: a node used more than once, the base of an integer power, and
  * any node whose inlined expression would nest deeper than INLINE_DEPTH get
@@ -10,7 +11,15 @@
  * depend on the sizes of the data. An elementwise node used once by an
  * elementwise node of the same shape (or by a reduction) is inlined into
  * that loop instead: elementwise chains fuse. Broadcast operands are read
- * through index arithmetic inside the loop, never materialised. */
+ * through index arithmetic inside the loop, never materialised. An element
+ * at literal indices (x[3]) is read in place, and the adjoint of x gets
+ * each piece added (or, first, written) at its element of the result.
+ *
+ * Storage: an entry of t[] or a buffer is reused once its value's last
+ * reader has run; t[] is on the stack up to STACK_SLOTS, so are buffers of
+ * literal sizes that fit beside it, else they are in the workspace (the
+ * caller's, or allocated once by the JIT). A long function is written as
+ * parts (split_parts) for cc -O2, whatever its statements. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
