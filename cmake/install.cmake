@@ -107,6 +107,13 @@ configure_file(cmake/gradc.pc.in gradc.pc @ONLY)
 include(CMakePackageConfigHelpers)
 write_basic_package_version_file("${CMAKE_CURRENT_BINARY_DIR}/gradcConfigVersion.cmake"
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+file(RELATIVE_PATH GRADC_CMAKE_UP "/${CMAKE_INSTALL_LIBDIR}/cmake/gradc" "/")
+string(REGEX REPLACE "/$" "" GRADC_CMAKE_UP "${GRADC_CMAKE_UP}")
+# gradc::gradc_static's dependencies when pkg-config is missing
+string(REPLACE " " ";" GRADC_PC_LIBS_STATIC_FALLBACK "-ljansson -larpack -llapack ${GRADC_PC_LIBS_PRIVATE}")
+if(OPENBLAS_FOUND)
+  list(APPEND GRADC_PC_LIBS_STATIC_FALLBACK -lopenblas)
+endif()
 configure_file(cmake/gradcConfig.cmake.in gradcConfig.cmake @ONLY)
 
 # ---- man pages (scdoc) and bash completion --------------------------------------------

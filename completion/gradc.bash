@@ -40,7 +40,8 @@ _gradc_value() {
   for alt in $usage; do
     case $alt in
       *.json | *.png | *.c | *.h | *.csv) exts+=("${alt##*.}") ;;
-      [a-z0-9]*) [[ $alt == *[!a-z0-9]* ]] || words+=("$alt") ;;
+      # a choice (forward|reverse|auto), not a placeholder (--wrt a,b)
+      [a-z0-9]*) [[ $alt == *[!a-z0-9]* || $usage != *'|'* ]] || words+=("$alt") ;;
     esac
   done
   unset IFS

@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [BUILD_DIR] [extra cmake args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs="flex bison tcc libtcc-dev libcriterion-dev libjansson-dev libcsv-dev libcairo2-dev libedit-dev libopenblas-dev libcolpack-dev libarpack2-dev libopenmpi-dev openmpi-bin pkg-config scdoc man-db dpkg-dev"
+pkgs="flex bison graphviz tcc libtcc-dev libcriterion-dev libjansson-dev libcsv-dev libcairo2-dev libedit-dev libopenblas-dev libcolpack-dev libarpack2-dev libopenmpi-dev openmpi-bin pkg-config scdoc man-db dpkg-dev"
 missing=""
 for p in $pkgs; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

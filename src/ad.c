@@ -451,6 +451,45 @@ static NodeId accumulate(Dag *g, NodeId acc, NodeId term) {
   return dag_add(g, acc, term);
 }
 
+/* The tangent of node i (not a variable) from its arguments' tangents
+ * targ[k] (NO_NODE: zero); NO_NODE if it is zero. */
+static NodeId forward_node(Dag *g, uint32_t i, const NodeId *targ) {
+  const Node nd = g->nodes[i];
+  if (nd.op == OP_MAXR) {
+    if (targ[0] == NO_NODE)
+      return NO_NODE;
+    /* the shift of the stable forms (stable.c): nothing depends on it, so
+     * reverse mode leaves it out, but its tangent (the mean tangent of
+     * the maxima) keeps the shifted tangent t - t_max from overflowing
+     * (log_softmax(cosh([x, x])) at 710) */
+    NodeId x = nd.arg[0], t = targ[0];
+    ShapeId xs = dag_shape(g, x);
+    int axis = (int)nd.v.idx;
+    NodeId mask = dag_bin(g, OP_EQ, x, keep_bcast(g, i, xs, axis));
+    NodeId count = keep_bcast(g, dag_sum(g, mask, axis), xs, axis); /* divided first: */
+    return dag_sum(g, dag_op(g, OP_WHERE, mask, dag_div(g, t, count), dag_const(g, 0)), axis);
+  }
+  if (!differentiable((OpKind)nd.op))
+    return NO_NODE;
+  NodeId acc = NO_NODE;
+  for (int k = 0; k < nd.nargs; k++)
+    if (targ[k] != NO_NODE)
+      acc = accumulate(g, acc, term(g, i, k, targ[k], 0));
+  if (acc != NO_NODE && dag_is_const(g, acc) && dag_num(g, acc) == 0)
+    acc = NO_NODE;
+  if (acc != NO_NODE && dag_shape(g, acc) != nd.shape) /* a broadcast operand */
+    acc = dag_bcast(g, acc, nd.shape);
+  return acc;
+}
+
+/* A variable's tangent from var_tangent (NO_NODE: zero) */
+static NodeId var_tangent_of(const Dag *g, const Node *nd, const NodeId *var_tangent, int nvars) {
+  if (nd->v.idx < (uint32_t)nvars && var_tangent[nd->v.idx] != NO_NODE &&
+      !(dag_is_const(g, var_tangent[nd->v.idx]) && dag_num(g, var_tangent[nd->v.idx]) == 0))
+    return var_tangent[nd->v.idx];
+  return NO_NODE;
+}
+
 NodeId *ad_forward(Dag *g, const NodeId *var_tangent, int nvars,
                    const NodeId *roots, int nroots, uint32_t *n_out) {
   uint32_t n = g->count;
@@ -465,37 +504,15 @@ NodeId *ad_forward(Dag *g, const NodeId *var_tangent, int nvars,
     tan[i] = NO_NODE;
     if (!live[i])
       continue;
-    const Node nd = g->nodes[i];
-    if (nd.op == OP_VAR) {
-      if (nd.v.idx < nvars && var_tangent[nd.v.idx] != NO_NODE &&
-          !(dag_is_const(g, var_tangent[nd.v.idx]) && dag_num(g, var_tangent[nd.v.idx]) == 0))
-        tan[i] = var_tangent[nd.v.idx];
+    const Node *nd = &g->nodes[i];
+    if (nd->op == OP_VAR) {
+      tan[i] = var_tangent_of(g, nd, var_tangent, nvars);
       continue;
     }
-    if (nd.op == OP_MAXR && tan[nd.arg[0]] != NO_NODE) {
-      /* the shift of the stable forms (stable.c): nothing depends on it, so
-       * reverse mode leaves it out, but its tangent (the mean tangent of
-       * the maxima) keeps the shifted tangent t - t_max from overflowing
-       * (log_softmax(cosh([x, x])) at 710) */
-      NodeId x = nd.arg[0], t = tan[x];
-      ShapeId xs = dag_shape(g, x);
-      int axis = (int)nd.v.idx;
-      NodeId mask = dag_bin(g, OP_EQ, x, keep_bcast(g, i, xs, axis));
-      NodeId count = keep_bcast(g, dag_sum(g, mask, axis), xs, axis); /* divided first: */
-      tan[i] = dag_sum(g, dag_op(g, OP_WHERE, mask, dag_div(g, t, count), dag_const(g, 0)), axis);
-      continue;
-    }
-    if (!differentiable((OpKind)nd.op))
-      continue;
-    NodeId acc = NO_NODE;
-    for (int k = 0; k < nd.nargs; k++)
-      if (tan[nd.arg[k]] != NO_NODE)
-        acc = accumulate(g, acc, term(g, i, k, tan[nd.arg[k]], 0));
-    if (acc != NO_NODE && dag_is_const(g, acc) && dag_num(g, acc) == 0)
-      acc = NO_NODE;
-    if (acc != NO_NODE && dag_shape(g, acc) != nd.shape) /* a broadcast operand */
-      acc = dag_bcast(g, acc, nd.shape);
-    tan[i] = acc;
+    NodeId targ[3] = {NO_NODE, NO_NODE, NO_NODE};
+    for (int k = 0; k < nd->nargs; k++)
+      targ[k] = tan[nd->arg[k]];
+    tan[i] = forward_node(g, i, targ);
   }
   free(live);
   *n_out = n;
@@ -546,6 +563,7 @@ NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out) {
 int ad_differentiable(OpKind op) { return differentiable(op); }
 NodeId ad_term(Dag *g, NodeId n, int i, NodeId t, int reverse) { return term(g, n, i, t, reverse); }
 NodeId ad_accumulate(Dag *g, NodeId acc, NodeId t) { return accumulate(g, acc, t); }
+NodeId ad_forward_node(Dag *g, uint32_t n, const NodeId *targ) { return forward_node(g, n, targ); }
 uint8_t *ad_live(const Dag *g, uint32_t n, const NodeId *roots, int nroots) {
   return live_from(g, n, roots, nroots);
 }

@@ -22,10 +22,16 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-Gradc *gradc_new(void) { return calloc(1, sizeof(Gradc)); }
+Gradc *gradc_new(void) {
+  Gradc *g = calloc(1, sizeof(Gradc));
+  if (g)
+    g->blas = jit_have_blas() ? -1 : 0; /* products by OpenBLAS in the JIT's code by default */
+  return g;
+}
 
 static void free_fn(GradcFn *f) {
   par_fn_free(f);
+  tiered_free(f);
   jit_free(f->mod);
   free(f->work);
   free(f->key);
@@ -65,7 +71,10 @@ void gradc_free(Gradc *g) {
   free(g);
 }
 
-void gradc_set_backend(Gradc *g, GradcBackend b) { g->backend = b; }
+void gradc_set_backend(Gradc *g, GradcBackend b) {
+  g->backend = b;
+  g->backend_pinned = 1;
+}
 
 int gradc_set_blas(Gradc *g, int on) {
   if (on && !jit_have_blas())
@@ -162,10 +171,17 @@ GradcStatus gradc_compile_file(Gradc *g, const char *path) {
   Buf b = {0};
   char chunk[65536];
   size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+  /* a source is text a person wrote: past 256 MiB it is not one (/dev/zero) */
+  const size_t max_source = (size_t)1 << 28;
+  while (!b.oom && b.len <= max_source && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
     buf_putn(&b, chunk, n);
   int err = ferror(f) ? errno : 0;
   fclose(f);
+  if (!b.oom && b.len > max_source) {
+    buf_free(&b);
+    gradc_error(g, GRADC_ERR_INPUT, "%s is larger than 256 MiB: not a source file", path);
+    return GRADC_ERR_INPUT;
+  }
   if (err) {
     buf_free(&b);
     gradc_error(g, GRADC_ERR_INPUT, "cannot read %s: %s", path, strerror(err));
@@ -189,8 +205,14 @@ int gradc_diag_col(const Gradc *g, int i) { return g->diags.items[i].span.col; }
 
 const char *gradc_diag_render(Gradc *g) {
   buf_free(&g->rendered);
-  for (int i = 0; i < g->diags.count; i++)
+  /* clang's -ferror-limit: a mistake in a function body called 20,000
+   * times is one mistake, not 60,000 lines of messages */
+  int shown = g->diags.count <= GRADC_MAX_SHOWN_ERRORS ? g->diags.count : GRADC_MAX_SHOWN_ERRORS;
+  for (int i = 0; i < shown; i++)
     diag_render(&g->diags.items[i], &g->rendered);
+  if (g->diags.count > shown)
+    buf_printf(&g->rendered, "gradc: %d more error%s not shown\n", g->diags.count - shown,
+               g->diags.count - shown == 1 ? "" : "s");
   return g->rendered.data ? g->rendered.data : "";
 }
 
@@ -368,14 +390,17 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   EmitFn efn = {.name = "g_fn", .args = args, .nargs = nargs,
                 .arg_of_var = arg_of_var, .res = res, .nres = pl->nres,
                 .dimc = prog->dimnames, .ndims = prog->ndims};
-  int tcc = g->backend == GRADC_BACKEND_TCC && jit_have_tcc(); /* else cc compiles it */
-  EmitOpts opts = {.kernel = 1, .blas = g->blas, .split = !tcc, .rt_matmul = tcc};
+  /* tiered: libtcc now, the cc backend's source on a thread (tiered.c) */
+  int tiered = g->backend == GRADC_BACKEND_TIERED && jit_have_tcc();
+  int tcc = (g->backend == GRADC_BACKEND_TCC || tiered) && jit_have_tcc(); /* else cc compiles it */
+  EmitOpts opts = {.kernel = 1, .blas = g->blas != 0, .split = !tcc, .rt_matmul = tcc};
   double t1 = now();
   emit_c(prog->dag, &efn, 1, &opts, &src, NULL);
   if (src.oom)
     goto oom;
   double t2 = now();
-  f->mod = jit_compile(src.data, g->backend, &g->diags);
+  f->backend = tcc ? GRADC_BACKEND_TCC : GRADC_BACKEND_CC;
+  f->mod = jit_compile(src.data, f->backend, &g->diags);
   f->t_ad = pl->t0 > 0 ? t1 - pl->t0 : 0;
   f->t_emit = t2 - t1;
   f->t_jit = now() - t2;
@@ -389,6 +414,14 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   if (!f->call) {
     gradc_error(g, GRADC_ERR_INTERNAL, "the compiled code has no entry point");
     goto fail;
+  }
+  if (tiered) {
+    EmitOpts cco = opts;
+    cco.split = 1, cco.rt_matmul = 0;
+    src.len = 0;
+    emit_c(prog->dag, &efn, 1, &cco, &src, NULL);
+    if (!src.oom)
+      tiered_start(f, src.data); /* or none: f stays on libtcc */
   }
   buf_free(&src);
   free(args);
@@ -885,6 +918,7 @@ static GradcStatus status_of(Gradc *g, int rc, const long *dims) {
 
 GradcStatus gradc_call_dims(GradcFn *f, const long *dims, const double *const *args,
                             double *const *res) {
+  tiered_poll(f); /* between calls: the cc code, if the tiered JIT has it */
   long none = 0;
   dims = dims ? dims : &none;
   /* a workspace kept between calls: no allocation (and no page faults on
@@ -948,6 +982,7 @@ GradcStatus gradc_run(GradcFn *f, const double *const *tangents) {
     }
   }
   GradcStatus st;
+  tiered_poll(f);
   if (!par_run(f, args, &st)) /* blocks of rows on threads (parallel.c), or one call */
     st = gradc_call_dims(f, g->dimval, args, f->resdata);
   free(args);
@@ -1156,15 +1191,11 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   if (g->emit_sparse && (st = sparse_emit_plan(g, prefix, &fns, &nfns, &se)) != GRADC_OK)
     goto done;
   int *has_work = se ? calloc((size_t)nfns + 1, sizeof *has_work) : NULL;
-  EmitOpts eo = {.blas = g->blas, .split = 1, .has_work = has_work};
+  EmitOpts eo = {.blas = g->blas == 1, .split = 1, .has_work = has_work};
   EmitNames names = {args, argname, nv + nparams, res, resname, nres_names};
-  if (g->emit_abi == GRADC_ABI_ARRAY) { /* emit_array.c; not with --sparse (yet) */
-    if (se) {
-      gradc_error(g, GRADC_ERR_USAGE, "the array ABI does not cover the sparse functions yet");
-      st = GRADC_ERR_USAGE;
-    } else {
-      st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL);
-    }
+  int array = g->emit_abi == GRADC_ABI_ARRAY;
+  if (array) { /* emit_array.c (the sparse functions: sparse_emit.c) */
+    st = emit_array(g, fns, nfns, &names, &eo, &src, header ? &hdr : NULL);
     if (st != GRADC_OK) {
       sparse_emit_free(se);
       free(has_work);
@@ -1174,7 +1205,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
     emit_c(d, fns, nfns, &eo, &src, header ? &hdr : NULL);
   }
   if (se && has_work)
-    sparse_emit_code(se, fns, has_work, nfns, &src, header ? &hdr : NULL);
+    sparse_emit_code(se, fns, has_work, nfns, array, &src, header ? &hdr : NULL);
   else if (se)
     src.oom = 1;
   sparse_emit_free(se);
@@ -1219,77 +1250,6 @@ done:
   free(argname);
   free(resname);
   return st;
-}
-
-/* ---- Graphviz ---------------------------------------------------------------------- */
-
-GradcStatus gradc_dot(Gradc *g, int grad, char **text) {
-  *text = NULL;
-  if (!ready(g))
-    return GRADC_ERR_USAGE;
-  Program *prog = &g->prog;
-  Dag *d = prog->dag;
-  uint32_t nprimal = d->count;
-  NodeId *roots = malloc(((size_t)prog->nouts * ((size_t)prog->nvars + 1) + 1) * sizeof *roots);
-  if (!roots)
-    return GRADC_ERR_NOMEM;
-  int nroots = 0;
-  for (int o = 0; o < prog->nouts; o++)
-    roots[nroots++] = prog->outs[o].node;
-  if (grad)
-    for (int o = 0; o < prog->nouts; o++) {
-      uint32_t n;
-      NodeId *adj = ad_reverse(d, prog->outs[o].node, NO_NODE, &n);
-      if (!adj)
-        break;
-      for (int v = 0; v < prog->nvars; v++)
-        if (prog->vars[v].kind == VAR_PARAM && adj[prog->vars[v].node] != NO_NODE)
-          roots[nroots++] = adj[prog->vars[v].node];
-      free(adj);
-    }
-  uint8_t *live = calloc(d->count ? d->count : 1, 1);
-  Buf b = {0};
-  if (!live) {
-    free(roots);
-    return GRADC_ERR_NOMEM;
-  }
-  for (int r = 0; r < nroots; r++)
-    live[roots[r]] = 1;
-  for (uint32_t i = d->count; i-- > 0;)
-    if (live[i])
-      for (int k = 0; k < d->nodes[i].nargs; k++)
-        live[d->nodes[i].arg[k]] = 1;
-  buf_puts(&b, "digraph gradc {\n  rankdir=BT;\n  node [fontname=\"Helvetica\"];\n");
-  for (uint32_t i = 0; i < d->count; i++) {
-    if (!live[i])
-      continue;
-    const Node *nd = &d->nodes[i];
-    buf_printf(&b, "  n%u [label=\"", i);
-    if (nd->op == OP_CONST)
-      buf_printf(&b, "%.10g", nd->v.num);
-    else if (nd->op == OP_VAR)
-      buf_printf(&b, "%s", nd->v.idx < prog->nvars ? prog->vars[nd->v.idx].name : "?");
-    else if (nd->op == OP_NEG)
-      buf_puts(&b, "neg");
-    else
-      buf_puts(&b, op_info[nd->op].spell);
-    buf_printf(&b, "\"%s%s];\n", nd->op == OP_VAR ? ", shape=box" : "",
-               i >= nprimal ? ", style=filled, fillcolor=\"#ffe0e0\"" : "");
-    for (int k = 0; k < nd->nargs; k++)
-      buf_printf(&b, "  n%u -> n%u;\n", nd->arg[k], i);
-  }
-  for (int o = 0; o < prog->nouts; o++)
-    buf_printf(&b, "  out%d [label=\"%s\", shape=plaintext];\n  n%u -> out%d;\n", o,
-               prog->outs[o].name, prog->outs[o].node, o);
-  buf_puts(&b, "}\n");
-  free(live);
-  free(roots);
-  if (b.oom) {
-    buf_free(&b);
-    return GRADC_ERR_NOMEM;
-  }
-  *text = b.data;
-  return GRADC_OK;
 }
 
 int gradc_differentiable(Gradc *g, int out, int var) {

@@ -24,6 +24,8 @@ struct GradcFn {
   char *key;         /* what it computes: asking again returns this one */
   GradcFn *next;
   struct ParFn *par; /* parallel.c: how its results come from blocks of rows */
+  int backend;       /* GRADC_BACKEND_TCC or _CC: whose code f->call is */
+  struct Tier *tier; /* tiered.c: the cc compile in the background, or NULL */
 };
 
 /* The value of one variable, as set by the caller or from its default. */
@@ -41,7 +43,9 @@ struct Gradc {
   Buf rendered;
   GradcBackend backend;
   GradcAbi emit_abi; /* gradc_emit's calling convention (gradc_set_emit_abi) */
-  int blas;          /* matrix products by OpenBLAS */
+  int blas;          /* matrix products by OpenBLAS: -1 by default (the JIT
+                        yes when built with it, gradc_emit no), 0 off, 1 on */
+  int backend_pinned; /* gradc_set_backend was called */
   int compiled;
   int emit_sparse;   /* gradc_emit_sparse: gradc_emit adds the sparse functions */
   GradcFn *fns;
@@ -108,6 +112,16 @@ int *api_default_wrt(Gradc *g, const int *wrt, int *nwrt);
  * diagnostic says which. */
 int api_values_ready(Gradc *g);
 
+/* tiered.c: GRADC_BACKEND_TIERED. tiered_start compiles cc_src (the cc
+ * backend's source of f) on a background thread; 0, or -1 when no thread
+ * could start (f stays on libtcc). tiered_poll, at the start of a call,
+ * switches f to the cc code if it is ready. tiered_free stops the compile
+ * (kills the compiler) and frees what it made. */
+typedef struct Tier Tier;
+int tiered_start(GradcFn *f, const char *cc_src);
+void tiered_poll(GradcFn *f);
+void tiered_free(GradcFn *f);
+
 /* hvp.c: the gradient grad[k] and the Hessian-vector products of the
  * scalar node `out` with respect to variables wrt[k], forward over
  * reverse: along ndir directions, hv[d*nwrt + k] along the tangent nodes
@@ -115,5 +129,9 @@ int api_values_ready(Gradc *g);
  * vanishes. Returns 0, or -1 when out of memory. */
 int hvp_nodes(Program *prog, NodeId out, const int *wrt, int nwrt, int ndir, const NodeId *v,
               NodeId *grad, NodeId *hv);
+/* hvp_fixed.c: gradc_hvp_at along ndir directions at once (apply takes
+ * v[d*nwrt + k] and writes hv[d*nwrt + k]), the gradient only if
+ * with_grad (gradc_hvp_at_gradient: NULL otherwise). */
+GradcHvpAt *hvp_at_new(Gradc *g, int out, const int *wrt, int nwrt, int ndir, int with_grad);
 
 #endif

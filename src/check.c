@@ -142,7 +142,7 @@ static void entry_name(const Check *c, const Entry *e, char *out, size_t n) {
   fmt_index(oi, sizeof oi, c->odims[e->out], c->orank[e->out], e->oel);
   gradc_get_value(c->g, e->var, dims, &rank);
   fmt_index(vi, sizeof vi, dims, rank, e->vel);
-  snprintf(out, n, "d%s%s/d%s%s", gradc_output_name(c->g, e->out), oi, gradc_var_name(c->g, e->var), vi);
+  snprintf(out, n, "d%s%s/d%s%s", output_label(c->g, c->o, e->out, 1), oi, gradc_var_name(c->g, e->var), vi);
 }
 
 static void check_free(Check *c) {
@@ -541,11 +541,11 @@ static void print_human(Check *c) {
       any |= c->diffable[o * c->nwrt + k];
     if (!any && c->nwrt)
       printf("(%s is not differentiable: derivative 0 by convention, not compared)\n",
-             gradc_output_name(g, o));
+             output_label(g, c->o, o, 0));
   }
   for (int o = 0; o < c->no; o++)
     if (c->ons[o] < c->osize[o])
-      printf("(%s: %ld of its %ld elements sampled)\n", gradc_output_name(g, o), c->ons[o], c->osize[o]);
+      printf("(%s: %ld of its %ld elements sampled)\n", output_label(g, c->o, o, 0), c->ons[o], c->osize[o]);
   for (int k = 0; k < c->nwrt; k++)
     if (c->wns[k] < c->wsize[k])
       printf("(%s: %ld of its %ld elements sampled)\n", gradc_var_name(g, c->wrt[k]), c->wns[k],
@@ -573,7 +573,7 @@ static void print_human(Check *c) {
       entry_name(c, e, name, sizeof name);
       fmt_num(v, sizeof v, e->fval, 10);
       fmt_index(oi, sizeof oi, c->odims[e->out], c->orank[e->out], e->oel);
-      printf("  %-24s %s%s = %s %s\n", name, gradc_output_name(g, e->out), oi, v, e->why);
+      printf("  %-24s %s%s = %s %s\n", name, output_label(g, c->o, e->out, 1), oi, v, e->why);
     }
     if (c->not_compared / 2 > c->nskipped)
       printf("  ... (%ld in all)\n", c->not_compared / 2);

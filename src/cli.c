@@ -21,7 +21,7 @@
 /* The commands and the options each takes (SPEC 2: any other option is a
  * usage error naming it and the command). Every command also takes
  * COMMON; VALUES are the options of the commands that read values. */
-#define COMMON " --backend --blas --threads --block-rows -h --help --version "
+#define COMMON " --backend --blas --no-blas --threads --block-rows -h --help --version "
 #define VALUES " --inputs --seed "
 static const struct {
   const char *cmd, *opts;
@@ -37,11 +37,11 @@ static const struct {
     {"emit", VALUES "-o --header --prefix --sparse --abi"},
     {"dot", " --grad"},
     {"repl", " --seed"},
-    {"train", VALUES "--loss --output --steps --lr --optimizer --batch --save"},
+    {"train", VALUES "--json --loss --output --steps --lr --optimizer --batch --save"},
     {"spectrum", VALUES "--json --k --probes --output --loss --wrt"},
     {"landscape", VALUES "--json -o --dim --along --range --grid --output --loss"},
     {"sparsity", VALUES "--json --hessian --wrt --output --mode"},
-    {"diff", " --wrt --output"},
+    {"diff", " --json --wrt --output"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof *commands };
 
@@ -124,8 +124,8 @@ static void help(const char *cmd) {
            "  sparsity  nonzero pattern of the Jacobian (or Hessian) and its colouring\n"
            "  diff      the derivative as a simplified expression\n\n"
            "common options: --json, --inputs F.json, --seed S, --backend tcc|cc, --blas,\n"
-           "  --threads T, --block-rows B, -h/--help, --version. 'gradc COMMAND --help' for\n"
-           "  more; an option that a command does not take is an error.\n",
+           "  --no-blas, --threads T, --block-rows B, -h/--help, --version. 'gradc COMMAND\n"
+           "  --help' for more; an option that a command does not take is an error.\n",
            GRADC_VERSION);
     return;
   }
@@ -138,24 +138,25 @@ static void help(const char *cmd) {
               "  Values and the derivative of every output along one tangent direction;\n"
               "  variables not named after --tangent have tangent 0.\n"},
       {"jacobian", "gradc jacobian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--mode forward|reverse|auto]\n"
-                   "               [--json]\n"
+                   "               [--sparse] [--json]\n"
                    "  Every output's (--output: one output's) derivative w.r.t. every wrt variable.\n"
                    "  auto: forward mode when the inputs are fewer than the outputs, reverse mode\n"
                    "  otherwise. --sparse: only the nonzeros, from one JVP (or VJP) per\n"
                    "  colour of the sparsity pattern; rows are the outputs' elements stacked in\n"
                    "  order, columns the wrt elements stacked in --wrt order, row-major. Symbolic\n"
                    "  sizes may be given as NAME=SIZE (N=1000).\n"},
-      {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--json]\n"
+      {"hessian", "gradc hessian FILE [NAME=VALUE...] [--wrt a,b] [--output NAME] [--sparse] [--json]\n"
                   "  Hessian of a scalar output (default: the first scalar output), forward\n"
                   "  over reverse: one Hessian-vector product per column. A dense Hessian of\n"
                   "  more than 1 GiB is refused (--sparse gives the nonzeros, hvp products).\n"
                   "  --sparse: only the nonzeros, from one Hessian-vector product per colour of\n"
                   "  a star colouring of the sparsity pattern.\n"},
       {"hvp", "gradc hvp FILE [NAME=VALUE...] --vector NAME=VALUE... [--wrt a,b] [--output NAME] [--json]\n"
-              "  The value of a scalar output (default: the first) and H v, its Hessian with\n"
-              "  respect to the wrt variables (default: every param) times the vector v, shaped\n"
-              "  like each wrt variable: forward over reverse in one sweep, at a few times the\n"
-              "  cost of the value. Wrt variables not named after --vector have 0 in v.\n"},
+              "  The value of a scalar output (default: the first scalar one) and H v, its\n"
+              "  Hessian with respect to the wrt variables (default: every param) times the\n"
+              "  vector v, shaped like each wrt variable: forward over reverse in one sweep,\n"
+              "  at a few times the cost of the value. Wrt variables not named after --vector\n"
+              "  have 0 in v.\n"},
       {"check", "gradc check FILE [NAME=VALUE...] [--wrt a,b] [--tol T] [--seed S] [--json]\n"
                 "  Compares every derivative of every output (tensor outputs element by element,\n"
                 "  in reverse and forward mode) with central differences, whose rounding and\n"
@@ -184,8 +185,8 @@ static void help(const char *cmd) {
                "  --abi array: each as int P_F_grad(const double **arg, double **res,\n"
                "  const long *dims, double *work), one pointer per argument and result, with\n"
                "  P_F_grad_n_in(), _n_out(), _name_in(i), _name_out(i), _shape_in(i, dims,\n"
-               "  shape), _shape_out(...) and _work(dims), as CasADi's generated code (not\n"
-               "  with --sparse yet).\n"},
+               "  shape), _shape_out(...) and _work(dims), as CasADi's generated code; with\n"
+               "  --sparse, P_F_jac_sparse(arg, res, dims, work) writes the nonzeros to res[0].\n"},
       {"sparsity", "gradc sparsity FILE [NAME=VALUE...] [--hessian] [--wrt a,b] [--output NAME]\n"
                    "               [--mode forward|reverse|auto] [--json]\n"
                    "  The nonzero pattern of the Jacobian of the outputs (--output: of one) w.r.t.\n"
@@ -194,10 +195,13 @@ static void help(const char *cmd) {
                    "  nonzero count and density, and the colours (JVP, VJP or HVP sweeps) that\n"
                    "  recover the whole matrix. --json adds the pattern as sorted row/col arrays.\n"
                    "  Inputs outside --wrt count as constants at their values.\n"},
-      {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG (with the gradient nodes).\n"},
-      {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME]\n"
-               "  The derivative of a scalar output (default: the first) as a simplified\n"
-               "  expression in the language, shared parts as 'let' lines; needs no values.\n"},
+      {"dot", "gradc dot FILE [--grad]\n  Graphviz text of the DAG: params, inputs, outputs told apart, a legend;\n"
+              "  --grad adds the gradient, each derivative a node labelled dL/dw.\n"},
+      {"diff", "gradc diff FILE --wrt NAME[,NAME...] [--output NAME] [--json]\n"
+               "  The derivative of a scalar output (default: the first scalar one) as a\n"
+               "  simplified expression in the language, shared parts as 'let' lines; needs no\n"
+               "  values. --json: {\"derivatives\": {OUT: {VAR: {\"let\": {...},\n"
+               "  \"expression\": E}}}}.\n"},
       {"repl", "gradc repl [FILE]\n"
                "  An interactive session: statements as in .expr files, bare expressions are\n"
                "  evaluated; :help lists the commands (:set :vars :grad :jvp :jacobian :hessian\n"
@@ -205,17 +209,21 @@ static void help(const char *cmd) {
                "  terminal, no prompts are printed and the exit code is 1 if any line failed.\n"},
       {"train", "gradc train FILE [NAME=VALUE...] [--loss NAME] [--steps N] [--lr R]\n"
                 "            [--optimizer gd|momentum|adam] [--batch B] [--save P.json] [--seed S]\n"
-                "  Minimises a scalar output (default: the first) over the params, printing the\n"
-                "  loss and the other scalar outputs as metrics; --save writes the params as\n"
-                "  JSON that --inputs reads back. Ctrl-C stops and still saves. At a loss or\n"
-                "  gradient that is not finite it stops, names the step, goes back to the last\n"
-                "  finite params (saved with --save) and exits 4.\n"
-                "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"},
+                "            [--json]\n"
+                "  Minimises a scalar output (default: the first scalar one) over the params,\n"
+                "  printing the loss and the other scalar outputs as metrics; --save writes the\n"
+                "  params as JSON that --inputs reads back. Ctrl-C stops and still saves. At a\n"
+                "  loss or gradient that is not finite it stops, names the step, goes back to\n"
+                "  the last finite params (saved with --save) and exits 4.\n"
+                "  Defaults: adam, lr 0.01 (gd and momentum 0.1), 2000 steps, the whole data.\n"
+                "  --json: JSON Lines, {\"step\": S, \"outputs\": {...}} per reported step, then\n"
+                "  {\"summary\": {...}} (steps kept, how it stopped, the metrics, the save).\n"},
       {"spectrum", "gradc spectrum FILE [NAME=VALUE...] [--k K] [--probes M] [--output NAME] [--wrt a,b]\n"
                    "               [--seed S] [--json]\n"
                    "  The K (default 3) largest and smallest eigenvalues of the Hessian of a scalar\n"
-                   "  output (default: the first) w.r.t. the params, by Lanczos iterations (ARPACK)\n"
-                   "  on Hessian-vector products: the Hessian is never formed, except for small n\n"
+                   "  output (default: the first scalar one) w.r.t. the params, by Lanczos\n"
+                   "  iterations (ARPACK) on Hessian-vector products: the Hessian is never formed,\n"
+                   "  except for small n\n"
                    "  (a dense solve from n products). Also a Hutchinson estimate of the trace\n"
                    "  (M seeded Rademacher probes, default 100; 0: none) with its standard error,\n"
                    "  the kind of point (minimum, maximum, saddle, or degenerate when an eigenvalue\n"
@@ -325,6 +333,13 @@ void print_num(double x) {
     printf("%.10g", x);
 }
 
+void print_short(double x) {
+  if (isfinite(x))
+    printf("%.6g", x);
+  else
+    print_num(x);
+}
+
 long count(const long *dims, int rank) {
   long n = 1;
   for (int i = 0; i < rank; i++)
@@ -419,6 +434,12 @@ static void print_result(const char *name, GradcFn *f, int i) {
   print_named(name, d, dims, rank);
 }
 
+const char *output_label(Gradc *g, const Opts *o, int out, int derivative) {
+  if (o->expr)
+    return derivative && o->expr_d ? o->expr_d : o->expr;
+  return gradc_output_name(g, out);
+}
+
 int is_scalar_output(Gradc *g, int o) {
   long dims[4];
   return gradc_output_shape(g, o, dims) == 0;
@@ -431,7 +452,7 @@ int cmd_eval(Run *r) {
   int only = output_arg(r, "eval "); /* --output NAME: that output only */
   if (only < 0)
     return EXIT_USAGE;
-  GradcFn *f = gradc_fn_value(g);
+  GradcFn *f = r->o->output ? gradc_fn_value_of(g, only) : gradc_fn_value(g);
   if (!f || gradc_run(f, NULL) != GRADC_OK)
     return report(g);
   int no = gradc_output_count(g);
@@ -439,10 +460,11 @@ int cmd_eval(Run *r) {
   for (int i = 0; i < no; i++) {
     if (r->o->output && i != only)
       continue;
+    int k = r->o->output ? 0 : i; /* --output: the one result */
     if (root)
-      put_result(outs, gradc_output_name(g, i), f, i);
+      put_result(outs, gradc_output_name(g, i), f, k);
     else
-      print_result(gradc_output_name(g, i), f, i);
+      print_result(gradc_output_name(g, i), f, k);
   }
   if (root)
     json_print(root);
@@ -463,18 +485,31 @@ int cmd_grad(Run *r, const int *wrt, int nwrt) {
     if (root)
       put_result(outs, gradc_output_name(g, i), f, i);
     else
-      print_result(gradc_output_name(g, i), f, i);
+      print_result(output_label(g, r->o, i, 0), f, i);
   }
+  int ntensor = 0;
   for (int i = 0; i < no; i++) {
-    if (!is_scalar_output(g, i))
+    if (!is_scalar_output(g, i)) {
+      ntensor++;
       continue;
+    }
     json_t *go = root ? jobj(grads, gradc_output_name(g, i)) : NULL;
     for (int w = 0; w < nwrt; w++, k++) {
+      char name[600];
+      snprintf(name, sizeof name, "d%s/d%s", output_label(g, r->o, i, 1), gradc_var_name(g, wrt[w]));
       if (root)
         put_result(go, gradc_var_name(g, wrt[w]), f, k);
       else
-        print_result(gradc_fn_res_name(f, k), f, k);
+        print_result(name, f, k);
     }
+  }
+  if (ntensor && !root) { /* said, not skipped without a word */
+    printf("(");
+    for (int i = 0, k = 0; i < no; i++)
+      if (!is_scalar_output(g, i))
+        printf("%s%s", k++ ? ", " : "", output_label(g, r->o, i, 0));
+    printf(" %s: no gradient; %sjacobian gives %s derivatives)\n", ntensor > 1 ? "are tensors" : "is a tensor",
+           r->o->cmd && !strcmp(r->o->cmd, "repl") ? ":" : "", ntensor > 1 ? "their" : "its");
   }
   if (root)
     json_print(root);
@@ -558,9 +593,12 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
       json_print(root);
     } else {
       for (int i = 0; i < no; i++)
-        print_result(gradc_output_name(g, i), f, i);
-      for (int i = 0; i < no; i++)
-        print_result(gradc_fn_res_name(f, no + i), f, no + i);
+        print_result(output_label(g, o, i, 0), f, i);
+      for (int i = 0; i < no; i++) {
+        char name[600];
+        snprintf(name, sizeof name, "d%s", output_label(g, o, i, 1));
+        print_result(name, f, no + i);
+      }
     }
   }
   free_tangents(tan, nwrt);
@@ -690,6 +728,13 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
     res(fv, o, dims, &rank);
     nout += count(dims, rank);
   }
+  double bytes = (double)nin * (double)nout * (double)sizeof(double);
+  if (bytes > 1024.0 * 1024 * 1024) { /* as hessian_size_ok (cmd_hvp.c) */
+    fprintf(stderr, "%s: error: jacobian: a dense Jacobian of %ld x %ld needs %.3g GB (more than 1 GiB); "
+                    "--sparse gives its nonzeros, and jvp/grad products with it\n",
+            r->o->cmd && !strcmp(r->o->cmd, "repl") ? "repl" : "gradc", nout, nin, bytes / 1e9);
+    return EXIT_INPUT;
+  }
   if (!strcmp(mode, "forward"))
     forward = 1;
   else if (!strcmp(mode, "reverse"))
@@ -700,6 +745,8 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
     usage_error("jacobian ", "--mode must be forward, reverse or auto, not '%s'", mode);
     return EXIT_USAGE;
   }
+  if (!r->o->backend_given && (forward ? nin : nout) >= JACOBIAN_TIERED_COLUMNS)
+    gradc_set_backend(g, GRADC_BACKEND_TIERED); /* many calls: cc -O2 in the background */
   Jac J;
   if (jacobian(r, wrt, nwrt, forward, &J) < 0) {
     jac_free(&J);
@@ -720,7 +767,7 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
     if (root)
       json_object_set_new(outs, gradc_output_name(g, o), jtensor(J.value[o], dims, orank));
     else
-      print_named(gradc_output_name(g, o), J.value[o], dims, orank);
+      print_named(output_label(g, r->o, o, 0), J.value[o], dims, orank);
   }
   for (int o = 0; o < no; o++) {
     if (r->o->output && o != only)
@@ -736,7 +783,7 @@ int cmd_jacobian(Run *r, const int *wrt, int nwrt) {
         json_object_set_new(jo, gradc_var_name(g, wrt[k]), jtensor(blk, bd, orank + wrank));
       } else {
         char name[600];
-        snprintf(name, sizeof name, "d%s/d%s", gradc_output_name(g, o), gradc_var_name(g, wrt[k]));
+        snprintf(name, sizeof name, "d%s/d%s", output_label(g, r->o, o, 1), gradc_var_name(g, wrt[k]));
         print_named(name, blk, bd, orank + wrank);
       }
     }
@@ -829,9 +876,9 @@ int cmd_hessian(Run *r, const int *wrt, int nwrt) {
     json_object_set_new(hs, name, jtensor(H, hd, 2));
     json_print(root);
   } else {
-    printf("%s = ", name);
+    printf("%s = ", output_label(g, r->o, out, 0));
     print_num(h0[0]);
-    printf("\nhessian of %s w.r.t. (", name);
+    printf("\nhessian of %s w.r.t. (", output_label(g, r->o, out, 0));
     for (int k = 0; k < nwrt; k++)
       printf("%s%s%s", k ? ", " : "", gradc_var_name(g, wrt[k]), size[k] > 1 ? "[...]" : "");
     printf(") =\n");
@@ -1180,10 +1227,13 @@ static int metrics(Gradc *g, GradcFn *fv, GradcTrainer *t, double *out) {
 }
 
 static void print_metrics(Gradc *g, int loss, const double *m) {
-  printf("%s = %.6g", gradc_output_name(g, loss), m[loss]);
+  printf("%s = ", gradc_output_name(g, loss));
+  print_short(m[loss]);
   for (int o = 0; o < gradc_output_count(g); o++)
-    if (o != loss && !isnan(m[o]))
-      printf("  %s = %.6g", gradc_output_name(g, o), m[o]);
+    if (o != loss && is_scalar_output(g, o)) {
+      printf("  %s = ", gradc_output_name(g, o));
+      print_short(m[o]);
+    }
 }
 
 int cmd_train(Run *r) {
@@ -1194,6 +1244,14 @@ int cmd_train(Run *r) {
     loss = gradc_output_index(g, o->loss);
     if (loss < 0) {
       usage_error("train ", "--loss: %s has no output '%s'", o->file, o->loss);
+      return EXIT_USAGE;
+    }
+    long dims[4];
+    int rank = gradc_output_shape(g, loss, dims);
+    if (rank > 0) { /* as --output of hessian, hvp, spectrum */
+      char shape[128];
+      shape_text(g, dims, rank, shape, sizeof shape);
+      usage_error("train ", "--loss: '%s' has shape %s: train needs a scalar output", o->loss, shape);
       return EXIT_USAGE;
     }
   } else {
@@ -1225,18 +1283,21 @@ int cmd_train(Run *r) {
     free(m);
     return report(g);
   }
-  int tty = isatty(STDOUT_FILENO);
+  int tty = isatty(STDOUT_FILENO) && !o->json, json = o->json;
   long every = steps / 20 > 0 ? steps / 20 : 1;
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigaction(SIGINT, &sa, &old);
-  printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
-         o->batch > 0 ? ", mini-batches of " : " on the whole data");
-  if (o->batch > 0)
-    printf("%ld", o->batch);
-  printf("\n");
+  if (!json) {
+    printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
+           o->batch > 0 ? ", mini-batches of " : " on the whole data");
+    if (o->batch > 0)
+      printf("%ld", o->batch);
+    printf("\n");
+  }
   int rc = 0, width = (int)snprintf(NULL, 0, "%ld", steps);
+  const char *saved = NULL; /* --json: the --save path once written */
   char why[1200] = "";
   if (metrics(g, fv, t, m) < 0) {
     rc = report(g);
@@ -1247,9 +1308,13 @@ int cmd_train(Run *r) {
              isnan(m[loss]) ? "NaN" : m[loss] > 0 ? "Infinity" : "-Infinity");
     goto out;
   }
-  printf("step %*d  ", width, 0);
-  print_metrics(g, loss, m);
-  printf("\n");
+  if (json) {
+    train_json_step(g, 0, m);
+  } else {
+    printf("step %*d  ", width, 0);
+    print_metrics(g, loss, m);
+    printf("\n");
+  }
   double t0 = now();
   long s;
   for (s = 1; s <= steps && !interrupted; s++) {
@@ -1286,6 +1351,10 @@ int cmd_train(Run *r) {
       }
       if (tty)
         printf("\r%*s\r", 80, "");
+      if (json) {
+        train_json_step(g, s, m);
+        continue;
+      }
       printf("step %*ld  ", width, s);
       print_metrics(g, loss, m);
       printf("  (%.0f steps/s)\n", (double)s / (now() - t0 + 1e-9));
@@ -1294,7 +1363,7 @@ int cmd_train(Run *r) {
   }
   if (why[0])
     goto out;
-  if (interrupted) {
+  if (interrupted && !json) {
     if (tty)
       printf("\n");
     printf("interrupted after %ld steps\n", s - 1);
@@ -1323,9 +1392,17 @@ out:
       rc = rc ? rc : EXIT_INPUT;
     } else if (save_params(g, o->save) < 0) {
       rc = rc ? rc : EXIT_INPUT;
-    } else {
+    } else if (!json) {
       printf("saved the params to %s\n", o->save);
+    } else {
+      saved = o->save;
     }
+  }
+  if (json && (rc == 0 || rc == EXIT_NONFINITE)) { /* the summary, at the params kept */
+    TrainSummary sum = {loss, oname, lr, o->batch, gradc_trainer_steps(t),
+                        why[0] ? "nonfinite" : interrupted ? "interrupted" : "done", why[0] ? why : NULL,
+                        metrics(g, fv, t, m) == 0 ? m : NULL, saved};
+    train_json_summary(g, &sum);
   }
   sigaction(SIGINT, &old, NULL);
   gradc_trainer_free(t);
@@ -1387,11 +1464,6 @@ int cmd_emit(Run *r) {
   }
   if (o->abi && !strcmp(o->abi, "array"))
     gradc_set_emit_abi(r->g, GRADC_ABI_ARRAY);
-  if (o->abi && !strcmp(o->abi, "array") && o->sparse) {
-    usage_error("emit ", "--abi array does not cover the functions of --sparse yet");
-    free(prefix);
-    return EXIT_USAGE;
-  }
   GradcStatus s = (o->sparse ? gradc_emit_sparse : gradc_emit)(r->g, prefix, &src, o->header ? &hdr : NULL, hname);
   free(prefix);
   if (s != GRADC_OK)
@@ -1456,6 +1528,17 @@ static const char *take(int argc, char **argv, int *i, const char *name, const c
 
 static int mpi_procs = 1; /* processes under mpirun (mpi.c), else 1 */
 
+/* The commands that combine every process's rows (parallel.c: sums over
+ * blocks of rows, MPI_Allgatherv): the others would compute from rank 0's
+ * share alone, so they are refused under mpirun. */
+static int mpi_command(const Opts *o) {
+  static const char *const ok[] = {"eval", "grad", "jvp", "hvp", "train"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    if (!strcmp(o->cmd, ok[i]))
+      return 1;
+  return !strcmp(o->cmd, "hessian") && o->sparse;
+}
+
 static int cli_main(int argc, char **argv) {
   Opts o = {.tol = 1e-6, .probes = -1};
   if (argc < 2) {
@@ -1504,6 +1587,8 @@ static int cli_main(int argc, char **argv) {
       o.grad_dot = 1;
     } else if (!strcmp(a, "--blas")) {
       o.blas = 1;
+    } else if (!strcmp(a, "--no-blas")) {
+      o.blas = -1;
     } else if (!strcmp(a, "--sparse")) {
       o.sparse = 1;
     } else if (!strcmp(a, "--hessian")) {
@@ -1595,6 +1680,9 @@ static int cli_main(int argc, char **argv) {
         bad = 1;
       } else if (is_k) {
         o.k = (int)n;
+      } else if (n == 1) { /* a standard error needs two samples */
+        usage_error(cmdsp, "--probes 1 gives no standard error: use at least 2 (or 0 for no trace)");
+        bad = 1;
       } else {
         o.probes = n;
       }
@@ -1633,9 +1721,9 @@ static int cli_main(int argc, char **argv) {
       o.range = v;
     } else if ((v = take(argc, argv, &i, "--backend", cmdsp, &bad))) {
       if (!strcmp(v, "tcc"))
-        o.backend = GRADC_BACKEND_TCC;
+        o.backend = GRADC_BACKEND_TCC, o.backend_given = 1;
       else if (!strcmp(v, "cc"))
-        o.backend = GRADC_BACKEND_CC;
+        o.backend = GRADC_BACKEND_CC, o.backend_given = 1;
       else {
         usage_error(cmdsp, "--backend must be tcc or cc, not '%s'", v);
         bad = 1;
@@ -1686,13 +1774,24 @@ static int cli_main(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto out;
   }
+  if (mpi_procs > 1 && !mpi_command(&o)) { /* said once, by rank 0 */
+    if (gradc_mpi_rank() == 0)
+      usage_error(cmdsp, "'%s%s' does not run under mpirun: each process would see only its share "
+                  "of the rows. Under mpirun: eval, grad, jvp, hvp, train and hessian --sparse; run "
+                  "this one as one process (it can use --threads)", o.cmd, o.sparse ? " --sparse" : "");
+    rc = EXIT_USAGE;
+    goto out;
+  }
   Gradc *g = gradc_new();
   if (!g) {
     fprintf(stderr, "gradc: error: out of memory\n");
     rc = EXIT_INPUT;
     goto out;
   }
-  gradc_set_backend(g, o.backend);
+  if (o.backend_given) /* else libtcc, tiered for the commands that run many times (tiered.c) */
+    gradc_set_backend(g, o.backend);
+  else if (!strcmp(o.cmd, "train") || !strcmp(o.cmd, "spectrum") || !strcmp(o.cmd, "landscape"))
+    gradc_set_backend(g, GRADC_BACKEND_TIERED);
   gradc_set_threads(g, o.threads);
   gradc_set_block_rows(g, o.block_rows);
   if (mpi_procs > 1) { /* the rows split between the processes; rank 0 prints and saves */
@@ -1709,7 +1808,7 @@ static int cli_main(int argc, char **argv) {
         fclose(stdout);
     }
   }
-  if (o.blas && gradc_set_blas(g, 1) < 0) {
+  if (o.blas && gradc_set_blas(g, o.blas > 0) < 0) {
     usage_error(cmdsp, "--blas: this gradc was built without OpenBLAS");
     gradc_free(g);
     rc = EXIT_USAGE;
@@ -1752,7 +1851,8 @@ static int cli_main(int argc, char **argv) {
       rc = EXIT_USAGE; /* a wrong --wrt is a usage error, like a wrong --output */
     } else if (!strcmp(o.cmd, "sparsity")) { /* needs sizes, not every value */
       rc = cmd_sparsity(&r, wrt, nwrt);
-    } else if ((rc = gather_values(g, &o, !strcmp(o.cmd, "check"))) != 0) {
+    } else if ((rc = gather_values_for(g, &o, lazy_output(g, &o), wrt, strcmp(o.cmd, "eval") ? nwrt : 0,
+                                       !strcmp(o.cmd, "check"))) != 0) {
       ;
     } else {
       /* jvp may add tangent variables to wrt */
@@ -1806,6 +1906,12 @@ done: /* --help and --version: nothing else runs */
 int main(int argc, char **argv) {
   mpi_procs = gradc_mpi_init(&argc, &argv);
   int rc = cli_main(argc, argv);
+  /* what went to stdout must have arrived (> /dev/full, a closed pipe's
+   * reader gone): else an error, not exit 0 with the results lost */
+  if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+    fprintf(stderr, "gradc: error: cannot write the results to the standard output: %s\n", strerror(errno));
+    rc = EXIT_INPUT;
+  }
   gradc_mpi_finalize(rc);
   return rc;
 }

@@ -17,6 +17,7 @@ typedef struct Opts {
   double tol;
   unsigned long long seed;
   GradcBackend backend;
+  int backend_given;   /* --backend: pinned (else tiered where calls are many) */
   char **assign;       /* NAME=VALUE words */
   int nassign;
   char **tangent;      /* jvp --tangent words */
@@ -25,7 +26,7 @@ typedef struct Opts {
   int nvector;
   const char *loss, *optimizer, *save;
   long steps, batch;
-  int blas;
+  int blas;            /* --blas 1, --no-blas -1, else 0 (the library's default) */
   double lr;
   int k;               /* spectrum --k (0: not given) */
   long probes;         /* spectrum --probes (-1: not given) */
@@ -35,6 +36,8 @@ typedef struct Opts {
   int threads;         /* --threads (0: the cores available) */
   long block_rows;     /* --block-rows (0: the default) */
   const char *abi;     /* emit --abi default|array */
+  const char *expr, *expr_d; /* REPL: the one output is this expression (not a name),
+                                shown as EXPR and, in derivatives, d(EXPR)/dw */
 } Opts;
 
 typedef struct Run {
@@ -47,6 +50,15 @@ void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 int report(Gradc *g);                 /* print the diagnostics; EXIT_INPUT */
 int parse_number(const char *s, double *x);
 int gather_values(Gradc *g, const Opts *o, int random_scalars);
+/* cli_values.c: gather_values for a command that reads output `out` only
+ * (-1: every output) and derivatives with respect to wrt: nothing asked
+ * for, or read, for a variable that neither needs (placeholder zeros). */
+int gather_values_for(Gradc *g, const Opts *o, int out, const int *wrt, int nwrt, int random_scalars);
+/* The one output that command o->cmd reads, and computes alone: eval and
+ * trace with --output; hessian, hvp and spectrum always (--output, --loss
+ * or the first scalar output); -1: every output (jacobian --output too: its
+ * sweeps cover every output). */
+int lazy_output(Gradc *g, const Opts *o);
 int given_values(Gradc *g, const Opts *o);  /* --inputs and NAME=VALUE only; 1 if bad */
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
 int is_scalar_output(Gradc *g, int o);
@@ -54,7 +66,12 @@ int is_scalar_output(Gradc *g, int o);
  * -1 after an error (printed), with *rc its exit code. */
 int scalar_output_arg(Run *r, const char *cmd, int *rc);
 void print_named(const char *name, const double *d, const long *dims, int rank);
+/* How output `out` is called in human output: its name, or the REPL's
+ * expression (Opts.expr); in a derivative's name (`derivative`), "(EXPR)",
+ * so that d(EXPR)/dw. */
+const char *output_label(Gradc *g, const Opts *o, int out, int derivative);
 void print_num(double x);              /* %.10g, or NaN, Infinity, -Infinity */
+void print_short(double x);            /* %.6g, or NaN, Infinity, -Infinity */
 long count(const long *dims, int rank); /* elements of a shape */
 /* JSON (SPEC 2.2): a number (non-finite ones as strings), a tensor as
  * nested arrays, root[key] created on first use, and printing (frees root). */
@@ -149,7 +166,25 @@ int jacobian_vector(Gradc *g, const int *wrt, int nwrt, int fwd, const long *osi
  * the code of one-direction-at-a-time rules (vector.c) grow with K. */
 int jacobian_directions(GradcFn *fv, long n);
 #define JACOBIAN_MAX_DIRECTIONS 128
+/* from this many columns (rows) on, at least 4 calls: the tiered JIT */
+#define JACOBIAN_TIERED_COLUMNS (4 * JACOBIAN_MAX_DIRECTIONS)
 #define JACOBIAN_WORK_BUDGET (256l << 20)
+
+/* train_json.c: train --json as JSON Lines, a line per reported step
+ * (m[o]: the scalar outputs' values) and a summary. */
+typedef struct TrainSummary {
+  int loss;                         /* the output minimised */
+  const char *optimizer;            /* "adam" ... */
+  double lr;
+  long batch;                       /* 0: the whole data */
+  long steps;                       /* steps whose params are kept */
+  const char *stopped;              /* "done", "interrupted", "nonfinite" */
+  const char *message;              /* why it stopped, or NULL */
+  const double *metrics;            /* the outputs at the kept params, or NULL */
+  const char *saved;                /* the --save path when written, or NULL */
+} TrainSummary;
+void train_json_step(Gradc *g, long step, const double *m);
+void train_json_summary(Gradc *g, const TrainSummary *s);
 
 /* repl.c */
 int repl_main(const Opts *o);

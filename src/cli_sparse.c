@@ -310,8 +310,7 @@ int gather_sizes(Run *r) {
       return report(g);
   }
   for (int k = 0; k < gradc_dim_count(g); k++)
-    if (gradc_dim_value(g, k) < 0) {
-      fputs(gradc_diag_render(g), stderr);
+    if (gradc_dim_value(g, k) < 0) { /* the size, not the missing values, is what is needed */
       fprintf(stderr, "gradc: error: the size of dimension %s is not known: give it as %s=SIZE\n",
               gradc_dim_name(g, k), gradc_dim_name(g, k));
       return EXIT_INPUT;
@@ -333,7 +332,7 @@ int jacobian_by_colours(Run *r, const int *wrt, int nwrt, double **block, const 
   if (side < 64 || (double)nin * (double)nout > (double)(1l << 26))
     return 0; /* small (or huge): the dense sweeps */
   int before = gradc_diag_count(g);
-  GradcSparse *s = gradc_sparse_jacobian(g, NULL, 0, wrt, nwrt, GRADC_SPARSE_AT_VALUES);
+  GradcSparse *s = gradc_sparse_jacobian(g, NULL, 0, wrt, nwrt, GRADC_SPARSE_AT_VALUES | GRADC_SPARSE_IF_FEW);
   if (!s || 2l * s->ncolours > side) {
     if (!s && gradc_diag_count(g) > before) /* too dense to hold: the dense sweeps */
       gradc_diag_clear(g);

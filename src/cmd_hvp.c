@@ -3,6 +3,9 @@
  * sweep (gradc_fn_hvp_only, hvp.c); the direction as NAME=VALUE words, read as
  * jvp's --tangent is (read_direction); and the size limit of a dense
  * Hessian (hessian_size_ok). Uses only gradc.h, like cli.c. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,42 @@ static void error(const Run *r, const char *fmt, ...) {
 
 /* Returns the exit code of a usage error (1 in the REPL). */
 static int usage(const Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A direction given as a number fills every element (a scalar broadcasts,
+ * as v in jvp(E, x, v)). Returns 1 when the text was a number (*rc: 0 or an
+ * exit code), 0 for anything else (JSON arrays, @FILE), which the caller
+ * parses as a value of the variable. */
+static int direction_literal(Run *r, const char *opt, const char *name, const char *text, double *dir,
+                             long size, int *rc) {
+  char *end;
+  errno = 0;
+  double x = strtod(text, &end);
+  if (!*text || *end || isspace((unsigned char)*text))
+    return 0;
+  if (errno == ERANGE && fabs(x) > 1) {
+    error(r, "%s %s=%s: the number is too large for a double", opt, name, text);
+    *rc = EXIT_INPUT;
+    return 1;
+  }
+  for (long i = 0; i < size; i++)
+    dir[i] = x;
+  return 1;
+}
+
+/* The value parser's "X=...: 'X' is declared (2) but the value is (3)",
+ * said of the direction: "--vector X=...: 'X' is declared (2) but the
+ * vector is (3)". Any other error as the parser says it. */
+static int direction_error(Run *r, const char *opt, const char *noun) {
+  Gradc *g = r->g;
+  const char *m = gradc_diag_count(g) == 1 ? gradc_diag_message(g, 0) : NULL;
+  const char *but = m ? strstr(m, " but the value is ") : NULL;
+  if (!but)
+    return report(g);
+  error(r, "%s %.*s but the %s is %s", opt, (int)(but - m), m, noun, but + strlen(" but the value is "));
+  gradc_diag_clear(g);
+  return EXIT_INPUT;
+}
+
 static int usage(const Run *r, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -72,13 +111,15 @@ int read_direction(Run *r, const char *opt, const char *noun, char **words, int 
       const char *hint = gradc_var_suggest(g, words[t]);
       error(r, "%s: %s has no variable '%s'%s%s%s", opt, in_repl(r) ? "the session" : r->o->file,
             words[t], hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-      rc = EXIT_INPUT;
+      rc = in_repl(r) ? 1 : EXIT_USAGE; /* as jvp's --tangent */
     } else if (j == nwrt) {
       char list[512] = "";
       for (int q = 0, n = 0; q < nwrt && n < (int)sizeof list; q++)
         n += snprintf(list + n, sizeof list - (size_t)n, "%s%s", q ? ", " : "", gradc_var_name(g, wrt[q]));
       rc = usage(r, "%s: '%s' is not a variable of the derivative (%s)%s", opt, words[t], list,
                  in_repl(r) ? "; add it with wrt" : "; add it with --wrt");
+    } else if (direction_literal(r, opt, words[t], eq + 1, dir[j], sizes[j], &rc)) {
+      /* a number: broadcast */
     } else {
       /* parse it as a value of that variable, then put the value back */
       long dims[4], d2[4];
@@ -88,7 +129,7 @@ int read_direction(Run *r, const char *opt, const char *noun, char **words, int 
       if (copy)
         memcpy(copy, saved, (size_t)sizes[j] * sizeof *copy);
       if (!copy || gradc_set_value_text(g, words[t], eq + 1) != GRADC_OK) {
-        rc = report(g);
+        rc = copy ? direction_error(r, opt, noun) : report(g);
       } else {
         double *v = gradc_get_value(g, k, d2, &r2);
         int same = r2 == rank;
@@ -154,14 +195,17 @@ int cmd_hvp(Run *r, const int *wrt, int nwrt) {
     if (root)
       json_object_set_new(outs, name, jtensor(gradc_fn_res_data(f, 0), dims, rank));
     else
-      print_named(name, gradc_fn_res_data(f, 0), dims, rank);
+      print_named(output_label(g, o, out, 0), gradc_fn_res_data(f, 0), dims, rank);
     for (int k = 0; k < nwrt; k++) {
       int res = 1 + k;
       rank = gradc_fn_res_shape(f, res, dims);
-      if (root)
+      if (root) {
         json_object_set_new(hv, gradc_var_name(g, wrt[k]), jtensor(gradc_fn_res_data(f, res), dims, rank));
-      else
-        print_named(gradc_fn_res_name(f, res), gradc_fn_res_data(f, res), dims, rank);
+      } else {
+        char hname[600]; /* d2L/dw.v, the REPL's d2(EXPR)/dw.v */
+        snprintf(hname, sizeof hname, "d2%s/d%s.v", output_label(g, o, out, 1), gradc_var_name(g, wrt[k]));
+        print_named(o->expr ? hname : gradc_fn_res_name(f, res), gradc_fn_res_data(f, res), dims, rank);
+      }
     }
     if (root)
       json_print(root);

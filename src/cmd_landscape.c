@@ -16,11 +16,12 @@
 #include "plot.h"
 
 const char landscape_help[] =
-    "gradc landscape FILE [NAME=VALUE...] -o PLOT.png [--dim 1|2] [--along random|PARAMS.json]\n"
+    "gradc landscape FILE [NAME=VALUE...] [-o PLOT.png] [--dim 1|2] [--along random|PARAMS.json]\n"
     "                [--range A:B[,C:D]] [--grid G] [--output NAME] [--seed S] [--json]\n"
-    "  Draws a scalar output (default: the first) around the params into a PNG: a\n"
-    "  line plot (--dim 1, the default; 800 x 500 pixels) or filled contours with\n"
-    "  labelled levels and the centre marked (--dim 2; 760 x 680), on a grid of G\n"
+    "  Draws a scalar output (default: the first scalar one) around the params into\n"
+    "  a PNG (-o): a line plot (--dim 1, the default; 800 x 500 pixels) or filled\n"
+    "  contours with labelled levels and the centre marked (--dim 2; 760 x 680), on\n"
+    "  a grid of G\n"
     "  points per axis (default 101 on a line, 41 on a plane), a in A:B and b in C:D\n"
     "  (default: as a). Each point is one run of the compiled function.\n"
     "  --along random (default): params + a d1 + b d2 with seeded Gaussian\n"
@@ -34,7 +35,8 @@ const char landscape_help[] =
     "  et al. 2015), a in -0.5:1.5; on a plane b d2 is added, d2 random as above\n"
     "  (with no weight matrix: orthogonal to the line and as long), b in -1:1.\n"
     "  PARAMS.json must give every param (as train --save writes them).\n"
-    "  --json prints the grid (a, b, the values) with the centre and directions.\n"
+    "  --json prints the grid (a, b, values[j][i] at b[j], a[i]) with the centre\n"
+    "  and directions; with --json, -o may be left out (no picture).\n"
     "  Values that are not finite are gaps in the plot (grey on a plane).\n";
 
 enum { LINE_W = 800, LINE_H = 500, PLANE_W = 760, PLANE_H = 680 };
@@ -76,8 +78,8 @@ static int parse_range(const char *s, double a[2], double b[2], int *both) {
 int landscape_usage(const Opts *o) {
   if (strcmp(o->cmd, "landscape")) /* its options elsewhere: refused by cli.c's table */
     return 0;
-  if (!o->out) {
-    usage_error("landscape ", "landscape needs -o PLOT.png");
+  if (!o->out && !o->json) {
+    usage_error("landscape ", "landscape needs -o PLOT.png (or --json for the values alone)");
     return -1;
   }
   double a[2], b[2];
@@ -496,14 +498,16 @@ int cmd_landscape(Run *r) {
   Plot p = {.width = dim == 2 ? PLANE_W : LINE_W, .height = dim == 2 ? PLANE_H : LINE_H, .title = title,
             .subtitle = sub, .xlabel = xl, .ylabel = yl, .zlabel = oname, .x = alpha, .y = beta,
             .nx = na, .ny = nb, .z = z, .marks = marks, .nmarks = path ? 2 : 1};
-  int drawn = dim == 2 ? plot_contour_png(&p, &png, &pnglen) : plot_line_png(&p, &png, &pnglen);
-  plot_release();
-  if (drawn < 0) {
-    fprintf(stderr, "gradc: error: cannot draw the plot (out of memory)\n");
-    goto out;
+  if (o->out) { /* --json alone: the values, no picture */
+    int drawn = dim == 2 ? plot_contour_png(&p, &png, &pnglen) : plot_line_png(&p, &png, &pnglen);
+    plot_release();
+    if (drawn < 0) {
+      fprintf(stderr, "gradc: error: cannot draw the plot (out of memory)\n");
+      goto out;
+    }
+    if (write_atomic_data(o->out, png, pnglen) < 0)
+      goto out;
   }
-  if (write_atomic_data(o->out, png, pnglen) < 0)
-    goto out;
 
   /* the grid, or a summary */
   if (o->json) {

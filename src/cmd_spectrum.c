@@ -112,7 +112,9 @@ int cmd_spectrum(Run *r, const int *wrt, int nwrt) {
     printf("kind: %s (%s)\n", kind, why(s.kind));
     printf("tolerance: %.3g (1e-8 max |eigenvalue|: smaller |eigenvalues| count as 0)\n",
            s.tolerance);
-    printf("gradient norm: %.6g (%s 1e-6 max(1, |%s|): %s)\n", s.gradient_norm,
+    printf("gradient norm: ");
+    print_short(s.gradient_norm);
+    printf(" (%s 1e-6 max(1, |%s|): %s)\n",
            critical ? "at most" : "above", name,
            critical ? "a critical point" : "not a critical point; the kind describes the curvature");
   }

@@ -12,6 +12,7 @@
 GRADC_RT_RELU
 GRADC_RT_SIGN
 GRADC_RT_SIGMOID
+GRADC_RT_TANH
 GRADC_RT_SOFTPLUS
 GRADC_RT_MAX
 GRADC_RT_MIN
@@ -147,6 +148,8 @@ static unsigned node_flags(const Dag *g, const Node *k) {
   switch ((OpKind)k->op) {
   case OP_CONST:
     return isfinite(k->v.num) ? 0 : NF_NONFINITE;
+  case OP_VAR: /* a stand-in (dag_stand_in) is what it stands for */
+    return k->arg[0] != NO_NODE ? g->nodes[k->arg[0]].flags & NF_NONFINITE : 0;
   case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
   case OP_ARGMAX: case OP_ONEHOT:
     return 0;
@@ -242,6 +245,26 @@ NodeId dag_var(Dag *g, int index, ShapeId shape) {
   return intern(g, &key);
 }
 
+NodeId dag_stand_in(Dag *g, int index, NodeId n) {
+  if (g->oom || n == NO_NODE || n >= g->count)
+    return NO_NODE;
+  Node key = {.op = OP_VAR, .shape = g->nodes[n].shape, .arg = {n, NO_NODE, NO_NODE}};
+  key.v.idx = index;
+  return intern(g, &key);
+}
+
+NodeId dag_with_args(Dag *g, NodeId n, const NodeId *args) {
+  if (g->oom || n == NO_NODE || n >= g->count)
+    return NO_NODE;
+  Node key = g->nodes[n];
+  for (int k = 0; k < key.nargs; k++) {
+    if (args[k] == NO_NODE || args[k] >= g->count || g->nodes[args[k]].shape != g->nodes[key.arg[k]].shape)
+      return NO_NODE;
+    key.arg[k] = args[k];
+  }
+  return intern(g, &key);
+}
+
 /* x^n for a small integer n is emitted as the product x*x*...*x (and its
  * reciprocal for n < 0); folding computes it the same way. */
 #define MAX_INT_POW 16
@@ -295,7 +318,7 @@ double dag_eval_op(OpKind op, const double *x) {
   case OP_ATAN: return atan(x[0]);
   case OP_SINH: return sinh(x[0]);
   case OP_COSH: return cosh(x[0]);
-  case OP_TANH: return tanh(x[0]);
+  case OP_TANH: return g_tanh(x[0]);
   case OP_ERF: return erf(x[0]);
   case OP_SIGMOID: return g_sigmoid(x[0]);
   case OP_RELU: return g_relu(x[0]);
@@ -644,6 +667,43 @@ NodeId dag_linscan(Dag *g, NodeId a, NodeId b, int axis, int reversed) {
   Node key = {.op = OP_LINSCAN, .nargs = 2, .shape = s, .arg = {a, b, NO_NODE}};
   key.v.idx = 2 * (int64_t)axis + (reversed != 0);
   return intern(g, &key);
+}
+
+/* numpy.cumprod along axis (>= 0): h_i = x_i h_(i-1) from h_0 = x_0, the
+ * LINSCAN of a = x with its first entry (along axis, from the end when
+ * reversed) 0 and b = that first entry, 0 elsewhere: no entry of x is
+ * multiplied by the h_(-1) = 0 that starts the scan, so an infinite or NaN
+ * x_0 gives what the naive running product gives; b is -0 elsewhere, so
+ * that -0 products stay -0. */
+NodeId dag_cumprod(Dag *g, NodeId x, int axis, int reversed) {
+  if (x == NO_NODE || g->oom)
+    return NO_NODE;
+  const Shape *s = shape_get(g, dag_shape(g, x));
+  if (axis < 0 || axis >= s->rank)
+    return shape_err(g, "internal: cumprod axis out of range for", x, NO_NODE);
+  int64_t n = s->dim[axis];
+  if (n == 1)
+    return x;
+  SliceSpec first = {0}, rest;
+  first.rank = s->rank;
+  for (int k = 0; k < s->rank; k++)
+    first.full[k] = first.len[k] = s->dim[k];
+  rest = first;
+  first.len[axis] = 1;
+  if (reversed && n < 0) {
+    first.start[axis] = -1;
+    first.from_end = 1u << axis;
+  } else {
+    first.start[axis] = reversed ? n - 1 : 0;
+  }
+  rest.len[axis] = n < 0 ? dim_derive(g, n, -1, 1) : n - 1;
+  if (rest.len[axis] == DIM_FAIL)
+    return NO_NODE;
+  rest.start[axis] = reversed ? 0 : 1;
+  NodeId a = dag_pad(g, dag_slice(g, x, &rest), &rest);
+  first.negzero = 1; /* a_i h_(i-1) + -0 keeps the sign of a zero product */
+  NodeId b = dag_pad(g, dag_slice(g, x, &first), &first);
+  return dag_linscan(g, a, b, axis, reversed);
 }
 
 NodeId dag_iota(Dag *g, int64_t n) {

@@ -1,12 +1,37 @@
 /* diff_cmd.c: gradc diff FILE --wrt NAME[,NAME...] [--output NAME]: the
  * derivative of a scalar output as a simplified expression in the
  * language (gradc_diff_text, SPEC 2.4), for scripts. No values are
- * needed: nothing is evaluated. */
+ * needed: nothing is evaluated. With --json (SPEC 2.2):
+ *   {"derivatives": {"L": {"w": {"let": {"t1": "..."}, "expression": "..."}}}}
+ * the let lines in order, then the derivative, each as text. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+/* "let t1 = A\n...dL/dw = E\n" as {"let": {"t1": "A", ...}, "expression": "E"} */
+static json_t *diff_json(const char *text) {
+  json_t *d = json_object(), *let = json_object();
+  json_object_set_new(d, "let", let);
+  for (const char *line = text; *line;) {
+    const char *nl = strchr(line, '\n'), *end = nl ? nl : line + strlen(line);
+    const char *eq = strstr(line, " = ");
+    if (eq && eq < end) {
+      char *rhs = strndup(eq + 3, (size_t)(end - eq - 3));
+      if (!strncmp(line, "let ", 4)) {
+        char *name = strndup(line + 4, (size_t)(eq - line - 4));
+        json_object_set_new(let, name ? name : "?", json_string(rhs ? rhs : ""));
+        free(name);
+      } else {
+        json_object_set_new(d, "expression", json_string(rhs ? rhs : ""));
+      }
+      free(rhs);
+    }
+    line = nl ? nl + 1 : end;
+  }
+  return d;
+}
 
 int cmd_diff(Run *r) {
   Gradc *g = r->g;
@@ -40,14 +65,22 @@ int cmd_diff(Run *r) {
     return EXIT_USAGE;
   }
   int rc = 0;
+  json_t *root = o->json ? json_object() : NULL;
+  json_t *ders = root ? jobj(jobj(root, "derivatives"), gradc_output_name(g, out)) : NULL;
   for (int k = 0; k < nwrt && !rc; k++) {
     char *text = NULL;
     if (gradc_diff_text(g, out, wrt[k], &text) != GRADC_OK)
       rc = report(g);
-    else
+    else if (!root)
       fputs(text, stdout);
+    else
+      json_object_set_new(ders, gradc_var_name(g, wrt[k]), diff_json(text));
     free(text);
   }
+  if (root && !rc)
+    json_print(root);
+  else
+    json_decref(root);
   free(wrt);
   return rc;
 }

@@ -13,7 +13,9 @@
  * as SymPy does). Structural operators keep their DAG meaning (payloads,
  * shapes) and are printed in the language: broadcasting where numpy's rules
  * say the same, x[:, None] for a new axis, keepdims=true, transposes as A',
- * the adjoint of an index or slice as a mask or a 0/1 selection matrix.
+ * the adjoint of an index or slice as a mask or a 0/1 selection matrix,
+ * running products (LINSCAN: prod's partials, cumprod) as cumprod() of a
+ * concat and other first-order recurrences as linscan().
  * Terms used twice become `let` lines (SymPy's cse). Every term knows its
  * shape, so whatever is printed reads back as the same tensor.
  *
@@ -28,8 +30,10 @@
 #include "api.h"
 
 enum { T_NUM, T_SYM, T_ADD, T_MUL, T_POW, T_OP, T_LIST };
-/* display-only operators beyond the DAG's */
-enum { TX_SOFTMAX = OP_COUNT, TX_LOGSUMEXP };
+/* display-only operators beyond the DAG's: TX_CUMPROD (idx 2*axis +
+ * reversed, as CUMSUM) and TX_CONCAT of two pieces (idx the axis) write
+ * the LINSCANs that are running products (scan_term) */
+enum { TX_SOFTMAX = OP_COUNT, TX_LOGSUMEXP, TX_CUMPROD, TX_CONCAT };
 
 typedef uint32_t Tid;
 #define NO_TERM ((Tid)UINT32_MAX)
@@ -1224,6 +1228,61 @@ static Tid take_index(S *s, Tid idx, int64_t d) {
   return op_term(s, OP_TAKE, x->shape, 0, a, 2);
 }
 
+/* Is sp whole along every axis but `axis`, and there the first entry
+ * (part 0: [:1], reversed [-1:]) or the others (part 1: [1:], reversed
+ * [:-1])? */
+static int scan_part(S *s, const SliceSpec *sp, int axis, int rev, int part) {
+  if (sp->drop || axis >= sp->rank)
+    return 0;
+  for (int k = 0; k < sp->rank; k++) {
+    if (sp->off[k] || slice_step(sp, k) != 1)
+      return 0;
+    if (k != axis && (sp->start[k] || (sp->from_end >> k & 1) || sp->len[k] != sp->full[k]))
+      return 0;
+  }
+  int64_t n = sp->full[axis], st = sp->start[axis];
+  int fe = sp->from_end >> axis & 1;
+  if (part == 0)
+    return sp->len[axis] == 1 && (!rev ? !fe && st == 0 : fe ? st == -1 : n >= 0 && st == n - 1);
+  int64_t rest = n < 0 ? dim_derive(s->d, n, -1, 1) : n - 1;
+  return !fe && rest != DIM_FAIL && sp->len[axis] == rest && st == (rev ? 0 : 1);
+}
+
+/* A LINSCAN h_i = a_i h_(i-1) + b_i (arg: a, b) as the language writes
+ * it. When b is 0 but for its first entry v (along the axis, from the end
+ * when reversed), h is a running product, cumprod(concat([v, a[1:]])) (a's
+ * first entry is never used): the cumprod() built-in (v = y[:1], a[1:] =
+ * y[1:]: cumprod(y)) and the products of the entries before (after) each
+ * one in the partials of prod (v = 1, a[1:] = y[:-1]). Others, as the
+ * derivatives of a LINSCAN, are linscan(a, b). */
+static Tid scan_term(S *s, const Node *nd, const Tid *arg) {
+  int axis = (int)(nd->v.idx >> 1), rev = (int)(nd->v.idx & 1);
+  Tid a = arg[0], b = arg[1];
+  if (is_op(s, a, OP_PAD) && is_op(s, b, OP_PAD) &&
+      scan_part(s, &s->d->slices[T(s, a)->idx], axis, rev, 1) &&
+      scan_part(s, &s->d->slices[T(s, b)->idx], axis, rev, 0)) {
+    Tid z = A(s, a, 0), v = A(s, b, 0), c;
+    if (is_op(s, z, OP_SLICE) && is_op(s, v, OP_SLICE) && A(s, z, 0) == A(s, v, 0) &&
+        T(s, A(s, z, 0))->shape == nd->shape && scan_part(s, &s->d->slices[T(s, z)->idx], axis, rev, 1) &&
+        scan_part(s, &s->d->slices[T(s, v)->idx], axis, rev, 0)) {
+      c = A(s, z, 0); /* concat([y[:1], y[1:]]) is y */
+    } else {
+      Tid two[2] = {rev ? z : v, rev ? v : z};
+      c = op_term(s, TX_CONCAT, nd->shape, axis, two, 2);
+    }
+    return op_term(s, TX_CUMPROD, nd->shape, nd->v.idx, &c, 1);
+  }
+  if (is_op(s, a, OP_PAD) && scan_part(s, &s->d->slices[T(s, a)->idx], axis, rev, 1)) {
+    /* a = concat([0, z]): its first entry is never used, written as the 0 it is */
+    Shape one = *shp(s, nd->shape);
+    one.dim[axis] = 1;
+    Tid z = zero(s, shape_intern(s->d, &one)), two[2] = {rev ? A(s, a, 0) : z, rev ? z : A(s, a, 0)};
+    a = op_term(s, TX_CONCAT, nd->shape, axis, two, 2);
+  }
+  Tid ab[2] = {a, b};
+  return op_term(s, OP_LINSCAN, nd->shape, nd->v.idx, ab, 2);
+}
+
 /* The term of DAG node i, given those of its arguments. */
 static Tid from_node(S *s, NodeId i, const Tid *arg) {
   const Node *nd = &s->d->nodes[i];
@@ -1259,6 +1318,8 @@ static Tid from_node(S *s, NodeId i, const Tid *arg) {
     Tid a[2] = {arg[0], take_index(s, arg[1], shp(s, nd->shape)->dim[nd->v.idx])};
     return op_term(s, nd->op, nd->shape, nd->v.idx, a, 2);
   }
+  case OP_LINSCAN:
+    return scan_term(s, nd, arg);
   case OP_MAXR: case OP_AMAX: case OP_ARGMAX: case OP_PROD: case OP_CUMSUM: case OP_TAKE:
   case OP_ONEHOT: case OP_IOTA:
     return op_term(s, nd->op, nd->shape, nd->v.idx, arg, nd->nargs);
@@ -1622,12 +1683,25 @@ static void put_axis(P *p, const SliceSpec *sp, int k) {
       p->s->fail = 1;
       return;
     }
-    int64_t m = st > 0 ? st : -st, diff = x ? x->add - m + 1 : 0;
+    /* the length relative to the sliced dimension: that dimension may be
+     * derived itself (x[1:][:-1]: N-2 of N-1), base + fadd */
+    int64_t fatom = sp->full[k], fadd = 0;
+    if (dim_is_derived(fatom)) {
+      const DimExpr *f = &p->s->d->dims[~fatom - DIM_DERIVED];
+      if (f->n == 1 && f->mul[0] == 1 && f->div == 1)
+        fatom = f->atom[0], fadd = f->add;
+    }
+    if (x && x->atom[0] != fatom) {
+      snprintf(p->s->why, sizeof p->s->why, "a slice whose length is %s", "not its dimension plus a constant");
+      p->s->fail = 1;
+      return;
+    }
+    int64_t m = st > 0 ? st : -st, diff = x ? x->add - fadd - m + 1 : 0;
     int64_t stop = st > 0 ? a + diff : a - diff;
     if (a != 0 || st < 0)
       buf_printf(b, "%lld", (long long)a);
     buf_puts(b, ":");
-    if (x && x->atom[0] == sp->full[k] && stop != (st > 0 ? 0 : -1))
+    if (x && stop != (st > 0 ? 0 : -1))
       buf_printf(b, "%lld", (long long)stop);
     if (st != 1)
       buf_printf(b, ":%lld", (long long)st);
@@ -1905,6 +1979,53 @@ static void put_mul(P *p, Tid t) {
   free(denom.v);
 }
 
+/* The tensor literal of shape sh (from axis k on) filled with f. */
+static void put_fill_literal(P *p, Tid f, const Shape *sh, int k) {
+  if (k == sh->rank) {
+    pr(p, f, 0);
+    return;
+  }
+  buf_puts(p->b, "[");
+  for (int64_t i = 0; i < sh->dim[k]; i++) {
+    if (i)
+      buf_puts(p->b, ", ");
+    put_fill_literal(p, f, sh, k + 1);
+  }
+  buf_puts(p->b, "]");
+}
+
+/* cumprod(c) and linscan(a, b) along their axis; reversed, of the
+ * arguments flipped along it, flipped back. A fill argument of linscan
+ * next to one that is not is written as its number (broadcasting). */
+static void put_scan(P *p, Tid t) {
+  S *s = p->s;
+  const Term *x = T(s, t);
+  int axis = (int)(x->idx >> 1), rev = (int)(x->idx & 1), r = shape_rank(s->d, x->shape);
+  char flip[64] = "[";
+  for (int k = 0; k < r && k < 8; k++)
+    strcat(flip, k == axis ? (k ? ", ::-1" : "::-1") : (k ? ", :" : ":"));
+  strcat(flip, "]");
+  int lin = x->op == OP_LINSCAN;
+  buf_puts(p->b, lin ? "linscan(" : "cumprod(");
+  for (uint32_t i = 0; i < x->nargs; i++) {
+    Tid a = A(s, t, i), f = fill_of(s, a);
+    if (i)
+      buf_puts(p->b, ", ");
+    if (lin && f != NO_TERM && fill_of(s, A(s, t, 1 - i)) == NO_TERM) {
+      pr(p, f, 0);
+      continue;
+    }
+    pr_arg(p, a, rev ? PR_ATOM : 0);
+    if (rev)
+      buf_puts(p->b, flip);
+  }
+  if (r > 1)
+    buf_printf(p->b, ", axis=%d", axis);
+  buf_puts(p->b, ")");
+  if (rev)
+    buf_puts(p->b, flip);
+}
+
 static void pr(P *p, Tid t, int top) {
   S *s = p->s;
   const Term *x = T(s, t);
@@ -2174,6 +2295,30 @@ static void pr(P *p, Tid t, int top) {
       snprintf(s->why, sizeof s->why, "arange() of a derived size");
       s->fail = 1;
     }
+    return;
+  case TX_CUMPROD:
+  case OP_LINSCAN:
+    put_scan(p, t);
+    return;
+  case TX_CONCAT:
+    buf_puts(b, "concat([");
+    for (uint32_t i = 0; i < 2; i++) {
+      Tid c = A(s, t, i);
+      const Shape *cs = shp(s, T(s, c)->shape);
+      if (i)
+        buf_puts(b, ", ");
+      long size = 1;
+      for (int k = 0; k < cs->rank; k++)
+        size = cs->dim[k] < 0 || size > 16 ? 99 : size * cs->dim[k];
+      if (fill_of(s, c) != NO_TERM && size <= 16) /* a small literal: [1], [[0], [0]] */
+        put_fill_literal(p, fill_of(s, c), cs, 0);
+      else
+        pr(p, c, 0);
+    }
+    buf_puts(b, "]");
+    if (shape_rank(s->d, x->shape) > 1 || x->idx)
+      buf_printf(b, ", axis=%d", (int)x->idx);
+    buf_puts(b, ")");
     return;
   case TX_SOFTMAX:
     buf_puts(b, "softmax(");

@@ -1064,7 +1064,7 @@ static void size(Emit *e, ShapeId s) {
 /* A row-major flat index from per-dimension terms, in Horner form:
  * ((t0*d1 + t1)*d2 + t2). */
 typedef struct Ix {
-  char term[64];
+  char term[96];
   int64_t dim;
 } Ix;
 
@@ -1192,6 +1192,7 @@ static const char *c_func(OpKind op) {
   case OP_ABS: return "fabs";
   case OP_SIGN: return "g_sign";
   case OP_SIGMOID: return "g_sigmoid";
+  case OP_TANH: return "g_tanh";
   case OP_RELU: return "g_relu";
   case OP_SOFTPLUS: return "g_softplus";
   case OP_MAX: return "g_max";
@@ -1599,7 +1600,11 @@ static void matmul_loop(Emit *e, NodeId n) {
   int64_t m = x->rank == 2 ? (ta ? x->dim[1] : x->dim[0]) : 1;
   int64_t kk = x->rank == 2 ? (ta ? x->dim[0] : x->dim[1]) : x->dim[0];
   int64_t nn = y->rank == 2 ? (tb ? y->dim[0] : y->dim[1]) : 1;
-  if (!(e->blas && x->rank == 2 && y->rank == 2)) {
+  /* small products stay loops: m*n*k known below BLAS_MIN_MNK, or a test
+   * at run time when a dimension is symbolic */
+  int sized = m >= 0 && kk >= 0 && nn >= 0;
+  if (!(e->blas && x->rank == 2 && y->rank == 2) ||
+      (sized && (double)m * (double)nn * (double)kk < BLAS_MIN_MNK)) {
     matmul_loops(e, n);
     return;
   }
@@ -1607,10 +1612,22 @@ static void matmul_loop(Emit *e, NodeId n) {
    * non-finite, derivative code) differ from plain products only when an
    * element of A or B is infinite or NaN: then the loops run instead. */
   e->used_blas = 1;
+  if (strong || !sized) {
+    indent(e);
+    buf_puts(b, "if (");
+    if (!sized) {
+      buf_puts(b, "(double)(");
+      dim(e, m);
+      buf_puts(b, ")*(double)(");
+      dim(e, nn);
+      buf_puts(b, ")*(double)(");
+      dim(e, kk);
+      buf_printf(b, ") >= %d.0%s", BLAS_MIN_MNK, strong ? " && " : "");
+    }
+  }
   if (strong) {
     e->used_finite = 1;
-    indent(e);
-    buf_puts(b, "if (g_finite(");
+    buf_puts(b, "g_finite(");
     ptr(e, a);
     buf_puts(b, ", ");
     size(e, dag_shape(e->g, a));
@@ -1618,7 +1635,10 @@ static void matmul_loop(Emit *e, NodeId n) {
     ptr(e, bb);
     buf_puts(b, ", ");
     size(e, dag_shape(e->g, bb));
-    buf_puts(b, "))\n");
+    buf_puts(b, ")");
+  }
+  if (strong || !sized) {
+    buf_puts(b, ")\n");
     e->indent++;
   }
   indent(e);
@@ -1639,7 +1659,7 @@ static void matmul_loop(Emit *e, NodeId n) {
   buf_printf(b, "), 0.0, g_b%d, (int)(", e->slot[n]);
   dim(e, nn);
   buf_puts(b, "));\n");
-  if (strong) {
+  if (strong || !sized) {
     e->indent--;
     indent(e);
     buf_puts(b, "else {\n");
@@ -2551,7 +2571,7 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
   for (int k = 0; k < e->nparts; k++)
     status |= parts_check[k];
   if (e->kernel && e->internal) /* standalone C under -Wextra (emit_array.c) */
-    buf_puts(b, "  (void)d;\n  (void)a;\n  (void)w;\n");
+    buf_puts(b, "  (void)d;\n  (void)a;\n  (void)r;\n  (void)w;\n");
   if (!e->kernel) { /* parameters that this function does not read */
     for (int k = 0; k < fn->ndims; k++)
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
@@ -2684,7 +2704,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   const uint8_t *u = e.used_op;
   static const OpKind libm[] = {OP_EXP, OP_LOG, OP_SQRT, OP_SIN, OP_COS, OP_TAN,
                                 OP_ASIN, OP_ACOS, OP_ATAN, OP_SINH, OP_COSH,
-                                OP_TANH, OP_ERF, OP_LOG1P, OP_EXPM1};
+                                OP_ERF, OP_LOG1P, OP_EXPM1};
   int need_exp = u[OP_EXP] | u[OP_SIGMOID] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
   int need_log1p = u[OP_LOG1P] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
   int need_fabs = u[OP_ABS] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
@@ -2726,6 +2746,10 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   if (u[OP_RELU]) buf_puts(out, STR(GRADC_RT_RELU) "\n");
   if (u[OP_SIGN]) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
   if (u[OP_SIGMOID]) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
+  if (u[OP_TANH] && e.rt_matmul) /* libtcc's code: gcc's compile of it (matmul_rt.c), the same bits */
+    buf_puts(out, "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n");
+  else if (u[OP_TANH])
+    buf_puts(out, STR(GRADC_RT_TANH) "\n");
   if (u[OP_SOFTPLUS]) buf_puts(out, STR(GRADC_RT_SOFTPLUS) "\n");
   if (u[OP_MAX]) buf_puts(out, STR(GRADC_RT_MAX) "\n");
   if (u[OP_MIN]) buf_puts(out, STR(GRADC_RT_MIN) "\n");

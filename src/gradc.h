@@ -30,6 +30,8 @@ typedef enum GradcStatus {
 typedef enum GradcBackend {
   GRADC_BACKEND_TCC = 0,   /* libtcc, in memory (default) */
   GRADC_BACKEND_CC = 1,    /* the system C compiler, a shared object, dlopen */
+  GRADC_BACKEND_TIERED = 2, /* libtcc at once, cc -O2 on a background thread;
+                               calls switch when it is ready (see "tiered JIT") */
 } GradcBackend;
 
 typedef struct Gradc Gradc;
@@ -40,9 +42,16 @@ typedef struct GradcFn GradcFn;
 Gradc *gradc_new(void);                  /* NULL when out of memory */
 void gradc_free(Gradc *g);               /* frees every GradcFn too */
 void gradc_set_backend(Gradc *g, GradcBackend b);   /* before building functions */
-/* Matrix-matrix products by OpenBLAS's cblas_dgemm, in JIT code and in
- * emitted C (which then links with -lopenblas); -1 if gradc was built
- * without OpenBLAS. Results may differ from the loops in the last bits. */
+/* Matrix-matrix products by OpenBLAS's cblas_dgemm: on (1) or off (0);
+ * -1 if gradc was built without OpenBLAS (and on = 1). By default the JIT's
+ * code (every backend) uses it when gradc was built with OpenBLAS and
+ * gradc_emit does not; once set, both follow the setting (emitted C with
+ * BLAS links with -lopenblas). Only products of two matrices of at least
+ * BLAS_MIN_MNK = 4096 multiply-adds (m*n*k, tested at run time for symbolic
+ * dimensions; measured by tests/bench/bench_blas) are dgemm calls, smaller
+ * ones stay loops. Results may differ from the loops in the last bits
+ * (the order of the sums); strong zeros (SPEC 1.6) are kept: a product
+ * with a factor that is not finite runs the loops. */
 int gradc_set_blas(Gradc *g, int on);
 
 /* ---- compiling a program (once per context) --------------------------- */
@@ -117,6 +126,13 @@ int gradc_node_count(const Gradc *g);    /* nodes in the DAG */
 /* Whether output `out` depends on variable `var` through differentiable
  * operators (comparisons, argmax, onehot and sign have derivative 0). */
 int gradc_differentiable(Gradc *g, int out, int var);
+/* Which variables output `out` needs values for, given the values and
+ * sizes set so far: need[v] (gradc_var_count entries) is 1 for those whose
+ * values it reads, and, for a symbolic dimension it uses that none of
+ * those has and whose size is not given, for one variable that binds it
+ * (with a value, else with a default) or, if none can, for every variable
+ * of that dimension; 0 for the others (needs.c). */
+GradcStatus gradc_output_needs(Gradc *g, int out, unsigned char *need);
 
 /* ---- functions -------------------------------------------------------- */
 
@@ -126,6 +142,9 @@ int gradc_differentiable(Gradc *g, int out, int var);
  * are listed by gradc_fn_res_name(): the outputs first, then derivatives
  * named like "dL/dw". `wrt` lists variable indices; NULL means every param. */
 GradcFn *gradc_fn_value(Gradc *g);
+/* The value of output `out` only (one result, named as the output): what
+ * `eval --output` runs, nothing of the other outputs (needs.c). */
+GradcFn *gradc_fn_value_of(Gradc *g, int out);
 GradcFn *gradc_fn_grad(Gradc *g, const int *wrt, int nwrt);
 GradcFn *gradc_fn_jvp(Gradc *g, const int *wrt, int nwrt);
 /* Value of output `out` and its vector-Jacobian product: one extra argument,
@@ -150,12 +169,12 @@ GradcFn *gradc_fn_hvp(Gradc *g, int out, const int *wrt, int nwrt);
  * for each wrt variable. Less code: the variables' own adjoints are not
  * needed for H v (for a layer X @ V' with input X, the weight gradient
  * dA' X is one of the four large matrix products of value, gradient and
- * H v). What `gradc hvp` and the dense Hessian use. */
+ * H v). What `gradc hvp` uses (many products at one point: gradc_hvp_at). */
 GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
 /* The dense Hessian of scalar output `out` with respect to wrt (NULL:
- * every param) at the values on the context, from n calls of one compiled
- * HVP function (gradc_fn_hvp's, less the gradient) along the unit vectors
- * e_r, so what is compiled does not grow
+ * every param) at the values on the context, from n Hessian-vector
+ * products at the point (gradc_hvp_at's, 8 unit vectors e_r per call of
+ * the tangent code), so what is compiled does not grow
  * with n (unrolling n forward sweeps into one function, as
  * gradc_fn_hessian does, does). n is the number of elements of the wrt
  * variables' values; H gets n*n doubles, row r = H e_r, rows and columns in
@@ -164,6 +183,37 @@ GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt);
  * is not that size. */
 GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt, int nwrt, long n,
                                 double *value, double *H);
+
+/* Hessian-vector products at a fixed point x, for methods that multiply
+ * many vectors by the Hessian at one x (Lanczos, Hutchinson's estimator).
+ * Forward over reverse (Pearlmutter, "Fast exact multiplication by the
+ * Hessian", Neural Computation 6(1), 1994) split in two compiled
+ * functions: one computes the value, the gradient and the primal and
+ * adjoint intermediates that the tangent code reads, once, at creation;
+ * the other computes only the tangent sweeps (of the primal and of the
+ * adjoints) from them, once per product. H v has the same bits as
+ * gradc_fn_hvp's "d2L/dw.v" results at the same values.
+ *   gradc_hvp_at: for scalar output `out` w.r.t. wrt (NULL: every param),
+ * at the values on the context (gradc_set_defaults first), which are
+ * copied: later gradc_set_value calls do not change this point. Compiles
+ * both functions (cached on the context, like gradc_fn_*) and runs the
+ * first. NULL with a diagnostic: GRADC_ERR_USAGE when `out` is not a
+ * scalar output, a value is missing or a wrt index is not a variable;
+ * GRADC_ERR_INPUT when the program's checks fail at these values (a label
+ * out of range); GRADC_ERR_NOMEM. It keeps gradc_hvp_at_stored() doubles
+ * of intermediates (about one HVP call's workspace).
+ *   gradc_hvp_at_apply: hv[k] = (H v)_k for each wrt variable k, v[k] and
+ * hv[k] shaped like wrt variable k (v stacks the v[k] in wrt order);
+ * errors as gradc_call_dims. Not thread-safe (one workspace per context).
+ *   gradc_hvp_at_value / _gradient: the output's value and its gradient
+ * w.r.t. wrt variable k (its shape; NULL if k is out of range) at x. */
+typedef struct GradcHvpAt GradcHvpAt;
+GradcHvpAt *gradc_hvp_at(Gradc *g, int out, const int *wrt, int nwrt);
+GradcStatus gradc_hvp_at_apply(GradcHvpAt *h, const double *const *v, double *const *hv);
+double gradc_hvp_at_value(const GradcHvpAt *h);
+const double *gradc_hvp_at_gradient(const GradcHvpAt *h, int k);
+long gradc_hvp_at_stored(const GradcHvpAt *h);
+void gradc_hvp_at_free(GradcHvpAt *h);
 
 /* Vector mode (Griewank and Walther, "Evaluating Derivatives", 2008, 3.2):
  * K directions in one sweep, as a leading axis of size K, the primal
@@ -250,6 +300,35 @@ typedef struct GradcTrace {
 GradcStatus gradc_trace(Gradc *g, int out, int wrt, long elem, GradcTrace **trace);
 void gradc_trace_free(Gradc *g, GradcTrace *t);
 
+/* ---- the tiered JIT (tiered.c) ---------------------------------------- */
+
+/* With GRADC_BACKEND_TIERED every function is compiled by libtcc (ready in
+ * milliseconds) while a background POSIX thread compiles the source that
+ * GRADC_BACKEND_CC would compile for it with cc -O2 (the same cached
+ * shared object, $GRADC_CACHE_DIR). The first call that starts after that
+ * compile ended runs the cc code, and so does every later call: the switch
+ * is made by the calling thread between two calls, never during one, and
+ * from that call on the results are the cc backend's to the bit. The
+ * compiles of a process run one at a time, in the order the functions were
+ * built. A compile that fails (no cc on PATH, $CC rejects the source) is
+ * dropped without a diagnostic: the function stays on libtcc. gradc_free
+ * kills a compiler still running. The background thread never touches the
+ * context; a function is still called by one thread at a time.
+ * gradc_trainer_new tiers its function unless gradc_set_backend chose a
+ * backend; `gradc train`, `spectrum`, `landscape`, `jacobian` of 512 or more
+ * columns and the REPL's :time do unless --backend is given. */
+
+/* The backend whose code f's calls run now: GRADC_BACKEND_TCC or
+ * GRADC_BACKEND_CC (a tiered function switches to CC at the start of a
+ * call, or in gradc_fn_tier_wait). */
+GradcBackend gradc_fn_backend(const GradcFn *f);
+/* Wait until f's background compile has ended, at most `seconds` (< 0: no
+ * limit), and switch f to its code if it is ready (f must not be in a
+ * call). Returns GRADC_BACKEND_CC when f runs the cc code now,
+ * GRADC_BACKEND_TCC when it stays on libtcc (the compile failed, or f is
+ * not tiered), GRADC_BACKEND_TIERED when the compile has not ended yet. */
+GradcBackend gradc_fn_tier_wait(GradcFn *f, double seconds);
+
 /* ---- training -------------------------------------------------------- */
 
 typedef enum GradcOptimizer { GRADC_GD, GRADC_MOMENTUM, GRADC_ADAM } GradcOptimizer;
@@ -279,6 +358,9 @@ long gradc_trainer_steps(const GradcTrainer *t);
 GradcStatus gradc_trainer_revert(GradcTrainer *t);
 /* Put the whole data back on the context, e.g. to evaluate metrics. */
 GradcStatus gradc_trainer_full_data(GradcTrainer *t);
+/* The function each step calls: the loss and its gradient with respect
+ * to every param (gradc_fn_vjp; e.g. for gradc_fn_backend). */
+GradcFn *gradc_trainer_fn(GradcTrainer *t);
 void gradc_trainer_free(GradcTrainer *t);
 
 /* ---- sparse Jacobians and Hessians (sparsity.c, sparse.c) -------------- */
@@ -316,6 +398,14 @@ typedef struct GradcSparse {
                                      otherwise only the program's constants do */
 #define GRADC_SPARSE_FORWARD 2    /* Jacobian: JVP sweeps whatever the colours */
 #define GRADC_SPARSE_REVERSE 4    /* Jacobian: VJP sweeps */
+#define GRADC_SPARSE_IF_FEW 8     /* Jacobian: no colouring when no colouring can
+                                     need fewer sweeps than half the smaller side
+                                     (a row, for JVPs, and a column, for VJPs, has
+                                     more nonzeros): the pattern comes back with
+                                     ncolours that lower bound, jvp_sweeps =
+                                     vjp_sweeps = -1, and gradc_sparse_eval
+                                     refuses it. Colouring a dense 1000 x 1000
+                                     pattern takes seconds (ColPack). */
 
 /* The pattern and colouring of the Jacobian of outputs outs[0..nouts)
  * (NULL: every output) with respect to wrt (NULL: every param). Symbolic
@@ -379,8 +469,8 @@ typedef struct GradcSpectrum {
  * output `out` w.r.t. wrt (NULL: every param; the variables flattened in
  * order, n elements in all), at the values on the context
  * (gradc_set_defaults first), from Hessian-vector products only
- * (gradc_fn_hvp once, for the value and the gradient, then
- * gradc_fn_hvp_only): memory O(n * ncv), H is never formed unless n is
+ * (gradc_hvp_at: the value, the gradient and the intermediates once,
+ * then only the tangent sweeps per product): memory O(n * ncv), H is never formed unless n is
  * small.
  *   Method: implicitly restarted Lanczos (ARPACK's dsaupd/dseupd; Lehoucq,
  * Sorensen and Yang, "ARPACK Users' Guide", SIAM 1998; the Lanczos

@@ -139,39 +139,45 @@ GradcFn *gradc_fn_hvp_only(Gradc *g, int out, const int *wrt, int nwrt) {
   return hvp_fn(g, out, wrt, nwrt, 1, 0);
 }
 
-/* Directions per call of the dense Hessian's HVP function: the primal
- * values and the adjoints are computed once for this many columns. */
+/* Directions per product of the dense Hessian: the tangent code of this
+ * many columns in one call. */
 enum { HESSIAN_DIRECTIONS = 8 };
 
 GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt_in, int nwrt, long n,
                                 double *value, double *H) {
   int ndir = n < HESSIAN_DIRECTIONS ? (n > 0 ? (int)n : 1) : HESSIAN_DIRECTIONS;
-  GradcFn *f = hvp_fn(g, out, wrt_in, nwrt, ndir, 0);
-  if (!f)
+  int *wrt = api_default_wrt(g, wrt_in, &nwrt);
+  if (!wrt)
+    return GRADC_ERR_NOMEM;
+  /* the primal values and adjoints at the point once (hvp_fixed.c), then
+   * the tangent code for ndir columns per call */
+  GradcHvpAt *h = hvp_at_new(g, out, wrt, nwrt, ndir, 0);
+  if (!h) {
+    free(wrt);
     return g->diags.count ? (GradcStatus)g->diags.items[g->diags.count - 1].kind : GRADC_ERR_USAGE;
-  int nv = g->prog.nvars, nt = f->nargs - nv;
-  nwrt = nt / ndir;
-  if (!api_values_ready(g))
-    return GRADC_ERR_USAGE;
+  }
   long total = 0;
   for (int k = 0; k < nwrt; k++)
-    total += values_size(g, f->argshape[nv + k]);
+    total += values_size(g, g->prog.vars[wrt[k]].shape);
   if (total != n) {
     gradc_error(g, GRADC_ERR_USAGE, "the Hessian has %ld rows, not %ld", total, n);
+    gradc_hvp_at_free(h);
+    free(wrt);
     return GRADC_ERR_USAGE;
   }
-  /* arguments: the values, then ndir unit vectors e_r; results: the value
-   * and H e_r for each, written straight into row r of H (column r too: H
-   * is symmetric, and so is what forward over reverse computes, up to
-   * rounding); directions past the last row write into scratch */
-  const double **args = calloc((size_t)f->nargs + 1, sizeof *args);
-  double **res = calloc((size_t)f->nres + 1, sizeof *res);
+  *value = gradc_hvp_at_value(h);
+  int nt = ndir * nwrt;
+  /* the directions are ndir unit vectors e_r; H e_r goes straight into
+   * row r of H (column r too: H is symmetric, and so is what forward over
+   * reverse computes, up to rounding); directions past the last row write
+   * into scratch */
+  double **res = calloc((size_t)nt + 1, sizeof *res);
   double **tan = calloc((size_t)nt + 1, sizeof *tan);
   long *size = calloc((size_t)nwrt + 1, sizeof *size), *col = calloc((size_t)nwrt + 1, sizeof *col);
   double *scratch = malloc(((size_t)n + 1) * sizeof *scratch);
-  GradcStatus st = args && res && tan && size && col && scratch ? GRADC_OK : GRADC_ERR_NOMEM;
+  GradcStatus st = res && tan && size && col && scratch ? GRADC_OK : GRADC_ERR_NOMEM;
   for (int k = 0; st == GRADC_OK && k < nwrt; k++) {
-    size[k] = values_size(g, f->argshape[nv + k]);
+    size[k] = values_size(g, g->prog.vars[wrt[k]].shape);
     col[k + 1] = col[k] + size[k];
   }
   for (int t = 0; st == GRADC_OK && t < nt; t++)
@@ -179,10 +185,7 @@ GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt_in, int nwrt, 
       st = GRADC_ERR_NOMEM;
   if (st == GRADC_ERR_NOMEM)
     gradc_error(g, GRADC_ERR_NOMEM, "out of memory for the Hessian's columns");
-  for (int i = 0; st == GRADC_OK && i < f->nargs; i++)
-    args[i] = i < nv ? g->vals[i].data : tan[i - nv];
-  res[0] = value;
-  for (long r0 = 0; st == GRADC_OK && (r0 < n || r0 == 0); r0 += ndir) { /* rows r0.. r0+ndir-1 */
+  for (long r0 = 0; st == GRADC_OK && r0 < n; r0 += ndir) { /* rows r0.. r0+ndir-1 */
     int which[HESSIAN_DIRECTIONS];
     long elem[HESSIAN_DIRECTIONS];
     for (int dir = 0; dir < ndir; dir++) {
@@ -195,9 +198,9 @@ GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt_in, int nwrt, 
       if (r < n)
         tan[dir * nwrt + k][elem[dir]] = 1;
       for (int j = 0; j < nwrt; j++)
-        res[1 + dir * nwrt + j] = (r < n ? H + r * n : scratch) + col[j];
+        res[dir * nwrt + j] = (r < n ? H + r * n : scratch) + col[j];
     }
-    st = gradc_call_dims(f, g->dimval, args, res);
+    st = gradc_hvp_at_apply(h, (const double *const *)tan, res);
     for (int dir = 0; dir < ndir; dir++)
       if (elem[dir] >= 0)
         tan[dir * nwrt + which[dir]][elem[dir]] = 0;
@@ -206,9 +209,10 @@ GradcStatus gradc_hessian_dense(Gradc *g, int out, const int *wrt_in, int nwrt, 
     free(tan[t]);
   free(tan);
   free(res);
-  free(args);
   free(size);
   free(col);
   free(scratch);
+  free(wrt);
+  gradc_hvp_at_free(h);
   return st;
 }

@@ -12,9 +12,11 @@
 #ifndef GRADC_IR_H
 #define GRADC_IR_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "gradc.h"
 
@@ -231,6 +233,15 @@ static inline double dag_num(const Dag *g, NodeId n) { return g->nodes[n].v.num;
 
 NodeId dag_const(Dag *g, double x);
 NodeId dag_var(Dag *g, int index, ShapeId shape);
+/* Variable `index` standing for the value of node n, computed elsewhere and
+ * passed in (hvp_fixed.c): n's shape and NF_ flags; arg[0] = n (nargs 0),
+ * so it is not the plain variable `index`. */
+NodeId dag_stand_in(Dag *g, int index, NodeId n);
+/* Node n with its arguments replaced by args (each shaped like the one it
+ * replaces; NO_NODE otherwise): the same operator and payload, interned as
+ * it is, without dag_op's folding (for a copy of a graph that was already
+ * folded, with some nodes replaced by stand-ins). */
+NodeId dag_with_args(Dag *g, NodeId n, const NodeId *args);
 /* The general constructor: folds constants and safe identities, then
  * hash-conses. Every convenience constructor below goes through it. */
 NodeId dag_op(Dag *g, OpKind op, NodeId a, NodeId b, NodeId c);
@@ -270,6 +281,7 @@ NodeId dag_scatter(Dag *g, NodeId t, NodeId idx, int axis, ShapeId to); /* its a
 /* h_i = a_i h_(i-1) + b_i along axis (>= 0), h_(-1) = 0; reversed: from the
  * end. a and b are broadcast to one shape (OP_LINSCAN in ops.def). */
 NodeId dag_linscan(Dag *g, NodeId a, NodeId b, int axis, int reversed);
+NodeId dag_cumprod(Dag *g, NodeId x, int axis, int reversed); /* numpy.cumprod, a LINSCAN */
 NodeId dag_iota(Dag *g, int64_t n);                   /* 0..n-1; n may be ~symbol */
 NodeId dag_matmul(Dag *g, NodeId a, NodeId b, int flags);
 /* dag_matmul flags: 1 A', 2 B', MM_STRONG products with strong zeros
@@ -372,6 +384,7 @@ struct Stmt {
 };
 
 #define MAX_SYNTAX_ERRORS 20
+#define GRADC_MAX_SHOWN_ERRORS 20 /* gradc_diag_render shows the first 20 */
 #define MAX_NESTING 1000
 #define MAX_NAME_LEN 256
 #define MAX_NUMBER_LEN 400
@@ -505,6 +518,10 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed);
 int ad_differentiable(OpKind op);
 NodeId ad_term(Dag *g, NodeId n, int i, NodeId t, int reverse);
 NodeId ad_accumulate(Dag *g, NodeId acc, NodeId t);
+/* lang_ad.c's walks over a cone: the tangent of node n (not a variable)
+ * from its arguments' tangents targ[0..nargs) (NO_NODE: zero; ad_forward's
+ * rules) */
+NodeId ad_forward_node(Dag *g, uint32_t n, const NodeId *targ);
 /* calloc'd flags of the n first nodes: 1 where some root depends on it */
 uint8_t *ad_live(const Dag *g, uint32_t n, const NodeId *roots, int nroots);
 NodeId ad_reduce_partial(Dag *g, NodeId n);
@@ -517,6 +534,8 @@ NodeId ad_reduce_partial(Dag *g, NodeId n);
  * added one at a time in increasing order. For libtcc's code. */
 void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, const double *B,
                      long ldb, int tb, double *C);
+/* runtime/gradc_rt.h's g_tanh compiled by gcc, for libtcc's code (matmul_rt.c) */
+double gradc_rt_tanh(double x);
 
 /* ------------------------------------------------------------ json_array.c */
 
@@ -580,6 +599,13 @@ typedef struct EmitFn {
   int ndims;
 } EmitFn;
 
+/* The smallest product C[m,n] = A[m,k] B[k,n] (m*n*k multiply-adds) that
+ * EmitOpts.blas hands to cblas_dgemm; smaller ones stay loops. Measured by
+ * tests/bench/bench_blas: below about 200 multiply-adds the call costs more
+ * than the loops of the cc backend, and up to about 4096 gradc_rt_matmul
+ * (libtcc's products) is faster than OpenBLAS's dgemm. */
+enum { BLAS_MIN_MNK = 4096 };
+
 typedef struct EmitOpts {
   /* The JIT's calling convention:
    *   int NAME(const long *d, const double *const *a, double *const *r, double *w)
@@ -590,7 +616,8 @@ typedef struct EmitOpts {
   int kernel;
   int internal;            /* the functions (and their _work) are static, named
                               as given: emit_array.c wraps them (with kernel) */
-  int blas;                /* matrix-matrix products as cblas_dgemm */
+  int blas;                /* matrix-matrix products of at least
+                              BLAS_MIN_MNK multiply-adds as cblas_dgemm */
   int split;               /* long scalar functions in parts (for cc -O2;
                               tcc is linear in size and a little slower) */
   int *has_work;           /* if not NULL, one per function: 1 if it takes
@@ -622,6 +649,16 @@ typedef struct JitModule JitModule;
  * shared object (backend 1). On failure returns NULL and adds an internal
  * error to diags naming a saved copy of the source. */
 JitModule *jit_compile(const char *src, int backend, Diags *diags);
+/* The cc backend (backend 1) on a thread of the tiered JIT (tiered.c):
+ * NULL on any failure, with no diagnostic and no saved source. While the
+ * compiler runs, cancel->child is its process id (under cancel->lock); it
+ * is not started once cancel->cancelled is set. */
+typedef struct JitCancel {
+  pthread_mutex_t lock;
+  pid_t child;      /* 0: none running */
+  int cancelled;
+} JitCancel;
+JitModule *jit_compile_cc_quiet(const char *src, JitCancel *cancel);
 JitThunk jit_lookup(JitModule *m, const char *name);
 void jit_free(JitModule *m);
 int jit_have_blas(void);

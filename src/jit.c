@@ -10,6 +10,8 @@
  * cmake/install.cmake), there is no libtcc: backend 0 compiles with cc. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #ifndef GRADC_NO_TCC
 #include <libtcc.h>
 #else
@@ -23,6 +25,8 @@ typedef struct TCCState TCCState;
 #include <unistd.h>
 
 #include "ir.h"
+
+extern char **environ;
 
 #ifdef GRADC_HAVE_BLAS
 #include <cblas.h>
@@ -108,6 +112,7 @@ static JitModule *compile_tcc(const char *src, Diags *diags) {
   tcc_add_symbol(m->tcc, "cblas_dgemm", (void *)cblas_dgemm);
 #endif
   tcc_add_symbol(m->tcc, "gradc_rt_matmul", (void *)gradc_rt_matmul);
+  tcc_add_symbol(m->tcc, "gradc_rt_tanh", (void *)gradc_rt_tanh);
   if (tcc_compile_string(m->tcc, src) < 0 ||
       tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0) {
     internal(diags, src, "libtcc", errs.msgs.data);
@@ -190,7 +195,40 @@ static void cache_store(const char *so, const char *path) {
   free(tmp);
 }
 
-static JitModule *compile_cc(const char *src, Diags *diags) {
+/* The compiler's process: started by posix_spawnp (fork is unsafe once
+ * other threads may hold locks: the tiered JIT compiles on a thread), its
+ * stderr in logpath; a JitCancel sees its pid while it runs. */
+static int run_cc(const char *cc, char *const *argv, const char *logpath, JitCancel *cancel) {
+  posix_spawn_file_actions_t fa;
+  if (posix_spawn_file_actions_init(&fa) != 0)
+    return -1;
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = -1;
+  int rc = -1;
+  if (cancel)
+    pthread_mutex_lock(&cancel->lock);
+  if (!(cancel && cancel->cancelled) && posix_spawnp(&pid, cc, &fa, NULL, argv, environ) == 0 && cancel)
+    cancel->child = pid;
+  if (cancel)
+    pthread_mutex_unlock(&cancel->lock);
+  posix_spawn_file_actions_destroy(&fa);
+  int status = 0;
+  if (pid > 0) {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+      ;
+    rc = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+  }
+  if (cancel) {
+    pthread_mutex_lock(&cancel->lock);
+    cancel->child = 0;
+    pthread_mutex_unlock(&cancel->lock);
+  }
+  return rc;
+}
+
+static JitModule *compile_cc(const char *src, Diags *diags, JitCancel *cancel) {
   JitModule *m = calloc(1, sizeof *m);
   if (!m)
     return NULL;
@@ -202,7 +240,8 @@ static JitModule *compile_cc(const char *src, Diags *diags) {
   }
   char tmpl[] = "/tmp/gradc-cc-XXXXXX";
   if (!mkdtemp(tmpl)) {
-    diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
+    if (diags)
+      diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
              "cannot make a temporary directory: %s", strerror(errno));
     free(cached);
     free(m);
@@ -214,7 +253,8 @@ static JitModule *compile_cc(const char *src, Diags *diags) {
   snprintf(sopath, sizeof sopath, "%s/g.so", tmpl);
   snprintf(logpath, sizeof logpath, "%s/cc.log", tmpl);
   if (!m->dir || write_file(cpath, src) < 0) {
-    diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
+    if (diags)
+      diag_add(diags, GRADC_ERR_INTERNAL, NULL, (Span){0}, NULL,
              "cannot write %s", cpath);
     free(cached);
     jit_free(m);
@@ -223,22 +263,28 @@ static JitModule *compile_cc(const char *src, Diags *diags) {
   const char *cc = getenv("CC");
   if (!cc || !*cc)
     cc = "cc";
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE *log = freopen(logpath, "w", stderr);
-    (void)log;
+  char *argv[12];
+  int na = 0;
+  argv[na++] = (char *)cc;
+  argv[na++] = "-std=c99";
+  argv[na++] = "-O2";
+  argv[na++] = "-shared";
+  argv[na++] = "-fPIC";
+  argv[na++] = "-o";
+  argv[na++] = sopath;
+  argv[na++] = cpath;
 #ifdef GRADC_HAVE_BLAS
-    if (strstr(src, "cblas_dgemm"))
-      execlp(cc, cc, "-std=c99", "-O2", "-shared", "-fPIC", "-o", sopath, cpath, "-lopenblas",
-             "-lm", (char *)NULL);
+  if (strstr(src, "cblas_dgemm"))
+    argv[na++] = "-lopenblas";
 #endif
-    execlp(cc, cc, "-std=c99", "-O2", "-shared", "-fPIC", "-o", sopath, cpath,
-           "-lm", (char *)NULL);
-    _exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-      WEXITSTATUS(status) != 0) {
+  argv[na++] = "-lm";
+  argv[na] = NULL;
+  if (run_cc(cc, argv, logpath, cancel) != 0) {
+    if (!diags) { /* quiet (the tiered JIT): no message, no saved source */
+      free(cached);
+      jit_free(m);
+      return NULL;
+    }
     char detail[2048] = "";
     FILE *f = fopen(logpath, "r");
     if (f) {
@@ -259,7 +305,8 @@ static JitModule *compile_cc(const char *src, Diags *diags) {
   cached = NULL;
   m->so = dlopen(sopath, RTLD_NOW | RTLD_LOCAL);
   if (!m->so) {
-    internal(diags, src, "dlopen", dlerror());
+    if (diags)
+      internal(diags, src, "dlopen", dlerror());
     free(cached);
     jit_free(m);
     return NULL;
@@ -270,11 +317,13 @@ static JitModule *compile_cc(const char *src, Diags *diags) {
 JitModule *jit_compile(const char *src, int backend, Diags *diags) {
 #ifdef GRADC_NO_TCC
   (void)backend;
-  return compile_cc(src, diags);
+  return compile_cc(src, diags, NULL);
 #else
-  return backend == 1 ? compile_cc(src, diags) : compile_tcc(src, diags);
+  return backend == 1 ? compile_cc(src, diags, NULL) : compile_tcc(src, diags);
 #endif
 }
+
+JitModule *jit_compile_cc_quiet(const char *src, JitCancel *cancel) { return compile_cc(src, NULL, cancel); }
 
 JitThunk jit_lookup(JitModule *m, const char *name) {
 #ifdef GRADC_NO_TCC

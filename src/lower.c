@@ -13,7 +13,7 @@
 /* Built-ins that are not one DAG operator. */
 enum {
   B_SUM = OP_COUNT + 1, B_MEAN, B_LOGSUMEXP, B_SOFTMAX, B_LOG_SOFTMAX, B_DOT,
-  B_TRANSPOSE, B_ONEHOT, B_ARGMAX, B_MAX, B_MIN, B_PROD, B_CUMSUM, B_NORM,
+  B_TRANSPOSE, B_ONEHOT, B_ARGMAX, B_MAX, B_MIN, B_PROD, B_CUMSUM, B_CUMPROD, B_LINSCAN, B_NORM,
   B_CLIP, B_LOG_SIGMOID, B_CONCAT, B_STACK, B_RESHAPE, B_TAKE, B_ARANGE, B_EYE,
   B_GRAD, B_JVP,                              /* derivatives (lang_ad.c) */
   B_PI, B_E, B_TRUE, B_FALSE,                 /* constants (minargs -1) */
@@ -50,6 +50,7 @@ static const Builtin builtins[] = {
     {"onehot", B_ONEHOT, 2, 2, 0}, {"argmax", B_ARGMAX, 1, 2, KW_RED},
     {"maximum", OP_MAX, 2, 2, 0},  {"minimum", OP_MIN, 2, 2, 0},
     {"prod", B_PROD, 1, 2, KW_RED}, {"cumsum", B_CUMSUM, 1, 2, KW_AXIS},
+    {"cumprod", B_CUMPROD, 1, 2, KW_AXIS}, {"linscan", B_LINSCAN, 2, 3, KW_AXIS},
     {"norm", B_NORM, 1, 2, KW_RED}, {"clip", B_CLIP, 3, 3, 0},
     {"floor", OP_FLOOR, 1, 1, 0},  {"ceil", OP_CEIL, 1, 1, 0},
     {"round", OP_ROUND, 1, 1, 0},  {"mod", OP_MOD, 2, 2, 0},
@@ -743,6 +744,28 @@ static int arange_len(Lower *l, Ast *at, NodeId start, NodeId stop, int64_t *len
  * an input; a function's parameter bound to one), E a scalar for grad, v
  * broadcast to x's shape (numpy's broadcast_to: a scalar v moves every
  * element by v). The derivative is built here, into the DAG (lang_ad.c). */
+/* Why a statement may have hit the node limit: derivatives nested inside
+ * derivatives (each reverse sweep of a reverse sweep about doubles the
+ * graph, so k levels cost 2^k). Looks at the statement's own tree only
+ * (an iterative walk); "" if it has no grad()/jvp() call. */
+static const char *too_large_hint(const Ast *root) {
+  const Ast *stack[256];
+  int sp = 0, calls = 0;
+  stack[sp++] = root;
+  while (sp) {
+    const Ast *a = stack[--sp];
+    if (!a)
+      continue;
+    if (a->kind == AST_CALL && a->name && (!strcmp(a->name, "grad") || !strcmp(a->name, "jvp")))
+      calls++;
+    for (int i = 0; i < a->nkids && sp < 256; i++)
+      stack[sp++] = a->kids[i];
+  }
+  return calls ? ": derivatives of derivatives grow the graph about twofold per level; "
+                 "for a higher-order directional derivative nest jvp() along a direction instead of grad()"
+               : "";
+}
+
 static NodeId derivative(Lower *l, const Builtin *f, NodeId *pos, Ast **pos_ast) {
   Dag *g = l->prog->dag;
   Program *prog = l->prog;
@@ -903,6 +926,15 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
     return derivative(l, f, pos, pos_ast);
   if (f->code == B_CONCAT || f->code == B_STACK)
     return join(l, a, pos_ast[0], axis_ast, axis_node, f->code == B_STACK);
+  if (f->code == B_LINSCAN) { /* a and b broadcast to one shape first */
+    ShapeId ab;
+    if (shape_broadcast(g, dag_shape(g, pos[0]), dag_shape(g, pos[1]), &ab) < 0) {
+      ERR(l, a->span, "linscan(): cannot broadcast a and b to one shape");
+      return NO_NODE;
+    }
+    pos[0] = dag_bcast(g, pos[0], ab);
+    pos[1] = dag_bcast(g, pos[1], ab);
+  }
   ShapeId xs = dag_shape(g, pos[0]);
   int rank = shape_rank(g, xs);
   int axis = -1;
@@ -933,18 +965,26 @@ static NodeId call(Lower *l, Ast *a, const NodeId *x) {
     return keep(g, dag_un(g, OP_SQRT, dag_sum(g, dag_pow(g, pos[0], dag_const(g, 2)), axis)), xs, axis,
                 keepdims);
   case B_CUMSUM:
+  case B_CUMPROD:
+  case B_LINSCAN: /* h_i = a_i h_(i-1) + b_i from h_(-1) = 0 */
     if (rank == 0)
-      return pos[0];
+      return f->code == B_LINSCAN ? pos[1] : pos[0];
     if (axis < 0 && rank > 1) { /* numpy: over the flattened tensor */
       int64_t size = shape_size(g, xs);
       if (size < 0) {
-        ERR(l, a->span, "cumsum() of a tensor with a dimension known only at call time needs an axis");
+        ERR(l, a->span, "%s() of a tensor with a dimension known only at call time needs an axis", f->name);
         return NO_NODE;
       }
       Shape flat = {.rank = 1, .dim = {size}};
       pos[0] = dag_reshape(g, pos[0], shape_intern(g, &flat));
+      if (f->code == B_LINSCAN)
+        pos[1] = dag_reshape(g, pos[1], shape_intern(g, &flat));
     }
-    return checked(l, a, f->name, dag_cumsum(g, pos[0], axis < 0 ? 0 : axis, 0));
+    axis = axis < 0 ? 0 : axis;
+    if (f->code == B_LINSCAN)
+      return checked(l, a, f->name, dag_linscan(g, pos[0], pos[1], axis, 0));
+    return checked(l, a, f->name,
+                   f->code == B_CUMSUM ? dag_cumsum(g, pos[0], axis, 0) : dag_cumprod(g, pos[0], axis, 0));
   case B_CLIP: { /* numpy's minimum(maximum(x, lo), hi), derivative 1 on [lo, hi] */
     NodeId lo = dag_op(g, OP_WHERE, dag_bin(g, OP_LT, pos[0], pos[1]), pos[1], pos[0]);
     return checked(l, a, f->name, dag_op(g, OP_WHERE, dag_bin(g, OP_GT, lo, pos[2]), pos[2], lo));
@@ -2081,7 +2121,15 @@ int lower_program(Program *prog, Parse *p) {
       continue;
     }
     size_t cap = l.cap;
+    int diags_stmt = p->diags->count;
     NodeId x = lower_expr(&l, s->value);
+    if (prog->dag->oom == 2) { /* the node limit: say where, and stop */
+      if (p->diags->count == diags_stmt)
+        ERR(&l, s->span, "the expression is too large (more than %u nodes)%s",
+            prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024,
+            too_large_hint(s->value));
+      break;
+    }
     if (l.cap != cap) /* lowering grew the table (free names): look again */
       b = lookup(&l, s->name);
     if (!b)
@@ -2109,7 +2157,7 @@ int lower_program(Program *prog, Parse *p) {
     if (s->kind == ST_OUTPUT || s->kind == ST_EXPR)
       add_output(&l, s->name, x, s->span);
   }
-  if (prog->dag->oom == 2)
+  if (prog->dag->oom == 2 && p->diags->count == before)
     ERR(&l, (Span){0}, "the expression is too large (more than %u nodes)",
         prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024);
   if (p->diags->count == before && prog->nouts == 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "../runtime/gradc_rt.h"
 
 enum { JB = 256, PB = 128 }; /* columns of C and rows of op(B) per block */
 
@@ -50,6 +51,25 @@ CLONES static void tile(double *restrict c, long ldc, const double *a, long arow
   }
   STORE4(c, c00), STORE4(c + 4, c01), STORE4(c + ldc, c10), STORE4(c + ldc + 4, c11);
   STORE4(c + 2 * ldc, c20), STORE4(c + 2 * ldc + 4, c21), STORE4(c + 3 * ldc, c30), STORE4(c + 3 * ldc + 4, c31);
+}
+
+/* The columns of a 4-row tile past the last multiple of 8 (nr < 8 of
+ * them, such as the 2 of a product with 10 columns): each column's 4
+ * elements held in registers while the np products are added in order,
+ * instead of a call of axpy_row per row and product. */
+CLONES static void tile_narrow(double *restrict c, long ldc, const double *a, long arow, long astep,
+                               const double *restrict b, long ldb, long np, long nr) {
+  for (long j = 0; j < nr; j++) {
+    double c0 = c[j], c1 = c[ldc + j], c2 = c[2 * ldc + j], c3 = c[3 * ldc + j];
+    for (long q = 0; q < np; q++) {
+      double y = b[q * ldb + j];
+      c0 = c0 + a[q * astep] * y;
+      c1 = c1 + a[arow + q * astep] * y;
+      c2 = c2 + a[2 * arow + q * astep] * y;
+      c3 = c3 + a[3 * arow + q * astep] * y;
+    }
+    c[j] = c0, c[ldc + j] = c1, c[2 * ldc + j] = c2, c[3 * ldc + j] = c3;
+  }
 }
 
 /* c[0..n) += a * b[0..n): n independent elements, each one product added */
@@ -92,9 +112,8 @@ void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, 
         const double *a = A + i * arow + p0 * astep;
         for (long j = 0; j < nj8; j += 8)
           tile(C + i * n + j0 + j, n, a, arow, astep, rows + j, stride, np);
-        for (long r = 0; r < 4 && nj8 < nj; r++)
-          for (long q = 0; q < np; q++)
-            axpy_row(C + (i + r) * n + j0 + nj8, a[r * arow + q * astep], rows + q * stride + nj8, nj - nj8);
+        if (nj8 < nj)
+          tile_narrow(C + i * n + j0 + nj8, n, a, arow, astep, rows + nj8, stride, np, nj - nj8);
       }
       for (; i < m; i++)
         for (long q = 0; q < np; q++)
@@ -103,3 +122,9 @@ void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, 
   }
   free(pack);
 }
+
+/* tanh for libtcc's code (emit_c.c): runtime/gradc_rt.h's g_tanh compiled
+ * here with gcc -O2 and no contraction, as the cc backend compiles it in
+ * the emitted C: the same bits, at gcc's speed rather than tcc's. */
+GRADC_RT_TANH
+double gradc_rt_tanh(double x) { return g_tanh(x); }

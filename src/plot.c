@@ -65,16 +65,17 @@ static double titles(cairo_t *cr, const Plot *p) {
   text_fit(cr, x, y, width, 15, 1, p->title ? p->title : "");
   cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
   font(cr, 12, 0);
-  char line[1024] = "", next[1024];
+  char line[1024] = "", next[1024 + 520]; /* a line, a space and a word of at most 512 */
   for (const char *s = p->subtitle; s && *s;) {
     size_t n = strcspn(s, " \n");
-    snprintf(next, sizeof next, "%s%s%.*s", line, line[0] ? " " : "", (int)n, s);
+    snprintf(next, sizeof next, "%s%s%.*s", line, line[0] ? " " : "", (int)(n < 512 ? n : 512), s);
     if (line[0] && text_width(cr, next) > width) { /* the word starts a new line */
       y += 17;
       text_at(cr, x, y, 0, line);
-      snprintf(next, sizeof next, "%.*s", (int)n, s);
+      snprintf(next, sizeof next, "%.*s", (int)(n < 512 ? n : 512), s);
     }
     memcpy(line, next, sizeof line);
+    line[sizeof line - 1] = 0;
     s += n;
     if (*s == '\n' || !*s) {
       y += 17;

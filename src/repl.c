@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -344,19 +345,25 @@ static int set_values_use(Repl *r, Gradc *g, char *const *use) {
   show_errors_use(r, g, use, "", -1, "repl", r->lineno);
   if (missing) {
     Str b = {0};
-    int n = 0, settable = 1; /* :set knows only the session's variables, not a new free name */
+    int n = 0, settable = 1, last = 0; /* :set knows only the session's variables, not a new free name */
     char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
     Gradc *sg = gradc_new(); /* not context(): that could drop g from the cache */
     int ok = sg && gradc_compile_string(sg, "repl", text, strlen(text)) == GRADC_OK;
     free(text);
     for (int i = 0; i < gradc_var_count(g); i++)
-      if (!gradc_get_value(g, i, NULL, NULL)) {
+      if (!strcmp(gradc_var_name(g, i), "_") && !gradc_get_value(g, i, NULL, NULL)) {
+        last = 1; /* not a variable to give a value: nothing printed yet */
+      } else if (!gradc_get_value(g, i, NULL, NULL)) {
         str_add(&b, n++ ? ", " : "");
         str_add(&b, gradc_var_name(g, i));
         settable &= sg && ok && gradc_var_index(sg, gradc_var_name(g, i)) >= 0;
       }
     const char *one = n ? strchr(b.s, ',') ? "x" : b.s : "x";
-    if (settable)
+    if (last)
+      fprintf(stderr, "repl: error: _ has no value yet: it is the last value an expression printed\n");
+    if (!n)
+      ;
+    else if (settable)
       fprintf(stderr, "repl: error: no value for %s: give %s with :set %s=VALUE or %s = VALUE\n",
               b.s ? b.s : "?", n > 1 ? "them" : "it", n > 1 ? "NAME" : one, n > 1 ? "NAME" : one);
     else
@@ -769,6 +776,8 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static volatile sig_atomic_t interrupted; /* Ctrl-C was pressed (below) */
+
 static int cmd_time(Repl *r, const char *expr) {
   const char *shown;
   char *extra = fmt("output _ = %s", expr);
@@ -776,7 +785,8 @@ static int cmd_time(Repl *r, const char *expr) {
   free(extra);
   double t0 = now();
   Gradc *g = gradc_new();
-  gradc_set_backend(g, r->o->backend);
+  int tiered = !r->o->backend_given; /* and cc -O2 in the background (tiered.c) */
+  gradc_set_backend(g, tiered ? GRADC_BACKEND_TIERED : r->o->backend);
   GradcStatus st = gradc_compile_string(g, "repl", text, strlen(text));
   double t1 = now();
   free(text);
@@ -801,23 +811,41 @@ static int cmd_time(Repl *r, const char *expr) {
   }
   double run[2];
   GradcFn *fs[2] = {fv, fg};
-  for (int k = 0; k < 2; k++) {
-    long reps = 0;
-    double s = now();
-    do {
-      if (gradc_run(fs[k], NULL) != GRADC_OK) {
-        fputs(gradc_diag_render(g), stderr);
-        gradc_free(g);
-        return 1;
-      }
-      reps++;
-    } while (now() - s < 0.05);
-    run[k] = (now() - s) / (double)reps;
+  for (int tier = 0; tier < 2; tier++) {
+    if (tier == 1) { /* the same functions by cc -O2, when they are compiled */
+      double w = now();
+      GradcBackend bv = GRADC_BACKEND_TCC, bg = GRADC_BACKEND_TCC;
+      while (tiered && !interrupted && /* Ctrl-C stops the wait */
+             ((bv = gradc_fn_tier_wait(fv, 0.1)) == GRADC_BACKEND_TIERED ||
+              (bg = gradc_fn_tier_wait(fg, 0.1)) == GRADC_BACKEND_TIERED))
+        ;
+      if (bv != GRADC_BACKEND_CC || bg != GRADC_BACKEND_CC)
+        break;
+      t1 = w, t2 = now();
+    }
+    for (int k = 0; k < 2; k++) {
+      long reps = 0;
+      double s = now();
+      do {
+        if (gradc_run(fs[k], NULL) != GRADC_OK) {
+          fputs(gradc_diag_render(g), stderr);
+          gradc_free(g);
+          return 1;
+        }
+        reps++;
+      } while (now() - s < 0.05);
+      run[k] = (now() - s) / (double)reps;
+    }
+    if (tier == 0)
+      printf("%d DAG nodes: parse and build %.2f ms; value: emit+JIT %.2f ms, run %.3g us; "
+             "value+gradient: emit+JIT %.2f ms, run %.3g us (%ld and %ld operations)\n",
+             gradc_node_count(g), 1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e6 * run[0], 1e3 * (t3 - t2),
+             1e6 * run[1], gradc_fn_op_count(fv), gradc_fn_op_count(fg));
+    else
+      printf("compiled by cc -O2 in the background (ready %.2f s later): value run %.3g us; "
+             "value+gradient run %.3g us\n", t2 - t1, 1e6 * run[0], 1e6 * run[1]);
+    fflush(stdout);
   }
-  printf("%d DAG nodes: parse and build %.2f ms; value: emit+JIT %.2f ms, run %.3g us; "
-         "value+gradient: emit+JIT %.2f ms, run %.3g us (%ld and %ld operations)\n",
-         gradc_node_count(g), 1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e6 * run[0], 1e3 * (t3 - t2),
-         1e6 * run[1], gradc_fn_op_count(fv), gradc_fn_op_count(fg));
   gradc_free(g);
   return 0;
 }
@@ -1099,7 +1127,23 @@ static int evaluate(Repl *r, void *arg) {
 
 /* NAME = NUMBER or a tensor literal, for a variable of the session: its
  * value, as :set gives it. 0: it is not that; else 1 + the exit code. */
+/* Can nm be a name of the user's at all (not pi, e, sum, grad, true...)?
+ * Asked of the compiler, which knows the reserved names. */
+static int user_name(const Repl *r, const char *nm) {
+  Gradc *g = gradc_new();
+  if (!g)
+    return 1;
+  gradc_set_backend(g, r->o->backend);
+  char *text = fmt("%s = 0\n%s\n", nm, nm);
+  int ok = gradc_compile_string(g, "repl", text, strlen(text)) == GRADC_OK;
+  free(text);
+  gradc_free(g);
+  return ok;
+}
+
 static int assign_value(Repl *r, const char *text, const char *nm) {
+  if (!user_name(r, nm)) /* pi = 3: the statement's own error */
+    return 0;
   const char *rhs = skip_space(strchr(text, '=') + 1);
   double x;
   char *v = xstrdup(rhs);
@@ -1548,8 +1592,10 @@ static int command(Repl *r, char *line) {
         n *= dims[k];
       if (v && n > 12) { /* a summary of a large tensor */
         printf("  = [");
-        for (int k = 0; k < 6; k++)
-          printf("%.6g, ", v[k]);
+        for (int k = 0; k < 6; k++) {
+          print_short(v[k]);
+          printf(", ");
+        }
         printf("...] (%ld values)\n", n);
       } else if (v) {
         print_named("", v, dims, rank);
@@ -1582,7 +1628,7 @@ static int command(Repl *r, char *line) {
 /* Are the names that start the words of `list` (NAME=VALUE words, a wrt
  * list a,b or x[1]) variables of the session? Else an error in the REPL's
  * words with a hint, and -1. */
-static int check_vars(Repl *r, const char *what, const char *list) {
+static int check_vars(Repl *r, const char *what, const char *list, const char *target) {
   char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
   int ok, rc = 0;
   Gradc *g = context(r, text, &ok);
@@ -1602,7 +1648,10 @@ static int check_vars(Repl *r, const char *what, const char *list) {
       free(nm);
       continue;
     }
-    if (nm && gradc_var_index(g, nm) < 0) {
+    int given = 0; /* a free name of the target, or one given a value (w = 3) */
+    for (int i = 0; nm && i < r->nset && !given; i++)
+      given = !strncmp(r->set[i], nm, strlen(nm)) && r->set[i][strlen(nm)] == '=';
+    if (nm && gradc_var_index(g, nm) < 0 && !given && !uses_name(target, nm)) {
       const char *hint = gradc_var_suggest(g, nm);
       fprintf(stderr, "repl: error: %s: the session has no variable '%s'%s%s%s\n", what, nm,
               hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
@@ -1716,8 +1765,32 @@ static int diff_each(Repl *r, Gradc *g, const char *shown, const char *label, co
   return rc;
 }
 
+/* An expression as the target (not a name, shown as the output `shown`):
+ * its value and derivatives are printed as EXPR and d(EXPR)/dw, not as
+ * f or d_/dw (*keep: the strings, freed by the caller). */
+static void label_expr(Opts *o, const char *shown, const char *target, char **keep) {
+  size_t n = strlen(target);
+  while (n && (target[n - 1] == ' ' || target[n - 1] == '\t'))
+    n--;
+  if (!strncmp(shown, target, n) && !shown[n])
+    return;
+  free(*keep);
+  *keep = fmt("%.*s%c(%.*s)", (int)n, target, 0, (int)n, target);
+  o->expr = *keep;
+  o->expr_d = *keep + n + 1;
+}
+
+static int target_command_labelled(Repl *r, void *arg, char **keep);
+
 /* A command that acts on a target: a name or an expression. */
 static int target_command(Repl *r, void *arg) {
+  char *keep = NULL;
+  int rc = target_command_labelled(r, arg, &keep);
+  free(keep);
+  return rc;
+}
+
+static int target_command_labelled(Repl *r, void *arg, char **keep) {
   const TargetCmd *tc = arg;
   const char *cmd = tc->cmd;
   char *args = tc->args;
@@ -1759,11 +1832,12 @@ static int target_command(Repl *r, void *arg) {
       str_add(&names, " ");
       free(nm);
     }
-    if (check_vars(r, hvp ? ":hvp" : ":jvp", names.s) == 0)
+    if (check_vars(r, hvp ? ":hvp" : ":jvp", names.s, target) == 0)
       g = target_context_for(r, target, names.s, 1, &shown);
     free(names.s);
     int rc = 1;
     if (g) {
+      label_expr(&o, shown, target, keep);
       Run run = {g, &o, gradc_var_count(g)};
       int *wrt, nwrt;
       if (parse_wrt(g, "repl", hvp ? wrtlist : NULL, &wrt, &nwrt) == 0) {
@@ -1793,11 +1867,12 @@ static int target_command(Repl *r, void *arg) {
     if (!is_name_char(*c, 0))
       *c = ' ';
   char *what = fmt("%s ... wrt %s", cmd, wrtlist ? wrtlist : "");
-  Gradc *g = wrtlist && check_vars(r, what, wrtlist) < 0 ? NULL : target_context_for(r, target, also, values, &shown);
+  Gradc *g = wrtlist && check_vars(r, what, wrtlist, target) < 0 ? NULL : target_context_for(r, target, also, values, &shown);
   free(what);
   free(also);
   if (!g)
     return 1;
+  label_expr(&o, shown, target, keep);
   Run run = {g, &o, gradc_var_count(g)};
   if (!strcmp(cmd, ":emit")) {
     o.file = "repl.expr";
@@ -1858,7 +1933,7 @@ static char *completion(const char *text, int state) {
                                    "softplus", "log1p", "expm1", "pow", "atan2", "max", "min",
                                    "where", "sum", "mean", "logsumexp", "softmax", "log_softmax",
                                    "dot", "transpose", "onehot", "argmax", "maximum", "minimum",
-                                   "prod", "cumsum", "norm", "clip", "floor", "ceil", "round",
+                                   "prod", "cumsum", "cumprod", "linscan", "norm", "clip", "floor", "ceil", "round",
                                    "mod", "log_sigmoid", "logaddexp", "concat", "stack", "reshape",
                                    "take", "arange", "eye", "grad", "jvp", "pi", "true", "false",
                                    "param", "input", "output", "wrt", NULL};
@@ -1893,12 +1968,19 @@ static char **complete(const char *text, int start, int end) {
   return rl_completion_matches(text, completion);
 }
 
+/* The history file; NULL when there is none, or when the path names
+ * something other than a regular file (a device such as /dev/zero, a FIFO
+ * that would block): the session then keeps no history. */
 static char *history_path(void) {
   const char *h = getenv("GRADC_HISTORY");
-  if (h && *h)
-    return xstrdup(h);
   const char *home = getenv("HOME");
-  return home ? fmt("%s/.gradc_history", home) : NULL;
+  char *path = h && *h ? xstrdup(h) : home ? fmt("%s/.gradc_history", home) : NULL;
+  struct stat st;
+  if (path && stat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > (1 << 26))) {
+    free(path);
+    return NULL;
+  }
+  return path;
 }
 
 /* Write the history atomically: a temp file, then rename. */
@@ -1987,6 +2069,8 @@ int repl_main(const Opts *o) {
     printf("gradc %s: type :help for commands, :quit to leave\n", GRADC_VERSION);
   }
   if (o->file && load(&r, o->file))
+    r.failed = 1;
+  else if (o->nassign && set_words(&r, o->assign, o->nassign)) /* gradc repl FILE w=2: as :set w=2 */
     r.failed = 1;
   char *in;
   while ((in = read_input(&r)) != NULL) {

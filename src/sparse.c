@@ -183,6 +183,26 @@ GradcSparse *gradc_sparse_jacobian(Gradc *g, const int *outs_in, int nouts, cons
     return failed(g, s, NULL);
   take_pattern(s, &pat);
   int want_fwd = !(flags & GRADC_SPARSE_REVERSE), want_rev = !(flags & GRADC_SPARSE_FORWARD);
+  if (flags & GRADC_SPARSE_IF_FEW) { /* colours >= the densest row (JVPs), column (VJPs) */
+    long maxrow = 0, maxcol = 0, *cols = calloc((size_t)s->ncol + 1, sizeof *cols);
+    if (!cols)
+      return failed(g, s, "out of memory");
+    for (long i = 0; i < s->nrow; i++) {
+      long d = s->rowptr[i + 1] - s->rowptr[i];
+      maxrow = d > maxrow ? d : maxrow;
+    }
+    for (long q = 0; q < s->nnz; q++)
+      maxcol = ++cols[s->col[q]] > maxcol ? cols[s->col[q]] : maxcol;
+    free(cols);
+    long side = s->nrow < s->ncol ? s->nrow : s->ncol;
+    long bound = want_fwd && want_rev ? (maxrow < maxcol ? maxrow : maxcol) : want_fwd ? maxrow : maxcol;
+    if (2 * bound > side) {
+      s->ncolours = (int)bound;
+      s->jvp_sweeps = s->vjp_sweeps = -1;
+      p->nsweeps = -1;
+      return s;
+    }
+  }
   int *ccol = want_fwd ? malloc(((size_t)s->ncol + 1) * sizeof *ccol) : NULL;
   int *crow = want_rev ? malloc(((size_t)s->nrow + 1) * sizeof *crow) : NULL;
   if ((want_fwd && !ccol) || (want_rev && !crow)) {
@@ -393,6 +413,10 @@ static GradcStatus sweep_directions(Sweeper *w, int K, const double *seeds, doub
 GradcStatus gradc_sparse_eval(GradcSparse *s) {
   struct GradcSparsePriv *p = s->priv;
   Gradc *g = p->g;
+  if (p->nsweeps < 0) {
+    gradc_error(g, GRADC_ERR_USAGE, "gradc_sparse_eval: the pattern was not coloured (GRADC_SPARSE_IF_FEW)");
+    return GRADC_ERR_USAGE;
+  }
   free(s->value);
   s->value = malloc(((size_t)s->nnz + 1) * sizeof *s->value);
   double *B = malloc(((size_t)p->nsweeps * (size_t)p->len + 1) * sizeof *B);

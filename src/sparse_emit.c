@@ -280,11 +280,13 @@ static void pattern_signature(const SpItem *it, Buf *b) {
              it->name);
 }
 
-static void item_code(const SparseEmit *se, const SpItem *it, Buf *b) {
+/* The static tables of one item: each seed entry's colour, and for each
+ * nonzero (column-major) where it is in the compressed sweeps, the
+ * pattern (colptr, rowind). Returns the fixed part of the workspace (the
+ * seed and the compressed results), -1 out of memory. */
+static long item_tables(const SpItem *it, Buf *b) {
   const GradcSparse *s = it->s;
   const struct GradcSparsePriv *p = s->priv;
-  const Program *prog = &se->g->prog;
-  int nv = prog->nvars;
   long nin = it->kind == 1 ? s->nrow : s->ncol;
   /* the compressed sparse column form and the sources in that order */
   long *colptr = calloc((size_t)s->ncol + 2, sizeof *colptr);
@@ -295,7 +297,7 @@ static void item_code(const SparseEmit *se, const SpItem *it, Buf *b) {
     free(colptr);
     free(rowind);
     free(src);
-    return;
+    return -1;
   }
   for (long q = 0; q < s->nnz; q++)
     colptr[s->col[q] + 1]++;
@@ -319,7 +321,26 @@ static void item_code(const SparseEmit *se, const SpItem *it, Buf *b) {
   free(colptr);
   free(rowind);
   free(src);
-  long work_fixed = nin + (long)p->nsweeps * p->len;
+  return nin + (long)p->nsweeps * p->len;
+}
+
+static void pattern_code(const SpItem *it, Buf *b) {
+  const GradcSparse *s = it->s;
+  pattern_signature(it, b);
+  buf_printf(b, " {\n  *g_nrow = %ld;\n  *g_ncol = %ld;\n  *g_colptr = %s_colptr;\n  *g_rowind = %s_rowind;\n"
+                "  return %ld;\n}\n",
+             s->nrow, s->ncol, it->name, it->name, s->nnz);
+}
+
+static void item_code(const SparseEmit *se, const SpItem *it, Buf *b) {
+  const GradcSparse *s = it->s;
+  const struct GradcSparsePriv *p = s->priv;
+  const Program *prog = &se->g->prog;
+  int nv = prog->nvars;
+  long nin = it->kind == 1 ? s->nrow : s->ncol;
+  long work_fixed = item_tables(it, b);
+  if (work_fixed < 0)
+    return;
   /* the workspace */
   buf_printf(b, "\nlong %s_work(", it->name);
   dims_params(se, b, 1);
@@ -375,10 +396,124 @@ static void item_code(const SparseEmit *se, const SpItem *it, Buf *b) {
   buf_printf(b, "  for (long g_k = 0; !g_status && g_k < %ldL; g_k++)\n    g_nz[g_k] = g_cmp[%s_src[g_k]];\n",
              s->nnz, it->name);
   buf_puts(b, "  free(g_own);\n  return g_status;\n}\n\n");
+  pattern_code(it, b);
+}
+
+/* ---- the same under the array ABI (emit --abi array --sparse) -------------
+ * P_F_jac_sparse(arg, res, dims, work): arg[k] the k-th variable, res[0]
+ * the nonzeros; the sweep is emit_array.c's static kernel g_P_F_..._sweep
+ * (const long *d, const double *const *a, double *const *r, double *w),
+ * called through arrays of pointers, so no long parameter list anywhere. */
+
+static void array_prototypes(const SpItem *it, Buf *b) {
+  buf_printf(b, "int %s(const double **arg, double **res, const long *dims, double *work);\n", it->name);
+  buf_printf(b, "int %s_n_in(void);\nint %s_n_out(void);\n", it->name, it->name);
+  buf_printf(b, "const char *%s_name_in(int i);\nconst char *%s_name_out(int i);\n", it->name, it->name);
+  buf_printf(b, "int %s_shape_in(int i, const long *dims, long *shape);\n", it->name);
+  buf_printf(b, "int %s_shape_out(int i, const long *dims, long *shape);\n", it->name);
+  buf_printf(b, "long %s_work(const long *dims);\n", it->name);
   pattern_signature(it, b);
-  buf_printf(b, " {\n  *g_nrow = %ld;\n  *g_ncol = %ld;\n  *g_colptr = %s_colptr;\n  *g_rowind = %s_rowind;\n"
-                "  return %ld;\n}\n",
-             s->nrow, s->ncol, it->name, it->name, s->nnz);
+  buf_puts(b, ";\n");
+}
+
+/* The shapes of the variables at the sizes of the pattern (the functions
+ * work at no others). */
+static void array_queries(const SparseEmit *se, const SpItem *it, Buf *b) {
+  const Program *prog = &se->g->prog;
+  int nv = prog->nvars;
+  buf_printf(b, "int %s_n_in(void) {\n  return %d;\n}\n\n", it->name, nv);
+  buf_printf(b, "int %s_n_out(void) {\n  return 1;\n}\n\n", it->name);
+  buf_printf(b, "const char *%s_name_in(int g_i) {\n", it->name);
+  if (nv) {
+    buf_puts(b, "  static const char *const g_names[] = {");
+    for (int k = 0; k < nv; k++)
+      buf_printf(b, "%s\"%s\"", k ? ", " : "", prog->vars[k].name);
+    buf_printf(b, "};\n  return g_i >= 0 && g_i < %d ? g_names[g_i] : 0;\n}\n\n", nv);
+  } else {
+    buf_puts(b, "  (void)g_i;\n  return 0;\n}\n\n");
+  }
+  buf_printf(b, "const char *%s_name_out(int g_i) {\n  return g_i == 0 ? \"nz\" : 0;\n}\n\n", it->name);
+  buf_printf(b, "int %s_shape_in(int g_i, const long *g_dims, long *g_shape) {\n  (void)g_dims;\n", it->name);
+  buf_puts(b, "  switch (g_i) {\n");
+  for (int k = 0; k < nv; k++) {
+    const Shape *sh = shape_get(prog->dag, prog->vars[k].shape);
+    buf_printf(b, "  case %d:", k);
+    for (int j = 0; j < sh->rank; j++)
+      buf_printf(b, " g_shape[%d] = %ld;", j, dim_eval(prog->dag, sh->dim[j], se->g->dimval));
+    buf_printf(b, " return %d;\n", sh->rank);
+  }
+  buf_puts(b, "  default:\n    (void)g_shape;\n    return -1;\n  }\n}\n\n");
+  buf_printf(b, "int %s_shape_out(int g_i, const long *g_dims, long *g_shape) {\n  (void)g_dims;\n"
+                "  if (g_i != 0)\n    return -1;\n  g_shape[0] = %ld;\n  return 1;\n}\n\n",
+             it->name, it->s->nnz);
+}
+
+static void item_code_array(const SparseEmit *se, const SpItem *it, Buf *b) {
+  const GradcSparse *s = it->s;
+  const struct GradcSparsePriv *p = s->priv;
+  const Program *prog = &se->g->prog;
+  int nv = prog->nvars;
+  long nin = it->kind == 1 ? s->nrow : s->ncol;
+  long work_fixed = item_tables(it, b);
+  if (work_fixed < 0)
+    return;
+  int nseed = it->kind == 1 ? 1 : se->np, nout = it->kind == 0 ? 1 : se->np;
+  buf_printf(b, "\nlong %s_work(const long *g_dims) {\n  return %ldL + g_%s_work(g_dims);\n}\n\n", it->name,
+             work_fixed + 1, it->sweep);
+  buf_printf(b, "int %s(const double **g_arg, double **g_res, const long *g_dims, double *g_work) {\n",
+             it->name);
+  for (int k = 0; k < se->ndims; k++)
+    buf_printf(b, "  if (!g_dims || g_dims[%d] != %ld)\n    return -2;\n", k, se->g->dimval[k]);
+  buf_printf(b, "  double *g_own = 0, *g_w = g_work;\n  if (!g_w) {\n"
+                "    g_w = g_own = (double *)malloc(sizeof(double) * (size_t)%s_work(g_dims));\n"
+                "    if (!g_w)\n      return -1;\n  }\n",
+             it->name);
+  buf_printf(b, "  double *g_seed = g_w, *g_cmp = g_w + %ldL, *g_inner = g_w + %ldL;\n", nin, work_fixed + 1);
+  buf_printf(b, "  const double *g_a[%d];\n  double *g_r[%d];\n", nv + nseed, nout + 1);
+  for (int k = 0; k < nv; k++)
+    buf_printf(b, "  g_a[%d] = g_arg[%d];\n", k, k);
+  if (nv == 0)
+    buf_puts(b, "  (void)g_arg;\n");
+  buf_puts(b, "  int g_status = 0;\n");
+  buf_printf(b, "  for (int g_t = 0; g_t < %d && !g_status; g_t++) {\n", p->nsweeps);
+  buf_printf(b, "    for (long g_i = 0; g_i < %ldL; g_i++)\n      g_seed[g_i] = %s_colour[g_i] == g_t ? 1.0 : 0.0;\n",
+             nin, it->name);
+  buf_printf(b, "    double *g_out = g_cmp + (long)g_t * %ldL;\n", p->len);
+  if (it->kind == 1)
+    buf_printf(b, "    g_a[%d] = g_seed;\n", nv);
+  else
+    for (int k = 0; k < se->np; k++)
+      buf_printf(b, "    g_a[%d] = g_seed + %ld;\n", nv + k, p->col_off[k]);
+  for (int k = 0; k < nout; k++)
+    buf_printf(b, "    g_r[%d] = g_out + %ld;\n", k, it->kind == 0 ? 0 : p->col_off[k]);
+  if (nout == 0)
+    buf_puts(b, "    (void)g_out;\n");
+  buf_printf(b, "    g_status = g_%s(g_dims, g_a, g_r, g_inner);\n  }\n", it->sweep);
+  buf_printf(b, "  for (long g_k = 0; !g_status && g_k < %ldL; g_k++)\n    g_res[0][g_k] = g_cmp[%s_src[g_k]];\n",
+             s->nnz, it->name);
+  buf_puts(b, "  free(g_own);\n  return g_status;\n}\n\n");
+  array_queries(se, it, b);
+  pattern_code(it, b);
+}
+
+static void item_header_array(const SparseEmit *se, const SpItem *it, Buf *h) {
+  const GradcSparse *s = it->s;
+  const Program *prog = &se->g->prog;
+  buf_printf(h, "\n/* %s (array ABI): the nonzeros of the %s of %s w.r.t. the params\n"
+                " * (%ld x %ld; columns: the params' elements stacked in declaration order),\n"
+                " * res[0]: %ld doubles in the column-major order of %s_pattern;\n"
+                " * arg[k]: the variables in declaration order (%s_name_in).\n",
+             it->name, it->hess ? "Hessian" : "Jacobian", prog->outs[it->out].name, s->nrow, s->ncol, s->nnz,
+             it->name, it->name);
+  if (se->ndims) {
+    buf_puts(h, " * The pattern was computed for");
+    for (int k = 0; k < se->ndims; k++)
+      buf_printf(h, "%s dims[%d] = %s = %ld", k ? "," : "", k, se->dimc[k], se->g->dimval[k]);
+    buf_puts(h, ": other sizes return -2.\n");
+  }
+  buf_puts(h, " * Returns 0, -1 if out of memory, -2 if the sizes are not those of the pattern,\n"
+              " * or k > 0 if runtime check k failed. */\n");
+  array_prototypes(it, h);
 }
 
 static void item_header(const SparseEmit *se, const SpItem *it, Buf *h) {
@@ -420,14 +555,17 @@ static void item_header(const SparseEmit *se, const SpItem *it, Buf *h) {
   buf_puts(h, ";\n");
 }
 
-void sparse_emit_code(SparseEmit *se, const EmitFn *fns, const int *has_work, int nfns, Buf *src, Buf *hdr) {
+void sparse_emit_code(SparseEmit *se, const EmitFn *fns, const int *has_work, int nfns, int array, Buf *src,
+                      Buf *hdr) {
   for (int i = 0; i < se->nitems; i++) /* which sweeps take a workspace */
     for (int f = 0; f < nfns; f++)
       if (fns[f].name == se->items[i].sweep)
         se->items[i].sweep_work = has_work[f];
   Buf b = {0};
   buf_puts(&b, "\n/* ---- sparse Jacobians and Hessians (emit --sparse) ---- */\n#include <stdlib.h>\n\n");
-  for (int i = 0; i < se->nitems; i++) { /* prototypes */
+  for (int i = 0; i < se->nitems && array; i++)
+    array_prototypes(&se->items[i], &b);
+  for (int i = 0; i < se->nitems && !array; i++) { /* prototypes */
     const SpItem *it = &se->items[i];
     buf_printf(&b, "long %s_work(", it->name);
     dims_params(se, &b, 1);
@@ -438,13 +576,13 @@ void sparse_emit_code(SparseEmit *se, const EmitFn *fns, const int *has_work, in
     buf_puts(&b, ";\n");
   }
   for (int i = 0; i < se->nitems; i++)
-    item_code(se, &se->items[i], &b);
+    (array ? item_code_array : item_code)(se, &se->items[i], &b);
   buf_putn(src, b.data ? b.data : "", b.len);
   if (b.oom)
     src->oom = 1;
   buf_free(&b);
   for (int i = 0; hdr && i < se->nitems; i++)
-    item_header(se, &se->items[i], hdr);
+    (array ? item_header_array : item_header)(se, &se->items[i], hdr);
 }
 
 GradcStatus gradc_emit_sparse(Gradc *g, const char *prefix, char **source, char **header,

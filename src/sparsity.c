@@ -1194,9 +1194,7 @@ GradcStatus sparsity_hessian(Gradc *g, int out, const int *wrt, int nwrt, int fl
     p->nrow = p->ncol = N;
     p->nnz = w;
     p->rowptr = ptr;
-    p->col = realloc(col, ((size_t)w + 1) * sizeof *col);
-    if (!p->col)
-      p->col = col;
+    p->col = col; /* not shrunk: gcc -Wuse-after-free flags the fallback of a failed realloc */
     ptr = col = NULL;
   }
   free(ptr);

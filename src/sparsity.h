@@ -50,7 +50,8 @@ struct GradcSparsePriv {
  * to the source and the header. */
 typedef struct SparseEmit SparseEmit;
 GradcStatus sparse_emit_plan(Gradc *g, const char *prefix, EmitFn **fns, int *nfns, SparseEmit **se);
-void sparse_emit_code(SparseEmit *se, const EmitFn *fns, const int *has_work, int nfns, Buf *src, Buf *hdr);
+void sparse_emit_code(SparseEmit *se, const EmitFn *fns, const int *has_work, int nfns, int array, Buf *src,
+                      Buf *hdr);
 void sparse_emit_free(SparseEmit *se);
 
 #endif

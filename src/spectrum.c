@@ -1,8 +1,9 @@
 /* spectrum.c: the extreme eigenvalues of a Hessian, a Hutchinson estimate
  * of its trace and the kind of point, from Hessian-vector products only.
  *
- * Every product H v is one call of the compiled HVP function of hvp.c
- * (forward over reverse). The eigenvalues come from ARPACK's implicitly
+ * Every product H v is one call of the tangent function of hvp_fixed.c
+ * (gradc_hvp_at: forward over reverse, the primal values and adjoints at
+ * the point computed once, before the first product). The eigenvalues come from ARPACK's implicitly
  * restarted Lanczos method (dsaupd/dseupd, Lehoucq, Sorensen and Yang,
  * "ARPACK Users' Guide", SIAM 1998), which asks for one product at a time
  * by reverse communication and keeps ncv vectors of length n: O(n ncv)
@@ -27,21 +28,14 @@ void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const i
 /* The operator A v = H v / scale + shift v, H v by the compiled HVP. */
 typedef struct Op {
   Gradc *g;
-  int out;
-  GradcFn *full;       /* value, gradient and H v: the first product */
-  GradcFn *f;          /* H v only (gradc_fn_hvp_only): every later one */
+  GradcHvpAt *h;       /* H v at the point (its value and gradient too) */
   const char *name;    /* the output's name, for messages */
   const int *wrt;
-  int nv, nwrt;
+  int nwrt;
   long n;
   long *off;           /* [nwrt + 1]: where each wrt variable starts in v */
-  const double **args; /* the variables, then one tangent per wrt variable */
-  double **res;        /* the value, the gradient, then H v, per wrt variable */
-  double **res_hv;     /* gradc_fn_hvp_only's results: the value, then H v
-                          per wrt variable */
-  double value_again;  /* where res_hv[0] writes it */
-  double value;
-  double *grad;        /* [n] */
+  const double **v;    /* [nwrt] the direction, per wrt variable */
+  double **hv;         /* [nwrt] H v, per wrt variable */
   double scale, shift;
   long hvps;
 } Op;
@@ -60,27 +54,16 @@ static GradcStatus not_finite(Op *op, const char *what, long i) {
   return GRADC_ERR_INPUT;
 }
 
-/* y = A x. The first product also gives the value and the gradient. */
+/* y = A x. */
 static GradcStatus apply(Op *op, const double *x, double *y) {
-  int first = op->hvps == 0;
-  if (!first && !op->f && !(op->f = gradc_fn_hvp_only(op->g, op->out, op->wrt, op->nwrt)))
-    return GRADC_ERR_INTERNAL;
   for (int k = 0; k < op->nwrt; k++) {
-    op->args[op->nv + k] = x + op->off[k];
-    op->res[1 + op->nwrt + k] = op->res_hv[1 + k] = y + op->off[k];
+    op->v[k] = x + op->off[k];
+    op->hv[k] = y + op->off[k];
   }
-  GradcStatus st = first ? gradc_call_dims(op->full, op->g->dimval, op->args, op->res)
-                         : gradc_call_dims(op->f, op->g->dimval, op->args, op->res_hv);
+  GradcStatus st = gradc_hvp_at_apply(op->h, op->v, op->hv);
   if (st != GRADC_OK)
     return st;
   op->hvps++;
-  if (first && !isfinite(op->value)) {
-    gradc_error(op->g, GRADC_ERR_INPUT, "%s is not finite at this point", op->name);
-    return GRADC_ERR_INPUT;
-  }
-  for (long i = 0; first && i < op->n; i++)
-    if (!isfinite(op->grad[i]))
-      return not_finite(op, "the gradient", i);
   for (long i = 0; i < op->n; i++)
     if (!isfinite(y[i]))
       return not_finite(op, "the Hessian-vector product", i);
@@ -538,8 +521,7 @@ GradcStatus gradc_spectrum(Gradc *g, int out, const int *wrt_in, int nwrt,
   int *wrt = api_default_wrt(g, wrt_in, &nwrt);
   if (!wrt)
     return GRADC_ERR_NOMEM;
-  Op op = {.g = g, .name = gradc_output_name(g, out), .wrt = wrt, .nv = g->prog.nvars,
-           .nwrt = nwrt, .scale = 1};
+  Op op = {.g = g, .name = gradc_output_name(g, out), .wrt = wrt, .nwrt = nwrt, .scale = 1};
   GradcStatus st = GRADC_OK;
   op.off = malloc(((size_t)nwrt + 1) * sizeof *op.off);
   if (!op.off) {
@@ -547,7 +529,7 @@ GradcStatus gradc_spectrum(Gradc *g, int out, const int *wrt_in, int nwrt,
     goto done;
   }
   op.off[0] = 0;
-  for (int i = 0; i < op.nv; i++)
+  for (int i = 0; i < g->prog.nvars; i++)
     if (!g->vals[i].set) {
       gradc_error(g, GRADC_ERR_USAGE, "no value for '%s'", g->prog.vars[i].name);
       st = GRADC_ERR_USAGE;
@@ -569,35 +551,38 @@ GradcStatus gradc_spectrum(Gradc *g, int out, const int *wrt_in, int nwrt,
     st = GRADC_ERR_USAGE;
     goto done;
   }
-  op.out = out;
-  op.full = gradc_fn_hvp(g, out, wrt, nwrt);
-  if (!op.full) {
-    st = GRADC_ERR_INTERNAL;
+  op.h = gradc_hvp_at(g, out, wrt, nwrt);
+  if (!op.h) {
+    st = g->diags.count ? (GradcStatus)g->diags.items[g->diags.count - 1].kind : GRADC_ERR_INTERNAL;
     goto done;
   }
-  op.args = malloc(((size_t)op.nv + (size_t)nwrt + 1) * sizeof *op.args);
-  op.res = malloc((1 + 2 * (size_t)nwrt) * sizeof *op.res);
-  op.res_hv = malloc(((size_t)nwrt + 2) * sizeof *op.res_hv);
-  if (op.res_hv)
-    op.res_hv[0] = &op.value_again;
-  op.grad = malloc((size_t)op.n * sizeof *op.grad);
+  op.v = malloc(((size_t)nwrt + 1) * sizeof *op.v);
+  op.hv = malloc(((size_t)nwrt + 1) * sizeof *op.hv);
   s->largest = malloc((size_t)s->k * sizeof *s->largest);
   s->smallest = o->largest_only ? NULL : malloc((size_t)s->k * sizeof *s->smallest);
-  if (!op.args || !op.res || !op.res_hv || !op.grad || !s->largest || (!o->largest_only && !s->smallest)) {
+  if (!op.v || !op.hv || !s->largest || (!o->largest_only && !s->smallest)) {
     st = GRADC_ERR_NOMEM;
     goto done;
   }
-  for (int i = 0; i < op.nv; i++)
-    op.args[i] = g->vals[i].data;
-  op.res[0] = &op.value;
-  for (int k = 0; k < nwrt; k++)
-    op.res[1 + k] = op.grad + op.off[k];
+  double gn = 0;
+  s->value = gradc_hvp_at_value(op.h);
+  if (!isfinite(s->value)) {
+    gradc_error(g, GRADC_ERR_INPUT, "%s is not finite at this point", op.name);
+    st = GRADC_ERR_INPUT;
+    goto done;
+  }
+  for (int k = 0; k < nwrt; k++) {
+    const double *gk = gradc_hvp_at_gradient(op.h, k);
+    for (long i = 0; i < op.off[k + 1] - op.off[k]; i++) {
+      if (!isfinite(gk[i])) {
+        st = not_finite(&op, "the gradient", op.off[k] + i);
+        goto done;
+      }
+      gn += gk[i] * gk[i];
+    }
+  }
   st = run(&op, o, s);
   if (st == GRADC_OK) {
-    double gn = 0;
-    for (long i = 0; i < op.n; i++)
-      gn += op.grad[i] * op.grad[i];
-    s->value = op.value;
     s->gradient_norm = sqrt(gn);
     s->hvps = op.hvps;
     classify(s, o->tol > 0 ? o->tol : 1e-10);
@@ -607,11 +592,10 @@ done:
     gradc_error(g, GRADC_ERR_NOMEM, "out of memory while computing the Hessian's spectrum");
   if (st != GRADC_OK)
     gradc_spectrum_free(s);
+  gradc_hvp_at_free(op.h);
   free(op.off);
-  free(op.args);
-  free(op.res);
-  free(op.res_hv);
-  free(op.grad);
+  free(op.v);
+  free(op.hv);
   free(wrt);
   return st;
 }

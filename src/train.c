@@ -97,7 +97,12 @@ GradcTrainer *gradc_trainer_new(Gradc *g, int loss, GradcOptimizer opt, double l
     gradc_error(g, GRADC_ERR_INPUT, "there is no param to train");
     goto fail;
   }
+  /* many calls: the tiered JIT unless the caller chose a backend */
+  GradcBackend was = g->backend;
+  if (!g->backend_pinned)
+    g->backend = GRADC_BACKEND_TIERED;
   t->fn = gradc_fn_vjp(g, loss, t->params, t->nparams);
+  g->backend = was;
   if (!t->fn)
     goto fail;
   t->m = calloc((size_t)t->nparams, sizeof *t->m);
@@ -196,6 +201,8 @@ static GradcStatus next_batch(GradcTrainer *t) {
   t->batched = 1;
   return gradc_set_defaults(g, 0, 0);
 }
+
+GradcFn *gradc_trainer_fn(GradcTrainer *t) { return t->fn; }
 
 long gradc_trainer_steps(const GradcTrainer *t) {
   return t->step;

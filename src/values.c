@@ -248,6 +248,11 @@ static void on_cell(void *s, size_t len, void *ctx) {
   c->cells[c->ncells++] = v;
 }
 
+/* A literal too large for a double (1e400), which strtod reads as
+ * infinity: an error on the command line, in a file (lexer.l) and in
+ * CSV data alike; the words inf, Infinity and NaN stand for themselves. */
+static int too_large(const char *text, double x) { return isinf(x) && !strpbrk(text, "iI"); }
+
 static int number(const char *s, double *x) {
   char *end;
   while (*s == ' ' || *s == '\t')
@@ -359,6 +364,13 @@ static void on_row(int ch, void *ctx) {
   for (int j = 0; j < c->npick; j++) {
     double x = 0;
     const char *cell = c->cells[c->pick[j]];
+    if (number(cell, &x) && too_large(cell, x)) {
+      diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
+                "the cell '%.40s'%s%s: the number is too large for a double", cell,
+                c->header ? " in column " : "", c->header ? c->names[c->pick[j]] : "");
+      c->failed = 1;
+      goto done;
+    }
     if (!number(cell, &x) || !isfinite(x)) {
       diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
                 "the cell '%.40s'%s%s is not a %snumber", cell, c->header ? " in column " : "",
@@ -455,7 +467,7 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
   if (end != text && *end == 0) {
     /* the limits of a literal in a file (lexer.l): an overflowing number is
      * an error; the words inf, Infinity and NaN stand for themselves */
-    if (isinf(x) && !strpbrk(text, "iI")) {
+    if (too_large(text, x)) {
       ERROR(g, "%s=%s: the number is too large for a double", v->name, text);
       return GRADC_ERR_INPUT;
     }

@@ -25,3 +25,14 @@ echo "== bench_jacobian: vector mode against one direction per sweep, and the wh
 echo
 echo "== bench_hvp: one Hessian-vector product of the digits network against value and value+gradient"
 "$build"/tests/bench/bench_hvp --blas --json "$build"/bench_hvp.json
+echo
+echo "== lang_ad.sh: many grad() calls in one program (linear time)"
+tests/bench/lang_ad.sh "$build"
+echo
+if [ -x "$build"/tests/bench/bench_blas ]; then
+  echo "== bench_blas: OpenBLAS's dgemm against gradc's products, by size (BLAS_MIN_MNK)"
+  "$build"/tests/bench/bench_blas --json "$build"/bench_blas.json
+  echo
+fi
+echo "== train_torch.sh: gradc train (tiered) against --backend cc --blas and PyTorch"
+tests/bench/train_torch.sh "$build" 3

@@ -103,6 +103,16 @@ echo old >target.c
 expect 0 "$gradc" emit s.expr -o sub/up.c
 [ -L sub/up.c ] && cmp -s target.c want.c || fail "a relative symlink into another directory"
 
+# results that cannot be written to stdout are an error, not exit 0
+if [ -w /dev/full ]; then
+  for c in "eval s.expr w=1 x=2 y=3" "grad s.expr w=1 x=2 y=3" "dot s.expr" "diff s.expr --wrt x"; do
+    "$gradc" $c >/dev/full 2>err.txt
+    rc=$?
+    [ "$rc" = 1 ] && grep -q "cannot write the results" err.txt ||
+      fail "gradc $c >/dev/full: exit $rc ($(head -c 200 err.txt))"
+  done
+fi
+
 # no temporary file anywhere
 left=$(find . -name '*.tmp*' | head -3)
 [ -z "$left" ] || fail "temporary files left: $left"

@@ -32,7 +32,7 @@ C
 clang -g -O1 -fsanitize=thread -w -I"$root/tests/harden/tsan" -I"$s" -I"$build" \
   -DGRADC_BIN="\"$build/gradc\"" -DGRADC_EXAMPLES="\"$root/examples\"" \
   "$s/arena.c" "$s/diag.c" "$s/dag.c" "$s/shape.c" "$s/ast.c" "$s/lower.c" "$s/ad.c" \
-  "$s/emit_c.c" "$s/jit.c" "$s/api.c" "$s/values.c" "$s/train.c" \
+  "$s/emit_c.c" "$s/jit.c" "$s/api.c" "$s/values.c" "$s/train.c" "$s/tiered.c" \
   "$build/lexer.c" "$build/parser.c" "$root/tests/harden/test_threads.c" "$tmp/main.c" \
   $(pkg-config --cflags --libs jansson) -lcsv "$(find /usr/lib -name libtcc.a | head -1)" \
   -ldl -lm -lpthread -o "$tmp/test_threads_tsan"

@@ -15,7 +15,11 @@
  *     cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror and called by a
  *     driver written here from the header's prototype.
  * Its gradient must equal gradc_fn_grad's, and gradc_fn_hvp_only's H v
- * (the same without the gradient) its own.
+ * (the same without the gradient) its own. The products at a fixed point
+ * (gradc_hvp_at: intermediates computed once, then only the tangent
+ * sweeps) must give gradc_fn_hvp's value, gradient and H v to the bit, with
+ * tcc, with cc and with OpenBLAS's products (gradc_set_blas), along v and
+ * again along v after another direction (nothing kept from a product).
  *
  *   hvp_agree EXAMPLES_DIR [NAME-SUBSTRING]
  *
@@ -166,6 +170,58 @@ static int run_hvp(Gradc *g, Out *o, double *hv, double *grad) {
     memcpy(hv + off, gradc_fn_res_data(f, 1 + o->np + (int)k), (size_t)o->size[k] * sizeof *hv);
   }
   return 0;
+}
+
+/* gradc_hvp_at's value, gradient and H v (along w, then along o->v)
+ * against gradc_fn_hvp's in the same context, bit for bit. */
+static void check_fixed(Gradc *g, Out *o, const char *how) {
+  double *hv = malloc((size_t)o->n * sizeof *hv), *grad = malloc((size_t)o->n * sizeof *grad);
+  double *w = malloc((size_t)o->n * sizeof *w), *hv_at = malloc((size_t)o->n * sizeof *hv_at);
+  const double **vs = malloc(((size_t)o->np + 1) * sizeof *vs);
+  const double **ws = malloc(((size_t)o->np + 1) * sizeof *ws);
+  double **rs = malloc(((size_t)o->np + 1) * sizeof *rs);
+  checks++;
+  if (run_hvp(g, o, hv, grad) != 0)
+    goto done;
+  GradcFn *f = gradc_fn_hvp(g, o->out, NULL, 0);
+  double value = gradc_fn_res_data(f, 0)[0];
+  GradcHvpAt *h = gradc_hvp_at(g, o->out, NULL, 0);
+  if (!h) {
+    fail(o->what, "gradc_hvp_at (%s): %s", how, gradc_diag_render(g));
+    goto done;
+  }
+  for (long e = 0; e < o->n; e++)
+    w[e] = o->v[o->n - 1 - e] - 0.25;
+  for (long k = 0, off = 0; k < o->np; off += o->size[k], k++) {
+    vs[k] = o->v + off;
+    ws[k] = w + off;
+    rs[k] = hv_at + off;
+  }
+  long at;
+  if (gradc_hvp_at_apply(h, ws, rs) != GRADC_OK || gradc_hvp_at_apply(h, vs, rs) != GRADC_OK)
+    fail(o->what, "gradc_hvp_at_apply (%s): %s", how, gradc_diag_render(g));
+  else if (memcmp(&value, &(double){gradc_hvp_at_value(h)}, sizeof value))
+    fail(o->what, "gradc_hvp_at's value %.17g is not gradc_fn_hvp's %.17g (%s)", gradc_hvp_at_value(h),
+         value, how);
+  else if (!close_to(hv_at, hv, o->n, 0, 1, &at))
+    fail(o->what, "gradc_hvp_at's H v %.17g is not gradc_fn_hvp's %.17g (element %ld, %s)", hv_at[at],
+         hv[at], at, how);
+  else
+    for (long k = 0, off = 0; k < o->np; off += o->size[k], k++)
+      if (!close_to(gradc_hvp_at_gradient(h, (int)k), grad + off, o->size[k], 0, 1, &at)) {
+        fail(o->what, "gradc_hvp_at's gradient is not gradc_fn_hvp's (param %ld, element %ld, %s)", k, at,
+             how);
+        break;
+      }
+  gradc_hvp_at_free(h);
+done:
+  free(hv);
+  free(grad);
+  free(w);
+  free(hv_at);
+  free(vs);
+  free(ws);
+  free(rs);
 }
 
 /* The gradient of output o at the params' values + t v, into gr. */
@@ -443,6 +499,11 @@ static void check_file(const char *dir, const char *rel) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", dir, rel);
   Gradc *gt = open_example(path, GRADC_BACKEND_TCC), *gc = gt ? open_example(path, GRADC_BACKEND_CC) : NULL;
+  Gradc *gb = gc ? open_example(path, GRADC_BACKEND_TCC) : NULL;
+  if (gb && gradc_set_blas(gb, 1) < 0) { /* built without OpenBLAS */
+    gradc_free(gb);
+    gb = NULL;
+  }
   char *src = NULL, *hdr = NULL;
   int emitted = 0;
   if (gc && gradc_emit(gt, "p", &src, &hdr, "p.h") == GRADC_OK) {
@@ -508,6 +569,10 @@ static void check_file(const char *dir, const char *rel) {
         if (!close_to(gradc_fn_res_data(lean, 1 + (int)k), o.hv + off, o.size[k], 0, 1, &w))
           fail(o.what, "gradc_fn_hvp_only's H v is not gradc_fn_hvp's (param %ld, element %ld)", k, w);
       free(vs);
+      check_fixed(gt, &o, "tcc");
+      check_fixed(gc, &o, "cc");
+      if (gb)
+        check_fixed(gb, &o, "tcc, BLAS");
       if (o.n <= MAX_UNROLLED)
         check_hessians(gt, &o);
       check_differences(gt, &o);
@@ -529,6 +594,7 @@ static void check_file(const char *dir, const char *rel) {
   free(hdr);
   gradc_free(gt);
   gradc_free(gc);
+  gradc_free(gb);
 }
 
 static int by_name(const void *a, const void *b) {

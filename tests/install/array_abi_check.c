@@ -17,7 +17,8 @@
  *   - shape_in / shape_out at the bound dimensions against the values'
  *     and the JIT's results' shapes, -1 out of range;
  *   - the return code (0) and every result element against the JIT's
- *     (libtcc) gradc_fn_value / _grad / _jvp / _hvp, bit for bit
+ *     (libtcc, without OpenBLAS as the file) gradc_fn_value / _grad / _jvp /
+ *     _hvp, bit for bit
  *     (results start as a NaN pattern, so a result never written fails).
  * Prints one line per function checked and exits 1 on any difference. */
 #include <dlfcn.h>
@@ -187,6 +188,7 @@ int main(int argc, char **argv) {
   }
   snprintf(prefix, sizeof prefix, "%s", argv[3]);
   Gradc *g = gradc_new();
+  gradc_set_blas(g, 0); /* the file is emitted without --blas: the same loops in the JIT */
   int bad = gradc_compile_file(g, argv[1]) != GRADC_OK;
   for (int i = 4; i < argc && !bad; i++) {
     char *eq = strchr(argv[i], '=');

@@ -88,6 +88,9 @@ check "gradc eval loss.expr --inputs " "params.json models" "notes.txt loss.expr
 check "gradc landscape loss.expr --along " "random params.json" "loss.expr"
 check "gradc landscape loss.expr --dim " "1 2" ""
 check "gradc grad loss.expr --wrt " "" "loss.expr model.expr"
+check "gradc hvp loss.expr --wrt " "" "a b a,b"          # a placeholder, not a choice
+check "gradc hessian loss.expr --sp" "--sparse" ""
+check "gradc jacobian loss.expr --sp" "--sparse" ""
 # FILE: .expr files and directories, once
 check "gradc grad " "loss.expr model.expr models" "notes.txt params.json data.csv"
 check "gradc grad mo" "model.expr models" "loss.expr"

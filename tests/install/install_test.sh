@@ -19,7 +19,8 @@
 #   static   the same against libgradc.a with `pkg-config --static`: no
 #            libgradc.so in the executable
 #   cmake    examples/c_api, copied out of the tree, configured with
-#            find_package(gradc CONFIG) and CMAKE_PREFIX_PATH=P
+#            find_package(gradc CONFIG) and CMAKE_PREFIX_PATH=P, linked to
+#            gradc::gradc, then (-DGRADC_STATIC=ON) to gradc::gradc_static
 #   tool     P/bin/gradc grad prints the same gradient
 # The gradient of 0.5 (w x - y)^2 at w=2, x=3, y=1: f = 0.5 * 5^2 = 12.5,
 # df/dw = 5 * 3, df/dx = 5 * 2, df/dy = -5.
@@ -114,6 +115,18 @@ if cmake -S . -B b -DCMAKE_PREFIX_PATH="$P" -DCMAKE_C_FLAGS="$cflags" \
   grep -q "gradc_DIR:PATH=$P/lib/cmake/gradc" b/CMakeCache.txt || bad "cmake: gradc found elsewhere than $P"
 else
   bad "cmake: examples/c_api does not build"; tail -20 "$tmp/cmake.log"
+fi
+
+# ---- (d) CMake, static: gradc::gradc_static (libgradc.a and what
+# pkg-config --static lists), no libgradc.so in the program
+if cmake -S . -B bs -DCMAKE_PREFIX_PATH="$P" -DGRADC_STATIC=ON -DCMAKE_C_FLAGS="$cflags" \
+    -DCMAKE_EXE_LINKER_FLAGS="$cflags" >"$tmp/cmake-static.log" 2>&1 &&
+  cmake --build bs >>"$tmp/cmake-static.log" 2>&1; then
+  if ldd ./bs/gradient | grep -q libgradc; then bad "cmake static: linked to libgradc.so"; fi
+  ./bs/gradient >out 2>&1
+  same "cmake: find_package(gradc CONFIG), gradc::gradc_static" out
+else
+  bad "cmake: examples/c_api -DGRADC_STATIC=ON does not build"; tail -20 "$tmp/cmake-static.log"
 fi
 
 # ---- the installed tool

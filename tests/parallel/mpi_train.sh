@@ -32,3 +32,21 @@ set -e
 n=$(grep -c "is not a number" "$tmp/bad.err" || true)
 [ "$n" -eq 1 ] || { echo "FAIL: the bad cell was reported $n times (want once: rank 1 only)"; cat "$tmp/bad.err"; exit 1; }
 echo "ok: the bad cell of row 120 is read by one process"
+# commands that would compute from rank 0's rows alone are refused, once;
+# hessian --sparse and hvp combine the ranks: the same numbers as one process
+for c in "hessian" "spectrum" "check" "jacobian"; do
+  set +e
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$gradc" $c iris_mlp.expr > "$tmp/c.out" 2> "$tmp/c.err"
+  rc=$?
+  set -e
+  [ "$rc" -ne 0 ] || { echo "FAIL: mpirun $c ran on a share of the rows"; cat "$tmp/c.out"; exit 1; }
+  n=$(grep -c "does not run under mpirun" "$tmp/c.err" || true)
+  [ "$n" -eq 1 ] || { echo "FAIL: mpirun $c: refusal said $n times"; cat "$tmp/c.err"; exit 1; }
+done
+echo "ok: hessian, spectrum, check, jacobian refused under mpirun"
+printf 'param w = 0.5\ninput X[N] = @d.csv:x\ninput Y[N] = @d.csv:y\noutput L = mean((w*X - Y)^2)\n' > "$tmp/lr.expr"
+printf 'x,y\n1,2\n2,4\n3,6\n4,8\n' > "$tmp/d.csv"
+(cd "$tmp" && mpirun --allow-run-as-root --oversubscribe -np 2 "$gradc" hessian --sparse lr.expr > mpi_h.out &&
+  "$gradc" hessian --sparse lr.expr > one_h.out && cmp mpi_h.out one_h.out) ||
+  { echo "FAIL: hessian --sparse under mpirun differs from one process"; exit 1; }
+echo "ok: hessian --sparse under mpirun = one process"

@@ -189,7 +189,7 @@ functions)
     'lsm(z) = log(softmax(z))' 'lsm([0, 800, -800])' >"$tmp/x.in"
   session x
   expect_rc x 1 # a session with errors exits 1 when it is not interactive
-  printf '%s\n' 'f = 5' 'param w = 2' 'sq(x) = x^2' 'g(a, b) = sq(a) * b' 'f = 12' 'f = 12' 'df/dw = 12' \
+  printf '%s\n' 'f = 5' 'param w = 2' 'sq(x) = x^2' 'g(a, b) = sq(a) * b' 'f = 12' 'g(w, 3) = 12' 'd(g(w, 3))/dw = 12' \
     'f = 24' 'f = [-800, 0, -1600]' >"$tmp/want"
   same "$tmp/want" "$tmp/x.out" "stdout"
   for msg in "repl:10:1: error: 'sq' is a function; call it as sq(...)" \
@@ -211,6 +211,10 @@ time_ten_thousand_nodes)
   num='[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?'
   grep -Eqx "[0-9]+ DAG nodes: parse and build $num ms; value: emit\+JIT $num ms, run $num us; value\+gradient: emit\+JIT $num ms, run $num us \([0-9]+ and [0-9]+ operations\)" "$tmp/x.out" ||
     fail "unexpected :time output: $(cat "$tmp/x.out")"
+  # then the same functions once cc -O2 has compiled them (the tiered JIT)
+  grep -Eqx "compiled by cc -O2 in the background \(ready $num s later\): value run $num us; value\+gradient run $num us" "$tmp/x.out" ||
+    fail "no :time line for the cc code: $(cat "$tmp/x.out")"
+  [ "$(wc -l <"$tmp/x.out")" = 2 ] || fail "want 2 lines of :time, got $(wc -l <"$tmp/x.out")"
   nodes=$(sed -n 's/^\([0-9]*\) DAG nodes.*/\1/p' "$tmp/x.out")
   ops=$(sed -n 's/.*(\([0-9]*\) and [0-9]* operations)$/\1/p' "$tmp/x.out")
   [ -n "$nodes" ] && [ "$nodes" -ge 10000 ] || fail "$nodes DAG nodes, want at least 10,000"
@@ -309,6 +313,24 @@ assign_sets_value)
   empty "$tmp/y.err" "stderr"
   printf '%s\n' 'f = 7.25' 'param v[2] = [1, -2.5]' >"$tmp/want"
   same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
+reserved_and_file_values)
+  # pi = 3 (a reserved name) is the statement's error, not a value; the
+  # values after `gradc repl FILE` are set as :set sets them
+  printf '%s\n' 'pi = 3' 'sum = 2' 'pi' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  grep -q "'pi' is a built-in constant" "$tmp/x.err" || fail "pi = 3 was accepted"
+  grep -q "'sum' is a built-in function" "$tmp/x.err" || fail "sum = 2 was accepted"
+  printf '%s\n' 'f = 3.141592654' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf 'param q = 2\noutput Q = q^2\n' >"$tmp/q.expr"
+  printf '%s\n' 'Q' | "$gradc" repl "$tmp/q.expr" q=5 >"$tmp/q.out" 2>"$tmp/q.err"
+  printf '%s\n' 'Q = 25' >"$tmp/want"
+  same "$tmp/want" "$tmp/q.out" "stdout (repl FILE q=5)"
+  printf '%s\n' 'Q' | "$gradc" repl "$tmp/q.expr" zz=5 >"$tmp/z.out" 2>"$tmp/z.err"
+  grep -q "no variable 'zz'" "$tmp/z.err" || fail "repl FILE zz=5 accepted an unknown name"
   ;;
 
 last_value)
@@ -527,6 +549,30 @@ hvp)
     same "$here/$t.expect_stderr" "$tmp/$t.err" "stderr"
     quiet $t
   done
+  ;;
+
+expression_labels)
+  # :grad, :jacobian, :hessian, :jvp, :hvp and :check of an expression (not
+  # a name) label it as typed: 3*w^2 = 12 and d(3*w^2)/dw, as :diff does,
+  # never d_/dw or f = ...; a name keeps its own; a free variable given a
+  # value (w = 2) and a free name of the target can be the wrt; _ before
+  # any value says what _ is.
+  printf '%s\n' '_' 'f = w^2' 'w = 2' ':grad 3*w^2' ':grad 3*w^2 wrt w' ':jacobian [w, 2*w]' \
+    ':hessian w^3' ':jvp w^2 w=1' ':hvp w^3 w=1' ':check w^2 wrt w' ':grad f' ':grad z*w wrt z' \
+    ':diff 3*w^2 wrt w' ':grad [w, 3*w]' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  grep -v '^ \|^at \|^ok: \|^max \|^worst\|^$' "$tmp/x.out" >"$tmp/x.short"
+  printf '%s\n' '3*w^2 = 12' 'd(3*w^2)/dw = 12' '3*w^2 = 12' 'd(3*w^2)/dw = 12' '# forward mode' \
+    '[w, 2*w] = [2, 4]' 'd([w, 2*w])/dw = [1, 2]' 'w^3 = 8' 'hessian of w^3 w.r.t. (w) =' '[[12]]' \
+    'w^2 = 4' 'd(w^2) = 4' 'w^3 = 8' 'd2(w^3)/dw.v = 12' 'f = 4' 'df/dw = 4' 'd(3*w^2)/dw = 6*w' \
+    '[w, 3*w] = [2, 6]' '([w, 3*w] is a tensor: no gradient; :jacobian gives its derivatives)' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.short" "stdout"
+  grep -q '^  d(w^2)/dw  *reverse ' "$tmp/x.out" || fail ":check of w^2 does not label d(w^2)/dw"
+  grep -q '_/d\|d_\b' "$tmp/x.out" && fail "a d_ label"
+  printf '%s\n' 'repl: error: _ has no value yet: it is the last value an expression printed' \
+    'repl: error: no value for z: give it with z = VALUE' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
 *)

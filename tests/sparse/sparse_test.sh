@@ -56,11 +56,30 @@ done
 "$tmp/tw" h | awk '$3 != 0' >"$tmp/twh.out"
 "$gradc" hessian --sparse tests/cli/data/s82_two.expr $vals --output s | nonzeros >"$tmp/twh.want"
 compare "two outputs: s_hess_sparse" "$tmp/twh.want" "$tmp/twh.out"
+# the same functions under the array ABI (emit --abi array --sparse), driven
+# only through their queries (tests/sparse/driver_array.c)
+build_array() { # prefix file function size [values of the first variable...]
+  p=$1 f=$2 fn=$3 n=$4
+  shift 4
+  "$gradc" emit --abi array --sparse "$f" N=$n --prefix "$p" -o "$tmp/$p.c" --header "$tmp/$p.h"
+  cc $cflags -c "$tmp/$p.c" -o "$tmp/$p.o"
+  cc $cflags -I"$tmp" -DHEADER="\"$p.h\"" -DFN="$fn" -DN="$n" tests/sparse/driver_array.c "$tmp/$p.o" -lm \
+    -o "$tmp/$p"
+  "$tmp/$p" "$@" | awk '$3 != 0' >"$tmp/$p.out"
+}
+build_array ars examples/sparse/chained_rosenbrock.expr ars_f_hess_sparse 6 1 -1 0.5 2 -0.25 0.75
+compare "array ABI: rosenbrock hess_sparse" "$tmp/rs.want" "$tmp/ars.out"
+build_array abb examples/sparse/broyden_banded_residual.expr abb_r_jac_sparse 12 \
+  -1 -0.9 -0.8 -0.7 -0.6 -0.5 -0.4 -0.3 -0.2 -0.1 0 0.1
+compare "array ABI: broyden jac_sparse" "$tmp/bb.want" "$tmp/abb.out"
+
 # every example's sparse C compiles under -Werror (sizes where it has N)
 for f in examples/mgh/*.expr examples/iris_mlp.expr examples/sparse/*.expr tests/sparse/no_params.expr; do
   sizes=""
   grep -q 'x\[N\]' "$f" && sizes="N=12"
-  if "$gradc" emit --sparse "$f" $sizes -o "$tmp/ex.c" 2>"$tmp/err" && cc $cflags -c "$tmp/ex.c" -o "$tmp/ex.o" 2>>"$tmp/err"; then
+  if "$gradc" emit --sparse "$f" $sizes -o "$tmp/ex.c" 2>"$tmp/err" && cc $cflags -c "$tmp/ex.c" -o "$tmp/ex.o" 2>>"$tmp/err" &&
+    "$gradc" emit --abi array --sparse "$f" $sizes -o "$tmp/ex.c" 2>>"$tmp/err" &&
+    cc $cflags -c "$tmp/ex.c" -o "$tmp/ex.o" 2>>"$tmp/err"; then
     :
   else
     echo "FAIL emit --sparse $f $sizes"
@@ -69,7 +88,7 @@ for f in examples/mgh/*.expr examples/iris_mlp.expr examples/sparse/*.expr tests
   fi
   rm -f "$tmp/ex.c"
 done
-[ $fail = 0 ] && echo "ok   emit --sparse of every example compiles"
+[ $fail = 0 ] && echo "ok   emit --sparse of every example compiles (both ABIs)"
 
 # jacobian (auto) of a banded map: by 7 JVPs, the same numbers as 100
 "$gradc" jacobian examples/sparse/broyden_banded_residual.expr N=100 >"$tmp/auto.txt"

@@ -244,6 +244,55 @@ data_label_out_of_range)
   grep -q '^step' "$tmp/e.out" && fail "training went on: $(grep '^step' "$tmp/e.out" | head -1)"
   ;;
 
+tiered_default)
+  # Without --backend, train starts on libtcc and switches to cc -O2's code
+  # when the background compile ends (a fresh cache: it really compiles);
+  # what it prints is what each pinned backend prints, and nothing on stderr.
+  export GRADC_CACHE_DIR=$tmp/cache
+  run t train examples/digits_mlp.expr --steps 200 --optimizer gd --lr 0.5
+  run c train examples/digits_mlp.expr --steps 200 --optimizer gd --lr 0.5 --backend cc
+  run l train examples/digits_mlp.expr --steps 200 --optimizer gd --lr 0.5 --backend tcc
+  for n in t c l; do expect_rc $n 0; done
+  [ -s "$tmp/t.err" ] && fail "stderr is not empty: $(head -3 "$tmp/t.err")"
+  ls "$tmp/cache"/*.so >/dev/null 2>&1 || fail "the background compile stored no shared object"
+  steps_only "$tmp/t.out" >"$tmp/t.steps"
+  steps_only "$tmp/c.out" >"$tmp/c.steps"
+  steps_only "$tmp/l.out" >"$tmp/l.steps"
+  [ "$(wc -l <"$tmp/t.steps")" -ge 20 ] || fail "fewer than 20 step lines"
+  cmp -s "$tmp/t.steps" "$tmp/c.steps" || fail "tiered and --backend cc print different training"
+  cmp -s "$tmp/t.steps" "$tmp/l.steps" || fail "tiered and --backend tcc print different training"
+  ;;
+
+tiered_without_cc)
+  # No C compiler: the background compile fails without a word and the
+  # training runs on libtcc to the end, as --backend tcc does.
+  export GRADC_CACHE_DIR=$tmp/cache CC=gradc-test-no-such-compiler
+  run t train examples/iris_mlp.expr --steps 300
+  run l train examples/iris_mlp.expr --steps 300 --backend tcc
+  for n in t l; do expect_rc $n 0; done
+  [ -s "$tmp/t.err" ] && fail "stderr is not empty: $(head -3 "$tmp/t.err")"
+  ls "$tmp"/cache/*.so >/dev/null 2>&1 && fail "a shared object without a compiler?"
+  steps_only "$tmp/t.out" >"$tmp/t.steps"
+  steps_only "$tmp/l.out" >"$tmp/l.steps"
+  cmp -s "$tmp/t.steps" "$tmp/l.steps" || fail "tiered without cc and --backend tcc print different training"
+  ;;
+
+tiered_jacobian)
+  # jacobian of 512 or more columns is tiered too (no --backend): the same
+  # output as each pinned backend and nothing on stderr (a compile still
+  # running at exit is stopped).
+  export GRADC_CACHE_DIR=$tmp/cache
+  printf 'param x[600] = randn(0.05)\ninput A[3, 600] = randn(0.05)\noutput y = tanh(A @ x)\n' >"$tmp/j.expr"
+  run t jacobian "$tmp/j.expr" --wrt x --mode forward
+  run c jacobian "$tmp/j.expr" --wrt x --mode forward --backend cc
+  run l jacobian "$tmp/j.expr" --wrt x --mode forward --backend tcc
+  for n in t c l; do expect_rc $n 0; done
+  [ -s "$tmp/t.err" ] && fail "stderr is not empty: $(head -3 "$tmp/t.err")"
+  [ "$(grep -o ',' "$tmp/t.out" | wc -l)" -ge 1797 ] || fail "not a 3 x 600 Jacobian: $(head -c 200 "$tmp/t.out")"
+  cmp -s "$tmp/t.out" "$tmp/c.out" || fail "tiered and --backend cc print different Jacobians"
+  cmp -s "$tmp/t.out" "$tmp/l.out" || fail "tiered and --backend tcc print different Jacobians"
+  ;;
+
 digits_accuracy)
   # 8x8 digits, 64-32-10: 97% on the training data in 80 full-batch steps.
   run d train examples/digits_mlp.expr --steps 80 --lr 0.01
@@ -374,6 +423,80 @@ update_overflow)
   grep -qx 'gradc: error: the update of step 1 makes mu not finite (Infinity); stopped, keeping the initial params' "$tmp/up.err" ||
     fail "stderr: $(cat "$tmp/up.err")"
   grep -q '"mu": 0' "$tmp/p.json" && grep -q '"log_sigma": 0' "$tmp/p.json" || fail "saved: $(cat "$tmp/p.json")"
+  ;;
+
+json_lines)
+  # --json: JSON Lines, one object per reported step (the same steps and
+  # values as the human lines of the same seeded run), then a summary whose
+  # metrics are those of the saved params; nothing else on stdout.
+  run human train examples/iris_mlp.expr --steps 200 --seed 3
+  run json train examples/iris_mlp.expr --steps 200 --seed 3 --json --save "$tmp/P.json"
+  expect_rc human 0
+  expect_rc json 0
+  [ -s "$tmp/json.err" ] && fail "stderr is not empty: $(head -3 "$tmp/json.err")"
+  bad=$(grep -v '^{.*}$' "$tmp/json.out")
+  [ -z "$bad" ] || fail "a line that is not a JSON object: $(echo "$bad" | head -1)"
+  [ "$(grep -c '^{"step":[0-9]*,"outputs":{"J":[^,]*,"accuracy":[^,]*}}$' "$tmp/json.out")" = 21 ] ||
+    fail "want 21 step objects with J and accuracy"
+  [ "$(wc -l <"$tmp/json.out")" = 22 ] || fail "want 22 lines, got $(wc -l <"$tmp/json.out")"
+  tail -1 "$tmp/json.out" | grep -q '^{"summary":{"loss":"J","optimizer":"adam","lr":0.01,"batch":null,"steps":200,"stopped":"done","outputs":{"J":.*,"accuracy":.*},"saved":"'"$tmp"'/P.json"}}$' ||
+    fail "summary: $(tail -1 "$tmp/json.out")"
+  # the same steps and the same J (to the 6 digits the human lines print)
+  sed -n 's/^{"step":\([0-9]*\),"outputs":{"J":\([^,]*\),.*/\1 \2/p' "$tmp/json.out" |
+    while read -r s j; do printf 'step %s J = %.6g\n' "$s" "$j"; done >"$tmp/json.steps"
+  grep '^step ' "$tmp/human.out" | sed 's/^step *\([0-9]*\)  J = \([^ ]*\).*/step \1 J = \2/' >"$tmp/human.steps"
+  cmp -s "$tmp/json.steps" "$tmp/human.steps" || {
+    fail "the JSON steps differ from the human ones"
+    diff "$tmp/json.steps" "$tmp/human.steps" | head -10 | sed 's/^/    /'
+  }
+  grep -q 'saved the params' "$tmp/json.out" && fail "a text line about the save"
+  run reload eval examples/iris_mlp.expr --inputs "$tmp/P.json" --json
+  expect_rc reload 0
+  js=$(tail -1 "$tmp/json.out" | sed 's/.*"outputs":{"J":\([^,]*\),.*/\1/')
+  je=$(tr -d ' \n' <"$tmp/reload.out" | sed 's/.*"J":\([^,}]*\).*/\1/')
+  [ -n "$js" ] && [ "$js" = "$je" ] || fail "summary J = '$js', eval of the saved params J = '$je'"
+  ;;
+
+nonfinite_metrics)
+  # a metric that is not finite is printed as NaN or -Infinity (as
+  # everywhere else), not nan, -nan or -inf, and not left out
+  run m train $data/nonfinite_metrics.expr --steps 2 --optimizer gd --lr 0.1
+  expect_rc m 0
+  grep -qx 'step 0  L = 4  r = -Infinity  q = NaN' "$tmp/m.out" || fail "step 0: $(grep '^step 0' "$tmp/m.out")"
+  [ "$(grep -c '  q = NaN' "$tmp/m.out")" = 3 ] || fail "q is not NaN on every step line"
+  grep -q 'nan\|inf\b' "$tmp/m.out" && fail "C's spelling: $(grep 'nan\|inf\b' "$tmp/m.out" | head -1)"
+  ;;
+
+json_interrupted)
+  # --json and Ctrl-C: the summary says "interrupted", with the steps kept
+  set -m
+  "$gradc" train examples/iris_mlp.expr --steps 100000000 --json >"$tmp/int.out" 2>"$tmp/int.err" &
+  pid=$!
+  set +m
+  for _ in $(seq 200); do
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null)
+    cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
+    [ "$comm" = gradc ] && [ -n "$cgt" ] && [ $((0x$cgt & 2)) != 0 ] && break
+    sleep 0.05
+  done
+  sleep 1
+  kill -INT "$pid"
+  for _ in $(seq 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"
+    fail "gradc train --json did not stop within 20 s of SIGINT"
+  fi
+  wait "$pid"
+  rc=$?
+  expect_rc int 0
+  last=$(tail -1 "$tmp/int.out")
+  echo "$last" | grep -q '^{"summary":{.*"steps":[1-9][0-9]*,"stopped":"interrupted","outputs":{"J":' ||
+    fail "summary: $last"
+  bad=$(grep -v '^{.*}$' "$tmp/int.out")
+  [ -z "$bad" ] || fail "a line that is not a JSON object: $(echo "$bad" | head -1)"
   ;;
 
 *)

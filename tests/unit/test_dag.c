@@ -532,3 +532,33 @@ Test(dag, linscan_rules_against_differences) {
   }
   ASSERT_NO_LEAKS();
 }
+
+/* The node limit, reached by derivatives nested in derivatives (each level
+ * about doubles the graph), is reported at the statement that reached it,
+ * FILE:LINE:COL, with a hint; lowering stops there. */
+Test(dag, node_limit_names_the_statement) {
+  const char *text = "param x\n"
+                     "f0 = sin(x)*exp(x)/(1 + x^2)\n"
+                     "f1 = grad(f0, x)\nf2 = grad(f1, x)\nf3 = grad(f2, x)\nf4 = grad(f3, x)\n"
+                     "f5 = grad(f4, x)\nf6 = grad(f5, x)\nf7 = grad(f6, x)\nf8 = grad(f7, x)\n"
+                     "f9 = grad(f8, x)\nf10 = grad(f9, x)\nf11 = grad(f10, x)\nf12 = grad(f11, x)\n"
+                     "output y = f12\n";
+  Prog p = {0};
+  p.src = (Source){"t.expr", text, strlen(text)};
+  p.prog.dag = dag_new();
+  cr_assert_not_null(p.prog.dag);
+  p.prog.dag->max_nodes = 3000;
+  Parse ps = {.arena = &p.prog.arena, .diags = &p.diags, .src = &p.src};
+  cr_assert_eq(parse_source(&ps), 0);
+  int rc = lower_program(&p.prog, &ps);
+  parse_done(&ps);
+  cr_assert_eq(rc, GRADC_ERR_INPUT);
+  cr_assert_eq(p.diags.count, 1, "one error, not one per later statement (%d)", p.diags.count);
+  const Diag *d = &p.diags.items[0];
+  cr_assert_gt(d->span.line, 3, "at the statement that reached the limit (line %d)", d->span.line);
+  cr_assert_lt(d->span.line, 15);
+  cr_assert_not_null(strstr(d->msg, "too large (more than 3000 nodes)"), "%s", d->msg);
+  cr_assert_not_null(strstr(d->msg, "jvp()"), "a hint: %s", d->msg);
+  program_free(&p.prog);
+  diags_free(&p.diags);
+}

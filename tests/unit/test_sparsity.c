@@ -324,6 +324,33 @@ Test(sparsity, broyden_banded_jacobian_reads_the_band_mask) {
   ASSERT_NO_LEAKS();
 }
 
+/* GRADC_SPARSE_IF_FEW: a dense pattern is not coloured (ColPack takes
+ * seconds on 1000 x 1000 and cannot beat dense sweeps); a band still is. */
+Test(sparsity, if_few_skips_the_colouring_of_dense_patterns) {
+  Gradc *g = sized("param x[N] = 0.5\ninput A[N, N] = ones\noutput r = tanh(A @ x) + x^2\n", 40);
+  GradcSparse *s = gradc_sparse_jacobian(g, NULL, 0, NULL, 0, GRADC_SPARSE_IF_FEW);
+  cr_assert_not_null(s, "%s", gradc_diag_render(g));
+  cr_assert_eq(s->nnz, 40 * 40);
+  cr_assert_eq(s->jvp_sweeps, -1);
+  cr_assert_eq(s->vjp_sweeps, -1);
+  cr_assert_geq(2 * s->ncolours, 40, "a lower bound above half the side: %d", s->ncolours);
+  cr_assert_eq(gradc_sparse_eval(s), GRADC_ERR_USAGE);
+  gradc_diag_clear(g);
+  gradc_sparse_free(s);
+  gradc_free(g);
+  g = sized("param x[N] = -1\nI = arange(N)[:, None]\nJ = arange(N)[None, :]\n"
+            "band = (J >= I - 5)*(J <= I + 1)*(J != I)\n"
+            "output r = x*(2 + 5*x^2) + 1 - band @ (x*(1 + x))\n",
+            30);
+  s = gradc_sparse_jacobian(g, NULL, 0, NULL, 0, GRADC_SPARSE_IF_FEW);
+  cr_assert_not_null(s, "%s", gradc_diag_render(g));
+  cr_assert_eq(s->ncolours, 7, "the band is still coloured: %d", s->ncolours);
+  cr_assert_eq(gradc_sparse_eval(s), GRADC_OK);
+  gradc_sparse_free(s);
+  gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
 static int blocks_of_3(long i, long j, long n) {
   (void)n;
   return i / 3 == j / 3;

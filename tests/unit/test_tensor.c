@@ -614,19 +614,27 @@ Test(tensor, new_built_ins_emit_loops_and_tcc_and_cc_agree_to_the_bit) {
 }
 
 /* Derivative code multiplies by an operand that may be infinite with
- * strong zeros (SPEC 1.6); with --blas such a product runs as cblas_dgemm
+ * strong zeros (SPEC 1.6); with BLAS such a product runs as cblas_dgemm
  * when every element is finite, else as the loops: sqrt'(0) = inf in the
- * adjoint of X @ W' gives the same gradient with and without BLAS. */
+ * adjoint of X @ W' gives the same gradient with and without BLAS. The
+ * product is [64, 8] by [8, 8]: BLAS_MIN_MNK multiply-adds, so that BLAS
+ * takes it (smaller ones are always loops). */
 Test(tensor, strong_zero_products_by_blas_fall_back_to_loops_at_infinities) {
-  static const char *src = "input X[3, 2]\nparam W[2, 2]\noutput L = sum(sqrt(X @ W'))\n";
-  static const double x[6] = {1, 0, 0, 1, 2, 3};
-  static const double ws[2][4] = {{1, 0, 0, 2}, {1, 0.5, 0.25, 2}}; /* zeros in X @ W', none */
-  long dx[2] = {3, 2}, dw[2] = {2, 2};
+  static const char *src = "input X[64, 8]\nparam W[8, 8]\noutput L = sum(sqrt(X @ W'))\n";
+  double x[64 * 8], ws[2][64];
+  for (int r = 0; r < 64; r++) /* rows with zeros: X[8][0] = 4, X[8][1] = 0 */
+    for (int j = 0; j < 8; j++)
+      x[r * 8 + j] = r % 8 == j || r % 3 == 0 ? 1 + r % 5 : 0;
+  for (int i = 0; i < 64; i++) {
+    ws[0][i] = i % 9 == 0 ? 1 + i / 9 : 0; /* diagonal: zeros in X @ W' */
+    ws[1][i] = 0.25 + (i % 7) * 0.5;       /* none */
+  }
+  long dx[2] = {64, 8}, dw[2] = {8, 8};
   for (int c = 0; c < 2; c++) {
-    double grad[2][4];
+    double grad[2][64];
     for (int blas = 0; blas < 2; blas++) {
       Gradc *g = gradc_new();
-      if (blas && gradc_set_blas(g, 1) < 0) {
+      if (gradc_set_blas(g, blas) < 0) {
         gradc_free(g);
         return; /* built without OpenBLAS: nothing to compare */
       }
@@ -639,11 +647,127 @@ Test(tensor, strong_zero_products_by_blas_fall_back_to_loops_at_infinities) {
       memcpy(grad[blas], gradc_fn_res_data(f, 1), sizeof grad[blas]);
       gradc_free(g);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 64; i++) {
       double a = grad[0][i], b = grad[1][i];
       cr_assert(a == b || fabs(a - b) <= 1e-14 * fabs(a), "dL/dW[%d]: loops %.17g, BLAS %.17g", i, a, b);
     }
     if (c == 0) /* dL/dW[1][1] sums inf * 0 (strong: 0) and finite terms */
-      cr_assert(isinf(grad[1][2]) && isfinite(grad[1][3]), "%g %g", grad[1][2], grad[1][3]);
+      cr_assert(isinf(grad[1][8]) && isfinite(grad[1][9]), "%g %g", grad[1][8], grad[1][9]);
+    else
+      cr_assert(isfinite(grad[1][8]) && isfinite(grad[1][9]), "%g %g", grad[1][8], grad[1][9]);
   }
+}
+
+/* OpenBLAS takes products of at least BLAS_MIN_MNK = 4096 multiply-adds
+ * (tests/bench/bench_blas), tested at run time when a dimension is
+ * symbolic; gradc_emit uses it only when asked (the file then needs
+ * -lopenblas), the JIT by default. */
+static int emits_dgemm(const char *src, int blas, int *runtime_test) {
+  Gradc *g = gradc_new();
+  if (blas >= 0 && gradc_set_blas(g, blas) < 0) {
+    gradc_free(g);
+    return -1;
+  }
+  cr_assert_eq(gradc_compile_string(g, "t.expr", src, strlen(src)), GRADC_OK, "%s", gradc_diag_render(g));
+  char *c = NULL;
+  cr_assert_eq(gradc_emit(g, "p", &c, NULL, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+  int has = strstr(c, "cblas_dgemm(") != NULL;
+  if (runtime_test)
+    *runtime_test = strstr(c, ">= 4096.0") != NULL;
+  free(c);
+  gradc_free(g);
+  return has;
+}
+
+Test(tensor, blas_takes_products_of_at_least_4096_multiply_adds) {
+  int rt = 0;
+  if (emits_dgemm("input X[64, 8]\nparam W[8, 8]\noutput L = sum(X @ W')\n", 1, &rt) < 0)
+    return; /* built without OpenBLAS */
+  cr_assert_eq(emits_dgemm("input X[64, 8]\nparam W[8, 8]\noutput L = sum(X @ W')\n", 1, &rt), 1);
+  cr_assert_eq(rt, 0, "known sizes need no test at run time");
+  cr_assert_eq(emits_dgemm("input X[63, 8]\nparam W[8, 8]\noutput L = sum(X @ W')\n", 1, NULL), 0,
+               "63*8*8 multiply-adds stay loops");
+  cr_assert_eq(emits_dgemm("input X[N, 8]\nparam W[8, 8]\noutput L = sum(X @ W')\n", 1, &rt), 1);
+  cr_assert_eq(rt, 1, "a symbolic dimension: m*n*k tested at run time");
+  cr_assert_eq(emits_dgemm("input X[64, 8]\nparam W[8, 8]\noutput L = sum(X @ W')\n", -1, NULL), 0,
+               "gradc_emit: no BLAS unless asked");
+  cr_assert_eq(emits_dgemm("input X[64, 8]\nparam W[8, 8]\noutput L = sum(X @ W')\n", 0, NULL), 0);
+}
+
+/* With a symbolic dimension the test at run time picks BLAS or the loops:
+ * both sides give the loops' value within rounding, small N and large. */
+Test(tensor, blas_by_default_in_the_jit_agrees_with_the_loops) {
+  static const char *src = "input X[N, 8]\nparam W[8, 8]\noutput L = sum(tanh(X @ W'))\n";
+  for (int rows = 2; rows <= 512; rows *= 16) {
+    double *x = malloc((size_t)rows * 8 * sizeof *x), w[64], val[2], grad[2][64];
+    for (int i = 0; i < rows * 8; i++)
+      x[i] = sin(0.37 * i);
+    for (int i = 0; i < 64; i++)
+      w[i] = cos(0.11 * i) * 0.5;
+    for (int b = 0; b < 2; b++) { /* b = 0: the default (BLAS when built with it), 1: loops */
+      Gradc *g = gradc_new();
+      if (b)
+        gradc_set_blas(g, 0);
+      cr_assert_eq(gradc_compile_string(g, "t.expr", src, strlen(src)), GRADC_OK);
+      long dx[2] = {rows, 8}, dw[2] = {8, 8};
+      gradc_set_value(g, 0, x, dx, 2);
+      gradc_set_value(g, 1, w, dw, 2);
+      cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK, "%s", gradc_diag_render(g));
+      GradcFn *f = gradc_fn_grad(g, NULL, 0);
+      cr_assert(f && gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+      val[b] = gradc_fn_res_data(f, 0)[0];
+      memcpy(grad[b], gradc_fn_res_data(f, 1), sizeof grad[b]);
+      gradc_free(g);
+    }
+    cr_assert(fabs(val[0] - val[1]) <= 1e-12 * fabs(val[1]), "N = %d: %.17g vs %.17g", rows, val[0], val[1]);
+    for (int i = 0; i < 64; i++)
+      cr_assert(fabs(grad[0][i] - grad[1][i]) <= 1e-12 * fmax(1, fabs(grad[1][i])), "N = %d, dL/dW[%d]", rows, i);
+    if (rows == 2) /* 2*8*8 < 4096: the loops on both sides */
+      cr_assert(val[0] == val[1] && !memcmp(grad[0], grad[1], sizeof grad[0]), "N = 2 runs the loops");
+    free(x);
+  }
+}
+
+/* tanh is gradc's own (runtime/gradc_rt.h: g_tanh, no call): libtcc's code
+ * (gcc's compile of it in matmul_rt.c) and the cc backend's (inline in the
+ * emitted C) give the same bits, within 2.5 ulp of the exact tanh, with
+ * tanh's signs, zeros, limits and NaN. */
+Test(tensor, tanh_is_the_same_bits_on_both_backends_and_within_2_5_ulp) {
+  static const char *src = "input x[N]\noutput y = tanh(x)\n";
+  enum { NPT = 200000, NSPECIAL = 8 };
+  static double x[NPT + NSPECIAL];
+  for (int i = 0; i < NPT; i++) /* dense near 0, out to +-25 */
+    x[i] = (i % 2 ? -1 : 1) * 25.0 * pow((double)i / NPT, 3);
+  const double special[NSPECIAL] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 1e-310, -1e-300, 700};
+  memcpy(x + NPT, special, sizeof special);
+  long n = NPT + NSPECIAL;
+  double *y[2];
+  for (int b = 0; b < 2; b++) {
+    Gradc *g = gradc_new();
+    gradc_set_backend(g, b ? GRADC_BACKEND_CC : GRADC_BACKEND_TCC);
+    cr_assert_eq(gradc_compile_string(g, "t.expr", src, strlen(src)), GRADC_OK);
+    gradc_set_value(g, 0, x, &n, 1);
+    cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK, "%s", gradc_diag_render(g));
+    GradcFn *f = gradc_fn_value(g);
+    cr_assert(f && gradc_run(f, NULL) == GRADC_OK, "%s", gradc_diag_render(g));
+    y[b] = malloc((size_t)n * sizeof(double));
+    memcpy(y[b], gradc_fn_res_data(f, 0), (size_t)n * sizeof(double));
+    gradc_free(g);
+  }
+  cr_assert(!memcmp(y[0], y[1], (size_t)n * sizeof(double)), "tanh differs between tcc and cc");
+  double worst = 0;
+  for (int i = 0; i < NPT; i++) {
+    long double want = tanhl((long double)x[i]);
+    double w = (double)want, ulp = nextafter(fabs(w), INFINITY) - fabs(w);
+    double err = (double)fabsl((long double)y[0][i] - want) / ulp;
+    worst = err > worst ? err : worst;
+    cr_assert(err <= 2.5, "tanh(%a) = %a, %.2f ulp from %a", x[i], y[0][i], err, w);
+  }
+  cr_log_info("worst error %.3f ulp", worst);
+  const double *s = y[0] + NPT;
+  cr_assert(s[0] == 0 && !signbit(s[0]) && s[1] == 0 && signbit(s[1]), "tanh(+-0) = +-0");
+  cr_assert(s[2] == 1 && s[3] == -1 && isnan(s[4]), "tanh(+-inf) = +-1, tanh(NaN) = NaN");
+  cr_assert(s[5] == 1e-310 && s[6] == -1e-300 && s[7] == 1, "tiny and large arguments: %a %a %a", s[5], s[6], s[7]);
+  free(y[0]);
+  free(y[1]);
 }

@@ -385,8 +385,7 @@ static Gradc *random_program(Str *text, int sym, int depth, GradcBackend be, int
   }
   Gradc *g = compile_ok(text->s);
   gradc_set_backend(g, be);
-  if (blas)
-    cr_assert_eq(gradc_set_blas(g, 1), 0);
+  cr_assert_eq(gradc_set_blas(g, blas), 0); /* 0: the loops, whatever the default */
   for (int v = 0; v < gradc_var_count(g); v++) {
     long dims[4];
     int rank = gradc_var_shape(g, v, dims);
@@ -459,8 +458,7 @@ static Gradc *example(const char *file, const char *extra, const char *set, Grad
   cr_assert_eq(st, GRADC_OK, "%s", gradc_diag_render(g));
   free(text.s);
   gradc_set_backend(g, be);
-  if (blas)
-    cr_assert_eq(gradc_set_blas(g, 1), 0);
+  cr_assert_eq(gradc_set_blas(g, blas), 0); /* 0: the loops, whatever the default */
   if (set) {
     char name[64];
     const char *eq = strchr(set, '=');
@@ -606,7 +604,8 @@ Test(vector, symbolic_sizes) {
  * signed zeros, both transposes, sizes around the blocks (256 columns,
  * 128 rows). */
 Test(matmul_rt, same_bits_as_the_loops) {
-  static const long sizes[][3] = {{1, 1, 1}, {2, 3, 4}, {5, 300, 7}, {3, 257, 130}, {64, 40, 129}, {7, 1, 300}, {9, 263, 131}};
+  static const long sizes[][3] = {{1, 1, 1}, {2, 3, 4}, {5, 300, 7}, {3, 257, 130}, {64, 40, 129}, {7, 1, 300}, {9, 263, 131},
+                                    {12, 10, 300}, {6, 2, 5}};
   for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
     for (int t = 0; t < 4; t++) {
       long m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];

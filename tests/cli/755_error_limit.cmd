@@ -1,0 +1,1 @@
+eval tests/cli/data/many_errors.expr w=1

@@ -1,0 +1,1 @@
+jacobian tests/cli/data/dense_jacobian.expr N=100000

@@ -1,0 +1,1 @@
+spectrum examples/saddle.expr --probes 1

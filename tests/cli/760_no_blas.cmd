@@ -1,0 +1,1 @@
+eval examples/iris_mlp.expr --no-blas

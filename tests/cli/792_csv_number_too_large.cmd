@@ -1,0 +1,1 @@
+eval tests/cli/data/u17_csv.expr X=@tests/cli/data/u17_big.csv

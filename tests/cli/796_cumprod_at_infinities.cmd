@@ -1,0 +1,1 @@
+eval tests/cli/data/u17_cumprod_inf.expr

@@ -1,0 +1,1 @@
+grad tests/cli/data/u17_cumprod.expr --wrt x,A

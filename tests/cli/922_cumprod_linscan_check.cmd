@@ -1,0 +1,1 @@
+check tests/cli/data/u17_cumprod.expr

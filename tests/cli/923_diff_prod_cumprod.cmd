@@ -1,0 +1,1 @@
+diff tests/cli/data/u17_prod.expr --wrt x

@@ -1,0 +1,1 @@
+dot tests/cli/data/u17_dot.expr --grad

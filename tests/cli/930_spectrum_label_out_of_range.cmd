@@ -1,0 +1,1 @@
+spectrum examples/iris_mlp.expr 'label=[0,1,5]' 'X=[[1,2],[3,4],[5,6]]'

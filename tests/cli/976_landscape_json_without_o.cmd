@@ -1,0 +1,1 @@
+landscape examples/saddle.expr --json --grid 3 --dim 1

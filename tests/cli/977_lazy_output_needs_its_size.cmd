@@ -1,0 +1,1 @@
+eval tests/cli/data/lazy_needed_size.expr --output A

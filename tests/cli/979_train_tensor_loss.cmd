@@ -1,0 +1,1 @@
+train examples/iris_mlp.expr --loss pred --steps 1
