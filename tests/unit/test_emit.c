@@ -856,3 +856,143 @@ Test(emit, fixed_size_functions_allocate_nothing_per_call) {
   free(text);
   ASSERT_NO_LEAKS();
 }
+
+/* No malloc per call when the sizes are literals (issue 18): the emitted C
+ * (array ABI: every function has the same signature, so one driver serves
+ * them all) is linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+ * and a driver that counts the calls. The driver's own allocations (the
+ * arguments, results and workspace, made before the calls) must be counted,
+ * so the wrapper is seen to work; a function with a workspace called with
+ * NULL must allocate (the emitted code's malloc is seen too); 100 calls of
+ * each function with its workspace (or none, when it needs none) must
+ * allocate nothing. */
+static const char alloc_driver_c[] =
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "#include \"alloc.h\"\n"
+    "static long count;\n"
+    "void *__real_malloc(size_t n);\n"
+    "void *__real_calloc(size_t n, size_t m);\n"
+    "void *__real_realloc(void *p, size_t n);\n"
+    "void *__wrap_malloc(size_t n);\n"
+    "void *__wrap_calloc(size_t n, size_t m);\n"
+    "void *__wrap_realloc(void *p, size_t n);\n"
+    "void *__wrap_malloc(size_t n) { count++; return __real_malloc(n); }\n"
+    "void *__wrap_calloc(size_t n, size_t m) { count++; return __real_calloc(n, m); }\n"
+    "void *__wrap_realloc(void *p, size_t n) { count++; return __real_realloc(p, n); }\n"
+    "typedef struct Fn {\n"
+    "  const char *name;\n"
+    "  int (*call)(const double **, double **, const long *, double *);\n"
+    "  int (*n_in)(void), (*n_out)(void);\n"
+    "  int (*shape_in)(int, const long *, long *), (*shape_out)(int, const long *, long *);\n"
+    "  long (*work)(const long *);\n"
+    "} Fn;\n"
+    "#define FN(s) {#s, s, s##_n_in, s##_n_out, s##_shape_in, s##_shape_out, s##_work}\n"
+    "static const Fn fns[] = {FN(alloc_f), FN(alloc_f_grad), FN(alloc_f_jvp), FN(alloc_f_hvp)};\n"
+    "static double *array(int rank, const long *shape, int fill) {\n"
+    "  long size = 1;\n"
+    "  for (int k = 0; k < rank; k++) size *= shape[k];\n"
+    "  double *a = malloc((size_t)(size > 0 ? size : 1) * sizeof *a);\n"
+    "  for (long e = 0; e < size; e++) a[e] = fill ? 0.25 + 0.001 * (double)(e % 97) : 0.0;\n"
+    "  return a;\n"
+    "}\n"
+    "int main(void) {\n"
+    "  long dims[1] = {0};\n"
+    "  for (int f = 0; f < 4; f++) {\n"
+    "    const Fn *fn = &fns[f];\n"
+    "    int nin = fn->n_in(), nout = fn->n_out();\n"
+    "    const double *args[16];\n"
+    "    double *res[16];\n"
+    "    long shape[8];\n"
+    "    count = 0;\n"
+    "    for (int i = 0; i < nin; i++) args[i] = array(fn->shape_in(i, dims, shape), shape, 1);\n"
+    "    for (int i = 0; i < nout; i++) res[i] = array(fn->shape_out(i, dims, shape), shape, 0);\n"
+    "    long work = fn->work(dims);\n"
+    "    double *w = work > 0 ? malloc((size_t)work * sizeof *w) : NULL;\n"
+    "    long before = count;\n"
+    "    count = 0;\n"
+    "    int rc = 0;\n"
+    "    for (int r = 0; r < 100; r++) rc |= fn->call(args, res, dims, w);\n"
+    "    long calls = count;\n"
+    "    count = 0;\n"
+    "    rc |= fn->call(args, res, dims, NULL);\n"
+    "    printf(\"%s work %ld before %ld calls %ld null %ld rc %d\\n\", fn->name, work, before, calls,\n"
+    "           count, rc);\n"
+    "    for (int i = 0; i < nin; i++) free((void *)args[i]);\n"
+    "    for (int i = 0; i < nout; i++) free(res[i]);\n"
+    "    free(w);\n"
+    "  }\n"
+    "  return 0;\n"
+    "}\n";
+
+/* Runs the driver on the C emitted for text; out[f] = {work, before,
+ * calls, null} of alloc_f, _grad, _jvp, _hvp. */
+static void count_allocations(const char *text, long out[4][4]) {
+  Gradc *g = compile_ok(text);
+  char *src = NULL, *hdr = NULL;
+  gradc_set_emit_abi(g, GRADC_ABI_ARRAY);
+  cr_assert_eq(gradc_emit(g, "alloc", &src, &hdr, "alloc.h"), GRADC_OK, "%s", gradc_diag_render(g));
+  gradc_free(g);
+  write_file("alloc.c", src);
+  write_file("alloc.h", hdr);
+  free(src);
+  free(hdr);
+  write_file("driver.c", alloc_driver_c);
+  expect_sh_ok("building the driver",
+               sh("cc " CFLAGS " -O0 driver.c alloc.c -o driver -lm"
+                  " -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc"));
+  expect_sh_ok("running the driver", sh("./driver > out.txt"));
+  char *o = read_file("out.txt");
+  const char *s = o;
+  for (int f = 0; f < 4; f++) {
+    char name[64];
+    int rc = -1, used = 0;
+    cr_assert_eq(sscanf(s, " %63s work %ld before %ld calls %ld null %ld rc %d%n", name, &out[f][0], &out[f][1],
+                        &out[f][2], &out[f][3], &rc, &used),
+                 6, "driver output: %s", o);
+    cr_assert_eq(rc, 0, "%s failed", name);
+    s += used;
+  }
+  free(o);
+}
+
+Test(emit, literal_sizes_allocate_nothing_per_call, .init = make_dir, .fini = remove_dir, .timeout = 600) {
+  /* the x[1000] Rosenbrock read by index: no buffers at all */
+  size_t cap = 1000 * 64, at = 0;
+  char *rosen = malloc(cap);
+  cr_assert_not_null(rosen);
+  at += (size_t)snprintf(rosen + at, cap - at, "param x[1000]\noutput f = 0");
+  for (int i = 0; i < 999; i++)
+    at += (size_t)snprintf(rosen + at, cap - at, " + 100*(x[%d] - x[%d]^2)^2 + (1 - x[%d])^2", i + 1, i, i);
+  snprintf(rosen + at, cap - at, "\n");
+  const char *const texts[3] = {
+      rosen,
+      /* small tensors: every buffer on the stack */
+      "param W[8, 6]\ninput v[6]\nparam x[40]\n"
+      "output f = sum(tanh(W @ v)^2) + sum(x[1:]*x[:-1]) + x[2]*x[0] + sum(exp(-x[3:9])*v)\n",
+      /* large ones: a workspace, the caller's */
+      "param A[120, 120]\ninput b[120]\n"
+      "output f = sum(tanh(A @ b)^2) + sum(sin(A)*A) + sum(A[1:, :]*A[:-1, :])\n",
+  };
+  int workspace_seen = 0;
+  for (int p = 0; p < 3; p++) {
+    long out[4][4];
+    count_allocations(texts[p], out);
+    for (int f = 0; f < 4; f++) {
+      cr_assert_gt(out[f][1], 0, "program %d, function %d: the wrapper counted none of the driver's mallocs", p, f);
+      cr_assert_eq(out[f][2], 0, "program %d, function %d: %ld mallocs in 100 calls (workspace %ld)", p, f,
+                   out[f][2], out[f][0]);
+      if (out[f][0] > 0) { /* called without its workspace, it allocates one */
+        cr_assert_gt(out[f][3], 0, "program %d, function %d: no malloc seen without a workspace", p, f);
+        workspace_seen = 1;
+      } else {
+        cr_assert_eq(out[f][3], 0, "program %d, function %d", p, f);
+      }
+      if (p < 2) /* small enough for the stack: no workspace */
+        cr_assert_eq(out[f][0], 0, "program %d, function %d needs a workspace of %ld doubles", p, f, out[f][0]);
+    }
+  }
+  cr_assert(workspace_seen, "no function with a workspace: the NULL case is not exercised");
+  free(rosen);
+  ASSERT_NO_LEAKS();
+}
