@@ -641,6 +641,10 @@ int main(int argc, char **argv) {
   char vdir[] = "/tmp/bench_grad_ref_XXXXXX";
   if (ref && mkdtemp(vdir)) {
     const char *compilers[2] = {"cc -O2", "tcc"};
+    printf("\nthe value function (--abi array) as this gradc emits it against %s's: CPU time per call,\n"
+           "medians of %d interleaved rounds\n%-24s %-7s %10s %10s %7s\n",
+           ref, ROUNDS, "workload", "by", "this", "ref", "ratio");
+    fflush(stdout); /* the compiles take minutes: the tables so far are out */
     for (int b = 0; b < 2; b++) {
       if (strcmp(backends, "both") && strcmp(backends, b ? "tcc" : "cc"))
         continue;
@@ -651,16 +655,13 @@ int main(int argc, char **argv) {
           fail = 1;
           continue;
         }
-        nvrows++;
+        VRow *v = &vrows[nvrows++];
+        printf("%-24s %-7s %8.2fus %8.2fus %7.2f\n", v->workload, v->compiler, 1e6 * v->t_cur, 1e6 * v->t_ref,
+               v->ratio);
+        fflush(stdout);
       }
     }
     rmdir(vdir);
-    printf("\nthe value function (--abi array) as this gradc emits it against %s's: CPU time per call,\n"
-           "medians of %d interleaved rounds\n%-24s %-7s %10s %10s %7s\n",
-           ref, ROUNDS, "workload", "by", "this", "ref", "ratio");
-    for (int i = 0; i < nvrows; i++)
-      printf("%-24s %-7s %8.2fus %8.2fus %7.2f\n", vrows[i].workload, vrows[i].compiler, 1e6 * vrows[i].t_cur,
-             1e6 * vrows[i].t_ref, vrows[i].ratio);
   }
   if (json) {
     FILE *f = fopen(json, "w");
