@@ -23,6 +23,83 @@
 #define C(x) dag_const(g, (x))
 #define ARG(k) (nd.arg[k])
 
+/* c*x where x may be c2*y with c2 a power of two >= 2: (c*c2)*y, the same
+ * bits when |c| >= 1 (c2*y is exact or overflows, and then so does
+ * c*c2*y), one product fewer (100*(2*s) is 200*s). */
+static NodeId scaled(Dag *g, NodeId c, NodeId x) {
+  const Node *m = dag_node(g, x);
+  double k = dag_num(g, c);
+  if (m->op != OP_MUL || !(fabs(k) >= 1) || !isfinite(k))
+    return NO_NODE;
+  for (int side = 0; side < 2; side++) {
+    NodeId c2 = m->arg[side], y = m->arg[1 - side];
+    if (!dag_is_const(g, c2))
+      continue;
+    int e;
+    double v = dag_num(g, c2), f = frexp(v, &e);
+    if (fabs(v) >= 2 && fabs(f) == 0.5 && isfinite(k * v))
+      return dag_mul(g, dag_const(g, k * v), y);
+  }
+  return NO_NODE;
+}
+
+/* Is r a constant or a plain product with a constant factor (so that -r
+ * is that product with the constant negated: the same bits)? */
+static int sign_foldable(const Dag *g, NodeId r) {
+  const Node *m = dag_node(g, r);
+  return m->op == OP_CONST ||
+         (m->op == OP_MUL && (dag_is_const(g, m->arg[0]) || dag_is_const(g, m->arg[1])));
+}
+
+/* -r, the sign folded into a constant factor where there is one (-(2*b)
+ * is (-2)*b: no negation left in the code). */
+static NodeId negated(Dag *g, NodeId r) {
+  const Node *m = dag_node(g, r);
+  if (m->op == OP_MUL && sign_foldable(g, r)) {
+    int k = dag_is_const(g, m->arg[0]) ? 0 : 1;
+    NodeId c = dag_const(g, -dag_num(g, m->arg[k])), y = m->arg[1 - k];
+    return k == 0 ? dag_mul(g, c, y) : dag_mul(g, y, c);
+  }
+  return dag_neg(g, r);
+}
+
+/* seed * p, the chain rule's product, with strong zeros (dag_smul, whose
+ * zero is +0: left alone where a factor may be non-finite). A negated
+ * factor of a plain product comes out (-a*b is -(a*b) exactly) and
+ * goes into a constant of the partial (u*((-2)*x), not -u*(2*x)), or of
+ * the seed, where there is one; a constant folds into a power-of-two
+ * factor (scaled: 200*s, not 100*(2*s)). */
+static NodeId chain_product(Dag *g, NodeId seed, NodeId p) {
+  if (seed == NO_NODE || p == NO_NODE || dag_nonfinite(g, seed) || dag_nonfinite(g, p))
+    return dag_smul(g, seed, p); /* out of nodes; a strong product: its 0 is +0 */
+  int neg = 0;
+  if (dag_node(g, seed)->op == OP_NEG) {
+    seed = dag_node(g, seed)->arg[0];
+    neg ^= 1;
+  }
+  if (dag_node(g, p)->op == OP_NEG) {
+    p = dag_node(g, p)->arg[0];
+    neg ^= 1;
+  }
+  if (neg && sign_foldable(g, p)) {
+    p = negated(g, p);
+    neg = 0;
+  } else if (neg && sign_foldable(g, seed)) {
+    seed = negated(g, seed);
+    neg = 0;
+  }
+  if (seed == NO_NODE || p == NO_NODE)
+    return NO_NODE;
+  NodeId r = NO_NODE;
+  if (dag_is_const(g, seed))
+    r = scaled(g, seed, p);
+  else if (dag_is_const(g, p))
+    r = scaled(g, p, seed);
+  if (r == NO_NODE)
+    r = dag_smul(g, seed, p);
+  return neg ? dag_neg(g, r) : r;
+}
+
 NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   const Node nd = *dag_node(g, n); /* a copy: constructors may move g->nodes */
   NodeId a = ARG(0), b = nd.nargs > 1 ? ARG(1) : NO_NODE, p = NO_NODE;
@@ -129,7 +206,7 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   }
   /* strong zero (SPEC 1.6): a zero seed or a zero partial gives exactly 0,
    * even where the other is infinite; plain where both are finite */
-  return dag_smul(g, seed, p);
+  return chain_product(g, seed, p);
 }
 
 static int differentiable(OpKind op) {

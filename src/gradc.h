@@ -251,7 +251,9 @@ const double *gradc_fn_res_data(const GradcFn *f, int i);
 int gradc_fn_res_shape(const GradcFn *f, int i, long *dims);
 int gradc_fn_arg_shape(const GradcFn *f, int i, long *dims);
 /* The low-level call: dims holds the symbolic dimensions' sizes (NULL if
- * the program has none), args one array per argument, res one per result. */
+ * the program has none), args one array per argument, res one per result
+ * (results may be written before every argument is read: they must not
+ * overlap the arguments). */
 GradcStatus gradc_call_dims(GradcFn *f, const long *dims, const double *const *args,
                             double *const *res);
 
