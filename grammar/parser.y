@@ -90,6 +90,14 @@ stmt:
     PARAM decls
   | INPUT decls
   | NAME '=' expr      { ast_stmt(p, ST_DEF, $1->span, $1->name, NULL, $3); }
+  /* let NAME = EXPR, as :diff prints shared parts: a definition ("let" is
+   * no reserved word: let = 3 still defines let) */
+  | NAME NAME '=' expr {
+      if (strcmp($1->name, "let"))
+        gradc_yyerror(&@2, scanner, p, "unexpected name");
+      else
+        ast_stmt(p, ST_DEF, $2->span, $2->name, NULL, $4);
+    }
   | OUTPUT NAME '=' expr { ast_stmt(p, ST_OUTPUT, $2->span, $2->name, NULL, $4); }
   /* a function: the parameters (AST_VECTOR, names checked by lower.c) in dims */
   | NAME '(' ')' '=' expr  { ast_stmt(p, ST_FUNC, $1->span, $1->name, ast_new(p, AST_VECTOR, sp(&@2), 0), $5); }

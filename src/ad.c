@@ -14,6 +14,7 @@
  * Kinks follow PyTorch (SPEC 1.5): relu'(0) = 0, abs'(0) = 0, sign' = 0,
  * max/min with equal arguments split 0.5/0.5, where() sends the derivative
  * to the chosen branch only. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -21,6 +22,83 @@
 
 #define C(x) dag_const(g, (x))
 #define ARG(k) (nd.arg[k])
+
+/* c*x where x may be c2*y with c2 a power of two >= 2: (c*c2)*y, the same
+ * bits when |c| >= 1 (c2*y is exact or overflows, and then so does
+ * c*c2*y), one product fewer (100*(2*s) is 200*s). */
+static NodeId scaled(Dag *g, NodeId c, NodeId x) {
+  const Node *m = dag_node(g, x);
+  double k = dag_num(g, c);
+  if (m->op != OP_MUL || !(fabs(k) >= 1) || !isfinite(k))
+    return NO_NODE;
+  for (int side = 0; side < 2; side++) {
+    NodeId c2 = m->arg[side], y = m->arg[1 - side];
+    if (!dag_is_const(g, c2))
+      continue;
+    int e;
+    double v = dag_num(g, c2), f = frexp(v, &e);
+    if (fabs(v) >= 2 && fabs(f) == 0.5 && isfinite(k * v))
+      return dag_mul(g, dag_const(g, k * v), y);
+  }
+  return NO_NODE;
+}
+
+/* Is r a constant or a plain product with a constant factor (so that -r
+ * is that product with the constant negated: the same bits)? */
+static int sign_foldable(const Dag *g, NodeId r) {
+  const Node *m = dag_node(g, r);
+  return m->op == OP_CONST ||
+         (m->op == OP_MUL && (dag_is_const(g, m->arg[0]) || dag_is_const(g, m->arg[1])));
+}
+
+/* -r, the sign folded into a constant factor where there is one (-(2*b)
+ * is (-2)*b: no negation left in the code). */
+static NodeId negated(Dag *g, NodeId r) {
+  const Node *m = dag_node(g, r);
+  if (m->op == OP_MUL && sign_foldable(g, r)) {
+    int k = dag_is_const(g, m->arg[0]) ? 0 : 1;
+    NodeId c = dag_const(g, -dag_num(g, m->arg[k])), y = m->arg[1 - k];
+    return k == 0 ? dag_mul(g, c, y) : dag_mul(g, y, c);
+  }
+  return dag_neg(g, r);
+}
+
+/* seed * p, the chain rule's product, with strong zeros (dag_smul, whose
+ * zero is +0: left alone where a factor may be non-finite). A negated
+ * factor of a plain product comes out (-a*b is -(a*b) exactly) and
+ * goes into a constant of the partial (u*((-2)*x), not -u*(2*x)), or of
+ * the seed, where there is one; a constant folds into a power-of-two
+ * factor (scaled: 200*s, not 100*(2*s)). */
+static NodeId chain_product(Dag *g, NodeId seed, NodeId p) {
+  if (seed == NO_NODE || p == NO_NODE || dag_nonfinite(g, seed) || dag_nonfinite(g, p))
+    return dag_smul(g, seed, p); /* out of nodes; a strong product: its 0 is +0 */
+  int neg = 0;
+  if (dag_node(g, seed)->op == OP_NEG) {
+    seed = dag_node(g, seed)->arg[0];
+    neg ^= 1;
+  }
+  if (dag_node(g, p)->op == OP_NEG) {
+    p = dag_node(g, p)->arg[0];
+    neg ^= 1;
+  }
+  if (neg && sign_foldable(g, p)) {
+    p = negated(g, p);
+    neg = 0;
+  } else if (neg && sign_foldable(g, seed)) {
+    seed = negated(g, seed);
+    neg = 0;
+  }
+  if (seed == NO_NODE || p == NO_NODE)
+    return NO_NODE;
+  NodeId r = NO_NODE;
+  if (dag_is_const(g, seed))
+    r = scaled(g, seed, p);
+  else if (dag_is_const(g, p))
+    r = scaled(g, p, seed);
+  if (r == NO_NODE)
+    r = dag_smul(g, seed, p);
+  return neg ? dag_neg(g, r) : r;
+}
 
 NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   const Node nd = *dag_node(g, n); /* a copy: constructors may move g->nodes */
@@ -128,7 +206,7 @@ NodeId ad_contrib(Dag *g, NodeId n, int i, NodeId seed) {
   }
   /* strong zero (SPEC 1.6): a zero seed or a zero partial gives exactly 0,
    * even where the other is infinite; plain where both are finite */
-  return dag_smul(g, seed, p);
+  return chain_product(g, seed, p);
 }
 
 static int differentiable(OpKind op) {
@@ -214,6 +292,30 @@ static NodeId reduce_partial(Dag *g, const Node *nd, NodeId n) {
     NodeId mask = dag_bin(g, OP_EQ, x, keep_bcast(g, n, xs, axis));
     return dag_div(g, mask, keep_bcast(g, dag_sum(g, mask, axis), xs, axis));
   }
+  /* The running products overflow or underflow on the way where the
+   * partial itself is finite (prod([1e200, 1e200, 1e-200, 1e-200]): the
+   * products of the others are 1e-200 and 1e200, but 1e200*1e200 is inf
+   * and 1e-200*1e-200 is 0). So each entry is split exactly into a power of
+   * two s = 2^k (k = round(log2 |x|), at most 1023; k = 0 for 0, inf and
+   * NaN) and m = x / s, |m| in [0.7, 2); the partials are those of the m's,
+   * whose running products stay in range (up to about 2000 entries), times
+   * 2^(K - k), K the sum of the k's over the reduction, applied in two
+   * halves of the same sign with strong products (a partial that is 0
+   * stays 0). k is constant: no derivative flows through it. */
+  NodeId half1 = NO_NODE, half2 = NO_NODE;
+  if (!g->plain_prod) {
+    NodeId ax = dag_un(g, OP_ABS, x), zero = dag_const(g, 0), two = dag_const(g, 2);
+    NodeId k = dag_un(g, OP_ROUND, dag_mul(g, dag_un(g, OP_LOG, ax), dag_const(g, 1 / log(2.0))));
+    k = dag_bin(g, OP_MIN, k, dag_const(g, 1023));
+    NodeId finite = dag_bin(g, OP_LE, ax, dag_const(g, DBL_MAX));
+    k = dag_op(g, OP_WHERE, dag_bin(g, OP_GT, ax, zero), dag_op(g, OP_WHERE, finite, k, zero), zero);
+    k = dag_un(g, OP_STOP, k);
+    NodeId big = axis >= 0 ? keep_bcast(g, dag_sum(g, k, axis), xs, axis) : dag_bcast(g, dag_sum(g, k, -1), xs);
+    NodeId d = dag_sub(g, big, k), d1 = dag_un(g, OP_FLOOR, dag_mul(g, d, dag_const(g, 0.5)));
+    half1 = dag_pow(g, two, d1);
+    half2 = dag_pow(g, two, dag_sub(g, d, d1));
+    x = dag_div(g, x, dag_pow(g, two, k));
+  }
   int rank = shape_rank(g, xs);
   int from = axis >= 0 ? axis : rank - 1, to = axis >= 0 ? axis : 0;
   NodeId p = NO_NODE, y = x;
@@ -224,7 +326,7 @@ static NodeId reduce_partial(Dag *g, const Node *nd, NodeId n) {
     if (k > to) /* the products along axis k, kept as a dimension of 1 */
       y = dag_reshape(g, dag_prod(g, y, k), shape_keepdims(g, dag_shape(g, y), k));
   }
-  return p;
+  return half1 == NO_NODE ? p : dag_smul(g, dag_smul(g, p, half1), half2);
 }
 
 /* The rules of the tensor operators, one per mode: the tangent of n given

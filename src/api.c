@@ -69,6 +69,9 @@ void gradc_free(Gradc *g) {
   free((char *)g->src.name);
   arena_free(&g->arena);
   par_ctx_free(g);
+  for (int i = 0; i < g->ndiff_avoid; i++)
+    free(g->diff_avoid[i]);
+  free(g->diff_avoid);
   free(g);
 }
 
@@ -208,6 +211,8 @@ int gradc_diag_count(const Gradc *g) { return g->diags.count; }
 const char *gradc_diag_message(const Gradc *g, int i) { return g->diags.items[i].msg; }
 int gradc_diag_line(const Gradc *g, int i) { return g->diags.items[i].span.line; }
 int gradc_diag_col(const Gradc *g, int i) { return g->diags.items[i].span.col; }
+const char *gradc_diag_hint(const Gradc *g, int i) { return g->diags.items[i].hint; }
+const char *gradc_diag_file(const Gradc *g, int i) { return g->diags.items[i].file; }
 
 const char *gradc_diag_render(Gradc *g) {
   buf_free(&g->rendered);
@@ -287,6 +292,7 @@ typedef struct Plan {
   const ShapeId *tan_shape; /* their shapes if not the variables' (vector mode) */
   ShapeId xshape;    /* one cotangent of this shape */
   const char *xname;
+  const GradcFn *like; /* or: the extra arguments of this function (api_fn_like) */
   int oom;
   double t0;         /* when building started (derivatives are timed from it) */
 } Plan;
@@ -375,20 +381,22 @@ static GradcFn *build(Gradc *g, Plan *pl) {
     goto oom;
   for (int k = 0; k < nargs; k++) {
     const Var *var = k < prog->nvars ? &prog->vars[k] : pl->tan_of ? &prog->vars[pl->tan_of[k - prog->nvars]] : NULL;
-    const char *vn = var ? var->name : pl->xname;
+    if (k >= prog->nvars && pl->like)
+      var = NULL;
+    const char *vn = var ? var->name : pl->like ? pl->like->argnames[k] : pl->xname;
     args[k].var = k;
-    args[k].shape = var ? var->shape : pl->xshape;
+    args[k].shape = var ? var->shape : pl->like ? pl->like->argshape[k] : pl->xshape;
     if (var && k >= prog->nvars && pl->tan_shape)
       args[k].shape = pl->tan_shape[k - prog->nvars];
     f->argshape[k] = args[k].shape;
     arg_of_var[k] = k;
     args[k].cname = k < prog->nvars ? emit_ident(&g->arena, vn) : NULL;
     if (k >= prog->nvars) {
-      char *cn = fmt("g_dot_%s", emit_ident(&g->arena, vn));
+      char *cn = pl->like ? fmt("g_a%d", k) : fmt("g_dot_%s", emit_ident(&g->arena, vn));
       args[k].cname = cn ? arena_strndup(&g->arena, cn, strlen(cn)) : NULL;
       free(cn);
     }
-    argnames[k] = k < prog->nvars ? strdup(vn) : fmt("%s of %s", var ? "tangent" : "cotangent", vn);
+    argnames[k] = k < prog->nvars || pl->like ? strdup(vn) : fmt("%s of %s", var ? "tangent" : "cotangent", vn);
     if (!args[k].cname || !argnames[k])
       goto oom;
   }
@@ -620,6 +628,13 @@ GradcFn *api_fn_shaped(Gradc *g, char *key, const NodeId *roots, char **names, i
   for (int i = 0; i < nroots; i++)
     plan_add(&pl, roots[i], names ? names[i] : fmt("r%d", i));
   return remember(build(g, &pl), key);
+}
+
+GradcFn *api_fn_like(Gradc *g, const GradcFn *like, const NodeId *roots, int nroots) {
+  Plan pl = {.ntan = like->nargs - g->prog.nvars, .like = like, .t0 = now()};
+  for (int i = 0; i < nroots; i++)
+    plan_add(&pl, roots[i], fmt("r%d", i));
+  return build(g, &pl);
 }
 
 char *api_fn_key(const char *kind, int out, const int *wrt, int nwrt) {
@@ -1038,6 +1053,7 @@ int gradc_fn_res_shape(const GradcFn *f, int i, long *dims) {
   const Shape *s = shape_get(f->g->prog.dag, f->resshape[i]);
   for (int k = 0; k < s->rank; k++)
     dims[k] = dim_eval(f->g->prog.dag, s->dim[k], f->g->dimval);
+  par_res_dims(f, i, dims); /* under MPI, rank 0 holds every row */
   return s->rank;
 }
 

@@ -59,6 +59,8 @@ struct Gradc {
                           nodes streams its parts in units (jit_units.c);
                           0: UNIT_NODES (api.c) */
   struct ParCtx *par;         /* parallel.c: threads, blocks, MPI */
+  char **diff_avoid;          /* names gradc_diff_text's let lines must not take */
+  int ndiff_avoid;
 };
 
 /* emit_array.c: gradc_emit with GRADC_ABI_ARRAY. The names of arguments
@@ -107,6 +109,10 @@ int api_check_dims(Gradc *g, NodeId n, const long *dims);
  * of output xname shaped tan_shape[0]. */
 GradcFn *api_fn_shaped(Gradc *g, char *key, const NodeId *roots, char **names, int nroots,
                        int ntan, const int *tan_of, const ShapeId *tan_shape, const char *xname);
+/* A function of roots with the same arguments as `like` (its variables,
+ * then its tangents or cotangent): parallel.c's kernels for the parts of
+ * like's results. Not cached under a key; freed with g. */
+GradcFn *api_fn_like(Gradc *g, const GradcFn *like, const NodeId *roots, int nroots);
 /* The cache key of a function of output `out` and wrt (malloc'd). */
 char *api_fn_key(const char *kind, int out, const int *wrt, int nwrt);
 /* A malloc'd copy of wrt, or every param when wrt is NULL (*nwrt is set);

@@ -243,10 +243,13 @@ int parse_number(const char *s, double *x) {
   char *end;
   errno = 0;
   *x = strtod(s, &end);
+  /* decimal, as in a file and NAME=VALUE (not 0x10, 0x1p3) */
+  if (end == s || !num_is_decimal(s, end))
+    return 0;
   while (*end == ' ')
     end++;
   /* a number too large for a double is an error, as in a file */
-  return end != s && *end == 0 && !(isinf(*x) && !strpbrk(s, "iI"));
+  return *end == 0 && !(isinf(*x) && !strpbrk(s, "iI"));
 }
 
 int report(Gradc *g) {
@@ -267,6 +270,32 @@ int given_values(Gradc *g, const Opts *o) {
     *eq = '=';
   }
   return bad;
+}
+
+/* Commands that need no values (emit, dot, diff) still check the names of
+ * NAME=VALUE words, with eval's wording and exit code: a name that is no
+ * variable or dimension of the file is an error, not ignored. */
+int check_assign_names(Gradc *g, const Opts *o) {
+  int bad = 0;
+  for (int a = 0; a < o->nassign; a++) {
+    char *eq = strchr(o->assign[a], '=');
+    *eq = 0;
+    const char *name = o->assign[a];
+    int known = gradc_var_index(g, name) >= 0;
+    for (int d = 0; d < gradc_dim_count(g) && !known; d++)
+      known = !strcmp(gradc_dim_name(g, d), name);
+    if (!known) {
+      const char *hint = gradc_var_suggest(g, name);
+      if (gradc_output_index(g, name) >= 0)
+        fprintf(stderr, "gradc: error: '%s' is an output, not a variable: it cannot be given a value\n", name);
+      else
+        fprintf(stderr, "gradc: error: %s has no variable '%s'%s%s%s\n", o->file, name,
+                hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+      bad = 1;
+    }
+    *eq = '=';
+  }
+  return bad ? EXIT_INPUT : 0;
 }
 
 /* Command line > --inputs > defaults in the file; every missing value is
@@ -490,7 +519,7 @@ int cmd_eval(Run *r) {
     if (root)
       put_result(outs, gradc_output_name(g, i), f, k);
     else
-      print_result(gradc_output_name(g, i), f, k);
+      print_result(output_label(g, r->o, i, 0), f, k);
   }
   if (root)
     json_print(root);
@@ -585,8 +614,10 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
       for (int u = 0; u < t; u++)
         if (!strncmp(o->tangent[u], o->tangent[t], (size_t)(eq - o->tangent[t])) &&
             o->tangent[u][eq - o->tangent[t]] == '=') {
-          fprintf(stderr, "gradc: error: --tangent names '%s' twice\n", o->tangent[t]);
-          rc = EXIT_USAGE;
+          int repl = o->cmd && !strcmp(o->cmd, "repl");
+          fprintf(stderr, "%s names '%s' twice\n", repl ? "repl: error: :jvp" : "gradc: error: --tangent",
+                  o->tangent[t]);
+          rc = repl ? EXIT_INPUT : EXIT_USAGE;
         }
       int found = 0;
       for (int j = 0; j < nwrt; j++)
@@ -604,7 +635,7 @@ int cmd_jvp(Run *r, int *wrt, int nwrt) {
     free(sizes);
     return EXIT_INPUT;
   }
-  rc = read_direction(r, "--tangent", "tangent", o->tangent, o->ntangent, wrt, nwrt, tan, sizes);
+  rc = read_direction(r, o->cmd && !strcmp(o->cmd, "repl") ? ":jvp" : "--tangent", "tangent", o->tangent, o->ntangent, wrt, nwrt, tan, sizes);
   GradcFn *f = rc ? NULL : gradc_fn_jvp(g, wrt, nwrt);
   if (!rc && (!f || gradc_run(f, (const double *const *)tan) != GRADC_OK))
     rc = report(g);
@@ -988,6 +1019,8 @@ static int trace_wrt(Run *r, const char *spec, int *var, long *elem, char *label
         trace_error(r, "'%s': an element is NAME[i] or NAME[i, j...], with integer indices", spec);
         return bad;
       }
+      if (k < rank && v < 0 && v >= -dims[k]) /* x[-1]: from the end, as in the language */
+        v += dims[k];
       if (k < rank && (v < 0 || v >= dims[k])) {
         trace_error(r, "'%s': index %ld is out of range for dimension %d of '%s' (size %ld)", spec,
                     v, k, name, dims[k]);
@@ -1308,7 +1341,21 @@ int cmd_train(Run *r) {
   }
   double lr = o->lr > 0 ? o->lr : opt == GRADC_ADAM ? 0.01 : 0.1;
   long steps = o->steps > 0 ? o->steps : 2000;
+  long rows = -1; /* the data rows that --batch samples: the first symbolic dimension of an input (train.c) */
+  for (int i = 0; i < gradc_var_count(g) && o->batch > 0 && rows < 0; i++) {
+    long sd[4];
+    if (!gradc_var_is_param(g, i) && gradc_var_shape(g, i, sd) > 0 && sd[0] < 0)
+      rows = gradc_dim_value(g, (int)~sd[0]);
+  }
+  if (o->batch > 0 && rows < 0) {
+    usage_error("train ", "--batch %ld: %s has no data rows to batch (no input has a symbolic "
+                "first dimension, as input X[N, 2] has); leave --batch out", o->batch, o->file);
+    return EXIT_USAGE;
+  }
+  int whole = o->batch <= 0 || o->batch >= rows; /* a batch of every row is the whole data */
   GradcTrainer *t = gradc_trainer_new(g, loss, opt, lr, o->batch, o->seed);
+  if (t) /* under mpirun the rows of every process, not this one's */
+    whole = gradc_trainer_batch(t, &rows) == 0;
   GradcFn *fv = t ? gradc_fn_value(g) : NULL;
   double *m = calloc((size_t)no + 1, sizeof *m);
   if (!t || !fv || !m) {
@@ -1324,13 +1371,15 @@ int cmd_train(Run *r) {
   sigaction(SIGINT, &sa, &old);
   if (!json) {
     printf("training %s: %s, lr %g, %ld steps%s", gradc_output_name(g, loss), oname, lr, steps,
-           o->batch > 0 ? ", mini-batches of " : " on the whole data");
-    if (o->batch > 0)
+           !whole ? ", mini-batches of " : " on the whole data");
+    if (!whole)
       printf("%ld", o->batch);
+    else if (o->batch > 0)
+      printf(" (--batch %ld is not less than its %ld rows)", o->batch, rows);
     printf("\n");
   }
   int rc = 0, width = (int)snprintf(NULL, 0, "%ld", steps);
-  const char *saved = NULL; /* --json: the --save path once written */
+  const char *saved = NULL, *save_failed = NULL; /* --json: the --save path once written, or not */
   char why[1200] = "";
   if (metrics(g, fv, t, m) < 0) {
     rc = report(g);
@@ -1425,16 +1474,17 @@ out:
       rc = rc ? rc : EXIT_INPUT;
     } else if (save_params(g, o->save) < 0) {
       rc = rc ? rc : EXIT_INPUT;
+      save_failed = o->save;
     } else if (!json) {
       printf("saved the params to %s\n", o->save);
     } else {
       saved = o->save;
     }
   }
-  if (json && (rc == 0 || rc == EXIT_NONFINITE)) { /* the summary, at the params kept */
+  if (json && (rc == 0 || rc == EXIT_NONFINITE || save_failed)) { /* the summary, at the params kept */
     TrainSummary sum = {loss, oname, lr, o->batch, gradc_trainer_steps(t),
                         why[0] ? "nonfinite" : interrupted ? "interrupted" : "done", why[0] ? why : NULL,
-                        metrics(g, fv, t, m) == 0 ? m : NULL, saved};
+                        metrics(g, fv, t, m) == 0 ? m : NULL, saved, save_failed};
     train_json_summary(g, &sum);
   }
   sigaction(SIGINT, &old, NULL);
@@ -1542,15 +1592,26 @@ static int is_assign(const char *w) {
   return 1;
 }
 
-/* Options that take a value, as "--opt VALUE" or "--opt=VALUE". */
+/* Options that take a value, as "--opt VALUE" or "--opt=VALUE". Each has
+ * one value: given twice, it is a usage error (not the last one silently). */
 static const char *take(int argc, char **argv, int *i, const char *name, const char *cmd, int *bad) {
+  static const char *given[64];
+  static int ngiven;
   size_t n = strlen(name);
   if (strncmp(argv[*i], name, n))
     return NULL;
+  if (argv[*i][n] && argv[*i][n] != '=')
+    return NULL;
+  for (int k = 0; k < ngiven; k++)
+    if (!strcmp(given[k], name)) {
+      usage_error(cmd, "%s is given twice: it takes one value", name);
+      *bad = 1;
+      return NULL;
+    }
+  if (ngiven < 64)
+    given[ngiven++] = name;
   if (argv[*i][n] == '=')
     return argv[*i] + n + 1;
-  if (argv[*i][n])
-    return NULL;
   if (*i + 1 >= argc) {
     usage_error(cmd, "%s needs a value", name);
     *bad = 1;
@@ -1582,16 +1643,29 @@ static int cli_main(int argc, char **argv) {
     printf("gradc %s\n", GRADC_VERSION);
     return 0;
   }
+  int c = 0;
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    while (argc > 2 && c < NCOMMANDS && strcmp(commands[c].cmd, argv[2]))
+      c++;
+    if (argc > 2 && c < NCOMMANDS) { /* gradc help eval: eval's help */
+      help(argv[2]);
+      return 0;
+    }
     help(NULL);
     return 0;
   }
   o.cmd = argv[1];
-  int c = 0;
   while (c < NCOMMANDS && strcmp(commands[c].cmd, o.cmd))
     c++;
   if (c == NCOMMANDS) {
-    usage_error(NULL, "unknown command '%s'", o.cmd);
+    const char *names[NCOMMANDS];
+    for (int k = 0; k < NCOMMANDS; k++)
+      names[k] = commands[k].cmd;
+    const char *hint = gradc_closest(o.cmd, names, NCOMMANDS);
+    if (hint)
+      usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", o.cmd, hint);
+    else
+      usage_error(NULL, "unknown command '%s'", o.cmd);
     return EXIT_USAGE;
   }
   char cmdsp[32];
@@ -1763,10 +1837,19 @@ static int cli_main(int argc, char **argv) {
       }
     } else if (bad) {
       break;
+    } else if (a[0] == '-' && a[1] && strchr(a, '=')) { /* a flag: --json=1 */
+      usage_error(cmdsp, "%.*s takes no value, not '%s'", (int)strcspn(a, "="), a, strchr(a, '=') + 1);
+      bad = 1;
     } else if (a[0] == '-' && a[1]) { /* in the table, not parsed: a bug */
       usage_error(cmdsp, "option '%s' is not implemented", a);
       bad = 1;
     } else if (is_assign(a)) {
+      size_t n = strcspn(a, "=");
+      for (int k = 0; k < o.nassign && !bad; k++)
+        if (!strncmp(o.assign[k], a, n) && o.assign[k][n] == '=') { /* not the last one silently */
+          usage_error(cmdsp, "%.*s is given two values (%s, %s): give it one", (int)n, a, o.assign[k], a);
+          bad = 1;
+        }
       o.assign[o.nassign++] = argv[i];
     } else if (!o.file) {
       o.file = a;
@@ -1829,12 +1912,6 @@ static int cli_main(int argc, char **argv) {
   gradc_set_threads(g, o.threads);
   gradc_set_block_rows(g, o.block_rows);
   if (mpi_procs > 1) { /* the rows split between the processes; rank 0 prints and saves */
-    if (o.batch > 0) {
-      usage_error(cmdsp, "--batch: mini-batches are not split between MPI processes (train on the whole data)");
-      gradc_free(g);
-      rc = EXIT_USAGE;
-      goto out;
-    }
     gradc_set_mpi(g);
     if (gradc_mpi_rank() > 0) {
       o.save = NULL;
@@ -1873,7 +1950,10 @@ static int cli_main(int argc, char **argv) {
   }
   double c_compiled = cpu_now();
   Run r = {.g = g, .o = &o, .nv = gradc_var_count(g)};
-  if (!strcmp(o.cmd, "emit")) {
+  if ((!strcmp(o.cmd, "emit") || !strcmp(o.cmd, "dot") || !strcmp(o.cmd, "diff")) &&
+      (rc = check_assign_names(g, &o)) != 0) {
+    ;
+  } else if (!strcmp(o.cmd, "emit")) {
     rc = cmd_emit(&r);
   } else if (!strcmp(o.cmd, "dot")) {
     rc = cmd_dot(&r);

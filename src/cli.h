@@ -50,6 +50,8 @@ void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 int report(Gradc *g);                 /* print the diagnostics; EXIT_INPUT */
 int parse_number(const char *s, double *x);
 int gather_values(Gradc *g, const Opts *o, int random_scalars);
+/* NAME=VALUE words whose NAME the file lacks: printed (eval's wording), EXIT_INPUT; else 0. */
+int check_assign_names(Gradc *g, const Opts *o);
 /* cli_values.c: gather_values for a command that reads output `out` only
  * (-1: every output) and derivatives with respect to wrt: nothing asked
  * for, or read, for a variable that neither needs (placeholder zeros). */
@@ -59,6 +61,10 @@ int gather_values_for(Gradc *g, const Opts *o, int out, const int *wrt, int nwrt
  * or the first scalar output); -1: every output (jacobian --output too: its
  * sweeps cover every output). */
 int lazy_output(Gradc *g, const Opts *o);
+/* For a command that reads output `out` only (and the wrt variables):
+ * placeholders for the other variables without a value, so that nothing
+ * asks for them or for their sizes (cli_values.c). 0 or an exit code. */
+int placeholders_for(Gradc *g, int out, const int *wrt, int nwrt);
 int given_values(Gradc *g, const Opts *o);  /* --inputs and NAME=VALUE only; 1 if bad */
 int parse_wrt(Gradc *g, const char *file, const char *list, int **wrt, int *nwrt);
 int is_scalar_output(Gradc *g, int o);
@@ -130,6 +136,8 @@ int cmd_dot(Run *r);
 /* The sizes of the symbolic dimensions (NAME=SIZE or values) and whatever
  * values are given; missing values are fine (a pattern holds for any). */
 int gather_sizes(Run *r);
+/* The same for output `out` only (-1: every output) and the wrt variables. */
+int gather_sizes_for(Run *r, int out, const int *wrt, int nwrt);
 /* A big Jacobian whose pattern has few colours (at most half of its
  * smaller side), from one sweep per colour into the dense blocks
  * block[o * nwrt + k] (zeroed, osize[o] x wsize[k]): 1 if done, 0 if not
@@ -182,6 +190,7 @@ typedef struct TrainSummary {
   const char *message;              /* why it stopped, or NULL */
   const double *metrics;            /* the outputs at the kept params, or NULL */
   const char *saved;                /* the --save path when written, or NULL */
+  const char *save_failed;          /* the --save path when it could not be written, or NULL */
 } TrainSummary;
 void train_json_step(Gradc *g, long step, const double *m);
 void train_json_summary(Gradc *g, const TrainSummary *s);

@@ -19,13 +19,29 @@
 
 #include "cli.h"
 
+/* A path not yet written, canonical: its directory's realpath, then its
+ * last component (x.c and ./x.c, d/../x.c alike); 0 if the directory is not
+ * there. */
+static int canonical(const char *p, char *out, size_t n) {
+  const char *slash = strrchr(p, '/');
+  char dir[PATH_MAX], real[PATH_MAX];
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - p) + 1 : 1, slash ? p : ".");
+  if (!realpath(dir, real))
+    return 0;
+  return snprintf(out, n, "%s/%s", real, slash ? slash + 1 : p) < (int)n;
+}
+
 int same_file(const char *a, const char *b) {
   struct stat sa, sb;
   if (!a || !b)
     return 0;
   if (!strcmp(a, b))
     return 1;
-  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+  if (ea && eb)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  char ca[PATH_MAX + 256], cb[PATH_MAX + 256]; /* not written yet: the same name? */
+  return !ea && !eb && canonical(a, ca, sizeof ca) && canonical(b, cb, sizeof cb) && !strcmp(ca, cb);
 }
 
 /* A data path without its :COLS (malloc'd): data.csv:0,1 -> data.csv, as
@@ -84,11 +100,22 @@ static int writable(const char *path) {
   const char *target = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && realpath(path, real) ? real : path;
   const char *slash = strrchr(target, '/');
   char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + 1 : 1, slash ? target : ".");
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + 1 : 2, slash ? target : "./");
   if (access(dir, W_OK | X_OK) != 0) {
     fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
     return 0;
   }
+  /* access() says yes to root on a read-only file system or in /proc: the
+   * temporary file that write_atomic makes there is the real test */
+  char probe[PATH_MAX + 32];
+  snprintf(probe, sizeof probe, "%s.gradc-probe-XXXXXX", dir);
+  int fd = mkstemp(probe);
+  if (fd < 0) {
+    fprintf(stderr, "gradc: error: cannot write %s: %s\n", path, strerror(errno));
+    return 0;
+  }
+  close(fd);
+  unlink(probe);
   return 1;
 }
 
@@ -100,6 +127,10 @@ int check_outputs(Gradc *g, const Opts *o) {
   for (int k = 0; k < 3; k++) {
     if (!path[k])
       continue;
+    if (!*path[k]) {
+      usage_error(sp, "%s needs a file name, not ''", opt[k]);
+      return EXIT_USAGE;
+    }
     int owned;
     const char *in = clash(g, o, path[k], &owned);
     if (in) {

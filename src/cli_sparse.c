@@ -294,16 +294,33 @@ static int sparse_report(Run *r, const int *wrt, int nwrt, int hessian, int valu
   return 0;
 }
 
+/* The one output that sparsity reads: --output's, or with --hessian the
+ * first scalar output; -1 when it is every output or not known. */
+static int lazy_output_sparsity(Run *r) {
+  Gradc *g = r->g;
+  if (r->o->output)
+    return gradc_output_index(g, r->o->output);
+  for (int i = 0; i < gradc_output_count(g); i++)
+    if (is_scalar_output(g, i))
+      return i;
+  return -1;
+}
+
 /* Values for a pattern: the sizes of the symbolic dimensions (NAME=SIZE or
  * from values) and the values of the variables outside wrt, which count as
  * constants at those values; a variable without a value is unknown (any
  * value) and a wrt variable's value does not matter. Returns 0 or an exit
  * code. */
-int gather_sizes(Run *r) {
+int gather_sizes(Run *r) { return gather_sizes_for(r, -1, NULL, 0); }
+
+int gather_sizes_for(Run *r, int out, const int *wrt, int nwrt) {
   Gradc *g = r->g;
   const Opts *o = r->o;
   if (given_values(g, o))
     return report(g);
+  int rc = out >= 0 ? placeholders_for(g, out, wrt, nwrt) : 0;
+  if (rc)
+    return rc;
   if (gradc_set_defaults(g, o->seed, 0) == GRADC_OK)
     return 0;
   /* missing values: the pattern holds for any value of those variables;
@@ -365,7 +382,10 @@ int jacobian_by_colours(Run *r, const int *wrt, int nwrt, double **block, const 
 }
 
 int cmd_sparsity(Run *r, const int *wrt, int nwrt) {
-  int rc = gather_sizes(r);
+  /* --output F (or --hessian's output): only the sizes that F and the wrt
+   * variables need are asked for */
+  int out = r->o->output || r->o->hessian ? lazy_output_sparsity(r) : -1;
+  int rc = gather_sizes_for(r, out, wrt, nwrt);
   return rc ? rc : sparse_report(r, wrt, nwrt, r->o->hessian, 0);
 }
 

@@ -6,6 +6,7 @@
  * never read by the output, their symbolic dimensions the size that a
  * variable with a value has (or 1 when the output needs no such size), so
  * that no default file of theirs is read and nobody is asked for them. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,7 +111,8 @@ int lazy_output(Gradc *g, const Opts *o) {
   const char *name = o->output ? o->output : o->loss;
   if (!strcmp(o->cmd, "eval")) /* trace shows every output's table: not lazy */
     return name ? gradc_output_index(g, name) : -1;
-  if (!strcmp(o->cmd, "hessian") || !strcmp(o->cmd, "hvp") || !strcmp(o->cmd, "spectrum")) {
+  if (!strcmp(o->cmd, "hessian") || !strcmp(o->cmd, "hvp") || !strcmp(o->cmd, "spectrum") ||
+      !strcmp(o->cmd, "landscape")) {
     if (name)
       return gradc_output_index(g, name);
     for (int i = 0; i < gradc_output_count(g); i++)
@@ -118,4 +120,21 @@ int lazy_output(Gradc *g, const Opts *o) {
         return i;
   }
   return -1;
+}
+
+int placeholders_for(Gradc *g, int out, const int *wrt, int nwrt) {
+  unsigned char *need = calloc((size_t)gradc_var_count(g) + 1, 1);
+  if (!need || gradc_output_needs(g, out, need) != GRADC_OK) {
+    free(need);
+    return need ? report(g) : EXIT_INPUT;
+  }
+  for (int k = 0; k < nwrt; k++)
+    need[wrt[k]] = 1;
+  int left = placeholders(g, need);
+  free(need);
+  if (left < 0) {
+    fprintf(stderr, "gradc: error: out of memory\n");
+    return EXIT_INPUT;
+  }
+  return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "numtext.h"
 
 static int in_repl(const Run *r) { return r->o->cmd && !strcmp(r->o->cmd, "repl"); }
 
@@ -47,6 +48,11 @@ static int direction_literal(Run *r, const char *opt, const char *name, const ch
   double x = strtod(text, &end);
   if (!*text || *end || isspace((unsigned char)*text))
     return 0;
+  if (!num_is_decimal(text, end)) { /* 0x10: not a number as the language writes them */
+    error(r, "%s %s=%s: not a number as the language writes them (decimal: 16, 1.5e3)", opt, name, text);
+    *rc = EXIT_INPUT;
+    return 1;
+  }
   if (errno == ERANGE && fabs(x) > 1) {
     error(r, "%s %s=%s: the number is too large for a double", opt, name, text);
     *rc = EXIT_INPUT;
@@ -64,6 +70,11 @@ static int direction_error(Run *r, const char *opt, const char *noun) {
   Gradc *g = r->g;
   const char *m = gradc_diag_count(g) == 1 ? gradc_diag_message(g, 0) : NULL;
   const char *but = m ? strstr(m, " but the value is ") : NULL;
+  if (!but && m && in_repl(r) && !gradc_diag_file(g, 0)) { /* the REPL's wording, not gradc's */
+    error(r, "%s %s", opt, m);
+    gradc_diag_clear(g);
+    return EXIT_INPUT;
+  }
   if (!but)
     return report(g);
   error(r, "%s %.*s but the %s is %s", opt, (int)(but - m), m, noun, but + strlen(" but the value is "));

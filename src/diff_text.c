@@ -2351,7 +2351,11 @@ static void pr(P *p, Tid t, int top) {
 
 /* ---- the derivative as text -------------------------------------------------------------- */
 
-static int name_taken(const Program *prog, const char *nm) {
+static int name_taken(const Gradc *g, const char *nm) {
+  const Program *prog = &g->prog;
+  for (int i = 0; i < g->ndiff_avoid; i++)
+    if (!strcmp(g->diff_avoid[i], nm))
+      return 1;
   for (int i = 0; i < prog->nvars; i++)
     if (!strcmp(prog->vars[i].name, nm))
       return 1;
@@ -2392,6 +2396,22 @@ static int wrapper(const S *s, Tid t) {
 
 enum { MAX_DEPTH = 24 };
 
+GradcStatus gradc_diff_avoid(Gradc *g, const char *const *names, int n) {
+  char **a = realloc(g->diff_avoid, ((size_t)g->ndiff_avoid + (size_t)(n > 0 ? n : 0) + 1) * sizeof *a);
+  if (!a)
+    return GRADC_ERR_NOMEM;
+  g->diff_avoid = a;
+  for (int i = 0; i < n; i++) {
+    if (!names[i])
+      continue;
+    char *c = strdup(names[i]);
+    if (!c)
+      return GRADC_ERR_NOMEM;
+    a[g->ndiff_avoid++] = c;
+  }
+  return GRADC_OK;
+}
+
 GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text) {
   *text = NULL;
   Program *prog = &g->prog;
@@ -2401,7 +2421,10 @@ GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text) {
   }
   Dag *d = prog->dag;
   uint32_t n0 = d->count, n;
+  int plain = d->plain_prod;
+  d->plain_prod = 1; /* the same numbers, written as the reader would write them */
   NodeId *adj = ad_reverse(d, prog->outs[out].node, NO_NODE, &n);
+  d->plain_prod = plain;
   if (!adj)
     return GRADC_ERR_NOMEM;
   NodeId root = adj[prog->vars[var].node];
@@ -2453,7 +2476,7 @@ GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text) {
       fmt_let = suffix == 0 ? "t%d" : suffix == 1 ? "t_%d" : "tmp%d_";
       for (int k = 1; k <= 64 && !clash; k++) {
         snprintf(probe, sizeof probe, fmt_let, k);
-        clash = name_taken(prog, probe);
+        clash = name_taken(g, probe);
       }
       if (!clash || suffix == 2)
         break;

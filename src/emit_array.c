@@ -137,7 +137,11 @@ static void describe(const Dag *d, const EmitFn *fn, const EmitNames *nm, const 
     buf_printf(h, " *   %-8s %-*s %s%s%s\n", at, w, name, sh, c && strcmp(c, name) ? ", " : "",
                c && strcmp(c, name) ? c : "");
   }
-  buf_puts(h, " * Returns 0, -1 if out of memory, or k > 0 if runtime check k failed. */\n");
+  if (!fn->ndims)
+    buf_puts(h, " * Returns 0, -1 if out of memory, or k > 0 if runtime check k failed. */\n");
+  else
+    buf_puts(h, " * Returns 0, -1 if out of memory, -2 if dims is NULL or a dimension is\n"
+                " * negative (as _work does then), or k > 0 if runtime check k failed. */\n");
 }
 
 /* The prototypes of one function's array ABI. */

@@ -1,4 +1,5 @@
-/* emit_c.c: C99 from the DAG, in id (topological) order.
+/* emit_c.c: C99 from the DAG, in the DAG's (topological) order with short
+ * derivative computations moved next to the values they read (schedule).
  *
  * Scalars: a node used more than once, the base of an integer power, and
  * any node whose inlined expression would nest deeper than INLINE_DEPTH get
@@ -10,7 +11,15 @@
  * depend on the sizes of the data. An elementwise node used once by an
  * elementwise node of the same shape (or by a reduction) is inlined into
  * that loop instead: elementwise chains fuse. Broadcast operands are read
- * through index arithmetic inside the loop, never materialised. */
+ * through index arithmetic inside the loop, never materialised. An element
+ * at literal indices (x[3]) is read in place, and the adjoint of x gets
+ * each piece added (or, first, written) at its element of the result.
+ *
+ * Storage: an entry of t[] or a buffer is reused once its value's last
+ * reader has run; t[] is on the stack up to STACK_SLOTS, so are buffers of
+ * literal sizes that fit beside it, else they are in the workspace (the
+ * caller's, or allocated once by the JIT). A long function is written as
+ * parts (split_parts) for cc -O2, whatever its statements. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +28,10 @@
 #include "../runtime/gradc_rt.h"
 
 #define INLINE_DEPTH 24
-#define STACK_SLOTS 1024
+/* t[] on the stack up to 32 KB (a thread's stack is 128 KB or more);
+ * longer, it is a part of the workspace (the caller's, or allocated once
+ * by the JIT), never a malloc per call */
+#define STACK_SLOTS 4096
 
 #define STR_(...) #__VA_ARGS__
 #define STR(...) STR_(__VA_ARGS__)
@@ -93,9 +105,19 @@ const char *emit_ident(Arena *a, const char *user) {
   return s;
 }
 
-/* ---- the plan: which node lives where ---------------------------------- */
+/* ---- the plan: which node lives where, and in which order ---------------- */
 
 enum { ST_NONE = -3, ST_INLINE = -1 };  /* else: scalar slot or buffer number */
+
+/* One unit of the function's code, in the order it is written: the
+ * statement that computes a stored node (res < 0), or the write of a
+ * scalar result (res: its index). */
+typedef struct Item {
+  NodeId node;
+  int32_t res;
+} Item;
+
+#define NEVER UINT32_MAX /* a position after every item: read at the end */
 
 typedef struct Emit {
   const Dag *g;
@@ -116,16 +138,30 @@ typedef struct Emit {
   int indent;
   int checks;         /* runtime checks emitted (onehot) */
   ShapeId *bufshape;  /* physical buffer -> a shape of its size */
-  int split;          /* long scalar functions may be split (split_parts) */
-  int in_part;        /* writing a part of a split function */
+  int *bufout;        /* physical buffer -> the result whose memory it is, or -1 */
+  int split;          /* long functions may be split (split_parts) */
+  int in_part;        /* writing a part of a split function (the JIT's names) */
   uint8_t *local;     /* in a part: the node is a local of its part, not t[] */
-  int part_stmts;     /* statements per part (EmitOpts.part_stmts) */
-  int part_base;      /* the slot of the part's first statement: a local is
-                         g_l<slot - part_base>, so every part reuses the same
-                         few names (libtcc is a third faster than with a new
-                         identifier per local) */
+  uint32_t *uses;     /* node -> readers (plan) */
+  Item *items;        /* the function's code in order (schedule) */
+  uint32_t nitems;
+  uint32_t *pos;      /* stored node -> position of its statement; NEVER: none */
+  uint32_t *last;     /* stored node -> position of its last reader; NEVER: the end */
+  NodeId *croot;      /* a node added to in place -> the first node of its chain */
+  int first_set;      /* e->first has flags (of this or an earlier function) */
+  uint8_t *first;     /* 1: a piece of a chain written first at its element (=, not
+                         +=); 2: a chain's PAD whose every element is, not zeroed */
+  uint32_t *rd_at;    /* item k reads the stored nodes rd[rd_at[k] .. rd_at[k+1]) */
+  NodeId *rd;
+  int nslots;         /* t[] entries */
+  int tslots_work;    /* t[] lives in the workspace (too large for the stack) */
+  int64_t stack_ws;   /* doubles of buffers on the stack (fixed sizes, small), or 0 */
+  int *part;          /* item position -> part (split functions) */
+  int nparts;
+  int part_stmts;     /* weight of a part (EmitOpts.part_stmts, else PART_STMTS) */
   const EmitOpts *opts; /* EmitOpts.unit: parts streamed in translation units */
   int unit_failed;    /* the unit callback failed: no more units */
+  int pad_mode;       /* a PAD written as 1: its zeroing only, 2: its piece only */
   struct {            /* constants already formatted (%.17g is slow) */
     NodeId node;
     char text[32];
@@ -134,14 +170,36 @@ typedef struct Emit {
 
 static int is_tensor(const Emit *e, NodeId n) { return dag_shape(e->g, n) != SHAPE_SCALAR; }
 
-/* May node n be inlined into a consumer c (for argument position k)? */
+/* One element of a tensor at literal indices (x[3], X[0, 1]): read where it
+ * is used, like a variable, never copied into a slot of its own. */
+static int index_atom(const Dag *g, NodeId n) {
+  const Node *nd = dag_node(g, n);
+  if (nd->op != OP_SLICE || nd->shape != SHAPE_SCALAR)
+    return 0;
+  const SliceSpec *sp = &g->slices[nd->v.idx];
+  if (sp->from_end || sp->drop != (1u << sp->rank) - 1)
+    return 0;
+  for (int k = 0; k < sp->rank; k++)
+    if (sp->off[k] || sp->start[k] < 0)
+      return 0;
+  return 1;
+}
+
+static int point_piece(const Dag *g, NodeId n, int64_t *key);
+
+/* May node n be inlined into a consumer c (for argument position k)? A
+ * scalar goes into a tensor loop only if it is an element read in place or
+ * the piece that c writes at one element (no loop). */
 static int inlinable_into(const Emit *e, NodeId n, NodeId c) {
   const Dag *g = e->g;
   if (g->nshape == 1) /* scalars only: no node read (a million reads of far operands) */
     return 1;
   OpKind nop = (OpKind)g->nodes[n].op, cop = (OpKind)g->nodes[c].op;
+  int64_t key;
   if (!is_tensor(e, n))
-    return !is_tensor(e, c);
+    return !is_tensor(e, c) || index_atom(g, n) ||
+           ((cop == OP_PAD || cop == OP_SCATTER_ADD) && point_piece(g, c, &key) &&
+            g->nodes[c].arg[cop == OP_PAD ? 0 : 1] == n);
   if (!(OP_IS_ELEMWISE(nop) || nop == OP_BCAST))
     return 0;
   if ((OP_IS_ELEMWISE(cop) || cop == OP_BCAST) && dag_shape(g, c) == dag_shape(g, n))
@@ -182,95 +240,16 @@ static int same_size(const Dag *g, ShapeId a, ShapeId b) {
   return 1;
 }
 
-/* Tensor buffers are reused once their node's last reader has run:
- * e->slot[n] becomes a physical buffer, e->bufshape[k] its size. */
-static int share_buffers(Emit *e, const EmitFn *fn) {
-  const Dag *g = e->g;
-  uint32_t n = g->count;
-  if (e->nbufs == 0) { /* no tensor: nothing to share (and no sweep of the DAG) */
-    free(e->bufshape);
-    e->bufshape = malloc(sizeof *e->bufshape);
-    return e->bufshape ? 0 : -1;
-  }
-  uint32_t *when = big_alloc((n ? n : 1) * sizeof *when); /* when a node is evaluated */
-  uint32_t *last = big_alloc((n ? n : 1) * sizeof *last); /* its memory's last read */
-  int32_t *phys_last = NULL;
-  if (!when || !last) {
-    big_free(when);
-    big_free(last);
-    return -1;
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    when[i] = i;
-    last[i] = 0;
-  }
-  for (int r = 0; r < fn->nres; r++) /* results are copied out at the end */
-    when[fn->res[r].node] = last[fn->res[r].node] = UINT32_MAX;
-  for (uint32_t i = n; i-- > 0;) {
-    if (e->slot[i] == ST_NONE)
-      continue;
-    const Node *nd = dag_node(g, i);
-    for (int k = 0; k < nd->nargs; k++) {
-      NodeId a = nd->arg[k];
-      if (e->slot[a] == ST_INLINE && !e->alias[a] && when[a] != UINT32_MAX)
-        when[a] = when[i]; /* an inlined node is evaluated inside its reader */
-      if (when[i] > last[a])
-        last[a] = when[i];
-    }
-  }
-  for (uint32_t i = n; i-- > 0;) /* an alias reads its operand's memory */
-    if (e->slot[i] != ST_NONE && e->alias[i] && last[i] > last[dag_node(g, i)->arg[0]])
-      last[dag_node(g, i)->arg[0]] = last[i];
-  free(e->bufshape);
-  e->bufshape = malloc(((size_t)e->nbufs + 1) * sizeof *e->bufshape);
-  phys_last = malloc(((size_t)e->nbufs + 1) * sizeof *phys_last);
-  int nphys = 0;
-  if (!e->bufshape || !phys_last) {
-    big_free(when);
-    big_free(last);
-    free(phys_last);
-    return -1;
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    if (!is_tensor(e, i) || e->slot[i] < 0 || e->alias[i])
-      continue;
-    int pick = -1;
-    const Node *nd = dag_node(g, i);
-    NodeId acc = nd->arg[0];
-    int acc_result = 0; /* a result is read at the end: never added to in place */
-    for (int r = 0; nd->op == OP_SCATTER_ADD && r < fn->nres && !acc_result; r++)
-      acc_result = fn->res[r].node == acc;
-    if (nd->op == OP_SCATTER_ADD && e->slot[acc] >= 0 && !e->alias[acc] && dag_node(g, acc)->op != OP_VAR &&
-        when[i] != UINT32_MAX && last[acc] == when[i] && !acc_result)
-      pick = e->slot[acc]; /* its last reader: add the piece in place (not when i is a
-                              result: results count as read at the end, so "last" says
-                              nothing about the readers of acc after i) */
-    for (int k = 0; k < nphys && pick < 0; k++) /* free, and of the same size */
-      if (phys_last[k] >= 0 && (uint32_t)phys_last[k] < i && same_size(g, e->bufshape[k], dag_shape(g, i)))
-        pick = k;
-    if (pick < 0) {
-      pick = nphys++;
-      e->bufshape[pick] = dag_shape(g, i);
-    }
-    phys_last[pick] = last[i] == UINT32_MAX ? -1 : (int32_t)last[i]; /* -1: never free */
-    e->slot[i] = pick;
-  }
-  e->nbufs = nphys;
-  big_free(when);
-  big_free(last);
-  free(phys_last);
-  return 0;
-}
 
-/* Decide where every node lives; returns the number of scalar slots. */
+/* Decide which nodes are stored (a scalar slot, a tensor buffer) and which
+ * are inlined into their reader; e->uses[n] counts n's readers. */
 static int plan(Emit *e, const EmitFn *fn) {
   const Dag *g = e->g;
   uint32_t n = g->count;
-  uint32_t *uses = big_alloc((n ? n : 1) * sizeof *uses);
+  uint32_t *uses = e->uses;
   uint8_t *depth = calloc(n ? n : 1, 1);
   uint8_t *noinline = calloc(n ? n : 1, 1);
-  if (!uses || !depth || !noinline) {
-    big_free(uses);
+  if (!depth || !noinline) {
     free(depth);
     free(noinline);
     return -1;
@@ -278,13 +257,11 @@ static int plan(Emit *e, const EmitFn *fn) {
   for (uint32_t i = 0; i < n; i++) {
     e->slot[i] = ST_NONE;
     e->alias[i] = 0;
+    uses[i] = 0;
   }
   for (int r = 0; r < fn->nres; r++) {
     e->slot[fn->res[r].node] = ST_INLINE;
     uses[fn->res[r].node]++;
-    if (!is_tensor(e, fn->res[r].node))
-      continue;
-    /* a tensor root is computed by the loop that stores it: inlinable */
   }
   /* liveness and uses: one descending sweep */
   for (uint32_t i = n; i-- > 0;) {
@@ -311,7 +288,7 @@ static int plan(Emit *e, const EmitFn *fn) {
     if (e->slot[i] == ST_NONE)
       continue;
     const Node *nd = dag_node(g, i);
-    if (nd->op == OP_VAR || nd->op == OP_CONST || nd->op == OP_DIM) {
+    if (nd->op == OP_VAR || nd->op == OP_CONST || nd->op == OP_DIM || index_atom(g, i)) {
       depth[i] = 0;
       continue;
     }
@@ -342,12 +319,691 @@ static int plan(Emit *e, const EmitFn *fn) {
       if (e->slot[a] == ST_INLINE && g->nodes[a].op != OP_VAR && !e->alias[a])
         e->slot[a] = e->nbufs++;
     }
-  big_free(uses);
   free(depth);
   free(noinline);
-  if (share_buffers(e, fn) < 0)
-    return -1;
   return nslots;
+}
+
+static int is_result(const EmitFn *fn, NodeId n) {
+  for (int r = 0; r < fn->nres; r++)
+    if (fn->res[r].node == n)
+      return 1;
+  return 0;
+}
+
+/* A node computed by a statement of its own (not a variable, constant,
+ * inlined expression or alias). */
+static int stored(const Emit *e, NodeId n) { return e->slot[n] >= 0 && !e->alias[n]; }
+
+typedef struct NodeStack {
+  NodeId *at;
+  size_t top, cap;
+} NodeStack;
+
+static int push(NodeStack *s, NodeId n) {
+  if (s->top == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 64;
+    NodeId *grown = realloc(s->at, cap * sizeof *grown);
+    if (!grown)
+      return -1;
+    s->at = grown;
+    s->cap = cap;
+  }
+  s->at[s->top++] = n;
+  return 0;
+}
+
+/* Appends to out the stored nodes that the code of an item reads: node n
+ * itself if `whole` (a result read from its slot), else n's operands,
+ * through inlined expressions and aliases. */
+static int item_reads(const Emit *e, NodeId n, int whole, NodeStack *st, NodeStack *out) {
+  if (whole)
+    return push(out, n);
+  st->top = 0;
+  if (push(st, n) < 0)
+    return -1;
+  while (st->top) {
+    const Node *nd = dag_node(e->g, st->at[--st->top]);
+    for (int k = 0; k < nd->nargs; k++) {
+      NodeId x = nd->arg[k];
+      OpKind op = (OpKind)dag_node(e->g, x)->op;
+      if (op == OP_VAR || op == OP_CONST || op == OP_DIM)
+        continue;
+      if (stored(e, x) ? push(out, x) < 0 : push(st, x) < 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- the order of the code ------------------------------------------------
+
+ * Statements are written in the DAG's order (a topological order in which
+ * neighbours are mostly independent, which keeps long latencies such as
+ * calls of sin overlapped), except that a short derivative computation
+ * moves up to just after the values it reads when they are far back: an
+ * item that the first result (an output's value) does not read, at most
+ * HOIST_DEPTH derivative items from the primal values, whose readers all
+ * move too, and whose latest dependency is more than HOIST_GAP items
+ * before it. In the gradient of a sum of terms (Rosenbrock's) each term's
+ * partials and adjoints then follow the term's primal values, as in
+ * CasADi's depth-first order: the values stay in registers instead of
+ * being stored and reloaded, and the adjoint arithmetic overlaps the value's
+ * long chain of additions. A reverse sweep proper (each adjoint waiting for
+ * the adjoints after it) keeps its order. Tensor statements keep their
+ * order among themselves (their buffers' lifetimes, hence the workspace,
+ * stay those of the DAG's order), except the O(1) ones below.
+ *
+ * The adjoint of x[i] is added in place into the adjoint of x
+ * (OP_SCATTER_ADD, ad.c): a chain zeros -> +piece -> +piece ... whose
+ * intermediate values nothing else reads. Each element still gets its
+ * pieces in the chain's order (the same bits), but pieces at different
+ * elements do not wait for each other: a piece at a literal index waits
+ * only for the zeroing, the last piece at its element and the last piece
+ * that is not at a literal index; such a piece waits for every piece
+ * before it, and so does the chain's last one (which its readers read).
+ * The first piece at an element is written, not added to zero, and when
+ * every element gets one so, the zeroing goes (no zero-initialisation of
+ * adjoints, as CasADi's code). */
+#define HOIST_DEPTH 8
+#define HOIST_GAP 64
+
+/* Item.res of a chain's first node, a PAD, written as two items: its
+ * zeroing (ready at once) and its piece (a piece of the chain) */
+#define ITEM_ZEROS (-2)
+#define ITEM_PIECE (-3)
+static int is_stmt(Item it) { return it.res == -1 || it.res == ITEM_PIECE; }
+
+/* Is the piece that SCATTER_ADD or PAD node n adds at one literal index? */
+static int point_piece(const Dag *g, NodeId n, int64_t *key) {
+  const Node *nd = dag_node(g, n);
+  if (nd->op != OP_PAD && nd->op != OP_SCATTER_ADD)
+    return 0;
+  NodeId piece = nd->op == OP_PAD ? nd->arg[0] : nd->arg[1];
+  if (dag_shape(g, piece) != SHAPE_SCALAR)
+    return 0;
+  const SliceSpec *sp = &g->slices[nd->v.idx];
+  if (sp->from_end || sp->drop != (1u << sp->rank) - 1)
+    return 0;
+  uint64_t h = 0;
+  for (int k = 0; k < sp->rank; k++) {
+    if (sp->off[k] || sp->start[k] < 0)
+      return 0;
+    h = h * 0x9E3779B97F4A7C15ull + (uint64_t)sp->start[k];
+  }
+  *key = (int64_t)(h & INT64_MAX);
+  return 1;
+}
+
+typedef struct Edge {
+  uint32_t from, to;
+} Edge;
+
+typedef struct Edges {
+  Edge *at;
+  size_t n, cap;
+} Edges;
+
+static int edge(Edges *es, uint32_t from, uint32_t to) {
+  if (from == to || from == NEVER)
+    return 0;
+  if (es->n == es->cap) {
+    size_t cap = es->cap ? 2 * es->cap : 1024;
+    Edge *grown = realloc(es->at, cap * sizeof *grown);
+    if (!grown)
+      return -1;
+    es->at = grown;
+    es->cap = cap;
+  }
+  es->at[es->n++] = (Edge){from, to};
+  return 0;
+}
+
+/* The last piece of a chain at each literal index: open addressing on
+ * (root, key), entries of older generations (before the last barrier) stale. */
+typedef struct PieceSlot {
+  NodeId root, member;
+  uint32_t gen;
+  int64_t key;
+} PieceSlot;
+
+/* The pieces of the chains: their order (edges: what must come before
+ * what), and e->first. */
+static int chain_rules(Emit *e, const NodeId *root, const uint8_t *has_next, const uint32_t *itemof,
+                       const uint32_t *zitem, uint32_t nmembers, Edges *es) {
+  const Dag *g = e->g;
+  uint32_t n = g->count;
+  int rc = -1;
+  size_t tabn = 16;
+  while (tabn < 4 * ((size_t)nmembers + 1))
+    tabn *= 2;
+  PieceSlot *tab = calloc(tabn, sizeof *tab);
+  NodeId *prevm = big_alloc((size_t)n * sizeof *prevm);      /* the member before */
+  NodeId *lastm = big_alloc((size_t)n * sizeof *lastm);      /* root -> last member yet */
+  NodeId *barrier = big_alloc((size_t)n * sizeof *barrier);  /* root -> last barrier */
+  uint32_t *gen = big_alloc((size_t)n * sizeof *gen);
+  uint32_t *covered = big_alloc((size_t)n * sizeof *covered); /* root -> elements written first */
+  if (!tab || !prevm || !lastm || !barrier || !gen || !covered)
+    goto done;
+  for (uint32_t i = 0; i < n; i++)
+    prevm[i] = lastm[i] = barrier[i] = NO_NODE;
+  for (uint32_t i = 0; i < n; i++) {
+    int zr = zitem[i] != NEVER;
+    if (root[i] == NO_NODE && !zr)
+      continue;
+    NodeId r = zr ? i : root[i];
+    uint32_t ki = itemof[i];
+    if (edge(es, zitem[r] != NEVER ? zitem[r] : itemof[r], ki) < 0) /* after the zeroing (the root) */
+      goto done;
+    int64_t key = 0;
+    int point = point_piece(g, i, &key);
+    if (point) {
+      if (barrier[r] != NO_NODE && edge(es, itemof[barrier[r]], ki) < 0)
+        goto done;
+      size_t h = (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) ^ r) & (tabn - 1);
+      while (tab[h].root && !(tab[h].root == r + 1 && tab[h].key == key))
+        h = (h + 1) & (tabn - 1);
+      if (tab[h].root && tab[h].gen == gen[r] && edge(es, itemof[tab[h].member], ki) < 0)
+        goto done;
+      if (!tab[h].root && gen[r] == 0 && zitem[r] != NEVER) {
+        e->first[i] = 1; /* the first piece at its element: written, not added to zero */
+        covered[r]++;
+      }
+      tab[h] = (PieceSlot){r + 1, i, gen[r], key};
+    }
+    if (!point || !has_next[i]) { /* a barrier: after every piece since the last barrier */
+      for (NodeId m = lastm[r]; m != NO_NODE; m = m == barrier[r] ? NO_NODE : prevm[m])
+        if (edge(es, itemof[m], ki) < 0)
+          goto done;
+      barrier[r] = i;
+      gen[r]++;
+    }
+    prevm[i] = lastm[r];
+    lastm[r] = i;
+  }
+  for (uint32_t i = 0; i < n; i++) /* every element written first: no zeroing */
+    if (zitem[i] != NEVER && covered[i] && (int64_t)covered[i] == shape_size(g, dag_shape(g, i)))
+      e->first[i] |= 2;
+  rc = 0;
+done:
+  free(tab);
+  big_free(prevm);
+  big_free(lastm);
+  big_free(barrier);
+  big_free(gen);
+  big_free(covered);
+  return rc;
+}
+
+/* The order of the items (the comment above): order[k] is the item
+ * written k-th. */
+static int hoist_order(const Emit *e, const EmitFn *fn, const Item *items, uint32_t nitems,
+                       const Edges *es, uint32_t *order) {
+  const Dag *g = e->g;
+  uint32_t n = g->count, k;
+  int rc = -1;
+  uint32_t *dep_at = calloc((size_t)nitems + 2, sizeof *dep_at);
+  uint32_t *deps = malloc((es->n + 1) * sizeof *deps);
+  uint32_t *cons_at = calloc((size_t)nitems + 2, sizeof *cons_at);
+  uint32_t *cons = malloc((es->n + 1) * sizeof *cons);
+  uint32_t *tmp = malloc(((size_t)nitems + 1) * sizeof *tmp);
+  uint64_t *key = malloc(((size_t)nitems + 1) * sizeof *key);
+  uint32_t *depth = calloc((size_t)nitems + 1, sizeof *depth);
+  uint8_t *hoist = malloc((size_t)nitems + 1);
+  uint8_t *primal = big_alloc(n ? n : 1);
+  if (!dep_at || !deps || !cons_at || !cons || !tmp || !key || !depth || !hoist || !primal)
+    goto done;
+  /* the primal items: what the first result (an output's value) reads */
+  int derivative = 0;
+  if (fn->nres) {
+    primal[fn->res[0].node] = 1;
+    for (uint32_t i = n; i-- > 0;)
+      if (primal[i])
+        for (int a = 0; a < dag_node(g, i)->nargs; a++)
+          primal[dag_node(g, i)->arg[a]] = 1;
+  }
+  for (k = 0; k < nitems && !derivative; k++)
+    derivative = !primal[items[k].node];
+  if (!derivative) { /* nothing moves: the DAG's order, zeroings first */
+    uint32_t at = 0;
+    for (k = 0; k < nitems; k++)
+      if (items[k].res == ITEM_ZEROS)
+        order[at++] = k;
+    for (k = 0; k < nitems; k++)
+      if (items[k].res != ITEM_ZEROS)
+        order[at++] = k;
+    rc = 0;
+    goto done;
+  }
+  /* the dependencies and the readers of each item (CSR) */
+  for (size_t q = 0; q < es->n; q++) {
+    dep_at[es->at[q].to + 1]++;
+    cons_at[es->at[q].from + 1]++;
+  }
+  for (k = 0; k < nitems; k++) {
+    dep_at[k + 1] += dep_at[k];
+    cons_at[k + 1] += cons_at[k];
+  }
+  for (size_t q = 0; q < es->n; q++) {
+    deps[dep_at[es->at[q].to]++] = es->at[q].from;
+    cons[cons_at[es->at[q].from]++] = es->at[q].to;
+  }
+  for (k = nitems; k-- > 0;) { /* each list ended where the next begins: shift back */
+    dep_at[k + 1] = dep_at[k];
+    cons_at[k + 1] = cons_at[k];
+  }
+  dep_at[0] = cons_at[0] = 0;
+  /* how many derivative items lead to each one, and which may move: the
+   * short ones whose every reader may move too */
+  for (k = 0; k < nitems; k++)
+    if (!primal[items[k].node]) {
+      depth[k] = 1;
+      for (uint32_t q = dep_at[k]; q < dep_at[k + 1]; q++)
+        if (depth[deps[q]] + 1 > depth[k])
+          depth[k] = depth[deps[q]] + 1;
+    }
+  for (k = nitems; k-- > 0;) {
+    hoist[k] = !primal[items[k].node] && depth[k] <= HOIST_DEPTH;
+    for (uint32_t q = cons_at[k]; q < cons_at[k + 1] && hoist[k]; q++)
+      hoist[k] = hoist[cons[q]];
+  }
+  /* the keys: (the item's index, 0), or (the key of its latest
+   * dependency, a sequence number) for an item that moves */
+  uint32_t seq = 0;
+  for (k = 0; k < nitems; k++) {
+    uint64_t latest = 0;
+    int any = 0;
+    for (uint32_t q = dep_at[k]; q < dep_at[k + 1]; q++)
+      if (!any || key[deps[q]] > latest) {
+        latest = key[deps[q]];
+        any = 1;
+      }
+    if (items[k].res == ITEM_ZEROS)
+      key[k] = ++seq; /* before everything */
+    else if (any && hoist[k] && (uint64_t)k > (latest >> 32) + HOIST_GAP)
+      key[k] = (latest & ~(uint64_t)UINT32_MAX) | ++seq;
+    else
+      key[k] = (uint64_t)(k + 1) << 32;
+  }
+  /* sorted by key (a stable merge sort) */
+  for (k = 0; k < nitems; k++)
+    order[k] = k;
+  for (uint32_t w = 1; w < nitems; w *= 2) {
+    for (uint32_t lo = 0; lo < nitems; lo += 2 * w) {
+      uint32_t mid = lo + w < nitems ? lo + w : nitems, hi = lo + 2 * w < nitems ? lo + 2 * w : nitems;
+      uint32_t i1 = lo, i2 = mid, o = lo;
+      while (i1 < mid && i2 < hi)
+        tmp[o++] = key[order[i2]] < key[order[i1]] ? order[i2++] : order[i1++];
+      while (i1 < mid)
+        tmp[o++] = order[i1++];
+      while (i2 < hi)
+        tmp[o++] = order[i2++];
+    }
+    memcpy(order, tmp, (size_t)nitems * sizeof *order);
+  }
+  rc = 0;
+done:
+  free(dep_at);
+  free(deps);
+  free(cons_at);
+  free(cons);
+  free(tmp);
+  free(key);
+  free(depth);
+  free(hoist);
+  big_free(primal);
+  return rc;
+}
+
+/* The items of the function (e->items, in order), what each reads (e->rd),
+ * and where each stored node's statement is (e->pos). */
+static int schedule(Emit *e, const EmitFn *fn) {
+  const Dag *g = e->g;
+  uint32_t n = g->count, nst = 0, k;
+  int rc = -1, scatters = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    nst += stored(e, i);
+    scatters |= g->nodes[i].op == OP_SCATTER_ADD && stored(e, i);
+  }
+  size_t cap = (size_t)2 * nst + (size_t)fn->nres + 1;
+  Item *items = malloc(cap * sizeof *items);
+  uint32_t *itemof = big_alloc((size_t)(n ? n : 1) * sizeof *itemof); /* statement's item */
+  NodeId *root = NULL;     /* chain member -> its root */
+  uint8_t *has_next = NULL; /* a chain's node that a member adds to */
+  uint32_t *zitem = NULL;   /* a chain's PAD -> its zeroing item */
+  uint32_t *order = NULL;
+  NodeStack st = {0}, out = {0};
+  Edges es = {0};
+  if (!items || !itemof)
+    goto done;
+  if (e->first_set) { /* flags of an earlier function */
+    memset(e->first, 0, n);
+    e->first_set = 0;
+  }
+  /* the chains of in-place additions (share_buffers adds these in place) */
+  uint32_t nmembers = 0;
+  if (scatters) {
+    root = big_alloc((size_t)n * sizeof *root);
+    has_next = big_alloc(n);
+    if (!root || !has_next)
+      goto done;
+    for (uint32_t i = 0; i < n; i++)
+      root[i] = NO_NODE;
+    for (uint32_t i = 0; i < n; i++) {
+      const Node *nd = dag_node(g, i);
+      if (nd->op != OP_SCATTER_ADD || !stored(e, i) || !is_tensor(e, i))
+        continue;
+      NodeId acc = nd->arg[0];
+      if (!stored(e, acc) || dag_node(g, acc)->op == OP_VAR || e->uses[acc] != 1 || is_result(fn, acc))
+        continue;
+      root[i] = root[acc] != NO_NODE ? root[acc] : acc;
+      has_next[acc] = 1;
+      nmembers++;
+    }
+    memcpy(e->croot, root, (size_t)n * sizeof *root);
+  }
+  if (nmembers) {
+    zitem = big_alloc((size_t)n * sizeof *zitem);
+    if (!zitem)
+      goto done;
+  }
+  /* the items: statements in id order (a chain's PAD root also as its
+   * zeroing, apart), then the scalar results */
+  k = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    itemof[i] = NEVER;
+    if (zitem)
+      zitem[i] = NEVER;
+    if (!stored(e, i))
+      continue;
+    const Node *nd = dag_node(g, i);
+    if (zitem && nd->op == OP_PAD && has_next[i] && root[i] == NO_NODE) {
+      zitem[i] = k;
+      items[k++] = (Item){i, ITEM_ZEROS};
+    }
+    itemof[i] = k;
+    items[k++] = (Item){i, zitem && zitem[i] != NEVER ? ITEM_PIECE : -1};
+  }
+  for (int r = 0; r < fn->nres; r++)
+    if (!is_tensor(e, fn->res[r].node))
+      items[k++] = (Item){fn->res[r].node, r};
+  uint32_t nitems = k;
+  /* what each item reads */
+  e->rd_at = malloc(((size_t)nitems + 1) * sizeof *e->rd_at);
+  if (!e->rd_at)
+    goto done;
+  for (k = 0; k < nitems; k++) {
+    e->rd_at[k] = (uint32_t)out.top;
+    if (items[k].res == ITEM_ZEROS)
+      continue;
+    if (item_reads(e, items[k].node, items[k].res >= 0 && stored(e, items[k].node), &st, &out) < 0)
+      goto done;
+  }
+  e->rd_at[nitems] = (uint32_t)out.top;
+  e->rd = out.at;
+  out.at = NULL;
+  /* the edges: what an item reads comes before it */
+  uint32_t prev_tensor = NEVER;
+  for (k = 0; k < nitems; k++) {
+    NodeId i = items[k].node;
+    int member = items[k].res == -1 && root && root[i] != NO_NODE;
+    for (uint32_t q = e->rd_at[k]; q < e->rd_at[k + 1]; q++) {
+      NodeId x = e->rd[q];
+      if (member && x == dag_node(g, i)->arg[0])
+        continue; /* the member before: ordered by the rules of the chain */
+      if (edge(&es, itemof[x], k) < 0)
+        goto done;
+    }
+    if (items[k].res == -1 && is_tensor(e, i) && !member) {
+      if (edge(&es, prev_tensor, k) < 0) /* tensor statements keep their order */
+        goto done;
+      prev_tensor = k;
+    }
+  }
+  if (nmembers) {
+    e->first_set = 1;
+    if (chain_rules(e, root, has_next, itemof, zitem, nmembers, &es) < 0)
+      goto done;
+  }
+  order = malloc(((size_t)nitems + 1) * sizeof *order);
+  if (!order || hoist_order(e, fn, items, nitems, &es, order) < 0)
+    goto done;
+  e->items = malloc(((size_t)nitems + 1) * sizeof *e->items);
+  if (!e->items)
+    goto done;
+  for (k = 0; k < nitems; k++)
+    e->items[k] = items[order[k]];
+  /* the reads in the new order */
+  uint32_t *rd_at = malloc(((size_t)nitems + 1) * sizeof *rd_at);
+  NodeId *rd = malloc(((size_t)e->rd_at[nitems] + 1) * sizeof *rd);
+  if (!rd_at || !rd) {
+    free(rd_at);
+    free(rd);
+    goto done;
+  }
+  uint32_t at = 0;
+  for (k = 0; k < nitems; k++) {
+    rd_at[k] = at;
+    for (uint32_t q = e->rd_at[order[k]]; q < e->rd_at[order[k] + 1]; q++)
+      rd[at++] = e->rd[q];
+  }
+  rd_at[nitems] = at;
+  free(e->rd_at);
+  free(e->rd);
+  e->rd_at = rd_at;
+  e->rd = rd;
+  e->nitems = nitems;
+  for (uint32_t i = 0; i < n; i++)
+    e->pos[i] = NEVER;
+  for (k = 0; k < nitems; k++)
+    if (is_stmt(e->items[k]))
+      e->pos[e->items[k].node] = k;
+  rc = 0;
+done:
+  free(items);
+  big_free(itemof);
+  big_free(root);
+  big_free(has_next);
+  big_free(zitem);
+  free(st.at);
+  free(out.at);
+  free(es.at);
+  free(order);
+  return rc;
+}
+
+/* e->last[x]: the position of the last item that reads stored node x;
+ * NEVER for what the end of the function reads (tensor results). */
+static void last_reads(Emit *e, const EmitFn *fn) {
+  const Dag *g = e->g;
+  for (uint32_t i = 0; i < g->count; i++)
+    e->last[i] = 0;
+  for (uint32_t k = 0; k < e->nitems; k++)
+    for (uint32_t q = e->rd_at[k]; q < e->rd_at[k + 1]; q++)
+      e->last[e->rd[q]] = k; /* positions increase */
+  for (int r = 0; r < fn->nres; r++) { /* tensor results: computed or copied at the end */
+    NodeId n = fn->res[r].node;
+    if (!is_tensor(e, n))
+      continue;
+    while (e->alias[n])
+      n = dag_node(g, n)->arg[0];
+    if (stored(e, n)) {
+      e->last[n] = NEVER;
+      continue;
+    }
+    NodeStack st = {0}, out = {0};
+    if (item_reads(e, n, 0, &st, &out) == 0)
+      for (size_t q = 0; q < out.top; q++)
+        e->last[out.at[q]] = NEVER;
+    else
+      e->last[n] = NEVER; /* out of memory: emit_c reports it */
+    free(st.at);
+    free(out.at);
+  }
+}
+
+/* Tensor buffers are reused once their node's last reader has run:
+ * e->slot[n] becomes a physical buffer, e->bufshape[k] its size. A stored
+ * tensor result is computed in the result's memory (e->bufout[k]: the
+ * result, or -1), so it is not copied at the end. */
+static int share_buffers(Emit *e, const EmitFn *fn) {
+  const Dag *g = e->g;
+  uint32_t *phys_last = malloc(((size_t)e->nbufs + 1) * sizeof *phys_last);
+  uint8_t *done = big_alloc(g->count ? g->count : 1);
+  free(e->bufshape);
+  free(e->bufout);
+  e->bufshape = malloc(((size_t)e->nbufs + 1) * sizeof *e->bufshape);
+  e->bufout = malloc(((size_t)e->nbufs + 1) * sizeof *e->bufout);
+  if (!e->bufshape || !e->bufout || !phys_last || !done) {
+    free(phys_last);
+    big_free(done);
+    return -1;
+  }
+  for (uint32_t i = g->count; i-- > 0;) /* an alias reads its operand's memory */
+    if (e->slot[i] != ST_NONE && e->alias[i]) {
+      NodeId a = dag_node(g, i)->arg[0];
+      if (e->last[i] > e->last[a])
+        e->last[a] = e->last[i];
+    }
+  int nphys = 0;
+  for (uint32_t p = 0; p < e->nitems; p++) {
+    NodeId i = e->items[p].node;
+    if (e->items[p].res >= 0 || !is_tensor(e, i) || done[i])
+      continue;
+    done[i] = 1;
+    const Node *nd = dag_node(g, i);
+    int pick = -1;
+    NodeId acc = nd->arg[0];
+    uint32_t when_i = e->pos[i];
+    int acc_result = 0; /* a result is read at the end: never added to in place */
+    for (int r = 0; nd->op == OP_SCATTER_ADD && r < fn->nres && !acc_result; r++)
+      acc_result = fn->res[r].node == acc;
+    if (nd->op == OP_SCATTER_ADD && e->slot[acc] >= 0 && !e->alias[acc] && dag_node(g, acc)->op != OP_VAR &&
+        when_i != UINT32_MAX && e->last[acc] == when_i && !acc_result)
+      pick = e->slot[e->croot[i] != NO_NODE ? e->croot[i] : acc]; /* its last reader: add the piece in place (not when acc
+                                      is a result: results count as read at the end, so
+                                      "last" says nothing about the readers of acc after
+                                      i); acc's memory is the chain's first node's */
+    for (int k = 0; k < nphys && pick < 0; k++) /* free, and of the same size */
+      if (phys_last[k] != NEVER && phys_last[k] < p && same_size(g, e->bufshape[k], dag_shape(g, i)))
+        pick = k;
+    if (pick < 0) {
+      pick = nphys++;
+      e->bufshape[pick] = dag_shape(g, i);
+      e->bufout[pick] = -1;
+      phys_last[pick] = 0;
+    }
+    if (phys_last[pick] != NEVER && e->last[i] > phys_last[pick])
+      phys_last[pick] = e->last[i];
+    e->slot[i] = pick;
+  }
+  for (int r = 0; r < fn->nres; r++) { /* results in their own memory */
+    NodeId n = fn->res[r].node;
+    if (is_tensor(e, n) && stored(e, n) && e->bufout[e->slot[n]] < 0)
+      e->bufout[e->slot[n]] = r;
+  }
+  e->nbufs = nphys;
+  free(phys_last);
+  big_free(done);
+  return 0;
+}
+
+/* Is op computed by a loop of its own (emit_item), not a plain scalar statement? */
+static int loop_op(const Emit *e, NodeId n) {
+  switch ((OpKind)dag_node(e->g, n)->op) {
+  case OP_SUM: case OP_MAXR: case OP_ARGMAX: case OP_AMAX: case OP_PROD: case OP_MATMUL:
+  case OP_TRANSPOSE: case OP_SLICE: case OP_PAD: case OP_SCATTER_ADD: case OP_ONEHOT:
+  case OP_CUMSUM: case OP_LINSCAN: case OP_TAKE: case OP_SCATTER: case OP_IOTA:
+    return 1;
+  default:
+    return is_tensor(e, n);
+  }
+}
+
+/* A long function is split into parts of about PART_STMTS statements
+ * (a tensor statement counts as PART_LOOP) that the function calls in
+ * order: values pass between parts through t[], so the arithmetic is the
+ * same, but cc -O2 (whose register allocation and scheduling grow faster
+ * than linearly with a function's size) compiles a 10^4-node gradient in
+ * seconds instead of minutes. */
+#define PART_STMTS 128
+#define PART_LOOP 8
+
+/* A statement's share of a part: a loop counts as PART_LOOP, a statement
+ * (a piece written at one element included) as 1. */
+static int item_weight(const Emit *e, uint32_t p) {
+  Item it = e->items[p];
+  int64_t key;
+  if (it.res >= 0 || !is_tensor(e, it.node) || (it.res != ITEM_ZEROS && point_piece(e->g, it.node, &key)))
+    return 1;
+  return PART_LOOP;
+}
+
+/* The parts (if split), the locals of parts, and the t[] entries of the
+ * other stored scalars: an entry is reused once the value in it has been
+ * read for the last time (CasADi's work vector does the same), so t[] is
+ * as long as the most values ever live at once. */
+static int assign_slots(Emit *e) {
+  const Dag *g = e->g;
+  uint32_t n = g->count;
+  free(e->part);
+  e->part = NULL;
+  e->nparts = 0;
+  long weight = 0;
+  for (uint32_t p = 0; p < e->nitems; p++)
+    weight += item_weight(e, p);
+  if (e->split && weight > 2 * e->part_stmts) {
+    e->part = malloc(((size_t)e->nitems + 1) * sizeof *e->part);
+    if (!e->part)
+      return -1;
+    long w = 0;
+    for (uint32_t p = 0; p < e->nitems; p++) {
+      e->part[p] = e->nparts;
+      w += item_weight(e, p);
+      if (w >= e->part_stmts || p + 1 == e->nitems) {
+        e->nparts++;
+        w = 0;
+      }
+    }
+  }
+  uint8_t *freed = big_alloc(n ? n : 1);
+  int32_t *free_slots = malloc(((size_t)e->nitems + 1) * sizeof *free_slots);
+  if (!freed || !free_slots) {
+    big_free(freed);
+    free(free_slots);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    e->local[i] = 0;
+  int nslots = 0, nlocal = 0;
+  uint32_t nfree = 0;
+  for (uint32_t p = 0; p < e->nitems; p++) {
+    Item it = e->items[p];
+    NodeId i = it.node;
+    if (e->part && p > 0 && e->part[p] != e->part[p - 1])
+      nlocal = 0; /* a part's locals are g_l0, g_l1, ...: every part reuses the same
+                     few names (libtcc is a third faster than with a new identifier
+                     per local) */
+    if (it.res == -1 && !is_tensor(e, i)) {
+      if (e->part && !loop_op(e, i) && e->last[i] != NEVER && e->part[e->last[i]] == e->part[p]) {
+        e->local[i] = 1; /* read only inside its part */
+        e->slot[i] = nlocal++;
+      } else {
+        e->slot[i] = nfree ? free_slots[--nfree] : nslots++;
+      }
+    }
+    for (uint32_t q = e->rd_at[p]; q < e->rd_at[p + 1]; q++) {
+      NodeId x = e->rd[q];
+      if (e->last[x] == p && !freed[x] && !e->local[x] && !is_tensor(e, x)) {
+        freed[x] = 1;
+        free_slots[nfree++] = e->slot[x];
+      }
+    }
+  }
+  big_free(freed);
+  free(free_slots);
+  e->nslots = nslots;
+  return 0;
 }
 
 /* ---- printing ------------------------------------------------------------- */
@@ -389,7 +1045,7 @@ static void dim(Emit *e, int64_t d) {
     buf_printf(e->out, "%lld", (long long)d);
   else if (dim_is_derived(d)) /* a local computed at entry (derived_dims) */
     buf_printf(e->out, "g_d%lld", (long long)(~d - DIM_DERIVED));
-  else if (e->kernel)
+  else if (e->kernel || e->in_part)
     buf_printf(e->out, "d[%d]", (int)~d);
   else
     buf_puts(e->out, e->fn->dimc[~d]);
@@ -459,7 +1115,7 @@ static void ptr(Emit *e, NodeId n) {
   }
   if (nd->op == OP_VAR) {
     int k = e->fn->arg_of_var[nd->v.idx];
-    if (e->kernel)
+    if (e->kernel || e->in_part)
       buf_printf(e->out, "a[%d]", k);
     else
       buf_puts(e->out, k >= 0 ? e->fn->args[k].cname : "g_missing_argument");
@@ -516,14 +1172,10 @@ static void ref(Emit *e, NodeId n) {
     buf_puts(e->out, "]");
   } else if (nd->op == OP_VAR) {
     int k = e->fn->arg_of_var[nd->v.idx];
-    if (e->in_part) { /* the scalar arguments, copied into g_v (split_calls) */
-      buf_putn(e->out, "g_v[", 4);
-      buf_int(e->out, k);
-      buf_putn(e->out, "]", 1);
-    } else if (e->kernel) {
+    if (e->kernel || e->in_part) {
       buf_putn(e->out, "a[", 2);
       buf_int(e->out, k);
-      buf_puts(e->out, "][0]");
+      buf_putn(e->out, "][0]", 4);
     } else {
       buf_puts(e->out, k >= 0 ? e->fn->args[k].cname : "g_missing_argument");
     }
@@ -533,7 +1185,7 @@ static void ref(Emit *e, NodeId n) {
   } else if (e->slot[n] >= 0) {
     if (e->in_part && e->local[n]) {
       buf_putn(e->out, "g_l", 3);
-      buf_int(e->out, e->slot[n] - e->part_base);
+      buf_int(e->out, e->slot[n]);
     } else {
       buf_putn(e->out, "t[", 2);
       buf_int(e->out, e->slot[n]);
@@ -583,6 +1235,19 @@ static void body(Emit *e, NodeId n) {
   case OP_BCAST:
     ref(e, nd->arg[0]);
     return;
+  case OP_SLICE: { /* an element at literal indices (index_atom): read in place */
+    const SliceSpec *sp = &e->g->slices[nd->v.idx];
+    Ix ix[MAX_RANK];
+    for (int d = 0; d < sp->rank; d++) {
+      snprintf(ix[d].term, sizeof ix[d].term, "%lld", (long long)sp->start[d]);
+      ix[d].dim = sp->full[d];
+    }
+    ptr(e, nd->arg[0]);
+    buf_putn(b, "[", 1);
+    horner(e, ix, sp->rank);
+    buf_putn(b, "]", 1);
+    return;
+  }
   case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: {
     int p = (op == OP_ADD || op == OP_SUB) ? PREC_ADD : PREC_MUL;
     expr(e, nd->arg[0], p);
@@ -784,6 +1449,8 @@ static void reduce_loop(Emit *e, NodeId n) {
   OpKind op = (OpKind)nd->op;
   if (op == OP_MAXR || op == OP_AMAX || op == OP_ARGMAX)
     e->used_op[OP_MAX] = 1;
+  if (op == OP_PROD) /* frexp, ldexp, fabs */
+    e->used_op[OP_PROD] = 1;
   int all = axis < 0;
   if (op == OP_SUM && !all && axis < sx->rank - 1) {
     /* a sum over a leading axis walks the operand in memory order and adds
@@ -822,8 +1489,15 @@ static void reduce_loop(Emit *e, NodeId n) {
     }
   }
   indent(e);
+  /* prod: the running product as g_acc 2^g_e, so that it overflows or
+   * underflows only if the result does (prod([1e200, 1e200, 1e-200,
+   * 1e-200]) is 1, not inf); the same bits as the plain product otherwise */
   buf_puts(b, op == OP_ARGMAX ? "double g_acc = 0.0, g_best = 0.0;\n"
                                : op == OP_PROD ? "double g_acc = 1.0;\n" : "double g_acc = 0.0;\n");
+  if (op == OP_PROD) {
+    indent(e);
+    buf_puts(b, "long g_e = 0;\n");
+  }
   int nested = !all || needs_nest(e, x, xs, 1) || needs_nest(e, x, xs, 0);
   e->loop_shape = xs;
   e->loop_nested = nested;
@@ -855,7 +1529,23 @@ static void reduce_loop(Emit *e, NodeId n) {
   if (op == OP_SUM) {
     buf_puts(b, "g_acc += g_v;\n");
   } else if (op == OP_PROD) {
-    buf_puts(b, "g_acc *= g_v;\n");
+    buf_puts(b, "{\n");
+    indent(e);
+    buf_puts(b, "  int g_k;\n");
+    indent(e);
+    buf_puts(b, "  g_acc *= frexp(g_v, &g_k);\n");
+    indent(e);
+    buf_puts(b, "  g_e += g_k;\n");
+    indent(e);
+    buf_puts(b, "  if (fabs(g_acc) < 1e-150) {\n");
+    indent(e);
+    buf_puts(b, "    g_acc = frexp(g_acc, &g_k);\n");
+    indent(e);
+    buf_puts(b, "    g_e += g_k;\n");
+    indent(e);
+    buf_puts(b, "  }\n");
+    indent(e);
+    buf_puts(b, "}\n");
   } else {
     /* the first element starts it; NaN wins (g_max) */
     const char *first = all ? "g_o == 0" : NULL;
@@ -874,6 +1564,10 @@ static void reduce_loop(Emit *e, NodeId n) {
     }
   }
   close_loops(e, inner);
+  if (op == OP_PROD) {
+    indent(e);
+    buf_puts(b, "g_acc = ldexp(g_acc, (int)(g_e < -100000 ? -100000 : g_e > 100000 ? 100000 : g_e));\n");
+  }
   indent(e);
   if (!is_tensor(e, n)) {
     buf_printf(b, "t[%d] = g_acc;\n", e->slot[n]);
@@ -1169,7 +1863,8 @@ static void struct_loop(Emit *e, NodeId n) {
       ref(e, x);
       buf_puts(b, ";\n");
       close_loops(e, loops);
-    } else if (pad && !scatter) { /* zeros, then the piece */
+    } else if (pad && !scatter && e->pad_mode != 2 && !(e->pad_mode == 1 && (e->first[n] & 2))) {
+      /* zeros, then the piece (not when every element gets a piece first) */
       indent(e);
       buf_puts(b, "for (long g_o = 0; g_o < ");
       size(e, s);
@@ -1177,6 +1872,8 @@ static void struct_loop(Emit *e, NodeId n) {
       indent(e);
       buf_printf(b, "  g_b%d[g_o] = %s;\n", e->slot[n], sp->negzero ? "-0.0" : "0.0");
     }
+    if (e->pad_mode == 1)
+      return;
     if (scatter)
       x = nd->arg[1]; /* the piece */
     ShapeId ps = pad ? dag_shape(e->g, x) : s;
@@ -1219,7 +1916,7 @@ static void struct_loop(Emit *e, NodeId n) {
     loops = open_loops(e, ps, 1, -1);
     indent(e);
     if (pad) {
-      buf_printf(b, "g_b%d[%s] %s ", e->slot[n], full.data, scatter ? "+=" : "=");
+      buf_printf(b, "g_b%d[%s] %s ", e->slot[n], full.data, scatter && !(e->first[n] & 1) ? "+=" : "=");
       if (is_tensor(e, x)) {
         ptr(e, x);
         buf_puts(b, "[");
@@ -1227,7 +1924,8 @@ static void struct_loop(Emit *e, NodeId n) {
         horner(e, ix, loop_terms(shape_get(e->g, ps), ix, 0, -1));
         buf_puts(b, "]");
       } else {
-        ref(e, x);
+        e->loop_shape = SHAPE_SCALAR;
+        expr(e, x, PREC_CMP);
       }
       buf_puts(b, ";\n");
     } else if (so->rank == 0) { /* one element: a scalar */
@@ -1334,6 +2032,11 @@ static void gather_loop(Emit *e, NodeId n) {
     e->indent++;
     indent(e);
     buf_puts(b, "double g_acc = 0.0;\n");
+    if (nd->op == OP_LINSCAN) { /* h = g_acc 2^g_e: see below */
+      indent(e);
+      buf_puts(b, "long g_e = 0;\n");
+      e->used_op[OP_PROD] = 1; /* frexp, ldexp */
+    }
     open_loop(e, "g_q", s->dim[axis]);
     indent(e);
     buf_puts(b, "long g_f = (g_a*");
@@ -1349,11 +2052,45 @@ static void gather_loop(Emit *e, NodeId n) {
     buf_puts(b, " + g_c;\n");
     indent(e);
     if (nd->op == OP_LINSCAN) {
-      buf_puts(b, "g_acc = ");
+      /* h kept as g_acc 2^g_e, so that it overflows or underflows only
+       * where h itself does (cumprod([1e200, 1e200, 1e-200]) ends in 1e200,
+       * not inf); a h and b are added at their common exponent, which
+       * gives the bits of the plain a*h + b whenever that stays normal */
+      static const char *const step[] = {
+          "{\n",
+          "  int g_k, g_bk;\n",
+          "  double g_t = g_la*g_acc;\n",
+          "  if (g_lb != 0.0 && g_lb - g_lb == 0.0 && g_t != 0.0 && g_t - g_t == 0.0) {\n",
+          "    double g_tm = frexp(g_t, &g_k), g_bm = frexp(g_lb, &g_bk);\n",
+          "    long g_te = g_e + g_k, g_m = g_te > g_bk ? g_te : g_bk;\n",
+          "    g_acc = ldexp(g_tm, (int)(g_te - g_m < -2000 ? -2000 : g_te - g_m)) +\n",
+          "            ldexp(g_bm, (int)(g_bk - g_m < -2000 ? -2000 : g_bk - g_m));\n",
+          "    g_e = g_m;\n",
+          "  } else if (g_t == 0.0) { /* 0 + b: b, or the sign rules of zeros */\n",
+          "    g_acc = g_t + g_lb;\n",
+          "    g_e = 0;\n",
+          "  } else {\n",
+          "    g_acc = g_t + ldexp(g_lb, (int)(g_e > 2000 ? -2000 : g_e < -2000 ? 2000 : -g_e));\n",
+          "  }\n",
+          "  if (g_acc != 0.0 && g_acc - g_acc == 0.0) {\n",
+          "    g_acc = frexp(g_acc, &g_k);\n",
+          "    g_e += g_k;\n",
+          "  }\n",
+          "}\n"};
+      buf_puts(b, "double g_la = ");
       operand_at(e, x, "g_f");
-      buf_puts(b, "*g_acc + ");
+      buf_puts(b, ", g_lb = ");
       operand_at(e, nd->arg[1], "g_f");
       buf_puts(b, ";\n");
+      for (size_t k = 0; k < sizeof step / sizeof *step; k++) {
+        indent(e);
+        buf_puts(b, step[k]);
+      }
+      indent(e);
+      buf_printf(b, "g_b%d[g_f] = ldexp(g_acc, (int)(g_e < -100000 ? -100000 : g_e > 100000 ? 100000 : g_e));\n",
+                 e->slot[n]);
+      close_loops(e, 3);
+      return;
     } else {
       buf_puts(b, "g_acc += ");
       ptr(e, x);
@@ -1617,14 +2354,22 @@ static int entry_checks(Emit *e, Buf *b, uint32_t count) {
   return nseen;
 }
 
-/* The workspace of a function: the sum of its buffers' sizes. */
-static void work_size(Emit *e, uint32_t count) {
-  (void)count;
-  for (int k = 0; k < e->nbufs; k++) {
-    buf_puts(e->out, k ? " + " : "");
+/* The workspace of a function: its buffers (not the results' memory) and
+ * t[] when it is too long for the stack. */
+static void work_size(Emit *e) {
+  int any = 0;
+  for (int k = 0; k < e->nbufs && !e->stack_ws; k++) {
+    if (e->bufout[k] >= 0)
+      continue;
+    buf_puts(e->out, any ? " + " : "");
     size(e, e->bufshape[k]);
+    any = 1;
   }
-  if (!e->nbufs)
+  if (e->tslots_work) {
+    buf_printf(e->out, "%s%d", any ? " + " : "", e->nslots);
+    any = 1;
+  }
+  if (!any)
     buf_puts(e->out, "0");
 }
 
@@ -1632,7 +2377,7 @@ static void scalar_statement(Emit *e, Buf *b, NodeId i) {
   e->loop_shape = SHAPE_SCALAR;
   if (e->in_part && e->local[i]) {
     buf_putn(b, "  double g_l", 12);
-    buf_int(b, e->slot[i] - e->part_base);
+    buf_int(b, e->slot[i]);
     buf_putn(b, " = ", 3);
   } else {
     buf_putn(b, "  t[", 4);
@@ -1643,27 +2388,61 @@ static void scalar_statement(Emit *e, Buf *b, NodeId i) {
   buf_puts(b, ";\n");
 }
 
-/* A long straight-line function is split into parts of PART_STMTS
- * statements that the function calls in order: values pass through t[]
- * as before, so the arithmetic is the same, but cc -O2 (whose register
- * allocation and scheduling grow faster than linearly with a function's
- * size) compiles a 10^4-node gradient in seconds instead of minutes.
- * Only functions of scalars: tensor code is loops, and short. */
-#define PART_STMTS 128
-
-static int splittable(const Emit *e, uint32_t count) {
-  if (e->part_stmts <= 0)
-    return 0;
-  long stmts = 0;
-  for (uint32_t i = 0; i < count; i++) {
-    if (e->slot[i] == ST_NONE)
-      continue;
-    const Node *nd = dag_node(e->g, i);
-    if (is_tensor(e, i) || nd->op == OP_DIM || nd->op == OP_ONEHOT || nd->op == OP_TAKE)
-      return 0;
-    stmts += e->slot[i] >= 0 && !e->alias[i];
+/* The code of item p, at the function's first level of indentation. */
+static void emit_item(Emit *e, Buf *b, uint32_t p) {
+  Item it = e->items[p];
+  NodeId i = it.node;
+  e->out = b;
+  e->indent = 1;
+  if (it.res >= 0) { /* a scalar result, written as soon as it is known */
+    e->loop_shape = SHAPE_SCALAR;
+    if (e->kernel || e->in_part)
+      buf_printf(b, "  r[%d][0] = ", (int)it.res);
+    else
+      buf_printf(b, "  *%s = ", e->fn->res[it.res].cname);
+    expr(e, i, PREC_CMP);
+    buf_puts(b, ";\n");
+    return;
   }
-  return stmts > 2 * e->part_stmts;
+  OpKind op = (OpKind)dag_node(e->g, i)->op;
+  if (it.res == ITEM_ZEROS && (e->first[i] & 2))
+    return; /* every element gets its first piece by assignment */
+  e->pad_mode = it.res == ITEM_ZEROS ? 1 : it.res == ITEM_PIECE ? 2 : 0;
+  int64_t key;
+  if (op == OP_SUM || op == OP_MAXR || op == OP_ARGMAX || op == OP_AMAX || op == OP_PROD) {
+    buf_puts(b, "  {\n");
+    e->indent = 2;
+    reduce_loop(e, i);
+    buf_puts(b, "  }\n");
+  } else if (op == OP_MATMUL) {
+    buf_puts(b, "  {\n");
+    e->indent = 2;
+    matmul_loop(e, i);
+    buf_puts(b, "  }\n");
+  } else if ((op == OP_SCATTER_ADD || (op == OP_PAD && e->pad_mode == 2)) && point_piece(e->g, i, &key) &&
+             (op == OP_PAD || e->slot[dag_node(e->g, i)->arg[0]] == e->slot[i])) {
+    struct_loop(e, i); /* one element, in place: a statement */
+  } else if (op == OP_TRANSPOSE || op == OP_SLICE || op == OP_PAD || op == OP_SCATTER_ADD ||
+             op == OP_ONEHOT) {
+    buf_puts(b, "  {\n");
+    e->indent = 2;
+    struct_loop(e, i);
+    buf_puts(b, "  }\n");
+  } else if (op == OP_CUMSUM || op == OP_LINSCAN || op == OP_TAKE || op == OP_SCATTER || op == OP_IOTA) {
+    buf_puts(b, "  {\n");
+    e->indent = 2;
+    gather_loop(e, i);
+    buf_puts(b, "  }\n");
+  } else if (is_tensor(e, i)) {
+    buf_puts(b, "  {\n");
+    e->indent = 2;
+    elementwise_loop(e, i, "g_b%d", e->slot[i]);
+    buf_puts(b, "  }\n");
+  } else {
+    scalar_statement(e, b, i);
+  }
+  e->pad_mode = 0;
+  e->indent = 1;
 }
 
 static void part_name(Buf *b, const EmitFn *fn, int k) {
@@ -1674,71 +2453,35 @@ static void part_name(Buf *b, const EmitFn *fn, int k) {
   buf_int(b, k);
 }
 
-typedef struct NodeStack {
-  NodeId *at;
-  size_t top, cap;
-} NodeStack;
-
-/* last[x] = max(last[x], reader) for every stored node x that the code of
- * n reads: n's operands, through the inlined ones. */
-static int mark_reads(const Emit *e, NodeId n, uint32_t reader, uint32_t *last, NodeStack *st) {
-  st->top = 0;
-  st->at[st->top++] = n;
-  while (st->top) {
-    const Node *nd = dag_node(e->g, st->at[--st->top]);
-    for (int k = 0; k < nd->nargs; k++) {
-      NodeId x = nd->arg[k];
-      if (e->slot[x] >= 0) {
-        if (reader > last[x])
-          last[x] = reader;
-        continue;
-      }
-      if (st->top == st->cap) {
-        NodeId *grown = realloc(st->at, 2 * st->cap * sizeof *grown);
-        if (!grown)
-          return -1;
-        st->at = grown;
-        st->cap *= 2;
-      }
-      st->at[st->top++] = x;
+/* Which buffers g_b<k> (used[k]) and whether any derived dimension g_d<j>
+ * the code in text names: a part declares those. */
+static int names_used(const char *text, size_t len, uint8_t *used, int nbufs) {
+  int dims = 0;
+  for (const char *s = text, *end = text + len; s + 3 < end; s++) {
+    s = memchr(s, 'g', (size_t)(end - s));
+    if (!s || s + 3 >= end)
+      break;
+    if (s[1] != '_' || (s[2] != 'b' && s[2] != 'd') || s[3] < '0' || s[3] > '9')
+      continue;
+    if (s > text && (s[-1] == '_' || (s[-1] >= '0' && s[-1] <= '9') || (s[-1] >= 'a' && s[-1] <= 'z') ||
+                     (s[-1] >= 'A' && s[-1] <= 'Z')))
+      continue; /* inside a longer identifier */
+    if (s[2] == 'd') {
+      dims = 1;
+      continue;
     }
+    long v = strtol(s + 3, NULL, 10);
+    if (v >= 0 && v < nbufs)
+      used[v] = 1;
   }
-  return 0;
+  return dims;
 }
 
-/* Marks the stored nodes whose value never leaves the part that computes
- * it: those are locals of the part (registers for cc, frame slots for tcc)
- * instead of t[] entries. A node is read by the statements whose inlined
- * expressions reach it, and by the results (in the calling function). */
-static int find_locals(Emit *e, const EmitFn *fn, uint32_t count) {
-  uint32_t *part = big_alloc((size_t)(count ? count : 1) * sizeof *part);
-  uint32_t *last = big_alloc((size_t)(count ? count : 1) * sizeof *last);
-  NodeStack st = {malloc(64 * sizeof(NodeId)), 0, 64};
-  int rc = part && last && st.at ? 0 : -1;
-  uint32_t nstmt = 0;
-  for (uint32_t i = 0; i < count && !rc; i++)
-    if (e->slot[i] >= 0 && !e->alias[i])
-      part[i] = last[i] = nstmt++ / (uint32_t)e->part_stmts;
-  for (uint32_t i = 0; i < count && !rc; i++)
-    if (e->slot[i] >= 0 && !e->alias[i])
-      rc = mark_reads(e, i, part[i], last, &st);
-  for (int r = 0; r < fn->nres && !rc; r++) { /* the results: read outside every part */
-    NodeId n = fn->res[r].node;
-    if (e->slot[n] >= 0)
-      last[n] = UINT32_MAX;
-    else
-      rc = mark_reads(e, n, UINT32_MAX, last, &st);
-  }
-  for (uint32_t i = 0; i < count && !rc; i++)
-    e->local[i] = e->slot[i] >= 0 && !e->alias[i] && last[i] == part[i];
-  big_free(part);
-  big_free(last);
-  free(st.at);
-  return rc;
-}
+#define PART_PARAMS "(const long *d, const double *const *a, double *const *r, double *t, double *const *g_bv)"
 
-/* Every libm function and helper that a part may call: the start of each
- * translation unit of a streamed function (EmitOpts.unit). */
+/* Every function, helper and declaration that a part may use: the start of
+ * each translation unit of a streamed function (EmitOpts.unit), which
+ * compiles alone. */
 static void unit_prelude(const Emit *e, Buf *b) {
   static const char *const unary[] = {"exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos",
                                       "atan", "sinh", "cosh", "tanh", "erf", "log1p", "expm1",
@@ -1746,7 +2489,20 @@ static void unit_prelude(const Emit *e, Buf *b) {
   for (size_t i = 0; i < sizeof unary / sizeof *unary; i++)
     buf_printf(b, "double %s(double);\n", unary[i]);
   buf_puts(b, "double pow(double, double);\ndouble fmod(double, double);\n"
-              "double atan2(double, double);\n");
+              "double atan2(double, double);\ndouble frexp(double, int *);\n"
+              "double ldexp(double, int);\n");
+  if (e->blas)
+    buf_puts(b, "void cblas_dgemm(int, int, int, int, int, int, double, const double *, int,\n"
+                "                 const double *, int, double, double *, int);\n"
+                "static int g_finite(const double *x, long n) {\n"
+                "  for (long i = 0; i < n; i++)\n"
+                "    if (x[i] - x[i] != 0.0)\n"
+                "      return 0;\n"
+                "  return 1;\n"
+                "}\n");
+  if (e->rt_matmul)
+    buf_puts(b, "void gradc_rt_matmul(long, long, long, const double *, long, int, const double *, long,\n"
+                "                     int, double *);\n");
   buf_puts(b, STR(GRADC_RT_RELU) "\n" STR(GRADC_RT_SIGN) "\n" STR(GRADC_RT_SIGMOID) "\n"
               STR(GRADC_RT_SOFTPLUS) "\n" STR(GRADC_RT_MAX) "\n" STR(GRADC_RT_MIN) "\n"
               STR(GRADC_RT_MOD) "\n" STR(GRADC_RT_LOGADDEXP) "\n");
@@ -1764,146 +2520,211 @@ static void unit_flush(Emit *e, Buf *ub) {
   ub->len = 0;
 }
 
-/* Writes the parts (before the function that calls them); returns how
- * many, 0 if the function is not split. With EmitOpts.unit the parts go
- * out in translation units of their own as they are written (extern, so
- * that the unit of the calling function can link to them), and only their
- * prototypes stay in b. */
-static int split_parts(Emit *e, const EmitFn *fn, Buf *b, uint32_t count) {
-  if (!e->split || !splittable(e, count))
-    return 0;
-  e->local = big_alloc(count);
-  if (!e->local || find_locals(e, fn, count) < 0) {
-    big_free(e->local);
-    e->local = NULL;
+/* Writes the parts (before the function that calls them). A part is
+ * static int NAME_pK(const long *d, const double *const *a, double *const *r,
+ *                    double *t, double *const *g_bv)
+ * with the JIT's names for dimensions, arguments and results whatever the
+ * function's own convention, t[] shared and the buffers in g_bv; it
+ * returns 0, or the failed check's number. parts_check[k]: part k has
+ * runtime checks. With EmitOpts.unit the parts go out in translation
+ * units of their own as they are written (extern, so that the unit of the
+ * calling function links to them), and only their prototypes stay in b;
+ * -1 if out of memory or the unit callback failed. */
+static int split_parts(Emit *e, Buf *b, uint8_t *parts_check) {
+  Buf body = {0};
+  uint8_t *used = malloc((size_t)e->nbufs + 1);
+  if (!used)
     return -1;
-  }
-  int part = 0, n = 0;
   int streamed = e->opts && e->opts->unit;
-  Buf ub = {.big = 1}, *pb = streamed ? &ub : b, *save = e->out;
+  Buf ub = {.big = 1}, *pb = streamed ? &ub : b;
   size_t unit_bytes = streamed && e->opts->unit_bytes ? e->opts->unit_bytes : (size_t)1 << 20;
   e->in_part = 1;
-  e->out = pb;
-  for (uint32_t i = 0; i < count; i++) {
-    if (e->slot[i] < 0 || e->alias[i])
-      continue;
-    if (n == 0) {
-      e->part_base = e->slot[i];
-      if (streamed && ub.len == 0)
-        unit_prelude(e, &ub);
-      buf_puts(pb, streamed ? "void " : "static void ");
-      part_name(pb, fn, part);
-      buf_puts(pb, "(const double *g_v, double *t) {\n  (void)g_v;\n");
-    }
-    scalar_statement(e, pb, i);
-    if (++n == e->part_stmts) {
-      buf_puts(pb, "}\n\n");
-      n = 0;
-      part++;
-      if (streamed && ub.len >= unit_bytes)
-        unit_flush(e, &ub);
-    }
+  uint32_t p = 0;
+  for (int k = 0; k < e->nparts && !e->unit_failed; k++) {
+    body.len = 0;
+    int checks = e->checks;
+    for (; p < e->nitems && e->part[p] == k; p++)
+      emit_item(e, &body, p);
+    parts_check[k] = e->checks > checks;
+    if (streamed && ub.len == 0)
+      unit_prelude(e, &ub);
+    Buf decl = {0};
+    buf_puts(&decl, streamed ? "int " : "static int ");
+    part_name(&decl, e->fn, k);
+    buf_puts(&decl, PART_PARAMS);
+    emit_wrapped(pb, decl.data ? decl.data : "", decl.len, 2);
+    if (decl.oom)
+      pb->oom = 1;
+    buf_free(&decl);
+    buf_puts(pb, " {\n  (void)d;\n  (void)a;\n  (void)r;\n  (void)t;\n  (void)g_bv;\n");
+    const char *txt = body.data ? body.data : "";
+    memset(used, 0, (size_t)e->nbufs + 1);
+    if (names_used(txt, body.len, used, e->nbufs))
+      derived_dims(e, pb);
+    for (int q = 0; q < e->nbufs; q++)
+      if (used[q])
+        buf_printf(pb, "  double *g_b%d = g_bv[%d];\n", q, q);
+    if (parts_check[k])
+      buf_puts(pb, "  int g_status = 0;\n");
+    buf_putn(pb, txt, body.len);
+    buf_puts(pb, parts_check[k] ? "g_done:\n  return g_status;\n}\n\n" : "  return 0;\n}\n\n");
+    if (streamed && ub.len >= unit_bytes)
+      unit_flush(e, &ub);
   }
-  if (n) {
-    buf_puts(pb, "}\n\n");
-    part++;
-  }
+  if (body.oom)
+    b->oom = 1;
+  buf_free(&body);
+  free(used);
   e->in_part = 0;
-  e->out = save;
   if (streamed) {
     unit_flush(e, &ub);
     if (ub.oom)
       b->oom = 1;
     buf_free(&ub);
-    for (int k = 0; k < part; k++) {
-      buf_puts(b, "void ");
-      part_name(b, fn, k);
-      buf_puts(b, "(const double *g_v, double *t);\n");
+    for (int k = 0; k < e->nparts; k++) {
+      buf_puts(b, "int ");
+      part_name(b, e->fn, k);
+      buf_puts(b, PART_PARAMS ";\n");
     }
     buf_puts(b, "\n");
   }
-  big_free(e->local);
-  e->local = NULL;
-  return e->unit_failed ? -1 : part;
+  return e->unit_failed ? -1 : 0;
 }
 
-/* In the split function: the arguments in an array (standalone C), then
- * the parts in order. */
-static void split_calls(Emit *e, const EmitFn *fn, Buf *b, int parts) {
-  buf_printf(b, "  double g_v[%d];\n", fn->nargs > 0 ? fn->nargs : 1);
-  for (int k = 0; k < fn->nargs; k++)
-    if (fn->args[k].shape == SHAPE_SCALAR) {
-      if (e->kernel)
-        buf_printf(b, "  g_v[%d] = a[%d][0];\n", k, k);
-      else
-        buf_printf(b, "  g_v[%d] = %s;\n", k, fn->args[k].cname);
+/* In the split function: the JIT's arrays of dimensions, arguments,
+ * results and buffers (standalone C), then the parts in order. */
+static void split_calls(Emit *e, const EmitFn *fn, Buf *b, const uint8_t *parts_check) {
+  const char *dv = "d", *av = "a", *rv = "r";
+  if (!e->kernel) {
+    dv = av = rv = "0";
+    if (fn->ndims) {
+      buf_printf(b, "  long g_dv[%d];\n", fn->ndims);
+      for (int k = 0; k < fn->ndims; k++)
+        buf_printf(b, "  g_dv[%d] = %s;\n", k, fn->dimc[k]);
+      dv = "g_dv";
     }
-  for (int k = 0; k < parts; k++) {
-    buf_puts(b, "  ");
-    part_name(b, fn, k);
-    buf_puts(b, "(g_v, t);\n");
+    if (fn->nargs) {
+      buf_printf(b, "  const double *g_av[%d];\n", fn->nargs);
+      for (int k = 0; k < fn->nargs; k++)
+        buf_printf(b, "  g_av[%d] = %s%s;\n", k, fn->args[k].shape == SHAPE_SCALAR ? "&" : "",
+                   fn->args[k].cname);
+      av = "g_av";
+    }
+    if (fn->nres) {
+      buf_printf(b, "  double *g_rv[%d];\n", fn->nres);
+      for (int k = 0; k < fn->nres; k++)
+        buf_printf(b, "  g_rv[%d] = %s;\n", k, fn->res[k].cname);
+      rv = "g_rv";
+    }
   }
+  const char *bv = "0";
+  if (e->nbufs) {
+    buf_printf(b, "  double *g_bv[%d];\n", e->nbufs);
+    for (int k = 0; k < e->nbufs; k++)
+      buf_printf(b, "  g_bv[%d] = g_b%d;\n", k, k);
+    bv = "g_bv";
+  }
+  for (int k = 0; k < e->nparts; k++) {
+    buf_puts(b, parts_check[k] ? "  if ((g_status = " : "  ");
+    part_name(b, fn, k);
+    buf_printf(b, "(%s, %s, %s, %s, %s)", dv, av, rv, e->nslots ? "t" : "0", bv);
+    buf_puts(b, parts_check[k] ? ") != 0)\n    goto g_done;\n" : ";\n");
+  }
+}
+
+/* A negative symbolic dimension (or no dims array in the array ABI) is a
+ * bad argument: -2, the code of the sparse functions for sizes they do not
+ * take, not -1 (out of memory, which malloc of a negative size would give)
+ * nor 0 (loops that never run). Not in the JIT's kernels: gradc checks. */
+static void negative_dims(Emit *e, const EmitFn *fn, Buf *b) {
+  if (fn->ndims == 0 || (e->kernel && !e->internal))
+    return;
+  Buf *save = e->out;
+  e->out = b;
+  buf_puts(b, e->kernel ? "  if (!d || " : "  if (");
+  for (int k = 0; k < fn->ndims; k++) {
+    buf_puts(b, k ? " || " : "");
+    dim(e, ~(int64_t)k);
+    buf_puts(b, " < 0");
+  }
+  buf_puts(b, ")\n    return -2;\n");
+  e->out = save;
 }
 
 static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) {
   e->fn = fn;
   e->checks = 0;
-  int nslots = plan(e, fn);
-  if (nslots < 0)
+  if (plan(e, fn) < 0 || schedule(e, fn) < 0)
+    return -1;
+  last_reads(e, fn);
+  if (share_buffers(e, fn) < 0 || assign_slots(e) < 0)
     return -1;
   uint32_t count = e->g->count;
-  int bufs = e->nbufs > 0;
-  *work_fn = bufs;
+  int nbuf_ws = 0; /* buffers in the workspace (not results' memory) */
+  for (int k = 0; k < e->nbufs; k++)
+    nbuf_ws += e->bufout[k] < 0;
+  e->tslots_work = e->nslots > STACK_SLOTS;
+  /* buffers of literal sizes that fit on the stack beside t[] live there:
+   * no workspace, no allocation */
+  int64_t fixed = 0;
+  for (int k = 0; k < e->nbufs && fixed >= 0; k++) {
+    int64_t sz = e->bufout[k] < 0 ? shape_size(e->g, e->bufshape[k]) : 0;
+    fixed = sz < 0 ? -1 : fixed + sz;
+  }
+  e->stack_ws = nbuf_ws > 0 && !e->tslots_work && fixed >= 0 && fixed + e->nslots <= STACK_SLOTS ? fixed : 0;
+  int work = (nbuf_ws > 0 && !e->stack_ws) || e->tslots_work;
+  *work_fn = work;
+  Buf *save = e->out;
+  e->out = b;
   if (e->kernel) { /* the JIT keeps a workspace of this size between calls */
     const char *st = e->internal ? "static " : "";
     buf_printf(b, "%slong %s_work(const long *d);\n%slong %s_work(const long *d) {\n  (void)d;\n",
                st, fn->name, st, fn->name);
+    e->fn = fn;
+    negative_dims(e, fn, b);
     derived_dims(e, b);
     buf_puts(b, "  return ");
-    Buf *save = e->out;
-    e->out = b;
-    work_size(e, count);
-    e->out = save;
+    work_size(e);
     buf_puts(b, ";\n}\n\n");
-  } else if (bufs) { /* the size of the workspace for given dimensions */
+  } else if (work) { /* the size of the workspace for given dimensions */
     buf_printf(b, "/* doubles of workspace that %s needs */\nlong %s_work(", fn->name, fn->name);
     for (int k = 0; k < fn->ndims; k++)
       buf_printf(b, "%slong %s", k ? ", " : "", fn->dimc[k]);
     buf_printf(b, "%s) {\n", fn->ndims ? "" : "void");
     for (int k = 0; k < fn->ndims; k++) /* a size need not use every dimension */
       buf_printf(b, "  (void)%s;\n", fn->dimc[k]);
+    e->fn = fn;
+    negative_dims(e, fn, b);
     derived_dims(e, b);
     buf_puts(b, "  return ");
-    Buf *save = e->out;
-    e->out = b;
-    work_size(e, count);
-    e->out = save;
+    work_size(e);
     buf_puts(b, ";\n}\n\n");
   }
-  int parts = split_parts(e, fn, b, count);
-  if (parts < 0)
+  uint8_t *parts_check = calloc((size_t)e->nparts + 1, 1);
+  if (!parts_check)
     return -1;
+  if (e->nparts && split_parts(e, b, parts_check) < 0) {
+    free(parts_check);
+    return -1;
+  }
+  e->out = b;
   if (fn->comment)
     emit_comment(b, fn->comment, 1);
-  signature(b, fn, e->kernel, bufs, e->internal, 2);
+  signature(b, fn, e->kernel, work, e->internal, 2);
   buf_puts(b, " {\n");
-  e->out = b;
   e->indent = 1;
+  negative_dims(e, fn, b);
   derived_dims(e, b);
   entry_checks(e, b, count);
-  int slots_heap = nslots > STACK_SLOTS;
-  if (slots_heap) {
-    *heap = 1;
-    buf_printf(b, "  double *t = (double *)malloc(%d * sizeof(double));\n", nslots);
-    buf_puts(b, "  if (!t)\n    return -1;\n");
-  } else if (nslots > 0) {
-    buf_printf(b, "  double t[%d];\n", nslots);
-  }
+  if (e->nslots > 0 && !e->tslots_work)
+    buf_printf(b, "  double t[%d];\n", e->nslots);
   /* one pass: does it check labels (onehot), which arguments does it read */
   int status = 0;
   uint8_t *read = calloc((size_t)fn->nargs + 1, 1);
-  if (!read)
+  if (!read) {
+    free(parts_check);
     return -1;
+  }
   for (uint32_t i = 0; i < count; i++) {
     const Node *nd = dag_node(e->g, i);
     if (e->slot[i] == ST_NONE)
@@ -1912,6 +2733,8 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     if (nd->op == OP_VAR && fn->arg_of_var[nd->v.idx] >= 0)
       read[fn->arg_of_var[nd->v.idx]] = 1;
   }
+  for (int k = 0; k < e->nparts; k++)
+    status |= parts_check[k];
   if (e->kernel && e->internal) /* standalone C under -Wextra (emit_array.c) */
     buf_puts(b, "  (void)d;\n  (void)a;\n  (void)r;\n  (void)w;\n");
   if (!e->kernel) { /* parameters that this function does not read */
@@ -1922,103 +2745,71 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
         buf_printf(b, "  (void)%s;\n", fn->args[k].cname);
   }
   free(read);
-  if (bufs || status)
+  if (work || status)
     buf_puts(b, "  int g_status = 0;\n");
-  if (bufs) {
+  if (work) {
     *heap = 1;
     const char *wname = e->kernel ? "w" : "work";
     buf_printf(b, "  double *g_own = 0, *g_w = %s;\n  if (!g_w) {\n    g_w = g_own = (double *)malloc(sizeof(double) * (size_t)(", wname);
-    work_size(e, count);
-    buf_puts(b, " + 1));\n    if (!g_w) {\n");
-    if (slots_heap)
-      buf_puts(b, "      free(t);\n");
-    buf_puts(b, "      return -1;\n    }\n  }\n");
-    for (int k = 0; k < e->nbufs; k++) {
-      buf_printf(b, "  double *g_b%d = g_w;\n  g_w += ", k);
-      size(e, e->bufshape[k]);
-      buf_puts(b, ";\n");
-    }
+    work_size(e);
+    buf_puts(b, " + 1));\n    if (!g_w)\n      return -1;\n  }\n");
+    if (e->tslots_work)
+      buf_printf(b, "  double *t = g_w;\n  g_w += %d;\n", e->nslots);
+  } else if (e->stack_ws) {
+    buf_printf(b, "  double g_ws[%lld];\n  double *g_w = g_ws;\n", (long long)e->stack_ws);
   }
-  if (parts)
-    split_calls(e, fn, b, parts);
-  for (uint32_t i = 0; i < count && !parts; i++) {
-    if (e->slot[i] < 0 || e->alias[i])
-      continue;
-    const Node *nd = dag_node(e->g, i);
-    OpKind op = (OpKind)nd->op;
-    if (op == OP_SUM || op == OP_MAXR || op == OP_ARGMAX || op == OP_AMAX || op == OP_PROD) {
-      buf_puts(b, "  {\n");
-      e->indent = 2;
-      reduce_loop(e, i);
-      buf_puts(b, "  }\n");
-    } else if (op == OP_MATMUL) {
-      buf_puts(b, "  {\n");
-      e->indent = 2;
-      matmul_loop(e, i);
-      buf_puts(b, "  }\n");
-    } else if (op == OP_TRANSPOSE || op == OP_SLICE || op == OP_PAD || op == OP_SCATTER_ADD ||
-               op == OP_ONEHOT) {
-      buf_puts(b, "  {\n");
-      e->indent = 2;
-      struct_loop(e, i);
-      buf_puts(b, "  }\n");
-    } else if (op == OP_CUMSUM || op == OP_LINSCAN || op == OP_TAKE || op == OP_SCATTER || op == OP_IOTA) {
-      buf_puts(b, "  {\n");
-      e->indent = 2;
-      gather_loop(e, i);
-      buf_puts(b, "  }\n");
-    } else if (is_tensor(e, i)) {
-      buf_puts(b, "  {\n");
-      e->indent = 2;
-      elementwise_loop(e, i, "g_b%d", e->slot[i]);
-      buf_puts(b, "  }\n");
-    } else {
-      scalar_statement(e, b, i);
-    }
-    e->indent = 1;
-  }
-  for (int r = 0; r < fn->nres; r++) {
-    NodeId n = fn->res[r].node;
-    if (is_tensor(e, n)) {
-      buf_puts(b, "  {\n");
-      e->indent = 2;
-      char dest[64];
+  for (int k = 0; k < e->nbufs; k++) {
+    if (e->bufout[k] >= 0) { /* a result's own memory */
       if (e->kernel)
-        snprintf(dest, sizeof dest, "r[%d]", r);
+        buf_printf(b, "  double *g_b%d = r[%d];\n", k, e->bufout[k]);
       else
-        snprintf(dest, sizeof dest, "%s", fn->res[r].cname);
-      /* a stored or aliased root is copied; an inlined one computed here */
-      ShapeId s = dag_shape(e->g, n);
-      if (e->slot[n] >= 0 || e->alias[n] || dag_node(e->g, n)->op == OP_VAR) {
-        e->loop_shape = s;
-        indent(e);
-        buf_puts(b, "for (long g_o = 0; g_o < ");
-        size(e, s);
-        buf_printf(b, "; g_o++)\n    %s[g_o] = ", dest);
-        ptr(e, n);
-        buf_puts(b, "[g_o];\n");
-      } else {
-        elementwise_loop(e, n, dest, 0);
-      }
-      buf_puts(b, "  }\n");
-      e->indent = 1;
+        buf_printf(b, "  double *g_b%d = %s;\n", k, fn->res[e->bufout[k]].cname);
       continue;
     }
-    e->loop_shape = SHAPE_SCALAR;
-    if (e->kernel)
-      buf_printf(b, "  r[%d][0] = ", r);
-    else
-      buf_printf(b, "  *%s = ", fn->res[r].cname);
-    expr(e, n, PREC_CMP);
+    buf_printf(b, "  double *g_b%d = g_w;\n  g_w += ", k);
+    size(e, e->bufshape[k]);
     buf_puts(b, ";\n");
+  }
+  if (e->nparts)
+    split_calls(e, fn, b, parts_check);
+  else
+    for (uint32_t p = 0; p < e->nitems; p++)
+      emit_item(e, b, p);
+  e->out = b;
+  for (int r = 0; r < fn->nres; r++) { /* tensor results not computed in their memory */
+    NodeId n = fn->res[r].node;
+    if (!is_tensor(e, n) || (stored(e, n) && e->bufout[e->slot[n]] == r))
+      continue;
+    buf_puts(b, "  {\n");
+    e->indent = 2;
+    char dest[64];
+    if (e->kernel)
+      snprintf(dest, sizeof dest, "r[%d]", r);
+    else
+      snprintf(dest, sizeof dest, "%s", fn->res[r].cname);
+    /* a stored or aliased root is copied; an inlined one computed here */
+    ShapeId s = dag_shape(e->g, n);
+    if (e->slot[n] >= 0 || e->alias[n] || dag_node(e->g, n)->op == OP_VAR) {
+      e->loop_shape = s;
+      indent(e);
+      buf_puts(b, "for (long g_o = 0; g_o < ");
+      size(e, s);
+      buf_printf(b, "; g_o++)\n    %s[g_o] = ", dest);
+      ptr(e, n);
+      buf_puts(b, "[g_o];\n");
+    } else {
+      elementwise_loop(e, n, dest, 0);
+    }
+    buf_puts(b, "  }\n");
+    e->indent = 1;
   }
   if (status)
     buf_puts(b, "g_done:\n");
-  if (bufs)
+  if (work)
     buf_puts(b, "  free(g_own);\n");
-  if (slots_heap)
-    buf_puts(b, "  free(t);\n");
-  buf_puts(b, bufs || status ? "  return g_status;\n}\n\n" : "  return 0;\n}\n\n");
+  buf_puts(b, work || status ? "  return g_status;\n}\n\n" : "  return 0;\n}\n\n");
+  free(parts_check);
+  e->out = save;
   return 0;
 }
 
@@ -2026,28 +2817,51 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
   Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas, .split = o && o->split,
             .internal = o && o->internal, .rt_matmul = o && o->kernel && o->rt_matmul,
-            .part_stmts = o && o->part_stmts ? o->part_stmts : PART_STMTS, .opts = o};
+            .part_stmts = o && o->part_stmts > 0 ? o->part_stmts : PART_STMTS, .opts = o};
   for (int i = 0; i < 64; i++)
     e.lit[i].node = NO_NODE;
   Buf code = {.big = 1};
   e.out = &code;
-  e.slot = big_alloc((g->count ? g->count : 1) * sizeof *e.slot);
-  e.alias = malloc(g->count ? g->count : 1);
+  size_t cnt = g->count ? g->count : 1;
+  e.slot = big_alloc(cnt * sizeof *e.slot);
+  e.alias = malloc(cnt);
+  e.uses = big_alloc(cnt * sizeof *e.uses);
+  e.pos = big_alloc(cnt * sizeof *e.pos);
+  e.last = big_alloc(cnt * sizeof *e.last);
+  e.croot = big_alloc(cnt * sizeof *e.croot);
+  e.local = big_alloc(cnt);
+  e.first = big_alloc(cnt);
   int *work = calloc((size_t)nfns + 1, sizeof *work);
-  if (!e.slot || !e.alias || !work) {
-    big_free(e.slot);
-    free(e.alias);
-    free(work);
-    out->oom = 1;
-    return;
-  }
   int heap = 0;
-  for (int f = 0; f < nfns; f++)
+  if (!e.slot || !e.alias || !e.uses || !e.pos || !e.last || !e.croot || !e.local || !e.first || !work)
+    out->oom = 1;
+  for (int f = 0; f < nfns && !out->oom; f++) {
     if (function(&e, &fns[f], &code, &heap, &work[f]) < 0)
       out->oom = 1;
+    free(e.items);
+    free(e.rd_at);
+    free(e.rd);
+    free(e.part);
+    e.items = NULL;
+    e.rd_at = NULL;
+    e.rd = NULL;
+    e.part = NULL;
+  }
   big_free(e.slot);
   free(e.alias);
+  big_free(e.uses);
+  big_free(e.pos);
+  big_free(e.last);
+  big_free(e.croot);
+  big_free(e.local);
+  big_free(e.first);
   free(e.bufshape);
+  free(e.bufout);
+  if (out->oom) {
+    buf_free(&code);
+    free(work);
+    return;
+  }
 
   /* preamble: only what the code uses */
   buf_printf(out, "/* Generated by gradc %s. C99; link with -lm. */\n", GRADC_VERSION);
@@ -2059,7 +2873,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
                                 OP_ERF, OP_LOG1P, OP_EXPM1};
   int need_exp = u[OP_EXP] | u[OP_SIGMOID] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
   int need_log1p = u[OP_LOG1P] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
-  int need_fabs = u[OP_ABS] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP];
+  int need_fabs = u[OP_ABS] | u[OP_SOFTPLUS] | u[OP_LOGADDEXP] | u[OP_PROD];
   for (size_t i = 0; i < sizeof libm / sizeof *libm; i++) {
     OpKind op = libm[i];
     int used = u[op];
@@ -2072,6 +2886,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     buf_puts(out, "double fabs(double);\n");
   if (u[OP_POW])
     buf_puts(out, "double pow(double, double);\n");
+  if (u[OP_PROD]) /* the product's binary exponent kept apart (reduce_loop) */
+    buf_puts(out, "double frexp(double, int *);\ndouble ldexp(double, int);\n");
   if (u[OP_FLOOR])
     buf_puts(out, "double floor(double);\n");
   if (u[OP_CEIL])
@@ -2143,7 +2959,11 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
       }
       if (work[f])
         buf_printf(header, " *   work         %s_work(...) doubles, or NULL to allocate\n", fn->name);
-      buf_puts(header, " * Returns 0, -1 if out of memory, or k > 0 if runtime check k failed. */\n");
+      if (!fn->ndims)
+        buf_puts(header, " * Returns 0, -1 if out of memory, or k > 0 if runtime check k failed. */\n");
+      else
+        buf_printf(header, " * Returns 0, -1 if out of memory, -2 if a dimension is negative%s, or k > 0\n"
+                   " * if runtime check k failed. */\n", work[f] ? " (as _work does\n * then)" : "");
       if (work[f]) {
         buf_printf(header, "long %s_work(", fn->name);
         for (int k = 0; k < fn->ndims; k++)

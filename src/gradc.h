@@ -67,6 +67,9 @@ int gradc_diag_count(const Gradc *g);
 const char *gradc_diag_message(const Gradc *g, int i);  /* the bare message */
 int gradc_diag_line(const Gradc *g, int i);             /* 1-based, 0 if none */
 int gradc_diag_col(const Gradc *g, int i);
+const char *gradc_diag_hint(const Gradc *g, int i);  /* "did you mean 'w'?" or NULL */
+/* The file the place is in when it is not the program's (a data file), or NULL. */
+const char *gradc_diag_file(const Gradc *g, int i);
 /* All diagnostics formatted; the string is owned by g, valid until the
  * next call on g. */
 const char *gradc_diag_render(Gradc *g);
@@ -248,7 +251,9 @@ const double *gradc_fn_res_data(const GradcFn *f, int i);
 int gradc_fn_res_shape(const GradcFn *f, int i, long *dims);
 int gradc_fn_arg_shape(const GradcFn *f, int i, long *dims);
 /* The low-level call: dims holds the symbolic dimensions' sizes (NULL if
- * the program has none), args one array per argument, res one per result. */
+ * the program has none), args one array per argument, res one per result
+ * (results may be written before every argument is read: they must not
+ * overlap the arguments). */
 GradcStatus gradc_call_dims(GradcFn *f, const long *dims, const double *const *args,
                             double *const *res);
 
@@ -353,6 +358,11 @@ GradcStatus gradc_trainer_step(GradcTrainer *t, double *loss);
 /* The number of updates that the params on the context have had (one
  * less after a step that went back). */
 long gradc_trainer_steps(const GradcTrainer *t);
+/* The rows of each step's mini-batch, 0 when every step takes the whole
+ * data (no batch, or a batch not smaller than the data); *rows (if not
+ * NULL) gets the data's rows, under MPI every process's together, -1
+ * without a data dimension. */
+long gradc_trainer_batch(const GradcTrainer *t, long *rows);
 /* Put back the params from before the last update (e.g. when the loss on
  * the whole data is not finite after it), once; GRADC_ERR_USAGE when there
  * is nothing to go back to. */
@@ -558,9 +568,11 @@ GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const do
 /* Whether scalar (or tensor) output `out` is a sum over the data dimension
  * (the first symbolic leading dimension of the inputs, as for mini-batches)
  * of terms that each depend on one row: 1 a sum, 2 a mean, 3 N^p times a
- * sum; 0 if not, and why (if not NULL) gets the reason, naming the first
- * definition that is not (e.g. a batch statistic: a mean over N fed back
- * into the rows). */
+ * sum, plus 4 when a term that does not depend on the rows is added (a
+ * regulariser: mean(rowterm) + lambda*sum(W^2) is 6; blocks of rows and MPI
+ * processes evaluate the sum, the term is computed once); 0 if not, and why
+ * (if not NULL) gets the reason, naming the first definition that is not
+ * (e.g. a batch statistic: a mean over N fed back into the rows). */
 int gradc_separable(Gradc *g, int out, char *why, size_t nwhy);
 /* Threads for gradc_run (0: the cores this process may use, from
  * sched_getaffinity). When every result of a function is a sum over the
@@ -588,7 +600,9 @@ void gradc_mpi_finalize(int rc);
  * share of every CSV file (whole blocks, in rank order; before the values
  * are set), and gradc_run adds the block sums of all of them (MPI_Allgatherv)
  * in block order, so every process has the same results. A value per row
- * holds this process's rows only. */
+ * is gathered on rank 0 (every row, in the data's order); the others hold
+ * their own rows. A trainer's mini-batches are drawn from the global rows,
+ * every process evaluating the rows of the batch it holds. */
 void gradc_set_mpi(Gradc *g);
 
 /* ---- emitting C ------------------------------------------------------- */
@@ -624,6 +638,11 @@ void gradc_set_emit_abi(Gradc *g, GradcAbi abi);
  * readable expression, shared subexpressions as "let tK = ..." lines and
  * the program's definitions by name. The string is malloc'd. */
 GradcStatus gradc_diff_text(Gradc *g, int out, int var, char **text);
+/* Names, besides the program's own, that gradc_diff_text's let lines must
+ * not take (a REPL session's names outside the program it differentiates,
+ * so that pasting the text back redefines nothing). Adds to the list;
+ * GRADC_ERR_NOMEM if it cannot. */
+GradcStatus gradc_diff_avoid(Gradc *g, const char *const *names, int n);
 /* Graphviz text of the DAG (with the gradient nodes if `grad`). */
 GradcStatus gradc_dot(Gradc *g, int grad, char **text);
 

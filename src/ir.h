@@ -229,6 +229,8 @@ typedef struct Dag {
   uint32_t max_nodes; /* limit; 0 = default */
   char err[256];      /* why the last constructor returned NO_NODE (shapes) */
   const char *const *dimnames; /* symbolic dimension names, for messages */
+  int plain_prod;     /* ad.c: prod's partials as plain running products, not rescaled
+                         (gradc_diff_text shows them so) */
 } Dag;
 
 /* Node.flags: the value may be infinite or NaN although every variable is
@@ -634,13 +636,14 @@ typedef struct EmitOpts {
                               as given: emit_array.c wraps them (with kernel) */
   int blas;                /* matrix-matrix products of at least
                               BLAS_MIN_MNK multiply-adds as cblas_dgemm */
-  int split;               /* long scalar functions in parts (for cc -O2;
-                              tcc is linear in size and a little slower) */
+  int split;               /* long functions in parts (for cc -O2, and for
+                              units; tcc is linear in size and a little slower) */
   int *has_work;           /* if not NULL, one per function: 1 if it takes
                               a workspace (and has a _work function) */
   int rt_matmul;           /* kernel only: products of two matrices by
                               gradc_rt_matmul (libtcc: gradc's compiled code) */
-  int part_stmts;          /* statements per part of a split function (0: 128) */
+  int part_stmts;          /* statements per part of a split function, a loop
+                              counting as 8 (0: 128) */
   /* Streaming a split function: its parts are handed to unit() in
    * translation units of about unit_bytes (0: 1 MiB) that compile alone,
    * as they are written, and `out` keeps only their prototypes (jit_units.c
@@ -709,8 +712,9 @@ extern int jit_x86_parts;
 
 /* A unit of a streamed kernel's parts (EmitOpts.unit) translated to x86-64
  * code without libtcc, when it holds only straight-line double arithmetic
- * over t[N], g_v[N] and locals, and calls of libm (the results: the bits
- * of libtcc's code for it). Placed and published as jit_tcc_unit does.
+ * over t[N], a[K][N], r[K][N] and locals, and calls of libm (the results:
+ * the bits of libtcc's code for it). Placed and published as jit_tcc_unit
+ * does.
  * 0: done; -1: not such a unit (or not x86-64 Linux), nothing placed;
  * -2: out of memory. */
 int x86_parts_compile(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),

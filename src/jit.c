@@ -91,7 +91,7 @@ static const struct {
     {"erf", (void *)erf},     {"log1p", (void *)log1p},   {"expm1", (void *)expm1},
     {"fabs", (void *)fabs},   {"pow", (void *)pow},       {"atan2", (void *)atan2},
     {"floor", (void *)floor}, {"ceil", (void *)ceil},     {"rint", (void *)rint},
-    {"fmod", (void *)fmod},
+    {"fmod", (void *)fmod},   {"frexp", (void *)frexp},   {"ldexp", (void *)ldexp},
     {"malloc", (void *)malloc}, {"free", (void *)free},
 };
 

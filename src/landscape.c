@@ -5,7 +5,8 @@
  * two points in param space of Goodfellow, Vinyals and Saxe, "Qualitatively
  * characterizing neural network optimization problems" (ICLR 2015).
  *
- * Every point is one call of the compiled value function (gradc_fn_value)
+ * Every point is one call of the compiled value function of that output
+ * alone (gradc_fn_value_of: the other outputs are not computed)
  * with the params' arrays replaced, so a value here is the value that
  * `gradc eval` prints at the same params, to the last bit. This file is
  * compiled with -ffp-contract=off: p = c + a d1 + b d2 is evaluated as
@@ -169,7 +170,7 @@ GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const do
   }
   if (!d2)
     nb = 1;
-  GradcFn *f = gradc_fn_value(g);
+  GradcFn *f = gradc_fn_value_of(g, out);
   if (!f)
     return GRADC_ERR_INPUT;
   Params p;
@@ -224,7 +225,7 @@ GradcStatus gradc_landscape(Gradc *g, int out, const double *const *d1, const do
       }
       st = gradc_call_dims(f, ndims ? dimv : NULL, args, res);
       if (st == GRADC_OK) {
-        values[j * na + i] = res[out][0];
+        values[j * na + i] = res[0][0];
         if (progress)
           progress(opaque, ++done, total);
       }

@@ -3,7 +3,8 @@
  * contiguous, in rank order; the partial sums of every block are gathered
  * on every rank (MPI_Allgatherv, rank order = block order) and added in
  * block order, so every rank gets the same bits, which equal those of one
- * process with the same blocks. Without mpirun none of this runs. */
+ * process with the same blocks. Values per row are gathered on rank 0
+ * (MPI_Gatherv), which prints them. Without mpirun none of this runs. */
 #include <mpi.h>
 #include <stdlib.h>
 
@@ -47,7 +48,9 @@ int par_mpi_counts(long mine, long *counts, int size) {
   return MPI_Allgather(&mine, 1, MPI_LONG, counts, 1, MPI_LONG, MPI_COMM_WORLD) != MPI_SUCCESS || size != world_size;
 }
 
-int par_mpi_allgather(const double *mine, long nmine, double *all, const long *counts, int size) {
+/* Every rank's nmine doubles into all, in rank order (counts[r] from rank
+ * r): on every rank (root < 0, MPI_Allgatherv) or on root (MPI_Gatherv). */
+static int gather(const double *mine, long nmine, double *all, const long *counts, int size, int root) {
   int *cnt = malloc((size_t)size * sizeof *cnt), *disp = malloc((size_t)size * sizeof *disp);
   int rc = -1;
   if (cnt && disp) {
@@ -57,9 +60,23 @@ int par_mpi_allgather(const double *mine, long nmine, double *all, const long *c
       disp[r] = (int)at;
       at += counts[r];
     }
-    rc = MPI_Allgatherv(mine, (int)nmine, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, MPI_COMM_WORLD) != MPI_SUCCESS;
+    rc = (root < 0 ? MPI_Allgatherv(mine, (int)nmine, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, MPI_COMM_WORLD)
+                   : MPI_Gatherv(mine, (int)nmine, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, root, MPI_COMM_WORLD)) !=
+         MPI_SUCCESS;
   }
   free(cnt);
   free(disp);
   return rc;
+}
+
+int par_mpi_allgather(const double *mine, long nmine, double *all, const long *counts, int size) {
+  return gather(mine, nmine, all, counts, size, -1);
+}
+
+int par_mpi_gather(const double *mine, long nmine, double *all, const long *counts, int size) {
+  return gather(mine, nmine, all, counts, size, 0);
+}
+
+int par_mpi_bcast(double *x, long n) {
+  return n > 0 && MPI_Bcast(x, (int)n, MPI_DOUBLE, 0, MPI_COMM_WORLD) != MPI_SUCCESS;
 }

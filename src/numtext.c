@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "numtext.h"
 
@@ -206,4 +207,20 @@ int num_format_g10(char *buf, double x) {
   }
 #endif
   return snprintf(buf, 32, "%.10g", x);
+}
+
+/* Whether s..end, which strtod read, is a number as the language writes
+ * them (SPEC 1.1: 3, 3., .5, 2.5e-3, 1E6, with a sign) or one of the words
+ * inf, infinity, nan: not hexadecimal (0x10, 0x1p3) nor nan(...). */
+int num_is_decimal(const char *s, const char *end) {
+  if (s < end && (*s == '+' || *s == '-'))
+    s++;
+  size_t n = (size_t)(end - s);
+  if ((n == 3 && (!strncasecmp(s, "inf", 3) || !strncasecmp(s, "nan", 3))) ||
+      (n == 8 && !strncasecmp(s, "infinity", 8)))
+    return 1;
+  for (; s < end; s++)
+    if (!strchr("0123456789.eE+-", *s))
+      return 0;
+  return 1;
 }

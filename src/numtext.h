@@ -12,4 +12,9 @@ double num_parse(const char *p, const char *end);
  * fast in the common case; returns the length. */
 int num_format_g10(char *buf, double x);
 
+/* Whether [s, end) is a number as the language writes it (SPEC 1.1: 3, 3.,
+ * .5, 2.5e-3, 1E6, with a sign) or one of the words inf, infinity, nan: not
+ * hexadecimal (0x10, 0x1p3) nor nan(...), which strtod also reads. */
+int num_is_decimal(const char *s, const char *end);
+
 #endif

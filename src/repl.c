@@ -29,6 +29,9 @@ typedef struct Stmt {
   char *name;      /* the name it defines or declares first, or NULL */
   char *origin;    /* "repl" or a file name */
   int line;        /* its first line there */
+  int col;         /* where it starts in its first line there (0: at the start) */
+  int prefix;      /* characters the REPL put before it ("f = " of a bare expression in a file) */
+  char *src;       /* the lines it spans there as written (comments and all), or NULL: text */
 } Stmt;
 
 typedef struct Cached {
@@ -154,6 +157,14 @@ static Kind classify(const char *text, char **name) {
     *name = w;
     return K_FUNC;
   }
+  const char *e2;
+  char *w2 = !strcmp(w, "let") ? name_at(e, &e2) : NULL;
+  if (w2 && skip_space(e2)[0] == '=' && skip_space(e2)[1] != '=') { /* let NAME = EXPR */
+    free(w);
+    *name = w2;
+    return K_DEF;
+  }
+  free(w2);
   e = skip_space(e);
   if (e[0] == '=' && e[1] != '=') {
     *name = w;
@@ -201,6 +212,16 @@ static void str_add(Str *b, const char *t) {
   b->len += n;
 }
 
+/* An output statement as a definition: "output L = ..." -> "       L = ...",
+ * blanks where the keyword was, so that every column stays where it was. */
+static void str_add_plain(Str *b, const char *t) {
+  const char *kw = skip_space(t);
+  for (; t < kw; t++)
+    str_add(b, *t == '\t' ? "\t" : " ");
+  str_add(b, "      "); /* as long as "output" */
+  str_add(b, kw + 6);
+}
+
 /* The text of statement i in a program: use[i] when the program is made of
  * the statements a target needs (NULL: left out), else the statement's. */
 static const char *stmt_text(const Repl *r, char *const *use, int i) {
@@ -219,9 +240,10 @@ static char *program_of(Repl *r, char *const *use, int skip, const char *replace
     if (!t)
       continue;
     char *nm = NULL;
-    if (plain && i != skip && classify(t, &nm) == K_OUTPUT) /* output L = ... -> L = ... */
-      t = skip_space(skip_space(t) + 6);
-    str_add(&b, t);
+    if (plain && i != skip && classify(t, &nm) == K_OUTPUT)
+      str_add_plain(&b, t);
+    else
+      str_add(&b, t);
     str_add(&b, "\n");
     if (plain)
       free(nm);
@@ -238,6 +260,47 @@ static char *program(Repl *r, int skip, const char *replace, int plain, const ch
   return program_of(r, NULL, skip, replace, plain, extra);
 }
 
+/* An error at line `off` of statement st (whose text in the program was
+ * `text`), column col there: at its place where the statement was written,
+ * with that line as written. */
+static void print_error_in(const Stmt *st, const char *text, int off, int col, const char *msg) {
+  if (off == 0) {
+    col += st->col - st->prefix;
+    if (col <= st->col) /* in what the REPL put before it: at its start */
+      col = st->col + 1;
+  }
+  if (col < 1)
+    col = 1;
+  const char *s = st->src ? st->src : text;
+  for (int k = 0; k < off && strchr(s, '\n'); k++)
+    s = strchr(s, '\n') + 1;
+  fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", st->origin, st->line + off, col, msg,
+          (int)strcspn(s, "\n"), s, col - 1, "");
+}
+
+/* Diagnostic i's message with its hint, as gradc_diag_render writes it (a
+ * copy); and a place in another file (the data), printed there: 1. */
+static char *diag_msg(const Gradc *g, int i) {
+  const char *h = gradc_diag_hint(g, i);
+  return fmt("%s%s%s%s", gradc_diag_message(g, i), h ? " (" : "", h ? h : "", h ? ")" : "");
+}
+
+static int diag_elsewhere(const Gradc *g, int i) {
+  const char *file = gradc_diag_file(g, i);
+  if (!file)
+    return 0;
+  char *m = diag_msg(g, i);
+  int line = gradc_diag_line(g, i), col = gradc_diag_col(g, i);
+  if (col > 0)
+    fprintf(stderr, "%s:%d:%d: error: %s\n", file, line, col, m);
+  else if (line > 0)
+    fprintf(stderr, "%s:%d: error: %s\n", file, line, m);
+  else
+    fprintf(stderr, "%s: error: %s\n", file, m);
+  free(m);
+  return 1;
+}
+
 /* Print a context's diagnostics at their places in the session's inputs
  * (the program made by program_of with the same use and skip). */
 static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typed, int skip,
@@ -246,9 +309,13 @@ static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typ
     int line = gradc_diag_line(g, i), col = gradc_diag_col(g, i);
     if (!strncmp(gradc_diag_message(g, i), "no value for ", 13))
       continue; /* set_values says it in the REPL's words */
+    if (diag_elsewhere(g, i))
+      continue;
+    char *msg = diag_msg(g, i);
     /* which statement holds that line of the program text? */
     int at = 1;
     const char *text = NULL, *origin = "repl";
+    const Stmt *st = NULL; /* the session's statement it is in */
     int first = 0;
     for (int k = 0; k <= r->n && line > 0; k++) {
       const char *t = k == r->n ? typed : (k == skip ? typed : stmt_text(r, use, k));
@@ -261,15 +328,22 @@ static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typ
         text = t;
         origin = k == r->n || k == skip ? torigin : r->st[k].origin;
         first = k == r->n || k == skip ? tline : r->st[k].line;
+        st = k == r->n || k == skip ? NULL : &r->st[k];
         break;
       }
       at += nl;
     }
     if (!text || line <= 0) {
-      fprintf(stderr, "repl: error: %s\n", gradc_diag_message(g, i));
+      fprintf(stderr, "repl: error: %s\n", msg);
+      free(msg);
       continue;
     }
     int off = line - at;
+    if (st) {
+      print_error_in(st, text, off, col, msg);
+      free(msg);
+      continue;
+    }
     const char *s = text;
     for (int k = 0; k < off && strchr(s, '\n'); k++)
       s = strchr(s, '\n') + 1;
@@ -283,8 +357,9 @@ static void show_errors_use(Repl *r, Gradc *g, char *const *use, const char *typ
     if (col < 1)
       col = 1;
     int len = (int)strcspn(s, "\n");
-    fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", origin, first + off, col,
-            gradc_diag_message(g, i), len, s, col > 1 ? col - 1 : 0, "");
+    fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", origin, first + off, col, msg, len, s,
+            col > 1 ? col - 1 : 0, "");
+    free(msg);
   }
 }
 
@@ -665,7 +740,10 @@ static Gradc *target_context_for(Repl *r, const char *target, const char *also, 
     const char *t = r->st[found].text;
     Kind k = classify(t, &nm);
     free(nm);
-    out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", skip_space(t));
+    t = skip_space(t);
+    if (k == K_DEF && !strncmp(t, "let", 3) && strchr(" \t", t[3]) && skip_space(t + 3)[0] != '=')
+      t = skip_space(t + 3); /* let NAME = EXPR */
+    out = k == K_OUTPUT ? xstrdup(t) : fmt("output %s", t);
     text = program(r, found, out, 1, NULL, NULL);
   } else { /* a bare expression is an output named f, unless f is taken */
     for (int c = 0;; c++) { /* f, _, then f_1, f_2 ... (a loaded file may define _) */
@@ -850,13 +928,14 @@ static int cmd_time(Repl *r, const char *expr) {
   return 0;
 }
 
-static void add_stmt(Repl *r, int at, const char *text, const char *origin, int line) {
+static void add_stmt(Repl *r, int at, const Stmt *from) {
   char *nm;
-  classify(text, &nm);
+  classify(from->text, &nm);
   if (at < r->n) {
     free(r->st[at].text);
     free(r->st[at].name);
     free(r->st[at].origin);
+    free(r->st[at].src);
   } else {
     if (r->n == r->cap) {
       r->cap = r->cap ? 2 * r->cap : 16;
@@ -866,7 +945,8 @@ static void add_stmt(Repl *r, int at, const char *text, const char *origin, int 
     }
     at = r->n++;
   }
-  r->st[at] = (Stmt){xstrdup(text), nm, xstrdup(origin), line};
+  r->st[at] = (Stmt){xstrdup(from->text), nm, xstrdup(from->origin), from->line, from->col,
+                     from->prefix, from->src ? xstrdup(from->src) : NULL};
 }
 
 /* ---- `_`, and commands that Ctrl-C interrupts ---------------------------------------- */
@@ -965,15 +1045,27 @@ static char *with_last(Repl *r, const char *text) {
   return b.s;
 }
 
+/* Comments blanked out in place, each from '#' to the end of its line
+ * only (a statement open over several lines goes on after one), so that
+ * columns stay and a ';' in a comment splits nothing. */
+static void blank_comments(char *s) {
+  for (int comment = 0; *s; s++) {
+    if (*s == '#')
+      comment = 1;
+    else if (*s == '\n')
+      comment = 0;
+    if (comment)
+      *s = ' ';
+  }
+}
+
 /* Does a statement of the input typed define or declare `_` (the last
  * value printed)? Then its column in the input (1-based), else 0. */
 static int defines_last(const char *in) {
   char *copy = xstrdup(in), *save;
   int col = 0;
+  blank_comments(copy);
   for (char *part = strtok_r(copy, ";", &save); part && !col; part = strtok_r(NULL, ";", &save)) {
-    char *hash = strchr(part, '#');
-    if (hash)
-      *hash = 0;
     char *nm;
     Kind k = classify(part, &nm);
     const char *at = NULL;
@@ -1035,7 +1127,7 @@ static int interruptible(Repl *r, Command fn, void *arg) {
     close(fd[1]);
     interrupted = 0;
     fputs("KeyboardInterrupt\n", stderr);
-    return 1;
+    return 0; /* stopped by the user: not a failure of the session */
   }
   pid_t pid = fork();
   if (pid < 0) {
@@ -1089,7 +1181,7 @@ static int interruptible(Repl *r, Command fn, void *arg) {
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) {
     fflush(stdout);
     fputs("\nKeyboardInterrupt\n", stderr);
-    rc = 1;
+    rc = 0; /* stopped by the user: not a failure (the session's exit status stays 0) */
   } else {
     rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     int rank;
@@ -1114,8 +1206,13 @@ static int evaluate(Repl *r, void *arg) {
   if (!g)
     return 1;
   Opts o = *r->o;
+  const char *end;
+  char *nm = name_at((const char *)arg, &end);
+  if (nm && !*skip_space(end) && strcmp(nm, shown) && gradc_var_index(g, nm) >= 0)
+    o.expr = nm; /* a variable: its own name, not f */
   Run run = {g, &o, gradc_var_count(g)};
   int rc = cmd_eval(&run);
+  free(nm);
   GradcFn *fv = rc == 0 ? gradc_fn_value(g) : NULL;
   long dims[4];
   if (fv && gradc_fn_res_data(fv, 0)) {
@@ -1207,6 +1304,67 @@ static int assign_value(Repl *r, const char *text, const char *nm) {
 }
 
 /* A statement: check the session with it, then keep it. */
+/* The first declaration of a session that has free variables (`w = 3`,
+ * `f = w^2`: scalar params, SPEC 1.3, allowed only in a program without
+ * declarations): they become declared scalar params, `param w`, added
+ * before it, keeping their values, so that the session goes on as typed.
+ * 1 if the declaration was added so, 0 to add it as any statement. */
+static int declare_free_variables(Repl *r, const char *text, const char *origin, int line) {
+  for (int i = 0; i < r->n; i++) {
+    char *sn;
+    Kind k = classify(r->st[i].text, &sn);
+    free(sn);
+    if (k == K_DECL)
+      return 0;
+  }
+  Str decl = {0};
+  char *prog = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
+  Gradc *g = gradc_new();
+  if (g && gradc_compile_string(g, origin, prog, strlen(prog)) == GRADC_OK)
+    for (int v = 0; v < gradc_var_count(g); v++) {
+      const char *nm = gradc_var_name(g, v);
+      if (uses_name(text, nm)) /* the new declaration declares (or uses) it itself */
+        continue;
+      str_add(&decl, decl.s ? ", " : "param ");
+      str_add(&decl, nm);
+    }
+  for (int i = 0; i < r->nset && !decl.s; i++) { /* w = 3 that nothing uses yet */
+    char *nm = xstrdup(r->set[i]);
+    *strchr(nm, '=') = 0;
+    if (!uses_name(text, nm)) {
+      str_add(&decl, "param ");
+      str_add(&decl, nm);
+    }
+    free(nm);
+  }
+  for (int i = 0; i < r->nset && decl.s; i++) { /* the others not yet in the list */
+    char *nm = xstrdup(r->set[i]);
+    *strchr(nm, '=') = 0;
+    if (!uses_name(text, nm) && !uses_name(decl.s, nm)) {
+      str_add(&decl, ", ");
+      str_add(&decl, nm);
+    }
+    free(nm);
+  }
+  gradc_free(g);
+  free(prog);
+  if (!decl.s)
+    return 0;
+  char *extra = fmt("%s\n%s\noutput _repl_ = 0", decl.s, text);
+  prog = program(r, -1, NULL, 1, extra, NULL);
+  free(extra);
+  g = gradc_new();
+  int ok = g && gradc_compile_string(g, origin, prog, strlen(prog)) == GRADC_OK;
+  gradc_free(g);
+  free(prog);
+  if (ok) {
+    add_stmt(r, r->n, &(Stmt){decl.s, NULL, (char *)origin, line, 0, 0, NULL});
+    add_stmt(r, r->n, &(Stmt){(char *)text, NULL, (char *)origin, line, 0, 0, NULL});
+  }
+  free(decl.s);
+  return ok;
+}
+
 static int statement(Repl *r, const char *text, const char *origin, int line) {
   r->prefix = 0;
   char *nm;
@@ -1225,6 +1383,8 @@ static int statement(Repl *r, const char *text, const char *origin, int line) {
   free(nm);
   if (k == K_EXPR)
     return interruptible(r, evaluate, (void *)text);
+  if (k == K_DECL && at == r->n && declare_free_variables(r, text, origin, line))
+    return 0;
   char *prog = program(r, at < r->n ? at : -1, text, 1, at < r->n ? "output _repl_ = 0" : NULL, NULL);
   if (at == r->n) { /* new: append it, and an output so that any session compiles */
     free(prog);
@@ -1241,7 +1401,7 @@ static int statement(Repl *r, const char *text, const char *origin, int line) {
     return 1;
   }
   gradc_free(g);
-  add_stmt(r, at, text, origin, line);
+  add_stmt(r, at, &(Stmt){(char *)text, NULL, (char *)origin, line, 0, 0, NULL});
   return 0;
 }
 
@@ -1277,7 +1437,8 @@ static int load(Repl *r, const char *path) {
   char *data = NULL; /* read whole first: a directory or a binary file is one error, as in the CLI */
   size_t len = 0, cap = 0, got;
   static char chunk[65536];
-  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+  const size_t max_source = (size_t)1 << 28; /* as gradc_compile_file: /dev/urandom is no source */
+  while (len <= max_source && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
     if (len + got + 1 > cap) {
       cap = 2 * (len + got) + 1;
       data = realloc(data, cap);
@@ -1289,10 +1450,19 @@ static int load(Repl *r, const char *path) {
   }
   int err = ferror(f) ? errno : 0;
   fclose(f);
+  if (len > max_source) {
+    fprintf(stderr, "repl: error: %s is larger than 256 MiB: not a source file\n", path);
+    free(data);
+    return 1;
+  }
   if (err) {
     fprintf(stderr, "repl: error: cannot read %s: %s\n", path, strerror(err));
     free(data);
     return 1;
+  }
+  if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3)) { /* a UTF-8 byte-order mark, as gradc_compile_string */
+    memmove(data, data + 3, len - 3);
+    len -= 3;
   }
   Gradc *check = gradc_new();
   if (check && gradc_compile_string(check, path, data ? data : "", len) != GRADC_OK &&
@@ -1308,7 +1478,7 @@ static int load(Repl *r, const char *path) {
     free(data);
     return 1;
   }
-  char *line = NULL, *acc = NULL;
+  char *line = NULL, *acc = NULL, *raw = NULL;
   size_t linecap = 0;
   int lineno = 0, first = 0;
   Stmt *add = NULL;
@@ -1316,37 +1486,73 @@ static int load(Repl *r, const char *path) {
   while (getline(&line, &linecap, f) >= 0) {
     lineno++;
     line[strcspn(line, "\r\n")] = 0;
-    char *joined = acc ? fmt("%s\n%s", acc, line) : xstrdup(line);
+    char *joined = raw ? fmt("%s\n%s", raw, line) : xstrdup(line);
+    free(raw);
+    raw = joined;
+    line[strcspn(line, "#")] = 0; /* a comment ends at the end of its line */
+    joined = acc ? fmt("%s\n%s", acc, line) : xstrdup(line);
     free(acc);
     acc = joined;
     if (!first)
       first = lineno;
     if (continues(acc))
       continue;
-    const char *s = skip_space(acc);
-    if (*s && *s != '#') { /* statements end at ';' too */
-      char *copy = xstrdup(acc), *save, *part;
-      for (part = strtok_r(copy, ";", &save); part; part = strtok_r(NULL, ";", &save)) {
-        char *hash = strchr(part, '#');
-        if (hash)
-          *hash = 0;
-        if (!*skip_space(part))
-          continue;
-        add = realloc(add, ((size_t)nadd + 1) * sizeof *add);
-        if (!add)
-          exit(EXIT_INPUT);
-        char *nm;
-        Kind k = classify(part, &nm);
-        free(nm);
-        part = k == K_EXPR ? fmt("f = %s", skip_space(part)) : rebase(part, path); /* as in a file */
-        add[nadd++] = (Stmt){part, NULL, xstrdup(path), first};
+    /* statements end at ';' too; each keeps where it starts in the file
+     * (line, column) and the lines it spans as written, for its errors */
+    for (const char *part = acc; *part;) {
+      size_t n = strcspn(part, ";");
+      const char *p0 = part, *e = part + n;
+      part = *e ? e + 1 : e;
+      while (p0 < e && strchr(" \t\n", *p0))
+        p0++;
+      if (p0 == e)
+        continue;
+      int ln = 0; /* p0's line within acc, and where that line starts */
+      const char *bol = acc;
+      for (const char *c = acc; c < p0; c++)
+        if (*c == '\n') {
+          ln++;
+          bol = c + 1;
+        }
+      int nl = 0;
+      for (const char *c = p0; c < e; c++)
+        nl += *c == '\n';
+      const char *rs = raw; /* the same lines of raw */
+      for (int k = 0; k < ln && strchr(rs, '\n'); k++)
+        rs = strchr(rs, '\n') + 1;
+      const char *re = rs;
+      for (int q = 0;; q++) {
+        re += strcspn(re, "\n");
+        if (q == nl || !*re)
+          break;
+        re++;
       }
-      free(copy);
+      add = realloc(add, ((size_t)nadd + 1) * sizeof *add);
+      if (!add)
+        exit(EXIT_INPUT);
+      char *text = fmt("%.*s", (int)(e - p0), p0), *nm;
+      Kind k = classify(text, &nm);
+      free(nm);
+      int col = (int)(p0 - bol), prefix = 0;
+      if (k == K_EXPR) { /* as in a file: a bare expression is the output f */
+        char *t = fmt("f = %s", text);
+        free(text);
+        text = t;
+        prefix = 4;
+      } else {
+        char *t = rebase(text, path);
+        free(text);
+        text = t;
+      }
+      add[nadd++] = (Stmt){text, NULL, xstrdup(path), first + ln, col, prefix,
+                           fmt("%.*s", (int)(re - rs), rs)};
     }
     free(acc);
-    acc = NULL;
+    free(raw);
+    acc = raw = NULL;
     first = 0;
   }
+  free(raw);
   free(line);
   free(acc);
   fclose(f);
@@ -1390,9 +1596,10 @@ static int load(Repl *r, const char *path) {
     char *nm;
     const char *t = piece[q];
     if (classify(t, &nm) == K_OUTPUT) /* output L = ... -> L = ..., as program() does */
-      t = skip_space(skip_space(t) + 6);
+      str_add_plain(&all, t);
+    else
+      str_add(&all, t);
     free(nm);
-    str_add(&all, t);
     str_add(&all, "\n");
   }
   str_add(&all, "output _repl_ = 0");
@@ -1409,25 +1616,24 @@ static int load(Repl *r, const char *path) {
           break;
         at += nl;
       }
-      if (l < 1 || q >= npiece) {
-        fprintf(stderr, "%s: error: %s\n", path, gradc_diag_message(g, i));
+      if (diag_elsewhere(g, i))
         continue;
-      }
-      const char *s = piece[q];
-      for (int n = 0; n < l - at && strchr(s, '\n'); n++)
-        s = strchr(s, '\n') + 1;
-      int col = gradc_diag_col(g, i) > 0 ? gradc_diag_col(g, i) : 1;
-      const Stmt *st = from[q] < 0 ? &add[-1 - from[q]] : &r->st[from[q]];
-      fprintf(stderr, "%s:%d:%d: error: %s\n%.*s\n%*s^\n", st->origin, st->line + (l - at), col,
-              gradc_diag_message(g, i), (int)strcspn(s, "\n"), s, col > 1 ? col - 1 : 0, "");
+      char *msg = diag_msg(g, i);
+      if (l < 1 || q >= npiece)
+        fprintf(stderr, "%s: error: %s\n", path, msg);
+      else
+        print_error_in(from[q] < 0 ? &add[-1 - from[q]] : &r->st[from[q]], piece[q], l - at,
+                       gradc_diag_col(g, i), msg);
+      free(msg);
     }
   gradc_free(g);
   free(all.s);
   for (int k = 0; k < nadd; k++) {
     if (!bad)
-      add_stmt(r, slot[k] >= 0 ? slot[k] : r->n, add[k].text, add[k].origin, add[k].line);
+      add_stmt(r, slot[k] >= 0 ? slot[k] : r->n, &add[k]);
     free(add[k].text);
     free(add[k].origin);
+    free(add[k].src);
   }
   free(slot);
   free(piece);
@@ -1460,6 +1666,15 @@ static int split_words(char *s, char **words, int max) {
 /* :set NAME=VALUE... (and NAME = VALUE): each name must be a variable of
  * the session, and the value one that it can take; a later value of a
  * name replaces the earlier one. */
+/* Did NAME = NUMBER give the free variable nm its value (r->set has it)? */
+static int given_free(const Repl *r, const char *nm) {
+  size_t n = strlen(nm);
+  for (int i = 0; i < r->nset; i++)
+    if (!strncmp(r->set[i], nm, n) && r->set[i][n] == '=')
+      return 1;
+  return 0;
+}
+
 static int set_words(Repl *r, char **words, int nw) {
   char *text = program(r, -1, NULL, 1, "output _repl_ = 0", NULL);
   int ok, bad = 0;
@@ -1474,6 +1689,14 @@ static int set_words(Repl *r, char **words, int nw) {
       bad = 1;
       continue;
     }
+    int twice = 0; /* :set w=1 w=2: one value each, not the last one silently */
+    for (int u = 0; u < q && !twice; u++)
+      twice = !strncmp(words[u], w, (size_t)(eq - w) + 1);
+    if (twice) {
+      fprintf(stderr, "repl: error: :set gives %.*s two values: give it one\n", (int)(eq - w), w);
+      bad = 1;
+      continue;
+    }
     *eq = 0;
     int defined = 0; /* a definition has no value to set */
     for (int i = 0; i < r->n && !defined; i++) {
@@ -1483,9 +1706,17 @@ static int set_words(Repl *r, char **words, int nw) {
         defined = k == K_FUNC ? 2 : 1;
       free(nm);
     }
+    double x;
     if (defined) {
       fprintf(stderr, "repl: error: '%s' is %s in the session; :set gives values to variables\n", w,
               defined == 2 ? "a function" : "defined");
+    } else if (gradc_var_index(g, w) < 0 && given_free(r, w)) {
+      /* a free variable that w = 2 gave a value, which no statement uses yet */
+      if (parse_number(eq + 1, &x)) {
+        *eq = '=';
+        continue;
+      }
+      fprintf(stderr, "repl: error: '%s' is a free variable, a scalar: :set %s=NUMBER\n", w, w);
     } else if (gradc_var_index(g, w) < 0) {
       const char *hint = gradc_var_suggest(g, w);
       fprintf(stderr, "repl: error: the session has no variable '%s'%s%s%s\n", w,
@@ -1528,17 +1759,37 @@ static int timing(Repl *r, void *expr) { return cmd_time(r, expr); }
 
 static int command(Repl *r, char *line) {
   char *args = line;
-  while (*args && *args != ' ' && *args != '\t')
+  while (*args && !strchr(" \t;#", *args)) /* :vars; and :vars# end the name too */
     args++;
-  if (*args)
+  char end = *args;
+  if (end)
     *args++ = 0;
+  if (end == '#') /* the rest is a comment */
+    args += strlen(args);
   args = (char *)skip_space(args);
+  /* the arguments end at a comment; a ';' or blanks after them are not part
+   * of them (nor of the label of an expression) */
+  args[strcspn(args, "#")] = 0;
+  for (size_t n = strlen(args); n && strchr(" \t\r;", args[n - 1]); n--)
+    args[n - 1] = 0;
   const char *cmd = line;
   int known = !strcmp(cmd, ":q");
   for (int i = 0; commands[i]; i++)
     known |= !strcmp(cmd, commands[i]);
   if (!known) {
-    fprintf(stderr, "repl: error: unknown command %s (:help lists them)\n", cmd);
+    int nc = 0;
+    while (commands[nc])
+      nc++;
+    const char *hint = gradc_closest(cmd, commands, nc);
+    if (hint)
+      fprintf(stderr, "repl: error: unknown command %s (did you mean %s?)\n", cmd, hint);
+    else
+      fprintf(stderr, "repl: error: unknown command %s (:help lists them)\n", cmd);
+    return 1;
+  }
+  if (*args && (!strcmp(cmd, ":help") || !strcmp(cmd, ":quit") || !strcmp(cmd, ":q") ||
+                !strcmp(cmd, ":vars"))) { /* as the command line: a word too many is an error */
+    fprintf(stderr, "repl: error: %s takes no arguments, not '%s'\n", cmd, args);
     return 1;
   }
   if (r->line_text) /* where the arguments start in the line typed */
@@ -1549,6 +1800,10 @@ static int command(Repl *r, char *line) {
   }
   if (!strcmp(cmd, ":quit") || !strcmp(cmd, ":q"))
     return -1;
+  if (!strcmp(cmd, ":load") && !*args) {
+    fprintf(stderr, "repl: error: :load FILE\n");
+    return 1;
+  }
   if (!strcmp(cmd, ":load"))
     return load(r, args);
   if (!strcmp(cmd, ":set")) {
@@ -1739,6 +1994,16 @@ static int diff_each(Repl *r, Gradc *g, const char *shown, const char *label, co
       free(wrt);
       rc = 1;
       break;
+    }
+    for (int i = 0; i < r->n && nwrt; i++) /* let lines take no name of the session */
+      if (r->st[i].name && gradc_diff_avoid(g, (const char *const *)&r->st[i].name, 1) != GRADC_OK)
+        exit(EXIT_INPUT);
+    for (int i = 0; i < r->nset && nwrt; i++) { /* nor a free variable's (w = 3) */
+      char *nm = xstrdup(r->set[i]);
+      *strchr(nm, '=') = 0;
+      if (gradc_diff_avoid(g, (const char *const *)&nm, 1) != GRADC_OK)
+        exit(EXIT_INPUT);
+      free(nm);
     }
     for (int k = 0; k < nwrt && rc == 0; k++) {
       char *text = NULL;
@@ -1989,10 +2254,17 @@ static void save_history(void) {
   if (!path)
     return;
   char *tmp = fmt("%s.tmp%ld", path, (long)getpid());
-  if (write_history(tmp) == 0)
-    rename(tmp, path);
-  else
+  int err = write_history(tmp);
+  if (err == 0 && rename(tmp, path) != 0)
+    err = errno;
+  if (err != 0)
     unlink(tmp);
+  static int warned; /* once a session: the history is a convenience, not the work */
+  if (err != 0 && !warned) {
+    warned = 1;
+    fprintf(stderr, "repl: warning: cannot save the history to %s: %s (the session goes on)\n", path,
+            strerror(err > 0 ? err : EIO));
+  }
   free(tmp);
   free(path);
 }
@@ -2040,6 +2312,8 @@ static char *read_input(Repl *r) {
         break;
       }
       line[strcspn(line, "\r\n")] = 0;
+      if (r->lineno == 0 && !strncmp(line, "\xef\xbb\xbf", 3)) /* a session file's byte-order mark */
+        memmove(line, line + 3, strlen(line + 3) + 1);
     }
     r->lineno++;
     char *joined = acc ? fmt("%s\n%s", acc, line) : xstrdup(line);
@@ -2055,6 +2329,19 @@ static char *read_input(Repl *r) {
 int repl_main(const Opts *o) {
   Repl r = {.o = o, .tty = isatty(STDIN_FILENO)};
   the_repl = &r;
+  if (o->file) { /* as `gradc eval FILE`: a file that cannot be read starts no session */
+    struct stat sb;
+    FILE *f = fopen(o->file, "rb");
+    int dir = f && fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (!f || dir) {
+      fprintf(stderr, "gradc: error: cannot %s %s: %s\n", dir ? "read" : "open", o->file,
+              strerror(dir ? EISDIR : errno));
+      if (f)
+        fclose(f);
+      return EXIT_INPUT;
+    }
+    fclose(f);
+  }
   if (r.tty) {
     rl_readline_name = "gradc";
     rl_attempted_completion_function = complete;
@@ -2107,10 +2394,8 @@ int repl_main(const Opts *o) {
         rc = command(&r, (char *)s);
       else {
         char *copy = xstrdup(in), *save;
+        blank_comments(copy);
         for (char *part = strtok_r(copy, ";", &save); part && rc == 0; part = strtok_r(NULL, ";", &save)) {
-          char *hash = strchr(part, '#');
-          if (hash)
-            *hash = 0;
           const char *body = skip_space(part);
           if (*body) {
             r.coloff = (int)(body - copy);
@@ -2135,6 +2420,7 @@ int repl_main(const Opts *o) {
     free(r.st[i].text);
     free(r.st[i].name);
     free(r.st[i].origin);
+    free(r.st[i].src);
   }
   free(r.st);
   for (int i = 0; i < r.nset; i++)

@@ -9,14 +9,21 @@
  *          and softmaxes along the other axes, gathers from constant
  *          tables...),
  *   SUM    a linear function of a sum over the rows of ROW terms,
+ *   AFFINE a SUM plus a CONST: a * (sum or mean over the rows) + terms that
+ *          do not depend on the data (mean(rowterm) + lambda*sum(W^2), and
+ *          its gradient), then only linear operations with CONST factors,
  *   BAD    anything else (a reduction over N fed back into the rows, as
- *          batch normalisation's mean does; a product of two sums; a term
- *          without rows added to a sum, which every block would count).
+ *          batch normalisation's mean does; a product of two sums; a sum
+ *          plus a constant through a nonlinear function).
  * Each class also carries the power p of N the value is proportional to
  * (mean(x) is N^-1 times a sum), so a block of n rows, evaluated with N
  * bound to n, gives (n/N)^p times its share of the whole. A ROW or SUM
  * result is therefore assembled from blocks (rows concatenated, sums added)
- * and a CONST one taken from any block.
+ * and a CONST one computed once with N bound to the whole data's size. An
+ * AFFINE result is split (sep_split) into its SUM part, assembled from the
+ * blocks, and its CONST part, computed once (parallel.c): were the whole
+ * expression evaluated per block, every block would add the regulariser
+ * again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +45,8 @@ static const char *const why_text[] = {
                       "function",
     [SEP_WHY_ROWOP] = "an operation mixes the rows (a maximum, product, cumulative sum, slice, "
                       "transpose or index along N)",
+    [SEP_WHY_AFFINE] = "a sum over the rows plus a term that does not depend on them is multiplied by "
+                       "another sum or passed through a nonlinear function",
 };
 
 const char *sep_why_text(int why) {
@@ -98,18 +107,79 @@ static int keeps_rows(const SliceSpec *s) {
          s->len[0] == s->full[0];
 }
 
+/* Node i (nd) with an AFFINE argument: the operations that are linear in
+ * it, with every other argument a SUM of the same power or a CONST factor,
+ * keep it AFFINE (sep_split rewrites exactly these); anything else is BAD. */
+static SepClass classify_affine(const Dag *d, const Node *nd, const SepClass *a, NodeId i, int rows) {
+  int nsum = 0, nrow = 0, p = 0, havep = 0;
+  for (int k = 0; k < nd->nargs; k++) {
+    nrow += a[k].kind == SEP_ROW;
+    nsum += a[k].kind == SEP_SUM || a[k].kind == SEP_AFFINE;
+  }
+  if (rows || nrow)
+    return bad(SEP_WHY_MIX, i);
+  SepClass same = {.kind = SEP_AFFINE};
+  switch (nd->op) {
+  case OP_ADD:
+  case OP_SUB:
+  case OP_SCATTER_ADD: /* terms added: their SUM parts must scale alike */
+    for (int k = 0; k < 2; k++)
+      if (a[k].kind != SEP_CONST) {
+        if (havep && a[k].p != p)
+          return bad(SEP_WHY_POWER, i);
+        p = a[k].p, havep = 1;
+      }
+    same.p = (int8_t)p;
+    return same;
+  case OP_NEG:
+  case OP_STOP:
+  case OP_BCAST:
+  case OP_RESHAPE:
+  case OP_TRANSPOSE:
+  case OP_SUM:
+  case OP_CUMSUM:
+  case OP_SLICE:
+  case OP_PAD:
+    return a[0];
+  case OP_MUL:
+  case OP_SMUL:
+  case OP_MATMUL: /* by a factor that does not depend on the rows */
+    if (nsum > 1)
+      return bad(SEP_WHY_AFFINE, i);
+    same.p = (int8_t)(a[0].p + a[1].p);
+    return same;
+  case OP_DIV:
+    if (a[1].kind != SEP_CONST)
+      return bad(SEP_WHY_AFFINE, i);
+    same.p = (int8_t)(a[0].p - a[1].p);
+    return same;
+  case OP_TAKE:
+  case OP_SCATTER: /* linear in the table, indices that do not depend on the rows */
+    if (a[0].kind != SEP_AFFINE || a[1].kind != SEP_CONST || a[1].p)
+      return bad(SEP_WHY_AFFINE, i);
+    return a[0];
+  default:
+    (void)d;
+    return bad(SEP_WHY_AFFINE, i);
+  }
+}
+
 static SepClass classify(const Dag *d, const SepClass *c, NodeId i, int n, int nvars) {
   const Node *nd = &d->nodes[i];
   int rows = shape_rows(d, nd->shape, n);
   SepClass a[3];
+  int naff = 0;
   for (int k = 0; k < nd->nargs; k++) {
     a[k] = c[nd->arg[k]];
     if (a[k].kind == SEP_BAD)
       return a[k];
+    naff += a[k].kind == SEP_AFFINE;
   }
   if (rows < 0)
     return bad(SEP_WHY_SHAPE, i);
   (void)nvars;
+  if (naff)
+    return classify_affine(d, nd, a, i, rows);
   switch (nd->op) {
   case OP_CONST:
     return (SepClass){.kind = SEP_CONST};
@@ -134,8 +204,8 @@ static SepClass classify(const Dag *d, const SepClass *c, NodeId i, int n, int n
     switch (nd->op) {
     case OP_ADD:
     case OP_SUB:
-      if (nsum && nsum < 2)
-        return bad(SEP_WHY_ADDCONST, i);
+      if (nsum == 1) /* a sum plus a term without the rows: split, the term computed once */
+        return (SepClass){.kind = SEP_AFFINE, .p = a[0].kind == SEP_SUM ? a[0].p : a[1].p};
       if (a[0].p != a[1].p)
         return bad(SEP_WHY_POWER, i);
       return (SepClass){.kind = (int8_t)kind, .p = a[0].p};
@@ -218,7 +288,7 @@ static SepClass classify(const Dag *d, const SepClass *c, NodeId i, int n, int n
     if ((x.kind == SEP_ROW) != (y.kind == SEP_ROW) && (x.kind == SEP_SUM || y.kind == SEP_SUM))
       return bad(SEP_WHY_MIX, i);
     if ((x.kind == SEP_SUM) != (y.kind == SEP_SUM))
-      return bad(SEP_WHY_ADDCONST, i);
+      return (SepClass){.kind = SEP_AFFINE, .p = x.kind == SEP_SUM ? x.p : y.p};
     if (x.p != y.p)
       return bad(SEP_WHY_POWER, i);
     if (y.kind == SEP_ROW)
@@ -296,6 +366,91 @@ SepClass *sep_classify(const Gradc *g, int *data_dim) {
   return c;
 }
 
+/* ---- the two parts of an AFFINE result ----------------------------------- */
+
+static NodeId fit(Dag *d, NodeId x, ShapeId s) {
+  return x == NO_NODE || dag_shape(d, x) == s ? x : dag_bcast(d, x, s);
+}
+
+static NodeId zeros(Dag *d, ShapeId s) { return fit(d, dag_const(d, 0), s); }
+
+/* a + b or a - b of two parts (NO_NODE: zero), shaped s */
+static NodeId add_parts(Dag *d, OpKind op, NodeId a, NodeId b, ShapeId s) {
+  if (b == NO_NODE)
+    return fit(d, a, s);
+  if (a == NO_NODE)
+    return fit(d, op == OP_SUB ? dag_neg(d, b) : b, s);
+  return fit(d, dag_op(d, op, a, b, NO_NODE), s);
+}
+
+int sep_split(Gradc *g, const SepClass *c, const NodeId *roots, int nroots, NodeId *rowpart,
+              NodeId *constpart) {
+  Dag *d = g->prog.dag;
+  NodeId top = 0;
+  for (int k = 0; k < nroots; k++)
+    top = roots[k] > top ? roots[k] : top;
+  NodeId *rp = malloc(((size_t)top + 1) * sizeof *rp), *cp = malloc(((size_t)top + 1) * sizeof *cp);
+  if (!rp || !cp) {
+    free(rp);
+    free(cp);
+    return -1;
+  }
+  /* every node up to the last root, children first: its (row, const) parts */
+  for (NodeId i = 0; i <= top; i++) {
+    rp[i] = cp[i] = NO_NODE;
+    if (c[i].kind == SEP_SUM)
+      rp[i] = i;
+    else if (c[i].kind == SEP_CONST)
+      cp[i] = i;
+    if (c[i].kind != SEP_AFFINE)
+      continue;
+    Node nd = d->nodes[i]; /* a copy: the constructors below may move the nodes */
+    NodeId r[3] = {NO_NODE, NO_NODE, NO_NODE}, k[3] = {NO_NODE, NO_NODE, NO_NODE};
+    for (int a = 0; a < nd.nargs; a++) {
+      r[a] = rp[nd.arg[a]];
+      k[a] = cp[nd.arg[a]];
+    }
+    switch (nd.op) {
+    case OP_ADD:
+    case OP_SUB:
+      rp[i] = add_parts(d, (OpKind)nd.op, r[0], r[1], nd.shape);
+      cp[i] = add_parts(d, (OpKind)nd.op, k[0], k[1], nd.shape);
+      break;
+    case OP_SCATTER_ADD: /* the accumulator plus the piece placed in it: zeros where a part is none */
+      for (int pass = 0; pass < 2; pass++) {
+        NodeId *x = pass ? k : r, args[2];
+        if (x[0] == NO_NODE && x[1] == NO_NODE)
+          continue;
+        for (int a = 0; a < 2; a++)
+          args[a] = x[a] != NO_NODE ? x[a] : zeros(d, dag_shape(d, nd.arg[a]));
+        (pass ? cp : rp)[i] = dag_with_args(d, i, args);
+      }
+      break;
+    default: { /* linear in the one argument that has a row part (classify_affine) */
+      int at = 0;
+      while (at + 1 < nd.nargs && c[nd.arg[at]].kind == SEP_CONST)
+        at++;
+      for (int pass = 0; pass < 2; pass++) {
+        NodeId x = pass ? k[at] : r[at], args[3];
+        if (x == NO_NODE)
+          continue;
+        for (int a = 0; a < nd.nargs; a++)
+          args[a] = a == at ? x : nd.arg[a];
+        (pass ? cp : rp)[i] = dag_with_args(d, i, args);
+      }
+      break;
+    }
+    }
+  }
+  for (int k = 0; k < nroots; k++) {
+    rowpart[k] = rp[roots[k]];
+    constpart[k] = cp[roots[k]];
+  }
+  free(rp);
+  free(cp);
+  return d->oom ? -1 : 0;
+}
+
 int gradc_separable(Gradc *g, int out, char *why, size_t nwhy) {
   if (why && nwhy)
     why[0] = 0;
@@ -322,18 +477,21 @@ int gradc_separable(Gradc *g, int out, char *why, size_t nwhy) {
   SepClass r = c[prog->outs[out].node];
   int ok = 0;
   const char *dn = prog->dimnames[n];
+  const char *plus = r.kind == SEP_AFFINE ? " plus a term that does not depend on the rows (computed once)" : "";
+  if (r.kind == SEP_AFFINE) /* as a sum, + 4 */
+    r.kind = SEP_SUM, ok = 4;
   if (r.kind == SEP_SUM && r.p == 0) {
-    ok = 1;
+    ok += 1;
     if (why && nwhy)
-      snprintf(why, nwhy, "%s is a sum over %s of terms per row", name, dn);
+      snprintf(why, nwhy, "%s is a sum over %s of terms per row%s", name, dn, plus);
   } else if (r.kind == SEP_SUM && r.p == -1) {
-    ok = 2;
+    ok += 2;
     if (why && nwhy)
-      snprintf(why, nwhy, "%s is a mean over %s of terms per row", name, dn);
+      snprintf(why, nwhy, "%s is a mean over %s of terms per row%s", name, dn, plus);
   } else if (r.kind == SEP_SUM) {
-    ok = 3;
+    ok += 3;
     if (why && nwhy)
-      snprintf(why, nwhy, "%s is %s^%d times a sum over %s of terms per row", name, dn, r.p, dn);
+      snprintf(why, nwhy, "%s is %s^%d times a sum over %s of terms per row%s", name, dn, r.p, dn, plus);
   } else if (why && nwhy && r.kind == SEP_BAD) {
     /* the first definition (in source order) that is not separable */
     const char *where = name;

@@ -2,12 +2,16 @@
  * function of the loss (value and gradient with respect to every param)
  * and updates the params' values on the context in place: plain gradient
  * descent, momentum or Adam, on the whole data or on seeded mini-batches
- * over the data dimension (the first symbolic dimension of the inputs). */
+ * over the data dimension (the first symbolic dimension of the inputs).
+ * Under MPI every process draws the same mini-batches of global row
+ * indices and keeps the rows of each that it holds (parallel.c adds the
+ * processes' sums, the mean divided by the whole batch's size). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "parallel.h"
 
 struct GradcTrainer {
   Gradc *g;
@@ -21,7 +25,9 @@ struct GradcTrainer {
   int has_prev;
   long step;               /* updates the params on the context have had */
   /* mini-batches */
-  long batch, n;           /* rows per step, rows in all */
+  long batch, n;           /* rows per step, rows in all (every process's) */
+  long first, nlocal;      /* this process's rows: [first, first + nlocal) of n */
+  long *pick;              /* the rows of the batch it holds */
   int dim;                 /* the data dimension */
   int *data, ndata;        /* inputs with the data dimension first */
   double **full;           /* their whole data */
@@ -68,6 +74,7 @@ void gradc_trainer_free(GradcTrainer *t) {
   free(t->data);
   free(t->rowsize);
   free(t->perm);
+  free(t->pick);
   free(t);
 }
 
@@ -125,9 +132,15 @@ GradcTrainer *gradc_trainer_new(Gradc *g, int loss, GradcOptimizer opt, double l
     if (prog->vars[i].kind == VAR_INPUT && s->rank > 0 && s->dim[0] < 0)
       t->dim = (int)~s->dim[0];
   }
-  if (batch > 0 && t->dim >= 0 && batch < g->dimval[t->dim]) {
+  long all = t->dim >= 0 ? g->dimval[t->dim] : 0, first = 0, local = all;
+  long mpi_all = t->dim >= 0 ? par_mpi_rows(g, &first, &local) : -1;
+  if (mpi_all > 0)
+    all = mpi_all;
+  if (batch > 0 && t->dim >= 0 && batch < all) {
     t->batch = batch;
-    t->n = g->dimval[t->dim];
+    t->n = all;
+    t->first = first;
+    t->nlocal = local;
     for (int i = 0; i < prog->nvars; i++) {
       const Shape *s = shape_get(prog->dag, prog->vars[i].shape);
       if (prog->vars[i].kind == VAR_INPUT && s->rank > 0 && s->dim[0] == ~(int64_t)t->dim)
@@ -136,7 +149,8 @@ GradcTrainer *gradc_trainer_new(Gradc *g, int loss, GradcOptimizer opt, double l
     t->full = calloc((size_t)t->ndata + 1, sizeof *t->full);
     t->rowsize = calloc((size_t)t->ndata + 1, sizeof *t->rowsize);
     t->perm = malloc((size_t)t->n * sizeof *t->perm);
-    if (!t->full || !t->rowsize || !t->perm)
+    t->pick = malloc((size_t)batch * sizeof *t->pick);
+    if (!t->full || !t->rowsize || !t->perm || !t->pick)
       goto fail;
     for (int k = 0; k < t->ndata; k++) {
       Value *v = &g->vals[t->data[k]];
@@ -144,10 +158,10 @@ GradcTrainer *gradc_trainer_new(Gradc *g, int loss, GradcOptimizer opt, double l
       for (int d = 1; d < v->rank; d++)
         n *= v->dims[d];
       t->rowsize[k] = n;
-      t->full[k] = malloc((size_t)(n * t->n) * sizeof(double));
+      t->full[k] = malloc((size_t)(n * t->nlocal) * sizeof(double));
       if (!t->full[k])
         goto fail;
-      memcpy(t->full[k], v->data, (size_t)(n * t->n) * sizeof(double));
+      memcpy(t->full[k], v->data, (size_t)(n * t->nlocal) * sizeof(double));
     }
     for (long i = 0; i < t->n; i++)
       t->perm[i] = i;
@@ -168,12 +182,13 @@ GradcStatus gradc_trainer_full_data(GradcTrainer *t) {
     Value *v = &g->vals[t->data[k]];
     long dims[MAX_RANK];
     memcpy(dims, v->dims, sizeof dims);
-    dims[0] = t->n;
+    dims[0] = t->nlocal;
     GradcStatus s = gradc_set_value(g, t->data[k], t->full[k], dims, v->rank);
     if (s != GRADC_OK)
       return s;
   }
   t->batched = 0;
+  par_set_batch(g, 0, 0);
   return gradc_set_defaults(g, 0, 0); /* rebinds the dimensions */
 }
 
@@ -181,17 +196,28 @@ static GradcStatus next_batch(GradcTrainer *t) {
   Gradc *g = t->g;
   if (t->pos + t->batch > t->n)
     shuffle(t);
+  /* the rows of the batch this process holds (all of them without MPI), in
+   * the batch's order; with none, one placeholder row that is not evaluated */
+  long m = 0;
+  for (long r = 0; r < t->batch; r++) {
+    long i = t->perm[t->pos + r] - t->first;
+    if (i >= 0 && i < t->nlocal)
+      t->pick[m++] = i;
+  }
+  long rows = m > 0 ? m : 1;
+  if (m == 0)
+    t->pick[0] = 0;
   for (int k = 0; k < t->ndata; k++) {
     Value *v = &g->vals[t->data[k]];
     long rs = t->rowsize[k];
-    double *b = malloc((size_t)(rs * t->batch) * sizeof *b);
+    double *b = malloc((size_t)(rs * rows) * sizeof *b);
     if (!b)
       return GRADC_ERR_NOMEM;
-    for (long r = 0; r < t->batch; r++)
-      memcpy(b + r * rs, t->full[k] + t->perm[t->pos + r] * rs, (size_t)rs * sizeof *b);
+    for (long r = 0; r < rows; r++)
+      memcpy(b + r * rs, t->full[k] + t->pick[r] * rs, (size_t)rs * sizeof *b);
     long dims[MAX_RANK];
     memcpy(dims, v->dims, sizeof dims);
-    dims[0] = t->batch;
+    dims[0] = rows;
     GradcStatus s = gradc_set_value(g, t->data[k], b, dims, v->rank);
     free(b);
     if (s != GRADC_OK)
@@ -199,10 +225,22 @@ static GradcStatus next_batch(GradcTrainer *t) {
   }
   t->pos += t->batch;
   t->batched = 1;
+  par_set_batch(g, m, t->batch);
   return gradc_set_defaults(g, 0, 0);
 }
 
 GradcFn *gradc_trainer_fn(GradcTrainer *t) { return t->fn; }
+
+long gradc_trainer_batch(const GradcTrainer *t, long *rows) {
+  if (rows) {
+    long first, local, all = par_mpi_rows(t->g, &first, &local);
+    *rows = t->batch    ? t->n
+            : all > 0   ? all
+            : t->dim >= 0 && t->g->dimval ? t->g->dimval[t->dim]
+                                          : -1;
+  }
+  return t->batch;
+}
 
 long gradc_trainer_steps(const GradcTrainer *t) {
   return t->step;

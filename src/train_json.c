@@ -4,6 +4,7 @@
  *   {"summary": {"loss": "L", "optimizer": "adam", "lr": 0.01,
  *                "batch": null, "steps": 2000, "stopped": "done",
  *                "outputs": {...}, "saved": "p.json"}}
+ * ("saved": null and "save_error" when --save could not be written)
  * "stopped" is "done", "interrupted" (Ctrl-C) or "nonfinite" (then
  * "message" says what was not finite and the exit code is 4); "steps" is
  * the number of steps whose params are kept, "outputs" their metrics.
@@ -56,5 +57,7 @@ void train_json_summary(Gradc *g, const TrainSummary *s) {
   if (s->metrics)
     json_object_set_new(sum, "outputs", metrics_object(g, s->metrics));
   json_object_set_new(sum, "saved", s->saved ? json_string(s->saved) : json_null());
+  if (s->save_failed) /* why is on stderr; the exit code is 1 */
+    json_object_set_new(sum, "save_error", json_string("could not be written"));
   put_line(root);
 }

@@ -10,8 +10,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "api.h"
+#include "numtext.h"
 #include "parallel.h"
 
 #define ERROR(g, ...) diag_add(&(g)->diags, GRADC_ERR_INPUT, NULL, (Span){0}, NULL, __VA_ARGS__)
@@ -222,12 +225,23 @@ typedef struct Csv {
   int failed;
   long seen, lo, hi;     /* data rows so far; keep rows lo..hi-1 (MPI: this process's share) */
   int count_only;
+  int nbare;             /* cells of the current row empty and unquoted (one: an empty line) */
 } Csv;
 
 static void on_cell(void *s, size_t len, void *ctx) {
   Csv *c = ctx;
   if (c->failed)
     return;
+  if (s && memchr(s, 0, len)) { /* a C string would end there: the rest would be lost */
+    diag_file(&c->g->diags, c->path, (int)c->row + 1, c->ncells + 1, "a NUL byte in a cell (this is not a text file)");
+    c->failed = 1;
+    return;
+  }
+  if (!s) /* CSV_EMPTY_IS_NULL: empty and unquoted; "" is quoted, an empty cell of its own */
+    c->nbare++;
+  /* a data row this pass does not keep (counting, or another process's
+   * share under MPI): on_row reads only how many cells it has */
+  int skip = c->ncols > 0 && (c->count_only || c->seen < c->lo || c->seen >= c->hi);
   if (c->ncells == c->capcells) {
     int cap = c->capcells ? 2 * c->capcells : 16;
     char **n = realloc(c->cells, (size_t)cap * sizeof *n);
@@ -238,14 +252,29 @@ static void on_cell(void *s, size_t len, void *ctx) {
     c->cells = n;
     c->capcells = cap;
   }
+  if (skip) {
+    c->cells[c->ncells++] = NULL;
+    return;
+  }
   char *v = malloc(len + 1);
   if (!v) {
     c->failed = 1;
     return;
   }
-  memcpy(v, s, len);
+  if (s)
+    memcpy(v, s, len);
   v[len] = 0;
   c->cells[c->ncells++] = v;
+}
+
+/* A directory opens but reads as nothing: one clear error, as for a
+ * source file ("cannot read DIR: Is a directory"), not a parse error. */
+static int is_directory(Gradc *g, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return 0;
+  diag_file(&g->diags, path, 0, 0, "cannot read %s: %s", path, strerror(EISDIR));
+  return 1;
 }
 
 /* A literal too large for a double (1e400), which strtod reads as
@@ -260,9 +289,22 @@ static int number(const char *s, double *x) {
   if (!*s)
     return 0;
   *x = strtod(s, &end);
+  if (!num_is_decimal(s, end))
+    return 0;
   while (*end == ' ' || *end == '\t' || *end == '\r')
     end++;
   return *end == 0;
+}
+
+/* Whether strtod reads all of s (blanks around it aside): a number, or
+ * what looks like one (0x10, nan), which as data is an error, not a header. */
+static int looks_numeric(const char *s) {
+  char *end;
+  s += strspn(s, " \t");
+  if (!*s)
+    return 0;
+  (void)strtod(s, &end);
+  return end != s && !end[strspn(end, " \t\r")];
 }
 
 /* Choose the columns once the first row is known. */
@@ -320,14 +362,13 @@ static void on_row(int ch, void *ctx) {
   c->row++;
   if (c->failed)
     goto done;
-  if (c->ncells == 1 && c->cells[0][0] == 0)
-    goto done; /* an empty line */
+  if (c->ncells == 1 && c->nbare == 1)
+    goto done; /* an empty line (a quoted "" is a cell, and empty) */
   if (c->row == 1 || (c->ncols == 0)) {
     c->ncols = c->ncells;
-    int header = 0;
-    double x;
+    int header = 0; /* a cell of text: not empty, and not even what strtod reads (0x10, nan) */
     for (int i = 0; i < c->ncells; i++)
-      header |= !number(c->cells[i], &x);
+      header |= *c->cells[i] && !looks_numeric(c->cells[i]);
     if (header) {
       c->header = 1;
       c->names = c->cells;
@@ -364,17 +405,18 @@ static void on_row(int ch, void *ctx) {
   for (int j = 0; j < c->npick; j++) {
     double x = 0;
     const char *cell = c->cells[c->pick[j]];
-    if (number(cell, &x) && too_large(cell, x)) {
+    int is_number = number(cell, &x); /* strtod once per cell */
+    if (is_number && too_large(cell, x)) {
       diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
                 "the cell '%.40s'%s%s: the number is too large for a double", cell,
                 c->header ? " in column " : "", c->header ? c->names[c->pick[j]] : "");
       c->failed = 1;
       goto done;
     }
-    if (!number(cell, &x) || !isfinite(x)) {
+    if (!is_number || !isfinite(x)) {
       diag_file(&c->g->diags, c->path, (int)c->row, c->pick[j] + 1,
                 "the cell '%.40s'%s%s is not a %snumber", cell, c->header ? " in column " : "",
-                c->header ? c->names[c->pick[j]] : "", isinf(x) ? "finite " : "");
+                c->header ? c->names[c->pick[j]] : "", is_number && isinf(x) ? "finite " : "");
       c->failed = 1;
       goto done;
     }
@@ -385,6 +427,7 @@ done:
   for (int i = 0; i < c->ncells; i++)
     free(c->cells[i]);
   c->ncells = 0;
+  c->nbare = 0;
 }
 
 /* Read PATH[:COLS] into a (rows, cols) matrix. */
@@ -401,17 +444,26 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   /* under MPI (parallel.c) a first pass counts the rows, then this
    * process keeps only its share */
   long lo = 0, hi = -1;
-  int passes = g->par && g->par->size > 1 ? 2 : 1;
+  int passes = g->par && g->par->size > 1 ? 2 : 1, pass = 0;
   Csv c;
-  for (int pass = 0; pass < passes; pass++) {
-  FILE *f = fopen(path, "rb");
+  if (passes == 2 && g->par->counted_path && !strcmp(g->par->counted_path, path)) {
+    if (par_csv_window(g, g->par->counted_rows, &lo, &hi) < 0) { /* counted for an earlier input */
+      free(path);
+      return -1;
+    }
+    pass = 1;
+  }
+  for (; pass < passes; pass++) {
+  int dir = is_directory(g, path);
+  FILE *f = dir ? NULL : fopen(path, "rb");
   if (!f) {
-    diag_file(&g->diags, path, 0, 0, "cannot open it: %s", strerror(errno));
+    if (!dir)
+      diag_file(&g->diags, path, 0, 0, "cannot open it: %s", strerror(errno));
     free(path);
     return -1;
   }
   struct csv_parser p;
-  csv_init(&p, CSV_APPEND_NULL);
+  csv_init(&p, CSV_APPEND_NULL | CSV_EMPTY_IS_NULL);
   c = (Csv){.path = path, .cols = colspec, .g = g, .lo = lo, .hi = hi < 0 ? LONG_MAX : hi,
             .count_only = pass + 1 < passes};
   char buf[65536];
@@ -434,6 +486,11 @@ static int load_csv(Gradc *g, const char *spec, double **data, long *rows, int *
   free(c.pick);
   if (pass + 1 < passes && !c.failed && par_csv_window(g, c.seen, &lo, &hi) < 0)
     c.failed = 1;
+  if (pass + 1 < passes && !c.failed) {
+    free(g->par->counted_path);
+    g->par->counted_path = strdup(path);
+    g->par->counted_rows = c.seen;
+  }
   if (c.failed)
     break;
   }
@@ -464,6 +521,10 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
   const Var *v = &g->prog.vars[var];
   char *end;
   double x = strtod(text, &end);
+  if (end != text && *end == 0 && !num_is_decimal(text, end)) {
+    ERROR(g, "%s=%s: not a number as the language writes them (decimal: 16, 1.5e3)", v->name, text);
+    return GRADC_ERR_INPUT;
+  }
   if (end != text && *end == 0) {
     /* the limits of a literal in a file (lexer.l): an overflowing number is
      * an error; the words inf, Infinity and NaN stand for themselves */
@@ -500,6 +561,8 @@ static GradcStatus value_text(Gradc *g, int var, const char *text, int level, co
     double *fast;
     long fdims[MAX_RANK];
     int frank;
+    if (is_directory(g, path))
+      return GRADC_ERR_INPUT;
     if (json_array_file(path, &fast, fdims, &frank) == 0) /* json_array.c */
       return store(g, var, fast, fdims, frank, level, path);
     json_error_t err;
@@ -572,6 +635,8 @@ GradcStatus gradc_set_value_text(Gradc *g, const char *name, const char *text) {
 GradcStatus gradc_set_inputs_file(Gradc *g, const char *path) {
   if (!ensure(g))
     return GRADC_ERR_NOMEM;
+  if (is_directory(g, path))
+    return GRADC_ERR_INPUT;
   json_error_t err;
   json_t *root = json_load_file(path, 0, &err);
   if (!root) {

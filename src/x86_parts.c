@@ -2,10 +2,11 @@
  * translated to x86-64 machine code directly, without libtcc (ir.h,
  * "x86_parts.c").
  *
- * A part of a huge scalar kernel is straight-line code over three kinds of
- * places: `t[N]` (the kernel's slots), `g_v[N]` (its inputs) and locals
- * `double g_lN = E;`, with E made of double literals, + - * /, unary minus,
- * parentheses and calls of libm's functions (and g_tanh, gradc_rt_tanh).
+ * A part of a huge scalar kernel is straight-line code over four kinds of
+ * places: `t[N]` (the kernel's slots), `a[K][N]` (its arguments), `r[K][N]`
+ * (its results) and locals `double g_lN = E;`, with E made of double
+ * literals, + - * /, unary minus, parentheses and calls of libm's functions
+ * (and g_tanh, gradc_rt_tanh); it ends with `return 0;`.
  * libtcc reads such C at about 25 MB/s, and a program of 10^6 definitions
  * gives 120 MB of it: most of `gradc grad`'s time. This reads the same
  * text in one pass and writes SSE2 code for it, each operation the IEEE
@@ -15,11 +16,12 @@
  * Anything else in a unit (a ternary, a helper such as g_relu, a loop, a
  * literal that is not a double) and the unit goes to libtcc as before.
  *
- * Registers: rbx holds g_v, r12 holds t (callee-saved, so calls keep
- * them); an expression is evaluated on a stack of xmm registers, depth d
- * in xmm<d>, a leaf right operand read straight from memory; a call saves
- * the live registers below it in the frame. Frame: 16 spill slots, then
- * one slot per local. */
+ * Registers: rbx holds a, r12 holds t, r13 holds r (callee-saved, so
+ * calls keep them); a[K] or r[K] is loaded into rax just before the
+ * element is read or written; an expression is evaluated on a stack of xmm
+ * registers, depth d in xmm<d>, a leaf right operand read straight from
+ * memory; a call saves the live registers below it in the frame. Frame:
+ * 16 spill slots, then one slot per local. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,7 +59,8 @@ static void byte(Gen *g, unsigned b) {
 
 static void u32(Gen *g, uint32_t v) { buf_putn(&g->code, (const char *)&v, 4); }
 
-enum { BASE_V, BASE_T, BASE_FRAME }; /* [rbx + d], [r12 + d], [rsp + d] */
+/* [rax + d] (after rax = a[K] or r[K]), [r12 + d], [rsp + d] */
+enum { BASE_RAX, BASE_T, BASE_FRAME };
 
 /* An SSE2 instruction `prefix 0F op` of xmm<reg> with a memory operand. */
 static void sse_mem(Gen *g, unsigned prefix, unsigned op, int reg, int base, int64_t disp) {
@@ -69,8 +72,8 @@ static void sse_mem(Gen *g, unsigned prefix, unsigned op, int reg, int base, int
     ins[n++] = (unsigned char)rex;
   ins[n++] = 0x0f;
   ins[n++] = (unsigned char)op;
-  if (base == BASE_V) {
-    ins[n++] = (unsigned char)(0x80 | (unsigned)(reg & 7) << 3 | 3); /* mod 10, rm rbx */
+  if (base == BASE_RAX) {
+    ins[n++] = (unsigned char)(0x80 | (unsigned)(reg & 7) << 3 | 0); /* mod 10, rm rax */
   } else {
     ins[n++] = (unsigned char)(0x80 | (unsigned)(reg & 7) << 3 | 4); /* mod 10, rm SIB */
     ins[n++] = 0x24;                                                 /* base r12 / rsp, no index */
@@ -245,20 +248,52 @@ static int *local_at(Gen *g, int64_t name, int insert) {
 
 static int64_t local_disp(int slot) { return 8 * (int64_t)(NREGS + slot); }
 
-/* A place at the cursor: t[N], g_v[N] or g_lN; 1 if there is one. */
-static int place_ref(Gen *g, int *base, int64_t *disp) {
+/* A double in memory: [base + disp], where BASE_RAX is the array
+ * [ptr + 8 K] (ptr: rbx for a, r13 for r) loaded into rax first. */
+typedef struct Place {
+  int base;
+  int64_t disp;
+  int ptr_r13;   /* BASE_RAX: r[K], not a[K] */
+  int64_t ptr_disp;
+} Place;
+
+/* rax = a[K] or r[K] for a place through a pointer. */
+static void load_ptr(Gen *g, const Place *pl) {
+  if (pl->base != BASE_RAX)
+    return;
+  /* mov rax, [rbx + disp32] / mov rax, [r13 + disp32] */
+  unsigned char ins[7] = {(unsigned char)(pl->ptr_r13 ? 0x49 : 0x48), 0x8b,
+                          (unsigned char)(pl->ptr_r13 ? 0x85 : 0x83)};
+  int32_t d = (int32_t)pl->ptr_disp;
+  memcpy(ins + 3, &d, 4);
+  buf_putn(&g->code, (const char *)ins, sizeof ins);
+}
+
+/* An SSE2 instruction with the place as memory operand. */
+static void sse_place(Gen *g, unsigned prefix, unsigned op, int reg, const Place *pl) {
+  load_ptr(g, pl);
+  sse_mem(g, prefix, op, reg, pl->base, pl->disp);
+}
+
+/* A place at the cursor: t[N], a[K][N], r[K][N] or g_lN; 1 if there is
+ * one. Nothing is written. */
+static int place_ref(Gen *g, Place *pl) {
   size_t n = ident_len(g);
   if (n == 1 && g->p[0] == 't') {
     g->p++;
     expect(g, '[');
-    *base = BASE_T, *disp = 8 * integer(g);
+    pl->base = BASE_T, pl->disp = 8 * integer(g);
     expect(g, ']');
     return 1;
   }
-  if (n == 3 && !memcmp(g->p, "g_v", 3)) {
-    g->p += 3;
+  if (n == 1 && (g->p[0] == 'a' || g->p[0] == 'r')) {
+    pl->ptr_r13 = g->p[0] == 'r';
+    g->p++;
     expect(g, '[');
-    *base = BASE_V, *disp = 8 * integer(g);
+    pl->base = BASE_RAX, pl->ptr_disp = 8 * integer(g);
+    expect(g, ']');
+    expect(g, '[');
+    pl->disp = 8 * integer(g);
     expect(g, ']');
     return 1;
   }
@@ -269,7 +304,7 @@ static int place_ref(Gen *g, int *base, int64_t *disp) {
       g->bad = 1;
       return 1;
     }
-    *base = BASE_FRAME, *disp = local_disp(*slot);
+    pl->base = BASE_FRAME, pl->disp = local_disp(*slot);
     return 1;
   }
   return 0;
@@ -351,8 +386,7 @@ static void unary(Gen *g, int d) {
     g->bad = 1;
     return;
   }
-  int base;
-  int64_t disp;
+  Place pl;
   double x;
   if (accept(g, '-')) {
     if (*g->p == '-') { /* C's --, not two minus signs */
@@ -379,8 +413,9 @@ static void unary(Gen *g, int d) {
     expect(g, ')');
   } else if (literal(g, &x)) {
     load_double(g, d, x);
-  } else if (place_ref(g, &base, &disp)) {
-    sse_mem(g, F2, OP_LOAD, d, base, disp);
+  } else if (place_ref(g, &pl)) {
+    if (!g->bad)
+      sse_place(g, F2, OP_LOAD, d, &pl);
   } else {
     size_t n = ident_len(g);
     const char *after = g->p + n;
@@ -416,11 +451,10 @@ static void expr(Gen *g, int d, int minprec) {
     /* a place as right operand, not followed by an operator that binds
      * tighter: read from memory */
     const char *at = g->p;
-    int base;
-    int64_t disp;
+    Place pl;
     unsigned op2;
-    if (place_ref(g, &base, &disp) && !g->bad && binop_prec(g, &op2) <= prec) {
-      sse_mem(g, F2, op, d, base, disp);
+    if (place_ref(g, &pl) && !g->bad && binop_prec(g, &op2) <= prec) {
+      sse_place(g, F2, op, d, &pl);
       continue;
     }
     if (g->bad)
@@ -437,10 +471,34 @@ static void expr(Gen *g, int d, int minprec) {
 
 /* ---- parts -------------------------------------------------------------------- */
 
-/* One part: `void NAME(const double *g_v, double *t) { ... }`; its name
- * (n characters at *name) for the symbol. */
+/* The words and punctuation of `seq` (separated by spaces) at the cursor. */
+static int accept_seq(Gen *g, const char *seq) {
+  char w[16];
+  for (const char *s = seq; *s;) {
+    size_t n = strcspn(s, " ");
+    if (n == 1 && !is_alpha(*s)) {
+      if (!accept(g, *s))
+        return 0;
+    } else {
+      if (n >= sizeof w)
+        return 0;
+      memcpy(w, s, n);
+      w[n] = 0;
+      if (!accept_word(g, w))
+        return 0;
+    }
+    s += n;
+    while (*s == ' ')
+      s++;
+  }
+  return 1;
+}
+
+/* One part: `int NAME(const long *d, const double *const *a, double *const
+ * *r, double *t, double *const *g_bv) { ... return 0; }`; its name (n
+ * characters at *name) for the symbol. */
 static void part(Gen *g, const char **name, size_t *n) {
-  if (!accept_word(g, "void")) {
+  if (!accept_word(g, "int")) {
     g->bad = 1;
     return;
   }
@@ -451,31 +509,43 @@ static void part(Gen *g, const char **name, size_t *n) {
     return;
   }
   g->p += *n;
-  expect(g, '(');
-  if (!accept_word(g, "const") || !accept_word(g, "double") || !accept(g, '*') || !accept_word(g, "g_v") ||
-      !accept(g, ',') || !accept_word(g, "double") || !accept(g, '*') || !accept_word(g, "t") ||
-      !accept(g, ')') || !accept(g, '{')) {
+  if (!accept_seq(g, "( const long * d , const double * const * a , double * const * r , double * t , "
+                     "double * const * g_bv ) {")) {
     g->bad = 1;
     return;
   }
   for (int i = 0; i < g->lcap; i++)
     g->lname[i] = -1;
   g->nlocals = 0;
-  /* push rbx; push r12; sub rsp, FRAME; mov rbx, rdi; mov r12, rsi */
-  static const unsigned char pro[] = {0x53, 0x41, 0x54, 0x48, 0x81, 0xec};
+  /* push rbx; push r12; push r13; sub rsp, FRAME */
+  static const unsigned char pro[] = {0x53, 0x41, 0x54, 0x41, 0x55, 0x48, 0x81, 0xec};
   buf_putn(&g->code, (const char *)pro, sizeof pro);
   size_t frame_at = g->code.len;
   u32(g, 0);
-  static const unsigned char mov[] = {0x48, 0x89, 0xfb, 0x49, 0x89, 0xf4};
+  /* mov rbx, rsi (a); mov r12, rcx (t); mov r13, rdx (r) */
+  static const unsigned char mov[] = {0x48, 0x89, 0xf3, 0x49, 0x89, 0xcc, 0x49, 0x89, 0xd5};
   buf_putn(&g->code, (const char *)mov, sizeof mov);
-  while (!g->bad && !accept(g, '}')) {
-    if (accept(g, '(')) { /* (void)g_v; */
-      if (!accept_word(g, "void") || !accept(g, ')') || !accept_word(g, "g_v") || !accept(g, ';'))
+  int returned = 0;
+  while (!g->bad && !returned) {
+    if (accept(g, '(')) { /* (void)d; and so on */
+      if (!accept_word(g, "void") || !accept(g, ')') ||
+          !(accept_word(g, "d") || accept_word(g, "a") || accept_word(g, "r") || accept_word(g, "t") ||
+            accept_word(g, "g_bv")) ||
+          !accept(g, ';'))
         g->bad = 1;
       continue;
     }
-    int base;
-    int64_t disp;
+    if (accept_word(g, "return")) { /* return 0; } */
+      skip_space(g);
+      if (g->p[0] != '0' || is_ident_char(g->p[1]) || g->p[1] == '.')
+        g->bad = 1;
+      g->p++;
+      if (!accept(g, ';') || !accept(g, '}'))
+        g->bad = 1;
+      returned = 1;
+      continue;
+    }
+    Place pl = {0};
     if (accept_word(g, "double")) { /* double g_lN = E; */
       size_t k = ident_len(g);
       if (k <= 3 || memcmp(g->p, "g_l", 3)) {
@@ -489,27 +559,28 @@ static void part(Gen *g, const char **name, size_t *n) {
         g->bad = 1;
         break;
       }
-      base = BASE_FRAME, disp = local_disp(*slot);
-    } else if (!place_ref(g, &base, &disp)) {
-      g->bad = 1;
+      pl.base = BASE_FRAME, pl.disp = local_disp(*slot);
+    } else if (!place_ref(g, &pl) || (pl.base == BASE_RAX && !pl.ptr_r13)) {
+      g->bad = 1; /* not a place, or a[K][N]: the arguments are const */
       break;
     }
     expect(g, '=');
     expr(g, 0, 0);
     expect(g, ';');
-    sse_mem(g, F2, OP_STORE, 0, base, disp);
+    sse_place(g, F2, OP_STORE, 0, &pl);
   }
-  /* the frame: spill slots and locals, rsp 16-aligned at calls (8 mod 16
-   * after the two pushes) */
+  /* the frame: spill slots and locals, rsp 16-aligned at calls (0 mod 16
+   * after the three pushes) */
   uint32_t frame = 8 * (uint32_t)(NREGS + g->nlocals);
-  if (frame % 16 != 8)
+  if (frame % 16)
     frame += 8;
   if (!g->code.oom)
     memcpy(g->code.data + frame_at, &frame, 4);
-  /* add rsp, FRAME; pop r12; pop rbx; ret */
+  /* xor eax, eax; add rsp, FRAME; pop r13; pop r12; pop rbx; ret */
+  byte(g, 0x31), byte(g, 0xc0);
   byte(g, 0x48), byte(g, 0x81), byte(g, 0xc4);
   u32(g, frame);
-  byte(g, 0x41), byte(g, 0x5c), byte(g, 0x5b), byte(g, 0xc3);
+  byte(g, 0x41), byte(g, 0x5d), byte(g, 0x41), byte(g, 0x5c), byte(g, 0x5b), byte(g, 0xc3);
   while (g->code.len % 16) /* the next function 16-aligned: int3 between */
     byte(g, 0xcc);
 }
@@ -522,7 +593,7 @@ typedef struct PartSym {
 int x86_parts_compile(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),
                       void (*sym)(void *ctx, const char *name, const void *addr)) {
   /* the prelude: declarations up to the first part */
-  const char *start = strstr(src, "\nvoid g_");
+  const char *start = strstr(src, "\nint g_");
   if (!start)
     return -1;
   Gen g = {.p = start + 1}; /* malloc's heap: reused from unit to unit, no fresh pages each time */

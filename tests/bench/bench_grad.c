@@ -14,6 +14,11 @@
  * the compiler, medians of interleaved rounds). Usage:
  *   bench_grad [--quick] [--json FILE] [--backend tcc|cc|both]
  *              [--only SUBSTRING] [--compile-rounds R] [--no-compile]
+ * With --ref GRADC (another build's gradc, e.g. main's), the value function
+ * of each workload as this gradc emits it against as GRADC emits it (both
+ * --abi array, compiled with cc -O2 and with tcc into shared objects, timed
+ * in turn in the same rounds): issue 18 asks that no per-call value time
+ * get worse.
  * --quick runs small sizes for CI (seconds); ratios are printed, never
  * asserted on time. */
 #include <math.h>
@@ -23,6 +28,7 @@
 #include <time.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include "gradc.h"
@@ -86,12 +92,14 @@ static unsigned rnd(unsigned n) {
  * output. edges: half the operations are ones whose derivative may be
  * infinite (sqrt, log, exp, pow, division), so strong-zero products (SPEC
  * 1.6) are what the gradient pays for; otherwise only bounded operations.
- * The same seed gives the same DAG over scalars and over the vector. */
+ * The same seed gives the same DAG over scalars and over the vector (seed
+ * 0: the generator goes on from where it is). */
 static char *random_dag(int nodes, int nin, int edges, int vec, unsigned long long seed) {
   Text t = {0};
   int n = nin + nodes;
   char *used = calloc((size_t)n, 1);
-  rng = seed;
+  if (seed)
+    rng = seed;
   if (vec)
     put(&t, "param x[%d]\n", nin);
   for (int k = nin; k < n; k++) {
@@ -339,6 +347,163 @@ static double compile_seconds(const char *name, const char *src, const char *dir
          (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
+/* ---- the value function against another gradc's (--ref) ---------------- */
+
+typedef int (*ArrayFn)(const double **, double **, const long *, double *);
+
+typedef struct Loaded {
+  void *so;
+  ArrayFn f;
+  const double **args;
+  double **res, *work, *mem;
+} Loaded;
+
+static int run_cmd(const char *cmd) {
+  int st = system(cmd);
+  return st == 0 ? 0 : -1;
+}
+
+/* dir/PREFIX.c compiled by `compiler` (a command: "cc -O2" or "tcc") into
+ * dir/PREFIX.so, loaded, with arguments, results and workspace for P_f. */
+static int load_value(const char *dir, const char *prefix, const char *compiler, Loaded *l) {
+  char cmd[2048], path[600], sym[96];
+  memset(l, 0, sizeof *l);
+  snprintf(cmd, sizeof cmd, "%s -shared -fPIC %s/%s.c -o %s/%s.so -lm", compiler, dir, prefix, dir, prefix);
+  if (run_cmd(cmd) < 0)
+    return -1;
+  snprintf(path, sizeof path, "%s/%s.so", dir, prefix);
+  l->so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!l->so)
+    return -1;
+  snprintf(sym, sizeof sym, "%s_f", prefix);
+  l->f = (ArrayFn)dlsym(l->so, sym);
+  snprintf(sym, sizeof sym, "%s_f_n_in", prefix);
+  int (*n_in)(void) = (int (*)(void))dlsym(l->so, sym);
+  snprintf(sym, sizeof sym, "%s_f_shape_in", prefix);
+  int (*shape_in)(int, const long *, long *) = (int (*)(int, const long *, long *))dlsym(l->so, sym);
+  snprintf(sym, sizeof sym, "%s_f_work", prefix);
+  long (*work)(const long *) = (long (*)(const long *))dlsym(l->so, sym);
+  if (!l->f || !n_in || !shape_in || !work)
+    return -1;
+  long dims[1] = {0}, shape[8];
+  int nin = n_in();
+  long total = 0;
+  for (int i = 0; i < nin; i++) {
+    long size = 1;
+    int rank = shape_in(i, dims, shape);
+    for (int k = 0; k < rank; k++)
+      size *= shape[k];
+    total += size;
+  }
+  l->mem = malloc((size_t)(total + 1) * sizeof *l->mem);
+  l->args = malloc((size_t)(nin + 1) * sizeof *l->args);
+  l->res = malloc(sizeof *l->res);
+  l->res[0] = malloc(sizeof(double));
+  long at = 0;
+  for (int i = 0; i < nin; i++) {
+    long size = 1;
+    int rank = shape_in(i, dims, shape);
+    for (int k = 0; k < rank; k++)
+      size *= shape[k];
+    l->args[i] = l->mem + at;
+    at += size;
+  }
+  for (long e = 0; e < total; e++) /* the same values for both */
+    l->mem[e] = 0.1 + 0.8 * (double)((e * 37) % 1000) / 1000.0;
+  long need = work(dims);
+  l->work = need > 0 ? malloc((size_t)need * sizeof *l->work) : NULL;
+  return 0;
+}
+
+static void unload(Loaded *l) {
+  if (l->so)
+    dlclose(l->so);
+  if (l->res)
+    free(l->res[0]);
+  free(l->res);
+  free(l->args);
+  free(l->mem);
+  free(l->work);
+}
+
+static double loaded_per_call(const Loaded *l, long reps) {
+  long dims[1] = {0};
+  double t0 = now();
+  for (long r = 0; r < reps; r++)
+    l->f(l->args, l->res, dims, l->work);
+  return (now() - t0) / (double)reps;
+}
+
+typedef struct VRow {
+  const char *workload, *compiler;
+  double t_cur, t_ref, ratio; /* medians */
+} VRow;
+
+/* The value of src emitted by this gradc and by `ref`, compiled by each
+ * compiler, timed in turn in ROUNDS rounds; the first value's bits must
+ * agree. */
+static int value_vs_ref(const char *ref, const char *name, const char *src, const char *dir,
+                        const char *compiler, VRow *row) {
+  char path[600], cmd[2048];
+  snprintf(path, sizeof path, "%s/w.expr", dir);
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(src, f) < 0 || fclose(f) != 0)
+    return -1;
+  snprintf(cmd, sizeof cmd, "%s emit %s --abi array --prefix ref -o %s/ref.c --header %s/ref.h", ref, path, dir,
+           dir);
+  if (run_cmd(cmd) < 0)
+    return -1;
+  Gradc *g = gradc_new();
+  char *c = NULL, *h = NULL;
+  gradc_set_emit_abi(g, GRADC_ABI_ARRAY);
+  if (gradc_compile_string(g, name, src, strlen(src)) != GRADC_OK ||
+      gradc_emit(g, "cur", &c, &h, "cur.h") != GRADC_OK)
+    return failed(g);
+  gradc_free(g);
+  snprintf(path, sizeof path, "%s/cur.c", dir);
+  f = fopen(path, "w");
+  int bad = !f || fputs(c, f) < 0 || fclose(f) != 0;
+  snprintf(path, sizeof path, "%s/cur.h", dir);
+  f = bad ? NULL : fopen(path, "w");
+  bad = bad || !f || fputs(h, f) < 0 || fclose(f) != 0;
+  free(c);
+  free(h);
+  Loaded lc, lr;
+  if (bad || load_value(dir, "cur", compiler, &lc) < 0 || load_value(dir, "ref", compiler, &lr) < 0) {
+    fprintf(stderr, "bench_grad: %s: the value through %s failed\n", name, compiler);
+    return -1;
+  }
+  long dims[1] = {0};
+  lc.f(lc.args, lc.res, dims, lc.work);
+  lr.f(lr.args, lr.res, dims, lr.work);
+  if (fabs(lc.res[0][0] - lr.res[0][0]) > 1e-12 * (1 + fabs(lr.res[0][0])))
+    fprintf(stderr, "bench_grad: %s: values differ (%.17g vs %.17g)\n", name, lc.res[0][0], lr.res[0][0]);
+  long nc = 1, nr = 1;
+  while (loaded_per_call(&lc, nc) * (double)nc < 0.02)
+    nc *= 2;
+  while (loaded_per_call(&lr, nr) * (double)nr < 0.02)
+    nr *= 2;
+  double tc[ROUNDS], tr[ROUNDS], r[ROUNDS];
+  for (int k = 0; k < ROUNDS; k++) {
+    tc[k] = loaded_per_call(&lc, nc);
+    tr[k] = loaded_per_call(&lr, nr);
+    r[k] = tc[k] / tr[k];
+  }
+  row->workload = name;
+  row->compiler = compiler;
+  row->t_cur = median(tc, ROUNDS);
+  row->t_ref = median(tr, ROUNDS);
+  row->ratio = median(r, ROUNDS);
+  unload(&lc);
+  unload(&lr);
+  const char *files[] = {"w.expr", "ref.c", "ref.h", "ref.so", "cur.c", "cur.h", "cur.so"};
+  for (int k = 0; k < 7; k++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[k]);
+    unlink(path);
+  }
+  return 0;
+}
+
 typedef struct CRow {
   const char *workload;
   double scalars, vector, ratio; /* medians */
@@ -346,7 +511,7 @@ typedef struct CRow {
 
 int main(int argc, char **argv) {
   int quick = 0, crounds = 1, compile = 1;
-  const char *json = NULL, *backends = "both", *only = NULL,
+  const char *json = NULL, *backends = "both", *only = NULL, *ref = NULL,
              *iris_path = GRADC_BENCH_DIR "/iris_bench.expr";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick"))
@@ -363,26 +528,36 @@ int main(int argc, char **argv) {
       crounds = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--no-compile"))
       compile = 0;
+    else if (!strcmp(argv[i], "--ref") && i + 1 < argc)
+      ref = argv[++i];
     else {
       fprintf(stderr, "usage: bench_grad [--quick] [--json FILE] [--backend tcc|cc|both]\n"
-                      "                  [--only SUBSTRING] [--compile-rounds R] [--no-compile]\n");
+                      "                  [--only SUBSTRING] [--compile-rounds R] [--no-compile]\n"
+                      "                  [--ref GRADC]\n");
       return 2;
     }
   }
   if (crounds < 1)
     crounds = 1;
   int n_rosen = quick ? 100 : 1000, n_dag = quick ? 1000 : 10000, nin = 100;
-  enum { NW = 5 };
+  /* the random DAG and the edges DAG over 16 scalars are those of earlier
+   * runs (the same seed); the DAG over 100 inputs is written over scalars
+   * and over x[100], the same DAG */
+  enum { NW = 6 };
   char names[NW][64];
   snprintf(names[0], sizeof names[0], "rosenbrock n=%d", n_rosen);
   snprintf(names[1], sizeof names[1], "rosenbrock x[%d]", n_rosen);
   snprintf(names[2], sizeof names[2], "random DAG %d", n_dag);
-  snprintf(names[3], sizeof names[3], "random DAG %d x[%d]", n_dag, nin);
-  snprintf(names[4], sizeof names[4], "edges DAG %d", n_dag);
-  char *srcs[NW] = {rosenbrock(n_rosen, 0), rosenbrock(n_rosen, 1),
-                    random_dag(n_dag, nin, 0, 0, 88172645463325252ull),
-                    random_dag(n_dag, nin, 0, 1, 88172645463325252ull),
-                    random_dag(n_dag, nin, 1, 0, 4101842887655102017ull)};
+  snprintf(names[3], sizeof names[3], "random DAG %d n=%d", n_dag, nin);
+  snprintf(names[4], sizeof names[4], "random DAG %d x[%d]", n_dag, nin);
+  snprintf(names[5], sizeof names[5], "edges DAG %d", n_dag);
+  char *srcs[NW];
+  srcs[0] = rosenbrock(n_rosen, 0);
+  srcs[1] = rosenbrock(n_rosen, 1);
+  srcs[2] = random_dag(n_dag, 16, 0, 0, 88172645463325252ull);
+  srcs[5] = random_dag(n_dag, 16, 1, 0, 0); /* continues the generator, as before */
+  srcs[3] = random_dag(n_dag, nin, 0, 0, 88172645463325252ull);
+  srcs[4] = random_dag(n_dag, nin, 0, 1, 88172645463325252ull);
   Row rows[2 * (NW + 2)];
   int nrows = 0, fail = 0;
   for (int b = 0; b < 2; b++) {
@@ -433,7 +608,7 @@ int main(int argc, char **argv) {
   int ncrows = 0;
   char dir[] = "/tmp/bench_grad_XXXXXX";
   if (compile && mkdtemp(dir)) {
-    int pairs[2][2] = {{0, 1}, {2, 3}};
+    int pairs[2][2] = {{0, 1}, {3, 4}};
     for (int p = 0; p < 2; p++) {
       if (only && !strstr(names[pairs[p][0]], only) && !strstr(names[pairs[p][1]], only))
         continue;
@@ -460,6 +635,34 @@ int main(int argc, char **argv) {
       printf("%-24s %9.2fs %9.2fs %8.2f\n", crows[i].workload, crows[i].scalars, crows[i].vector,
              crows[i].ratio);
   }
+  /* the value function: this gradc's emitted C against ref's */
+  VRow vrows[2 * NW];
+  int nvrows = 0;
+  char vdir[] = "/tmp/bench_grad_ref_XXXXXX";
+  if (ref && mkdtemp(vdir)) {
+    const char *compilers[2] = {"cc -O2", "tcc"};
+    printf("\nthe value function (--abi array) as this gradc emits it against %s's: CPU time per call,\n"
+           "medians of %d interleaved rounds\n%-24s %-7s %10s %10s %7s\n",
+           ref, ROUNDS, "workload", "by", "this", "ref", "ratio");
+    fflush(stdout); /* the compiles take minutes: the tables so far are out */
+    for (int b = 0; b < 2; b++) {
+      if (strcmp(backends, "both") && strcmp(backends, b ? "tcc" : "cc"))
+        continue;
+      for (int w = 0; w < NW; w++) {
+        if (only && !strstr(names[w], only))
+          continue;
+        if (value_vs_ref(ref, names[w], srcs[w], vdir, compilers[b], &vrows[nvrows]) < 0) {
+          fail = 1;
+          continue;
+        }
+        VRow *v = &vrows[nvrows++];
+        printf("%-24s %-7s %8.2fus %8.2fus %7.2f\n", v->workload, v->compiler, 1e6 * v->t_cur, 1e6 * v->t_ref,
+               v->ratio);
+        fflush(stdout);
+      }
+    }
+    rmdir(vdir);
+  }
   if (json) {
     FILE *f = fopen(json, "w");
     if (f) {
@@ -473,14 +676,20 @@ int main(int argc, char **argv) {
                 "\"time_ratio\": %.4f}%s\n",
                 r->workload, r->backend, r->nodes, r->ops_v, r->ops_g,
                 (double)r->ops_g / (double)r->ops_v, r->compile_v, r->compile_g, r->t_v, r->t_g,
-                r->ratio, i + 1 < nrows || ncrows ? "," : "");
+                r->ratio, i + 1 < nrows || ncrows || nvrows ? "," : "");
       }
       for (int i = 0; i < ncrows; i++)
         fprintf(f,
                 "  {\"workload\": \"%s\", \"cc_O2_scalars_s\": %.3f, \"cc_O2_vector_s\": %.3f, "
                 "\"compile_ratio\": %.4f}%s\n",
                 crows[i].workload, crows[i].scalars, crows[i].vector, crows[i].ratio,
-                i + 1 < ncrows ? "," : "");
+                i + 1 < ncrows || nvrows ? "," : "");
+      for (int i = 0; i < nvrows; i++)
+        fprintf(f,
+                "  {\"workload\": \"%s\", \"value_by\": \"%s\", \"value_s\": %.9f, \"value_ref_s\": %.9f, "
+                "\"value_ratio_to_ref\": %.4f}%s\n",
+                vrows[i].workload, vrows[i].compiler, vrows[i].t_cur, vrows[i].t_ref, vrows[i].ratio,
+                i + 1 < nvrows ? "," : "");
       fprintf(f, "]\n");
       fclose(f);
     }

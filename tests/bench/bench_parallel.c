@@ -4,7 +4,9 @@
  *   ./build/tests/bench/bench_parallel [--quick] [--reps R]   (from the repository root)
  *
  * The Iris network (iris_bench.expr) on examples/iris.csv replicated to
- * N = 10^6 rows, and the digits network (digits_bench.expr) on
+ * N = 10^6 rows, the same with an L2 regulariser (iris_l2_bench.expr: a
+ * mean plus a term without rows, split so the blocks run the mean and the
+ * regulariser is computed once), and the digits network (digits_bench.expr) on
  * examples/digits.csv replicated 64 times (N = 115,008). Per case: the
  * median wall time per call of one call over all the rows (the baseline:
  * gradc before threads), of the blocks on 1 thread and on 2 threads, the
@@ -177,6 +179,8 @@ int main(int argc, char **argv) {
     long rows;
   } cases[] = {
       {"iris N=10^6", "tests/bench/iris_bench.expr", "@examples/iris.csv:petal_length,petal_width",
+       "@examples/iris.csv:species", quick ? 100000 : 1000000},
+      {"iris+L2 N=10^6", "tests/bench/iris_l2_bench.expr", "@examples/iris.csv:petal_length,petal_width",
        "@examples/iris.csv:species", quick ? 100000 : 1000000},
       {"digits N=1797x64", "tests/bench/digits_bench.expr", digits_cols, "@examples/digits.csv:digit",
        quick ? 1797 * 2 : 1797 * 64},

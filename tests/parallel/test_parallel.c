@@ -29,6 +29,25 @@ static const char *MLP = "input X[N, 2]\ninput label[N]\n"
                          "output S = sum(H)\n"
                          "output pred = argmax(Z, 1)\n";
 
+/* The same with terms that do not depend on the rows added to its sums
+ * (separable.c: AFFINE): an L2 regulariser, a param s only in it (dJ/ds
+ * does not depend on the rows), a sum plus a constant (were the constant
+ * added per block, S would be off by a multiple of it), a vector one
+ * through a product with a param, results without rows (count: N the
+ * whole data's, not a block's). */
+static const char *MLP_L2 = "input X[N, 2]\ninput label[N]\n"
+                            "param V[16, 2] = randn(0.5), b[16] = randn(0.1)\n"
+                            "param W[3, 16] = randn(0.5), c[3] = zeros, s = 0.3\n"
+                            "H = sigmoid(X @ V' + b)\n"
+                            "Z = H @ W' + c\n"
+                            "output J = -mean(sum(onehot(label, 3) * log_softmax(Z, 1), 1))"
+                            " + 0.01 * (sum(V^2) + sum(W^2)) + s^2\n"
+                            "output S = 2 * (sum(H) - sum(W^2)) / 3 + s\n"
+                            "output T = (sum(H, 0) + b) @ W'\n"
+                            "output reg = sum(W^2)\n"
+                            "output count = N * s\n"
+                            "output pred = argmax(Z, 1)\n";
+
 static Gradc *compile_ok(const char *text) {
   Gradc *g = gradc_new();
   cr_assert_not_null(g);
@@ -63,9 +82,15 @@ Test(separable, reasons) {
   cr_assert_eq(separable("input x[N]\nparam a = 1\nmu = mean(a*x)\noutput L = sum((a*x - mu)^2)\n", "L", why,
                          sizeof why), 0);
   cr_assert(strstr(why, "'L'") && strstr(why, "batch normalisation"), "%s", why);
-  /* a regulariser added to the sum: each block would count it */
-  cr_assert_eq(separable("input x[N]\nparam a = 1\noutput L = mean((a*x)^2) + a^2\n", "L", why, sizeof why), 0);
-  cr_assert(strstr(why, "does not depend on the rows"), "%s", why);
+  /* a regulariser added to the mean, then through a nonlinear function */
+  cr_assert_eq(separable("input x[N]\nparam a = 1\noutput L = exp(mean((a*x)^2) + a^2)\n", "L", why, sizeof why), 0);
+  cr_assert(strstr(why, "nonlinear") && strstr(why, "does not depend on them"), "%s", why);
+  cr_assert_eq(separable("input x[N]\nparam a = 1\noutput L = mean(a*x) * (sum(a*x) + a)\n", "L", why, sizeof why), 0);
+  cr_assert(strstr(why, "multiplied"), "%s", why);
+  /* a mean fed back into the rows with a constant added */
+  cr_assert_eq(separable("input x[N]\nparam a = 1\nm = mean(a*x) + a\noutput L = sum((x - m)^2)\n", "L", why,
+                         sizeof why), 0);
+  cr_assert(strstr(why, "batch normalisation"), "%s", why);
   /* a nonlinear function of a sum */
   cr_assert_eq(separable("input x[N]\nparam a = 1\noutput L = sum(a*x)^2\n", "L", why, sizeof why), 0);
   cr_assert(strstr(why, "nonlinear"), "%s", why);
@@ -77,6 +102,21 @@ Test(separable, reasons) {
   /* no rows at all */
   cr_assert_eq(separable("param a = 1\noutput L = a^2\n", "L", why, sizeof why), 0);
   cr_assert(strstr(why, "no input"), "%s", why);
+}
+
+/* A sum or mean plus terms without the rows: 4 + the sum's kind. */
+Test(separable, regularised) {
+  char why[512];
+  cr_assert_eq(separable(MLP_L2, "J", why, sizeof why), 6, "%s", why);
+  cr_assert(strstr(why, "mean over N") && strstr(why, "computed once"), "%s", why);
+  cr_assert_eq(separable(MLP_L2, "S", why, sizeof why), 5, "%s", why);
+  cr_assert_eq(separable(MLP_L2, "T", why, sizeof why), 5, "%s", why);
+  cr_assert_eq(separable(MLP_L2, "reg", why, sizeof why), 0);
+  cr_assert(strstr(why, "independent of the rows"), "%s", why);
+  cr_assert_eq(separable("input x[N]\nparam a = 1\noutput L = 2 * (a - mean((a*x)^2)) / 3 - a^2\n", "L", why,
+                         sizeof why), 6, "%s", why);
+  cr_assert_eq(separable("input x[N]\nparam a = 1\noutput L = N * mean(a*x) + a\n", "L", why, sizeof why), 5,
+               "%s", why);
 }
 
 /* Iris-like data of n rows: a seeded cloud around three centres. */
@@ -128,8 +168,8 @@ enum { VALUE, GRAD, HVP };
 
 /* The results of one kind of function with T threads and blocks of B rows
  * (B = 0: one call over all the rows). */
-static double *run(long n, int kind, int T, long B, GradcBackend be, long *len) {
-  Gradc *g = compile_ok(MLP);
+static double *run_text(const char *text, long n, int kind, int T, long B, GradcBackend be, long *len) {
+  Gradc *g = compile_ok(text);
   gradc_set_backend(g, be);
   set_data(g, n);
   gradc_set_threads(g, T);
@@ -138,9 +178,12 @@ static double *run(long n, int kind, int T, long B, GradcBackend be, long *len) 
   GradcFn *f = kind == VALUE ? gradc_fn_value(g) : kind == GRAD ? gradc_fn_grad(g, NULL, 0)
                                                                 : gradc_fn_hvp(g, J, NULL, 0);
   cr_assert_not_null(f, "%s", gradc_diag_render(g));
-  double *tan[4] = {0};
+  double *tan[8] = {0};
+  int nparams = 0;
+  for (int v = 0; v < gradc_var_count(g); v++)
+    nparams += gradc_var_is_param(g, v);
   if (kind == HVP) /* v: one array per param, in param order */
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < nparams; k++) {
       long dims[4], m = 1;
       int rank = gradc_fn_arg_shape(f, gradc_var_count(g) + k, dims);
       for (int d = 0; d < rank; d++)
@@ -153,18 +196,22 @@ static double *run(long n, int kind, int T, long B, GradcBackend be, long *len) 
   cr_assert_eq(st, GRADC_OK, "%s", gradc_diag_render(g));
   cr_assert_eq(par_ctx(g)->last_blocks, B > 0 ? (n + B - 1) / B : 0, "blocks of the run");
   double *r = results(f, len);
-  for (int k = 0; k < 4; k++)
+  for (int k = 0; k < 8; k++)
     free(tan[k]);
   gradc_free(g);
   return r;
 }
 
-static void same_bits_for_any_threads(int kind, GradcBackend be) {
+static double *run(long n, int kind, int T, long B, GradcBackend be, long *len) {
+  return run_text(MLP, n, kind, T, B, be, len);
+}
+
+static void same_bits_text(const char *text, int kind, GradcBackend be) {
   long n = 5000, l1, l2;
-  double *one = run(n, kind, 1, 64, be, &l1);
+  double *one = run_text(text, n, kind, 1, 64, be, &l1);
   int threads[] = {2, 3, 16};
   for (size_t i = 0; i < sizeof threads / sizeof *threads; i++) {
-    double *t = run(n, kind, threads[i], 64, be, &l2);
+    double *t = run_text(text, n, kind, threads[i], 64, be, &l2);
     cr_assert_eq(l1, l2);
     for (long e = 0; e < l1; e++)
       cr_assert(memcmp(&one[e], &t[e], sizeof *one) == 0, "%d threads differ from 1 (kind %d) at %ld of %ld: %.17g %.17g",
@@ -172,7 +219,7 @@ static void same_bits_for_any_threads(int kind, GradcBackend be) {
     free(t);
   }
   /* and close to one call over all the rows */
-  double *whole = run(n, kind, 1, 0, be, &l2);
+  double *whole = run_text(text, n, kind, 1, 0, be, &l2);
   cr_assert_eq(l1, l2);
   int differs = 0;
   for (long e = 0; e < l1; e++) {
@@ -186,7 +233,14 @@ static void same_bits_for_any_threads(int kind, GradcBackend be) {
   ASSERT_NO_LEAKS();
 }
 
+static void same_bits_for_any_threads(int kind, GradcBackend be) { same_bits_text(MLP, kind, be); }
+
 Test(threads, value_same_bits) { same_bits_for_any_threads(VALUE, GRADC_BACKEND_TCC); }
+/* regularised: the sums from the blocks, the terms without rows once */
+Test(threads, regularised_value_same_bits) { same_bits_text(MLP_L2, VALUE, GRADC_BACKEND_TCC); }
+Test(threads, regularised_grad_same_bits) { same_bits_text(MLP_L2, GRAD, GRADC_BACKEND_TCC); }
+Test(threads, regularised_hvp_same_bits) { same_bits_text(MLP_L2, HVP, GRADC_BACKEND_TCC); }
+Test(threads, regularised_grad_same_bits_cc, .timeout = 120) { same_bits_text(MLP_L2, GRAD, GRADC_BACKEND_CC); }
 Test(threads, grad_same_bits) { same_bits_for_any_threads(GRAD, GRADC_BACKEND_TCC); }
 Test(threads, hvp_same_bits) { same_bits_for_any_threads(HVP, GRADC_BACKEND_TCC); }
 Test(threads, grad_same_bits_cc, .timeout = 120) { same_bits_for_any_threads(GRAD, GRADC_BACKEND_CC); }
@@ -251,9 +305,33 @@ Test(threads, batch_statistics_run_as_one_call) {
   cr_assert(v[0] == v[1], "%.17g vs %.17g", v[0], v[1]);
 }
 
+/* Not separable after a term without rows was added (a nonlinear function
+ * of mean + a): one call, and the gradients keep their shapes. */
+Test(threads, affine_through_nonlinear_runs_as_one_call) {
+  const char *text = "input X[N, 2]\ninput label[N]\nparam W[3, 2] = randn(0.5), a = 0.3\n"
+                     "output L = exp(mean(X @ W') + a)\n";
+  double v[2][7];
+  for (int k = 0; k < 2; k++) {
+    Gradc *g = compile_ok(text);
+    set_data(g, 3000);
+    gradc_set_threads(g, k ? 2 : 1);
+    gradc_set_block_rows(g, k ? 100 : 0);
+    GradcFn *f = gradc_fn_grad(g, NULL, 0);
+    cr_assert_eq(gradc_run(f, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+    cr_assert_eq(par_ctx(g)->last_blocks, 0);
+    long dims[4];
+    cr_assert_eq(gradc_fn_res_shape(f, 1, dims), 2);
+    cr_assert(dims[0] == 3 && dims[1] == 2, "dL/dW has shape (%ld, %ld)", dims[0], dims[1]);
+    v[k][0] = gradc_fn_res_data(f, 0)[0];
+    memcpy(&v[k][1], gradc_fn_res_data(f, 1), 6 * sizeof(double));
+    gradc_free(g);
+  }
+  cr_assert(memcmp(v[0], v[1], sizeof v[0]) == 0);
+}
+
 /* Training, full batch and mini-batches: the same params with 1 and 3 threads. */
-static void train_params(int T, long batch, double *out, long *n) {
-  Gradc *g = compile_ok(MLP);
+static void train_params(const char *text, int T, long batch, double *out, long *n) {
+  Gradc *g = compile_ok(text);
   set_data(g, 3000);
   gradc_set_threads(g, T);
   gradc_set_block_rows(g, 128);
@@ -284,12 +362,15 @@ Test(threads, train_same_bits) {
   double a[200], b[200];
   long na, nb;
   long batches[] = {0, 1000};
-  for (int k = 0; k < 2; k++) {
-    train_params(1, batches[k], a, &na);
-    train_params(3, batches[k], b, &nb);
-    cr_assert_eq(na, nb);
-    cr_assert(memcmp(a, b, (size_t)na * sizeof *a) == 0, "batch %ld: params differ", batches[k]);
-  }
+  const char *texts[] = {MLP, MLP_L2};
+  for (int p = 0; p < 2; p++)
+    for (int k = 0; k < 2; k++) {
+      train_params(texts[p], 1, batches[k], a, &na);
+      train_params(texts[p], 3, batches[k], b, &nb);
+      cr_assert_eq(na, nb);
+      cr_assert(memcmp(a, b, (size_t)na * sizeof *a) == 0, "%s, batch %ld: params differ", p ? "L2" : "plain",
+                batches[k]);
+    }
   ASSERT_NO_LEAKS();
 }
 

@@ -182,12 +182,15 @@ static void line(Session *s, const char *text, const char *result) {
   expect(s, "gradc> ");
 }
 
-static Session start(const char *gradc, const char *what) {
+/* history: GRADC_HISTORY, or NULL for the scratch directory's file */
+static Session start_with(const char *gradc, const char *what, const char *history) {
   Session s = {0};
   s.what = what;
   struct winsize ws = {.ws_row = 24, .ws_col = 100};
   char hist[300];
-  snprintf(hist, sizeof hist, "%s/history", dir);
+  snprintf(hist, sizeof hist, "%s", history ? history : "");
+  if (!history)
+    snprintf(hist, sizeof hist, "%s/history", dir);
   s.pid = forkpty(&s.fd, NULL, NULL, &ws);
   if (s.pid < 0)
     die(NULL, "forkpty: %s", strerror(errno));
@@ -202,6 +205,8 @@ static Session start(const char *gradc, const char *what) {
   }
   return s;
 }
+
+static Session start(const char *gradc, const char *what) { return start_with(gradc, what, NULL); }
 
 /* Quit and return the exit status. */
 static int finish(Session *s) {
@@ -382,9 +387,54 @@ int main(int argc, char **argv) {
   rc = finish(&s3);
   if (getenv("PTY_SESSION_VERBOSE"))
     dump(&s3);
-  if (rc != 0 && rc != 1)
+  if (rc != 0) /* Ctrl-C is no error */
     die(&s3, "the third session exited with %d after Ctrl-D", rc);
   free(s3.buf);
+
+  /* ---- Ctrl-C of a command, then :quit: exit status 0 ---------------------------------- */
+  Session s4 = start(gradc, "the fourth session (Ctrl-C of a command, then :quit)");
+  expect(&s4, "gradc> ");
+  settle(&s4);
+  line(&s4, "param x[1000] = randn(1)", NULL);
+  line(&s4, "g = sum((x[:, None] * x[None, :])^2)", NULL);
+  type(&s4, ":check g\r");
+  t0 = now_ms();
+  while (now_ms() - t0 < 1000)
+    pump(&s4, 100);
+  type(&s4, CTRL_C);
+  expect(&s4, "KeyboardInterrupt");
+  expect(&s4, "gradc> ");
+  settle(&s4);
+  type(&s4, "w + ");
+  settle(&s4);
+  type(&s4, CTRL_C); /* and of a line being typed */
+  expect(&s4, "KeyboardInterrupt");
+  expect(&s4, "gradc> ");
+  settle(&s4);
+  type(&s4, ":quit\r");
+  rc = finish(&s4);
+  if (getenv("PTY_SESSION_VERBOSE"))
+    dump(&s4);
+  if (rc != 0)
+    die(&s4, "the fourth session exited with %d after Ctrl-C and :quit", rc);
+  free(s4.buf);
+
+  /* ---- a history that cannot be saved: one warning, the session goes on ---------------- */
+  char nohist[300];
+  snprintf(nohist, sizeof nohist, "%s/no-such-directory/history", dir);
+  Session s5 = start_with(gradc, "the fifth session (history not writable)", nohist);
+  expect(&s5, "gradc> ");
+  settle(&s5);
+  line(&s5, "1+1", "f = 2");
+  line(&s5, "2+3", "f = 5");
+  type(&s5, ":quit\r");
+  rc = finish(&s5);
+  if (rc != 0)
+    die(&s5, "the fifth session exited with %d", rc);
+  const char *w1 = strstr(s5.buf, "cannot save the history");
+  if (!w1 || strstr(w1 + 1, "cannot save the history"))
+    die(&s5, "the fifth session: want one warning that the history cannot be saved");
+  free(s5.buf);
   cleanup();
   puts("ok pty_session");
   return 0;

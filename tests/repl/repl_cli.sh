@@ -575,6 +575,245 @@ expression_labels)
   same "$tmp/want" "$tmp/x.err" "stderr"
   ;;
 
+load_error_columns)
+  # :load reports an error at the same FILE:LINE:COL, with the same line and
+  # hint, as gradc eval of the file: after "output" and blanks, after ';', in
+  # a bare expression (which the REPL names f), on the second line of a
+  # statement, after a comment that holds a ';', in a data file.
+  printf 'param w = 2\n   output   L =   w +   zz(1)\n' >"$tmp/e1.expr"
+  printf 'param w = 2\na = 1;   b = w + zz(1)\n' >"$tmp/e2.expr"
+  printf 'param w = 2\n  w + zz(1)\n' >"$tmp/e3.expr"
+  printf 'param w = 2\nL = (w +  # a comment; b\n   zz(1))\n' >"$tmp/e4.expr"
+  printf 'param w = 2\noutput L = ww + 1 # c\n' >"$tmp/e5.expr"
+  printf 'param w = 2\nx = 1 # a; b\noutput   K =  x * nosuch\n' >"$tmp/e6.expr"
+  printf 'a,b\n1,2\n' >"$tmp/d.csv"
+  printf 'input X[N, 2] = @d.csv:a,nosuch\noutput L = sum(X)\nL\n' >"$tmp/e7.expr"
+  for f in e1 e2 e3 e4 e5 e6 e7; do
+    "$gradc" eval "$tmp/$f.expr" >"$tmp/$f.want" 2>&1
+    grep -q ':[0-9]*:[0-9]*: error' "$tmp/$f.want" || fail "$f: gradc eval gave no error: $(cat "$tmp/$f.want")"
+    printf '%s\n' ":load $tmp/$f.expr" 'L' >"$tmp/$f.in"
+    [ $f = e7 ] || printf '%s\n' ":load $tmp/$f.expr" >"$tmp/$f.in"
+    session $f
+    expect_rc $f 1
+    same "$tmp/$f.want" "$tmp/$f.err" "stderr of :load $f.expr (want gradc eval's)"
+  done
+  # a comment does not end a statement left open, and a ';' in it is no
+  # statement: the file loads as gradc eval reads it
+  printf 'param w = 2\nL = (w +  # a comment; b\n   1)\nx = 1 # a; b\n' >"$tmp/ok.expr"
+  printf '%s\n' ":load $tmp/ok.expr" 'L + x' >"$tmp/ok.in"
+  session ok
+  expect_rc ok 0
+  empty "$tmp/ok.err" "stderr"
+  printf '%s\n' 'f = 4' >"$tmp/want"
+  same "$tmp/want" "$tmp/ok.out" "stdout"
+  ;;
+
+set_after_assign)
+  # SPEC 2.4: w = 2 gives a free variable its value as :set does, so :set
+  # then changes it (also before any statement uses it); a tensor is refused
+  # for that scalar; a bare variable's name labels its value (g = 3, not
+  # f = 3), a tensor's too; a bare expression is still f.
+  printf '%s\n' 'w = 2' ':set w=3' 'w' 'w + 1' ':set w=[1, 2]' 'y = 2*w' ':set w=5' 'y' 'g = 3' 'g' \
+    ':set g=4 w=1' 'g' 'y' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'w = 3' 'f = 4' 'y = 10' 'g = 3' 'g = 4' 'y = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' "repl: error: 'w' is a free variable, a scalar: :set w=NUMBER" >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  printf '%s\n' 'param v[2]' 'v = [1, 2]' 'v' ':set v=[3, 4]' 'v ' 'param s = 2' 's' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'v = [1, 2]' 'v = [3, 4]' 's = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
+free_then_declared)
+  # SPEC 1.3: free variables are allowed only without declarations; the
+  # session's first declaration turns them into declared scalar params with
+  # their values (w = 3 used, q = 1 not used yet), so the session goes on;
+  # a name the declaration itself declares (w[3]) is left to it.
+  printf '%s\n' 'f = w^2' 'w = 3' 'q = 1' 'param v[2]' 'v = [1, 2]' 'g = w*sum(v) + q' 'g' 'f' ':vars' \
+    ':grad g' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  printf '%s\n' 'g = 10' 'f = 9' 'param w = 3' 'param q = 1' 'param v[2] = [1, 2]' 'f = w^2' \
+    'g = w*sum(v) + q' 'g = 10' 'dg/dw = 3' 'dg/dq = 1' 'dg/dv = [3, 3]' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'f = w^2' 'param w[3]' 'w = [1, 2, 3]' 'f' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'f = [1, 4, 9]' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
+diff_let_names)
+  # :diff's let lines take no name of the session, also names outside the
+  # program the derivative needs (t_1 here), so pasting them back redefines
+  # nothing
+  printf '%s\n' 'param X[3,2], w[2]' 't1 = 3' 't_1 = 7' 'L = t1*sum(exp(X @ w) * tanh(X @ w))' \
+    ':diff L wrt w' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  grep -q '^let ' "$tmp/x.out" || fail "diff_let_names: no let line to check: $(cat "$tmp/x.out")"
+  if grep -Eq '^let (t1|t_1|X|w|L) ' "$tmp/x.out"; then
+    fail "diff_let_names: a let line takes a session name: $(cat "$tmp/x.out")"
+  fi
+  ;;
+
+file_unreadable)
+  # gradc repl FILE, FILE missing or a directory: an error as gradc eval's,
+  # exit 1, and no session (the input is not read)
+  printf '%s\n' '1+1' >"$tmp/x.in"
+  for f in "$tmp/missing.expr" "$tmp"; do
+    HOME=$tmp GRADC_HISTORY=$tmp/history "$gradc" repl "$f" <"$tmp/x.in" >"$tmp/x.out" 2>"$tmp/x.err"
+    rc=$?
+    expect_rc x 1
+    empty "$tmp/x.out" "stdout"
+    "$gradc" eval "$f" 2>"$tmp/want" >/dev/null
+    same "$tmp/want" "$tmp/x.err" "stderr"
+  done
+  ;;
+
+labels_without_comment)
+  # A command's expression ends at a comment, and a ';' or blanks after it
+  # are not part of it: the labels are the same as without them.
+  for tail in '' ' # a comment' ';' ' ; ' '  # c; d'; do
+    printf '%s\n' 'w = 2' ":grad w^2$tail" ":jacobian [w, 2*w]$tail" ":hessian w^3$tail" ":jvp w^2 w=1$tail" \
+      ":hvp w^3 w=1$tail" ":check w^2$tail" ":diff w^2 wrt w$tail" ":trace w^2$tail" ":set w=3$tail" 'w' >"$tmp/x.in"
+    session x
+    expect_rc x 0
+    empty "$tmp/x.err" "stderr (tail '$tail')"
+    if [ -z "$tail" ]; then
+      cp "$tmp/x.out" "$tmp/plain.out"
+      grep -q '^d(w^2)/dw = 4$' "$tmp/x.out" || fail ":grad w^2: no d(w^2)/dw = 4: $(cat "$tmp/x.out")"
+    else
+      same "$tmp/plain.out" "$tmp/x.out" "stdout with '$tail' after each command"
+    fi
+  done
+  ;;
+
+direction_wording)
+  # A bad direction for :jvp or :hvp is said in the REPL's words (":jvp",
+  # ":hvp", "repl: error:"), never as --tangent/--vector or "gradc: error:";
+  # a hexadecimal number is not a number of the language there either.
+  printf '%s\n' 'w = 2' ':jvp w^2 w=1e999' ':jvp w^2 w=[1,2]' ':jvp w^2 w=1 w=2' ':jvp w^2 w=0x10' \
+    ':hvp w^3 w=[1,2]' ':hvp w^3 w=0x1p3' ':jvp w^2 w=1' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'w^2 = 4' 'd(w^2) = 4' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' "repl: error: :jvp w=1e999: the number is too large for a double" \
+    "repl: error: :jvp w=...: 'w' is a scalar but the value has shape (2)" \
+    "repl: error: :jvp names 'w' twice" \
+    "repl: error: :jvp w=0x10: not a number as the language writes them (decimal: 16, 1.5e3)" \
+    "repl: error: :hvp w=...: 'w' is a scalar but the value has shape (2)" \
+    "repl: error: :hvp w=0x1p3: not a number as the language writes them (decimal: 16, 1.5e3)" >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
+load_endless)
+  # :load of an endless file (/dev/zero) stops at the command line's limit
+  # for a source file with its error, instead of reading forever; the
+  # session goes on.
+  printf '%s\n' ':load /dev/zero' '1+1' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'f = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'repl: error: /dev/zero is larger than 256 MiB: not a source file' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
+command_words)
+  # A misspelt command gets a "did you mean"; a command that takes no
+  # arguments (:vars, :help, :quit, :q) refuses extra words instead of
+  # ignoring them (the session goes on after ':quit now'); ':vars;' and
+  # ':vars# note' are :vars.
+  printf '%s\n' 'w = 2' ':hel' ':gard w' ':vars extra' ':help me' ':quit now' ':q 1' ':vars;' ':vars# note' \
+    ':load' ':load # no file' 'w' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'param w = 2' 'param w = 2' 'w = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'repl: error: unknown command :hel (did you mean :help?)' \
+    'repl: error: unknown command :gard (did you mean :grad?)' \
+    "repl: error: :vars takes no arguments, not 'extra'" "repl: error: :help takes no arguments, not 'me'" \
+    "repl: error: :quit takes no arguments, not 'now'" "repl: error: :q takes no arguments, not '1'" \
+    'repl: error: :load FILE' 'repl: error: :load FILE' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
+set_twice)
+  # :set w=1 w=2 is an error (one value each, as on the command line), and
+  # :set sets all its values or none: w keeps 5.
+  printf '%s\n' 'param w = 5' ':set w=1 w=2' 'w' >"$tmp/x.in"
+  session x
+  expect_rc x 1
+  printf '%s\n' 'w = 5' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  printf '%s\n' 'repl: error: :set gives w two values: give it one' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.err" "stderr"
+  ;;
+
+diff_pasted_back)
+  # What :diff prints, shared parts as "let NAME = EXPR" lines, pasted back
+  # into the session as typed (only the label "dL/dw =" renamed to "D ="),
+  # evaluates to :grad's gradient; a file of those lines reads back too.
+  head='param X[2,3], w[3]
+:set X=[[1,2,3],[4,5,6]] w=[0.1,0.2,-0.3]
+L = sum(softmax(X @ w)*log(sigmoid(X @ w)))'
+  printf '%s\n' "$head" ':diff L wrt w' >"$tmp/d.in"
+  session d
+  expect_rc d 0
+  grep -q '^let ' "$tmp/d.out" || fail ":diff printed no let line: $(cat "$tmp/d.out")"
+  { printf '%s\n' "$head"; sed 's|^dL/dw = |D = |' "$tmp/d.out"; printf '%s\n' 'D' ':grad L wrt w'; } >"$tmp/p.in"
+  session p
+  expect_rc p 0
+  empty "$tmp/p.err" "stderr"
+  d=$(sed -n 's/^D = //p' "$tmp/p.out")
+  g=$(sed -n 's|^dL/dw = ||p' "$tmp/p.out")
+  [ -n "$d" ] && [ "$d" = "$g" ] || fail "D = '$d' but :grad gives dL/dw = '$g'"
+  { printf 'param X[2,3], w[3]\n'; sed 's|^dL/dw = |output D = |' "$tmp/d.out"; } >"$tmp/d.expr"
+  f=$("$gradc" eval "$tmp/d.expr" 'X=[[1,2,3],[4,5,6]]' 'w=[0.1,0.2,-0.3]' 2>&1 | sed -n 's/^D = //p')
+  [ "$f" = "$g" ] || fail "gradc eval of the :diff text as a file gives '$f', not '$g'"
+  ;;
+
+comment_in_open_statement)
+  # A comment inside a statement left open (after its open line, or a line
+  # of its own) ends at the end of its line, as in a file: the statement
+  # goes on; a ';' inside a comment splits nothing.
+  printf '%s\n' 'sum([1,' '  # a comment line' '2])' 'x = [1, # note' '3]' 'x' 'w = 2 # a; b = 3' 'w' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  printf '%s\n' 'f = 3' 'x = [1, 3]' 'w = 2' >"$tmp/want"
+  same "$tmp/want" "$tmp/x.out" "stdout"
+  ;;
+
+load_bom)
+  # :load of a file that starts with a UTF-8 byte-order mark (and has CRLF
+  # line ends) reads it as gradc eval does.
+  printf '\357\273\277param w = 2\r\noutput L = w^2\r\n' >"$tmp/bom.expr"
+  printf '%s\n' ":load $tmp/bom.expr" 'L' >"$tmp/x.in"
+  session x
+  expect_rc x 0
+  empty "$tmp/x.err" "stderr"
+  "$gradc" eval "$tmp/bom.expr" >"$tmp/want" 2>&1
+  same "$tmp/want" "$tmp/x.out" "stdout (gradc eval's)"
+  # a session file with a byte-order mark too
+  printf '\357\273\277w = 3\nw\n' >"$tmp/y.in"
+  session y
+  expect_rc y 0
+  empty "$tmp/y.err" "stderr"
+  printf '%s\n' 'w = 3' >"$tmp/want"
+  same "$tmp/want" "$tmp/y.out" "stdout"
+  ;;
+
 *)
   echo "unknown case $case" >&2
   exit 2

@@ -497,10 +497,12 @@ Test(emit, long_functions_are_split_and_compute_the_same_bits, .init = make_dir,
   Gradc *g = compile_ok(text);
   char *src = NULL, *hdr = NULL;
   cr_assert_eq(gradc_emit(g, "chain", &src, &hdr, "chain.h"), GRADC_OK);
-  /* value and gradient are split: parts g_chain_f_p0.. and g_chain_f_grad_p0.. */
-  cr_assert_not_null(strstr(src, "static void g_chain_f_p2(const double *g_v, double *t)"), "%.2000s", src);
-  cr_assert_not_null(strstr(src, "static void g_chain_f_grad_p5(const double *g_v, double *t)"));
-  cr_assert_not_null(strstr(src, "  g_chain_f_grad_p5(g_v, t);\n"));
+  /* value and gradient are split: parts g_chain_f_p0.. and g_chain_f_grad_p0..,
+   * called with the JIT's arrays of dimensions, arguments and results */
+  cr_assert_not_null(strstr(src, "static int g_chain_f_p2(const long *d, const double *const *a, double *const *r,"),
+                     "%.2000s", src);
+  cr_assert_not_null(strstr(src, "static int g_chain_f_grad_p5(const long *d, const double *const *a,"));
+  cr_assert_not_null(strstr(src, "  g_chain_f_grad_p5(0, g_av, g_rv, t, 0);\n"));
   /* a value read only inside its part is a local there, not a t[] entry */
   cr_assert_not_null(strstr(src, "  double g_l"));
   write_file("chain.c", src);
@@ -677,5 +679,372 @@ Test(emit, the_adjoint_of_an_index_is_added_in_place) {
   free(body);
   free(src);
   gradc_free(g);
+  ASSERT_NO_LEAKS();
+}
+
+/* ---- bad sizes ---------------------------------------------------------------- */
+
+/* A negative dimension is a bad argument: every function (with or without
+ * a workspace, allocating it or given one) and its _work return -2, the
+ * code of the sparse functions for sizes they do not take, not -1 (out of
+ * memory, what malloc of a negative size gave) nor 0 (loops that never
+ * run); the array ABI too, and for a NULL dims array. A good size gives 0
+ * and the value. */
+Test(emit, a_negative_dimension_returns_minus_two, .init = make_dir, .fini = remove_dir,
+     .timeout = 60) {
+  Gradc *g = compile_ok("param x[N]\ny = exp(x)\noutput p = sum(y*y) + prod(y)\noutput q = sum(x^2)\n");
+  emit_to(g, "neg");
+  gradc_set_emit_abi(g, GRADC_ABI_ARRAY);
+  emit_to(g, "nega");
+  gradc_free(g);
+  char *h = read_file("neg.h");
+  cr_expect(strstr(h, "-2 if a dimension is negative") != NULL, "%s", h);
+  free(h);
+  write_file("drv.c",
+             "#include <stdio.h>\n#include \"neg.h\"\n"
+             "int main(void) {\n"
+             "  double x[3] = {0.1, 0.2, 0.3}, v[3] = {1, 0, 0}, p, g[3], hv[3], w[1000], one;\n"
+             "  int bad = 0;\n"
+             "#define WANT(call, rc) do { long r_ = (call); if (r_ != (rc)) { printf(\"%s: %ld, want %d\\n\", #call, r_, rc); bad = 1; } } while (0)\n"
+             "  WANT(neg_p_hvp(-3, x, v, &p, g, hv, 0), -2);\n"
+             "  WANT(neg_p_hvp(-3, x, v, &p, g, hv, w), -2);\n"
+             "  WANT(neg_p(-1, x, &p, 0), -2);\n"
+             "  WANT(neg_p_grad(-3, x, &p, g, 0), -2);\n"
+             "  WANT(neg_p_jvp(-3, x, v, &p, &one, 0), -2);\n"
+             "  WANT(neg_q(-3, x, &p), -2);\n"
+             "  WANT(neg_q_hvp(-3, x, v, &p, g, hv), -2);\n"
+             "  WANT(neg_p_hvp_work(-3), -2);\n"
+             "  WANT(neg_p_hvp(3, x, v, &p, g, hv, 0), 0);\n"
+             "  WANT(neg_p(0, x, &p, 0), 0);\n"
+             "  return bad;\n}\n");
+  write_file("drva.c",
+             "#include <stdio.h>\n#include \"nega.h\"\n"
+             "int main(void) {\n"
+             "  double x[3] = {0.1, 0.2, 0.3}, v[3] = {1, 0, 0}, p, g[3], hv[3];\n"
+             "  const double *arg[2] = {x, v};\n  double *res[3] = {&p, g, hv};\n"
+             "  long neg[1] = {-3}, ok[1] = {3};\n  int bad = 0;\n"
+             "#define WANT(call, rc) do { long r_ = (call); if (r_ != (rc)) { printf(\"%s: %ld, want %d\\n\", #call, r_, rc); bad = 1; } } while (0)\n"
+             "  WANT(nega_p_hvp(arg, res, neg, 0), -2);\n"
+             "  WANT(nega_p_hvp(arg, res, 0, 0), -2);\n"
+             "  WANT(nega_p_hvp_work(neg), -2);\n"
+             "  WANT(nega_p_hvp(arg, res, ok, 0), 0);\n"
+             "  return bad;\n}\n");
+  expect_sh_ok("the default ABI", sh("cc " CFLAGS " drv.c neg.c -lm -o drv && ./drv"));
+  expect_sh_ok("the array ABI", sh("cc " CFLAGS " drva.c nega.c -lm -o drva && ./drva"));
+  ASSERT_NO_LEAKS();
+}
+
+/* ---- indexing, splitting and the workspace (issue 18) ------------------------------- */
+
+/* An unrolled Rosenbrock over x[300] read by index, with tensor code
+ * beside it (a matrix product, slices, a reduction): long enough to be
+ * split, and the parts hold the tensor loops too. */
+static char *indexed_program(void) {
+  size_t cap = 300 * 64 + 512, at = 0;
+  char *s = malloc(cap);
+  cr_assert_not_null(s);
+  at += (size_t)snprintf(s + at, cap - at, "param x[300]\nparam W[3, 4]\ninput v[4]\noutput f = 0");
+  for (int i = 0; i < 299; i++)
+    at += (size_t)snprintf(s + at, cap - at, " + 100*(x[%d] - x[%d]^2)^2 + (1 - x[%d])^2", i + 1, i, i);
+  snprintf(s + at, cap - at, " + sum((W @ v)^2) + x[7]*sum(x[10:20]) + x[299]*x[0] + sum(x[3:6]*x[3:6])\n");
+  return s;
+}
+
+static void indexed_values(double *x, double *W, double *v) {
+  for (int i = 0; i < 300; i++)
+    x[i] = 0.1 + 0.003 * (double)((i * 37) % 101);
+  for (int i = 0; i < 12; i++)
+    W[i] = 0.25 * (double)(i % 5) - 0.5;
+  for (int i = 0; i < 4; i++)
+    v[i] = 1.0 - 0.375 * (double)i;
+}
+
+static const char indexed_driver_c[] =
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <string.h>\n"
+    "#include \"idx.h\"\n"
+    "static void put(double v) {\n"
+    "  unsigned long long u;\n"
+    "  memcpy(&u, &v, 8);\n"
+    "  printf(\" %%016llx\", u);\n"
+    "}\n"
+    "int main(void) {\n"
+    "  double x[300], W[12], v[4], f, gx[300], gW[12];\n"
+    "  for (int i = 0; i < 300; i++) x[i] = 0.1 + 0.003 * (double)((i * 37) %% 101);\n"
+    "  for (int i = 0; i < 12; i++) W[i] = 0.25 * (double)(i %% 5) - 0.5;\n"
+    "  for (int i = 0; i < 4; i++) v[i] = 1.0 - 0.375 * (double)i;\n"
+    "  if (idx_f_grad(x, W, v, &f, gx, gW%s) != 0) return 1;\n"
+    "  put(f);\n"
+    "  for (int i = 0; i < 300; i++) put(gx[i]);\n"
+    "  for (int i = 0; i < 12; i++) put(gW[i]);\n"
+    "  printf(\"\\n\");\n"
+    "  return 0;\n"
+    "}\n";
+
+Test(emit, indexed_long_functions_are_split_with_their_loops_and_compute_the_same_bits,
+     .init = make_dir, .fini = remove_dir, .timeout = 600) {
+  char *text = indexed_program();
+  Gradc *g = compile_ok(text);
+  char *src = NULL, *hdr = NULL;
+  cr_assert_eq(gradc_emit(g, "idx", &src, &hdr, "idx.h"), GRADC_OK, "%s", gradc_diag_render(g));
+  gradc_free(g);
+  /* the gradient is split, and a part holds a tensor loop */
+  const char *p0 = strstr(src, "static int g_idx_f_grad_p0(");
+  cr_assert_not_null(p0, "%.3000s", src);
+  const char *fg = definition(src, "idx_f_grad");
+  cr_assert_not_null(fg);
+  int loop_in_part = 0;
+  for (const char *l = strstr(p0, "for (long"); l && l < fg && !loop_in_part; l = strstr(l + 1, "for (long"))
+    loop_in_part = 1;
+  cr_assert(loop_in_part, "no tensor loop in the parts of idx_f_grad");
+  /* x[i] is read in place: no copy of an element into t[] */
+  cr_assert_null(strstr(src, "] = a[0][1];"), "an element copied into a slot");
+  int work = strstr(hdr, "long idx_f_grad_work(") != NULL;
+  write_file("idx.c", src);
+  write_file("idx.h", hdr);
+  free(src);
+  free(hdr);
+  expect_sh_ok("idx.c", sh("cc " CFLAGS " -O2 -c idx.c -o idx.o"));
+  expect_no_mutable_globals("idx.o");
+  char driver[sizeof indexed_driver_c + 64];
+  snprintf(driver, sizeof driver, indexed_driver_c, work ? ", NULL" : "");
+  write_file("driver.c", driver);
+  expect_sh_ok("building the driver", sh("cc " CFLAGS " driver.c idx.o -o driver -lm"));
+  expect_sh_ok("running the driver", sh("./driver > out.txt"));
+  char *out = read_file("out.txt");
+  double want[313];
+  const char *s = out;
+  for (int k = 0; k < 313; k++) {
+    unsigned long long bits;
+    int used = 0;
+    cr_assert_eq(sscanf(s, " %llx%n", &bits, &used), 1, "driver output ends early at %d", k);
+    s += used;
+    memcpy(&want[k], &bits, sizeof bits);
+  }
+  free(out);
+  /* the JIT, with tcc (one function) and with cc (split), gives the same bits */
+  double x[300], W[12], v[4];
+  indexed_values(x, W, v);
+  const GradcBackend backends[2] = {GRADC_BACKEND_TCC, GRADC_BACKEND_CC};
+  for (int b = 0; b < 2; b++) {
+    g = gradc_new();
+    gradc_set_backend(g, backends[b]);
+    cr_assert_eq(gradc_compile_string(g, "idx.expr", text, strlen(text)), GRADC_OK);
+    GradcFn *fg2 = gradc_fn_grad(g, NULL, 0);
+    cr_assert_not_null(fg2, "%s", gradc_diag_render(g));
+    double got[313];
+    const double *args[3] = {x, W, v};
+    double *res[3] = {&got[0], &got[1], &got[301]};
+    cr_assert_eq(gradc_call(fg2, args, res), GRADC_OK, "%s", gradc_diag_render(g));
+    for (int k = 0; k < 313; k++)
+      cr_assert(memcmp(&got[k], &want[k], sizeof got[k]) == 0, "backend %d, result %d: JIT %a, emitted %a",
+                b, k, got[k], want[k]);
+    /* and the gradient is right: central differences of the value */
+    GradcFn *fv = gradc_fn_value(g);
+    cr_assert_not_null(fv);
+    const int probe[6] = {0, 3, 7, 15, 150, 299};
+    for (int q = 0; q < 6; q++) {
+      int i = probe[q];
+      double hi, lo, h = 1e-6, keep = x[i];
+      double *rv[1] = {&hi};
+      x[i] = keep + h;
+      cr_assert_eq(gradc_call(fv, args, rv), GRADC_OK);
+      rv[0] = &lo;
+      x[i] = keep - h;
+      cr_assert_eq(gradc_call(fv, args, rv), GRADC_OK);
+      x[i] = keep;
+      cr_assert(rel_diff(got[1 + i], (hi - lo) / (2 * h)) < 1e-5, "df/dx[%d]: %.17g vs differences %.17g", i,
+                got[1 + i], (hi - lo) / (2 * h));
+    }
+    gradc_free(g);
+  }
+  free(text);
+  ASSERT_NO_LEAKS();
+}
+
+/* Fixed sizes: the value, gradient and JVP of an unrolled Rosenbrock over
+ * x[1000] allocate nothing per call (no malloc, no workspace), the
+ * gradient is written straight into the result, each element once by
+ * assignment (no zeroing, no copy), and the C does not grow with the
+ * number of elements beyond one statement per index. */
+Test(emit, fixed_size_functions_allocate_nothing_per_call) {
+  size_t cap = 1000 * 64, at = 0;
+  char *text = malloc(cap);
+  cr_assert_not_null(text);
+  at += (size_t)snprintf(text + at, cap - at, "param x[1000]\noutput f = 0");
+  for (int i = 0; i < 999; i++)
+    at += (size_t)snprintf(text + at, cap - at, " + 100*(x[%d] - x[%d]^2)^2 + (1 - x[%d])^2", i + 1, i, i);
+  snprintf(text + at, cap - at, "\n");
+  Gradc *g = compile_ok(text);
+  char *src = NULL;
+  cr_assert_eq(gradc_emit(g, "rb", &src, NULL, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+  const char *names[3] = {"rb_f", "rb_f_grad", "rb_f_jvp"};
+  for (int k = 0; k < 3; k++) {
+    char proto[64];
+    snprintf(proto, sizeof proto, "long %s_work(", names[k]);
+    cr_assert_null(strstr(src, proto), "%s takes a workspace", names[k]);
+    const char *body = definition(src, names[k]);
+    cr_assert_not_null(body, "%s", names[k]);
+    const char *end = strstr(body, "\n}\n");
+    cr_assert_not_null(end);
+    char *b = strndup(body, (size_t)(end - body));
+    cr_assert_null(strstr(b, "malloc"), "%s allocates:\n%.2000s", names[k], b);
+    if (k == 1) { /* the gradient's parts come before it */
+      cr_assert_not_null(strstr(b, "double *g_b0 = g_df_dx;"), "%.2000s", b);
+      const char *p0 = strstr(src, "static int g_rb_f_grad_p0(");
+      cr_assert(p0 && p0 < body);
+      char *parts = strndup(p0, (size_t)(body - p0));
+      cr_assert_eq(count_substr(parts, "] = 0.0;"), 0, "a zeroed adjoint");
+      cr_assert_eq(count_substr(parts, "] += "), 0, "an element added to after zeroing");
+      cr_assert_eq(count_substr(parts, "  g_b0["), 1000, "one write per element");
+      free(parts);
+      cr_assert_null(strstr(b, "g_o"), "a loop (a copy) in the gradient:\n%.2000s", b);
+    }
+    free(b);
+  }
+  free(src);
+  gradc_free(g);
+  free(text);
+  ASSERT_NO_LEAKS();
+}
+
+/* No malloc per call when the sizes are literals (issue 18): the emitted C
+ * (array ABI: every function has the same signature, so one driver serves
+ * them all) is linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+ * and a driver that counts the calls. The driver's own allocations (the
+ * arguments, results and workspace, made before the calls) must be counted,
+ * so the wrapper is seen to work; a function with a workspace called with
+ * NULL must allocate (the emitted code's malloc is seen too); 100 calls of
+ * each function with its workspace (or none, when it needs none) must
+ * allocate nothing. */
+static const char alloc_driver_c[] =
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "#include \"alloc.h\"\n"
+    "static long count;\n"
+    "void *__real_malloc(size_t n);\n"
+    "void *__real_calloc(size_t n, size_t m);\n"
+    "void *__real_realloc(void *p, size_t n);\n"
+    "void *__wrap_malloc(size_t n);\n"
+    "void *__wrap_calloc(size_t n, size_t m);\n"
+    "void *__wrap_realloc(void *p, size_t n);\n"
+    "void *__wrap_malloc(size_t n) { count++; return __real_malloc(n); }\n"
+    "void *__wrap_calloc(size_t n, size_t m) { count++; return __real_calloc(n, m); }\n"
+    "void *__wrap_realloc(void *p, size_t n) { count++; return __real_realloc(p, n); }\n"
+    "typedef struct Fn {\n"
+    "  const char *name;\n"
+    "  int (*call)(const double **, double **, const long *, double *);\n"
+    "  int (*n_in)(void), (*n_out)(void);\n"
+    "  int (*shape_in)(int, const long *, long *), (*shape_out)(int, const long *, long *);\n"
+    "  long (*work)(const long *);\n"
+    "} Fn;\n"
+    "#define FN(s) {#s, s, s##_n_in, s##_n_out, s##_shape_in, s##_shape_out, s##_work}\n"
+    "static const Fn fns[] = {FN(alloc_f), FN(alloc_f_grad), FN(alloc_f_jvp), FN(alloc_f_hvp)};\n"
+    "static double *array(int rank, const long *shape, int fill) {\n"
+    "  long size = 1;\n"
+    "  for (int k = 0; k < rank; k++) size *= shape[k];\n"
+    "  double *a = malloc((size_t)(size > 0 ? size : 1) * sizeof *a);\n"
+    "  for (long e = 0; e < size; e++) a[e] = fill ? 0.25 + 0.001 * (double)(e % 97) : 0.0;\n"
+    "  return a;\n"
+    "}\n"
+    "int main(void) {\n"
+    "  long dims[1] = {0};\n"
+    "  for (int f = 0; f < 4; f++) {\n"
+    "    const Fn *fn = &fns[f];\n"
+    "    int nin = fn->n_in(), nout = fn->n_out();\n"
+    "    const double *args[16];\n"
+    "    double *res[16];\n"
+    "    long shape[8];\n"
+    "    count = 0;\n"
+    "    for (int i = 0; i < nin; i++) args[i] = array(fn->shape_in(i, dims, shape), shape, 1);\n"
+    "    for (int i = 0; i < nout; i++) res[i] = array(fn->shape_out(i, dims, shape), shape, 0);\n"
+    "    long work = fn->work(dims);\n"
+    "    double *w = work > 0 ? malloc((size_t)work * sizeof *w) : NULL;\n"
+    "    long before = count;\n"
+    "    count = 0;\n"
+    "    int rc = 0;\n"
+    "    for (int r = 0; r < 100; r++) rc |= fn->call(args, res, dims, w);\n"
+    "    long calls = count;\n"
+    "    count = 0;\n"
+    "    rc |= fn->call(args, res, dims, NULL);\n"
+    "    printf(\"%s work %ld before %ld calls %ld null %ld rc %d\\n\", fn->name, work, before, calls,\n"
+    "           count, rc);\n"
+    "    for (int i = 0; i < nin; i++) free((void *)args[i]);\n"
+    "    for (int i = 0; i < nout; i++) free(res[i]);\n"
+    "    free(w);\n"
+    "  }\n"
+    "  return 0;\n"
+    "}\n";
+
+/* Runs the driver on the C emitted for text; out[f] = {work, before,
+ * calls, null} of alloc_f, _grad, _jvp, _hvp. */
+static void count_allocations(const char *text, long out[4][4]) {
+  Gradc *g = compile_ok(text);
+  char *src = NULL, *hdr = NULL;
+  gradc_set_emit_abi(g, GRADC_ABI_ARRAY);
+  cr_assert_eq(gradc_emit(g, "alloc", &src, &hdr, "alloc.h"), GRADC_OK, "%s", gradc_diag_render(g));
+  gradc_free(g);
+  write_file("alloc.c", src);
+  write_file("alloc.h", hdr);
+  free(src);
+  free(hdr);
+  write_file("driver.c", alloc_driver_c);
+  expect_sh_ok("building the driver",
+               sh("cc " CFLAGS " -O0 driver.c alloc.c -o driver -lm"
+                  " -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc"));
+  expect_sh_ok("running the driver", sh("./driver > out.txt"));
+  char *o = read_file("out.txt");
+  const char *s = o;
+  for (int f = 0; f < 4; f++) {
+    char name[64];
+    int rc = -1, used = 0;
+    cr_assert_eq(sscanf(s, " %63s work %ld before %ld calls %ld null %ld rc %d%n", name, &out[f][0], &out[f][1],
+                        &out[f][2], &out[f][3], &rc, &used),
+                 6, "driver output: %s", o);
+    cr_assert_eq(rc, 0, "%s failed", name);
+    s += used;
+  }
+  free(o);
+}
+
+Test(emit, literal_sizes_allocate_nothing_per_call, .init = make_dir, .fini = remove_dir, .timeout = 600) {
+  /* the x[1000] Rosenbrock read by index: no buffers at all */
+  size_t cap = 1000 * 64, at = 0;
+  char *rosen = malloc(cap);
+  cr_assert_not_null(rosen);
+  at += (size_t)snprintf(rosen + at, cap - at, "param x[1000]\noutput f = 0");
+  for (int i = 0; i < 999; i++)
+    at += (size_t)snprintf(rosen + at, cap - at, " + 100*(x[%d] - x[%d]^2)^2 + (1 - x[%d])^2", i + 1, i, i);
+  snprintf(rosen + at, cap - at, "\n");
+  const char *const texts[3] = {
+      rosen,
+      /* small tensors: every buffer on the stack */
+      "param W[8, 6]\ninput v[6]\nparam x[40]\n"
+      "output f = sum(tanh(W @ v)^2) + sum(x[1:]*x[:-1]) + x[2]*x[0] + sum(exp(-x[3:9])*v)\n",
+      /* large ones: a workspace, the caller's */
+      "param A[120, 120]\ninput b[120]\n"
+      "output f = sum(tanh(A @ b)^2) + sum(sin(A)*A) + sum(A[1:, :]*A[:-1, :])\n",
+  };
+  int workspace_seen = 0;
+  for (int p = 0; p < 3; p++) {
+    long out[4][4];
+    count_allocations(texts[p], out);
+    for (int f = 0; f < 4; f++) {
+      cr_assert_gt(out[f][1], 0, "program %d, function %d: the wrapper counted none of the driver's mallocs", p, f);
+      cr_assert_eq(out[f][2], 0, "program %d, function %d: %ld mallocs in 100 calls (workspace %ld)", p, f,
+                   out[f][2], out[f][0]);
+      if (out[f][0] > 0) { /* called without its workspace, it allocates one */
+        cr_assert_gt(out[f][3], 0, "program %d, function %d: no malloc seen without a workspace", p, f);
+        workspace_seen = 1;
+      } else {
+        cr_assert_eq(out[f][3], 0, "program %d, function %d", p, f);
+      }
+      if (p < 2) /* small enough for the stack: no workspace */
+        cr_assert_eq(out[f][0], 0, "program %d, function %d needs a workspace of %ld doubles", p, f, out[f][0]);
+    }
+  }
+  cr_assert(workspace_seen, "no function with a workspace: the NULL case is not exercised");
+  free(rosen);
   ASSERT_NO_LEAKS();
 }

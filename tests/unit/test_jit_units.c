@@ -317,16 +317,18 @@ Test(jit_units, the_worker_is_not_forked_while_a_thread_is_in_libtcc) {
   cr_assert(atomic_load(&lock_released), "the worker was forked while libtcc's lock was held");
   cr_assert_eq(pthread_join(t, NULL), 0);
   /* and the worker works: a unit through it */
-  const char *unit = "void g_fn_p0(const double *g_v, double *t) {\n  t[0] = g_v[0]*2.0;\n}\n";
+  const char *unit = "int g_fn_p0(const long *d, const double *const *a, double *const *r, double *t,\n"
+                     "            double *const *g_bv) {\n  t[0] = a[0][0]*2.0;\n  return 0;\n}\n";
   cr_assert_eq(jit_code_unit(c, unit, strlen(unit)), 0);
   cr_assert_eq(jit_code_finish(c), 0, "%s", diags.count ? diags.items[0].msg : "");
-  void (*f)(const double *, double *);
+  int (*f)(const long *, const double *const *, double *const *, double *, double *const *);
   void *p = jit_code_symbol(c, "g_fn_p0");
   cr_assert_not_null(p);
   memcpy(&f, &p, sizeof f);
-  double v = 1.5, r = 0;
-  f(&v, &r);
-  cr_assert_eq(r, 3.0);
+  double v = 1.5, slot = 0;
+  const double *av[1] = {&v};
+  cr_assert_eq(f(NULL, av, NULL, &slot, NULL), 0);
+  cr_assert_eq(slot, 3.0);
   jit_code_free(c);
   diags_free(&diags);
 }

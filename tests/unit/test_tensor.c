@@ -2,6 +2,7 @@
  * reverse (gradient) derivative against central differences, including
  * broadcasting and negative axes; the course's Iris network against a
  * hand-written backprop; shape errors; emitted C independent of N. */
+#include <float.h>
 #include "test_util.h"
 
 /* ---- a small harness: params with values, a scalar output L ------------- */
@@ -508,6 +509,65 @@ Test(tensor, prod_partials_are_the_products_of_the_others_when_prod_underflows_o
   /* zeros, as before: the product of the others */
   prod_partials((double[]){0, 3, 0}, (double[]){0, 0, 0});
   prod_partials((double[]){2, 3, 0}, (double[]){0, 0, 6});
+  ASSERT_NO_LEAKS();
+}
+
+/* Where the running products over- or underflow on the way although the
+ * product or a partial is finite (prod([1e200, 1e200, 1e-200, 1e-200]) is
+ * 1; its partials are 1e-200 and 1e200, but x_0 x_1 is inf and x_2 x_3 is
+ * 0 in doubles): the value, both modes' partials and cumprod are those of
+ * the exact products (long double, 15 exponent bits, as the reference),
+ * rounded, to a few ulps; where the true partial overflows it is inf. */
+static int close_ulps(double got, long double want) {
+  double w = (double)want; /* rounded: 0 or inf out of range */
+  if (w == 0 || isinf(w))
+    return got == w;
+  return fabs(got - w) <= 4 * fabs(w) * 0x1p-52 + 4 * 0x1p-1074;
+}
+
+Test(tensor, prod_and_cumprod_are_finite_where_the_exact_products_are) {
+  static const double pts[][4] = {{1e200, 1e200, 1e-200, 1e-200}, {1e300, 1e300, 1e-300, 1e-300},
+                                  {1e-300, 3e-300, 1e300, 2e300},  {5e-324, 1e300, 1e10, 2},
+                                  {-1e308, 1e308, -1e-308, 1e-300}, {0, 1e300, 1e-300, 5},
+                                  {1e300, 1e300, 1e300, 1e-300}};
+  Gradc *g = compile_ok("param x[4]\noutput p = prod(x)\noutput c = cumprod(x)\n");
+  Gradc *gp = compile_ok("param x[4]\noutput p = prod(x)\n");
+  long d4[1] = {4};
+  for (size_t t = 0; t < sizeof pts / sizeof *pts; t++) {
+    const double *x = pts[t];
+    long double all = 1;
+    for (int k = 0; k < 4; k++)
+      all *= x[k];
+    gradc_set_value(g, 0, x, d4, 1);
+    gradc_set_value(gp, 0, x, d4, 1);
+    GradcFn *fv = gradc_fn_value(g), *fg = gradc_fn_grad(gp, NULL, 0), *fj = gradc_fn_jvp(gp, NULL, 0);
+    cr_assert(fv && fg && fj && gradc_run(fv, NULL) == GRADC_OK && gradc_run(fg, NULL) == GRADC_OK,
+              "%s %s", gradc_diag_render(g), gradc_diag_render(gp));
+    double p = gradc_fn_res_data(fv, 0)[0];
+    cr_expect(close_ulps(p, all), "point %zu: prod = %.17g, want %.17Lg", t, p, all);
+    const double *c = gradc_fn_res_data(fv, 1);
+    long double run = 1;
+    for (int k = 0; k < 4; k++) {
+      run *= x[k];
+      cr_expect(close_ulps(c[k], run), "point %zu: cumprod[%d] = %.17g, want %.17Lg", t, k, c[k], run);
+    }
+    const double *gr = gradc_fn_res_data(fg, 1);
+    for (int i = 0; i < 4; i++) {
+      long double others = 1;
+      for (int k = 0; k < 4; k++)
+        others *= k == i ? 1 : x[k];
+      cr_expect(close_ulps(gr[i], others), "point %zu: reverse dp/dx[%d] = %.17g, want %.17Lg", t, i, gr[i],
+                others);
+      double dir[4] = {0};
+      dir[i] = 1;
+      const double *tans[1] = {dir};
+      cr_assert_eq(gradc_run(fj, tans), GRADC_OK);
+      double fw = gradc_fn_res_data(fj, 1)[0];
+      cr_expect(close_ulps(fw, others), "point %zu: forward dp/dx[%d] = %.17g, want %.17Lg", t, i, fw, others);
+    }
+  }
+  gradc_free(g);
+  gradc_free(gp);
   ASSERT_NO_LEAKS();
 }
 

@@ -1,9 +1,10 @@
 /* test_x86_parts.c: the parts of a streamed kernel translated to x86-64
  * without libtcc (src/x86_parts.c). On random straight-line parts (every
  * operator, unary minus, literals, nested calls of one and two arguments
- * that keep registers live across the call, locals, long sums) the code
- * computes the bits libtcc's code computes, NaN, infinities and -0.0
- * included; any other form is left to libtcc (-1, nothing placed); and
+ * that keep registers live across the call, locals, long sums, arguments
+ * a[K][N] read and results r[K][N] written) the code computes the bits
+ * libtcc's code computes, NaN, infinities and -0.0 included, and returns
+ * 0; any other form is left to libtcc (-1, nothing placed); and
  * through the API a kernel of 10^5 nodes gives the same bits with and
  * without it. */
 #include <sys/mman.h>
@@ -58,7 +59,8 @@ static void placed_free(Placed *p) {
   free(p);
 }
 
-typedef void (*PartFn)(const double *g_v, double *t);
+typedef int (*PartFn)(const long *d, const double *const *a, double *const *r, double *t,
+                      double *const *g_bv);
 
 static PartFn find(const Placed *p, const char *name) {
   for (int i = 0; i < p->nsyms; i++)
@@ -79,7 +81,11 @@ static const char prelude[] =
 
 /* ---- random parts ---------------------------------------------------------------- */
 
-enum { NV = 16, NT = 64 };
+enum { NA = 4, NAE = 4, NR = 3, NRE = 2, NT = 64 }; /* arguments a[NA][NAE], results r[NR][NRE] */
+
+#define PART_HEAD(k)                                                                                   \
+  "int g_fn_p" #k "(const long *d, const double *const *a, double *const *r, double *t,\n"            \
+  "            double *const *g_bv) {\n  (void)d;\n  (void)a;\n  (void)r;\n  (void)t;\n  (void)g_bv;\n"
 
 typedef struct Gen {
   Str s;
@@ -93,7 +99,7 @@ static void leaf(Gen *g) {
   static const char *const lits[] = {"0.5", "1.0", "2.0", "1e-3", "3.25e+2", "0.1", "7.0"};
   switch (pick(g->nlocals ? 4 : 3)) {
   case 0: put(&g->s, "t[%d]", pick(g->tlo)); break;
-  case 1: put(&g->s, "g_v[%d]", pick(NV)); break;
+  case 1: put(&g->s, "a[%d][%d]", pick(NA), pick(NAE)); break;
   case 2: put(&g->s, "%s", lits[pick(7)]); break;
   default: put(&g->s, "g_l%d", 100 + pick(g->nlocals)); break;
   }
@@ -134,27 +140,34 @@ static void expr(Gen *g, int depth) {
   }
 }
 
-/* A unit of `parts` parts writing t[tlo..NT) from t[0..tlo), g_v and
- * locals. */
+/* A unit of `parts` parts writing t[tlo..NT) and the results from
+ * t[0..tlo), the arguments and locals. */
 static char *random_unit(int parts) {
   Gen g = {.tlo = 8};
   put(&g.s, "%s", prelude);
   for (int p = 0; p < parts; p++) {
     g.nlocals = 0;
-    put(&g.s, "void g_fn_p%d(const double *g_v, double *t) {\n  (void)g_v;\n", p);
+    put(&g.s, "int g_fn_p%d(const long *d, const double *const *a, double *const *r, double *t,\n"
+              "            double *const *g_bv) {\n  (void)d;\n  (void)a;\n  (void)r;\n  (void)t;\n"
+              "  (void)g_bv;\n",
+        p);
     for (int st = 0; st < 12; st++) {
       if (pick(3) == 0) {
         put(&g.s, "  double g_l%d = ", 100 + g.nlocals);
         expr(&g, 0);
         put(&g.s, ";\n");
         g.nlocals++;
+      } else if (pick(4) == 0) {
+        put(&g.s, "  r[%d][%d] = ", pick(NR), pick(NRE));
+        expr(&g, 0);
+        put(&g.s, ";\n");
       } else {
         put(&g.s, "  t[%d] = ", g.tlo + pick(NT - g.tlo));
         expr(&g, 0);
         put(&g.s, ";\n");
       }
     }
-    put(&g.s, "}\n\n");
+    put(&g.s, "  return 0;\n}\n\n");
   }
   return g.s.s;
 }
@@ -164,18 +177,30 @@ static void same_bits(const Placed *x, const Placed *c, const char *name, const 
   PartFn fx = find(x, name), fc = find(c, name);
   cr_assert_not_null(fx, "%s", name);
   cr_assert_not_null(fc, "%s", name);
-  double v[NV], tx[NT], tc[NT];
+  double v[NA][NAE], tx[NT], tc[NT], rx[NR][NRE], rc[NR][NRE];
+  const double *av[NA];
+  double *rxv[NR], *rcv[NR];
+  for (int k = 0; k < NA; k++)
+    av[k] = v[k];
+  for (int k = 0; k < NR; k++)
+    rxv[k] = rx[k], rcv[k] = rc[k];
   static const double odd[] = {NAN, -NAN, INFINITY, -INFINITY, -0.0, 0.0, 1e300, -1e-310};
   for (int round = 0; round < 20; round++) {
-    for (int i = 0; i < NV; i++)
-      v[i] = special && pick(4) == 0 ? odd[pick(8)] : uniform(-2, 2);
+    for (int i = 0; i < NA * NAE; i++)
+      v[i / NAE][i % NAE] = special && pick(4) == 0 ? odd[pick(8)] : uniform(-2, 2);
     for (int i = 0; i < NT; i++)
       tx[i] = tc[i] = special && pick(4) == 0 ? odd[pick(8)] : uniform(-2, 2);
-    fx(v, tx);
-    fc(v, tc);
+    for (int i = 0; i < NR * NRE; i++)
+      rx[i / NRE][i % NRE] = rc[i / NRE][i % NRE] = uniform(-2, 2);
+    cr_assert_eq(fx(NULL, av, rxv, tx, NULL), 0, "%s", name);
+    cr_assert_eq(fc(NULL, av, rcv, tc, NULL), 0, "%s", name);
     for (int i = 0; i < NT; i++)
       cr_assert(!memcmp(&tx[i], &tc[i], sizeof tx[i]), "%s: t[%d] is %a here, %a with libtcc\n%s", name, i,
                 tx[i], tc[i], src);
+    for (int i = 0; i < NR * NRE; i++)
+      cr_assert(!memcmp(&rx[i / NRE][i % NRE], &rc[i / NRE][i % NRE], sizeof(double)),
+                "%s: r[%d][%d] is %a here, %a with libtcc\n%s", name, i / NRE, i % NRE, rx[i / NRE][i % NRE],
+                rc[i / NRE][i % NRE], src);
   }
 }
 
@@ -201,7 +226,7 @@ Test(x86_parts, random_parts_compute_libtccs_bits) {
   for (int unit = 0; unit < 40; unit++) {
     char *src = random_unit(1 + pick(4));
     int nparts = 0;
-    for (const char *s = src; (s = strstr(s, "\nvoid g_fn_p")); s++)
+    for (const char *s = src; (s = strstr(s, "\nint g_fn_p")); s++)
       nparts++;
     compare(src, nparts, 0);
     free(src);
@@ -222,20 +247,20 @@ Test(x86_parts, nan_infinities_and_signed_zeros_give_libtccs_bits) {
 static char *deep_unit(int levels) {
   Str s = {0};
   put(&s, "%s", prelude);
-  put(&s, "void g_fn_p0(const double *g_v, double *t) {\n  (void)g_v;\n  t[8] = ");
+  put(&s, PART_HEAD(0) "  t[8] = ");
   for (int i = 0; i < levels; i++)
-    put(&s, "g_v[%d] - (t[%d]*", i, i % 8);
-  put(&s, "pow(sin(g_v[1]) + 1.0, cos(t[2]) - -g_v[3])");
+    put(&s, "a[%d][%d] - (t[%d]*", i % NA, i % NAE, i % 8);
+  put(&s, "pow(sin(a[1][0]) + 1.0, cos(t[2]) - -a[0][3])");
   for (int i = 0; i < levels; i++)
-    put(&s, " + atan2(g_v[%d], t[%d]))", (i + 2) % NV, i % 8);
+    put(&s, " + atan2(a[%d][%d], t[%d]))", (i + 2) % NA, i % NAE, i % 8);
   put(&s, ";\n  double g_l7 = -t[8]/-0.5 - -(2.5e-1);\n  t[9] = g_l7*g_l7 - fmod(g_l7, 0.3);\n  g_l7 = 1.0;\n"
-          "  t[10] = g_l7;\n}\n");
+          "  r[1][1] = g_l7;\n  return 0;\n}\n");
   return s.s;
 }
 
 /* registers live across calls nested as deep as the xmm stack allows */
 Test(x86_parts, deep_expressions_and_calls_keep_their_registers) {
-  char *src = deep_unit(11); /* pow at xmm12, its -g_v[3] at xmm14, -0.0 at xmm15 */
+  char *src = deep_unit(11); /* pow at xmm12, its -a[0][3] at xmm14, -0.0 at xmm15 */
   compare(src, 1, 0);
   free(src);
   src = deep_unit(12); /* past them: libtcc's */
@@ -257,6 +282,12 @@ Test(x86_parts, other_forms_are_left_to_libtcc) {
       "double g_l1 = 1.0; double g_l1 = 2.0;",    /* declared twice */
       "t[1] = hypot(t[0], 1.0);",                 /* not one of gradc's calls */
       "for (long i = 0; i < 3; i++) t[i] = 0.0;", /* a loop */
+      "a[0][0] = 1.0;",                           /* the arguments are const */
+      "t[1] = g_bv[0][0];",                       /* a buffer */
+      "double *g_b0 = g_bv[0];",                  /* a buffer's pointer */
+      "return 1;",                                /* a runtime check's status */
+      "t[1] = a[0];",                             /* a pointer */
+      "t[1] = r[0][0] + t[0]; return g_status;",  /* not return 0 */
       "t[1] = t[0] + ;",                          /* not C */
       "t[99999999999] = 1.0;",                    /* past a displacement */
       "t[1] = sin(t[0], t[0]);",                  /* a call of the wrong arity */
@@ -265,7 +296,7 @@ Test(x86_parts, other_forms_are_left_to_libtcc) {
   for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
     Str s = {0};
     put(&s, "%sstatic inline double g_relu(double x) { return x > 0.0 ? x : 0.0; }\n", prelude);
-    put(&s, "void g_fn_p0(const double *g_v, double *t) {\n  %s\n}\n", bodies[i]);
+    put(&s, PART_HEAD(0) "  %s\n  return 0;\n}\n", bodies[i]);
     Placed *x = placed_new();
     cr_assert_eq(x86_parts_compile(s.s, x, place, keep), -1, "%s", bodies[i]);
     cr_assert_eq(x->nplaced, 0, "%s", bodies[i]);
@@ -274,9 +305,14 @@ Test(x86_parts, other_forms_are_left_to_libtcc) {
   }
   /* a macro of its own in the prelude: the parts may not mean what they say */
   Placed *x = placed_new();
-  cr_assert_eq(x86_parts_compile("#define t u\nvoid g_fn_p0(const double *g_v, double *t) {\n  t[0] = 1.0;\n}\n",
-                                 x, place, keep),
-               -1);
+  cr_assert_eq(x86_parts_compile("#define t u\n" PART_HEAD(0) "  t[0] = 1.0;\n  return 0;\n}\n", x, place, keep), -1);
+  placed_free(x);
+  /* a part with no return */
+  x = placed_new();
+  Str s = {0};
+  put(&s, "%s" PART_HEAD(0) "  t[0] = 1.0;\n}\n", prelude);
+  cr_assert_eq(x86_parts_compile(s.s, x, place, keep), -1);
+  free(s.s);
   placed_free(x);
 }
 
@@ -330,7 +366,10 @@ Test(x86_parts, a_streamed_gradient_has_the_same_bits_with_and_without_it, .time
 #else
 
 Test(x86_parts, not_x86_64_linux_every_unit_is_libtccs) {
-  cr_assert_eq(x86_parts_compile("void g_fn_p0(const double *g_v, double *t) {\n}\n", NULL, NULL, NULL), -1);
+  cr_assert_eq(x86_parts_compile("int g_fn_p0(const long *d, const double *const *a, double *const *r, double *t, "
+                                 "double *const *g_bv) {\n  return 0;\n}\n",
+                                 NULL, NULL, NULL),
+               -1);
 }
 
 #endif

@@ -1,0 +1,1 @@
+grad tests/cli/data/index_pieces.expr

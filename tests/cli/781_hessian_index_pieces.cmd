@@ -1,0 +1,1 @@
+hessian tests/cli/data/index_pieces.expr

@@ -1,0 +1,1 @@
+emit tests/cli/data/index_small.expr

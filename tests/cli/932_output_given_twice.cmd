@@ -1,0 +1,1 @@
+eval tests/cli/data/two_outputs_w.expr --output L --output K

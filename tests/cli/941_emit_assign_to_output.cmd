@@ -1,0 +1,1 @@
+emit tests/cli/data/two_outputs_w.expr L=2

@@ -1,0 +1,1 @@
+landscape tests/cli/data/lazy_three_outputs.expr --output L --grid 3 --json

@@ -1,0 +1,1 @@
+sparsity tests/cli/data/lazy_three_outputs.expr --output L --json

@@ -1,0 +1,1 @@
+jvp tests/cli/data/break17_square.expr --tangent w=0x10

@@ -1,0 +1,1 @@
+hesian tests/cli/data/break17_square.expr
