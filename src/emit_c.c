@@ -742,6 +742,14 @@ static int schedule(Emit *e, const EmitFn *fn) {
   e->rd_at[nitems] = (uint32_t)out.top;
   e->rd = out.at;
   out.at = NULL;
+  if (e->opts && e->opts->unit && !nmembers) {
+    /* a streamed kernel (libtcc, x86_parts.c: no value kept in a register
+     * from one statement to the next) in the DAG's order, which every
+     * dependency follows: no edges, no sort, the items and reads as they are */
+    e->items = items;
+    items = NULL;
+    goto ordered;
+  }
   /* the edges: what an item reads comes before it */
   uint32_t prev_tensor = NEVER;
   for (k = 0; k < nitems; k++) {
@@ -792,10 +800,11 @@ static int schedule(Emit *e, const EmitFn *fn) {
   free(e->rd);
   e->rd_at = rd_at;
   e->rd = rd;
+ordered:
   e->nitems = nitems;
-  for (uint32_t i = 0; i < n; i++)
+  for (uint32_t i = 0; i < n && e->nbufs; i++) /* (read for tensors only: share_buffers) */
     e->pos[i] = NEVER;
-  for (k = 0; k < nitems; k++)
+  for (k = 0; k < nitems && e->nbufs; k++)
     if (is_stmt(e->items[k]))
       e->pos[e->items[k].node] = k;
   rc = 0;
@@ -848,6 +857,13 @@ static void last_reads(Emit *e, const EmitFn *fn) {
  * result, or -1), so it is not copied at the end. */
 static int share_buffers(Emit *e, const EmitFn *fn) {
   const Dag *g = e->g;
+  if (e->nbufs == 0) { /* no tensor: nothing to share (and no sweep of the DAG) */
+    free(e->bufshape);
+    free(e->bufout);
+    e->bufshape = malloc(sizeof *e->bufshape);
+    e->bufout = malloc(sizeof *e->bufout);
+    return e->bufshape && e->bufout ? 0 : -1;
+  }
   uint32_t *phys_last = malloc(((size_t)e->nbufs + 1) * sizeof *phys_last);
   uint8_t *done = big_alloc(g->count ? g->count : 1);
   free(e->bufshape);
