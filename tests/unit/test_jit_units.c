@@ -84,6 +84,63 @@ Test(jit_units, streamed_kernels_compute_the_same_bits_through_the_api, .timeout
   ASSERT_NO_LEAKS();
 }
 
+/* A long program over vectors (a symbolic size N): loops, reductions,
+ * elements at literal indices, and a label checked at call time (take), so
+ * that parts hold buffers, derived dimensions and runtime checks. */
+static char *vector_program(int n) {
+  Str s = {0};
+  put(&s, "input x[N]\ninput label\nparam z[4] = [0.3, -0.2, 0.5, 0.1], c = 0.7\n");
+  put(&s, "v0 = tanh(x*c + 0.1)\n");
+  for (int k = 1; k < n; k++)
+    put(&s, "v%d = tanh(v%d*0.9 + z[%d]*v%d[%d]) + 0.01*v%d\n", k, k - 1, k % 4, pick(k), k % 3, pick(k));
+  put(&s, "output f = sum(v%d*v%d) + v%d[1]*c - take(log_softmax(z*v%d[0]), label)\n", n - 1, n / 2, n / 3,
+      n - 1);
+  return s.s;
+}
+
+/* The gradient of the vector program, streamed or from one source, on the
+ * same values: the same bits; a label out of range: the same error. */
+Test(jit_units, streamed_vector_kernels_compute_the_same_bits, .timeout = 120) {
+  char *text = vector_program(700);
+  uint64_t bits[2][8];
+  for (int streamed = 0; streamed < 2; streamed++) {
+    Gradc *g = compile_ok(text);
+    gradc_set_backend(g, GRADC_BACKEND_TCC);
+    g->unit_nodes = streamed ? 1 : UINT32_MAX;
+    double x[3] = {0.4, -1.2, 2.0}, label = 2;
+    long dx[1] = {3};
+    cr_assert_eq(gradc_set_value(g, 0, x, dx, 1), GRADC_OK);
+    cr_assert_eq(gradc_set_value(g, 1, &label, NULL, 0), GRADC_OK);
+    cr_assert_eq(gradc_set_defaults(g, 0, 0), GRADC_OK, "%s", gradc_diag_render(g));
+    GradcFn *f = gradc_fn_grad(g, NULL, 0);
+    cr_assert_not_null(f, "%s", gradc_diag_render(g));
+    /* streamed, the parts (of loops and statements) came from units */
+    cr_assert_eq(jit_lookup(f->mod, "g_fn_p1") != NULL, streamed);
+    cr_assert_eq(gradc_run(f, NULL), GRADC_OK, "%s", gradc_diag_render(g));
+    int nres = gradc_fn_res_count(f), at = 0;
+    cr_assert_eq(nres, 3); /* f, df/dz, df/dc */
+    for (int i = 0; i < nres; i++) {
+      long dims[4];
+      int rank = gradc_fn_res_shape(f, i, dims);
+      const double *r = gradc_fn_res_data(f, i);
+      for (long k = 0; k < (rank ? dims[0] : 1); k++, at++) {
+        cr_assert(isfinite(r[k]), "result %d[%ld] is %g", i, k, r[k]);
+        memcpy(&bits[streamed][at], &r[k], sizeof r[k]);
+      }
+    }
+    cr_assert_eq(at, 6);
+    label = 7; /* past z's 4 entries: the check in a part fails */
+    cr_assert_eq(gradc_set_value(g, 1, &label, NULL, 0), GRADC_OK);
+    cr_assert_eq(gradc_run(f, NULL), GRADC_ERR_INPUT);
+    cr_assert(strstr(gradc_diag_render(g), "take"), "%s", gradc_diag_render(g));
+    gradc_free(g);
+  }
+  for (int i = 0; i < 6; i++)
+    cr_assert_eq(bits[1][i], bits[0][i], "entry %d of the gradient", i);
+  free(text);
+  ASSERT_NO_LEAKS();
+}
+
 /* ---- units of every size, through emit_c and jit.c directly -------------------- */
 
 typedef struct Counting {
