@@ -146,7 +146,8 @@ typedef struct Emit {
   Item *items;        /* the function's code in order (schedule) */
   uint32_t nitems;
   uint32_t *pos;      /* stored node -> position of its statement; NEVER: none */
-  uint32_t *last;     /* stored node -> position of its last reader; NEVER: the end */
+  uint32_t *last;     /* stored node -> position of its last reader; NEVER: the end
+                         (the memory of uses, which schedule no longer reads) */
   NodeId *croot;      /* a node added to in place -> the first node of its chain */
   int first_set;      /* e->first has flags (of this or an earlier function) */
   uint8_t *first;     /* 1: a piece of a chain written first at its element (=, not
@@ -2843,7 +2844,7 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   e.alias = malloc(cnt);
   e.uses = big_alloc(cnt * sizeof *e.uses);
   e.pos = big_alloc(cnt * sizeof *e.pos);
-  e.last = big_alloc(cnt * sizeof *e.last);
+  e.last = e.uses; /* uses is read up to schedule, last from last_reads on */
   e.croot = big_alloc(cnt * sizeof *e.croot);
   e.local = big_alloc(cnt);
   e.first = big_alloc(cnt);
@@ -2867,7 +2868,6 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
   free(e.alias);
   big_free(e.uses);
   big_free(e.pos);
-  big_free(e.last);
   big_free(e.croot);
   big_free(e.local);
   big_free(e.first);
