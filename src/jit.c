@@ -93,7 +93,23 @@ static const struct {
     {"malloc", (void *)malloc}, {"free", (void *)free},
 };
 
+/* libtcc 0.9.27 (Debian's) serialises compiles with its own semaphore,
+ * but not tcc_new and tcc_delete, which also touch its global allocator
+ * and preprocessor state: 8 threads compiling and freeing at once freed a
+ * define from another state's pool (ASan, harden_threads). One lock around
+ * every libtcc call that creates, compiles or deletes a state. */
+static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static JitModule *compile_tcc_locked(const char *src, Diags *diags);
+
 static JitModule *compile_tcc(const char *src, Diags *diags) {
+  pthread_mutex_lock(&tcc_lock);
+  JitModule *m = compile_tcc_locked(src, diags);
+  pthread_mutex_unlock(&tcc_lock);
+  return m;
+}
+
+static JitModule *compile_tcc_locked(const char *src, Diags *diags) {
   JitModule *m = calloc(1, sizeof *m);
   TccErrors errs = {{0}};
   if (!m)
@@ -117,7 +133,8 @@ static JitModule *compile_tcc(const char *src, Diags *diags) {
       tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0) {
     internal(diags, src, "libtcc", errs.msgs.data);
     buf_free(&errs.msgs);
-    jit_free(m);
+    tcc_delete(m->tcc); /* the lock is held: not jit_free */
+    free(m);
     return NULL;
   }
   buf_free(&errs.msgs);
@@ -350,8 +367,11 @@ void jit_free(JitModule *m) {
   if (!m)
     return;
 #ifndef GRADC_NO_TCC
-  if (m->tcc)
+  if (m->tcc) {
+    pthread_mutex_lock(&tcc_lock);
     tcc_delete(m->tcc);
+    pthread_mutex_unlock(&tcc_lock);
+  }
 #endif
   if (m->so)
     dlclose(m->so);
