@@ -2040,6 +2040,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "gradc: error: cannot write the results to the standard output: %s\n", strerror(errno));
     rc = EXIT_INPUT;
   }
-  gradc_mpi_finalize(rc);
+  if (rc == EXIT_USAGE) /* decided alike by every process (under mpirun) */
+    gradc_mpi_finalize_agreed(rc);
+  else
+    gradc_mpi_finalize(rc);
   return rc;
 }

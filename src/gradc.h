@@ -596,6 +596,10 @@ int gradc_mpi_rank(void);
 /* MPI_Finalize; with rc != 0 under several processes, MPI_Abort (no
  * process is left waiting for one that failed alone). */
 void gradc_mpi_finalize(int rc);
+/* MPI_Finalize when every process ends with rc by the same decision (a
+ * usage error: the arguments and the program are the same everywhere): no
+ * MPI_Abort, which could kill rank 0 before its message is forwarded. */
+void gradc_mpi_finalize_agreed(int rc);
 /* Split the rows of g's data between the processes: each reads only its
  * share of every CSV file (whole blocks, in rank order; before the values
  * are set), and gradc_run adds the block sums of all of them (MPI_Allgatherv)

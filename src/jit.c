@@ -127,8 +127,12 @@ void *jit_runtime_symbol(const char *name) {
 }
 
 /* libtcc serialises its compiles with a semaphore of its own
- * (CONFIG_TCC_SEMLOCK) and keeps global state while it compiles. gradc
- * holds this lock around each of its uses of libtcc and around the fork of
+ * (CONFIG_TCC_SEMLOCK) and keeps global state while it compiles; 0.9.27
+ * (Debian's) does not serialise tcc_new and tcc_delete, which also touch
+ * its global allocator and preprocessor state (8 threads compiling and
+ * freeing at once freed a define from another state's pool: ASan,
+ * harden_threads). gradc holds this lock around each of its uses of
+ * libtcc (creating, compiling, deleting a state) and around the fork of
  * jit_units.c's worker, so no thread of gradc is inside libtcc (its
  * semaphore taken, its globals half-written) in the child's copy. */
 static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;

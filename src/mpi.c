@@ -36,6 +36,13 @@ void gradc_mpi_finalize(int rc) {
   inited = 0;
 }
 
+void gradc_mpi_finalize_agreed(int rc) {
+  (void)rc;
+  if (inited)
+    MPI_Finalize();
+  inited = 0;
+}
+
 void gradc_set_mpi(Gradc *g) {
   ParCtx *c = par_ctx(g);
   if (c && world_size > 1) {

@@ -436,12 +436,16 @@ Test(dag, a_million_node_chain_needs_no_deep_stack, .timeout = 120) {
   double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
   cr_assert_not_null(m, "%s", d.count ? d.items[0].msg : "?");
   cr_assert_lt(secs, 30, "libtcc took %.1f s for %zu bytes of C", secs, j.src.len);
-  JitThunk sym = jit_lookup(m, "chain"); /* int chain(double x, double *, double *) */
+  /* a million values to keep for the reverse sweep: t[] is too large for
+   * the stack, so it is in the workspace (NULL: the function allocates it) */
+  cr_assert_not_null(strstr(j.src.data, "int chain(double x, double *g_r0, double *g_r1, double *work)"),
+                     "the signature: %.200s", strstr(j.src.data, "int chain("));
+  JitThunk sym = jit_lookup(m, "chain");
   cr_assert_not_null(sym);
-  int (*f)(double, double *, double *);
+  int (*f)(double, double *, double *, double *);
   memcpy(&f, &sym, sizeof f);
   double x = 0.3, r0 = NAN, r1 = NAN;
-  cr_assert_eq(f(x, &r0, &r1), 0);
+  cr_assert_eq(f(x, &r0, &r1, NULL), 0);
   /* reference: the same recurrence, and its derivative by forward mode */
   double v = x, dv = 1;
   for (int i = 0; i < CHAIN; i++) {
