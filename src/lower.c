@@ -1470,7 +1470,7 @@ static NodeId lower_expr(Lower *l, Ast *root) {
    * malloc per statement) and move to the heap when they grow */
   Frame st0[16];
   NodeId res0[32];
-  Frame *st = st0;
+  Frame *st = st0, *st_heap = NULL; /* st_heap: st once it is malloc'd (gcc cannot see st != st0) */
   NodeId *res = res0; /* never NULL: a call with no arguments takes res + nres - 0 */
   size_t nst = 0, capst = 16, nres = 0, capres = 32;
   NodeId out = NO_NODE;
@@ -1493,8 +1493,8 @@ static NodeId lower_expr(Lower *l, Ast *root) {
       Frame *s_ = malloc(capst * 2 * sizeof *s_);                           \
       if (!s_) goto oom;                                                    \
       memcpy(s_, st, capst * sizeof *s_);                                   \
-      if (st != st0) free(st);                                              \
-      st = s_;                                                              \
+      free(st_heap);                                                        \
+      st = st_heap = s_;                                                    \
       capst *= 2;                                                           \
     }                                                                       \
     st[nst++] = (Frame){(x), 0, 0, 0};                                      \
@@ -1625,14 +1625,12 @@ static NodeId lower_expr(Lower *l, Ast *root) {
     PUSH_RES(r);
   }
   out = res[0];
-  if (st != st0)
-    free(st);
+  free(st_heap);
   if (res != res0)
     free(res);
   return out;
 oom:
-  if (st != st0)
-    free(st);
+  free(st_heap);
   if (res != res0)
     free(res);
   l->oom = 1;
