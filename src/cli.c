@@ -2007,17 +2007,18 @@ static int cli_main(int argc, char **argv) {
   }
   double c_cmd = cpu_now(), st[5];
   gradc_timings(g, NULL, st);
+  int nodes = gradc_node_count(g);
   gradc_free(g);
   if (getenv("GRADC_TIMING")) { /* where a command's time goes, on stderr */
     struct rusage ch;
     getrusage(RUSAGE_CHILDREN, &ch); /* the unit worker (jit_units.c), cc */
     fprintf(stderr, "gradc: timing: CPU s of gradc: read %.3f parse %.3f lower %.3f differentiate %.3f emit %.3f "
-            "compile %.3f run+print %.3f free %.3f; of its children %.3f; wall %.3f s\n",
+            "compile %.3f run+print %.3f free %.3f; of its children %.3f; wall %.3f s; %d DAG nodes\n",
             c_compiled - c_start - st[0] - st[1], st[0], st[1], st[2], st[3], st[4],
             c_cmd - c_compiled - st[2] - st[3] - st[4], cpu_now() - c_cmd,
             (double)ch.ru_utime.tv_sec + (double)ch.ru_stime.tv_sec +
                 1e-6 * (double)(ch.ru_utime.tv_usec + ch.ru_stime.tv_usec),
-            now() - t_start);
+            now() - t_start, nodes);
   }
 out:
   free(o.assign);
