@@ -2537,6 +2537,87 @@ static void unit_flush(Emit *e, Buf *ub) {
   ub->len = 0;
 }
 
+/* Where the parts go: b, or units of their own (EmitOpts.unit). */
+typedef struct PartOut {
+  Buf body;           /* the current part's statements */
+  Buf ub, *pb;        /* the unit being filled (streamed), or b */
+  uint8_t *used;      /* names_used: buffer q is named by the part */
+  size_t unit_bytes;
+  int streamed;
+} PartOut;
+
+static int parts_open(Emit *e, Buf *b, PartOut *o) {
+  *o = (PartOut){.ub = {.big = 1}};
+  o->used = malloc((size_t)e->nbufs + 1);
+  if (!o->used)
+    return -1;
+  o->streamed = e->opts && e->opts->unit;
+  o->pb = o->streamed ? &o->ub : b;
+  o->unit_bytes = o->streamed && e->opts->unit_bytes ? e->opts->unit_bytes : (size_t)1 << 20;
+  e->in_part = 1;
+  return 0;
+}
+
+/* Part k, items [from, to) of e->items; *check: it has runtime checks. */
+static void part_write(Emit *e, PartOut *o, int k, uint32_t from, uint32_t to, uint8_t *check) {
+  Buf *pb = o->pb;
+  o->body.len = 0;
+  int checks = e->checks;
+  for (uint32_t p = from; p < to; p++)
+    emit_item(e, &o->body, p);
+  *check = e->checks > checks;
+  if (o->streamed && o->ub.len == 0)
+    unit_prelude(e, &o->ub);
+  Buf decl = {0};
+  buf_puts(&decl, o->streamed ? "int " : "static int ");
+  part_name(&decl, e->fn, k);
+  buf_puts(&decl, PART_PARAMS);
+  emit_wrapped(pb, decl.data ? decl.data : "", decl.len, 2);
+  if (decl.oom)
+    pb->oom = 1;
+  buf_free(&decl);
+  buf_puts(pb, " {\n  (void)d;\n  (void)a;\n  (void)r;\n  (void)t;\n  (void)g_bv;\n");
+  const char *txt = o->body.data ? o->body.data : "";
+  memset(o->used, 0, (size_t)e->nbufs + 1);
+  if (names_used(txt, o->body.len, o->used, e->nbufs))
+    derived_dims(e, pb);
+  for (int q = 0; q < e->nbufs; q++)
+    if (o->used[q])
+      buf_printf(pb, "  double *g_b%d = g_bv[%d];\n", q, q);
+  if (*check)
+    buf_puts(pb, "  int g_status = 0;\n");
+  buf_putn(pb, txt, o->body.len);
+  buf_puts(pb, *check ? "g_done:\n  return g_status;\n}\n\n" : "  return 0;\n}\n\n");
+  if (o->streamed && o->ub.len >= o->unit_bytes)
+    unit_flush(e, &o->ub);
+}
+
+/* The last unit handed over; -1 if out of memory or a unit failed. */
+static int parts_close(Emit *e, Buf *b, PartOut *o) {
+  if (o->body.oom)
+    b->oom = 1;
+  buf_free(&o->body);
+  free(o->used);
+  e->in_part = 0;
+  if (o->streamed) {
+    unit_flush(e, &o->ub);
+    if (o->ub.oom)
+      b->oom = 1;
+    buf_free(&o->ub);
+  }
+  return e->unit_failed ? -1 : 0;
+}
+
+/* The prototypes of streamed parts, in b (before the function that calls them). */
+static void part_prototypes(Emit *e, Buf *b) {
+  for (int k = 0; k < e->nparts; k++) {
+    buf_puts(b, "int ");
+    part_name(b, e->fn, k);
+    buf_puts(b, PART_PARAMS ";\n");
+  }
+  buf_puts(b, "\n");
+}
+
 /* Writes the parts (before the function that calls them). A part is
  * static int NAME_pK(const long *d, const double *const *a, double *const *r,
  *                    double *t, double *const *g_bv)
@@ -2548,64 +2629,245 @@ static void unit_flush(Emit *e, Buf *ub) {
  * calling function links to them), and only their prototypes stay in b;
  * -1 if out of memory or the unit callback failed. */
 static int split_parts(Emit *e, Buf *b, uint8_t *parts_check) {
-  Buf body = {0};
-  uint8_t *used = malloc((size_t)e->nbufs + 1);
-  if (!used)
+  PartOut o;
+  if (parts_open(e, b, &o) < 0)
     return -1;
-  int streamed = e->opts && e->opts->unit;
-  Buf ub = {.big = 1}, *pb = streamed ? &ub : b;
-  size_t unit_bytes = streamed && e->opts->unit_bytes ? e->opts->unit_bytes : (size_t)1 << 20;
-  e->in_part = 1;
   uint32_t p = 0;
   for (int k = 0; k < e->nparts && !e->unit_failed; k++) {
-    body.len = 0;
-    int checks = e->checks;
-    for (; p < e->nitems && e->part[p] == k; p++)
-      emit_item(e, &body, p);
-    parts_check[k] = e->checks > checks;
-    if (streamed && ub.len == 0)
-      unit_prelude(e, &ub);
-    Buf decl = {0};
-    buf_puts(&decl, streamed ? "int " : "static int ");
-    part_name(&decl, e->fn, k);
-    buf_puts(&decl, PART_PARAMS);
-    emit_wrapped(pb, decl.data ? decl.data : "", decl.len, 2);
-    if (decl.oom)
-      pb->oom = 1;
-    buf_free(&decl);
-    buf_puts(pb, " {\n  (void)d;\n  (void)a;\n  (void)r;\n  (void)t;\n  (void)g_bv;\n");
-    const char *txt = body.data ? body.data : "";
-    memset(used, 0, (size_t)e->nbufs + 1);
-    if (names_used(txt, body.len, used, e->nbufs))
-      derived_dims(e, pb);
-    for (int q = 0; q < e->nbufs; q++)
-      if (used[q])
-        buf_printf(pb, "  double *g_b%d = g_bv[%d];\n", q, q);
-    if (parts_check[k])
-      buf_puts(pb, "  int g_status = 0;\n");
-    buf_putn(pb, txt, body.len);
-    buf_puts(pb, parts_check[k] ? "g_done:\n  return g_status;\n}\n\n" : "  return 0;\n}\n\n");
-    if (streamed && ub.len >= unit_bytes)
-      unit_flush(e, &ub);
+    uint32_t from = p;
+    while (p < e->nitems && e->part[p] == k)
+      p++;
+    part_write(e, &o, k, from, p, &parts_check[k]);
   }
-  if (body.oom)
-    b->oom = 1;
-  buf_free(&body);
-  free(used);
-  e->in_part = 0;
-  if (streamed) {
-    unit_flush(e, &ub);
-    if (ub.oom)
-      b->oom = 1;
-    buf_free(&ub);
-    for (int k = 0; k < e->nparts; k++) {
-      buf_puts(b, "int ");
-      part_name(b, e->fn, k);
-      buf_puts(b, PART_PARAMS ";\n");
+  int rc = parts_close(e, b, &o);
+  if (o.streamed)
+    part_prototypes(e, b);
+  return rc;
+}
+
+/* ---- a streamed kernel of scalars in one sweep ----------------------------
+
+ * A huge program of scalar definitions (10^6 of them) is streamed in units
+ * (EmitOpts.unit) to jit_units.c, whose worker compiles them on another
+ * core. Planned by plan, schedule, last_reads and assign_slots, each a
+ * pass over the whole DAG or all items, its first part was written only
+ * after all of them, while the worker waited. When the DAG has scalars only
+ * (one shape) and the function is surely split, the same decisions are
+ * taken in one forward sweep that writes each part as soon as its items are
+ * known: the worker starts at once, and a part's nodes are still in the
+ * cache when its text is written. The code is the same, byte for byte:
+ *
+ * - plan's store rule needs only what comes before a node (its operands'
+ *   depth, its own count of readers, from plan's descending sweep);
+ * - streamed without chains, schedule keeps the items in id order (the
+ *   scalar results last), so an item's position is known when it is made;
+ * - every item has weight 1, so the parts are runs of part_stmts items;
+ * - what assign_slots needs of e->last (the position of a node's last
+ *   reader) is known for a part's nodes when no reader is still to come:
+ *   each read of a stored node is one operand edge of a node that a single
+ *   item writes (stored, or inlined: read once), or a result read whole, so
+ *   the edges counted by the descending sweep (e->pos, unused without
+ *   tensors) go down to 0 exactly at the last read. */
+
+/* Is this function a kernel of scalars streamed in parts (the sweep above)? */
+static int scalar_stream(const Emit *e) {
+  return e->opts && e->opts->unit && e->split && e->g->nshape == 1;
+}
+
+/* plan's descending sweep for a DAG of scalars (inlinable_into is always
+ * true there), with the counts of reads (rem) too. Returns how many items
+ * there surely are (nodes read more than once, and the results). */
+static uint64_t scalar_uses(Emit *e, const EmitFn *fn, uint32_t *rem) {
+  const Dag *g = e->g;
+  uint32_t n = g->count, *uses = e->uses;
+  for (uint32_t i = 0; i < n; i++) {
+    e->slot[i] = ST_NONE;
+    uses[i] = 0;
+    rem[i] = 0;
+  }
+  memset(e->alias, 0, n);
+  uint64_t sure = 0;
+  for (int r = 0; r < fn->nres; r++) {
+    NodeId x = fn->res[r].node;
+    e->slot[x] = ST_INLINE;
+    uses[x]++;
+    rem[x]++; /* read whole, if it is stored */
+    sure++;
+  }
+  for (uint32_t i = n; i-- > 0;) {
+    if (e->slot[i] == ST_NONE)
+      continue;
+    const Node *nd = dag_node(g, i);
+    sure += uses[i] > 1 && nd->op != OP_VAR && nd->op != OP_CONST && nd->op != OP_DIM;
+    for (int k = 0; k < nd->nargs; k++) {
+      NodeId a = nd->arg[k];
+      e->slot[a] = ST_INLINE;
+      uses[a]++;
+      rem[a]++;
     }
-    buf_puts(b, "\n");
+    int p;
+    if (nd->op == OP_POW && dag_small_int_pow(g, nd->arg[1], &p))
+      uses[nd->arg[0]] += 2;
+    if (nd->op == OP_SMUL)
+      for (int k = 0; k < 2; k++)
+        uses[nd->arg[k]] += dag_nonfinite(g, nd->arg[1 - k]) ? 1 : 0;
   }
+  return sure;
+}
+
+/* The state of the sweep: the items of the part being made and what they
+ * read, and assign_slots' free t[] entries. */
+typedef struct Sweep {
+  Item *items;        /* the current part's, e->part_stmts at most */
+  uint32_t *rd_at;    /* item j reads rd.at[rd_at[j] .. rd_at[j+1]) */
+  NodeStack rd, st;
+  uint32_t nitems, base; /* in the part; the position of its first */
+  uint32_t *rem;      /* reads still to come */
+  int32_t *free_slots;
+  uint32_t nfree, capfree;
+  int nslots, nparts;
+  uint8_t *check;     /* part -> runtime checks */
+  size_t capcheck;
+  PartOut out;
+} Sweep;
+
+/* assign_slots and the text of the part made (e->items is its items). */
+static int sweep_part(Emit *e, Sweep *w) {
+  uint32_t np = w->nitems, base = w->base;
+  uint32_t *last = e->last, *rem = w->rem;
+  w->rd_at[np] = (uint32_t)w->rd.top;
+  int nlocal = 0;
+  for (uint32_t j = 0; j < np; j++) {
+    NodeId i = w->items[j].node;
+    uint32_t p = base + j;
+    if (w->items[j].res == -1) {
+      /* read only inside its part: no read to come, the last in this part */
+      e->local[i] = !loop_op(e, i) && rem[i] == 0 && last[i] != NEVER && last[i] >= base;
+      if (e->local[i])
+        e->slot[i] = nlocal++;
+      else
+        e->slot[i] = w->nfree ? w->free_slots[--w->nfree] : w->nslots++;
+    }
+    for (uint32_t q = w->rd_at[j]; q < w->rd_at[j + 1]; q++) {
+      NodeId x = w->rd.at[q];
+      if (last[x] == p && rem[x] == 0 && !e->local[x]) {
+        last[x] = NEVER; /* freed (a node read twice by the item: once) */
+        if (w->nfree == w->capfree) {
+          uint32_t cap = w->capfree ? 2 * w->capfree : 1024;
+          int32_t *grown = realloc(w->free_slots, cap * sizeof *grown);
+          if (!grown)
+            return -1;
+          w->free_slots = grown;
+          w->capfree = cap;
+        }
+        w->free_slots[w->nfree++] = e->slot[x];
+      }
+    }
+  }
+  if ((size_t)w->nparts == w->capcheck) {
+    size_t cap = w->capcheck ? 2 * w->capcheck : 1024;
+    uint8_t *grown = realloc(w->check, cap);
+    if (!grown)
+      return -1;
+    w->check = grown;
+    w->capcheck = cap;
+  }
+  e->items = w->items;
+  part_write(e, &w->out, w->nparts, 0, np, &w->check[w->nparts]);
+  e->items = NULL;
+  w->nparts++;
+  w->base += np;
+  w->nitems = 0;
+  w->rd.top = 0;
   return e->unit_failed ? -1 : 0;
+}
+
+/* One item of the sweep: its reads counted down, its part written when full. */
+static int sweep_item(Emit *e, Sweep *w, NodeId i, int32_t res) {
+  uint32_t j = w->nitems, p = w->base + j;
+  w->items[j] = (Item){i, res};
+  w->rd_at[j] = (uint32_t)w->rd.top;
+  if (item_reads(e, i, res >= 0 && stored(e, i), &w->st, &w->rd) < 0)
+    return -1;
+  for (size_t q = w->rd_at[j]; q < w->rd.top; q++) {
+    NodeId x = w->rd.at[q];
+    w->rem[x]--;
+    e->last[x] = p;
+  }
+  w->nitems++;
+  return w->nitems == (uint32_t)e->part_stmts ? sweep_part(e, w) : 0;
+}
+
+/* The sweep (the comment above): the parts written and streamed, e->nslots,
+ * e->nparts, *parts_check. 0: not such a function (nothing done), 1: done,
+ * -1: out of memory or a unit failed. */
+static int scalar_sweep(Emit *e, const EmitFn *fn, Buf *b, uint8_t **parts_check) {
+  const Dag *g = e->g;
+  uint32_t n = g->count;
+  Sweep w = {.rem = e->pos};
+  if (scalar_uses(e, fn, w.rem) <= 2 * (uint64_t)e->part_stmts)
+    return 0; /* perhaps not split: the passes one by one */
+  int rc = -1;
+  uint8_t *depth = calloc(n ? n : 1, 1);
+  w.items = malloc((size_t)e->part_stmts * sizeof *w.items);
+  w.rd_at = malloc(((size_t)e->part_stmts + 1) * sizeof *w.rd_at);
+  if (!depth || !w.items || !w.rd_at || parts_open(e, b, &w.out) < 0)
+    goto done;
+  e->nbufs = 0;
+  if (e->first_set) {
+    memset(e->first, 0, n);
+    e->first_set = 0;
+  }
+  uint32_t *uses = e->uses, *last = e->last; /* the same memory: a node's count
+                                                of readers is dead once it is planned */
+  for (uint32_t i = 0; i < n; i++) {
+    if (e->slot[i] == ST_NONE)
+      continue;
+    const Node *nd = dag_node(g, i);
+    if (nd->op == OP_VAR || nd->op == OP_CONST || nd->op == OP_DIM) {
+      depth[i] = 0;
+      continue;
+    }
+    int d = 0;
+    for (int k = 0; k < nd->nargs; k++)
+      if (depth[nd->arg[k]] > d)
+        d = depth[nd->arg[k]];
+    d++;
+    if (uses[i] > 1 || d > INLINE_DEPTH) {
+      e->slot[i] = 0; /* stored: its t[] entry comes with its part */
+      last[i] = 0;
+      d = 0;
+      if (sweep_item(e, &w, i, -1) < 0)
+        goto done;
+    }
+    depth[i] = (uint8_t)d;
+  }
+  for (int r = 0; r < fn->nres; r++)
+    if (sweep_item(e, &w, fn->res[r].node, r) < 0)
+      goto done;
+  if (w.nitems && sweep_part(e, &w) < 0)
+    goto done;
+  e->nitems = w.base;
+  e->nparts = w.nparts;
+  e->nslots = w.nslots;
+  int closed = parts_close(e, b, &w.out);
+  w.out.used = NULL;
+  if (closed < 0 || share_buffers(e, fn) < 0) /* (no tensor: its empty tables) */
+    goto done;
+  *parts_check = w.check;
+  w.check = NULL;
+  rc = 1;
+done:
+  if (w.out.used)
+    parts_close(e, b, &w.out);
+  free(depth);
+  free(w.items);
+  free(w.rd_at);
+  free(w.rd.at);
+  free(w.st.at);
+  free(w.free_slots);
+  free(w.check);
+  return rc;
 }
 
 /* In the split function: the JIT's arrays of dimensions, arguments,
@@ -2671,11 +2933,17 @@ static void negative_dims(Emit *e, const EmitFn *fn, Buf *b) {
 static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) {
   e->fn = fn;
   e->checks = 0;
-  if (plan(e, fn) < 0 || schedule(e, fn) < 0)
+  uint8_t *parts_check = NULL; /* written with the parts by the sweep */
+  int swept = scalar_stream(e) ? scalar_sweep(e, fn, b, &parts_check) : 0;
+  if (swept < 0)
     return -1;
-  last_reads(e, fn);
-  if (share_buffers(e, fn) < 0 || assign_slots(e) < 0)
-    return -1;
+  if (!swept) {
+    if (plan(e, fn) < 0 || schedule(e, fn) < 0)
+      return -1;
+    last_reads(e, fn);
+    if (share_buffers(e, fn) < 0 || assign_slots(e) < 0)
+      return -1;
+  }
   uint32_t count = e->g->count;
   int nbuf_ws = 0; /* buffers in the workspace (not results' memory) */
   for (int k = 0; k < e->nbufs; k++)
@@ -2717,12 +2985,16 @@ static int function(Emit *e, const EmitFn *fn, Buf *b, int *heap, int *work_fn) 
     work_size(e);
     buf_puts(b, ";\n}\n\n");
   }
-  uint8_t *parts_check = calloc((size_t)e->nparts + 1, 1);
-  if (!parts_check)
-    return -1;
-  if (e->nparts && split_parts(e, b, parts_check) < 0) {
-    free(parts_check);
-    return -1;
+  if (swept) {
+    part_prototypes(e, b);
+  } else {
+    parts_check = calloc((size_t)e->nparts + 1, 1);
+    if (!parts_check)
+      return -1;
+    if (e->nparts && split_parts(e, b, parts_check) < 0) {
+      free(parts_check);
+      return -1;
+    }
   }
   e->out = b;
   if (fn->comment)
