@@ -2666,63 +2666,93 @@ static int split_parts(Emit *e, Buf *b, uint8_t *parts_check) {
  *   reader) is known for a part's nodes when no reader is still to come:
  *   each read of a stored node is one operand edge of a node that a single
  *   item writes (stored, or inlined: read once), or a result read whole, so
- *   the edges counted by the descending sweep (e->pos, unused without
- *   tensors) go down to 0 exactly at the last read. */
+ *   the edges counted by the descending sweep go down to 0 exactly at the
+ *   last read. */
 
 /* Is this function a kernel of scalars streamed in parts (the sweep above)? */
 static int scalar_stream(const Emit *e) {
   return e->opts && e->opts->unit && e->split && e->g->nshape == 1;
 }
 
+/* Per node, for the sweep: one cache line for what an operand edge updates. */
+typedef struct Count {
+  uint32_t use;       /* plan's uses; once the node is planned, the position
+                         of its last read so far (NEVER: its entry freed) */
+  uint32_t rem;       /* reads still to come */
+} Count;
+
+/* What the sweep knows of a planned node, in a byte: its inlined depth, or
+ * stored, or a leaf (no node read to tell). */
+#define SW_DEPTH 63
+#define SW_LEAF 64
+#define SW_STORED 128
+
 /* plan's descending sweep for a DAG of scalars (inlinable_into is always
- * true there), with the counts of reads (rem) too. Returns how many items
- * there surely are (nodes read more than once, and the results). */
-static uint64_t scalar_uses(Emit *e, const EmitFn *fn, uint32_t *rem) {
+ * true there; a node is live when it has a reader), with the count of its
+ * reads. Returns how many items there surely are (the nodes read more than
+ * once, and the results). */
+static uint64_t scalar_uses(Emit *e, const EmitFn *fn, Count *c) {
   const Dag *g = e->g;
-  uint32_t n = g->count, *uses = e->uses;
-  for (uint32_t i = 0; i < n; i++) {
-    e->slot[i] = ST_NONE;
-    uses[i] = 0;
-    rem[i] = 0;
-  }
-  memset(e->alias, 0, n);
+  memset(e->alias, 0, g->count);
   uint64_t sure = 0;
   for (int r = 0; r < fn->nres; r++) {
     NodeId x = fn->res[r].node;
-    e->slot[x] = ST_INLINE;
-    uses[x]++;
-    rem[x]++; /* read whole, if it is stored */
+    c[x].use++;
+    c[x].rem++; /* read whole, if it is stored */
     sure++;
   }
-  for (uint32_t i = n; i-- > 0;) {
-    if (e->slot[i] == ST_NONE)
+  for (uint32_t i = g->count; i-- > 0;) {
+    if (!c[i].use) {
+      e->slot[i] = ST_NONE;
       continue;
+    }
+    e->slot[i] = ST_INLINE;
     const Node *nd = dag_node(g, i);
-    sure += uses[i] > 1 && nd->op != OP_VAR && nd->op != OP_CONST && nd->op != OP_DIM;
+    sure += c[i].use > 1 && nd->op != OP_VAR && nd->op != OP_CONST && nd->op != OP_DIM;
     for (int k = 0; k < nd->nargs; k++) {
-      NodeId a = nd->arg[k];
-      e->slot[a] = ST_INLINE;
-      uses[a]++;
-      rem[a]++;
+      c[nd->arg[k]].use++;
+      c[nd->arg[k]].rem++;
     }
     int p;
     if (nd->op == OP_POW && dag_small_int_pow(g, nd->arg[1], &p))
-      uses[nd->arg[0]] += 2;
-    if (nd->op == OP_SMUL)
+      c[nd->arg[0]].use += 2; /* the base is read several times */
+    if (nd->op == OP_SMUL) /* a factor is tested for zero, then multiplied */
       for (int k = 0; k < 2; k++)
-        uses[nd->arg[k]] += dag_nonfinite(g, nd->arg[1 - k]) ? 1 : 0;
+        c[nd->arg[k]].use += dag_nonfinite(g, nd->arg[1 - k]) ? 1 : 0;
   }
   return sure;
+}
+
+/* item_reads in the sweep: what an operand is, from its byte. */
+static int sweep_reads(const Dag *g, const uint8_t *kind, NodeId n, int whole, NodeStack *st,
+                       NodeStack *out) {
+  if (whole)
+    return push(out, n);
+  st->top = 0;
+  if (push(st, n) < 0)
+    return -1;
+  while (st->top) {
+    const Node *nd = dag_node(g, st->at[--st->top]);
+    for (int k = 0; k < nd->nargs; k++) {
+      NodeId x = nd->arg[k];
+      if (kind[x] & SW_LEAF)
+        continue;
+      if (kind[x] & SW_STORED ? push(out, x) < 0 : push(st, x) < 0)
+        return -1;
+    }
+  }
+  return 0;
 }
 
 /* The state of the sweep: the items of the part being made and what they
  * read, and assign_slots' free t[] entries. */
 typedef struct Sweep {
+  Count *c;
+  uint8_t *kind;      /* SW_ */
   Item *items;        /* the current part's, e->part_stmts at most */
   uint32_t *rd_at;    /* item j reads rd.at[rd_at[j] .. rd_at[j+1]) */
   NodeStack rd, st;
   uint32_t nitems, base; /* in the part; the position of its first */
-  uint32_t *rem;      /* reads still to come */
   int32_t *free_slots;
   uint32_t nfree, capfree;
   int nslots, nparts;
@@ -2734,7 +2764,7 @@ typedef struct Sweep {
 /* assign_slots and the text of the part made (e->items is its items). */
 static int sweep_part(Emit *e, Sweep *w) {
   uint32_t np = w->nitems, base = w->base;
-  uint32_t *last = e->last, *rem = w->rem;
+  Count *c = w->c;
   w->rd_at[np] = (uint32_t)w->rd.top;
   int nlocal = 0;
   for (uint32_t j = 0; j < np; j++) {
@@ -2742,7 +2772,7 @@ static int sweep_part(Emit *e, Sweep *w) {
     uint32_t p = base + j;
     if (w->items[j].res == -1) {
       /* read only inside its part: no read to come, the last in this part */
-      e->local[i] = !loop_op(e, i) && rem[i] == 0 && last[i] != NEVER && last[i] >= base;
+      e->local[i] = !loop_op(e, i) && c[i].rem == 0 && c[i].use != NEVER && c[i].use >= base;
       if (e->local[i])
         e->slot[i] = nlocal++;
       else
@@ -2750,8 +2780,8 @@ static int sweep_part(Emit *e, Sweep *w) {
     }
     for (uint32_t q = w->rd_at[j]; q < w->rd_at[j + 1]; q++) {
       NodeId x = w->rd.at[q];
-      if (last[x] == p && rem[x] == 0 && !e->local[x]) {
-        last[x] = NEVER; /* freed (a node read twice by the item: once) */
+      if (c[x].use == p && c[x].rem == 0 && !e->local[x]) {
+        c[x].use = NEVER; /* freed (a node read twice by the item: once) */
         if (w->nfree == w->capfree) {
           uint32_t cap = w->capfree ? 2 * w->capfree : 1024;
           int32_t *grown = realloc(w->free_slots, cap * sizeof *grown);
@@ -2787,12 +2817,12 @@ static int sweep_item(Emit *e, Sweep *w, NodeId i, int32_t res) {
   uint32_t j = w->nitems, p = w->base + j;
   w->items[j] = (Item){i, res};
   w->rd_at[j] = (uint32_t)w->rd.top;
-  if (item_reads(e, i, res >= 0 && stored(e, i), &w->st, &w->rd) < 0)
+  if (sweep_reads(e->g, w->kind, i, res >= 0 && (w->kind[i] & SW_STORED), &w->st, &w->rd) < 0)
     return -1;
   for (size_t q = w->rd_at[j]; q < w->rd.top; q++) {
-    NodeId x = w->rd.at[q];
-    w->rem[x]--;
-    e->last[x] = p;
+    Count *x = &w->c[w->rd.at[q]];
+    x->rem--;
+    x->use = p;
   }
   w->nitems++;
   return w->nitems == (uint32_t)e->part_stmts ? sweep_part(e, w) : 0;
@@ -2804,43 +2834,46 @@ static int sweep_item(Emit *e, Sweep *w, NodeId i, int32_t res) {
 static int scalar_sweep(Emit *e, const EmitFn *fn, Buf *b, uint8_t **parts_check) {
   const Dag *g = e->g;
   uint32_t n = g->count;
-  Sweep w = {.rem = e->pos};
-  if (scalar_uses(e, fn, w.rem) <= 2 * (uint64_t)e->part_stmts)
+  Sweep w = {.c = big_alloc((size_t)(n ? n : 1) * sizeof *w.c)};
+  if (!w.c)
+    return -1;
+  if (scalar_uses(e, fn, w.c) <= 2 * (uint64_t)e->part_stmts) {
+    big_free(w.c);
     return 0; /* perhaps not split: the passes one by one */
+  }
   int rc = -1;
-  uint8_t *depth = calloc(n ? n : 1, 1);
+  w.kind = big_alloc(n ? n : 1);
   w.items = malloc((size_t)e->part_stmts * sizeof *w.items);
   w.rd_at = malloc(((size_t)e->part_stmts + 1) * sizeof *w.rd_at);
-  if (!depth || !w.items || !w.rd_at || parts_open(e, b, &w.out) < 0)
+  if (!w.kind || !w.items || !w.rd_at || parts_open(e, b, &w.out) < 0)
     goto done;
   e->nbufs = 0;
   if (e->first_set) {
     memset(e->first, 0, n);
     e->first_set = 0;
   }
-  uint32_t *uses = e->uses, *last = e->last; /* the same memory: a node's count
-                                                of readers is dead once it is planned */
-  for (uint32_t i = 0; i < n; i++) {
-    if (e->slot[i] == ST_NONE)
+  for (uint32_t i = 0; i < n; i++) { /* plan's ascending sweep */
+    if (!w.c[i].use)
       continue;
     const Node *nd = dag_node(g, i);
     if (nd->op == OP_VAR || nd->op == OP_CONST || nd->op == OP_DIM) {
-      depth[i] = 0;
+      w.kind[i] = SW_LEAF; /* depth 0 */
       continue;
     }
     int d = 0;
     for (int k = 0; k < nd->nargs; k++)
-      if (depth[nd->arg[k]] > d)
-        d = depth[nd->arg[k]];
+      if ((w.kind[nd->arg[k]] & SW_DEPTH) > d)
+        d = w.kind[nd->arg[k]] & SW_DEPTH;
     d++;
-    if (uses[i] > 1 || d > INLINE_DEPTH) {
+    if (w.c[i].use > 1 || d > INLINE_DEPTH) {
       e->slot[i] = 0; /* stored: its t[] entry comes with its part */
-      last[i] = 0;
-      d = 0;
+      w.c[i].use = 0; /* (its uses are dead: now its last read) */
+      w.kind[i] = SW_STORED; /* depth 0 */
       if (sweep_item(e, &w, i, -1) < 0)
         goto done;
+    } else {
+      w.kind[i] = (uint8_t)d;
     }
-    depth[i] = (uint8_t)d;
   }
   for (int r = 0; r < fn->nres; r++)
     if (sweep_item(e, &w, fn->res[r].node, r) < 0)
@@ -2860,7 +2893,8 @@ static int scalar_sweep(Emit *e, const EmitFn *fn, Buf *b, uint8_t **parts_check
 done:
   if (w.out.used)
     parts_close(e, b, &w.out);
-  free(depth);
+  big_free(w.c);
+  big_free(w.kind);
   free(w.items);
   free(w.rd_at);
   free(w.rd.at);
