@@ -2339,6 +2339,8 @@ void emit_dim(const Dag *g, const EmitFn *fn, Buf *b, int64_t d) {
  * symbolic dimension, two symbolic dimensions that must agree): a failure
  * returns the node + 1 before anything is computed. */
 static int entry_checks(Emit *e, Buf *b, uint32_t count) {
+  if (e->g->nshape == 1)
+    return 0; /* scalars only: no slice, no product, no symbolic dimension to agree */
   Buf *save = e->out;
   e->out = b;
   DimCheck seen[64];
@@ -2544,7 +2546,14 @@ typedef struct PartOut {
   uint8_t *used;      /* names_used: buffer q is named by the part */
   size_t unit_bytes;
   int streamed;
+  const uint32_t *rd_at; /* if not NULL: what the items read, rd[rd_at[p] ..
+                            rd_at[p+1]), fetched into the cache ahead */
+  const NodeId *rd;
 } PartOut;
+
+/* Items ahead whose reads are fetched: a stored node read far back is a
+ * cache miss on its node, t[] entry and flags otherwise. */
+#define PREFETCH_ITEMS 4
 
 static int parts_open(Emit *e, Buf *b, PartOut *o) {
   *o = (PartOut){.ub = {.big = 1}};
@@ -2563,8 +2572,16 @@ static void part_write(Emit *e, PartOut *o, int k, uint32_t from, uint32_t to, u
   Buf *pb = o->pb;
   o->body.len = 0;
   int checks = e->checks;
-  for (uint32_t p = from; p < to; p++)
+  for (uint32_t p = from; p < to; p++) {
+    if (o->rd_at && p + PREFETCH_ITEMS < to)
+      for (uint32_t q = o->rd_at[p + PREFETCH_ITEMS]; q < o->rd_at[p + PREFETCH_ITEMS + 1]; q++) {
+        NodeId x = o->rd[q];
+        __builtin_prefetch(&e->g->nodes[x]);
+        __builtin_prefetch(&e->slot[x]);
+        __builtin_prefetch(&e->local[x]);
+      }
     emit_item(e, &o->body, p);
+  }
   *check = e->checks > checks;
   if (o->streamed && o->ub.len == 0)
     unit_prelude(e, &o->ub);
@@ -2579,8 +2596,8 @@ static void part_write(Emit *e, PartOut *o, int k, uint32_t from, uint32_t to, u
   buf_puts(pb, " {\n  (void)d;\n  (void)a;\n  (void)r;\n  (void)t;\n  (void)g_bv;\n");
   const char *txt = o->body.data ? o->body.data : "";
   memset(o->used, 0, (size_t)e->nbufs + 1);
-  if (names_used(txt, o->body.len, o->used, e->nbufs))
-    derived_dims(e, pb);
+  if ((e->nbufs || e->g->ndim) && names_used(txt, o->body.len, o->used, e->nbufs))
+    derived_dims(e, pb); /* (no buffer, no derived dimension: no name to look for) */
   for (int q = 0; q < e->nbufs; q++)
     if (o->used[q])
       buf_printf(pb, "  double *g_b%d = g_bv[%d];\n", q, q);
@@ -2770,6 +2787,13 @@ static int sweep_part(Emit *e, Sweep *w) {
   for (uint32_t j = 0; j < np; j++) {
     NodeId i = w->items[j].node;
     uint32_t p = base + j;
+    if (j + PREFETCH_ITEMS < np)
+      for (uint32_t q = w->rd_at[j + PREFETCH_ITEMS]; q < w->rd_at[j + PREFETCH_ITEMS + 1]; q++) {
+        NodeId x = w->rd.at[q];
+        __builtin_prefetch(&c[x]);
+        __builtin_prefetch(&e->slot[x]);
+        __builtin_prefetch(&e->local[x]);
+      }
     if (w->items[j].res == -1) {
       /* read only inside its part: no read to come, the last in this part */
       e->local[i] = !loop_op(e, i) && c[i].rem == 0 && c[i].use != NEVER && c[i].use >= base;
@@ -2803,6 +2827,8 @@ static int sweep_part(Emit *e, Sweep *w) {
     w->capcheck = cap;
   }
   e->items = w->items;
+  w->out.rd_at = w->rd_at;
+  w->out.rd = w->rd.at;
   part_write(e, &w->out, w->nparts, 0, np, &w->check[w->nparts]);
   e->items = NULL;
   w->nparts++;
