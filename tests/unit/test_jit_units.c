@@ -247,6 +247,124 @@ Test(jit_units, any_cut_into_parts_and_units_gives_the_same_bits, .timeout = 120
   ASSERT_NO_LEAKS();
 }
 
+/* ---- a kernel of scalars streamed in one sweep (emit_c.c) ----------------------- */
+
+static int collect_unit(void *ctx, const char *src, size_t len) {
+  put(ctx, "%.*s", (int)len, src);
+  return 0;
+}
+
+/* The grad kernel of g's output (value, then one partial per scalar
+ * variable, and those variables themselves as results, so that some
+ * results are leaves), streamed in parts: its units appended to *units,
+ * the rest of the source in *src. */
+static void kernel_source(Gradc *g, int part_stmts, size_t unit_bytes, Str *units, Buf *src) {
+  Program *prog = &g->prog;
+  Dag *d = prog->dag;
+  uint32_t n;
+  NodeId *adj = ad_reverse(d, prog->outs[0].node, NO_NODE, &n);
+  cr_assert_not_null(adj);
+  int nv = 0;
+  while (nv < prog->nvars && dag_shape(d, prog->vars[nv].node) == SHAPE_SCALAR)
+    nv++; /* the scalars first: a tensor after them is not an argument */
+  int nres = 1 + 2 * nv;
+  EmitArg *args = calloc((size_t)nv + 1, sizeof *args);
+  int *arg_of_var = calloc((size_t)prog->nvars, sizeof *arg_of_var);
+  EmitRes *rs = calloc((size_t)nres, sizeof *rs);
+  cr_assert(args && arg_of_var && rs);
+  rs[0] = (EmitRes){"g_r0", prog->outs[0].node, NULL};
+  for (int k = 0; k < prog->nvars; k++)
+    arg_of_var[k] = k < nv ? k : -1;
+  for (int k = 0; k < nv; k++) {
+    args[k] = (EmitArg){prog->vars[k].name, k, SHAPE_SCALAR};
+    NodeId a = adj[prog->vars[k].node];
+    rs[1 + k] = (EmitRes){"g_r", a == NO_NODE ? dag_const(d, 0) : a, NULL};
+    rs[1 + nv + k] = (EmitRes){"g_r", prog->vars[k].node, NULL};
+  }
+  free(adj);
+  EmitFn fn = {.name = "g_fn", .args = args, .nargs = nv, .arg_of_var = arg_of_var, .res = rs, .nres = nres};
+  EmitOpts o = {.kernel = 1, .split = 1, .rt_matmul = 1, .part_stmts = part_stmts, .unit = collect_unit,
+                .unit_ctx = units, .unit_bytes = unit_bytes};
+  emit_c(d, &fn, 1, &o, src, NULL);
+  cr_assert_not(src->oom);
+  free(args);
+  free(arg_of_var);
+  free(rs);
+}
+
+#define PART_START " {\n  (void)d;\n  (void)a;\n  (void)r;\n  (void)t;\n  (void)g_bv;\n"
+
+/* The bodies of the parts in text, in order, each from its opening brace
+ * to its closing one; returns how many. */
+static int part_bodies(const char *text, const char **at, size_t *len, int max) {
+  int n = 0;
+  for (const char *s = strstr(text, PART_START); s; s = strstr(s + 1, PART_START)) {
+    const char *end = strstr(s, "\n}\n");
+    cr_assert_not_null(end);
+    cr_assert_lt(n, max);
+    at[n] = s;
+    len[n++] = (size_t)(end - s);
+  }
+  return n;
+}
+
+/* A program of scalars streamed in parts is planned, slotted and written
+ * in one sweep (emit_c.c): its parts and its function are the very text
+ * that the passes one by one write, as they do for the same program with a
+ * tensor beside it that the kernel does not read. */
+Test(jit_units, the_streamed_parts_of_scalars_are_those_of_the_passes, .timeout = 120) {
+  Str prog = {0};
+  char *defs = program(400);
+  char *out = strstr(defs, "output f = ");
+  cr_assert_not_null(out);
+  memcpy(out, "      v0 =", 10); /* a definition, read by the output below */
+  put(&prog, "%s", defs);
+  free(defs);
+  /* a chain deeper than an inlined expression may be, a variable that the
+   * output does not read (a constant partial), powers */
+  put(&prog, "param q = 0.4, unused = 2\nc0 = sin(q)\n");
+  for (int k = 1; k < 60; k++)
+    put(&prog, "c%d = %s(c%d)\n", k, k % 3 ? "sin" : "cos", k - 1);
+  put(&prog, "output h = v0*c59 + q^2 - q^3 + d7^-2\n");
+  Gradc *swept = compile_ok(prog.s);
+  put(&prog, "param w[2] = [1, -1]\n");
+  Gradc *passes = compile_ok(prog.s);
+  cr_assert_eq(swept->prog.dag->nshape, 1);
+  cr_assert_gt(passes->prog.dag->nshape, 1);
+  const struct { int part; size_t bytes; } cuts[] = {{1, 1}, {3, 1}, {40, 4000}, {200, (size_t)1 << 20}};
+  enum { MAXP = 8192 };
+  const char **pa = malloc(MAXP * sizeof *pa), **pb = malloc(MAXP * sizeof *pb);
+  size_t *la = malloc(MAXP * sizeof *la), *lb = malloc(MAXP * sizeof *lb);
+  cr_assert(pa && pb && la && lb);
+  for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+    Str ua = {0}, ub = {0};
+    Buf sa = {0}, sb = {0};
+    kernel_source(swept, cuts[c].part, cuts[c].bytes, &ua, &sa);
+    kernel_source(passes, cuts[c].part, cuts[c].bytes, &ub, &sb);
+    cr_assert(ua.s && ub.s, "parts of %d: nothing streamed", cuts[c].part);
+    int na = part_bodies(ua.s, pa, la, MAXP), nb = part_bodies(ub.s, pb, lb, MAXP);
+    cr_assert_gt(na, 2, "parts of %d: %d parts", cuts[c].part, na);
+    cr_assert_eq(na, nb, "parts of %d: %d parts swept, %d by the passes", cuts[c].part, na, nb);
+    for (int k = 0; k < na; k++)
+      cr_assert(la[k] == lb[k] && !memcmp(pa[k], pb[k], la[k]), "parts of %d: part %d differs:\n%.*s\n---\n%.*s",
+                cuts[c].part, k, (int)la[k], pa[k], (int)lb[k], pb[k]);
+    cr_assert_str_eq(ua.s, ub.s, "parts of %d: the units differ", cuts[c].part);
+    cr_assert_str_eq(sa.data, sb.data, "parts of %d: the calling source differs", cuts[c].part);
+    buf_free(&sa);
+    buf_free(&sb);
+    free(ua.s);
+    free(ub.s);
+  }
+  free(pa);
+  free(pb);
+  free(la);
+  free(lb);
+  gradc_free(swept);
+  gradc_free(passes);
+  free(prog.s);
+  ASSERT_NO_LEAKS();
+}
+
 /* ---- failures -------------------------------------------------------------------- */
 
 /* Remove the copy of the source that an internal error names. */
