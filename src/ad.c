@@ -544,6 +544,10 @@ NodeId *ad_forward(Dag *g, const NodeId *var_tangent, int nvars,
   return tan;
 }
 
+/* Nodes ahead in the reverse sweep whose operands are fetched into the
+ * cache: a primal operand read far back is a cache miss otherwise. */
+#define AD_PREFETCH 12
+
 NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out) {
   uint32_t n = g->count;
   NodeId *adj = malloc((n ? n : 1) * sizeof *adj);
@@ -566,6 +570,13 @@ NodeId *ad_reverse(Dag *g, NodeId root, NodeId seed, uint32_t *n_out) {
   if (root < n && active[root])
     adj[root] = seed == NO_NODE ? dag_bcast(g, dag_const(g, 1), g->nodes[root].shape) : seed;
   for (uint32_t i = n; i-- > 0;) {
+    if (i >= AD_PREFETCH) {
+      const Node *ahead = &g->nodes[i - AD_PREFETCH];
+      for (int k = 0; k < ahead->nargs; k++) {
+        __builtin_prefetch(&g->nodes[ahead->arg[k]]);
+        __builtin_prefetch(&adj[ahead->arg[k]]);
+      }
+    }
     if (adj[i] == NO_NODE)
       continue;
     const Node nd = g->nodes[i];

@@ -2868,12 +2868,12 @@ static int scalar_sweep(Emit *e, const EmitFn *fn, Buf *b, uint8_t **parts_check
     return 0; /* perhaps not split: the passes one by one */
   }
   int rc = -1;
+  e->nbufs = 0;
   w.kind = big_alloc(n ? n : 1);
   w.items = malloc((size_t)e->part_stmts * sizeof *w.items);
   w.rd_at = malloc(((size_t)e->part_stmts + 1) * sizeof *w.rd_at);
   if (!w.kind || !w.items || !w.rd_at || parts_open(e, b, &w.out) < 0)
     goto done;
-  e->nbufs = 0;
   if (e->first_set) {
     memset(e->first, 0, n);
     e->first_set = 0;
