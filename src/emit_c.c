@@ -19,7 +19,9 @@
  * reader has run; t[] is on the stack up to STACK_SLOTS, so are buffers of
  * literal sizes that fit beside it, else they are in the workspace (the
  * caller's, or allocated once by the JIT). A long function is written as
- * parts (split_parts) for cc -O2, whatever its statements. */
+ * parts (split_parts) for cc -O2, whatever its statements; a kernel of
+ * scalars streamed in units is planned and written in one sweep
+ * (scalar_sweep), the same code. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
