@@ -144,6 +144,25 @@ void arena_free(Arena *a) {
   a->total = 0;
 }
 
+/* from's blocks become into's (freed with it); from is left empty */
+void arena_splice(Arena *into, Arena *from) {
+  ArenaBlock *b = from->head;
+  if (!b)
+    return;
+  while (b->next)
+    b = b->next;
+  /* into's head block stays first: arena_alloc goes on filling it */
+  if (into->head) {
+    b->next = into->head->next;
+    into->head->next = from->head;
+  } else {
+    into->head = from->head;
+  }
+  into->total += from->total;
+  from->head = NULL;
+  from->total = 0;
+}
+
 static int grow(Buf *b, size_t extra) {
   if (b->oom)
     return 0;

@@ -150,5 +150,7 @@ Stmt *ast_stmt(Parse *p, StmtKind kind, Span span, const char *name,
   else
     p->first = s;
   p->last = s;
+  if (p->pipe && !p->errors && !p->fatal) /* complete: its AST is not touched again */
+    pipeline_publish(p->pipe, s);
   return s;
 }
