@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,6 +94,14 @@ int gradc_set_blas(Gradc *g, int on) {
 static const char *not_text(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
   while (p < end) {
+    /* eight bytes at a time while they are ASCII and not NUL */
+    for (uint64_t w; end - p >= 8; p += 8) {
+      memcpy(&w, p, 8);
+      if (((w - 0x0101010101010101ull) | w) & 0x8080808080808080ull)
+        break; /* a byte >= 0x80, or one that borrowed: a NUL */
+    }
+    if (p == end)
+      break;
     unsigned char c = *p;
     int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
     if (c == 0 || n < 0 || (n == 1 && c < 0xc2) || c > 0xf4 || p + n >= end + (n == 0))

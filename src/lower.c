@@ -5,6 +5,7 @@
  * million operators needs no C recursion. Errors are reported here, while
  * the source position is at hand. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,14 @@ static double builtin_value(const Builtin *f) {
   }
 }
 
+/* The first two characters of every built-in's name */
+static uint8_t builtin_starts[128][128];
+static pthread_once_t builtin_starts_once = PTHREAD_ONCE_INIT;
+static void index_builtin_starts(void) {
+  for (int i = 0; i < NBUILTIN; i++)
+    builtin_starts[(unsigned char)builtins[i].name[0]][(unsigned char)builtins[i].name[1]] = 1;
+}
+
 /* The built-in called `name` (an interned name: the answer is kept in its
  * Sym), or NULL. */
 static const Builtin *builtin(const char *name) {
@@ -87,9 +96,12 @@ static const Builtin *builtin(const char *name) {
   Sym *sym = sym_of(name);
   if (!sym->builtin) {
     sym->builtin = -1;
-    for (int i = 0; i < NBUILTIN; i++) /* first letters first: 10^6 names t0, t1... */
-      if (builtins[i].name[0] == name[0] && !strcmp(builtins[i].name, name))
-        sym->builtin = (int16_t)(i + 1);
+    pthread_once(&builtin_starts_once, index_builtin_starts);
+    unsigned char c0 = (unsigned char)name[0], c1 = (unsigned char)name[1];
+    if (c0 < 128 && c1 < 128 && builtin_starts[c0][c1]) /* 10^6 names t0, t1...: none */
+      for (int i = 0; i < NBUILTIN; i++)
+        if (builtins[i].name[0] == name[0] && !strcmp(builtins[i].name, name))
+          sym->builtin = (int16_t)(i + 1);
   }
   return sym->builtin > 0 ? &builtins[sym->builtin - 1] : NULL;
 }
