@@ -106,6 +106,7 @@ void diag_file(Diags *d, const char *file, int line, int col, const char *fmt, .
     __attribute__((format(printf, 5, 6)));
 void diag_render(const Diag *d, Buf *out);
 void diags_free(Diags *d);
+void diags_truncate(Diags *d, int count); /* drops all after the first count */
 const char *diag_closest(const char *name, const char *const *cands, int n);
 
 /* ------------------------------------------------------------------ dag.c */
