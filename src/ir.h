@@ -25,10 +25,24 @@
 
 /* A bump allocator: everything allocated from it is freed at once. */
 typedef struct ArenaBlock ArenaBlock;
+typedef struct BlockPool BlockPool;
 typedef struct Arena {
   ArenaBlock *head;
   size_t total;                                  /* bytes in its blocks */
+  BlockPool *pool;  /* blocks made ready by another thread (pipeline.c); NULL: none */
 } Arena;
+
+/* Arena blocks of POOL_BLOCK bytes that one thread maps and faults in
+ * (pool_fill) while another allocates from them (arena_alloc, when its
+ * arena's pool is set): the kernel's zeroing of fresh pages is then not on
+ * the allocating thread's time. pool_drain frees those not taken. */
+#define POOL_SLOTS 3
+#define POOL_BLOCK ((size_t)8 << 20)
+struct BlockPool {
+  _Atomic(ArenaBlock *) slot[POOL_SLOTS];
+};
+void pool_fill(BlockPool *bp);
+void pool_drain(BlockPool *bp);
 
 void *arena_alloc(Arena *a, size_t size);        /* zeroed; NULL on OOM */
 char *arena_strndup(Arena *a, const char *s, size_t n);

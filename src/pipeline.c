@@ -15,7 +15,10 @@
  * `bind` field only the consumer writes. Their allocations stay apart: the
  * parser's AST and statements in its own arenas, its names in an arena of
  * the pipeline's that becomes the program's when both are done, the
- * lowering's in the program's. Diagnostics: the parser writes p->diags, the
+ * lowering's in the program's. The parser's arenas take their blocks from
+ * a pool that this thread maps and faults in while it waits (arena.c,
+ * BlockPool): the kernel zeroes a few hundred MB of pages for a long AST,
+ * and that is then off the parser's time. Diagnostics: the parser writes p->diags, the
  * stream its own list, and any diagnostic of the stream stops it.
  *
  * The result never depends on the pipeline: when the stream stops (see
@@ -43,6 +46,7 @@ typedef struct Pipeline {
   pthread_cond_t cv;
   int parse_rc;
   double cpu;              /* the parsing thread's CPU seconds */
+  BlockPool pool;          /* arena blocks for the parser, faulted in here */
 } Pipeline;
 
 static void wake(Pipeline *q) {
@@ -83,6 +87,9 @@ static size_t wait_for(Pipeline *q, size_t have) {
   size_t n = atomic_load(&q->published);
   if (n > have || atomic_load(&q->finished))
     return atomic_load(&q->published);
+  pool_fill(&q->pool); /* idle: the parser's next arena blocks */
+  if ((n = atomic_load(&q->published)) > have || atomic_load(&q->finished))
+    return n;
   pthread_mutex_lock(&q->mu);
   atomic_store(&q->sleeping, 1);
   while ((n = atomic_load(&q->published)) <= have && !atomic_load(&q->finished))
@@ -117,9 +124,13 @@ int pipeline_parse_lower(Parse *p, Program *prog, int *parse_rc, double *parse_c
   if (ls) {
     p->pipe = &q;
     p->names = &names;
+    pool_fill(&q.pool);
+    p->arena->pool = p->stmts.pool = names.pool = &q.pool;
     if (pthread_create(&th, NULL, parse_thread, &q) != 0) {
       p->pipe = NULL;
       p->names = prog_names;
+      p->arena->pool = p->stmts.pool = names.pool = NULL;
+      pool_drain(&q.pool);
       lower_stream_free(ls);
       program_free(prog);
       pthread_cond_destroy(&q.cv);
@@ -144,6 +155,8 @@ int pipeline_parse_lower(Parse *p, Program *prog, int *parse_rc, double *parse_c
     }
   }
   pthread_join(th, NULL);
+  p->arena->pool = p->stmts.pool = names.pool = NULL;
+  pool_drain(&q.pool);
   pthread_cond_destroy(&q.cv);
   pthread_mutex_destroy(&q.mu);
   p->pipe = NULL;
