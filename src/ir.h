@@ -460,6 +460,7 @@ typedef struct Parse {
   int fatal;         /* stop: later errors would be noise */
   int errors;        /* syntax errors reported (at most 20) */
   Span open[MAX_NESTING + 1]; /* where each open bracket is */
+  void *fatal_jmp;   /* lexer.l: a jmp_buf while the scanner runs */
   struct Pipeline *pipe; /* pipeline.c: statements handed to the lowering
                             thread as they are parsed; NULL: none */
 } Parse;
