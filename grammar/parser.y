@@ -232,12 +232,41 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, Parse *
   return 0;
 }
 
+#ifndef GRADC_PARSER_NOLAC /* parser_nolac.c: the same grammar, no LAC, no parse_source */
 static int run_parser(void *scanner, Parse *p) { return gradc_yyparse(scanner, p); }
 
-int parse_source(Parse *p) {
+int gradc_yyparse_nolac(void *scanner, Parse *p);
+static int run_parser_nolac(void *scanner, Parse *p) { return gradc_yyparse_nolac(scanner, p); }
+
+static void start(Parse *p) {
   p->line = 1;
   p->col = 1;
   p->last_tok = 0;
-  int rc = lexer_run(p, run_parser);
+  p->depth = 0;
+  p->eof_nl = 0;
+  p->fatal = 0;
+  p->errors = 0;
+  p->first = p->last = NULL;
+}
+
+/* The parser without LAC accepts the same sources and builds the same AST
+ * (lookahead correction only changes where an error is found and which
+ * tokens its message lists), with a sixth fewer instructions. So it goes
+ * first; after a syntax error the source is parsed again with LAC, from
+ * the start, for the messages. The first attempt's statements and AST stay
+ * in their arenas (a lowering thread may still read them, pipeline.c),
+ * its diagnostics go, and no statement of the second is handed over. */
+int parse_source(Parse *p) {
+  int ndiags = p->diags->count, nsyntax = p->diags->syntax_errors;
+  start(p);
+  int rc = lexer_run(p, run_parser_nolac);
+  if (rc == 0 && p->errors == 0 && !p->fatal)
+    return 0;
+  p->pipe = NULL;
+  diags_truncate(p->diags, ndiags);
+  p->diags->syntax_errors = nsyntax;
+  start(p);
+  rc = lexer_run(p, run_parser);
   return rc != 0 || p->errors > 0 || p->fatal ? -1 : 0;
 }
+#endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,6 +94,14 @@ int gradc_set_blas(Gradc *g, int on) {
 static const char *not_text(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
   while (p < end) {
+    /* eight bytes at a time while they are ASCII and not NUL */
+    for (uint64_t w; end - p >= 8; p += 8) {
+      memcpy(&w, p, 8);
+      if (((w - 0x0101010101010101ull) | w) & 0x8080808080808080ull)
+        break; /* a byte >= 0x80, or one that borrowed: a NUL */
+    }
+    if (p == end)
+      break;
     unsigned char c = *p;
     int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
     if (c == 0 || n < 0 || (n == 1 && c < 0xc2) || c > 0xf4 || p + n >= end + (n == 0))
@@ -153,10 +162,12 @@ GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
    * structure of a long program: a few hundred bytes per definition) */
   Arena ast = {0};
   Parse p = {.arena = &ast, .names = &g->prog.arena, .diags = &g->diags, .src = &g->src};
-  double t0 = now();
-  int rc = parse_source(&p);
+  double t0 = now(), parse_cpu;
+  int rc;
+  /* a long source: parsed on a thread of its own while this one lowers */
+  int lowered = pipeline_parse_lower(&p, &g->prog, &rc, &parse_cpu);
   double t1 = now();
-  g->t_parse = t1 - t0;
+  g->t_parse = parse_cpu;
   if (rc != 0) {
     parse_done(&p);
     arena_free(&ast);
@@ -164,10 +175,10 @@ GradcStatus gradc_compile_string(Gradc *g, const char *name, const char *text,
       diag_add(&g->diags, GRADC_ERR_INPUT, &g->src, (Span){0}, NULL, "cannot parse");
     return GRADC_ERR_INPUT;
   }
-  GradcStatus st = (GradcStatus)lower_program(&g->prog, &p);
+  GradcStatus st = (GradcStatus)(lowered >= 0 ? lowered : lower_program(&g->prog, &p));
   parse_done(&p);
   arena_free(&ast);
-  g->t_lower = now() - t1;
+  g->t_lower = now() - t1 + (t1 - t0 - parse_cpu); /* CPU: the lowering thread's too */
   return st;
 }
 

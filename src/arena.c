@@ -1,6 +1,7 @@
 /* arena.c: bump allocation for the AST and names, and a growable buffer. */
 #define _GNU_SOURCE /* mremap */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,10 +102,49 @@ void big_free(void *p) {
 }
 #endif
 
+void pool_fill(BlockPool *bp) {
+  for (int k = 0; k < POOL_SLOTS; k++) {
+    if (atomic_load(&bp->slot[k]))
+      continue;
+    ArenaBlock *b = big_alloc(POOL_BLOCK);
+    if (!b)
+      return;
+#ifdef MADV_POPULATE_WRITE
+    if (madvise((void *)(((uintptr_t)b + 4095) & ~(uintptr_t)4095), POOL_BLOCK - 4096, MADV_POPULATE_WRITE) != 0)
+#endif
+      for (size_t off = 0; off < POOL_BLOCK; off += 4096) /* the kernel's zero pages, written */
+        ((volatile unsigned char *)b)[off] = 0;
+    b->size = POOL_BLOCK - sizeof(ArenaBlock);
+    atomic_store(&bp->slot[k], b);
+  }
+}
+
+void pool_drain(BlockPool *bp) {
+  for (int k = 0; k < POOL_SLOTS; k++)
+    big_free(atomic_exchange(&bp->slot[k], NULL));
+}
+
+/* a ready block of the pool that holds size bytes, or NULL */
+static ArenaBlock *pool_take(BlockPool *bp, size_t size) {
+  if (size > POOL_BLOCK - sizeof(ArenaBlock))
+    return NULL;
+  for (int k = 0; k < POOL_SLOTS; k++) {
+    ArenaBlock *b = atomic_exchange(&bp->slot[k], NULL);
+    if (b)
+      return b;
+  }
+  return NULL;
+}
+
 void *arena_alloc(Arena *a, size_t size) {
   size = (size + 15) & ~(size_t)15;
   ArenaBlock *b = a->head;
-  if (!b || b->size - b->used < size) {
+  if ((!b || b->size - b->used < size) && a->pool && (b = pool_take(a->pool, size))) {
+    a->total += b->size;
+    b->used = 0;
+    b->next = a->head;
+    a->head = b;
+  } else if (!b || b->size - b->used < size) {
     /* blocks grow with the arena (an eighth of it, 64 KiB to 16 MiB), so a
      * large AST takes few, huge-page-backed blocks */
     size_t bs = a->total / 8;
@@ -142,6 +182,25 @@ void arena_free(Arena *a) {
     a->head = next;
   }
   a->total = 0;
+}
+
+/* from's blocks become into's (freed with it); from is left empty */
+void arena_splice(Arena *into, Arena *from) {
+  ArenaBlock *b = from->head;
+  if (!b)
+    return;
+  while (b->next)
+    b = b->next;
+  /* into's head block stays first: arena_alloc goes on filling it */
+  if (into->head) {
+    b->next = into->head->next;
+    into->head->next = from->head;
+  } else {
+    into->head = from->head;
+  }
+  into->total += from->total;
+  from->head = NULL;
+  from->total = 0;
 }
 
 static int grow(Buf *b, size_t extra) {

@@ -6,15 +6,34 @@
 
 #include "ir.h"
 
-const char *ast_intern(Parse *p, const char *text, size_t len) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < len; i++)
+/* A name's hash, and so its place in the table. Long programs name their
+ * values t1, t2, t3 ... and mostly use the last few: names that differ
+ * only in the last three bits of a trailing number share a group of eight
+ * slots (two cache lines), so defining t1001 and reading t1000 or t999
+ * touches memory that is already in cache, where a hash of the whole text
+ * would miss twice per name in a table of millions (the slot, then the
+ * Sym). The groups themselves are spread by FNV-1a and murmur3's
+ * finaliser over the stem and the rest of the number. */
+static uint32_t name_hash(const char *text, size_t len) {
+  size_t stem = len;
+  while (stem > 0 && text[stem - 1] >= '0' && text[stem - 1] <= '9' && len - stem < 9)
+    stem--;
+  uint32_t h = 2166136261u, n = 0;
+  for (size_t i = 0; i < stem; i++)
     h = (h ^ (unsigned char)text[i]) * 16777619u;
-  h ^= h >> 16; /* FNV's low bits cluster for names like a1, a2...: */
-  h *= 0x85ebca6bu; /* murmur3's finaliser spreads them over the table */
+  for (size_t i = stem; i < len; i++)
+    n = n * 10 + (uint32_t)(text[i] - '0');
+  h ^= (n >> 3) * 0x9e3779b9u;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
   h ^= h >> 13;
   h *= 0xc2b2ae35u;
   h ^= h >> 16;
+  return (h & ~7u) | (n & 7u);
+}
+
+const char *ast_intern(Parse *p, const char *text, size_t len) {
+  uint32_t h = name_hash(text, len);
   SymSlot *r = &p->recent[h & 255]; /* in cache, unlike the big table */
   if (r->sym && r->hash == h && r->sym->len == len && !memcmp(r->sym->name, text, len))
     return r->sym->name;
@@ -150,5 +169,7 @@ Stmt *ast_stmt(Parse *p, StmtKind kind, Span span, const char *name,
   else
     p->first = s;
   p->last = s;
+  if (p->pipe && !p->errors && !p->fatal) /* complete: its AST is not touched again */
+    pipeline_publish(p->pipe, s);
   return s;
 }

@@ -45,6 +45,17 @@ void diag_add(Diags *d, GradcStatus kind, const Source *src, Span span,
   g->file = NULL;
 }
 
+/* Drops the diagnostics after the first `count`. */
+void diags_truncate(Diags *d, int count) {
+  for (int i = count; i < d->count; i++) {
+    free(d->items[i].msg);
+    free(d->items[i].hint);
+    free(d->items[i].file);
+  }
+  if (count < d->count)
+    d->count = count;
+}
+
 void diags_free(Diags *d) {
   for (int i = 0; i < d->count; i++) {
     free(d->items[i].msg);

@@ -25,13 +25,28 @@
 
 /* A bump allocator: everything allocated from it is freed at once. */
 typedef struct ArenaBlock ArenaBlock;
+typedef struct BlockPool BlockPool;
 typedef struct Arena {
   ArenaBlock *head;
   size_t total;                                  /* bytes in its blocks */
+  BlockPool *pool;  /* blocks made ready by another thread (pipeline.c); NULL: none */
 } Arena;
+
+/* Arena blocks of POOL_BLOCK bytes that one thread maps and faults in
+ * (pool_fill) while another allocates from them (arena_alloc, when its
+ * arena's pool is set): the kernel's zeroing of fresh pages is then not on
+ * the allocating thread's time. pool_drain frees those not taken. */
+#define POOL_SLOTS 3
+#define POOL_BLOCK ((size_t)8 << 20)
+struct BlockPool {
+  _Atomic(ArenaBlock *) slot[POOL_SLOTS];
+};
+void pool_fill(BlockPool *bp);
+void pool_drain(BlockPool *bp);
 
 void *arena_alloc(Arena *a, size_t size);        /* zeroed; NULL on OOM */
 char *arena_strndup(Arena *a, const char *s, size_t n);
+void arena_splice(Arena *into, Arena *from);   /* from's blocks move to into */
 void arena_free(Arena *a);
 
 /* Big arrays (per-node tables): their own zeroed mapping, grown without a
@@ -105,6 +120,7 @@ void diag_file(Diags *d, const char *file, int line, int col, const char *fmt, .
     __attribute__((format(printf, 5, 6)));
 void diag_render(const Diag *d, Buf *out);
 void diags_free(Diags *d);
+void diags_truncate(Diags *d, int count); /* drops all after the first count */
 const char *diag_closest(const char *name, const char *const *cands, int n);
 
 /* ------------------------------------------------------------------ dag.c */
@@ -444,6 +460,9 @@ typedef struct Parse {
   int fatal;         /* stop: later errors would be noise */
   int errors;        /* syntax errors reported (at most 20) */
   Span open[MAX_NESTING + 1]; /* where each open bracket is */
+  void *fatal_jmp;   /* lexer.l: a jmp_buf while the scanner runs */
+  struct Pipeline *pipe; /* pipeline.c: statements handed to the lowering
+                            thread as they are parsed; NULL: none */
 } Parse;
 
 
@@ -510,6 +529,33 @@ typedef struct Program {
 } Program;
 
 int lower_program(Program *prog, Parse *p);
+/* Lowering statement by statement while the parser goes on (pipeline.c):
+ * lower_stream_stmt returns 0 when it lowered s as lower_program would,
+ * 1 when it cannot (a declaration after a definition, a function, any
+ * diagnostic): the caller then frees the stream and the program and lowers
+ * the whole parse with lower_program. lower_stream_end, after the last
+ * statement of a parse without errors, finishes as lower_program does and
+ * returns its status; lower_stream_free abandons a stream. */
+typedef struct LowerStream LowerStream;
+LowerStream *lower_stream_new(Program *prog, Parse *p);   /* NULL: OOM */
+int lower_stream_stmt(LowerStream *ls, Stmt *s);
+int lower_stream_end(LowerStream *ls, Stmt *last);
+void lower_stream_free(LowerStream *ls);
+
+/* ----------------------------------------------------------- pipeline.c */
+
+/* Parses p's source (parse_source) on a thread of its own while the calling
+ * thread lowers each statement as it is parsed into prog, which must be
+ * empty. Returns lower_program's status, or -1 when the caller must lower
+ * the whole parse with lower_program (a syntax error, or a program that
+ * the stream does not take: prog is then empty again). *parse_rc is
+ * parse_source's result; *parse_cpu the parsing thread's CPU seconds.
+ * Sources shorter than pipeline_min_bytes are parsed here, the stream not
+ * started (-1). */
+extern size_t pipeline_min_bytes;
+extern _Atomic unsigned long pipeline_streamed; /* programs lowered by the stream (tests) */
+int pipeline_parse_lower(Parse *p, Program *prog, int *parse_rc, double *parse_cpu);
+void pipeline_publish(struct Pipeline *q, Stmt *s);  /* ast.c: a statement parsed */
 void program_free(Program *prog);
 int program_var_index(const Program *prog, const char *name);
 int program_output_index(const Program *prog, const char *name);

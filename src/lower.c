@@ -5,6 +5,7 @@
  * million operators needs no C recursion. Errors are reported here, while
  * the source position is at hand. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,14 @@ static double builtin_value(const Builtin *f) {
   }
 }
 
+/* The first two characters of every built-in's name */
+static uint8_t builtin_starts[128][128];
+static pthread_once_t builtin_starts_once = PTHREAD_ONCE_INIT;
+static void index_builtin_starts(void) {
+  for (int i = 0; i < NBUILTIN; i++)
+    builtin_starts[(unsigned char)builtins[i].name[0]][(unsigned char)builtins[i].name[1]] = 1;
+}
+
 /* The built-in called `name` (an interned name: the answer is kept in its
  * Sym), or NULL. */
 static const Builtin *builtin(const char *name) {
@@ -87,9 +96,12 @@ static const Builtin *builtin(const char *name) {
   Sym *sym = sym_of(name);
   if (!sym->builtin) {
     sym->builtin = -1;
-    for (int i = 0; i < NBUILTIN; i++) /* first letters first: 10^6 names t0, t1... */
-      if (builtins[i].name[0] == name[0] && !strcmp(builtins[i].name, name))
-        sym->builtin = (int16_t)(i + 1);
+    pthread_once(&builtin_starts_once, index_builtin_starts);
+    unsigned char c0 = (unsigned char)name[0], c1 = (unsigned char)name[1];
+    if (c0 < 128 && c1 < 128 && builtin_starts[c0][c1]) /* 10^6 names t0, t1...: none */
+      for (int i = 0; i < NBUILTIN; i++)
+        if (builtins[i].name[0] == name[0] && !strcmp(builtins[i].name, name))
+          sym->builtin = (int16_t)(i + 1);
   }
   return sym->builtin > 0 ? &builtins[sym->builtin - 1] : NULL;
 }
@@ -2069,18 +2081,119 @@ static void define_function(Lower *l, Stmt *s, Binding *b) {
 
 /* ---- the whole program -------------------------------------------------- */
 
-int lower_program(Program *prog, Parse *p) {
-  Lower l = {.prog = prog, .p = p, .diags = p->diags};
-  int before = p->diags->count;
+/* Pass 2 for one definition, output or bare expression: its checks, its
+ * lowering, its binding. Returns 1 when lowering must stop (the node
+ * limit). */
+static int lower_def(Lower *l, Stmt *s, int *nexpr) {
+  Program *prog = l->prog;
+  if (s->kind == ST_EXPR && (*nexpr)++ > 0) {
+    ERR(l, s->span, "a second bare expression: name it ('name = ...' or 'output name = ...')");
+    return 0;
+  }
+  if (builtin(s->name)) {
+    ERR(l, s->span, "'%s' is a built-in %s and cannot be used as a name", s->name,
+        builtin_kind(builtin(s->name)));
+    return 0;
+  }
+  Binding *b = lookup(l, s->name);
+  if (b && b->kind != B_LATER) {
+    ERR(l, s->span, "'%s' is already %s (line %d)", s->name,
+        b->kind == B_VAR ? "a variable" : b->is_func ? "defined as a function" : "defined", b->span.line);
+    return 0;
+  }
+  if (b && b->is_func != (s->kind == ST_FUNC)) { /* f(x) = ... and f = ... both later */
+    ERR(l, s->span, "'%s' is already defined %s(line %d)", s->name, b->is_func ? "as a function " : "",
+        b->span.line);
+    return 0;
+  }
+  if (s->kind == ST_FUNC) {
+    define_function(l, s, b);
+    return 0;
+  }
+  size_t cap = l->cap;
+  int diags_stmt = l->diags->count;
+  NodeId x = lower_expr(l, s->value);
+  if (prog->dag->oom == 2) { /* the node limit: say where, and stop */
+    if (l->diags->count == diags_stmt)
+      ERR(l, s->span, "the expression is too large (more than %u nodes)%s",
+          prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024,
+          too_large_hint(s->value));
+    return 1;
+  }
+  if (l->cap != cap) /* lowering grew the table (free names): look again */
+    b = lookup(l, s->name);
+  if (!b)
+    b = bind(l, s->name);
+  if (x == NO_NODE) {
+    if (b)
+      b->kind = B_FAILED;
+    return 0;
+  }
+  if (!b)
+    return 1;
+  b->kind = B_DEF;
+  b->node = x;
+  b->span = s->span;
+  if (prog->ndefs == prog->capdefs) {
+    int cap = prog->capdefs ? 2 * prog->capdefs : 16;
+    Output *d = realloc(prog->defs, (size_t)cap * sizeof *d);
+    if (d) {
+      prog->defs = d;
+      prog->capdefs = cap;
+    }
+  }
+  if (prog->ndefs < prog->capdefs)
+    prog->defs[prog->ndefs++] = (Output){s->name, x, s->span};
+  if (s->kind == ST_OUTPUT || s->kind == ST_EXPR)
+    add_output(l, s->name, x, s->span);
+  return 0;
+}
+
+/* The DAG of a long source sized once: at most about a node per 8 bytes
+ * of source, so the hash-cons table is not doubled (every node put again)
+ * twenty times; a table too big costs only address space (dag.c: nodes
+ * sit near their homes). */
+static int lower_begin(Program *prog, const Parse *p) {
   if (!prog->dag)
     prog->dag = dag_new();
   if (!prog->dag)
     return GRADC_ERR_NOMEM;
-  /* at most about a node per 8 bytes of source: the hash-cons table sized
-   * once rather than doubled (every node put again) twenty times; a table
-   * too big costs only address space (dag.c: nodes sit near their homes) */
   if (p->src && p->src->len > ((size_t)1 << 20))
     dag_reserve(prog->dag, (uint32_t)(p->src->len / 8 < (1u << 28) ? p->src->len / 8 : (1u << 28)));
+  return GRADC_OK;
+}
+
+/* After the last statement: the output (the last definition when none is
+ * marked), the node limit, and the status. */
+static int lower_finish(Lower *l, Stmt *last, int nfuncs, int before) {
+  Program *prog = l->prog;
+  Parse *p = l->p;
+  if (prog->dag->oom == 2 && l->diags->count == before)
+    ERR(l, (Span){0}, "the expression is too large (more than %u nodes)",
+        prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024);
+  if (l->diags->count == before && prog->nouts == 0) {
+    if (last && last->kind == ST_DEF) {
+      Binding *b = lookup(l, last->name);
+      if (b && b->kind == B_DEF)
+        add_output(l, last->name, b->node, last->span);
+    } else {
+      Span at = last ? last->span : p->last ? p->last->span : (Span){1, 1, 1, 1};
+      ERR(l, at, "%s", last || nfuncs ? "the file has no output: end it with an expression or 'output NAME = ...'"
+                              : "the file is empty: nothing to compute");
+    }
+  }
+  big_free(l->tab);
+  memo_free(l);
+  if (l->oom || prog->dag->oom == 1)
+    return GRADC_ERR_NOMEM;
+  return l->diags->count > before ? GRADC_ERR_INPUT : GRADC_OK;
+}
+
+int lower_program(Program *prog, Parse *p) {
+  Lower l = {.prog = prog, .p = p, .diags = p->diags};
+  int before = p->diags->count;
+  if (lower_begin(prog, p) != GRADC_OK)
+    return GRADC_ERR_NOMEM;
   Stmt *last = NULL;
   int nfuncs = 0;
   for (Stmt *s = p->first; s; s = s->next) {
@@ -2107,89 +2220,76 @@ int lower_program(Program *prog, Parse *p) {
   }
   /* Pass 2: definitions and outputs, in order. */
   int nexpr = 0;
-  for (Stmt *s = p->first; s; s = s->next) {
-    if (s->kind == ST_PARAM || s->kind == ST_INPUT)
-      continue;
-    if (s->kind == ST_EXPR && nexpr++ > 0) {
-      ERR(&l, s->span, "a second bare expression: name it ('name = ...' or 'output name = ...')");
-      continue;
-    }
-    if (builtin(s->name)) {
-      ERR(&l, s->span, "'%s' is a built-in %s and cannot be used as a name", s->name,
-          builtin_kind(builtin(s->name)));
-      continue;
-    }
-    Binding *b = lookup(&l, s->name);
-    if (b && b->kind != B_LATER) {
-      ERR(&l, s->span, "'%s' is already %s (line %d)", s->name,
-          b->kind == B_VAR ? "a variable" : b->is_func ? "defined as a function" : "defined", b->span.line);
-      continue;
-    }
-    if (b && b->is_func != (s->kind == ST_FUNC)) { /* f(x) = ... and f = ... both later */
-      ERR(&l, s->span, "'%s' is already defined %s(line %d)", s->name, b->is_func ? "as a function " : "",
-          b->span.line);
-      continue;
-    }
-    if (s->kind == ST_FUNC) {
-      define_function(&l, s, b);
-      continue;
-    }
-    size_t cap = l.cap;
-    int diags_stmt = p->diags->count;
-    NodeId x = lower_expr(&l, s->value);
-    if (prog->dag->oom == 2) { /* the node limit: say where, and stop */
-      if (p->diags->count == diags_stmt)
-        ERR(&l, s->span, "the expression is too large (more than %u nodes)%s",
-            prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024,
-            too_large_hint(s->value));
+  for (Stmt *s = p->first; s; s = s->next)
+    if (s->kind != ST_PARAM && s->kind != ST_INPUT && lower_def(&l, s, &nexpr))
       break;
-    }
-    if (l.cap != cap) /* lowering grew the table (free names): look again */
-      b = lookup(&l, s->name);
-    if (!b)
-      b = bind(&l, s->name);
-    if (x == NO_NODE) {
-      if (b)
-        b->kind = B_FAILED;
-      continue;
-    }
-    if (!b)
-      break;
-    b->kind = B_DEF;
-    b->node = x;
-    b->span = s->span;
-    if (prog->ndefs == prog->capdefs) {
-      int cap = prog->capdefs ? 2 * prog->capdefs : 16;
-      Output *d = realloc(prog->defs, (size_t)cap * sizeof *d);
-      if (d) {
-        prog->defs = d;
-        prog->capdefs = cap;
-      }
-    }
-    if (prog->ndefs < prog->capdefs)
-      prog->defs[prog->ndefs++] = (Output){s->name, x, s->span};
-    if (s->kind == ST_OUTPUT || s->kind == ST_EXPR)
-      add_output(&l, s->name, x, s->span);
+  return lower_finish(&l, last, nfuncs, before);
+}
+
+/* ---- lowering while the parser goes on (pipeline.c) -----------------------
+ *
+ * The common long program declares its variables first and then defines
+ * each name before it is used, without functions: then pass 1 has nothing
+ * to add, and pass 2 can lower each statement as soon as it is parsed,
+ * with the same DAG, node by node. Anything else (a declaration after a
+ * definition, a function, any diagnostic, which the two passes may word
+ * differently) stops the stream: the caller throws its work away and
+ * lowers the whole parse with lower_program, so the results never depend
+ * on which way was taken. Diagnostics go to the stream's own list. */
+struct LowerStream {
+  Lower l;
+  Diags diags;
+  int nexpr, defs;
+};
+
+LowerStream *lower_stream_new(Program *prog, Parse *p) {
+  LowerStream *ls = calloc(1, sizeof *ls);
+  if (!ls)
+    return NULL;
+  ls->l = (Lower){.prog = prog, .p = p, .diags = &ls->diags};
+  if (lower_begin(prog, p) != GRADC_OK) {
+    free(ls);
+    return NULL;
   }
-  if (prog->dag->oom == 2 && p->diags->count == before)
-    ERR(&l, (Span){0}, "the expression is too large (more than %u nodes)",
-        prog->dag->max_nodes ? prog->dag->max_nodes : 64u * 1024 * 1024);
-  if (p->diags->count == before && prog->nouts == 0) {
-    if (last && last->kind == ST_DEF) {
-      Binding *b = lookup(&l, last->name);
-      if (b && b->kind == B_DEF)
-        add_output(&l, last->name, b->node, last->span);
-    } else {
-      Span at = last ? last->span : p->last ? p->last->span : (Span){1, 1, 1, 1};
-      ERR(&l, at, "%s", last || nfuncs ? "the file has no output: end it with an expression or 'output NAME = ...'"
-                              : "the file is empty: nothing to compute");
-    }
+  return ls;
+}
+
+int lower_stream_stmt(LowerStream *ls, Stmt *s) {
+  Lower *l = &ls->l;
+  if (s->kind == ST_FUNC)
+    return 1;
+  if (s->kind == ST_PARAM || s->kind == ST_INPUT) {
+    if (ls->defs)
+      return 1;
+    l->prog->declared = 1;
+    declare(l, s);
+  } else {
+    if (!l->prog->declared) /* free names: pass 1 must know every declaration */
+      return 1;
+    ls->defs = 1;
+    if (lower_def(l, s, &ls->nexpr))
+      return 1;
   }
-  big_free(l.tab);
-  memo_free(&l);
-  if (l.oom || prog->dag->oom == 1)
-    return GRADC_ERR_NOMEM;
-  return p->diags->count > before ? GRADC_ERR_INPUT : GRADC_OK;
+  return ls->diags.count || l->oom || l->prog->dag->oom ? 1 : 0;
+}
+
+int lower_stream_end(LowerStream *ls, Stmt *last) {
+  /* the stream's own list is empty (a diagnostic stops it): what the end
+   * finds (no output) goes to the parse's, as lower_program's would */
+  ls->l.diags = ls->l.p->diags;
+  int rc = lower_finish(&ls->l, last, 0, ls->l.diags->count);
+  diags_free(&ls->diags);
+  free(ls);
+  return rc;
+}
+
+void lower_stream_free(LowerStream *ls) {
+  if (!ls)
+    return;
+  big_free(ls->l.tab);
+  memo_free(&ls->l);
+  diags_free(&ls->diags);
+  free(ls);
 }
 
 void program_free(Program *prog) {

@@ -18,7 +18,7 @@
 
 enum { JB = 256, PB = 128 }; /* columns of C and rows of op(B) per block */
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define CLONES __attribute__((target_clones("avx", "default")))
 #else
 #define CLONES
