@@ -418,7 +418,8 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   if (tcc && prog->dag->count >= (g->unit_nodes ? g->unit_nodes : UNIT_NODES) &&
       !(units = jit_code_new(&g->diags, prog->dag->count, sysconf(_SC_NPROCESSORS_ONLN) > 1)))
     goto oom;
-  EmitOpts opts = {.kernel = 1, .blas = g->blas != 0, .split = !tcc || units, .rt_matmul = tcc};
+  EmitOpts opts = {.kernel = 1, .blas = g->blas != 0, .split = !tcc || units, .rt_matmul = tcc,
+                   .sincos = JIT_SINCOS ? 2 - !tcc : 0};
   if (units) {
     opts.part_stmts = UNIT_PART_STMTS;
     opts.unit = jit_code_unit;
@@ -462,7 +463,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   }
   if (tiered) {
     EmitOpts cco = opts;
-    cco.split = 1, cco.rt_matmul = 0;
+    cco.split = 1, cco.rt_matmul = 0, cco.sincos = JIT_SINCOS;
     cco.part_stmts = 0, cco.unit = NULL, cco.unit_ctx = NULL, cco.unit_bytes = 0; /* one source */
     src.len = 0;
     emit_c(prog->dag, &efn, 1, &cco, &src, NULL);

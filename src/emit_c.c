@@ -59,6 +59,7 @@ static const char *const reserved[] = {
     "nextafter", "signbit", "fpclassify", "NAN", "INFINITY", "HUGE_VAL",
     "exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
     "sinh", "cosh", "tanh", "erf", "log1p", "expm1", "atan2", "pow", "abs",
+    "sincos",
     "t", "work", "res", "args", "i", "j", "k", "n",
 };
 
@@ -163,6 +164,10 @@ typedef struct Emit {
   const EmitOpts *opts; /* EmitOpts.unit: parts streamed in translation units */
   int unit_failed;    /* the unit callback failed: no more units */
   int pad_mode;       /* a PAD written as 1: its zeroing only, 2: its piece only */
+  int sincos;         /* EmitOpts.sincos */
+  NodeId *partner;    /* sin(x) <-> cos(x), both stored (pair_sincos), or NO_NODE;
+                         NULL: no pair in this function */
+  int used_sincos;    /* a call of sincos was written: declare it */
   struct {            /* constants already formatted (%.17g is slow) */
     NodeId node;
     char text[32];
@@ -242,6 +247,128 @@ static int same_size(const Dag *g, ShapeId a, ShapeId b) {
 }
 
 
+/* ---- sin and cos of one operand ----------------------------------------- */
+
+/* The derivative of sin(x) is cos(x) and that of cos(x) is -sin(x): a
+ * gradient computes both of every operand of sin or cos. With
+ * EmitOpts.sincos, a live scalar sin(x) whose cos(x) is live too is paired
+ * with it (e->partner, both ways) and both are stored, so that schedule
+ * writes their statements side by side (adjacent_pairs) and emit_item as
+ * one call of sincos (or cc -O2 makes one call of them: gcc's sincos pass).
+ * glibc's sincos computes sin and cos by the same code as sin() and cos()
+ * (sysdeps/ieee754/dbl-64/s_sincos.c): the same bits. */
+static int pair_sincos(Emit *e) {
+  const Dag *g = e->g;
+  uint32_t n = g->count;
+  big_free(e->partner);
+  e->partner = NULL;
+  if (!e->sincos)
+    return 0;
+  int any = 0;
+  for (uint32_t i = 0; i < n && !any; i++)
+    any = g->nodes[i].op == OP_COS && e->slot[i] != ST_NONE && !is_tensor(e, i);
+  if (!any)
+    return 0;
+  NodeId *sin_of = big_alloc((size_t)n * sizeof *sin_of); /* operand -> its live sin */
+  e->partner = big_alloc((size_t)n * sizeof *e->partner);
+  if (!sin_of || !e->partner) {
+    big_free(sin_of);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    sin_of[i] = e->partner[i] = NO_NODE;
+  for (uint32_t i = 0; i < n; i++)
+    if (g->nodes[i].op == OP_SIN && e->slot[i] != ST_NONE && !is_tensor(e, i))
+      sin_of[g->nodes[i].arg[0]] = i;
+  int pairs = 0;
+  for (uint32_t c = 0; c < n; c++) {
+    NodeId s;
+    if (g->nodes[c].op != OP_COS || e->slot[c] == ST_NONE || is_tensor(e, c) ||
+        (s = sin_of[g->nodes[c].arg[0]]) == NO_NODE)
+      continue;
+    e->partner[s] = c;
+    e->partner[c] = s;
+    if (e->slot[s] < 0)
+      e->slot[s] = 0; /* stored (assign_slots gives the entry) */
+    if (e->slot[c] < 0)
+      e->slot[c] = 0;
+    pairs++;
+  }
+  big_free(sin_of);
+  if (!pairs) {
+    big_free(e->partner);
+    e->partner = NULL;
+  }
+  return 0;
+}
+
+/* The statement of a pair's other node moves up to just after the first
+ * one's (it reads only their operand, which the first one reads too). */
+static int adjacent_pairs(Emit *e) {
+  const Dag *g = e->g;
+  uint32_t nitems = e->nitems, k, at = 0;
+  if (!e->partner)
+    return 0;
+  uint32_t *itemof = big_alloc((size_t)g->count * sizeof *itemof);
+  uint32_t *order = malloc(((size_t)nitems + 1) * sizeof *order);
+  uint8_t *moved = calloc((size_t)nitems + 1, 1);
+  uint32_t *rd_at = malloc(((size_t)nitems + 1) * sizeof *rd_at);
+  NodeId *rd = malloc(((size_t)e->rd_at[nitems] + 1) * sizeof *rd);
+  Item *items = malloc(((size_t)nitems + 1) * sizeof *items);
+  int rc = -1;
+  if (!itemof || !order || !moved || !rd_at || !rd || !items)
+    goto done;
+  for (k = 0; k < nitems; k++)
+    if (e->items[k].res == -1 && e->partner[e->items[k].node] != NO_NODE)
+      itemof[e->items[k].node] = k;
+  for (k = 0; k < nitems; k++) {
+    if (moved[k])
+      continue;
+    order[at++] = k;
+    NodeId i = e->items[k].node, o;
+    if (e->items[k].res == -1 && (o = e->partner[i]) != NO_NODE && itemof[o] > k) {
+      order[at++] = itemof[o];
+      moved[itemof[o]] = 1;
+    }
+  }
+  uint32_t q = 0;
+  for (k = 0; k < nitems; k++) {
+    items[k] = e->items[order[k]];
+    rd_at[k] = q;
+    for (uint32_t r = e->rd_at[order[k]]; r < e->rd_at[order[k] + 1]; r++)
+      rd[q++] = e->rd[r];
+  }
+  rd_at[nitems] = q;
+  free(e->items);
+  free(e->rd_at);
+  free(e->rd);
+  e->items = items;
+  e->rd_at = rd_at;
+  e->rd = rd;
+  items = NULL;
+  rd_at = NULL;
+  rd = NULL;
+  rc = 0;
+done:
+  big_free(itemof);
+  free(order);
+  free(moved);
+  free(rd_at);
+  free(rd);
+  free(items);
+  return rc;
+}
+
+/* Is item p the first of a pair written as one sincos call (the other is
+ * item p + 1, in the same part)? */
+static int sincos_first(const Emit *e, uint32_t p) {
+  if (!e->partner || e->sincos < 2 || p + 1 >= e->nitems)
+    return 0;
+  Item a = e->items[p], b = e->items[p + 1];
+  return a.res == -1 && b.res == -1 && e->partner[a.node] == b.node &&
+         (!e->part || e->part[p] == e->part[p + 1]);
+}
+
 /* Decide which nodes are stored (a scalar slot, a tensor buffer) and which
  * are inlined into their reader; e->uses[n] counts n's readers. */
 static int plan(Emit *e, const EmitFn *fn) {
@@ -312,6 +439,11 @@ static int plan(Emit *e, const EmitFn *fn) {
       d = 0;
     }
     depth[i] = (uint8_t)d;
+  }
+  if (pair_sincos(e) < 0) {
+    free(depth);
+    free(noinline);
+    return -1;
   }
   /* the operand of an alias must have memory of its own */
   for (uint32_t i = n; i-- > 0;)
@@ -803,6 +935,8 @@ static int schedule(Emit *e, const EmitFn *fn) {
   e->rd = rd;
 ordered:
   e->nitems = nitems;
+  if (adjacent_pairs(e) < 0)
+    goto done;
   for (uint32_t i = 0; i < n && e->nbufs; i++) /* (read for tensors only: share_buffers) */
     e->pos[i] = NEVER;
   for (k = 0; k < nitems && e->nbufs; k++)
@@ -2405,12 +2539,41 @@ static void scalar_statement(Emit *e, Buf *b, NodeId i) {
   buf_puts(b, ";\n");
 }
 
+/* Items p and p + 1, sin(x) and cos(x) (sincos_first): one call. */
+static void sincos_statement(Emit *e, Buf *b, uint32_t p) {
+  NodeId x = e->items[p].node, y = e->items[p + 1].node;
+  NodeId s = dag_node(e->g, x)->op == OP_SIN ? x : y, c = s == x ? y : x;
+  e->loop_shape = SHAPE_SCALAR;
+  e->used_sincos = 1;
+  for (int k = 0; k < 2; k++) {
+    NodeId n = k ? c : s;
+    if (e->in_part && e->local[n]) {
+      buf_putn(b, "  double g_l", 12);
+      buf_int(b, e->slot[n]);
+      buf_putn(b, ";\n", 2);
+    }
+  }
+  buf_puts(b, "  sincos(");
+  expr(e, dag_node(e->g, s)->arg[0], PREC_CMP);
+  buf_puts(b, ", &");
+  ref(e, s);
+  buf_puts(b, ", &");
+  ref(e, c);
+  buf_puts(b, ");\n");
+}
+
 /* The code of item p, at the function's first level of indentation. */
 static void emit_item(Emit *e, Buf *b, uint32_t p) {
   Item it = e->items[p];
   NodeId i = it.node;
   e->out = b;
   e->indent = 1;
+  if (p > 0 && sincos_first(e, p - 1))
+    return; /* written with the item before it */
+  if (sincos_first(e, p)) {
+    sincos_statement(e, b, p);
+    return;
+  }
   if (it.res >= 0) { /* a scalar result, written as soon as it is known */
     e->loop_shape = SHAPE_SCALAR;
     if (e->kernel || e->in_part)
@@ -2517,6 +2680,8 @@ static void unit_prelude(const Emit *e, Buf *b) {
                 "      return 0;\n"
                 "  return 1;\n"
                 "}\n");
+  if (e->sincos == 2)
+    buf_puts(b, "void sincos(double, double *, double *);\n");
   if (e->rt_matmul)
     buf_puts(b, "void gradc_rt_matmul(long, long, long, const double *, long, int, const double *, long,\n"
                 "                     int, double *);\n");
@@ -2834,7 +2999,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
   Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas, .split = o && o->split,
             .internal = o && o->internal, .rt_matmul = o && o->kernel && o->rt_matmul,
-            .part_stmts = o && o->part_stmts > 0 ? o->part_stmts : PART_STMTS, .opts = o};
+            .part_stmts = o && o->part_stmts > 0 ? o->part_stmts : PART_STMTS, .opts = o,
+            .sincos = o ? o->sincos : 0};
   for (int i = 0; i < 64; i++)
     e.lit[i].node = NO_NODE;
   Buf code = {.big = 1};
@@ -2859,6 +3025,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     free(e.rd_at);
     free(e.rd);
     free(e.part);
+    big_free(e.partner);
+    e.partner = NULL;
     e.items = NULL;
     e.rd_at = NULL;
     e.rd = NULL;
@@ -2898,6 +3066,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     if (used)
       buf_printf(out, "double %s(double);\n", op_info[op].spell);
   }
+  if (e.used_sincos)
+    buf_puts(out, "void sincos(double, double *, double *);\n");
   if (need_fabs)
     buf_puts(out, "double fabs(double);\n");
   if (u[OP_POW])

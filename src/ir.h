@@ -644,6 +644,12 @@ typedef struct EmitOpts {
                               gradc_rt_matmul (libtcc: gradc's compiled code) */
   int part_stmts;          /* statements per part of a split function, a loop
                               counting as 8 (0: 128) */
+  int sincos;              /* sin(x) and cos(x) both computed (a value and its
+                              derivative): 1, their statements adjacent (cc -O2
+                              makes one call of sincos of them); 2, written as
+                              one call sincos(x, &s, &c) (libtcc; glibc's sincos
+                              gives the bits of sin and cos; x86_parts.c
+                              translates the call too) */
   /* Streaming a split function: its parts are handed to unit() in
    * translation units of about unit_bytes (0: 1 MiB) that compile alone,
    * as they are written, and `out` keeps only their prototypes (jit_units.c
@@ -690,6 +696,14 @@ JitModule *jit_compile_cc_quiet(const char *src, JitCancel *cancel);
 JitThunk jit_lookup(JitModule *m, const char *name);
 void jit_free(JitModule *m);
 int jit_have_blas(void);
+/* The host's libm has sincos (glibc's computes by the code of sin() and
+ * cos(): the same bits), which the JIT's code may call (EmitOpts.sincos). */
+#if defined(__GLIBC__)
+#define JIT_SINCOS 1
+void sincos(double x, double *s, double *c);
+#else
+#define JIT_SINCOS 0
+#endif
 int jit_have_tcc(void);   /* 0 when built with GRADC_NO_TCC: cc compiles everything */
 /* One translation unit (jit_units.c), in a libtcc state of its own that
  * is deleted before this returns: relocated into place(ctx, size), each

@@ -93,6 +93,9 @@ static const struct {
     {"floor", (void *)floor}, {"ceil", (void *)ceil},     {"rint", (void *)rint},
     {"fmod", (void *)fmod},   {"frexp", (void *)frexp},   {"ldexp", (void *)ldexp},
     {"malloc", (void *)malloc}, {"free", (void *)free},
+#if JIT_SINCOS
+    {"sincos", (void *)sincos},
+#endif
 };
 
 /* A libtcc state for code in memory that may call libm and gradc's runtime. */
