@@ -1249,7 +1249,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   if (g->emit_sparse && (st = sparse_emit_plan(g, prefix, &fns, &nfns, &se)) != GRADC_OK)
     goto done;
   int *has_work = se ? calloc((size_t)nfns + 1, sizeof *has_work) : NULL;
-  EmitOpts eo = {.blas = g->blas == 1, .split = 1, .has_work = has_work};
+  EmitOpts eo = {.blas = g->blas == 1, .split = 1, .has_work = has_work, .sincos = 1};
   EmitNames names = {args, argname, nv + nparams, res, resname, nres_names};
   int array = g->emit_abi == GRADC_ABI_ARRAY;
   if (array) { /* emit_array.c (the sparse functions: sparse_emit.c) */
