@@ -2685,13 +2685,14 @@ static void unit_prelude(const Emit *e, Buf *b) {
   if (e->rt_matmul)
     buf_puts(b, "void gradc_rt_matmul(long, long, long, const double *, long, int, const double *, long,\n"
                 "                     int, double *);\n");
-  buf_puts(b, STR(GRADC_RT_RELU) "\n" STR(GRADC_RT_SIGN) "\n" STR(GRADC_RT_SIGMOID) "\n"
-              STR(GRADC_RT_SOFTPLUS) "\n" STR(GRADC_RT_MAX) "\n" STR(GRADC_RT_MIN) "\n"
-              STR(GRADC_RT_MOD) "\n" STR(GRADC_RT_LOGADDEXP) "\n");
-  if (e->rt_matmul) /* as the whole source's: gcc's compile of tanh (matmul_rt.c) */
-    buf_puts(b, "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n\n");
+  buf_puts(b, STR(GRADC_RT_RELU) "\n" STR(GRADC_RT_SIGN) "\n" STR(GRADC_RT_SOFTPLUS) "\n"
+              STR(GRADC_RT_MAX) "\n" STR(GRADC_RT_MIN) "\n" STR(GRADC_RT_MOD) "\n"
+              STR(GRADC_RT_LOGADDEXP) "\n");
+  if (e->rt_matmul) /* as the whole source's: gcc's compile of tanh and sigmoid (matmul_rt.c) */
+    buf_puts(b, "double gradc_rt_sigmoid(double);\n#define g_sigmoid gradc_rt_sigmoid\n"
+                "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n\n");
   else
-    buf_puts(b, STR(GRADC_RT_TANH) "\n\n");
+    buf_puts(b, STR(GRADC_RT_SIGMOID) "\n" STR(GRADC_RT_TANH) "\n\n");
 }
 
 /* A unit of parts is complete: hand it over (EmitOpts.unit). */
@@ -3099,7 +3100,10 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
                   "}\n");
   if (u[OP_RELU]) buf_puts(out, STR(GRADC_RT_RELU) "\n");
   if (u[OP_SIGN]) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
-  if (u[OP_SIGMOID]) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
+  if (u[OP_SIGMOID] && e.rt_matmul) /* likewise */
+    buf_puts(out, "double gradc_rt_sigmoid(double);\n#define g_sigmoid gradc_rt_sigmoid\n");
+  else if (u[OP_SIGMOID])
+    buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
   if (u[OP_TANH] && e.rt_matmul) /* libtcc's code: gcc's compile of it (matmul_rt.c), the same bits */
     buf_puts(out, "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n");
   else if (u[OP_TANH])

@@ -552,8 +552,10 @@ NodeId ad_reduce_partial(Dag *g, NodeId n);
  * added one at a time in increasing order. For libtcc's code. */
 void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, const double *B,
                      long ldb, int tb, double *C);
-/* runtime/gradc_rt.h's g_tanh compiled by gcc, for libtcc's code (matmul_rt.c) */
+/* runtime/gradc_rt.h's g_tanh and g_sigmoid compiled by gcc, for libtcc's
+ * code and x86_parts.c's (matmul_rt.c) */
 double gradc_rt_tanh(double x);
+double gradc_rt_sigmoid(double x);
 
 /* ------------------------------------------------------------ json_array.c */
 
@@ -711,7 +713,7 @@ int jit_have_tcc(void);   /* 0 when built with GRADC_NO_TCC: cc compiles everyth
  * error in diags, unless NULL), -2: out of memory (place() returned NULL). */
 int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),
                  void (*sym)(void *ctx, const char *name, const void *addr), Diags *diags);
-/* The address of a libm function or gradc_rt_tanh that generated code may
+/* The address of a libm function, gradc_rt_tanh or gradc_rt_sigmoid that generated code may
  * call (by its C name), NULL for any other name. */
 void *jit_runtime_symbol(const char *name);
 /* Held around every use of libtcc in jit.c; jit_units.c forks its worker

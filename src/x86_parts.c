@@ -6,7 +6,7 @@
  * places: `t[N]` (the kernel's slots), `a[K][N]` (its arguments), `r[K][N]`
  * (its results) and locals `double g_lN = E;`, with E made of double
  * literals, + - * /, unary minus, parentheses and calls of libm's functions
- * (and g_tanh, gradc_rt_tanh), and `sincos(E, &P, &Q);` of two such places
+ * (and g_tanh, g_sigmoid: gradc_rt_tanh, gradc_rt_sigmoid), and `sincos(E, &P, &Q);` of two such places
  * (t[N], or locals declared `double g_lN;`); it ends with `return 0;`.
  * libtcc reads such C at about 25 MB/s, and a program of 10^6 definitions
  * gives 120 MB of it: most of `gradc grad`'s time. This reads the same
@@ -43,6 +43,7 @@ typedef struct Gen {
   const char *p;           /* the cursor in the unit's text */
   Buf code;
   int tanh_is_rt;          /* the prelude defines g_tanh as gradc_rt_tanh */
+  int sigmoid_is_rt;       /* and g_sigmoid as gradc_rt_sigmoid */
   int nest;
   /* the current part's locals: g_lN -> frame slot, open addressing */
   int64_t *lname;          /* -1: empty */
@@ -341,7 +342,7 @@ static const Callee callees[] = {
     {"exp", 1},   {"log", 1},   {"sqrt", 1},  {"sin", 1},   {"cos", 1},   {"tan", 1},
     {"asin", 1},  {"acos", 1},  {"atan", 1},  {"sinh", 1},  {"cosh", 1},  {"tanh", 1},
     {"erf", 1},   {"log1p", 1}, {"expm1", 1}, {"fabs", 1},  {"floor", 1}, {"ceil", 1},
-    {"rint", 1},  {"pow", 2},   {"atan2", 2}, {"fmod", 2},  {"g_tanh", 1},
+    {"rint", 1},  {"pow", 2},   {"atan2", 2}, {"fmod", 2},  {"g_tanh", 1}, {"g_sigmoid", 1},
 };
 
 static void expr(Gen *g, int d, int minprec);
@@ -355,6 +356,8 @@ static void call(Gen *g, int d, size_t n) {
   const void *fn = NULL;
   if (c && !strcmp(c->name, "g_tanh"))
     fn = g->tanh_is_rt ? jit_runtime_symbol("gradc_rt_tanh") : NULL;
+  else if (c && !strcmp(c->name, "g_sigmoid"))
+    fn = g->sigmoid_is_rt ? jit_runtime_symbol("gradc_rt_sigmoid") : NULL;
   else if (c)
     fn = jit_runtime_symbol(c->name);
   if (!fn || d + c->nargs > NREGS) {
@@ -651,10 +654,12 @@ int x86_parts_compile(const char *src, void *ctx, void *(*place)(void *ctx, size
   Gen g = {.p = start + 1}; /* malloc's heap: reused from unit to unit, no fresh pages each time */
   const char *def = strstr(src, "#define g_tanh gradc_rt_tanh\n");
   g.tanh_is_rt = def && def < start;
+  def = strstr(src, "#define g_sigmoid gradc_rt_sigmoid\n");
+  g.sigmoid_is_rt = def && def < start;
   int defines = 0; /* no macro but that one: the parts mean what they say */
   for (const char *s = src; (s = strstr(s, "#define")) && s < start; s++)
     defines++;
-  if (defines > g.tanh_is_rt)
+  if (defines > g.tanh_is_rt + g.sigmoid_is_rt)
     return -1;
   PartSym *parts = NULL;
   size_t nparts = 0, cap = 0;

@@ -7,6 +7,9 @@
 #include <sys/mman.h>
 
 #include "api.h"
+#include "../runtime/gradc_rt.h"
+#define STR_RT_(...) #__VA_ARGS__
+#define STR_RT(...) STR_RT_(__VA_ARGS__)
 #define TEST_UTIL_RANDOM
 #include "test_util.h"
 
@@ -52,9 +55,36 @@ Test(gradcost, sincos_gives_the_bits_of_sin_and_cos) {
   }
 }
 
+/* ---- gcc's sigmoid for libtcc's code ------------------------------------------- */
+
+/* gradc_rt_sigmoid (matmul_rt.c, gcc) against the emitted helper compiled
+ * by libtcc (the plain kernel's), on every kind of argument. */
+Test(gradcost, gradc_rt_sigmoid_gives_the_bits_of_libtccs_sigmoid) {
+  Diags d = {0};
+  JitModule *m = jit_compile("double exp(double);\n" STR_RT(GRADC_RT_SIGMOID) "\n"
+                             "int g_fn(const long *d, const double *const *a, double *const *r, double *w) {\n"
+                             "  (void)d; (void)w;\n  r[0][0] = g_sigmoid(a[0][0]);\n  return 0;\n}\n",
+                             0, &d);
+  cr_assert_not_null(m);
+  JitThunk call = jit_lookup(m, "g_fn");
+  cr_assert_not_null(call);
+  static const double special[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, -NAN, 0x1p-1074, 745.2, -745.2,
+                                   709.8, -709.8, 36.7, -36.7, 1e300, -1e300};
+  for (int i = 0; i < 400000; i++) {
+    double x = i < 15 ? special[i] : i % 2 ? uniform(-40, 40) : ldexp(uniform(-1, 1), pick(2100) - 1075), y;
+    const double *a[1] = {&x};
+    double *r[1] = {&y};
+    long dims = 0;
+    cr_assert_eq(call(&dims, a, r, NULL), 0);
+    double z = gradc_rt_sigmoid(x);
+    cr_assert(bits_of(y) == bits_of(z), "sigmoid(%a): libtcc %a, gradc_rt_sigmoid %a", x, y, z);
+  }
+  jit_free(m);
+}
+
 /* ---- kernels with and without the pairs --------------------------------------- */
 
-/* A random DAG of sin, cos, products, sums and tanh over 6 scalars: most
+/* A random DAG of sin, cos, products, sums, tanh and sigmoid over 6 scalars: most
  * operands of sin and cos get the other function in the gradient; some
  * programs have both of one operand in the value too. */
 static char *trig_program(int n, int both) {
@@ -65,7 +95,8 @@ static char *trig_program(int n, int both) {
     char sa[16], sb[16];
     snprintf(sa, sizeof sa, a < 6 ? "x%d" : "a%d", a);
     snprintf(sb, sizeof sb, b < 6 ? "x%d" : "a%d", b);
-    switch (pick(both ? 7 : 6)) {
+    switch (pick(both ? 8 : 7)) {
+    case 6: put(&s, "a%d = sigmoid(%s)*%s\n", k, sa, sb); break;
     case 0: put(&s, "a%d = sin(%s)\n", k, sa); break;
     case 1: put(&s, "a%d = cos(%s)*0.9 + %s\n", k, sa, sb); break;
     case 2: put(&s, "a%d = %s*%s\n", k, sa, sb); break;
@@ -272,11 +303,13 @@ typedef int (*PartFn)(const long *d, const double *const *a, double *const *r, d
                       double *const *g_bv);
 
 /* A part with sincos of expressions into t[] and into locals declared
- * before it, the results read after it: x86_parts.c translates it (no
- * fallback) and computes libtcc's bits. */
-Test(gradcost, x86_parts_translates_sincos_with_libtccs_bits) {
+ * before it, the results read after it, and sigmoid (gcc's, the prelude's
+ * macro): x86_parts.c translates it (no fallback) and computes libtcc's
+ * bits. */
+Test(gradcost, x86_parts_translates_sincos_and_sigmoid_with_libtccs_bits) {
   static const char unit[] =
-      "double sin(double);\ndouble cos(double);\nvoid sincos(double, double *, double *);\n\n"
+      "double sin(double);\ndouble cos(double);\nvoid sincos(double, double *, double *);\n"
+      "double gradc_rt_sigmoid(double);\n#define g_sigmoid gradc_rt_sigmoid\n\n"
       "int g_fn_p0(const long *d, const double *const *a, double *const *r, double *t,\n"
       "            double *const *g_bv) {\n  (void)d;\n  (void)a;\n  (void)r;\n  (void)t;\n  (void)g_bv;\n"
       "  sincos(t[0]*a[0][0] + 0.5, &t[1], &t[2]);\n"
@@ -285,7 +318,7 @@ Test(gradcost, x86_parts_translates_sincos_with_libtccs_bits) {
       "  double g_l2;\n"
       "  sincos(g_l0*sin(t[2]) - cos(a[0][1]), &g_l1, &g_l2);\n"
       "  sincos(g_l2, &t[3], &g_l1);\n"
-      "  t[4] = g_l1*3.0 + g_l2;\n"
+      "  t[4] = g_l1*3.0 + g_sigmoid(g_l2 - t[0]*g_sigmoid(t[1]));\n"
       "  double g_l3;\n"
       "  sincos(a[0][2], &g_l3, &t[5]);\n"
       "  r[0][0] = g_l3 - t[5]*t[4];\n"
