@@ -568,13 +568,16 @@ int main(int argc, char **argv) {
     int bad = 0;
     for (int w = 0; w < NW; w++) {
       char path[1024], base[sizeof names[0]];
-      snprintf(base, sizeof base, "%s", names[w]);
+      memcpy(base, names[w], sizeof base); /* (both NUL-terminated, of one size) */
       for (char *c = base; *c; c++)
         if (*c == ' ' || *c == '=' || *c == '[' || *c == ']')
           *c = '_';
       snprintf(path, sizeof path, "%.900s/%s.expr", programs, base);
       FILE *f = fopen(path, "w");
-      if (!f || fputs(srcs[w], f) < 0 || fclose(f) != 0) {
+      int wrote = f && fputs(srcs[w], f) >= 0;
+      if (f && fclose(f) != 0)
+        wrote = 0;
+      if (!wrote) {
         fprintf(stderr, "bench_grad: cannot write %s\n", path);
         bad = 1;
       } else
