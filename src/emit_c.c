@@ -165,8 +165,8 @@ typedef struct Emit {
   int unit_failed;    /* the unit callback failed: no more units */
   int pad_mode;       /* a PAD written as 1: its zeroing only, 2: its piece only */
   int sincos;         /* EmitOpts.sincos */
-  NodeId *partner;    /* sin(x) <-> cos(x), both stored (pair_sincos), or NO_NODE;
-                         NULL: no pair in this function */
+  uint32_t *partner;  /* sin(x) <-> cos(x), both stored (pair_sincos): the other
+                         + 1, or 0; NULL: no pair in this function (partner_of) */
   int used_sincos;    /* a call of sincos was written: declare it */
   struct {            /* constants already formatted (%.17g is slow) */
     NodeId node;
@@ -253,10 +253,15 @@ static int same_size(const Dag *g, ShapeId a, ShapeId b) {
  * gradient computes both of every operand of sin or cos. With
  * EmitOpts.sincos, a live scalar sin(x) whose cos(x) is live too is paired
  * with it (e->partner, both ways) and both are stored, so that schedule
- * writes their statements side by side (adjacent_pairs) and emit_item as
- * one call of sincos (or cc -O2 makes one call of them: gcc's sincos pass).
- * glibc's sincos computes sin and cos by the same code as sin() and cos()
- * (sysdeps/ieee754/dbl-64/s_sincos.c): the same bits. */
+ * writes their statements side by side (the second one's moves up: it
+ * reads only x) and emit_item as one call of sincos (or cc -O2 makes one
+ * call of them: gcc's sincos pass). glibc's sincos computes sin and cos by
+ * the same code as sin() and cos() (sysdeps/ieee754/dbl-64/s_sincos.c):
+ * the same bits. */
+static NodeId partner_of(const Emit *e, NodeId i) {
+  return e->partner ? e->partner[i] - 1 : NO_NODE; /* 0 (none) - 1 is NO_NODE */
+}
+
 static int pair_sincos(Emit *e) {
   const Dag *g = e->g;
   uint32_t n = g->count;
@@ -264,30 +269,28 @@ static int pair_sincos(Emit *e) {
   e->partner = NULL;
   if (!e->sincos)
     return 0;
-  int any = 0;
-  for (uint32_t i = 0; i < n && !any; i++)
-    any = g->nodes[i].op == OP_COS && e->slot[i] != ST_NONE && !is_tensor(e, i);
-  if (!any)
+  uint32_t c0 = 0;
+  while (c0 < n && !(g->nodes[c0].op == OP_COS && e->slot[c0] != ST_NONE && !is_tensor(e, c0)))
+    c0++;
+  if (c0 == n)
     return 0;
-  NodeId *sin_of = big_alloc((size_t)n * sizeof *sin_of); /* operand -> its live sin */
+  /* operand -> its live sin + 1, and partner + 1 (zeroed: none) */
+  uint32_t *sin_of = big_alloc((size_t)n * sizeof *sin_of);
   e->partner = big_alloc((size_t)n * sizeof *e->partner);
   if (!sin_of || !e->partner) {
     big_free(sin_of);
     return -1;
   }
   for (uint32_t i = 0; i < n; i++)
-    sin_of[i] = e->partner[i] = NO_NODE;
-  for (uint32_t i = 0; i < n; i++)
     if (g->nodes[i].op == OP_SIN && e->slot[i] != ST_NONE && !is_tensor(e, i))
-      sin_of[g->nodes[i].arg[0]] = i;
+      sin_of[g->nodes[i].arg[0]] = i + 1;
   int pairs = 0;
-  for (uint32_t c = 0; c < n; c++) {
-    NodeId s;
-    if (g->nodes[c].op != OP_COS || e->slot[c] == ST_NONE || is_tensor(e, c) ||
-        (s = sin_of[g->nodes[c].arg[0]]) == NO_NODE)
+  for (uint32_t c = c0; c < n; c++) {
+    if (g->nodes[c].op != OP_COS || e->slot[c] == ST_NONE || !sin_of[g->nodes[c].arg[0]] || is_tensor(e, c))
       continue;
-    e->partner[s] = c;
-    e->partner[c] = s;
+    NodeId s = sin_of[g->nodes[c].arg[0]] - 1;
+    e->partner[s] = c + 1;
+    e->partner[c] = s + 1;
     if (e->slot[s] < 0)
       e->slot[s] = 0; /* stored (assign_slots gives the entry) */
     if (e->slot[c] < 0)
@@ -302,61 +305,41 @@ static int pair_sincos(Emit *e) {
   return 0;
 }
 
-/* The statement of a pair's other node moves up to just after the first
- * one's (it reads only their operand, which the first one reads too). */
-static int adjacent_pairs(Emit *e) {
-  const Dag *g = e->g;
-  uint32_t nitems = e->nitems, k, at = 0;
+/* order[] (the items in the order hoist_order chose) with each pair's
+ * second statement moved up to just after its first (itemof: a node's
+ * statement item). */
+static int pair_order(const Emit *e, const Item *items, const uint32_t *itemof, uint32_t nitems,
+                      uint32_t *order) {
   if (!e->partner)
     return 0;
-  uint32_t *itemof = big_alloc((size_t)g->count * sizeof *itemof);
-  uint32_t *order = malloc(((size_t)nitems + 1) * sizeof *order);
+  uint32_t *inv = malloc(((size_t)nitems + 1) * sizeof *inv);
+  uint32_t *tmp = malloc(((size_t)nitems + 1) * sizeof *tmp);
   uint8_t *moved = calloc((size_t)nitems + 1, 1);
-  uint32_t *rd_at = malloc(((size_t)nitems + 1) * sizeof *rd_at);
-  NodeId *rd = malloc(((size_t)e->rd_at[nitems] + 1) * sizeof *rd);
-  Item *items = malloc(((size_t)nitems + 1) * sizeof *items);
-  int rc = -1;
-  if (!itemof || !order || !moved || !rd_at || !rd || !items)
-    goto done;
+  if (!inv || !tmp || !moved) {
+    free(inv);
+    free(tmp);
+    free(moved);
+    return -1;
+  }
+  uint32_t k, at = 0;
   for (k = 0; k < nitems; k++)
-    if (e->items[k].res == -1 && e->partner[e->items[k].node] != NO_NODE)
-      itemof[e->items[k].node] = k;
+    inv[order[k]] = k;
   for (k = 0; k < nitems; k++) {
-    if (moved[k])
+    uint32_t it = order[k];
+    if (moved[it])
       continue;
-    order[at++] = k;
-    NodeId i = e->items[k].node, o;
-    if (e->items[k].res == -1 && (o = e->partner[i]) != NO_NODE && itemof[o] > k) {
-      order[at++] = itemof[o];
+    tmp[at++] = it;
+    NodeId o = items[it].res == -1 ? partner_of(e, items[it].node) : NO_NODE;
+    if (o != NO_NODE && inv[itemof[o]] > k) {
+      tmp[at++] = itemof[o];
       moved[itemof[o]] = 1;
     }
   }
-  uint32_t q = 0;
-  for (k = 0; k < nitems; k++) {
-    items[k] = e->items[order[k]];
-    rd_at[k] = q;
-    for (uint32_t r = e->rd_at[order[k]]; r < e->rd_at[order[k] + 1]; r++)
-      rd[q++] = e->rd[r];
-  }
-  rd_at[nitems] = q;
-  free(e->items);
-  free(e->rd_at);
-  free(e->rd);
-  e->items = items;
-  e->rd_at = rd_at;
-  e->rd = rd;
-  items = NULL;
-  rd_at = NULL;
-  rd = NULL;
-  rc = 0;
-done:
-  big_free(itemof);
-  free(order);
+  memcpy(order, tmp, (size_t)nitems * sizeof *order);
+  free(inv);
+  free(tmp);
   free(moved);
-  free(rd_at);
-  free(rd);
-  free(items);
-  return rc;
+  return 0;
 }
 
 /* Is item p the first of a pair written as one sincos call (the other is
@@ -365,7 +348,7 @@ static int sincos_first(const Emit *e, uint32_t p) {
   if (!e->partner || e->sincos < 2 || p + 1 >= e->nitems)
     return 0;
   Item a = e->items[p], b = e->items[p + 1];
-  return a.res == -1 && b.res == -1 && e->partner[a.node] == b.node &&
+  return a.res == -1 && b.res == -1 && partner_of(e, a.node) == b.node &&
          (!e->part || e->part[p] == e->part[p + 1]);
 }
 
@@ -844,9 +827,12 @@ static int schedule(Emit *e, const EmitFn *fn) {
    * zeroing, apart), then the scalar results */
   k = 0;
   for (uint32_t i = 0; i < n; i++) {
-    itemof[i] = NEVER;
     if (zitem)
       zitem[i] = NEVER;
+    NodeId o = partner_of(e, i);
+    if (o < i)
+      continue; /* the second of a pair: placed with the first (pair_sincos) */
+    itemof[i] = NEVER;
     if (!stored(e, i))
       continue;
     const Node *nd = dag_node(g, i);
@@ -856,6 +842,10 @@ static int schedule(Emit *e, const EmitFn *fn) {
     }
     itemof[i] = k;
     items[k++] = (Item){i, zitem && zitem[i] != NEVER ? ITEM_PIECE : -1};
+    if (o != NO_NODE) {
+      itemof[o] = k;
+      items[k++] = (Item){o, -1};
+    }
   }
   for (int r = 0; r < fn->nres; r++)
     if (!is_tensor(e, fn->res[r].node))
@@ -907,7 +897,8 @@ static int schedule(Emit *e, const EmitFn *fn) {
       goto done;
   }
   order = malloc(((size_t)nitems + 1) * sizeof *order);
-  if (!order || hoist_order(e, fn, items, nitems, &es, order) < 0)
+  if (!order || hoist_order(e, fn, items, nitems, &es, order) < 0 ||
+      pair_order(e, items, itemof, nitems, order) < 0)
     goto done;
   e->items = malloc(((size_t)nitems + 1) * sizeof *e->items);
   if (!e->items)
@@ -935,8 +926,6 @@ static int schedule(Emit *e, const EmitFn *fn) {
   e->rd = rd;
 ordered:
   e->nitems = nitems;
-  if (adjacent_pairs(e) < 0)
-    goto done;
   for (uint32_t i = 0; i < n && e->nbufs; i++) /* (read for tensors only: share_buffers) */
     e->pos[i] = NEVER;
   for (k = 0; k < nitems && e->nbufs; k++)
