@@ -429,7 +429,8 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   if (tcc && prog->dag->count >= (g->unit_nodes ? g->unit_nodes : UNIT_NODES) &&
       !(units = jit_code_new(&g->diags, prog->dag->count, sysconf(_SC_NPROCESSORS_ONLN) > 1)))
     goto oom;
-  EmitOpts opts = {.kernel = 1, .blas = g->blas != 0, .split = !tcc || units, .rt_matmul = tcc};
+  EmitOpts opts = {.kernel = 1, .blas = g->blas != 0, .split = !tcc || units, .rt_matmul = tcc,
+                   .sincos = JIT_SINCOS ? 2 - !tcc : 0};
   if (units) {
     opts.part_stmts = UNIT_PART_STMTS;
     opts.unit = jit_code_unit;
@@ -473,7 +474,7 @@ static GradcFn *build(Gradc *g, Plan *pl) {
   }
   if (tiered) {
     EmitOpts cco = opts;
-    cco.split = 1, cco.rt_matmul = 0;
+    cco.split = 1, cco.rt_matmul = 0, cco.sincos = JIT_SINCOS;
     cco.part_stmts = 0, cco.unit = NULL, cco.unit_ctx = NULL, cco.unit_bytes = 0; /* one source */
     src.len = 0;
     emit_c(prog->dag, &efn, 1, &cco, &src, NULL);
@@ -1259,7 +1260,7 @@ GradcStatus gradc_emit(Gradc *g, const char *prefix, char **source,
   if (g->emit_sparse && (st = sparse_emit_plan(g, prefix, &fns, &nfns, &se)) != GRADC_OK)
     goto done;
   int *has_work = se ? calloc((size_t)nfns + 1, sizeof *has_work) : NULL;
-  EmitOpts eo = {.blas = g->blas == 1, .split = 1, .has_work = has_work};
+  EmitOpts eo = {.blas = g->blas == 1, .split = 1, .has_work = has_work, .sincos = 1};
   EmitNames names = {args, argname, nv + nparams, res, resname, nres_names};
   int array = g->emit_abi == GRADC_ABI_ARRAY;
   if (array) { /* emit_array.c (the sparse functions: sparse_emit.c) */

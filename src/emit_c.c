@@ -61,6 +61,7 @@ static const char *const reserved[] = {
     "nextafter", "signbit", "fpclassify", "NAN", "INFINITY", "HUGE_VAL",
     "exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
     "sinh", "cosh", "tanh", "erf", "log1p", "expm1", "atan2", "pow", "abs",
+    "sincos",
     "t", "work", "res", "args", "i", "j", "k", "n",
 };
 
@@ -165,6 +166,10 @@ typedef struct Emit {
   const EmitOpts *opts; /* EmitOpts.unit: parts streamed in translation units */
   int unit_failed;    /* the unit callback failed: no more units */
   int pad_mode;       /* a PAD written as 1: its zeroing only, 2: its piece only */
+  int sincos;         /* EmitOpts.sincos */
+  uint32_t *partner;  /* sin(x) <-> cos(x), both stored (pair_sincos): the other
+                         + 1, or 0; NULL: no pair in this function (partner_of) */
+  int used_sincos;    /* a call of sincos was written: declare it */
   struct {            /* constants already formatted (%.17g is slow) */
     NodeId node;
     char text[32];
@@ -244,6 +249,111 @@ static int same_size(const Dag *g, ShapeId a, ShapeId b) {
 }
 
 
+/* ---- sin and cos of one operand ----------------------------------------- */
+
+/* The derivative of sin(x) is cos(x) and that of cos(x) is -sin(x): a
+ * gradient computes both of every operand of sin or cos. With
+ * EmitOpts.sincos, a live scalar sin(x) whose cos(x) is live too is paired
+ * with it (e->partner, both ways) and both are stored, so that schedule
+ * writes their statements side by side (the second one's moves up: it
+ * reads only x) and emit_item as one call of sincos (or cc -O2 makes one
+ * call of them: gcc's sincos pass). glibc's sincos computes sin and cos by
+ * the same code as sin() and cos() (sysdeps/ieee754/dbl-64/s_sincos.c):
+ * the same bits. */
+static NodeId partner_of(const Emit *e, NodeId i) {
+  return e->partner ? e->partner[i] - 1 : NO_NODE; /* 0 (none) - 1 is NO_NODE */
+}
+
+static int pair_sincos(Emit *e) {
+  const Dag *g = e->g;
+  uint32_t n = g->count;
+  big_free(e->partner);
+  e->partner = NULL;
+  if (!e->sincos)
+    return 0;
+  uint32_t c0 = 0;
+  while (c0 < n && !(g->nodes[c0].op == OP_COS && e->slot[c0] != ST_NONE && !is_tensor(e, c0)))
+    c0++;
+  if (c0 == n)
+    return 0;
+  /* operand -> its live sin + 1, and partner + 1 (zeroed: none) */
+  uint32_t *sin_of = big_alloc((size_t)n * sizeof *sin_of);
+  e->partner = big_alloc((size_t)n * sizeof *e->partner);
+  if (!sin_of || !e->partner) {
+    big_free(sin_of);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if (g->nodes[i].op == OP_SIN && e->slot[i] != ST_NONE && !is_tensor(e, i))
+      sin_of[g->nodes[i].arg[0]] = i + 1;
+  int pairs = 0;
+  for (uint32_t c = c0; c < n; c++) {
+    if (g->nodes[c].op != OP_COS || e->slot[c] == ST_NONE || !sin_of[g->nodes[c].arg[0]] || is_tensor(e, c))
+      continue;
+    NodeId s = sin_of[g->nodes[c].arg[0]] - 1;
+    e->partner[s] = c + 1;
+    e->partner[c] = s + 1;
+    if (e->slot[s] < 0)
+      e->slot[s] = 0; /* stored (assign_slots gives the entry) */
+    if (e->slot[c] < 0)
+      e->slot[c] = 0;
+    pairs++;
+  }
+  big_free(sin_of);
+  if (!pairs) {
+    big_free(e->partner);
+    e->partner = NULL;
+  }
+  return 0;
+}
+
+/* order[] (the items in the order hoist_order chose) with each pair's
+ * second statement moved up to just after its first (itemof: a node's
+ * statement item). */
+static int pair_order(const Emit *e, const Item *items, const uint32_t *itemof, uint32_t nitems,
+                      uint32_t *order) {
+  if (!e->partner)
+    return 0;
+  uint32_t *inv = malloc(((size_t)nitems + 1) * sizeof *inv);
+  uint32_t *tmp = malloc(((size_t)nitems + 1) * sizeof *tmp);
+  uint8_t *moved = calloc((size_t)nitems + 1, 1);
+  if (!inv || !tmp || !moved) {
+    free(inv);
+    free(tmp);
+    free(moved);
+    return -1;
+  }
+  uint32_t k, at = 0;
+  for (k = 0; k < nitems; k++)
+    inv[order[k]] = k;
+  for (k = 0; k < nitems; k++) {
+    uint32_t it = order[k];
+    if (moved[it])
+      continue;
+    tmp[at++] = it;
+    NodeId o = items[it].res == -1 ? partner_of(e, items[it].node) : NO_NODE;
+    if (o != NO_NODE && inv[itemof[o]] > k) {
+      tmp[at++] = itemof[o];
+      moved[itemof[o]] = 1;
+    }
+  }
+  memcpy(order, tmp, (size_t)nitems * sizeof *order);
+  free(inv);
+  free(tmp);
+  free(moved);
+  return 0;
+}
+
+/* Is item p the first of a pair written as one sincos call (the other is
+ * item p + 1, in the same part)? */
+static int sincos_first(const Emit *e, uint32_t p) {
+  if (!e->partner || e->sincos < 2 || p + 1 >= e->nitems)
+    return 0;
+  Item a = e->items[p], b = e->items[p + 1];
+  return a.res == -1 && b.res == -1 && partner_of(e, a.node) == b.node &&
+         (!e->part || e->part[p] == e->part[p + 1]);
+}
+
 /* Decide which nodes are stored (a scalar slot, a tensor buffer) and which
  * are inlined into their reader; e->uses[n] counts n's readers. */
 static int plan(Emit *e, const EmitFn *fn) {
@@ -314,6 +424,11 @@ static int plan(Emit *e, const EmitFn *fn) {
       d = 0;
     }
     depth[i] = (uint8_t)d;
+  }
+  if (pair_sincos(e) < 0) {
+    free(depth);
+    free(noinline);
+    return -1;
   }
   /* the operand of an alias must have memory of its own */
   for (uint32_t i = n; i-- > 0;)
@@ -714,9 +829,12 @@ static int schedule(Emit *e, const EmitFn *fn) {
    * zeroing, apart), then the scalar results */
   k = 0;
   for (uint32_t i = 0; i < n; i++) {
-    itemof[i] = NEVER;
     if (zitem)
       zitem[i] = NEVER;
+    NodeId o = partner_of(e, i);
+    if (o < i)
+      continue; /* the second of a pair: placed with the first (pair_sincos) */
+    itemof[i] = NEVER;
     if (!stored(e, i))
       continue;
     const Node *nd = dag_node(g, i);
@@ -726,6 +844,10 @@ static int schedule(Emit *e, const EmitFn *fn) {
     }
     itemof[i] = k;
     items[k++] = (Item){i, zitem && zitem[i] != NEVER ? ITEM_PIECE : -1};
+    if (o != NO_NODE) {
+      itemof[o] = k;
+      items[k++] = (Item){o, -1};
+    }
   }
   for (int r = 0; r < fn->nres; r++)
     if (!is_tensor(e, fn->res[r].node))
@@ -777,7 +899,8 @@ static int schedule(Emit *e, const EmitFn *fn) {
       goto done;
   }
   order = malloc(((size_t)nitems + 1) * sizeof *order);
-  if (!order || hoist_order(e, fn, items, nitems, &es, order) < 0)
+  if (!order || hoist_order(e, fn, items, nitems, &es, order) < 0 ||
+      pair_order(e, items, itemof, nitems, order) < 0)
     goto done;
   e->items = malloc(((size_t)nitems + 1) * sizeof *e->items);
   if (!e->items)
@@ -2409,12 +2532,41 @@ static void scalar_statement(Emit *e, Buf *b, NodeId i) {
   buf_puts(b, ";\n");
 }
 
+/* Items p and p + 1, sin(x) and cos(x) (sincos_first): one call. */
+static void sincos_statement(Emit *e, Buf *b, uint32_t p) {
+  NodeId x = e->items[p].node, y = e->items[p + 1].node;
+  NodeId s = dag_node(e->g, x)->op == OP_SIN ? x : y, c = s == x ? y : x;
+  e->loop_shape = SHAPE_SCALAR;
+  e->used_sincos = 1;
+  for (int k = 0; k < 2; k++) {
+    NodeId n = k ? c : s;
+    if (e->in_part && e->local[n]) {
+      buf_putn(b, "  double g_l", 12);
+      buf_int(b, e->slot[n]);
+      buf_putn(b, ";\n", 2);
+    }
+  }
+  buf_puts(b, "  sincos(");
+  expr(e, dag_node(e->g, s)->arg[0], PREC_CMP);
+  buf_puts(b, ", &");
+  ref(e, s);
+  buf_puts(b, ", &");
+  ref(e, c);
+  buf_puts(b, ");\n");
+}
+
 /* The code of item p, at the function's first level of indentation. */
 static void emit_item(Emit *e, Buf *b, uint32_t p) {
   Item it = e->items[p];
   NodeId i = it.node;
   e->out = b;
   e->indent = 1;
+  if (p > 0 && sincos_first(e, p - 1))
+    return; /* written with the item before it */
+  if (sincos_first(e, p)) {
+    sincos_statement(e, b, p);
+    return;
+  }
   if (it.res >= 0) { /* a scalar result, written as soon as it is known */
     e->loop_shape = SHAPE_SCALAR;
     if (e->kernel || e->in_part)
@@ -2521,16 +2673,19 @@ static void unit_prelude(const Emit *e, Buf *b) {
                 "      return 0;\n"
                 "  return 1;\n"
                 "}\n");
+  if (e->sincos == 2)
+    buf_puts(b, "void sincos(double, double *, double *);\n");
   if (e->rt_matmul)
     buf_puts(b, "void gradc_rt_matmul(long, long, long, const double *, long, int, const double *, long,\n"
                 "                     int, double *);\n");
-  buf_puts(b, STR(GRADC_RT_RELU) "\n" STR(GRADC_RT_SIGN) "\n" STR(GRADC_RT_SIGMOID) "\n"
-              STR(GRADC_RT_SOFTPLUS) "\n" STR(GRADC_RT_MAX) "\n" STR(GRADC_RT_MIN) "\n"
-              STR(GRADC_RT_MOD) "\n" STR(GRADC_RT_LOGADDEXP) "\n");
-  if (e->rt_matmul) /* as the whole source's: gcc's compile of tanh (matmul_rt.c) */
-    buf_puts(b, "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n\n");
+  buf_puts(b, STR(GRADC_RT_RELU) "\n" STR(GRADC_RT_SIGN) "\n" STR(GRADC_RT_SOFTPLUS) "\n"
+              STR(GRADC_RT_MAX) "\n" STR(GRADC_RT_MIN) "\n" STR(GRADC_RT_MOD) "\n"
+              STR(GRADC_RT_LOGADDEXP) "\n");
+  if (e->rt_matmul) /* as the whole source's: gcc's compile of tanh and sigmoid (matmul_rt.c) */
+    buf_puts(b, "double gradc_rt_sigmoid(double);\n#define g_sigmoid gradc_rt_sigmoid\n"
+                "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n\n");
   else
-    buf_puts(b, STR(GRADC_RT_TANH) "\n\n");
+    buf_puts(b, STR(GRADC_RT_SIGMOID) "\n" STR(GRADC_RT_TANH) "\n\n");
 }
 
 /* A unit of parts is complete: hand it over (EmitOpts.unit). */
@@ -3168,7 +3323,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
             Buf *out, Buf *header) {
   Emit e = {.g = g, .kernel = o && o->kernel, .blas = o && o->blas, .split = o && o->split,
             .internal = o && o->internal, .rt_matmul = o && o->kernel && o->rt_matmul,
-            .part_stmts = o && o->part_stmts > 0 ? o->part_stmts : PART_STMTS, .opts = o};
+            .part_stmts = o && o->part_stmts > 0 ? o->part_stmts : PART_STMTS, .opts = o,
+            .sincos = o ? o->sincos : 0};
   for (int i = 0; i < 64; i++)
     e.lit[i].node = NO_NODE;
   Buf code = {.big = 1};
@@ -3193,6 +3349,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     free(e.rd_at);
     free(e.rd);
     free(e.part);
+    big_free(e.partner);
+    e.partner = NULL;
     e.items = NULL;
     e.rd_at = NULL;
     e.rd = NULL;
@@ -3232,6 +3390,8 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
     if (used)
       buf_printf(out, "double %s(double);\n", op_info[op].spell);
   }
+  if (e.used_sincos)
+    buf_puts(out, "void sincos(double, double *, double *);\n");
   if (need_fabs)
     buf_puts(out, "double fabs(double);\n");
   if (u[OP_POW])
@@ -3263,7 +3423,10 @@ void emit_c(const Dag *g, const EmitFn *fns, int nfns, const EmitOpts *o,
                   "}\n");
   if (u[OP_RELU]) buf_puts(out, STR(GRADC_RT_RELU) "\n");
   if (u[OP_SIGN]) buf_puts(out, STR(GRADC_RT_SIGN) "\n");
-  if (u[OP_SIGMOID]) buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
+  if (u[OP_SIGMOID] && e.rt_matmul) /* likewise */
+    buf_puts(out, "double gradc_rt_sigmoid(double);\n#define g_sigmoid gradc_rt_sigmoid\n");
+  else if (u[OP_SIGMOID])
+    buf_puts(out, STR(GRADC_RT_SIGMOID) "\n");
   if (u[OP_TANH] && e.rt_matmul) /* libtcc's code: gcc's compile of it (matmul_rt.c), the same bits */
     buf_puts(out, "double gradc_rt_tanh(double);\n#define g_tanh gradc_rt_tanh\n");
   else if (u[OP_TANH])

@@ -598,8 +598,10 @@ NodeId ad_reduce_partial(Dag *g, NodeId n);
  * added one at a time in increasing order. For libtcc's code. */
 void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, const double *B,
                      long ldb, int tb, double *C);
-/* runtime/gradc_rt.h's g_tanh compiled by gcc, for libtcc's code (matmul_rt.c) */
+/* runtime/gradc_rt.h's g_tanh and g_sigmoid compiled by gcc, for libtcc's
+ * code and x86_parts.c's (matmul_rt.c) */
 double gradc_rt_tanh(double x);
+double gradc_rt_sigmoid(double x);
 
 /* ------------------------------------------------------------ json_array.c */
 
@@ -690,6 +692,12 @@ typedef struct EmitOpts {
                               gradc_rt_matmul (libtcc: gradc's compiled code) */
   int part_stmts;          /* statements per part of a split function, a loop
                               counting as 8 (0: 128) */
+  int sincos;              /* sin(x) and cos(x) both computed (a value and its
+                              derivative): 1, their statements adjacent (cc -O2
+                              makes one call of sincos of them); 2, written as
+                              one call sincos(x, &s, &c) (libtcc; glibc's sincos
+                              gives the bits of sin and cos; x86_parts.c
+                              translates the call too) */
   /* Streaming a split function: its parts are handed to unit() in
    * translation units of about unit_bytes (0: 1 MiB) that compile alone,
    * as they are written, and `out` keeps only their prototypes (jit_units.c
@@ -736,6 +744,14 @@ JitModule *jit_compile_cc_quiet(const char *src, JitCancel *cancel);
 JitThunk jit_lookup(JitModule *m, const char *name);
 void jit_free(JitModule *m);
 int jit_have_blas(void);
+/* The host's libm has sincos (glibc's computes by the code of sin() and
+ * cos(): the same bits), which the JIT's code may call (EmitOpts.sincos). */
+#if defined(__GLIBC__)
+#define JIT_SINCOS 1
+void sincos(double x, double *s, double *c);
+#else
+#define JIT_SINCOS 0
+#endif
 int jit_have_tcc(void);   /* 0 when built with GRADC_NO_TCC: cc compiles everything */
 /* One translation unit (jit_units.c), in a libtcc state of its own that
  * is deleted before this returns: relocated into place(ctx, size), each
@@ -743,7 +759,7 @@ int jit_have_tcc(void);   /* 0 when built with GRADC_NO_TCC: cc compiles everyth
  * error in diags, unless NULL), -2: out of memory (place() returned NULL). */
 int jit_tcc_unit(const char *src, void *ctx, void *(*place)(void *ctx, size_t size),
                  void (*sym)(void *ctx, const char *name, const void *addr), Diags *diags);
-/* The address of a libm function or gradc_rt_tanh that generated code may
+/* The address of a libm function, gradc_rt_tanh or gradc_rt_sigmoid that generated code may
  * call (by its C name), NULL for any other name. */
 void *jit_runtime_symbol(const char *name);
 /* Held around every use of libtcc in jit.c; jit_units.c forks its worker

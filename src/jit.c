@@ -93,6 +93,9 @@ static const struct {
     {"floor", (void *)floor}, {"ceil", (void *)ceil},     {"rint", (void *)rint},
     {"fmod", (void *)fmod},   {"frexp", (void *)frexp},   {"ldexp", (void *)ldexp},
     {"malloc", (void *)malloc}, {"free", (void *)free},
+#if JIT_SINCOS
+    {"sincos", (void *)sincos},
+#endif
 };
 
 /* A libtcc state for code in memory that may call libm and gradc's runtime. */
@@ -110,6 +113,7 @@ static TCCState *tcc_state(void *opaque, void (*on_err)(void *opaque, const char
 #endif
   tcc_add_symbol(s, "gradc_rt_matmul", (void *)gradc_rt_matmul);
   tcc_add_symbol(s, "gradc_rt_tanh", (void *)gradc_rt_tanh);
+  tcc_add_symbol(s, "gradc_rt_sigmoid", (void *)gradc_rt_sigmoid);
   return s;
 }
 
@@ -123,6 +127,8 @@ void *jit_runtime_symbol(const char *name) {
       return libm_symbols[i].fn;
   if (!strcmp(name, "gradc_rt_tanh"))
     return (void *)gradc_rt_tanh;
+  if (!strcmp(name, "gradc_rt_sigmoid"))
+    return (void *)gradc_rt_sigmoid;
   return NULL;
 }
 

@@ -10,6 +10,7 @@
  * differs: blocks of columns of C and of rows of op(B) (p still
  * increasing for each element) so that they stay in cache, and tiles of
  * 4 x 8 elements of C held in vector registers, AVX where the CPU has it. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,3 +129,10 @@ void gradc_rt_matmul(long m, long n, long k, const double *A, long lda, int ta, 
  * the emitted C: the same bits, at gcc's speed rather than tcc's. */
 GRADC_RT_TANH
 double gradc_rt_tanh(double x) { return g_tanh(x); }
+
+/* sigmoid for libtcc's code, likewise: gcc's code for the generated file's
+ * g_sigmoid (the same IEEE operations and libm's exp: the same bits), and
+ * a call that x86_parts.c translates (units with sigmoid no longer go to
+ * libtcc, whose code reloads every operand's base from the stack). */
+GRADC_RT_SIGMOID
+double gradc_rt_sigmoid(double x) { return g_sigmoid(x); }

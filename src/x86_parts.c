@@ -6,7 +6,8 @@
  * places: `t[N]` (the kernel's slots), `a[K][N]` (its arguments), `r[K][N]`
  * (its results) and locals `double g_lN = E;`, with E made of double
  * literals, + - * /, unary minus, parentheses and calls of libm's functions
- * (and g_tanh, gradc_rt_tanh); it ends with `return 0;`.
+ * (and g_tanh, g_sigmoid: gradc_rt_tanh, gradc_rt_sigmoid), and `sincos(E, &P, &Q);` of two such places
+ * (t[N], or locals declared `double g_lN;`); it ends with `return 0;`.
  * libtcc reads such C at about 25 MB/s, and a program of 10^6 definitions
  * gives 120 MB of it: most of `gradc grad`'s time. This reads the same
  * text in one pass and writes SSE2 code for it, each operation the IEEE
@@ -42,6 +43,7 @@ typedef struct Gen {
   const char *p;           /* the cursor in the unit's text */
   Buf code;
   int tanh_is_rt;          /* the prelude defines g_tanh as gradc_rt_tanh */
+  int sigmoid_is_rt;       /* and g_sigmoid as gradc_rt_sigmoid */
   int nest;
   /* the current part's locals: g_lN -> frame slot, open addressing */
   int64_t *lname;          /* -1: empty */
@@ -340,7 +342,7 @@ static const Callee callees[] = {
     {"exp", 1},   {"log", 1},   {"sqrt", 1},  {"sin", 1},   {"cos", 1},   {"tan", 1},
     {"asin", 1},  {"acos", 1},  {"atan", 1},  {"sinh", 1},  {"cosh", 1},  {"tanh", 1},
     {"erf", 1},   {"log1p", 1}, {"expm1", 1}, {"fabs", 1},  {"floor", 1}, {"ceil", 1},
-    {"rint", 1},  {"pow", 2},   {"atan2", 2}, {"fmod", 2},  {"g_tanh", 1},
+    {"rint", 1},  {"pow", 2},   {"atan2", 2}, {"fmod", 2},  {"g_tanh", 1}, {"g_sigmoid", 1},
 };
 
 static void expr(Gen *g, int d, int minprec);
@@ -354,6 +356,8 @@ static void call(Gen *g, int d, size_t n) {
   const void *fn = NULL;
   if (c && !strcmp(c->name, "g_tanh"))
     fn = g->tanh_is_rt ? jit_runtime_symbol("gradc_rt_tanh") : NULL;
+  else if (c && !strcmp(c->name, "g_sigmoid"))
+    fn = g->sigmoid_is_rt ? jit_runtime_symbol("gradc_rt_sigmoid") : NULL;
   else if (c)
     fn = jit_runtime_symbol(c->name);
   if (!fn || d + c->nargs > NREGS) {
@@ -469,6 +473,51 @@ static void expr(Gen *g, int d, int minprec) {
   }
 }
 
+/* ---- sincos(E, &P, &Q); ------------------------------------------------------- */
+
+/* rdi (reg 7) or rsi (reg 6) = the address of a place in t[] or the frame:
+ * lea r64, [r12 + disp32] / [rsp + disp32] */
+static void lea_place(Gen *g, int reg, const Place *pl) {
+  unsigned char ins[8] = {(unsigned char)(pl->base == BASE_T ? 0x49 : 0x48), 0x8d,
+                          (unsigned char)(0x84 | (unsigned)(reg & 7) << 3), 0x24};
+  int32_t d = (int32_t)pl->disp;
+  memcpy(ins + 4, &d, 4);
+  buf_putn(&g->code, (const char *)ins, sizeof ins);
+}
+
+/* The rest of `sincos(E, &P, &Q);` (emit_c's pair of sin and cos of one
+ * operand), P and Q in t[] or locals: xmm0 = E, rdi = &P, rsi = &Q, the
+ * call of libm's sincos, as tcc's code makes it. */
+static void sincos_statement(Gen *g) {
+  const void *fn = jit_runtime_symbol("sincos");
+  Place ps = {0}, pc = {0};
+  if (!fn) {
+    g->bad = 1;
+    return;
+  }
+  expect(g, '(');
+  expr(g, 0, 0);
+  expect(g, ',');
+  expect(g, '&');
+  if (g->bad || !place_ref(g, &ps) || ps.base == BASE_RAX) {
+    g->bad = 1;
+    return;
+  }
+  expect(g, ',');
+  expect(g, '&');
+  if (g->bad || !place_ref(g, &pc) || pc.base == BASE_RAX) {
+    g->bad = 1;
+    return;
+  }
+  expect(g, ')');
+  expect(g, ';');
+  if (g->bad)
+    return;
+  lea_place(g, 7, &ps);
+  lea_place(g, 6, &pc);
+  call_abs(g, fn);
+}
+
 /* ---- parts -------------------------------------------------------------------- */
 
 /* The words and punctuation of `seq` (separated by spaces) at the cursor. */
@@ -545,8 +594,12 @@ static void part(Gen *g, const char **name, size_t *n) {
       returned = 1;
       continue;
     }
+    if (accept_word(g, "sincos")) {
+      sincos_statement(g);
+      continue;
+    }
     Place pl = {0};
-    if (accept_word(g, "double")) { /* double g_lN = E; */
+    if (accept_word(g, "double")) { /* double g_lN = E;  or  double g_lN; */
       size_t k = ident_len(g);
       if (k <= 3 || memcmp(g->p, "g_l", 3)) {
         g->bad = 1;
@@ -560,6 +613,8 @@ static void part(Gen *g, const char **name, size_t *n) {
         break;
       }
       pl.base = BASE_FRAME, pl.disp = local_disp(*slot);
+      if (accept(g, ';'))
+        continue; /* written by a sincos after it */
     } else if (!place_ref(g, &pl) || (pl.base == BASE_RAX && !pl.ptr_r13)) {
       g->bad = 1; /* not a place, or a[K][N]: the arguments are const */
       break;
@@ -599,10 +654,12 @@ int x86_parts_compile(const char *src, void *ctx, void *(*place)(void *ctx, size
   Gen g = {.p = start + 1}; /* malloc's heap: reused from unit to unit, no fresh pages each time */
   const char *def = strstr(src, "#define g_tanh gradc_rt_tanh\n");
   g.tanh_is_rt = def && def < start;
+  def = strstr(src, "#define g_sigmoid gradc_rt_sigmoid\n");
+  g.sigmoid_is_rt = def && def < start;
   int defines = 0; /* no macro but that one: the parts mean what they say */
   for (const char *s = src; (s = strstr(s, "#define")) && s < start; s++)
     defines++;
-  if (defines > g.tanh_is_rt)
+  if (defines > g.tanh_is_rt + g.sigmoid_is_rt)
     return -1;
   PartSym *parts = NULL;
   size_t nparts = 0, cap = 0;

@@ -14,6 +14,10 @@
  * the compiler, medians of interleaved rounds). Usage:
  *   bench_grad [--quick] [--json FILE] [--backend tcc|cc|both]
  *              [--only SUBSTRING] [--compile-rounds R] [--no-compile]
+ *              [--programs DIR]
+ * --programs DIR writes each workload's .expr to DIR (the names with
+ * spaces, '=', '[' and ']' made '_') and exits: `gradc emit` them to read
+ * the code that is timed.
  * With --ref GRADC (another build's gradc, e.g. main's), the value function
  * of each workload as this gradc emits it against as GRADC emits it (both
  * --abi array, compiled with cc -O2 and with tcc into shared objects, timed
@@ -511,7 +515,7 @@ typedef struct CRow {
 
 int main(int argc, char **argv) {
   int quick = 0, crounds = 1, compile = 1;
-  const char *json = NULL, *backends = "both", *only = NULL, *ref = NULL,
+  const char *json = NULL, *backends = "both", *only = NULL, *ref = NULL, *programs = NULL,
              *iris_path = GRADC_BENCH_DIR "/iris_bench.expr";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick"))
@@ -530,10 +534,12 @@ int main(int argc, char **argv) {
       compile = 0;
     else if (!strcmp(argv[i], "--ref") && i + 1 < argc)
       ref = argv[++i];
+    else if (!strcmp(argv[i], "--programs") && i + 1 < argc)
+      programs = argv[++i];
     else {
       fprintf(stderr, "usage: bench_grad [--quick] [--json FILE] [--backend tcc|cc|both]\n"
                       "                  [--only SUBSTRING] [--compile-rounds R] [--no-compile]\n"
-                      "                  [--ref GRADC]\n");
+                      "                  [--ref GRADC] [--programs DIR]\n");
       return 2;
     }
   }
@@ -558,6 +564,29 @@ int main(int argc, char **argv) {
   srcs[5] = random_dag(n_dag, 16, 1, 0, 0); /* continues the generator, as before */
   srcs[3] = random_dag(n_dag, nin, 0, 0, 88172645463325252ull);
   srcs[4] = random_dag(n_dag, nin, 0, 1, 88172645463325252ull);
+  if (programs) {
+    int bad = 0;
+    for (int w = 0; w < NW; w++) {
+      char path[1024], base[sizeof names[0]];
+      memcpy(base, names[w], sizeof base); /* (both NUL-terminated, of one size) */
+      for (char *c = base; *c; c++)
+        if (*c == ' ' || *c == '=' || *c == '[' || *c == ']')
+          *c = '_';
+      snprintf(path, sizeof path, "%.900s/%s.expr", programs, base);
+      FILE *f = fopen(path, "w");
+      int wrote = f && fputs(srcs[w], f) >= 0;
+      if (f && fclose(f) != 0)
+        wrote = 0;
+      if (!wrote) {
+        fprintf(stderr, "bench_grad: cannot write %s\n", path);
+        bad = 1;
+      } else
+        printf("%s\n", path);
+    }
+    for (int w = 0; w < NW; w++)
+      free(srcs[w]);
+    return bad;
+  }
   Row rows[2 * (NW + 2)];
   int nrows = 0, fail = 0;
   for (int b = 0; b < 2; b++) {

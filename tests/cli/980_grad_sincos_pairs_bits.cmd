@@ -1,0 +1,1 @@
+grad tests/cli/data/sincos_pairs.expr --json
