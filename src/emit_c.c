@@ -2984,6 +2984,7 @@ static int sweep_part(Emit *e, Sweep *w) {
     w->capcheck = cap;
   }
   e->items = w->items;
+  e->nitems = np; /* (sincos_first: a pair within the part) */
   w->out.rd_at = w->rd_at;
   w->out.rd = w->rd.at;
   part_write(e, &w->out, w->nparts, 0, np, &w->check[w->nparts]);
@@ -3025,6 +3026,8 @@ static int scalar_sweep(Emit *e, const EmitFn *fn, Buf *b, uint8_t **parts_check
     return 0; /* perhaps not split: the passes one by one */
   }
   int rc = -1;
+  if (pair_sincos(e) < 0) /* (on the live nodes: stored, whatever their depth) */
+    goto done;
   e->nbufs = 0;
   w.kind = big_alloc(n ? n : 1);
   w.items = malloc((size_t)e->part_stmts * sizeof *w.items);
@@ -3048,12 +3051,18 @@ static int scalar_sweep(Emit *e, const EmitFn *fn, Buf *b, uint8_t **parts_check
       if ((w.kind[nd->arg[k]] & SW_DEPTH) > d)
         d = w.kind[nd->arg[k]] & SW_DEPTH;
     d++;
-    if (w.c[i].use > 1 || d > INLINE_DEPTH) {
-      e->slot[i] = 0; /* stored: its t[] entry comes with its part */
+    NodeId o = partner_of(e, i);
+    int store = w.c[i].use > 1 || d > INLINE_DEPTH;
+    if (store || o != NO_NODE) {
+      /* stored; a pair's node stored only as such keeps its depth for its
+       * readers' (plan pairs after its depths: pair_sincos) */
+      w.kind[i] = (uint8_t)(SW_STORED | (store ? 0 : d));
       w.c[i].use = 0; /* (its uses are dead: now its last read) */
-      w.kind[i] = SW_STORED; /* depth 0 */
-      if (sweep_item(e, &w, i, -1) < 0)
-        goto done;
+      if (o != NO_NODE && o < i)
+        continue; /* the second of a pair: made with the first (its t[] entry given) */
+      e->slot[i] = 0; /* its t[] entry comes with its part */
+      if (sweep_item(e, &w, i, -1) < 0 || (o != NO_NODE && sweep_item(e, &w, o, -1) < 0))
+        goto done; /* a pair's second right after its first, as schedule does */
     } else {
       w.kind[i] = (uint8_t)d;
     }

@@ -258,7 +258,7 @@ static int collect_unit(void *ctx, const char *src, size_t len) {
  * variable, and those variables themselves as results, so that some
  * results are leaves), streamed in parts: its units appended to *units,
  * the rest of the source in *src. */
-static void kernel_source(Gradc *g, int part_stmts, size_t unit_bytes, Str *units, Buf *src) {
+static void kernel_source(Gradc *g, int part_stmts, size_t unit_bytes, int sincos, Str *units, Buf *src) {
   Program *prog = &g->prog;
   Dag *d = prog->dag;
   uint32_t n;
@@ -284,7 +284,7 @@ static void kernel_source(Gradc *g, int part_stmts, size_t unit_bytes, Str *unit
   free(adj);
   EmitFn fn = {.name = "g_fn", .args = args, .nargs = nv, .arg_of_var = arg_of_var, .res = rs, .nres = nres};
   EmitOpts o = {.kernel = 1, .split = 1, .rt_matmul = 1, .part_stmts = part_stmts, .unit = collect_unit,
-                .unit_ctx = units, .unit_bytes = unit_bytes};
+                .unit_ctx = units, .unit_bytes = unit_bytes, .sincos = sincos};
   emit_c(d, &fn, 1, &o, src, NULL);
   cr_assert_not(src->oom);
   free(args);
@@ -331,7 +331,9 @@ Test(jit_units, the_streamed_parts_of_scalars_are_those_of_the_passes, .timeout 
   Gradc *passes = compile_ok(prog.s);
   cr_assert_eq(swept->prog.dag->nshape, 1);
   cr_assert_gt(passes->prog.dag->nshape, 1);
-  const struct { int part; size_t bytes; } cuts[] = {{1, 1}, {3, 1}, {40, 4000}, {200, (size_t)1 << 20}};
+  /* {part size, unit size, sin and cos of one operand: 2, one call} */
+  const struct { int part; size_t bytes; int sincos; } cuts[] = {
+      {1, 1, 0}, {3, 1, 0}, {40, 4000, 0}, {200, (size_t)1 << 20, 0}, {1, 1, 2}, {2, 1, 2}, {3, 1, 2}, {40, 4000, 2}};
   enum { MAXP = 8192 };
   const char **pa = malloc(MAXP * sizeof *pa), **pb = malloc(MAXP * sizeof *pb);
   size_t *la = malloc(MAXP * sizeof *la), *lb = malloc(MAXP * sizeof *lb);
@@ -339,8 +341,10 @@ Test(jit_units, the_streamed_parts_of_scalars_are_those_of_the_passes, .timeout 
   for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
     Str ua = {0}, ub = {0};
     Buf sa = {0}, sb = {0};
-    kernel_source(swept, cuts[c].part, cuts[c].bytes, &ua, &sa);
-    kernel_source(passes, cuts[c].part, cuts[c].bytes, &ub, &sb);
+    kernel_source(swept, cuts[c].part, cuts[c].bytes, cuts[c].sincos, &ua, &sa);
+    kernel_source(passes, cuts[c].part, cuts[c].bytes, cuts[c].sincos, &ub, &sb);
+    if (cuts[c].sincos) /* pairs there are (the gradient of sin(x) reads cos(x)) */
+      cr_assert_not_null(strstr(ua.s, "sincos("), "parts of %d: no sincos call", cuts[c].part);
     cr_assert(ua.s && ub.s, "parts of %d: nothing streamed", cuts[c].part);
     int na = part_bodies(ua.s, pa, la, MAXP), nb = part_bodies(ub.s, pb, lb, MAXP);
     cr_assert_gt(na, 2, "parts of %d: %d parts", cuts[c].part, na);
